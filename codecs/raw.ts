@@ -1,0 +1,15 @@
+// raw chunk encoding: little-endian voxels in [x, y, z, channel] Fortran order, no header.
+import { Vec3 } from '../precomputed/box.js';
+import { BYTES_PER_VOXEL, DataType, fromBytes, toBytes, TypedArray } from '../precomputed/dtype.js';
+
+export function encodeRaw(array: TypedArray): Uint8Array {
+  return toBytes(array);
+}
+
+export function decodeRaw(bytes: Uint8Array, shape: Vec3, channels: number, dtype: DataType): TypedArray {
+  const expected = shape[0] * shape[1] * shape[2] * channels * BYTES_PER_VOXEL[dtype];
+  if (bytes.byteLength !== expected) {
+    throw new Error(`raw chunk has ${bytes.byteLength} bytes, expected ${expected} for shape [${shape}] x ${channels} channel(s) of ${dtype}`);
+  }
+  return fromBytes(dtype, bytes);
+}

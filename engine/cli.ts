@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// The digest command line.
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { Vec3 } from '../precomputed/box.js';
+import { DataType, isDataType } from '../precomputed/dtype.js';
+import { createInfo, Encoding, ENCODINGS, LayerType } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { Plan, planDownsample, planIngest, planSize } from '../tasks/plan.js';
+import { runTask } from '../tasks/run.js';
+import { parseTask } from '../tasks/task.js';
+import { runDemo } from './demo.js';
+import { createTaskPool, defaultThreads } from './pool.js';
+import { runPlan, RunSummary } from './runner.js';
+import { serveDirectory } from './serve.js';
+
+const USAGE = `digest: Neuroglancer precomputed ingest, downsampling and more, per chunk.
+
+  digest demo [--out DIR] [--threads N] [--serve [--port P]]
+      synthetic EM image + segmentation -> npz build chunks -> ingest -> downsample, in DIR (default ./demo-data)
+  digest create-layer LAYER --type image|segmentation --dtype T --size X,Y,Z --resolution X,Y,Z
+      [--chunk 64,64,64] [--encoding raw|jpeg|png|compressed_segmentation] [--block 8,8,8]
+      [--offset X,Y,Z] [--factor 2,2,2] [--mips N] [--channels C]
+  digest plan ingest --layer LAYER --build URL --encoding npz|raw|png [--axes xyz|zyx] [--out plan.json]
+  digest plan downsample --layer LAYER [--from-mip M] [--out plan.json]
+  digest run --local PLAN.json [--threads N] [--attempts 3]
+  digest task '<task json>'          run one task in this process (debugging)
+  digest serve DIR [--port 1337]     serve file:// layers with CORS for Neuroglancer
+
+Layers and build chunks are URLs: file:///path (or a plain path), gs://bucket/path, mem://name.`;
+
+function vec(text: string | undefined, name: string, fallback?: Vec3): Vec3 {
+  if (text === undefined) {
+    if (fallback) return fallback;
+    throw new Error(`--${name} is required (X,Y,Z)`);
+  }
+  const v = text.split(',').map(Number);
+  if (v.length !== 3 || !v.every(Number.isFinite)) throw new Error(`--${name} "${text}" must be three numbers X,Y,Z`);
+  return v as Vec3;
+}
+
+function report(summary: RunSummary): number {
+  const mvx = summary.voxels / 1e6 / Math.max(1e-3, summary.seconds);
+  console.error(`${summary.done}/${summary.tasks} tasks done in ${summary.seconds.toFixed(1)} s (${mvx.toFixed(1)} MVx/s), ${summary.retries} retried, ${summary.dead.length} failed`);
+  for (const d of summary.dead) console.error(`  FAILED after ${d.attempts} attempts: ${JSON.stringify(d.task)}\n    ${d.error}`);
+  return summary.dead.length > 0 ? 1 : 0;
+}
+
+async function withPool<T>(threads: number, fn: (pool: ReturnType<typeof createTaskPool>) => Promise<T>): Promise<T> {
+  const pool = createTaskPool(threads);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' }, threads: { type: 'string' }, serve: { type: 'boolean' }, port: { type: 'string' },
+      type: { type: 'string' }, dtype: { type: 'string' }, size: { type: 'string' }, resolution: { type: 'string' },
+      chunk: { type: 'string' }, encoding: { type: 'string' }, block: { type: 'string' }, offset: { type: 'string' },
+      factor: { type: 'string' }, mips: { type: 'string' }, channels: { type: 'string' },
+      layer: { type: 'string' }, build: { type: 'string' }, axes: { type: 'string' }, 'from-mip': { type: 'string' },
+      local: { type: 'boolean' }, attempts: { type: 'string' },
+    },
+  });
+  const threads = values.threads ? Number(values.threads) : defaultThreads();
+  switch (command) {
+    case 'demo': {
+      const out = values.out ?? 'demo-data';
+      const result = await withPool(threads, (pool) => runDemo({ out, execute: (t) => pool.run(t), concurrency: pool.threads * 2 }));
+      const code = report(result.summary);
+      const port = Number(values.port ?? 1337);
+      console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer}`);
+      console.log(`\nTo view: digest serve ${out}/layers --port ${port}   (or: digest demo --serve)`);
+      console.log(`then add layers in Neuroglancer with the sources\n  precomputed://http://localhost:${port}/image\n  precomputed://http://localhost:${port}/segmentation`);
+      if (values.serve && code === 0) {
+        await serveDirectory(`${out}/layers`, port);
+        console.log(`serving ${out}/layers on http://localhost:${port} (Ctrl-C to stop)`);
+        return new Promise(() => {});
+      }
+      return code;
+    }
+    case 'create-layer': {
+      const layer = positionals[0];
+      if (!layer) throw new Error('create-layer: give the layer URL');
+      if (values.type !== 'image' && values.type !== 'segmentation') throw new Error('--type must be image or segmentation');
+      if (!isDataType(values.dtype)) throw new Error(`--dtype "${values.dtype}" must be one of uint8, uint16, uint32, uint64, float32`);
+      const encoding = (values.encoding ?? (values.type === 'segmentation' ? 'compressed_segmentation' : 'raw')) as Encoding;
+      if (!ENCODINGS.includes(encoding)) throw new Error(`--encoding "${encoding}" must be one of ${ENCODINGS.join(', ')}`);
+      const info = createInfo({
+        type: values.type as LayerType, dataType: values.dtype as DataType, numChannels: values.channels ? Number(values.channels) : 1,
+        size: vec(values.size, 'size'), resolution: vec(values.resolution, 'resolution'), voxelOffset: vec(values.offset, 'offset', [0, 0, 0]),
+        chunkSize: vec(values.chunk, 'chunk', [64, 64, 64]), encoding, blockSize: vec(values.block, 'block', [8, 8, 8]),
+        factor: vec(values.factor, 'factor', [2, 2, 2]), mips: values.mips === undefined ? undefined : Number(values.mips),
+      });
+      await Volume.create(layer, info);
+      console.log(JSON.stringify(info, null, 2));
+      return 0;
+    }
+    case 'plan': {
+      const [what] = positionals;
+      if (!values.layer) throw new Error('plan: --layer is required');
+      let plan: Plan;
+      if (what === 'ingest') {
+        if (!values.build) throw new Error('plan ingest: --build is required');
+        const encoding = values.encoding ?? 'npz';
+        if (!['npz', 'raw', 'png'].includes(encoding)) throw new Error(`plan ingest: --encoding "${encoding}" must be npz, raw or png`);
+        if (values.axes !== undefined && values.axes !== 'xyz' && values.axes !== 'zyx') throw new Error(`plan ingest: --axes "${values.axes}" must be xyz or zyx`);
+        plan = await planIngest({ layerPath: values.layer, buildPath: values.build, encoding: encoding as 'npz', axes: values.axes as 'xyz' | undefined });
+      } else if (what === 'downsample') {
+        plan = await planDownsample({ layerPath: values.layer, fromMip: values['from-mip'] ? Number(values['from-mip']) : 0 });
+      } else throw new Error(`plan: say "ingest" or "downsample", not "${what ?? ''}"`);
+      const text = JSON.stringify(plan, null, 1);
+      if (values.out) {
+        await writeFile(values.out, text);
+        console.error(`${planSize(plan)} tasks in ${plan.stages.length} stage(s) -> ${values.out}`);
+      } else console.log(text);
+      return 0;
+    }
+    case 'run': {
+      if (!values.local) throw new Error('run: only --local is available here (Pub/Sub workers: digest work)');
+      const file = positionals[0];
+      if (!file) throw new Error('run --local: give the plan file');
+      const plan = JSON.parse(await readFile(file, 'utf8')) as Plan;
+      if (!Array.isArray(plan.stages)) throw new Error(`${file}: not a plan (no "stages" array)`);
+      plan.stages = plan.stages.map((stage, i) => stage.map((t, j) => {
+        try { return parseTask(t); } catch (e) { throw new Error(`${file}: stages[${i}][${j}]: ${(e as Error).message}`); }
+      }));
+      const summary = await withPool(threads, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: values.attempts ? Number(values.attempts) : 3 }));
+      return report(summary);
+    }
+    case 'task': {
+      if (!positionals[0]) throw new Error("task: give the task JSON, e.g. digest task '{\"kind\":\"downsample\",...}'");
+      console.log(JSON.stringify(await runTask(positionals[0])));
+      return 0;
+    }
+    case 'serve': {
+      const dir = positionals[0] ?? '.';
+      const port = Number(values.port ?? 1337);
+      await serveDirectory(dir, port);
+      console.log(`serving ${dir} on http://localhost:${port} with CORS (Ctrl-C to stop)`);
+      return new Promise(() => {});
+    }
+    case undefined: case 'help': case '--help': case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+  console.error(`digest: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+// A piscina pool of worker threads that run tasks.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { Task, TaskResult } from '../tasks/task.js';
+
+/** The compiled worker; when this module runs from source (vitest), the build of it in dist/. */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const file = here.endsWith('.ts') ? join(dirname(here), '..', 'dist', 'engine', 'worker.js') : join(dirname(here), 'worker.js');
+  if (!existsSync(file)) throw new Error(`worker ${file} is missing: run "npm run build" first`);
+  return file;
+}
+
+export interface TaskPool {
+  readonly threads: number;
+  run(task: Task): Promise<TaskResult>;
+  close(): Promise<void>;
+}
+
+export function defaultThreads(): number {
+  return Number(process.env.DIGEST_THREADS) || availableParallelism();
+}
+
+export function createTaskPool(threads = defaultThreads()): TaskPool {
+  const pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 30_000 });
+  return {
+    threads,
+    run: (task) => pool.run(task) as Promise<TaskResult>,
+    close: () => pool.destroy(),
+  };
+}

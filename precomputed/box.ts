@@ -1,0 +1,81 @@
+// Half-open voxel boxes [start, stop) and the chunk keys that name them.
+
+export type Vec3 = [number, number, number];
+
+export interface Box {
+  start: Vec3;
+  stop: Vec3;
+}
+
+export function box(start: Vec3, stop: Vec3): Box {
+  return { start: [...start], stop: [...stop] };
+}
+
+export function shapeOf(b: Box): Vec3 {
+  return [b.stop[0] - b.start[0], b.stop[1] - b.start[1], b.stop[2] - b.start[2]];
+}
+
+export function voxelCount(b: Box): number {
+  const [x, y, z] = shapeOf(b);
+  return Math.max(0, x) * Math.max(0, y) * Math.max(0, z);
+}
+
+export function isEmpty(b: Box): boolean {
+  return b.stop.some((s, i) => s <= b.start[i]);
+}
+
+export function intersect(a: Box, b: Box): Box {
+  return {
+    start: [0, 1, 2].map((i) => Math.max(a.start[i], b.start[i])) as Vec3,
+    stop: [0, 1, 2].map((i) => Math.min(a.stop[i], b.stop[i])) as Vec3,
+  };
+}
+
+export function contains(outer: Box, inner: Box): boolean {
+  return [0, 1, 2].every((i) => outer.start[i] <= inner.start[i] && inner.stop[i] <= outer.stop[i]);
+}
+
+export function equals(a: Box, b: Box): boolean {
+  return [0, 1, 2].every((i) => a.start[i] === b.start[i] && a.stop[i] === b.stop[i]);
+}
+
+/** The precomputed chunk key `x0-x1_y0-y1_z0-z1`. */
+export function chunkKey(b: Box): string {
+  return [0, 1, 2].map((i) => `${b.start[i]}-${b.stop[i]}`).join('_');
+}
+
+const KEY_PATTERN = /^(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)$/;
+
+/** Parses `x0-x1_y0-y1_z0-z1` (optionally followed by a file extension); `field` names the source in errors. */
+export function parseChunkKey(key: string, field = 'chunk key'): Box {
+  const base = key.replace(/\.[a-z0-9.]+$/i, '');
+  const m = KEY_PATTERN.exec(base);
+  if (!m) throw new Error(`${field} "${key}" is not of the form x0-x1_y0-y1_z0-z1`);
+  const n = m.slice(1).map(Number);
+  const b = box([n[0], n[2], n[4]], [n[1], n[3], n[5]]);
+  if (isEmpty(b)) throw new Error(`${field} "${key}" is an empty box`);
+  return b;
+}
+
+export function formatBox(b: Box): string {
+  return `[${b.start.join(',')}]-[${b.stop.join(',')}]`;
+}
+
+/** Copies the voxels of `region` from `src` (covering srcBox) into `dst` (covering dstBox); x-fastest, with channels. */
+export function copyRegion<T extends ArrayLike<unknown> & { set(a: ArrayLike<any>, o?: number): void; subarray(a: number, b: number): T }>(
+  src: T, srcBox: Box, dst: T, dstBox: Box, region: Box, channels = 1,
+): void {
+  const [sx, sy, sz] = shapeOf(srcBox);
+  const [dx, dy, dz] = shapeOf(dstBox);
+  const [rx, ry, rz] = shapeOf(region);
+  if (rx <= 0 || ry <= 0 || rz <= 0) return;
+  for (let c = 0; c < channels; c++) {
+    for (let z = 0; z < rz; z++) {
+      for (let y = 0; y < ry; y++) {
+        const si = (region.start[0] - srcBox.start[0]) + sx * ((region.start[1] - srcBox.start[1] + y) + sy * ((region.start[2] - srcBox.start[2] + z) + sz * c));
+        const di = (region.start[0] - dstBox.start[0]) + dx * ((region.start[1] - dstBox.start[1] + y) + dy * ((region.start[2] - dstBox.start[2] + z) + dz * c));
+        dst.set(src.subarray(si, si + rx), di);
+      }
+    }
+  }
+}

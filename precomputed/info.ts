@@ -1,0 +1,235 @@
+// The precomputed `info` JSON: its types, validation, creation and the chunk grid of each scale.
+import { box, Box, chunkKey, contains, equals, formatBox, intersect, isEmpty, Vec3 } from './box.js';
+import { DataType, isDataType } from './dtype.js';
+
+export type LayerType = 'image' | 'segmentation';
+export const ENCODINGS = ['raw', 'jpeg', 'png', 'compressed_segmentation'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+export interface Scale {
+  key: string;
+  size: Vec3;
+  resolution: Vec3;
+  voxel_offset: Vec3;
+  chunk_sizes: Vec3[];
+  encoding: Encoding;
+  compressed_segmentation_block_size?: Vec3;
+  sharding?: unknown;
+}
+
+export interface Info {
+  '@type'?: 'neuroglancer_multiscale_volume';
+  type: LayerType;
+  data_type: DataType;
+  num_channels: number;
+  scales: Scale[];
+  mesh?: string;
+  [extra: string]: unknown;
+}
+
+function fail(field: string, value: unknown, why: string): never {
+  throw new Error(`info: ${field} ${JSON.stringify(value)} ${why}`);
+}
+
+function vec3(value: unknown, field: string, opts: { positive?: boolean; integer?: boolean } = {}): Vec3 {
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    fail(field, value, 'must be an array of 3 numbers');
+  }
+  if (opts.integer !== false && !value.every(Number.isInteger)) fail(field, value, 'must hold integers');
+  if (opts.positive && !value.every((v) => v > 0)) fail(field, value, 'must be positive');
+  return [value[0], value[1], value[2]];
+}
+
+/** Parses and validates an info object (from JSON text or an object); errors name the field. */
+export function parseInfo(input: string | unknown): Info {
+  let raw: any = input;
+  if (typeof input === 'string') {
+    try {
+      raw = JSON.parse(input);
+    } catch (e) {
+      throw new Error(`info: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('root', raw, 'must be a JSON object');
+  if (raw['@type'] !== undefined && raw['@type'] !== 'neuroglancer_multiscale_volume') fail('@type', raw['@type'], 'must be "neuroglancer_multiscale_volume"');
+  if (raw.type !== 'image' && raw.type !== 'segmentation') fail('type', raw.type, 'must be "image" or "segmentation"');
+  const dataType = typeof raw.data_type === 'string' ? raw.data_type.toLowerCase() : raw.data_type;
+  if (!isDataType(dataType)) fail('data_type', raw.data_type, 'must be one of uint8, uint16, uint32, uint64, float32');
+  if (!Number.isInteger(raw.num_channels) || raw.num_channels < 1) fail('num_channels', raw.num_channels, 'must be a positive integer');
+  if (raw.type === 'segmentation' && raw.num_channels !== 1) fail('num_channels', raw.num_channels, 'must be 1 for segmentation');
+  if (!Array.isArray(raw.scales) || raw.scales.length === 0) fail('scales', raw.scales, 'must be a non-empty array');
+  const scales = raw.scales.map((s: any, i: number) => parseScale(s, i, dataType, raw.num_channels));
+  for (let i = 1; i < scales.length; i++) {
+    if (scales[i].resolution.some((r: number, d: number) => r < scales[i - 1].resolution[d])) {
+      fail(`scales[${i}].resolution`, scales[i].resolution, 'must not decrease from the scale before');
+    }
+  }
+  return { ...raw, data_type: dataType, scales };
+}
+
+function parseScale(s: any, i: number, dataType: DataType, channels: number): Scale {
+  const f = (name: string) => `scales[${i}].${name}`;
+  if (typeof s !== 'object' || s === null) fail(`scales[${i}]`, s, 'must be an object');
+  if (typeof s.key !== 'string' || s.key === '') fail(f('key'), s.key, 'must be a non-empty string');
+  const size = vec3(s.size, f('size'), { positive: true });
+  const resolution = vec3(s.resolution, f('resolution'), { positive: true, integer: false });
+  const voxelOffset = s.voxel_offset === undefined ? ([0, 0, 0] as Vec3) : vec3(s.voxel_offset, f('voxel_offset'));
+  if (!Array.isArray(s.chunk_sizes) || s.chunk_sizes.length === 0) fail(f('chunk_sizes'), s.chunk_sizes, 'must be a non-empty array of [x,y,z]');
+  const chunkSizes = s.chunk_sizes.map((c: unknown, j: number) => vec3(c, f(`chunk_sizes[${j}]`), { positive: true }));
+  const encoding = typeof s.encoding === 'string' ? s.encoding.toLowerCase() : s.encoding;
+  if (!(ENCODINGS as readonly string[]).includes(encoding)) fail(f('encoding'), s.encoding, `must be one of ${ENCODINGS.join(', ')}`);
+  const scale: Scale = { ...s, key: s.key, size, resolution, voxel_offset: voxelOffset, chunk_sizes: chunkSizes, encoding };
+  if (encoding === 'compressed_segmentation') {
+    if (dataType !== 'uint32' && dataType !== 'uint64') fail(f('encoding'), encoding, `needs data_type uint32 or uint64, not ${dataType}`);
+    scale.compressed_segmentation_block_size = vec3(s.compressed_segmentation_block_size, f('compressed_segmentation_block_size'), { positive: true });
+  } else if (s.compressed_segmentation_block_size !== undefined) {
+    fail(f('compressed_segmentation_block_size'), s.compressed_segmentation_block_size, 'is only allowed with compressed_segmentation encoding');
+  }
+  if (encoding === 'jpeg' && (dataType !== 'uint8' || (channels !== 1 && channels !== 3))) {
+    fail(f('encoding'), encoding, `needs data_type uint8 with 1 or 3 channels, not ${dataType} with ${channels}`);
+  }
+  if (encoding === 'png' && (dataType !== 'uint8' && dataType !== 'uint16')) fail(f('encoding'), encoding, `needs data_type uint8 or uint16, not ${dataType}`);
+  if (s.sharding !== undefined) fail(f('sharding'), '(sharded)', 'is not supported yet: digest writes unsharded chunks');
+  return scale;
+}
+
+export interface LayerSpec {
+  type: LayerType;
+  dataType: DataType;
+  numChannels?: number;
+  size: Vec3;
+  resolution: Vec3;
+  voxelOffset?: Vec3;
+  chunkSize: Vec3;
+  encoding: Encoding;
+  blockSize?: Vec3;
+  /** Per-mip downsampling factor, each component 1 or 2. */
+  factor?: Vec3;
+  /** Number of scales beyond mip 0; default: until the whole volume fits in one chunk. */
+  mips?: number;
+}
+
+/** Builds a validated info with mip 0 and its downsampled scales. */
+export function createInfo(spec: LayerSpec): Info {
+  const info: Info = {
+    '@type': 'neuroglancer_multiscale_volume',
+    type: spec.type,
+    data_type: spec.dataType,
+    num_channels: spec.numChannels ?? 1,
+    scales: [makeScale(spec, spec.resolution, spec.size, spec.voxelOffset ?? [0, 0, 0])],
+  };
+  const factor = spec.factor ?? [2, 2, 2];
+  const mips = spec.mips ?? mipsToOneChunk(spec.size, spec.chunkSize, factor);
+  for (let m = 0; m < mips; m++) addScale(info, factor);
+  return parseInfo(info);
+}
+
+function makeScale(spec: LayerSpec, resolution: Vec3, size: Vec3, voxelOffset: Vec3): Scale {
+  const scale: Scale = {
+    key: resolution.join('_'),
+    size,
+    resolution,
+    voxel_offset: voxelOffset,
+    chunk_sizes: [spec.chunkSize],
+    encoding: spec.encoding,
+  };
+  if (spec.encoding === 'compressed_segmentation') scale.compressed_segmentation_block_size = spec.blockSize ?? [8, 8, 8];
+  return scale;
+}
+
+export function mipsToOneChunk(size: Vec3, chunk: Vec3, factor: Vec3): number {
+  let mips = 0;
+  let s = size;
+  while (s.some((v, i) => factor[i] > 1 && v > chunk[i])) {
+    s = s.map((v, i) => Math.ceil(v / factor[i])) as Vec3;
+    mips++;
+  }
+  return mips;
+}
+
+/** Appends a scale downsampled by `factor` from the last one; its bounds hold every voxel with a child inside. */
+export function addScale(info: Info, factor: Vec3): Scale {
+  if (!factor.every((f) => f === 1 || f === 2)) throw new Error(`downsample factor [${factor}] must have components 1 or 2`);
+  const last = info.scales[info.scales.length - 1];
+  const bounds = scaleBounds(last);
+  const start = bounds.start.map((v, i) => Math.floor(v / factor[i])) as Vec3;
+  const stop = bounds.stop.map((v, i) => Math.ceil(v / factor[i])) as Vec3;
+  const resolution = last.resolution.map((r, i) => r * factor[i]) as Vec3;
+  const scale: Scale = {
+    ...last,
+    key: resolution.join('_'),
+    size: stop.map((v, i) => v - start[i]) as Vec3,
+    resolution,
+    voxel_offset: start,
+  };
+  info.scales.push(scale);
+  return scale;
+}
+
+/** The integer factor between scale `mip - 1` and scale `mip` (1 or 2 per axis). */
+export function downsampleFactor(info: Info, mip: number): Vec3 {
+  if (mip < 1 || mip >= info.scales.length) throw new Error(`mip ${mip} has no scale below it in this layer (scales 0..${info.scales.length - 1})`);
+  const lo = info.scales[mip - 1].resolution;
+  const hi = info.scales[mip].resolution;
+  return lo.map((r, i) => {
+    const f = hi[i] / r;
+    if (f !== 1 && f !== 2) throw new Error(`info: scales[${mip}].resolution [${hi}] is not 1x or 2x of scales[${mip - 1}].resolution [${lo}]`);
+    return f;
+  }) as Vec3;
+}
+
+export function scaleBounds(scale: Scale): Box {
+  return box(scale.voxel_offset, scale.voxel_offset.map((o, i) => o + scale.size[i]) as Vec3);
+}
+
+export function chunkSize(scale: Scale): Vec3 {
+  return scale.chunk_sizes[0];
+}
+
+export function gridShape(scale: Scale): Vec3 {
+  return scale.size.map((s, i) => Math.ceil(s / chunkSize(scale)[i])) as Vec3;
+}
+
+/** The box of grid cell `g`, clipped at the volume's upper bound. */
+export function chunkBox(scale: Scale, g: Vec3): Box {
+  const c = chunkSize(scale);
+  const bounds = scaleBounds(scale);
+  const start = g.map((v, i) => scale.voxel_offset[i] + v * c[i]) as Vec3;
+  return intersect(box(start, start.map((v, i) => v + c[i]) as Vec3), bounds);
+}
+
+/** Every grid chunk that intersects `region`, x fastest. */
+export function chunksIntersecting(scale: Scale, region: Box): Box[] {
+  const c = chunkSize(scale);
+  const r = intersect(region, scaleBounds(scale));
+  if (isEmpty(r)) return [];
+  const lo = r.start.map((v, i) => Math.floor((v - scale.voxel_offset[i]) / c[i]));
+  const hi = r.stop.map((v, i) => Math.ceil((v - scale.voxel_offset[i]) / c[i]));
+  const out: Box[] = [];
+  for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) out.push(chunkBox(scale, [x, y, z]));
+  return out;
+}
+
+/** Every grid chunk lying wholly inside `region`. */
+export function chunksWithin(scale: Scale, region: Box): Box[] {
+  return chunksIntersecting(scale, region).filter((c) => contains(region, c));
+}
+
+export function allChunks(scale: Scale): Box[] {
+  return chunksIntersecting(scale, scaleBounds(scale));
+}
+
+/** Throws unless `b` is exactly one grid chunk of `scale`; `what` starts the message. */
+export function assertChunkAligned(scale: Scale, b: Box, what: string): void {
+  const c = chunkSize(scale);
+  const g = b.start.map((v, i) => (v - scale.voxel_offset[i]) / c[i]) as Vec3;
+  if (!g.every((v, i) => Number.isInteger(v) && v >= 0 && v < gridShape(scale)[i]) || !equals(chunkBox(scale, g), b)) {
+    throw new Error(`${what} ${chunkKey(b)} is not aligned to chunk size [${c}] of scale ${scale.key} (bounds ${formatBox(scaleBounds(scale))})`);
+  }
+}
+
+export function scaleIndex(info: Info, key: string): number {
+  const i = info.scales.findIndex((s) => s.key === key);
+  if (i < 0) throw new Error(`scale "${key}" is not in this layer (scales: ${info.scales.map((s) => s.key).join(', ')})`);
+  return i;
+}

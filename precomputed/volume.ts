@@ -1,0 +1,106 @@
+// A precomputed layer: its info, and reads of any box / writes of grid-aligned chunks through a store and codec.
+import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipTransport } from '../codecs/chunk.js';
+import { openStore } from '../storage/open.js';
+import { Store } from '../storage/store.js';
+import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, voxelCount } from './box.js';
+import { allocate, dataTypeOf, TypedArray } from './dtype.js';
+import { assertChunkAligned, chunksIntersecting, Info, parseInfo, Scale, scaleBounds } from './info.js';
+
+export class Volume {
+  constructor(readonly url: string, readonly store: Store, readonly info: Info) {}
+
+  static async open(url: string): Promise<Volume> {
+    const store = openStore(url);
+    const bytes = await store.get('info');
+    if (!bytes) throw new Error(`layer ${url} has no info file`);
+    let info: Info;
+    try {
+      info = parseInfo(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new Error(`layer ${url}: ${(e as Error).message}`);
+    }
+    return new Volume(url, store, info);
+  }
+
+  /** Writes `info` (validated) and returns the layer. */
+  static async create(url: string, info: Info): Promise<Volume> {
+    const checked = parseInfo(info);
+    const volume = new Volume(url, openStore(url), checked);
+    await volume.saveInfo();
+    return volume;
+  }
+
+  async saveInfo(): Promise<void> {
+    await this.store.put('info', new TextEncoder().encode(JSON.stringify(this.info, null, 2)), { contentType: 'application/json' });
+  }
+
+  scale(mip: number): Scale {
+    const scale = this.info.scales[mip];
+    if (!scale) throw new Error(`layer ${this.url} has no mip ${mip} (scales 0..${this.info.scales.length - 1})`);
+    return scale;
+  }
+
+  format(mip: number): ChunkFormat {
+    return { scale: this.scale(mip), dataType: this.info.data_type, channels: this.info.num_channels };
+  }
+
+  bounds(mip: number): Box {
+    return scaleBounds(this.scale(mip));
+  }
+
+  chunkPath(mip: number, chunk: Box): string {
+    return `${this.scale(mip).key}/${chunkKey(chunk)}`;
+  }
+
+  async readChunk(mip: number, chunk: Box): Promise<TypedArray | null> {
+    const key = this.chunkPath(mip, chunk);
+    const bytes = await this.store.get(key);
+    if (!bytes) return null;
+    try {
+      return decodeChunk(bytes, shapeOf(chunk), this.format(mip));
+    } catch (e) {
+      throw new Error(`${this.url}/${key}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The voxels of `region` (which must lie inside the scale's bounds), assembled from every chunk it touches.
+   * A missing chunk is an error unless `missing: 'zero'` (Neuroglancer shows unwritten chunks as zeros).
+   */
+  async read(mip: number, region: Box, opts: { missing?: 'error' | 'zero' } = {}): Promise<TypedArray> {
+    const bounds = this.bounds(mip);
+    if (!contains(bounds, region)) throw new Error(`read of ${formatBox(region)} at mip ${mip} is outside the layer bounds ${formatBox(bounds)}`);
+    const channels = this.info.num_channels;
+    const out = allocate(this.info.data_type, voxelCount(region) * channels);
+    await Promise.all(chunksIntersecting(this.scale(mip), region).map(async (chunk) => {
+      const data = await this.readChunk(mip, chunk);
+      if (!data) {
+        if (opts.missing === 'zero') return;
+        throw new Error(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
+      }
+      copyRegion(data as any, chunk, out as any, region, intersect(chunk, region), channels);
+    }));
+    return out;
+  }
+
+  /** Writes one grid chunk; refuses anything not exactly aligned to the chunk grid. */
+  async writeChunk(mip: number, chunk: Box, data: TypedArray): Promise<void> {
+    const scale = this.scale(mip);
+    assertChunkAligned(scale, chunk, `write to ${this.url} at mip ${mip}: chunk`);
+    if (dataTypeOf(data) !== this.info.data_type) throw new Error(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
+    if (data.length !== voxelCount(chunk) * this.info.num_channels) throw new Error(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
+    const f = this.format(mip);
+    await this.store.put(this.chunkPath(mip, chunk), encodeChunk(data, shapeOf(chunk), f), { gzip: gzipTransport(f), contentType: contentType(f) });
+  }
+
+  /** Writes the given chunks out of `data`, which covers `region` (each chunk must lie inside it). */
+  async writeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Promise<void> {
+    const channels = this.info.num_channels;
+    await Promise.all(chunks.map(async (chunk) => {
+      if (!contains(region, chunk)) throw new Error(`chunk ${chunkKey(chunk)} is not inside the data's box ${formatBox(region)}`);
+      const part = allocate(this.info.data_type, voxelCount(chunk) * channels);
+      copyRegion(data as any, region, part as any, chunk, chunk, channels);
+      await this.writeChunk(mip, chunk, part);
+    }));
+  }
+}
