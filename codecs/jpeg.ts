@@ -163,19 +163,30 @@ export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, qu
   return new Uint8Array(jpegJs.encode({ data: rgba, width: shape[0], height: shape[1] * shape[2] }, quality).data);
 }
 
+/** The component count in a JPEG's start-of-frame header, or null if there is none. */
+export function jpegComponents(bytes: Uint8Array): number | null {
+  for (let i = 2; i + 9 < bytes.length; ) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return bytes[i + 9];
+    i += 2 + ((bytes[i + 2] << 8) | bytes[i + 3]);
+  }
+  return null;
+}
+
 export function decodeJpeg(bytes: Uint8Array, shape: Vec3, channels: number): Uint8Array {
   const pixels = shape[0] * shape[1] * shape[2];
+  const components = jpegComponents(bytes);
+  if (components !== null && components !== channels) throw new Error(`jpeg chunk has ${components} components, layer has ${channels} channel(s)`);
   let image;
   try {
+    // jpeg-js hands back RGB triplets whatever the component count (grayscale is replicated).
     image = jpegJs.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 2048 });
   } catch (e) {
     throw new Error(`jpeg chunk is corrupt: ${(e as Error).message}`);
   }
   if (image.width * image.height !== pixels) throw new Error(`jpeg chunk is ${image.width}x${image.height}, expected ${pixels} pixels for shape [${shape}]`);
-  const components = image.data.length / pixels;
-  if (components !== channels) throw new Error(`jpeg chunk has ${components} components, layer has ${channels} channel(s)`);
-  if (channels === 1) return new Uint8Array(image.data);
   const out = new Uint8Array(pixels * channels);
-  for (let i = 0; i < pixels; i++) for (let c = 0; c < channels; c++) out[c * pixels + i] = image.data[i * channels + c];
+  for (let i = 0; i < pixels; i++) for (let c = 0; c < channels; c++) out[c * pixels + i] = image.data[i * 3 + c];
   return out;
 }

@@ -1,4 +1,5 @@
-// mem:// store for tests: one process-wide map per URL root, so separate opens of one URL share data.
+// mem:// store for tests: `mem://bucket/prefix`, one process-wide map per bucket, so any two URLs
+// that name the same place see the same objects (as with gs://). Not shared between worker threads.
 import { gunzip, gzip } from './gzip.js';
 import { checkKey, PutOptions, Store } from './store.js';
 
@@ -7,37 +8,45 @@ const buckets = new Map<string, Map<string, Entry>>();
 
 export class MemStore implements Store {
   private readonly map: Map<string, Entry>;
+  private readonly prefix: string;
 
   constructor(readonly url: string) {
-    const root = url.replace(/\/+$/, '');
-    if (!buckets.has(root)) buckets.set(root, new Map());
-    this.map = buckets.get(root)!;
+    const m = /^mem:\/\/([^/]+)\/?(.*)$/.exec(url);
+    if (!m) throw new Error(`"${url}" is not a mem://bucket/path URL`);
+    if (!buckets.has(m[1])) buckets.set(m[1], new Map());
+    this.map = buckets.get(m[1])!;
+    this.prefix = m[2].replace(/\/+$/, '') ? `${m[2].replace(/\/+$/, '')}/` : '';
+  }
+
+  private name(key: string): string {
+    return this.prefix + checkKey(key);
   }
 
   async get(key: string): Promise<Uint8Array | null> {
-    const entry = this.map.get(checkKey(key));
+    const entry = this.map.get(this.name(key));
     if (!entry) return null;
     return entry.gzip ? gunzip(entry.data, `${this.url}/${key}`) : entry.data.slice();
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    this.map.set(checkKey(key), { data: options.gzip ? gzip(data) : data.slice(), gzip: !!options.gzip, contentType: options.contentType });
+    this.map.set(this.name(key), { data: options.gzip ? gzip(data) : data.slice(), gzip: !!options.gzip, contentType: options.contentType });
   }
 
   async exists(key: string): Promise<boolean> {
-    return this.map.has(checkKey(key));
+    return this.map.has(this.name(key));
   }
 
   async list(prefix = ''): Promise<string[]> {
-    return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
+    const start = this.prefix + prefix;
+    return [...this.map.keys()].filter((k) => k.startsWith(start)).map((k) => k.slice(this.prefix.length)).sort();
   }
 
   async delete(key: string): Promise<void> {
-    this.map.delete(checkKey(key));
+    this.map.delete(this.name(key));
   }
 
   /** Stored size in bytes (compressed where gzipped), for tests of the transport encoding. */
   storedSize(key: string): number | undefined {
-    return this.map.get(key)?.data.byteLength;
+    return this.map.get(this.name(key))?.data.byteLength;
   }
 }

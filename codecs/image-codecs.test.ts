@@ -1,0 +1,89 @@
+import jpegJs from 'jpeg-js';
+import { decode as decodePngImage } from 'fast-png';
+import { describe, expect, it } from 'vitest';
+import { Vec3 } from '../precomputed/box.js';
+import { decodeJpeg, encodeGrayscaleJpeg, encodeJpeg } from './jpeg.js';
+import { decodePng, encodePng } from './png.js';
+import { decodeRaw, encodeRaw } from './raw.js';
+
+function psnr(a: Uint8Array, b: Uint8Array): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
+  return 10 * Math.log10((255 * 255) / (se / a.length));
+}
+
+const shape: Vec3 = [32, 16, 4];
+const n = shape[0] * shape[1] * shape[2];
+// A smooth EM-ish pattern: gradients plus a soft blob, like membrane-free cytoplasm.
+const smooth = Uint8Array.from({ length: n }, (_, i) => {
+  const x = i % 32, y = Math.floor(i / 32) % 16, z = Math.floor(i / 512);
+  return Math.round(100 + 2 * x + 3 * y + 5 * z + 40 * Math.exp(-((x - 16) ** 2 + (y - 8) ** 2) / 30));
+});
+
+describe('raw', () => {
+  it('round-trips uint64 and rejects a wrong length naming both sizes', () => {
+    const a = BigUint64Array.from({ length: 24 }, (_, i) => BigInt(i) << 40n);
+    expect(decodeRaw(encodeRaw(a), [2, 3, 4], 1, 'uint64')).toEqual(a);
+    expect(() => decodeRaw(new Uint8Array(10), [2, 3, 4], 1, 'uint64')).toThrow('raw chunk has 10 bytes, expected 192 for shape [2,3,4] x 1 channel(s) of uint64');
+  });
+});
+
+describe('jpeg', () => {
+  it('writes a single-component baseline JPEG that an independent decoder reads back closely', () => {
+    const bytes = encodeGrayscaleJpeg(smooth, 32, 64, 90);
+    // SOF0 marker with 1 component.
+    const sof = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] === 0xc0);
+    expect(sof).toBeGreaterThan(0);
+    expect(bytes[sof + 9]).toBe(1);
+    const decoded = jpegJs.decode(bytes, { useTArray: true, formatAsRGBA: false }); // RGB triplets
+    expect([decoded.width, decoded.height]).toEqual([32, 64]);
+    expect(psnr(smooth, decoded.data.filter((_, i) => i % 3 === 0))).toBeGreaterThan(38);
+  });
+
+  it('is exact for a constant image and handles sizes that are not multiples of 8', () => {
+    const flat = new Uint8Array(13 * 11).fill(77);
+    const decoded = decodeJpeg(encodeGrayscaleJpeg(flat, 13, 11), [13, 11, 1], 1);
+    expect(Array.from(decoded).every((v) => v === 77)).toBe(true);
+  });
+
+  it('keeps more detail at higher quality', () => {
+    const noisy = Uint8Array.from(smooth, (v, i) => (v + ((i * 7919) % 23)) & 255);
+    const low = psnr(noisy, decodeJpeg(encodeGrayscaleJpeg(noisy, 32, 64, 30), shape, 1));
+    const high = psnr(noisy, decodeJpeg(encodeGrayscaleJpeg(noisy, 32, 64, 95), shape, 1));
+    expect(high).toBeGreaterThan(low + 3);
+  });
+
+  it('round-trips 3 channels in channel-major voxel order', () => {
+    const rgb = new Uint8Array(n * 3);
+    rgb.set(smooth, 0);
+    rgb.fill(200, n, 2 * n);
+    rgb.fill(30, 2 * n);
+    const back = decodeJpeg(encodeJpeg(rgb, shape, 3, 95), shape, 3);
+    expect(psnr(rgb, back)).toBeGreaterThan(30);
+    expect(Math.abs(back[n + 5] - 200)).toBeLessThan(6);
+  });
+
+  it('refuses a chunk with the wrong number of pixels or corrupt bytes', () => {
+    const bytes = encodeGrayscaleJpeg(smooth, 32, 64);
+    expect(() => decodeJpeg(bytes, [32, 16, 5], 1)).toThrow(/expected 2560 pixels/);
+    expect(() => decodeJpeg(bytes.slice(0, 20), shape, 1)).toThrow(/jpeg chunk is corrupt/);
+    expect(() => decodeJpeg(bytes, shape, 3)).toThrow('jpeg chunk has 1 components, layer has 3 channel(s)');
+  });
+});
+
+describe('png', () => {
+  it('round-trips 8-bit and 16-bit, laid out as width x by height y*z', () => {
+    const bytes = encodePng(smooth, shape, 1);
+    const image = decodePngImage(bytes);
+    expect([image.width, image.height, image.depth]).toEqual([32, 64, 8]);
+    expect(decodePng(bytes, shape, 1, 'uint8')).toEqual(smooth);
+    const wide = Uint16Array.from(smooth, (v, i) => v * 250 + (i % 7));
+    expect(decodePng(encodePng(wide, shape, 1), shape, 1, 'uint16')).toEqual(wide);
+  });
+
+  it('round-trips 3 channels and names a depth mismatch', () => {
+    const rgb = Uint8Array.from({ length: n * 3 }, (_, i) => (i * 31) & 255);
+    expect(decodePng(encodePng(rgb, shape, 3), shape, 3, 'uint8')).toEqual(rgb);
+    expect(() => decodePng(encodePng(smooth, shape, 1), shape, 1, 'uint16')).toThrow('png chunk has bit depth 8, layer data_type uint16 needs 16');
+  });
+});

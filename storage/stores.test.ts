@@ -1,0 +1,102 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GcsTestServer } from '../test/gcs-server.js';
+import { MemStore } from './mem-store.js';
+import { openStore } from './open.js';
+import { Store } from './store.js';
+
+const server = new GcsTestServer();
+let gcsReady = false;
+
+beforeAll(async () => {
+  process.env.STORAGE_EMULATOR_HOST = await server.start();
+  gcsReady = true;
+});
+afterAll(() => server.stop());
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
+
+async function contract(store: Store): Promise<void> {
+  expect(await store.get('a/missing')).toBeNull();
+  expect(await store.exists('a/missing')).toBe(false);
+  await store.put('a/one', bytes('first'));
+  await store.put('a/two', bytes('second '.repeat(100)), { gzip: true });
+  await store.put('b/three', bytes('third'));
+  expect(text(await store.get('a/one'))).toBe('first');
+  expect(text(await store.get('a/two'))).toBe('second '.repeat(100));
+  expect(await store.exists('a/two')).toBe(true);
+  expect(await store.list('a/')).toEqual(['a/one', 'a/two']);
+  expect(await store.list()).toEqual(['a/one', 'a/two', 'b/three']);
+  await store.put('a/one', bytes('rewritten'), { gzip: true });
+  expect(text(await store.get('a/one'))).toBe('rewritten');
+  expect(await store.list('a/')).toEqual(['a/one', 'a/two']);
+  await store.delete('a/one');
+  await store.delete('a/never-was');
+  expect(await store.get('a/one')).toBeNull();
+  await expect(store.get('../escape')).rejects.toThrow(/must be a relative path/);
+}
+
+describe('store contract', () => {
+  it('file://', async () => contract(openStore(`file://${await mkdtemp(join(tmpdir(), 'digest-store-'))}`)));
+  it('mem://', async () => contract(openStore('mem://contract')));
+  it('gs:// against the GCS JSON API test server', async () => {
+    expect(gcsReady).toBe(true);
+    await contract(openStore('gs://bucket/some/layer'));
+    // Objects sit under the URL's prefix, and gzip ones are stored compressed with contentEncoding.
+    const stored = server.buckets.get('bucket')!;
+    expect([...stored.keys()].sort()).toEqual(['some/layer/a/two', 'some/layer/b/three']);
+    const two = stored.get('some/layer/a/two')!;
+    expect(two.contentEncoding).toBe('gzip');
+    expect(gunzipSync(two.data).toString()).toBe('second '.repeat(100));
+  });
+});
+
+describe('file:// specifics', () => {
+  it('writes atomically through a temp file and keeps gzip objects as key.gz', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-store-'));
+    const store = openStore(dir);
+    await store.put('s/chunk', bytes('x'.repeat(1000)), { gzip: true });
+    expect(await readdir(join(dir, 's'))).toEqual(['chunk.gz']); // no temp file left, no plain twin
+    expect(gunzipSync(await readFile(join(dir, 's', 'chunk.gz'))).toString()).toBe('x'.repeat(1000));
+    await store.put('s/chunk', bytes('plain'));
+    expect(await readdir(join(dir, 's'))).toEqual(['chunk']);
+  });
+
+  it('names the file when a gzip object is corrupt', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-store-'));
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 's'));
+    await writeFile(join(dir, 's', 'bad.gz'), 'not gzip');
+    await expect(openStore(dir).get('s/bad')).rejects.toThrow(/s\/bad\.gz: corrupt gzip data/);
+  });
+});
+
+describe('gs:// specifics', () => {
+  it('retries a request that failed with 503', async () => {
+    const store = openStore('gs://retry/x');
+    await store.put('k', bytes('v'));
+    server.failNext = 1;
+    expect(text(await store.get('k'))).toBe('v');
+    expect(server.failNext).toBe(0);
+  });
+
+  it('lists across pages', async () => {
+    const store = openStore('gs://paged');
+    const keys = Array.from({ length: 1203 }, (_, i) => `k/${String(i).padStart(5, '0')}`);
+    await Promise.all(keys.map((k) => store.put(k, bytes(k))));
+    expect(await store.list('k/')).toEqual(keys);
+  });
+});
+
+describe('mem://', () => {
+  it('shares data between opens of one URL and stores gzip compressed', async () => {
+    await openStore('mem://shared').put('k', bytes('y'.repeat(5000)), { gzip: true });
+    const again = openStore('mem://shared') as MemStore;
+    expect(text(await again.get('k'))).toBe('y'.repeat(5000));
+    expect(again.storedSize('k')).toBeLessThan(100);
+  });
+});

@@ -1,0 +1,140 @@
+// A small in-memory server speaking the part of the Google Cloud Storage JSON API that
+// @google-cloud/storage uses for our store: multipart and media uploads, object metadata, media
+// downloads (with decompressive transcoding of gzip-encoded objects, as GCS does), listing with
+// prefix and pages, and deletes. No offline GCS emulator installs here from the npm registry or
+// Debian, so tests run the real client against this server through STORAGE_EMULATOR_HOST.
+// `failNext` makes the next N requests answer 503, to exercise the client's retries.
+import { createHash } from 'node:crypto';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+interface StoredObject { data: Buffer; contentType: string; contentEncoding?: string; generation: number; updated: string }
+
+export class GcsTestServer {
+  readonly buckets = new Map<string, Map<string, StoredObject>>();
+  readonly log: string[] = [];
+  failNext = 0;
+  private server?: Server;
+  private generation = 1;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => this.handle(req, res).catch((e) => this.json(res, 500, { error: { code: 500, message: String(e) } })));
+    await new Promise<void>((ok) => this.server!.listen(0, '127.0.0.1', ok));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((ok) => this.server?.close(() => ok()) ?? ok());
+  }
+
+  private bucket(name: string): Map<string, StoredObject> {
+    if (!this.buckets.has(name)) this.buckets.set(name, new Map());
+    return this.buckets.get(name)!;
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  private resource(bucket: string, name: string, o: StoredObject) {
+    return {
+      kind: 'storage#object', id: `${bucket}/${name}/${o.generation}`, bucket, name,
+      size: String(o.data.length), contentType: o.contentType, contentEncoding: o.contentEncoding,
+      generation: String(o.generation), metageneration: '1', updated: o.updated, timeCreated: o.updated,
+      md5Hash: createHash('md5').update(o.data).digest('base64'),
+    };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body = await new Promise<Buffer>((ok) => { const parts: Buffer[] = []; req.on('data', (c) => parts.push(c)); req.on('end', () => ok(Buffer.concat(parts))); });
+    this.log.push(`${req.method} ${url.pathname}${url.search}`);
+    if (this.failNext > 0) { this.failNext--; this.json(res, 503, { error: { code: 503, message: 'injected failure' } }); return; }
+    let m: RegExpExecArray | null;
+    if (req.method === 'POST' && (m = /^\/upload(?:\/storage\/v1)?\/b\/([^/]+)\/o$/.exec(url.pathname))) {
+      return this.upload(req, res, url, decodeURIComponent(m[1]), body);
+    }
+    // The client puts /storage/v1 in front for the real service but not for a custom endpoint.
+    if ((m = /^(?:\/download)?(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname))) {
+      const bucket = decodeURIComponent(m[1]), name = decodeURIComponent(m[2]);
+      const o = this.bucket(bucket).get(name);
+      if (req.method === 'DELETE') {
+        if (!o) return this.json(res, 404, { error: { code: 404, message: 'No such object' } });
+        this.bucket(bucket).delete(name);
+        res.writeHead(204).end();
+        return;
+      }
+      if (!o) return this.json(res, 404, { error: { code: 404, message: `No such object: ${bucket}/${name}` } });
+      if (url.searchParams.get('alt') === 'media') {
+        // Decompressive transcoding: gzip-encoded objects are served plain unless the client accepts gzip.
+        const acceptsGzip = /gzip/.test(String(req.headers['accept-encoding'] ?? ''));
+        if (o.contentEncoding === 'gzip' && !acceptsGzip) {
+          res.writeHead(200, { 'Content-Type': o.contentType, 'x-goog-stored-content-encoding': 'gzip' }).end(gunzipSync(o.data));
+        } else {
+          res.writeHead(200, { 'Content-Type': o.contentType, ...(o.contentEncoding ? { 'Content-Encoding': o.contentEncoding } : {}), 'x-goog-hash': `md5=${createHash('md5').update(o.data).digest('base64')}` }).end(o.data);
+        }
+        return;
+      }
+      return this.json(res, 200, this.resource(bucket, name, o));
+    }
+    if (req.method === 'GET' && (m = /^(?:\/storage\/v1)?\/b\/([^/]+)\/o$/.exec(url.pathname))) {
+      const bucket = decodeURIComponent(m[1]);
+      const prefix = url.searchParams.get('prefix') ?? '';
+      const max = Number(url.searchParams.get('maxResults') ?? 1000);
+      const start = url.searchParams.get('pageToken') ?? '';
+      const names = [...this.bucket(bucket).keys()].filter((n) => n.startsWith(prefix) && n > start).sort();
+      const page = names.slice(0, max);
+      return this.json(res, 200, {
+        kind: 'storage#objects',
+        items: page.map((n) => this.resource(bucket, n, this.bucket(bucket).get(n)!)),
+        ...(names.length > max ? { nextPageToken: page[page.length - 1] } : {}),
+      });
+    }
+    this.json(res, 501, { error: { code: 501, message: `not implemented: ${req.method} ${url.pathname}` } });
+  }
+
+  private upload(req: IncomingMessage, res: ServerResponse, url: URL, bucket: string, body: Buffer): void {
+    const type = String(req.headers['content-type'] ?? '');
+    let metadata: Record<string, any> = {};
+    let data = body;
+    if (url.searchParams.get('uploadType') === 'multipart') {
+      const boundary = /boundary="?([^";]+)"?/.exec(type)?.[1];
+      if (!boundary) return this.json(res, 400, { error: { code: 400, message: 'multipart upload without boundary' } });
+      const parts = splitMultipart(body, boundary);
+      metadata = JSON.parse(parts[0].body.toString('utf8'));
+      data = parts[1].body;
+      metadata.contentType ??= parts[1].headers['content-type'];
+    } else if (url.searchParams.get('uploadType') !== 'media') {
+      return this.json(res, 501, { error: { code: 501, message: `uploadType ${url.searchParams.get('uploadType')} not implemented` } });
+    }
+    const name = metadata.name ?? url.searchParams.get('name');
+    if (!name) return this.json(res, 400, { error: { code: 400, message: 'object name missing' } });
+    const o: StoredObject = {
+      data, contentType: metadata.contentType ?? 'application/octet-stream', contentEncoding: metadata.contentEncoding,
+      generation: this.generation++, updated: new Date().toISOString(),
+    };
+    this.bucket(bucket).set(name, o);
+    this.json(res, 200, this.resource(bucket, name, o));
+  }
+}
+
+function splitMultipart(body: Buffer, boundary: string): { headers: Record<string, string>; body: Buffer }[] {
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: { headers: Record<string, string>; body: Buffer }[] = [];
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const next = body.indexOf(delimiter, at + delimiter.length);
+    if (next < 0) break;
+    const chunk = body.subarray(at + delimiter.length + 2, next - 2); // skip CRLF after delimiter and before the next
+    const split = chunk.indexOf('\r\n\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of chunk.subarray(0, split).toString('utf8').split('\r\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    parts.push({ headers, body: chunk.subarray(split + 4) });
+    at = next;
+  }
+  return parts;
+}
