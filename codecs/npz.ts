@@ -38,7 +38,8 @@ export function parseNpy(bytes: Uint8Array, what = 'npy'): NpyArray {
   const body = bytes.subarray(dataStart);
   const size = toBytes(allocate(dtype, 1)).byteLength;
   if (body.byteLength !== count * size) throw new Error(`${what}: ${body.byteLength} data bytes, expected ${count * size} for shape (${shape}) of ${descr}`);
-  return { dtype, shape, fortranOrder: fortran === 'True', data: fromBytes(dtype, body.slice()) };
+  // A view, not a copy, wherever the data happens to be aligned.
+  return { dtype, shape, fortranOrder: fortran === 'True', data: fromBytes(dtype, body) };
 }
 
 /** Entries of a zip archive (stored or deflated, zip64 aware), as numpy writes them. */

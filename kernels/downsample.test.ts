@@ -8,16 +8,19 @@ function rng(seed: number) {
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
+// Typed arrays of either element kind as a plain list, for toEqual.
+const list = (a: ArrayLike<number> | ArrayLike<bigint>): (number | bigint)[] => Array.from(a as ArrayLike<number | bigint>);
+
 const shapes: Vec3[] = [[1, 1, 1], [2, 2, 2], [7, 5, 3], [16, 9, 4], [3, 1, 6]];
 const factors: Vec3[] = [[2, 2, 2], [2, 2, 1], [1, 2, 2]];
 
 describe('average downsample', () => {
   it('rounds half up, by hand', () => {
     // children 1, 2 -> 1.5 -> 2; 1, 1, 2 -> 1.33 -> 1; 0..7 -> 3.5 -> 4
-    expect(Array.from(averageDownsample({ data: new Uint8Array([1, 2]), shape: [2, 1, 1], channels: 1, factor: [2, 1, 1] }))).toEqual([2]);
-    expect(Array.from(averageDownsample({ data: new Uint8Array([1, 1, 2]), shape: [3, 1, 1], channels: 1, factor: [2, 1, 1], phase: [1, 0, 0] }))).toEqual([1, 2]);
-    expect(Array.from(averageDownsample({ data: Uint16Array.from([0, 1, 2, 3, 4, 5, 6, 7]), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([4]);
-    expect(Array.from(averageDownsample({ data: new Uint8Array(8).fill(255), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([255]);
+    expect(list(averageDownsample({ data: new Uint8Array([1, 2]), shape: [2, 1, 1], channels: 1, factor: [2, 1, 1] }))).toEqual([2]);
+    expect(list(averageDownsample({ data: new Uint8Array([1, 1, 2]), shape: [3, 1, 1], channels: 1, factor: [2, 1, 1], phase: [1, 0, 0] }))).toEqual([1, 2]);
+    expect(list(averageDownsample({ data: Uint16Array.from([0, 1, 2, 3, 4, 5, 6, 7]), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([4]);
+    expect(list(averageDownsample({ data: new Uint8Array(8).fill(255), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([255]);
   });
 
   for (const dtype of ['uint8', 'uint16', 'uint32', 'float32'] as const) {
@@ -43,9 +46,9 @@ describe('average downsample', () => {
 
 describe('mode downsample', () => {
   it('takes the most frequent label and breaks ties toward the smallest, by hand', () => {
-    expect(Array.from(modeDownsample({ data: Uint32Array.from([5, 5, 5, 9, 9, 9, 9, 1]), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([9]);
-    expect(Array.from(modeDownsample({ data: Uint32Array.from([7, 3, 3, 7, 0, 0, 8, 9]), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([0]);
-    expect(Array.from(modeDownsample({ data: Uint32Array.from([7, 3, 3, 7]), shape: [2, 2, 1], channels: 1, factor: [2, 2, 1] }))).toEqual([3]);
+    expect(list(modeDownsample({ data: Uint32Array.from([5, 5, 5, 9, 9, 9, 9, 1]), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([9]);
+    expect(list(modeDownsample({ data: Uint32Array.from([7, 3, 3, 7, 0, 0, 8, 9]), shape: [2, 2, 2], channels: 1, factor: [2, 2, 2] }))).toEqual([0]);
+    expect(list(modeDownsample({ data: Uint32Array.from([7, 3, 3, 7]), shape: [2, 2, 1], channels: 1, factor: [2, 2, 1] }))).toEqual([3]);
   });
 
   it('compares full 64-bit labels (equal low words, different high words)', () => {

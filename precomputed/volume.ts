@@ -78,29 +78,45 @@ export class Volume {
         if (opts.missing === 'zero') return;
         throw new Error(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
       }
-      copyRegion(data as any, chunk, out as any, region, intersect(chunk, region), channels);
+      copyRegion(data, chunk, out, region, intersect(chunk, region), channels);
     }));
     return out;
   }
 
   /** Writes one grid chunk; refuses anything not exactly aligned to the chunk grid. */
   async writeChunk(mip: number, chunk: Box, data: TypedArray): Promise<void> {
-    const scale = this.scale(mip);
-    assertChunkAligned(scale, chunk, `write to ${this.url} at mip ${mip}: chunk`);
-    if (dataTypeOf(data) !== this.info.data_type) throw new Error(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
-    if (data.length !== voxelCount(chunk) * this.info.num_channels) throw new Error(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
-    const f = this.format(mip);
-    await this.store.put(this.chunkPath(mip, chunk), encodeChunk(data, shapeOf(chunk), f), { gzip: gzipTransport(f), contentType: contentType(f) });
+    await this.putEncoded(mip, chunk, this.encode(mip, chunk, data));
   }
 
-  /** Writes the given chunks out of `data`, which covers `region` (each chunk must lie inside it). */
+  /**
+   * Writes the given chunks out of `data`, which covers `region` (each chunk must lie inside it).
+   * Chunks are cut into one reused scratch buffer and encoded one after another; only the uploads overlap.
+   * (Fresh memory is slow to touch on VMs: reusing the buffer made ingest markedly faster here.)
+   */
   async writeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Promise<void> {
     const channels = this.info.num_channels;
-    await Promise.all(chunks.map(async (chunk) => {
+    const largest = Math.max(0, ...chunks.map(voxelCount)) * channels;
+    const scratch = allocate(this.info.data_type, largest);
+    const encoded = chunks.map((chunk) => {
       if (!contains(region, chunk)) throw new Error(`chunk ${chunkKey(chunk)} is not inside the data's box ${formatBox(region)}`);
-      const part = allocate(this.info.data_type, voxelCount(chunk) * channels);
-      copyRegion(data as any, region, part as any, chunk, chunk, channels);
-      await this.writeChunk(mip, chunk, part);
-    }));
+      const part = scratch.subarray(0, voxelCount(chunk) * channels) as TypedArray;
+      copyRegion(data, region, part, chunk, chunk, channels);
+      return this.encode(mip, chunk, part);
+    });
+    await Promise.all(chunks.map((chunk, i) => this.putEncoded(mip, chunk, encoded[i])));
+  }
+
+  /** Checks and encodes one chunk; the bytes never alias `data`. */
+  private encode(mip: number, chunk: Box, data: TypedArray): Uint8Array {
+    assertChunkAligned(this.scale(mip), chunk, `write to ${this.url} at mip ${mip}: chunk`);
+    if (dataTypeOf(data) !== this.info.data_type) throw new Error(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
+    if (data.length !== voxelCount(chunk) * this.info.num_channels) throw new Error(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
+    const bytes = encodeChunk(data, shapeOf(chunk), this.format(mip));
+    return bytes.buffer === data.buffer ? bytes.slice() : bytes;
+  }
+
+  private async putEncoded(mip: number, chunk: Box, bytes: Uint8Array): Promise<void> {
+    const f = this.format(mip);
+    await this.store.put(this.chunkPath(mip, chunk), bytes, { gzip: gzipTransport(f), contentType: contentType(f) });
   }
 }

@@ -1,0 +1,89 @@
+// Benchmark: ingest + downsample of a synthetic uint8 image and uint64 segmentation (default 512^3),
+// CPU path, through the worker pool on file:// storage; plus the kernels and codecs on their own and
+// the gzip choice (node:zlib vs pako). Prints a markdown block for bench/RESULTS.md.
+//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench]
+import { mkdir, rm } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import pako from 'pako';
+import { encodeCompressedSegmentation, decodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
+import { writeSyntheticBuildChunks } from '../engine/demo.js';
+import { createTaskPool, defaultThreads } from '../engine/pool.js';
+import { runPlan } from '../engine/runner.js';
+import { synthesize } from '../engine/synthetic.js';
+import { box, Vec3 } from '../precomputed/box.js';
+import { createInfo } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { averageDownsample, modeDownsample } from '../kernels/downsample.js';
+import { planIngest } from '../tasks/plan.js';
+
+const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' } } });
+const size = Number(values.size ?? 512);
+const threads = Number(values.threads ?? defaultThreads());
+const dir = values.dir ?? '/tmp/digest-bench';
+const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+function timed<T>(fn: () => T, repeat = 3): { seconds: number; result: T } {
+  let result = fn();
+  const start = performance.now();
+  for (let i = 0; i < repeat; i++) result = fn();
+  return { seconds: (performance.now() - start) / 1000 / repeat, result };
+}
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  const say = (s: string) => { lines.push(s); console.error(s); };
+  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}`);
+
+  // Kernels and codecs on one 64^3 chunk of synthetic data.
+  const chunk = synthesize(box([0, 0, 0], [64, 64, 64]));
+  const mvx = (voxels: number, s: number) => (voxels / 1e6 / s).toFixed(1);
+  const n = 64 ** 3;
+  const avg = timed(() => averageDownsample({ data: chunk.image, shape: [64, 64, 64], channels: 1, factor: [2, 2, 2] }), 10);
+  const mode = timed(() => modeDownsample({ data: chunk.labels, shape: [64, 64, 64], channels: 1, factor: [2, 2, 2] }), 10);
+  const enc = timed(() => encodeCompressedSegmentation(chunk.labels, [64, 64, 64], 1, [8, 8, 8]), 10);
+  const dec = timed(() => decodeCompressedSegmentation(enc.result, [64, 64, 64], 1, [8, 8, 8], 'uint64'), 10);
+  say(`| average downsample uint8 2x2x2 | ${mvx(n, avg.seconds)} MVx/s (input) |`);
+  say(`| mode downsample uint64 2x2x2 | ${mvx(n, mode.seconds)} MVx/s (input) |`);
+  say(`| compressed_segmentation encode uint64 8^3 | ${mvx(n, enc.seconds)} MVx/s |`);
+  say(`| compressed_segmentation decode uint64 8^3 | ${mvx(n, dec.seconds)} MVx/s |`);
+  for (const [name, bytes] of [['raw uint8 chunk', chunk.image], ['compressed_segmentation chunk', enc.result]] as const) {
+    const zlibZ = timed(() => gzipSync(bytes, { level: 6 }), 10);
+    const pakoZ = timed(() => pako.gzip(bytes, { level: 6 }), 10);
+    const zlibU = timed(() => gunzipSync(zlibZ.result), 10);
+    const pakoU = timed(() => pako.ungzip(zlibZ.result), 10);
+    const mb = (s: number) => (bytes.byteLength / 2 ** 20 / s).toFixed(0);
+    say(`| gzip ${name} (${bytes.byteLength} B -> ${zlibZ.result.byteLength} B) | zlib ${mb(zlibZ.seconds)} MiB/s, pako ${mb(pakoZ.seconds)} MiB/s; gunzip zlib ${mb(zlibU.seconds)} MiB/s, pako ${mb(pakoU.seconds)} MiB/s |`);
+  }
+
+  // End to end: npz build chunks of 256^3 -> ingest (mips it completes) -> downsample stages.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const shape: Vec3 = [size, size, size];
+  const generated = performance.now();
+  const { imageBuild, segmentationBuild } = await writeSyntheticBuildChunks(dir, shape, [256, 256, 256]);
+  console.error(`generated build chunks in ${((performance.now() - generated) / 1000).toFixed(1)} s`);
+  const pool = createTaskPool(threads);
+  try {
+    for (const [name, build, spec] of [
+      ['uint8 image, raw+gzip', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'raw' }],
+      ['uint64 segmentation, compressed_segmentation+gzip', segmentationBuild, { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }],
+    ] as const) {
+      const layer = `file://${join(dir, 'layers', name.split(' ')[1])}`;
+      const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64] });
+      await Volume.create(layer, info);
+      const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz' });
+      (globalThis as { gc?: () => void }).gc?.();
+      const summary = await runPlan(plan, (t) => pool.run(t), { concurrency: threads * 2, progress: false });
+      if (summary.dead.length) throw new Error(`bench: ${summary.dead.length} tasks failed: ${summary.dead[0].error}`);
+      say(`| ingest + downsample ${size}^3 ${name}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), peak RSS so far ${peakMiB()} MiB |`);
+    }
+  } finally {
+    await pool.close();
+  }
+  console.log(lines.join('\n'));
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

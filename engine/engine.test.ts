@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { box } from '../precomputed/box.js';
+import { allChunks, scaleBounds } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { Plan } from '../tasks/plan.js';
+import { DownsampleTask, Task, TaskResult } from '../tasks/task.js';
+import { referencePyramid } from '../test/reference.js';
+import { runDemo } from './demo.js';
+import { LocalQueue } from './local-queue.js';
+import { createTaskPool } from './pool.js';
+import { runPlan } from './runner.js';
+import { synthesize } from './synthetic.js';
+
+const task = (i: number): DownsampleTask => ({ kind: 'downsample', chunk_path: `s/${i}-${i + 1}_0-1_0-1`, layer_path: 'mem://x' });
+const ok = (t: Task): TaskResult => ({ kind: t.kind, voxels: 8, chunksWritten: 1 });
+
+describe('local queue', () => {
+  it('retries a failed task with backoff and sets it aside after maxAttempts', async () => {
+    const queue = new LocalQueue([task(1), task(2)], { maxAttempts: 2, retryDelayMs: 5 });
+    const [a, b] = queue.lease(10);
+    expect([a.attempt, b.attempt]).toEqual([1, 1]);
+    expect(queue.lease(10)).toEqual([]); // both leased
+    queue.ack(a);
+    queue.nack(b, new Error('disk full'));
+    expect(queue.lease(10)).toEqual([]); // not ready until the backoff passes
+    await new Promise((r) => setTimeout(r, 10));
+    const [again] = queue.lease(10);
+    expect(again.attempt).toBe(2);
+    queue.nack(again, new Error('disk full'));
+    expect(queue.drained).toBe(true);
+    expect(queue.done).toBe(1);
+    expect(queue.dead).toEqual([{ task: task(2), attempts: 2, error: 'disk full' }]);
+  });
+});
+
+describe('runPlan', () => {
+  it('retries flaky tasks to success and loses none', async () => {
+    const failures = new Map<string, number>();
+    const seen: string[] = [];
+    const flaky = async (t: Task) => {
+      const n = failures.get(t.chunk_path) ?? 0;
+      if (n < 2) { failures.set(t.chunk_path, n + 1); throw new Error('transient'); }
+      seen.push(t.chunk_path);
+      return ok(t);
+    };
+    const tasks = Array.from({ length: 20 }, (_, i) => task(i));
+    const summary = await runPlan({ layer_path: 'mem://x', stages: [tasks] }, flaky, { concurrency: 3, retryDelayMs: 1, progress: false });
+    expect(summary).toMatchObject({ tasks: 20, done: 20, retries: 40, dead: [], voxels: 160 });
+    expect(seen.sort()).toEqual(tasks.map((t) => t.chunk_path).sort());
+  });
+
+  it('stops before the next stage when a task is dead', async () => {
+    const ran: string[] = [];
+    const plan: Plan = { layer_path: 'mem://x', stages: [[task(1), task(2)], [task(3)]] };
+    const summary = await runPlan(plan, async (t) => {
+      ran.push(t.chunk_path);
+      if (t.chunk_path === task(2).chunk_path) throw new Error('corrupt chunk');
+      return ok(t);
+    }, { concurrency: 2, maxAttempts: 3, retryDelayMs: 1, progress: false });
+    expect(summary.done).toBe(1);
+    expect(summary.dead).toEqual([{ task: task(2), attempts: 3, error: 'corrupt chunk' }]);
+    expect(ran).not.toContain(task(3).chunk_path);
+  });
+});
+
+describe('the worker pool runs the demo end to end', () => {
+  it('builds both pyramids, equal to the brute-force reference', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'digest-demo-'));
+    const pool = createTaskPool(2);
+    try {
+      const result = await runDemo({ out, size: [96, 80, 48], buildSize: [64, 64, 32], chunkSize: [32, 32, 16], execute: (t) => pool.run(t), concurrency: 4, progress: false });
+      expect(result.summary.dead).toEqual([]);
+      const whole = synthesize(box([0, 0, 0], [96, 80, 48]));
+      for (const [layer, mip0] of [[result.imageLayer, whole.image], [result.segmentationLayer, whole.labels]] as const) {
+        const volume = await Volume.open(layer);
+        const want = referencePyramid(volume.info, mip0);
+        expect(volume.info.scales.length).toBe(3);
+        for (let mip = 0; mip < volume.info.scales.length; mip++) {
+          for (const c of allChunks(volume.scale(mip))) expect(await volume.store.exists(volume.chunkPath(mip, c))).toBe(true);
+          expect(Array.from((await volume.read(mip, scaleBounds(volume.scale(mip)))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('passes a task error from the worker thread back with its message', async () => {
+    const pool = createTaskPool(1);
+    try {
+      await expect(pool.run({ kind: 'downsample', chunk_path: 'a/0-1_0-1_0-1', layer_path: join(tmpdir(), 'no-such-layer') })).rejects.toThrow(/has no info file/);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('CLI', () => {
+  const cli = join(__dirname, '..', 'dist', 'engine', 'cli.js');
+  const run = (args: string[]) => promisify(execFile)(process.execPath, [cli, ...args]).then(
+    (r) => ({ code: 0, ...r }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+
+  it('plans and runs a downsample from the command line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-cli-'));
+    const layer = `file://${join(dir, 'layer')}`;
+    const created = await run(['create-layer', layer, '--type', 'segmentation', '--dtype', 'uint32', '--size', '40,40,20', '--resolution', '4,4,40', '--chunk', '16,16,16', '--mips', '2']);
+    expect(created.code).toBe(0);
+    const volume = await Volume.open(layer);
+    for (const c of allChunks(volume.scale(0))) await volume.writeChunk(0, c, new Uint32Array((c.stop[0] - c.start[0]) * (c.stop[1] - c.start[1]) * (c.stop[2] - c.start[2])).fill(7));
+    const plan = join(dir, 'plan.json');
+    expect((await run(['plan', 'downsample', '--layer', layer, '--out', plan])).code).toBe(0);
+    const result = await run(['run', '--local', plan, '--threads', '1']);
+    expect(result.stderr).toMatch(/5\/5 tasks done .* 0 failed/); // 2x2x1 chunks at mip 1, one at mip 2
+    expect(result.code).toBe(0);
+    const top = await volume.read(2, volume.bounds(2));
+    expect(Array.from(top as Uint32Array).every((v) => v === 7)).toBe(true);
+  });
+
+  it('exits non-zero with the error for a bad task', async () => {
+    const result = await run(['task', '{"kind":"downsample","chunk_path":"x"}']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('digest: Downsample task: field "layer_path" is missing');
+  });
+});
