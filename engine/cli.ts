@@ -11,6 +11,7 @@ import { runTask } from '../tasks/run.js';
 import { parseTask } from '../tasks/task.js';
 import { runDemo } from './demo.js';
 import { createTaskPool, defaultThreads } from './pool.js';
+import { parseBackendChoice } from '../kernels/backend.js';
 import { runPlan, RunSummary } from './runner.js';
 import { serveDirectory } from './serve.js';
 
@@ -27,7 +28,8 @@ const USAGE = `digest: Neuroglancer precomputed ingest, downsampling and more, p
   digest task '<task json>'          run one task in this process (debugging)
   digest serve DIR [--port 1337]     serve file:// layers with CORS for Neuroglancer
 
-Layers and build chunks are URLs: file:///path (or a plain path), gs://bucket/path, mem://name.`;
+Layers and build chunks are URLs: file:///path (or a plain path), gs://bucket/path, mem://name.
+demo, run and task take --backend auto|cpu|gpu (or DIGEST_BACKEND): where the kernels run.`;
 
 function vec(text: string | undefined, name: string, fallback?: Vec3): Vec3 {
   if (text === undefined) {
@@ -66,10 +68,12 @@ async function main(argv: string[]): Promise<number> {
       chunk: { type: 'string' }, encoding: { type: 'string' }, block: { type: 'string' }, offset: { type: 'string' },
       factor: { type: 'string' }, mips: { type: 'string' }, channels: { type: 'string' },
       layer: { type: 'string' }, build: { type: 'string' }, axes: { type: 'string' }, 'from-mip': { type: 'string' },
-      local: { type: 'boolean' }, attempts: { type: 'string' },
+      local: { type: 'boolean' }, attempts: { type: 'string' }, backend: { type: 'string' },
     },
   });
   const threads = values.threads ? Number(values.threads) : defaultThreads();
+  // Worker threads read DIGEST_BACKEND when they first need a kernel.
+  process.env.DIGEST_BACKEND = parseBackendChoice(values.backend ?? process.env.DIGEST_BACKEND, values.backend ? '--backend' : 'DIGEST_BACKEND');
   switch (command) {
     case 'demo': {
       const out = values.out ?? 'demo-data';

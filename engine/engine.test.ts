@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,12 +9,21 @@ import { allChunks, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { Plan } from '../tasks/plan.js';
 import { DownsampleTask, Task, TaskResult } from '../tasks/task.js';
+import { gpuAvailableForWorkers } from '../test/gpu.js';
 import { referencePyramid } from '../test/reference.js';
 import { runDemo } from './demo.js';
 import { LocalQueue } from './local-queue.js';
 import { createTaskPool } from './pool.js';
 import { runPlan } from './runner.js';
 import { synthesize } from './synthetic.js';
+
+async function readTree(dir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) files.set(join(entry.parentPath, entry.name).slice(dir.length), await readFile(join(entry.parentPath, entry.name)));
+  }
+  return files;
+}
 
 const task = (i: number): DownsampleTask => ({ kind: 'downsample', chunk_path: `s/${i}-${i + 1}_0-1_0-1`, layer_path: 'mem://x' });
 const ok = (t: Task): TaskResult => ({ kind: t.kind, voxels: 8, chunksWritten: 1 });
@@ -88,6 +97,29 @@ describe('the worker pool runs the demo end to end', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  const gpuTest = gpuAvailableForWorkers() ? it : it.skip;
+  gpuTest('writes the same bytes with --backend gpu (one worker holds the gpu) as with cpu', async () => {
+    const layers: Record<string, Map<string, Buffer>> = {};
+    for (const backend of ['cpu', 'gpu']) {
+      const out = await mkdtemp(join(tmpdir(), `digest-${backend}-`));
+      process.env.DIGEST_BACKEND = backend; // worker threads copy the environment when they start
+      const pool = createTaskPool(2);
+      delete process.env.DIGEST_BACKEND;
+      try {
+        const results: TaskResult[] = [];
+        const run = await runDemo({ out, size: [96, 80, 48], buildSize: [32, 32, 16], chunkSize: [32, 32, 16], execute: async (t) => { const r = await pool.run(t); results.push(r); return r; }, concurrency: 4, progress: false });
+        expect(run.summary.dead).toEqual([]);
+        expect(results.some((r) => r.backend === backend)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+      layers[backend] = await readTree(join(out, 'layers'));
+    }
+    expect([...layers.gpu.keys()].sort()).toEqual([...layers.cpu.keys()].sort());
+    expect(layers.cpu.size).toBeGreaterThan(50);
+    for (const [file, bytes] of layers.cpu) expect(layers.gpu.get(file)!.equals(bytes), file).toBe(true);
   });
 
   it('passes a task error from the worker thread back with its message', async () => {

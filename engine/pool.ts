@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { sharedGpuSlot } from '../kernels/backend.js';
 import { Task, TaskResult } from '../tasks/task.js';
 
 /** The compiled worker; when this module runs from source (vitest), the build of it in dist/. */
@@ -25,7 +26,9 @@ export function defaultThreads(): number {
 }
 
 export function createTaskPool(threads = defaultThreads()): TaskPool {
-  const pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 30_000 });
+  const pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 30_000,
+    // Every worker sees the same GPU slot, so at most one thread per process opens headless-gl.
+    workerData: { gpuSlot: sharedGpuSlot() } });
   return {
     threads,
     run: (task) => pool.run(task) as Promise<TaskResult>,

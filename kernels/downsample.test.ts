@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Vec3 } from '../precomputed/box.js';
-import { referenceDownsample as reference } from '../test/reference.js';
+import { referenceDownsample as reference, seededRandom as rng } from '../test/reference.js';
 import { averageDownsample, downsampledShape, modeDownsample } from './downsample.js';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
 
 // Typed arrays of either element kind as a plain list, for toEqual.
 const list = (a: ArrayLike<number> | ArrayLike<bigint>): (number | bigint)[] => Array.from(a as ArrayLike<number | bigint>);

@@ -31,7 +31,7 @@ function childRanges(n: number, f: number, phase: number, out: number): Int32Arr
   return r;
 }
 
-function check(input: DownsampleInput): Vec3 {
+export function checkDownsample(input: DownsampleInput): Vec3 {
   const { shape, channels, factor, data } = input;
   const phase = input.phase ?? [0, 0, 0];
   if (!factor.every((f) => f === 1 || f === 2)) throw new Error(`downsample factor [${factor}] must have components 1 or 2`);
@@ -41,7 +41,7 @@ function check(input: DownsampleInput): Vec3 {
 }
 
 export function averageDownsample(input: DownsampleInput): TypedArray {
-  const phase = check(input);
+  const phase = checkDownsample(input);
   const { data, shape, channels, factor } = input;
   const dtype: DataType = dataTypeOf(data);
   if (dtype === 'uint64') throw new Error('average downsampling of uint64 is not supported: use mode (segmentation)');
@@ -69,7 +69,7 @@ export function averageDownsample(input: DownsampleInput): TypedArray {
 }
 
 export function modeDownsample(input: DownsampleInput): Uint32Array | BigUint64Array {
-  const phase = check(input);
+  const phase = checkDownsample(input);
   const { shape, channels, factor } = input;
   const data = input.data;
   if (!(data instanceof Uint32Array || data instanceof BigUint64Array)) {
@@ -113,9 +113,4 @@ export function modeDownsample(input: DownsampleInput): Uint32Array | BigUint64A
     }
   }
   return result;
-}
-
-/** The layer type decides the kernel: images average, segmentations take the mode. */
-export function downsample(input: DownsampleInput, layerType: 'image' | 'segmentation'): TypedArray {
-  return layerType === 'segmentation' ? modeDownsample(input) : averageDownsample(input);
 }

@@ -24,6 +24,8 @@ export interface TaskResult {
   /** Voxels read, for throughput figures. */
   voxels: number;
   chunksWritten: number;
+  /** Where the kernels ran, when the task ran in a pool worker. */
+  backend?: 'cpu' | 'gpu';
 }
 
 const FIELDS: Record<Task['kind'], { required: string[]; optional: string[] }> = {

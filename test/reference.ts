@@ -38,3 +38,9 @@ export function referencePyramid(info: Info, mip0: ArrayLike<number | bigint>): 
   }
   return levels;
 }
+
+/** A small deterministic generator of numbers in [0, 1), so failures reproduce. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
