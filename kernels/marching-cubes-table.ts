@@ -84,9 +84,12 @@ export function caseLoops(caseIndex: number): number[][] {
   return loops;
 }
 
-/** Triangles of each case, as edge triples: each loop fanned from its first edge. */
+/**
+ * Triangles of each case, as edge triples: each loop fanned from its first edge, wound so that they
+ * are counterclockwise seen from outside (the loops run clockwise seen from outside the surface).
+ */
 export const CASE_TRIANGLES: readonly (readonly number[])[] = Array.from({ length: 256 }, (_, caseIndex) =>
-  caseLoops(caseIndex).flatMap((loop) => loop.slice(1, -1).flatMap((e, i) => [loop[0], e, loop[i + 2]])),
+  caseLoops(caseIndex).flatMap((loop) => loop.slice(1, -1).flatMap((e, i) => [loop[0], loop[i + 2], e])),
 );
 
 /** Triangle count of each case. */
