@@ -111,8 +111,9 @@ export function kernels(): Kernels {
   return selected;
 }
 
-/** Images average, segmentations take the mode. */
-export function downsampleWith(k: Kernels, input: DownsampleInput, layerType: 'image' | 'segmentation'): TypedArray {
+/** On this thread's kernels: images average, segmentations take the mode. */
+export function downsample(input: DownsampleInput, layerType: 'image' | 'segmentation'): TypedArray {
+  const k = kernels();
   return layerType === 'segmentation' ? k.modeDownsample(input) : k.averageDownsample(input);
 }
 

@@ -3,7 +3,6 @@ import { Vec3 } from '../precomputed/box.js';
 import { referenceDownsample as reference, seededRandom as rng } from '../test/reference.js';
 import { averageDownsample, downsampledShape, modeDownsample } from './downsample.js';
 
-
 // Typed arrays of either element kind as a plain list, for toEqual.
 const list = (a: ArrayLike<number> | ArrayLike<bigint>): (number | bigint)[] => Array.from(a as ArrayLike<number | bigint>);
 

@@ -40,6 +40,14 @@ export function checkDownsample(input: DownsampleInput): Vec3 {
   return phase;
 }
 
+/** Mode downsampling works on uint32 or uint64 labels only. */
+export function assertLabels(data: TypedArray): Uint32Array | BigUint64Array {
+  if (!(data instanceof Uint32Array || data instanceof BigUint64Array)) {
+    throw new Error(`mode downsampling needs uint32 or uint64 labels, not ${dataTypeOf(data)}`);
+  }
+  return data;
+}
+
 export function averageDownsample(input: DownsampleInput): TypedArray {
   const phase = checkDownsample(input);
   const { data, shape, channels, factor } = input;
@@ -71,10 +79,7 @@ export function averageDownsample(input: DownsampleInput): TypedArray {
 export function modeDownsample(input: DownsampleInput): Uint32Array | BigUint64Array {
   const phase = checkDownsample(input);
   const { shape, channels, factor } = input;
-  const data = input.data;
-  if (!(data instanceof Uint32Array || data instanceof BigUint64Array)) {
-    throw new Error(`mode downsampling needs uint32 or uint64 labels, not ${dataTypeOf(data)}`);
-  }
+  const data = assertLabels(input.data);
   const { words: src, wordsPerLabel: w } = labelWords(data);
   const out = downsampledShape(shape, factor, phase);
   const [sx, sy, sz] = shape;

@@ -88,7 +88,7 @@ export function renumberLabels(data: Uint32Array | BigUint64Array): Renumbered {
 export function labelsOfIds(ids: ArrayLike<number>, table: Renumbered): Uint32Array | BigUint64Array {
   const w = table.wordsPerLabel;
   const out = w === 2 ? new BigUint64Array(ids.length) : new Uint32Array(ids.length);
-  const dst = new Uint32Array(out.buffer);
+  const dst = labelWords(out).words;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     dst[w * i] = table.labels[w * id];

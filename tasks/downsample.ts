@@ -1,5 +1,5 @@
 // Downsample: the (up to 8) child chunks at mip N-1 -> one chunk at mip N.
-import { downsampleWith, kernels } from '../kernels/backend.js';
+import { downsample } from '../kernels/backend.js';
 import { equals, formatBox, intersect, parseChunkKey, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
 import { assertChunkAligned, downsampleFactor, scaleIndex } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
@@ -31,7 +31,7 @@ export async function runDownsample(task: DownsampleTask): Promise<TaskResult> {
   if (!equals({ start: chunk.start, stop: chunk.start.map((s, i) => s + out[i]) as Vec3 }, chunk)) {
     throw new Error(`Downsample task: children ${formatBox(children)} at mip ${mip - 1} do not cover chunk ${key}; the info's scales are inconsistent`);
   }
-  const data = downsampleWith(kernels(), { data: input, shape: shapeOf(children), channels: info.num_channels, factor: f, phase }, info.type);
+  const data = downsample({ data: input, shape: shapeOf(children), channels: info.num_channels, factor: f, phase }, info.type);
   await volume.writeChunk(mip, chunk, data);
   return { kind: 'downsample', voxels: voxelCount(children), chunksWritten: 1 };
 }

@@ -1,5 +1,5 @@
 // Ingest: one build chunk -> its mip-0 chunks and every higher-mip chunk it completes.
-import { downsampleWith, kernels } from '../kernels/backend.js';
+import { downsample } from '../kernels/backend.js';
 import { Box, chunkKey, contains, formatBox, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
 import { chunkSize, chunksIntersecting, downsampleFactor } from '../precomputed/info.js';
@@ -27,7 +27,7 @@ export async function runIngest(task: IngestTask): Promise<TaskResult> {
       const f = downsampleFactor(info, level.mip);
       const start = dataBox.start.map((s, i) => Math.floor(s / f[i])) as Vec3;
       const phase = dataBox.start.map((s, i) => s - start[i] * f[i]) as Vec3;
-      data = downsampleWith(kernels(), { data, shape: shapeOf(dataBox), channels: info.num_channels, factor: f, phase }, info.type);
+      data = downsample({ data, shape: shapeOf(dataBox), channels: info.num_channels, factor: f, phase }, info.type);
       dataBox = { start, stop: dataBox.stop.map((s, i) => Math.ceil(s / f[i])) as Vec3 };
     }
     await volume.writeChunks(level.mip, level.chunks, data, dataBox);

@@ -4,8 +4,9 @@
 // in float32 (the CPU sums in float64): they agree within 2e-6 of the largest child's magnitude.
 // Segmentation: labels become chunk-local ids (../renumber.ts), the mode is taken on ids, mapped back.
 import type { GPU, IKernelRunShortcut } from 'gpu.js';
+import { Vec3 } from '../../precomputed/box.js';
 import { allocate, dataTypeOf, TypedArray } from '../../precomputed/dtype.js';
-import { averageDownsample, checkDownsample, DownsampleInput, downsampledShape } from '../downsample.js';
+import { assertLabels, averageDownsample, checkDownsample, DownsampleInput, downsampledShape } from '../downsample.js';
 import { labelsOfIds, renumberLabels } from '../renumber.js';
 import { copyRows, GpuContext, KERNEL_SETTINGS, zSlabs } from './context.js';
 
@@ -74,8 +75,7 @@ function modeKernel(gpu: GPU): IKernelRunShortcut {
 }
 
 /** Runs `kernel` over output z slabs, each reading only the input slices its children lie in. */
-function runSlabs(kernel: IKernelRunShortcut, input: DownsampleInput, channelData: (c: number) => ArrayLike<number>, out: { set(a: ArrayLike<number>, o: number): void }, extra: number[]): void {
-  const phase = checkDownsample(input);
+function runSlabs(kernel: IKernelRunShortcut, input: DownsampleInput, phase: Vec3, channelData: (c: number) => ArrayLike<number>, out: { set(a: ArrayLike<number>, o: number): void }, extra: number[]): void {
   const { shape, channels, factor } = input;
   const [sx, sy, sz] = shape;
   const [ox, oy, oz] = downsampledShape(shape, factor, phase);
@@ -103,20 +103,18 @@ export function gpuAverageDownsample(ctx: GpuContext, input: DownsampleInput): T
   const out = allocate(dtype, ox * oy * oz * input.channels) as Exclude<TypedArray, BigUint64Array>;
   const n = input.shape[0] * input.shape[1] * input.shape[2];
   const data = input.data as Exclude<TypedArray, BigUint64Array>;
-  runSlabs(ctx.kernel('average', averageKernel), input, (c) => data.subarray(c * n, (c + 1) * n), out, [dtype === 'float32' ? 1 : 0]);
+  runSlabs(ctx.kernel('average', averageKernel), input, phase, (c) => data.subarray(c * n, (c + 1) * n), out, [dtype === 'float32' ? 1 : 0]);
   return out;
 }
 
 export function gpuModeDownsample(ctx: GpuContext, input: DownsampleInput): Uint32Array | BigUint64Array {
-  const data = input.data;
-  if (!(data instanceof Uint32Array || data instanceof BigUint64Array)) throw new Error(`mode downsampling needs uint32 or uint64 labels, not ${dataTypeOf(data)}`);
   const phase = checkDownsample(input);
-  const table = renumberLabels(data);
+  const table = renumberLabels(assertLabels(input.data));
   if (table.labels.length / table.wordsPerLabel > 1 << 24) throw new Error('gpu mode downsample: more than 2^24 distinct labels in one chunk');
   const ids = Float32Array.from(table.ids);
   const [ox, oy, oz] = downsampledShape(input.shape, input.factor, phase);
   const outIds = new Uint32Array(ox * oy * oz * input.channels);
   const n = input.shape[0] * input.shape[1] * input.shape[2];
-  runSlabs(ctx.kernel('mode', modeKernel), input, (c) => ids.subarray(c * n, (c + 1) * n), outIds, []);
+  runSlabs(ctx.kernel('mode', modeKernel), input, phase, (c) => ids.subarray(c * n, (c + 1) * n), outIds, []);
   return labelsOfIds(outIds, table);
 }
