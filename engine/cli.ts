@@ -6,7 +6,7 @@ import { Vec3 } from '../precomputed/box.js';
 import { DataType, isDataType } from '../precomputed/dtype.js';
 import { createInfo, Encoding, ENCODINGS, LayerType } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { Plan, planDownsample, planIngest, planSize } from '../tasks/plan.js';
+import { Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, planWatershed } from '../tasks/plan.js';
 import { runTask } from '../tasks/run.js';
 import { parseTask } from '../tasks/task.js';
 import { runDemo } from './demo.js';
@@ -18,12 +18,18 @@ import { serveDirectory } from './serve.js';
 const USAGE = `digest: Neuroglancer precomputed ingest, downsampling and more, per chunk.
 
   digest demo [--out DIR] [--threads N] [--serve [--port P]]
-      synthetic EM image + segmentation -> npz build chunks -> ingest -> downsample, in DIR (default ./demo-data)
+      synthetic EM image, segmentation, affinities -> npz build chunks -> ingest -> downsample -> meshes,
+      watershed, region graph, in DIR (default ./demo-data)
   digest create-layer LAYER --type image|segmentation --dtype T --size X,Y,Z --resolution X,Y,Z
       [--chunk 64,64,64] [--encoding raw|jpeg|png|compressed_segmentation] [--block 8,8,8]
       [--offset X,Y,Z] [--factor 2,2,2] [--mips N] [--channels C]
   digest plan ingest --layer LAYER --build URL --encoding npz|raw|png [--axes xyz|zyx] [--out plan.json]
   digest plan downsample --layer LAYER [--from-mip M] [--out plan.json]
+  digest plan mesh --layer LAYER [--mip 0] [--simplification 0..10] [--lod 0] [--segments ID,ID,...] [--out plan.json]
+      (adds the "mesh" directory to the layer's info when it has none)
+  digest plan watershed --affinities AFF --segmentation SEG --high H --low L --merge-threshold M --merge-size N
+      --dust-size D [--overlap V] [--out plan.json]     one task per segmentation chunk, grown by V voxels
+  digest plan mean-graph --affinities AFF --segmentation SEG [--out plan.json]   chunk graphs, then the reducer
   digest run --local PLAN.json [--threads N] [--attempts 3]
   digest task '<task json>'          run one task in this process (debugging)
   digest serve DIR [--port 1337]     serve file:// layers with CORS for Neuroglancer
@@ -69,6 +75,9 @@ async function main(argv: string[]): Promise<number> {
       factor: { type: 'string' }, mips: { type: 'string' }, channels: { type: 'string' },
       layer: { type: 'string' }, build: { type: 'string' }, axes: { type: 'string' }, 'from-mip': { type: 'string' },
       local: { type: 'boolean' }, attempts: { type: 'string' }, backend: { type: 'string' },
+      mip: { type: 'string' }, lod: { type: 'string' }, simplification: { type: 'string' }, segments: { type: 'string' },
+      affinities: { type: 'string' }, segmentation: { type: 'string' }, high: { type: 'string' }, low: { type: 'string' },
+      'merge-threshold': { type: 'string' }, 'merge-size': { type: 'string' }, 'dust-size': { type: 'string' }, overlap: { type: 'string' },
     },
   });
   const threads = values.threads ? Number(values.threads) : defaultThreads();
@@ -80,9 +89,9 @@ async function main(argv: string[]): Promise<number> {
       const result = await withPool(threads, (pool) => runDemo({ out, execute: (t) => pool.run(t), concurrency: pool.threads * 2 }));
       const code = report(result.summary);
       const port = Number(values.port ?? 1337);
-      console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer}`);
+      console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)`);
       console.log(`\nTo view: digest serve ${out}/layers --port ${port}   (or: digest demo --serve)`);
-      console.log(`then add layers in Neuroglancer with the sources\n  precomputed://http://localhost:${port}/image\n  precomputed://http://localhost:${port}/segmentation`);
+      console.log(`then add layers in Neuroglancer with the sources\n  precomputed://http://localhost:${port}/image\n  precomputed://http://localhost:${port}/segmentation\n  precomputed://http://localhost:${port}/watershed`);
       if (values.serve && code === 0) {
         await serveDirectory(`${out}/layers`, port);
         console.log(`serving ${out}/layers on http://localhost:${port} (Ctrl-C to stop)`);
@@ -109,9 +118,27 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'plan': {
       const [what] = positionals;
-      if (!values.layer) throw new Error('plan: --layer is required');
       let plan: Plan;
-      if (what === 'ingest') {
+      const affinityLayers = () => {
+        if (!values.affinities || !values.segmentation) throw new Error(`plan ${what}: --affinities and --segmentation are required`);
+        return { affinitiesPath: values.affinities, segmentationPath: values.segmentation };
+      };
+      if (what === 'watershed') {
+        const num = (name: 'high' | 'low' | 'merge-threshold' | 'merge-size' | 'dust-size' | 'overlap') => {
+          const v = values[name];
+          if (v === undefined || v === '' || !Number.isFinite(Number(v))) throw new Error(`plan watershed: --${name} is required and must be a number, got ${JSON.stringify(v)}`);
+          return Number(v);
+        };
+        plan = await planWatershed({
+          ...affinityLayers(),
+          params: { high_threshold: num('high'), low_threshold: num('low'), merge_threshold: num('merge-threshold'), merge_size: num('merge-size'), dust_size: num('dust-size') },
+          overlap: values.overlap === undefined ? 0 : num('overlap'),
+        });
+      } else if (what === 'mean-graph') {
+        plan = await planMeanGraph(affinityLayers());
+      } else if (!values.layer) {
+        throw new Error('plan: --layer is required');
+      } else if (what === 'ingest') {
         if (!values.build) throw new Error('plan ingest: --build is required');
         const encoding = values.encoding ?? 'npz';
         if (!['npz', 'raw', 'png'].includes(encoding)) throw new Error(`plan ingest: --encoding "${encoding}" must be npz, raw or png`);
@@ -119,7 +146,16 @@ async function main(argv: string[]): Promise<number> {
         plan = await planIngest({ layerPath: values.layer, buildPath: values.build, encoding: encoding as 'npz', axes: values.axes as 'xyz' | undefined });
       } else if (what === 'downsample') {
         plan = await planDownsample({ layerPath: values.layer, fromMip: values['from-mip'] ? Number(values['from-mip']) : 0 });
-      } else throw new Error(`plan: say "ingest" or "downsample", not "${what ?? ''}"`);
+      } else if (what === 'mesh') {
+        const int = (name: 'mip' | 'lod' | 'simplification') => {
+          const v = values[name];
+          if (v === undefined) return undefined;
+          if (!/^\d+$/.test(v)) throw new Error(`plan mesh: --${name} "${v}" must be a non-negative integer`);
+          return Number(v);
+        };
+        const segments = values.segments ? values.segments.split(',').map((s) => s.trim()) : undefined;
+        plan = await planMesh({ layerPath: values.layer, mip: int('mip'), lod: int('lod'), simplification: int('simplification'), segments });
+      } else throw new Error(`plan: say "ingest", "downsample", "mesh", "watershed" or "mean-graph", not "${what ?? ''}"`);
       const text = JSON.stringify(plan, null, 1);
       if (values.out) {
         await writeFile(values.out, text);

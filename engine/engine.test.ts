@@ -8,7 +8,7 @@ import { box } from '../precomputed/box.js';
 import { allChunks, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { Plan } from '../tasks/plan.js';
-import { DownsampleTask, Task, TaskResult } from '../tasks/task.js';
+import { DownsampleTask, Task, taskId, TaskResult } from '../tasks/task.js';
 import { gpuAvailableForWorkers } from '../test/gpu.js';
 import { referencePyramid } from '../test/reference.js';
 import { runDemo } from './demo.js';
@@ -52,28 +52,28 @@ describe('runPlan', () => {
     const failures = new Map<string, number>();
     const seen: string[] = [];
     const flaky = async (t: Task) => {
-      const n = failures.get(t.chunk_path) ?? 0;
-      if (n < 2) { failures.set(t.chunk_path, n + 1); throw new Error('transient'); }
-      seen.push(t.chunk_path);
+      const n = failures.get(taskId(t)) ?? 0;
+      if (n < 2) { failures.set(taskId(t), n + 1); throw new Error('transient'); }
+      seen.push(taskId(t));
       return ok(t);
     };
     const tasks = Array.from({ length: 20 }, (_, i) => task(i));
     const summary = await runPlan({ layer_path: 'mem://x', stages: [tasks] }, flaky, { concurrency: 3, retryDelayMs: 1, progress: false });
     expect(summary).toMatchObject({ tasks: 20, done: 20, retries: 40, dead: [], voxels: 160 });
-    expect(seen.sort()).toEqual(tasks.map((t) => t.chunk_path).sort());
+    expect(seen.sort()).toEqual(tasks.map(taskId).sort());
   });
 
   it('stops before the next stage when a task is dead', async () => {
     const ran: string[] = [];
     const plan: Plan = { layer_path: 'mem://x', stages: [[task(1), task(2)], [task(3)]] };
     const summary = await runPlan(plan, async (t) => {
-      ran.push(t.chunk_path);
-      if (t.chunk_path === task(2).chunk_path) throw new Error('corrupt chunk');
+      ran.push(taskId(t));
+      if (taskId(t) === taskId(task(2))) throw new Error('corrupt chunk');
       return ok(t);
     }, { concurrency: 2, maxAttempts: 3, retryDelayMs: 1, progress: false });
     expect(summary.done).toBe(1);
     expect(summary.dead).toEqual([{ task: task(2), attempts: 3, error: 'corrupt chunk' }]);
-    expect(ran).not.toContain(task(3).chunk_path);
+    expect(ran).not.toContain(taskId(task(3)));
   });
 });
 
@@ -94,6 +94,14 @@ describe('the worker pool runs the demo end to end', () => {
           expect(Array.from((await volume.read(mip, scaleBounds(volume.scale(mip)))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
         }
       }
+      // Every segment has a mesh manifest; the watershed layer is complete; the region graph has edges.
+      const segmentation = await Volume.open(result.segmentationLayer);
+      const manifests = (await segmentation.store.list('mesh/')).filter((k) => /^mesh\/\d+:0$/.test(k)).map((k) => BigInt(k.slice(5, -2)));
+      expect(new Set(manifests)).toEqual(new Set([...whole.labels].filter((l) => l !== 0n)));
+      const watershed = await Volume.open(result.watershedLayer);
+      for (const c of allChunks(watershed.scale(0))) expect(await watershed.store.exists(watershed.chunkPath(0, c))).toBe(true);
+      const graph = JSON.parse(new TextDecoder().decode((await watershed.store.get('mean_graph/graph.json'))!));
+      expect(graph.edges.length).toBeGreaterThan(10);
     } finally {
       await pool.close();
     }

@@ -233,3 +233,15 @@ export function scaleIndex(info: Info, key: string): number {
   if (i < 0) throw new Error(`scale "${key}" is not in this layer (scales: ${info.scales.map((s) => s.key).join(', ')})`);
   return i;
 }
+
+/** Throws unless `b` is a union of whole grid chunks of `scale` (starts on the grid, ends on it or at the bound). */
+export function assertChunkUnion(scale: Scale, b: Box, what: string): void {
+  const c = chunkSize(scale);
+  const bounds = scaleBounds(scale);
+  const aligned = [0, 1, 2].every((i) => b.start[i] < b.stop[i]
+    && (b.start[i] - scale.voxel_offset[i]) % c[i] === 0
+    && ((b.stop[i] - scale.voxel_offset[i]) % c[i] === 0 || b.stop[i] === bounds.stop[i]));
+  if (!aligned || !contains(bounds, b)) {
+    throw new Error(`${what} ${chunkKey(b)} is not made of whole chunks [${c}] of scale ${scale.key} (bounds ${formatBox(bounds)})`);
+  }
+}

@@ -1,11 +1,14 @@
 // Planners: the task list for a layer, as stages that must run in order (a stage reads what earlier ones wrote).
-import { Box, chunkKey, formatBox, intersect, isEmpty, parseChunkKey } from '../precomputed/box.js';
+import { box, Box, chunkKey, formatBox, intersect, isEmpty, parseChunkKey, Vec3 } from '../precomputed/box.js';
 import { allChunks, Info, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { joinUrl } from '../storage/store.js';
 import { pyramidFrom } from './pyramid.js';
-import { DownsampleTask, IngestTask, Task } from './task.js';
+import { LEGACY_MESH_INFO } from '../mesh/fragment.js';
+import { meshDirectory } from './mesh.js';
+import { openAffinityLayers } from './affinity-layers.js';
+import { DownsampleTask, IngestTask, MeanGraphReduceTask, MeanGraphTask, MeshManifestTask, MeshTask, parseTask, Task } from './task.js';
 
 export interface Plan {
   layer_path: string;
@@ -67,4 +70,65 @@ export async function planDownsample(opts: { layerPath: string; fromMip?: number
 
 export function planSize(plan: Plan): number {
   return plan.stages.reduce((n, s) => n + s.length, 0);
+}
+
+/**
+ * Mesh every chunk of one scale, then write the manifests (one task per leading digit of the ids).
+ * Gives the layer a mesh directory first when it has none: info "mesh" and mesh/info.
+ */
+export async function planMesh(opts: { layerPath: string; mip?: number; lod?: number; simplification?: number; segments?: (number | string)[] }): Promise<Plan> {
+  const volume = await Volume.open(opts.layerPath);
+  if (volume.info.type !== 'segmentation') throw new Error(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
+  if (!volume.info.mesh) {
+    volume.info.mesh = 'mesh';
+    await volume.saveInfo();
+  }
+  const dir = meshDirectory(volume, 'plan mesh');
+  if (!(await volume.store.exists(`${dir}/info`))) {
+    await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(LEGACY_MESH_INFO)), { contentType: 'application/json' });
+  }
+  const scale = volume.scale(opts.mip ?? 0);
+  const lod = opts.lod ?? 0;
+  const options = {
+    ...(opts.lod ? { lod } : {}),
+    ...(opts.simplification ? { simplification: opts.simplification } : {}),
+    ...(opts.segments?.length ? { segments: opts.segments } : {}),
+  };
+  const mesh: MeshTask[] = allChunks(scale).map((c) => ({ kind: 'mesh', chunk_key: scale.key, chunk_position: chunkKey(c), layer_path: opts.layerPath, ...options }));
+  const manifests: MeshManifestTask[] = '123456789'.split('').map((prefix) => ({ kind: 'mesh_manifest', layer_path: opts.layerPath, ...(opts.lod ? { lod } : {}), prefix }));
+  return { layer_path: opts.layerPath, stages: [mesh.map((t) => parseTask(t)), manifests] };
+}
+
+export interface WatershedParamsJson {
+  high_threshold: number;
+  low_threshold: number;
+  merge_threshold: number;
+  merge_size: number;
+  dust_size: number;
+}
+
+/** One Watershed task per segmentation chunk: the chunk grown by `overlap` voxels (within the bounds), cropped back to the chunk. */
+export async function planWatershed(opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number }): Promise<Plan> {
+  const { affinities, segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan watershed');
+  const overlap = opts.overlap ?? 0;
+  const bounds = affinities.bounds(0);
+  const tasks = allChunks(segmentation.scale(0)).map((c) => parseTask({
+    kind: 'watershed',
+    chunk_position: chunkKey(intersect(box(c.start.map((v) => v - overlap) as Vec3, c.stop.map((v) => v + overlap) as Vec3), bounds)),
+    crop_position: chunkKey(c),
+    layer_path_affinities: opts.affinitiesPath,
+    layer_path_segmentation: opts.segmentationPath,
+    ...opts.params,
+  }));
+  return { layer_path: opts.segmentationPath, stages: [tasks] };
+}
+
+/** One MeanGraph task per segmentation chunk, then the reducer. */
+export async function planMeanGraph(opts: { affinitiesPath: string; segmentationPath: string }): Promise<Plan> {
+  const { segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan mean-graph');
+  const graph: MeanGraphTask[] = allChunks(segmentation.scale(0)).map((c) => ({
+    kind: 'mean_graph', chunk_position: chunkKey(c), layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath,
+  }));
+  const reduce: MeanGraphReduceTask = { kind: 'mean_graph_reduce', layer_path_segmentation: opts.segmentationPath };
+  return { layer_path: opts.segmentationPath, stages: [graph, [reduce]] };
 }

@@ -160,7 +160,7 @@ describe('bad input gets a clear error and writes nothing', () => {
 
   it('malformed task JSON, unknown kind, missing and unknown fields, bad choices', async () => {
     await expect(runTask('{"kind": "ingest",')).rejects.toThrow(/^task: not valid JSON/);
-    expect(() => parseTask({ kind: 'mesh' })).toThrow('task: field "kind" is "mesh", expected one of ingest, downsample');
+    expect(() => parseTask({ kind: 'skeleton' })).toThrow('task: field "kind" is "skeleton", expected one of ingest, downsample, mesh, mesh_manifest');
     expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', layer_path: 'b' })).toThrow('Ingest task: field "chunk_encoding" is missing');
     expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow('Downsample task: unknown field "mip" (allowed: chunk_path, layer_path)');
     expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', chunk_encoding: 'hdf5', layer_path: 'b' })).toThrow('Ingest task: field "chunk_encoding" is "hdf5", expected one of npz, raw, png');

@@ -1,0 +1,124 @@
+// Meshes every label of one segmentation chunk so that the fragments of neighbouring chunks meet
+// exactly: no gap, no double wall.
+//
+// Cubes (2x2x2 voxel cells, named by their lower corner) are split between chunks: the chunk [s, e)
+// owns the cubes [s, e) per axis, and the first chunk along an axis also the layer s-1. The volume is
+// zero-padded by one voxel on each side (layers start-1 and stop), so surfaces at its border close
+// with caps. Every cube then belongs to exactly one chunk. A chunk reads its voxels plus one voxel
+// into its upper neighbours (8 chunks in all; the seed read two, but cube e-1 needs only voxel e).
+// Vertices on the plane between two chunks' cubes (voxel plane s or e along that axis) appear in both
+// fragments; smoothing and simplification never move them, so both fragments keep the same boundary.
+import { Kernels, kernels } from '../kernels/backend.js';
+import { renumberLabels } from '../kernels/renumber.js';
+import { box, Box, shapeOf, Vec3 } from '../precomputed/box.js';
+import { emitTriangles, IndexedMesh } from './marching-cubes.js';
+import { simplificationLimits, simplifyMesh } from './simplify.js';
+import { taubinSmooth } from './smooth.js';
+
+export interface MeshRegion {
+  /** Voxels the owned cubes touch, to read (zero outside the volume). */
+  readBox: Box;
+  /** Lower corners of the cubes this chunk meshes. */
+  ownedCubes: Box;
+  /** Per axis, the voxel planes shared with a neighbouring chunk's cubes. */
+  sharedPlanes: [number[], number[], number[]];
+}
+
+export function meshRegion(chunk: Box, bounds: Box): MeshRegion {
+  const ownedCubes = box(chunk.start.map((s, i) => (s === bounds.start[i] ? s - 1 : s)) as Vec3, chunk.stop);
+  const readBox = box(ownedCubes.start, chunk.stop.map((e) => e + 1) as Vec3);
+  const sharedPlanes = [0, 1, 2].map((i) => [
+    ...(chunk.start[i] > bounds.start[i] ? [chunk.start[i]] : []),
+    ...(chunk.stop[i] < bounds.stop[i] ? [chunk.stop[i]] : []),
+  ]) as MeshRegion['sharedPlanes'];
+  return { readBox, ownedCubes, sharedPlanes };
+}
+
+export interface ChunkMeshInput {
+  /** Labels of region.readBox, x fastest. */
+  labels: Uint32Array | BigUint64Array;
+  region: MeshRegion;
+  /** nm per voxel: vertices come out in nm, voxel v's centre at (v + 0.5) * resolution. */
+  resolution: Vec3;
+  /** 0..10, see mesh/simplify.ts. */
+  simplification: number;
+  /** Only these labels; all non-zero labels when absent. */
+  segments?: Set<bigint>;
+  /** The marching-cubes scan's kernels; this thread's (kernels()) when absent. */
+  kernels?: Kernels;
+}
+
+export interface LabelMesh {
+  label: bigint;
+  mesh: IndexedMesh;
+}
+
+/** One mesh per label that has any surface in the owned cubes, in increasing label order. */
+export function meshChunk(input: ChunkMeshInput): LabelMesh[] {
+  const { readBox, ownedCubes, sharedPlanes } = input.region;
+  const scanKernels = input.kernels ?? kernels();
+  const shape = shapeOf(readBox);
+  const [sx, sy] = shape;
+  const { ids, labels, wordsPerLabel } = renumberLabels(input.labels);
+  const count = labels.length / wordsPerLabel;
+  const labelOf = (id: number) => (wordsPerLabel === 2 ? (BigInt(labels[2 * id + 1]) << 32n) | BigInt(labels[2 * id]) : BigInt(labels[id]));
+
+  // Voxels the owned cubes touch, in readBox coordinates, and each label's bounding box within them.
+  const lo = ownedCubes.start.map((v, i) => v - readBox.start[i]);
+  const hi = ownedCubes.stop.map((v, i) => v + 1 - readBox.start[i]);
+  const bbox = new Int32Array(6 * count);
+  for (let id = 0; id < count; id++) bbox.set([shape[0], shape[1], shape[2], -1, -1, -1], 6 * id);
+  for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) {
+    let i = lo[0] + sx * (y + sy * z);
+    for (let x = lo[0]; x < hi[0]; x++, i++) {
+      const o = 6 * ids[i];
+      if (x < bbox[o]) bbox[o] = x;
+      if (x > bbox[o + 3]) bbox[o + 3] = x;
+      if (y < bbox[o + 1]) bbox[o + 1] = y;
+      if (y > bbox[o + 4]) bbox[o + 4] = y;
+      if (z < bbox[o + 2]) bbox[o + 2] = z;
+      if (z > bbox[o + 5]) bbox[o + 5] = z;
+    }
+  }
+
+  const out: LabelMesh[] = [];
+  for (let id = 1; id < count; id++) {
+    if (bbox[6 * id + 3] < 0) continue;
+    const label = labelOf(id);
+    if (input.segments && !input.segments.has(label)) continue;
+    // The label's box grown by one voxel (where its surface lies), within the owned cubes' voxels.
+    const start = [0, 1, 2].map((a) => Math.max(bbox[6 * id + a] - 1, lo[a])) as Vec3;
+    const stop = [0, 1, 2].map((a) => Math.min(bbox[6 * id + 3 + a] + 2, hi[a])) as Vec3;
+    const mshape = stop.map((v, a) => v - start[a]) as Vec3;
+    const mask = new Uint8Array(mshape[0] * mshape[1] * mshape[2]);
+    let m = 0;
+    for (let z = start[2]; z < stop[2]; z++) for (let y = start[1]; y < stop[1]; y++) {
+      let i = start[0] + sx * (y + sy * z);
+      for (let x = start[0]; x < stop[0]; x++, i++, m++) mask[m] = ids[i] === id ? 1 : 0;
+    }
+    const raw = emitTriangles(scanKernels.marchingCubesScan(mask, mshape), mshape);
+    if (raw.triangles.length === 0) continue;
+    const origin = start.map((v, a) => v + readBox.start[a]) as Vec3; // global voxel of local (0, 0, 0)
+    const fixed = sharedVertices(raw.positions, origin, sharedPlanes);
+    const smooth = taubinSmooth(raw, fixed); // same vertices, so `fixed` still applies
+    const simple = input.simplification > 0
+      ? simplifyMesh(smooth, fixed, simplificationLimits(input.simplification, smooth.triangles.length / 3))
+      : smooth;
+    out.push({ label, mesh: { positions: toNanometres(simple.positions, origin, input.resolution), triangles: simple.triangles } });
+  }
+  return out;
+}
+
+function sharedVertices(local: Float32Array, origin: Vec3, planes: MeshRegion['sharedPlanes']): Uint8Array {
+  const fixed = new Uint8Array(local.length / 3);
+  for (let v = 0; v < fixed.length; v++) {
+    for (let a = 0; a < 3; a++) if (planes[a].includes(local[3 * v + a] + origin[a])) fixed[v] = 1;
+  }
+  return fixed;
+}
+
+function toNanometres(local: Float32Array, origin: Vec3, resolution: Vec3): Float32Array {
+  const out = new Float32Array(local.length);
+  for (let i = 0; i < local.length; i++) out[i] = (local[i] + origin[i % 3] + 0.5) * resolution[i % 3];
+  return out;
+}

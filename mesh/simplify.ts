@@ -1,0 +1,219 @@
+// Quadric edge-collapse simplification (Garland and Heckbert 1997): each vertex carries the sum of
+// the squared-distance quadrics of its faces' planes; the edge whose merged vertex would stray least
+// from those planes collapses first. Collapses that would tear or fold the surface are refused:
+// - locked vertices (on a plane shared with a neighbouring chunk, or on an open edge) never move;
+// - the link condition (the two ends share exactly the two neighbours opposite the edge) keeps the
+//   mesh manifold, and a neighbour left with fewer than three faces would collapse a tetrahedron;
+// - no face may flip or become degenerate.
+// The greedy order does not depend on the stopping limits, so a stricter level stops earlier on the
+// same sequence: triangle counts fall monotonically with the level.
+import { IndexedMesh } from './marching-cubes.js';
+import { MinHeap } from './min-heap.js';
+import { vertexAdjacency } from './topology.js';
+
+export const MAX_SIMPLIFICATION = 10;
+
+export interface SimplifyLimits {
+  /** Stop once the mesh has at most this many triangles. */
+  targetTriangles: number;
+  /** Never collapse an edge whose quadric error (sum of squared distances, in position units^2) exceeds this. */
+  maxError: number;
+}
+
+/**
+ * Level 0 keeps every triangle; level s aims at 2^-s of them, and lets the merged vertex stray up to
+ * about 0.15 * s voxel from its faces' planes (summed over them, hence the larger bound).
+ */
+export function simplificationLimits(level: number, triangles: number): SimplifyLimits {
+  if (!Number.isInteger(level) || level < 0 || level > MAX_SIMPLIFICATION) throw new Error(`simplification ${level} must be an integer 0..${MAX_SIMPLIFICATION}`);
+  const deviation = 0.15 * level;
+  return { targetTriangles: Math.ceil(triangles / 2 ** level), maxError: 4 * deviation * deviation };
+}
+
+type Quadric = Float64Array; // a², ab, ac, ad, b², bc, bd, c², cd, d² of the plane ax + by + cz + d = 0, summed
+
+function quadricError(q: Quadric, o: number, x: number, y: number, z: number): number {
+  return q[o] * x * x + 2 * q[o + 1] * x * y + 2 * q[o + 2] * x * z + 2 * q[o + 3] * x
+    + q[o + 4] * y * y + 2 * q[o + 5] * y * z + 2 * q[o + 6] * y + q[o + 7] * z * z + 2 * q[o + 8] * z + q[o + 9];
+}
+
+export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: SimplifyLimits): IndexedMesh {
+  const n = mesh.positions.length / 3, m = mesh.triangles.length / 3;
+  if (m <= limits.targetTriangles) return mesh;
+  const pos = Float64Array.from(mesh.positions);
+  const tri = Int32Array.from(mesh.triangles);
+  const faceAlive = new Uint8Array(m).fill(1);
+  const faces: number[][] = Array.from({ length: n }, () => []);
+  for (let f = 0; f < m; f++) for (let k = 0; k < 3; k++) faces[tri[3 * f + k]].push(f);
+
+  // A vertex on an open edge (an edge with one face) has one more neighbour than faces; it is locked
+  // like the fixed ones.
+  const { start, neighbours: adjacent } = vertexAdjacency(n, mesh.triangles);
+  const locked = Uint8Array.from(fixed);
+  for (let v = 0; v < n; v++) if (start[v + 1] - start[v] !== faces[v].length) locked[v] = 1;
+
+  const Q = new Float64Array(10 * n);
+  const normal = new Float64Array(3);
+  for (let f = 0; f < m; f++) {
+    if (!faceNormal(pos, tri[3 * f], tri[3 * f + 1], tri[3 * f + 2], normal)) continue;
+    const [a, b, c] = normal;
+    const len = Math.hypot(a, b, c);
+    const na = a / len, nb = b / len, nc = c / len;
+    const v0 = tri[3 * f];
+    const d = -(na * pos[3 * v0] + nb * pos[3 * v0 + 1] + nc * pos[3 * v0 + 2]);
+    const plane = [na * na, na * nb, na * nc, na * d, nb * nb, nb * nc, nb * d, nc * nc, nc * d, d * d];
+    for (let k = 0; k < 3; k++) {
+      const o = 10 * tri[3 * f + k];
+      for (let j = 0; j < 10; j++) Q[o + j] += plane[j];
+    }
+  }
+
+  // Candidate edges; an entry is stale once either end has changed (stamps) or gone.
+  const stamp = new Uint32Array(n);
+  const removed = new Uint8Array(n);
+  const cu: number[] = [], cv: number[] = [], su: number[] = [], sv: number[] = [];
+  const heap = new MinHeap();
+  const target = new Float64Array(3), before = new Float64Array(3), after = new Float64Array(3);
+  const push = (u: number, v: number) => {
+    if (locked[u] && locked[v]) return;
+    const cost = collapseTarget(u, v, target);
+    cu.push(u); cv.push(v); su.push(stamp[u]); sv.push(stamp[v]);
+    heap.push(cost, cu.length - 1);
+  };
+
+  /** Where the merged vertex goes (into `out`) and the quadric error there. */
+  const q = new Float64Array(10);
+  function collapseTarget(u: number, v: number, out: Float64Array): number {
+    for (let j = 0; j < 10; j++) q[j] = Q[10 * u + j] + Q[10 * v + j];
+    if (locked[u] || locked[v]) {
+      const k = locked[u] ? u : v;
+      out[0] = pos[3 * k]; out[1] = pos[3 * k + 1]; out[2] = pos[3 * k + 2];
+      return Math.max(0, quadricError(q, 0, out[0], out[1], out[2]));
+    }
+    // The quadric's minimum, when well conditioned and near the edge; else the best of ends and midpoint.
+    const [a, b, c, d, e, f, g, h, i] = q;
+    const det = a * (e * h - f * f) - b * (b * h - f * c) + c * (b * f - e * c);
+    const mx = (pos[3 * u] + pos[3 * v]) / 2, my = (pos[3 * u + 1] + pos[3 * v + 1]) / 2, mz = (pos[3 * u + 2] + pos[3 * v + 2]) / 2;
+    const edge = Math.hypot(pos[3 * u] - pos[3 * v], pos[3 * u + 1] - pos[3 * v + 1], pos[3 * u + 2] - pos[3 * v + 2]);
+    if (Math.abs(det) > 1e-9 * Math.max(1e-30, (a + e + h) ** 3)) {
+      const x = -(d * (e * h - f * f) - b * (g * h - f * i) + c * (g * f - e * i)) / det;
+      const y = -(a * (g * h - i * f) - d * (b * h - f * c) + c * (b * i - g * c)) / det;
+      const z = -(a * (e * i - f * g) - b * (b * i - g * c) + d * (b * f - e * c)) / det;
+      if (Math.hypot(x - mx, y - my, z - mz) <= edge) {
+        out[0] = x; out[1] = y; out[2] = z;
+        return Math.max(0, quadricError(q, 0, x, y, z));
+      }
+    }
+    let best = Infinity;
+    for (const [x, y, z] of [[pos[3 * u], pos[3 * u + 1], pos[3 * u + 2]], [pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]], [mx, my, mz]]) {
+      const err = quadricError(q, 0, x, y, z);
+      if (err < best) { best = err; out[0] = x; out[1] = y; out[2] = z; }
+    }
+    return Math.max(0, best);
+  }
+
+  function neighbours(v: number): number[] {
+    const out: number[] = [];
+    for (const f of faces[v]) for (let k = 0; k < 3; k++) {
+      const w = tri[3 * f + k];
+      if (w !== v && !out.includes(w)) out.push(w);
+    }
+    return out;
+  }
+
+  /** May u and v merge at `to` without tearing or folding the surface? */
+  function collapsible(u: number, v: number, to: Float64Array): boolean {
+    const shared = faces[u].filter((f) => tri[3 * f] === v || tri[3 * f + 1] === v || tri[3 * f + 2] === v);
+    if (shared.length !== 2) return false;
+    const nv = neighbours(v);
+    let common = 0;
+    for (const w of neighbours(u)) if (nv.includes(w)) common++;
+    if (common !== 2) return false;
+    for (const f of shared) for (let k = 0; k < 3; k++) {
+      const w = tri[3 * f + k];
+      if (w !== u && w !== v && faces[w].length <= 3) return false;
+    }
+    for (const end of [u, v]) for (const f of faces[end]) {
+      if (shared.includes(f)) continue;
+      const [a, b, c] = [tri[3 * f], tri[3 * f + 1], tri[3 * f + 2]];
+      const hadBefore = faceNormal(pos, a, b, c, before);
+      if (!faceNormalMoved(pos, a, b, c, end, to, after)) return false;
+      if (hadBefore && dot(before, after) <= 0.2 * Math.hypot(...before) * Math.hypot(...after)) return false;
+    }
+    return true;
+  }
+
+  for (let v = 0; v < n; v++) for (let j = start[v]; j < start[v + 1]; j++) if (adjacent[j] > v) push(v, adjacent[j]);
+
+  let triangles = m;
+  while (heap.size > 0 && triangles > limits.targetTriangles) {
+    const cost = heap.peekCost();
+    const id = heap.pop();
+    const u = cu[id], v = cv[id];
+    if (removed[u] || removed[v] || stamp[u] !== su[id] || stamp[v] !== sv[id]) continue;
+    if (cost > limits.maxError) break;
+    collapseTarget(u, v, target);
+    if (!collapsible(u, v, target)) continue;
+    const [keep, gone] = locked[v] ? [v, u] : [u, v];
+    pos[3 * keep] = target[0]; pos[3 * keep + 1] = target[1]; pos[3 * keep + 2] = target[2];
+    for (const f of faces[gone]) {
+      const o = 3 * f;
+      if (tri[o] === keep || tri[o + 1] === keep || tri[o + 2] === keep) {
+        faceAlive[f] = 0;
+        triangles--;
+        for (let k = 0; k < 3; k++) {
+          const w = tri[o + k];
+          if (w !== gone) faces[w] = faces[w].filter((g) => g !== f);
+        }
+      } else {
+        for (let k = 0; k < 3; k++) if (tri[o + k] === gone) tri[o + k] = keep;
+        faces[keep].push(f);
+      }
+    }
+    faces[gone] = [];
+    removed[gone] = 1;
+    for (let j = 0; j < 10; j++) Q[10 * keep + j] += Q[10 * gone + j];
+    stamp[keep]++;
+    for (const w of neighbours(keep)) push(keep, w);
+  }
+  return compact(pos, tri, faceAlive);
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+/** Unnormalised normal of triangle (a, b, c); false when it has no area. */
+function faceNormal(p: Float64Array, a: number, b: number, c: number, out: Float64Array): boolean {
+  return crossOf(p[3 * a], p[3 * a + 1], p[3 * a + 2], p[3 * b], p[3 * b + 1], p[3 * b + 2], p[3 * c], p[3 * c + 1], p[3 * c + 2], out);
+}
+
+/** The same with vertex `moved` placed at `to`. */
+function faceNormalMoved(p: Float64Array, a: number, b: number, c: number, moved: number, to: Float64Array, out: Float64Array): boolean {
+  const at = (v: number, k: number) => (v === moved ? to[k] : p[3 * v + k]);
+  return crossOf(at(a, 0), at(a, 1), at(a, 2), at(b, 0), at(b, 1), at(b, 2), at(c, 0), at(c, 1), at(c, 2), out);
+}
+
+function crossOf(ax: number, ay: number, az: number, bx: number, by: number, bz: number, cx: number, cy: number, cz: number, out: Float64Array): boolean {
+  const ux = bx - ax, uy = by - ay, uz = bz - az, vx = cx - ax, vy = cy - ay, vz = cz - az;
+  out[0] = uy * vz - uz * vy;
+  out[1] = uz * vx - ux * vz;
+  out[2] = ux * vy - uy * vx;
+  return out[0] !== 0 || out[1] !== 0 || out[2] !== 0;
+}
+
+/** The live faces, with vertices renumbered in their old order. */
+function compact(pos: Float64Array, tri: Int32Array, alive: Uint8Array): IndexedMesh {
+  const n = pos.length / 3;
+  const index = new Int32Array(n).fill(-1);
+  for (let f = 0; f < alive.length; f++) if (alive[f]) for (let k = 0; k < 3; k++) index[tri[3 * f + k]] = 0;
+  let next = 0;
+  for (let v = 0; v < n; v++) if (index[v] === 0) index[v] = next++;
+  const positions = new Float32Array(3 * next);
+  for (let v = 0; v < n; v++) if (index[v] >= 0) positions.set(pos.subarray(3 * v, 3 * v + 3), 3 * index[v]);
+  const live = alive.reduce((s, a) => s + a, 0);
+  const triangles = new Uint32Array(3 * live);
+  let t = 0;
+  for (let f = 0; f < alive.length; f++) if (alive[f]) for (let k = 0; k < 3; k++) triangles[t++] = index[tri[3 * f + k]];
+  return { positions, triangles };
+}
