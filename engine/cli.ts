@@ -10,6 +10,10 @@ import { Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, pl
 import { runTask } from '../tasks/run.js';
 import { parseTask } from '../tasks/task.js';
 import { runDemo } from './demo.js';
+import { logEvent } from './log.js';
+import { ProgressStore } from './progress-store.js';
+import { publishPlan } from './publish.js';
+import { work } from './work.js';
 import { createTaskPool, defaultThreads } from './pool.js';
 import { parseBackendChoice } from '../kernels/backend.js';
 import { runPlan, RunSummary } from './runner.js';
@@ -31,6 +35,12 @@ const USAGE = `digest: Neuroglancer precomputed ingest, downsampling and more, p
       --dust-size D [--overlap V] [--out plan.json]     one task per segmentation chunk, grown by V voxels
   digest plan mean-graph --affinities AFF --segmentation SEG [--out plan.json]   chunk graphs, then the reducer
   digest run --local PLAN.json [--threads N] [--attempts 3]
+  digest publish PLAN.json --topic T --subscription S --progress URL [--dead-letter T-dead] [--attempts 5]
+      [--ack-deadline 60] [--retry-backoff 10,120]
+      create what is missing, then publish stage by stage, each once the one before is done
+  digest work --subscription S [--threads N] [--prefetch N] [--exit-when-idle SEC] [--health-port 8080]
+      [--max-task-minutes 60] [--ack-deadline SEC]      pull and run tasks until SIGTERM (or idle)
+  digest status --progress URL [--json]   done, dead and backlog per stage of a published plan
   digest task '<task json>'          run one task in this process (debugging)
   digest serve DIR [--port 1337]     serve file:// layers with CORS for Neuroglancer
 
@@ -45,6 +55,29 @@ function vec(text: string | undefined, name: string, fallback?: Vec3): Vec3 {
   const v = text.split(',').map(Number);
   if (v.length !== 3 || !v.every(Number.isFinite)) throw new Error(`--${name} "${text}" must be three numbers X,Y,Z`);
   return v as Vec3;
+}
+
+/** A flag's value, or its environment variable's (Kubernetes passes config as env). */
+function required(value: string | undefined, flag: string, env: string): string {
+  const v = value ?? process.env[env];
+  if (!v) throw new Error(`--${flag} (or ${env}) is required`);
+  return v;
+}
+
+function parseBackoff(text: string): [number, number] {
+  const v = text.split(',').map(Number);
+  if (v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= 600) || v[0] > v[1]) throw new Error(`--retry-backoff "${text}" must be MIN,MAX seconds within 0..600`);
+  return v as [number, number];
+}
+
+async function loadPlan(file: string | undefined, command: string): Promise<Plan> {
+  if (!file) throw new Error(`${command}: give the plan file`);
+  const plan = JSON.parse(await readFile(file, 'utf8')) as Plan;
+  if (!Array.isArray(plan.stages)) throw new Error(`${file}: not a plan (no "stages" array)`);
+  plan.stages = plan.stages.map((stage, i) => stage.map((t, j) => {
+    try { return parseTask(t); } catch (e) { throw new Error(`${file}: stages[${i}][${j}]: ${(e as Error).message}`); }
+  }));
+  return plan;
 }
 
 function report(summary: RunSummary): number {
@@ -78,6 +111,9 @@ async function main(argv: string[]): Promise<number> {
       mip: { type: 'string' }, lod: { type: 'string' }, simplification: { type: 'string' }, segments: { type: 'string' },
       affinities: { type: 'string' }, segmentation: { type: 'string' }, high: { type: 'string' }, low: { type: 'string' },
       'merge-threshold': { type: 'string' }, 'merge-size': { type: 'string' }, 'dust-size': { type: 'string' }, overlap: { type: 'string' },
+      topic: { type: 'string' }, subscription: { type: 'string' }, 'dead-letter': { type: 'string' }, progress: { type: 'string' },
+      'ack-deadline': { type: 'string' }, prefetch: { type: 'string' }, 'exit-when-idle': { type: 'string' }, 'health-port': { type: 'string' },
+      'max-task-minutes': { type: 'string' }, json: { type: 'boolean' }, 'retry-backoff': { type: 'string' },
     },
   });
   const threads = values.threads ? Number(values.threads) : defaultThreads();
@@ -164,16 +200,53 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      if (!values.local) throw new Error('run: only --local is available here (Pub/Sub workers: digest work)');
-      const file = positionals[0];
-      if (!file) throw new Error('run --local: give the plan file');
-      const plan = JSON.parse(await readFile(file, 'utf8')) as Plan;
-      if (!Array.isArray(plan.stages)) throw new Error(`${file}: not a plan (no "stages" array)`);
-      plan.stages = plan.stages.map((stage, i) => stage.map((t, j) => {
-        try { return parseTask(t); } catch (e) { throw new Error(`${file}: stages[${i}][${j}]: ${(e as Error).message}`); }
-      }));
+      if (!values.local) throw new Error('run: only --local is available here (Pub/Sub workers: digest publish + digest work)');
+      const plan = await loadPlan(positionals[0], 'run --local');
       const summary = await withPool(threads, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: values.attempts ? Number(values.attempts) : 3 }));
       return report(summary);
+    }
+    case 'publish': {
+      const plan = await loadPlan(positionals[0], 'publish');
+      const topic = required(values.topic, 'topic', 'DIGEST_TOPIC');
+      await publishPlan(plan, {
+        topic,
+        subscription: required(values.subscription, 'subscription', 'DIGEST_SUBSCRIPTION'),
+        deadLetterTopic: values['dead-letter'] ?? `${topic}-dead`,
+        maxAttempts: Number(values.attempts ?? 5),
+        ackDeadline: values['ack-deadline'] ? Number(values['ack-deadline']) : undefined,
+        retryBackoff: values['retry-backoff'] ? parseBackoff(values['retry-backoff']) : undefined,
+        progressUrl: required(values.progress, 'progress', 'DIGEST_PROGRESS'),
+      });
+      console.error(`all ${planSize(plan)} tasks done`);
+      return 0;
+    }
+    case 'work': {
+      const number = (v: string | undefined, name: string) => {
+        if (v === undefined || v === '') return undefined;
+        if (!/^\d+$/.test(v)) throw new Error(`work: --${name} "${v}" must be a non-negative integer`);
+        return Number(v);
+      };
+      const summary = await work({
+        subscription: required(values.subscription, 'subscription', 'DIGEST_SUBSCRIPTION'),
+        threads,
+        prefetch: number(values.prefetch ?? process.env.DIGEST_PREFETCH, 'prefetch') ?? threads,
+        exitWhenIdleSeconds: number(values['exit-when-idle'] ?? process.env.DIGEST_EXIT_WHEN_IDLE, 'exit-when-idle'),
+        healthPort: number(values['health-port'] ?? process.env.DIGEST_HEALTH_PORT, 'health-port'),
+        maxTaskMinutes: number(values['max-task-minutes'], 'max-task-minutes'),
+        maxAckDeadlineSeconds: number(values['ack-deadline'], 'ack-deadline'),
+      });
+      return summary.failed > 0 && summary.done === 0 ? 1 : 0;
+    }
+    case 'status': {
+      const progress = new ProgressStore(required(values.progress, 'progress', 'DIGEST_PROGRESS'));
+      const stages = await progress.status();
+      if (values.json) console.log(JSON.stringify(stages));
+      else {
+        for (const [i, s] of stages.entries()) console.log(`stage ${i + 1}: ${s.tasks} tasks, ${s.published ? `${s.done} done, ${s.dead} dead, ${s.backlog} backlog` : 'not published yet'}`);
+        const total = stages.reduce((n, s) => n + s.tasks, 0), done = stages.reduce((n, s) => n + s.done, 0);
+        console.log(`${done}/${total} done`);
+      }
+      return 0;
     }
     case 'task': {
       if (!positionals[0]) throw new Error("task: give the task JSON, e.g. digest task '{\"kind\":\"downsample\",...}'");
@@ -195,6 +268,10 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
+
+// Node's own warnings (e.g. from the Google clients) as structured log lines too.
+process.removeAllListeners('warning');
+process.on('warning', (w) => logEvent('WARNING', w.message, { name: w.name }));
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
   console.error(`digest: ${e instanceof Error ? e.message : e}`);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { sharedGpuSlot } from '../kernels/backend.js';
 import { Task, TaskResult } from '../tasks/task.js';
+import { PrefetchedObject } from './prefetch.js';
 
 /** The compiled worker; when this module runs from source (vitest), the build of it in dist/. */
 function workerFile(): string {
@@ -17,7 +18,8 @@ function workerFile(): string {
 
 export interface TaskPool {
   readonly threads: number;
-  run(task: Task): Promise<TaskResult>;
+  /** Runs `task` in a worker; `prefetched` input bytes go with it (transferred). */
+  run(task: Task, prefetched?: PrefetchedObject[]): Promise<TaskResult>;
   close(): Promise<void>;
 }
 
@@ -31,7 +33,7 @@ export function createTaskPool(threads = defaultThreads()): TaskPool {
     workerData: { gpuSlot: sharedGpuSlot() } });
   return {
     threads,
-    run: (task) => pool.run(task) as Promise<TaskResult>,
+    run: (task, prefetched = []) => pool.run({ task, prefetched }, { transferList: prefetched.map((p) => p.bytes.buffer as ArrayBuffer) }) as Promise<TaskResult>,
     close: () => pool.destroy(),
   };
 }

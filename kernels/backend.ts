@@ -3,7 +3,8 @@
 // largest child's magnitude (kernels/gpu/downsample.ts says why).
 //
 // Selection (--backend or DIGEST_BACKEND): `cpu`; `gpu` (required: a failure to open it is an error);
-// `auto` (default): gpu when a GPU device is visible and gpu.js opens, else cpu with one log line.
+// `auto` (default): gpu when a GPU device is visible, gpu.js opens and GL renders on hardware, else cpu
+// with one log line.
 // headless-gl loads in only one thread per process, so one thread claims the GPU through a shared
 // slot (engine/pool.ts hands it to every worker) and the other threads run the cpu kernels.
 import { existsSync, readdirSync } from 'node:fs';
@@ -80,6 +81,8 @@ function log(line: string): void {
   console.error(`digest[thread ${threadId}]: ${line}`);
 }
 
+const SOFTWARE_GL = /llvmpipe|softpipe|swiftshader|software/i;
+
 export function selectKernels(choice: BackendChoice): Kernels {
   if (choice === 'cpu') return cpuKernels;
   if (choice === 'auto' && !gpuDevicePresent()) {
@@ -93,7 +96,14 @@ export function selectKernels(choice: BackendChoice): Kernels {
   }
   try {
     const k = gpuKernels();
-    log(`kernels on gpu (${choice})`);
+    const renderer = openGpu().renderer;
+    if (choice === 'auto' && SOFTWARE_GL.test(renderer)) {
+      // A GPU device exists but GL renders in software (e.g. Xvfb on a GPU node): slower than the cpu.
+      Atomics.store(gpuSlot, 0, -1);
+      log(`kernels on cpu (auto: the GL renderer is software, ${renderer}; use --backend gpu to force it)`);
+      return cpuKernels;
+    }
+    log(`kernels on gpu (${choice}: ${renderer})`);
     return k;
   } catch (e) {
     Atomics.store(gpuSlot, 0, -1);

@@ -5,7 +5,7 @@
 // reads one voxel below its box (the lower ends of its edges), and the merged sums are exact.
 import { decodeGraph, encodeGraph, meanGraph, mergeGraphs } from '../affinities/mean-graph.js';
 import { kernels } from '../kernels/backend.js';
-import { box, intersect, parseChunkKey, voxelCount, Vec3 } from '../precomputed/box.js';
+import { box, Box, intersect, parseChunkKey, voxelCount, Vec3 } from '../precomputed/box.js';
 import { assertChunkUnion } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
@@ -15,11 +15,16 @@ export const GRAPH_CHUNKS = 'mean_graph/chunks';
 export const GRAPH_FILE = 'mean_graph/graph.json';
 const LABEL = 'MeanGraph task';
 
+/** The voxels a MeanGraph task reads: its box and one voxel below it (the lower ends of its edges). */
+export function meanGraphRegion(owned: Box, bounds: Box): Box {
+  return intersect(box(owned.start.map((v) => v - 1) as Vec3, owned.stop), bounds);
+}
+
 export async function runMeanGraph(task: MeanGraphTask): Promise<TaskResult> {
   const { affinities, segmentation } = await openAffinityLayers(task, LABEL);
   const owned = parseChunkKey(task.chunk_position, `${LABEL}: chunk_position`);
   assertChunkUnion(segmentation.scale(0), owned, `${LABEL}: chunk_position`);
-  const region = intersect(box(owned.start.map((v) => v - 1) as Vec3, owned.stop), segmentation.bounds(0));
+  const region = meanGraphRegion(owned, segmentation.bounds(0));
   const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
   checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${task.chunk_position}`);
   const words = labels instanceof BigUint64Array || labels instanceof Uint32Array ? labels : Uint32Array.from(labels as ArrayLike<number>);

@@ -3,7 +3,8 @@
 // downloads (with decompressive transcoding of gzip-encoded objects, as GCS does), listing with
 // prefix and pages, and deletes. No offline GCS emulator installs here from the npm registry or
 // Debian, so tests run the real client against this server through STORAGE_EMULATOR_HOST.
-// `failNext` makes the next N requests answer 503, to exercise the client's retries.
+// `failNext` makes the next N requests answer 503, to exercise the client's retries; `latencyMs`
+// delays every answer, as cloud storage would.
 import { createHash } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -15,6 +16,8 @@ export class GcsTestServer {
   readonly buckets = new Map<string, Map<string, StoredObject>>();
   readonly log: string[] = [];
   failNext = 0;
+  /** Added to every answer, ms: the latency of real cloud storage, for benchmarks. */
+  latencyMs = 0;
   private server?: Server;
   private generation = 1;
 
@@ -51,6 +54,7 @@ export class GcsTestServer {
     const body = await new Promise<Buffer>((ok) => { const parts: Buffer[] = []; req.on('data', (c) => parts.push(c)); req.on('end', () => ok(Buffer.concat(parts))); });
     this.log.push(`${req.method} ${url.pathname}${url.search}`);
     if (this.failNext > 0) { this.failNext--; this.json(res, 503, { error: { code: 503, message: 'injected failure' } }); return; }
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = /^\/upload(?:\/storage\/v1)?\/b\/([^/]+)\/o$/.exec(url.pathname))) {
       return this.upload(req, res, url, decodeURIComponent(m[1]), body);

@@ -1,0 +1,75 @@
+// Progress of a published plan, kept in a store (file:// or gs://) that every worker can reach:
+//   plan.json          the plan, as published
+//   stages.json        per stage: how many tasks, and whether it has been published yet
+//   done/<id>          one per finished task (id: sha-1 of the task's identity), with its timing
+//   dead/<id>          one per task that failed its last allowed attempt, with the error
+// Markers are written after the task's output, so "done" means the output is complete.
+import { createHash } from 'node:crypto';
+import { Plan } from '../tasks/plan.js';
+import { Task, taskId } from '../tasks/task.js';
+import { openStore } from '../storage/open.js';
+import { Store } from '../storage/store.js';
+
+export interface StageState {
+  tasks: number;
+  published: boolean;
+}
+
+export interface StageStatus extends StageState {
+  done: number;
+  dead: number;
+  /** Published and neither done nor dead. */
+  backlog: number;
+}
+
+export function markerId(task: Task): string {
+  return createHash('sha1').update(taskId(task)).digest('hex');
+}
+
+const json = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value)}\n`);
+
+export class ProgressStore {
+  readonly store: Store;
+
+  constructor(readonly url: string) {
+    this.store = openStore(url);
+  }
+
+  async savePlan(plan: Plan, stages: StageState[]): Promise<void> {
+    await this.store.put('plan.json', json(plan), { contentType: 'application/json' });
+    await this.saveStages(stages);
+  }
+
+  async saveStages(stages: StageState[]): Promise<void> {
+    await this.store.put('stages.json', json(stages), { contentType: 'application/json' });
+  }
+
+  async plan(): Promise<{ plan: Plan; stages: StageState[] }> {
+    const [plan, stages] = await Promise.all([this.store.get('plan.json'), this.store.get('stages.json')]);
+    if (!plan || !stages) throw new Error(`no published plan under ${this.url} (plan.json, stages.json)`);
+    return { plan: JSON.parse(new TextDecoder().decode(plan)), stages: JSON.parse(new TextDecoder().decode(stages)) };
+  }
+
+  markDone(task: Task, details: Record<string, unknown>): Promise<void> {
+    return this.store.put(`done/${markerId(task)}`, json({ task, ...details }), { contentType: 'application/json' });
+  }
+
+  markDead(task: unknown, id: string, details: Record<string, unknown>): Promise<void> {
+    return this.store.put(`dead/${id}`, json({ task, ...details }), { contentType: 'application/json' });
+  }
+
+  async ids(kind: 'done' | 'dead'): Promise<Set<string>> {
+    return new Set((await this.store.list(`${kind}/`)).map((k) => k.slice(kind.length + 1)));
+  }
+
+  /** Done, dead and backlog counts per stage. */
+  async status(): Promise<StageStatus[]> {
+    const [{ plan, stages }, done, dead] = await Promise.all([this.plan(), this.ids('done'), this.ids('dead')]);
+    return plan.stages.map((tasks, i) => {
+      const ids = tasks.map(markerId);
+      const nDone = ids.filter((id) => done.has(id)).length;
+      const nDead = ids.filter((id) => dead.has(id) && !done.has(id)).length;
+      return { ...stages[i], done: nDone, dead: nDead, backlog: stages[i].published ? tasks.length - nDone - nDead : 0 };
+    });
+  }
+}

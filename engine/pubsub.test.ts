@@ -1,0 +1,144 @@
+// The cloud path for real: the Pub/Sub emulator, gs:// through the GCS JSON API test server, and
+// `digest work` processes, one of them killed in the middle of a task.
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy, encodeNpz } from '../codecs/npz.js';
+import { box, chunkKey, Vec3 } from '../precomputed/box.js';
+import { allChunks, createInfo, scaleBounds } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { openStore } from '../storage/open.js';
+import { Plan, planIngest } from '../tasks/plan.js';
+import { GcsTestServer } from '../test/gcs-server.js';
+import { Emulator, pubsubEmulator } from '../test/pubsub-emulator.js';
+import { referencePyramid } from '../test/reference.js';
+import { ProgressStore } from './progress-store.js';
+import { publishPlan } from './publish.js';
+import { pubsub } from './pubsub.js';
+import { synthesize } from './synthetic.js';
+
+const cli = join(__dirname, '..', 'dist', 'engine', 'cli.js');
+const gcs = new GcsTestServer();
+let emulator: Emulator | undefined;
+const env: Record<string, string> = { DIGEST_PROJECT: 'digest-test', DIGEST_BACKEND: 'cpu' };
+
+beforeAll(async () => {
+  emulator = await pubsubEmulator();
+  env.STORAGE_EMULATOR_HOST = await gcs.start();
+  if (emulator) env.PUBSUB_EMULATOR_HOST = emulator.host;
+  Object.assign(process.env, env);
+}, 90_000);
+afterAll(async () => {
+  await gcs.stop();
+  emulator?.stop();
+});
+
+interface Worker {
+  child: ChildProcess;
+  lines: string[];
+  exit: Promise<number | null>;
+  waitFor(message: string): Promise<void>;
+}
+
+function startWorker(args: string[]): Worker {
+  const child = spawn(process.execPath, [cli, 'work', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: { message: string; resolve: () => void }[] = [];
+  let rest = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    const parts = (rest + chunk.toString()).split('\n');
+    rest = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of waiters) if (line.includes(`"message":"${w.message}"`)) w.resolve();
+    }
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, exit, waitFor: (message) => new Promise((resolve) => waiters.push({ message, resolve })) };
+}
+
+async function writeBuild(url: string, size: Vec3, build: Vec3, pick: (s: ReturnType<typeof synthesize>) => Uint8Array | BigUint64Array) {
+  const store = openStore(url);
+  for (let z = 0; z < size[2]; z += build[2]) for (let y = 0; y < size[1]; y += build[1]) for (let x = 0; x < size[0]; x += build[0]) {
+    const region = box([x, y, z], [x + build[0], y + build[1], z + build[2]]);
+    await store.put(`${chunkKey(region)}.npz`, encodeNpz({ data: encodeNpy(pick(synthesize(region)), build) }));
+  }
+}
+
+describe('Pub/Sub workers', () => {
+  it('run a published ingest + downsample plan to the end, though one worker is killed mid-task', async (ctx) => {
+    if (!emulator) return ctx.skip();
+    const size: Vec3 = [128, 128, 64], build: Vec3 = [64, 64, 32];
+    const common = { size, resolution: [8, 8, 8] as Vec3, chunkSize: [32, 32, 16] as Vec3 };
+    const layers = {
+      image: { url: 'gs://e2e/image', info: createInfo({ ...common, type: 'image', dataType: 'uint8', encoding: 'raw' }), pick: (s: ReturnType<typeof synthesize>) => s.image },
+      segmentation: { url: 'gs://e2e/segmentation', info: createInfo({ ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }), pick: (s: ReturnType<typeof synthesize>) => s.labels },
+    };
+    const plans: Plan[] = [];
+    for (const [name, l] of Object.entries(layers)) {
+      await Volume.create(l.url, l.info);
+      await writeBuild(`gs://e2e/build/${name}`, size, build, l.pick);
+      plans.push(await planIngest({ layerPath: l.url, buildPath: `gs://e2e/build/${name}`, encoding: 'npz' }));
+    }
+    const plan = { layer_path: 'gs://e2e', stages: plans[0].stages.map((s, i) => [...s, ...plans[1].stages[i]]) };
+    expect(plan.stages.length).toBeGreaterThan(1);
+
+    const names = { topic: `tasks-${Date.now()}`, subscription: `work-${Date.now()}`, deadLetterTopic: `dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10, retryBackoff: [1, 2] as [number, number] };
+    const workerArgs = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2', '--ack-deadline', '10', '--health-port', '0'];
+    // The queue must exist before the workers subscribe; publishPlan would create it too.
+    const { ensureQueue } = await import('./pubsub.js');
+    await ensureQueue(names);
+    const doomed = startWorker(workerArgs);
+    const survivor = startWorker(workerArgs);
+    const published = publishPlan(plan, { ...names, progressUrl: 'gs://e2e/progress', pollMs: 300, timeoutMs: 120_000 });
+    await doomed.waitFor('task started');
+    doomed.child.kill('SIGKILL');
+    expect(await doomed.exit).toBe(null); // killed, not exited
+    await published;
+
+    // Every task done once at least; nothing dead; every chunk of every mip equal to the reference.
+    const status = await new ProgressStore('gs://e2e/progress').status();
+    expect(status.map((s) => [s.done, s.dead, s.backlog])).toEqual(plan.stages.map((s) => [s.length, 0, 0]));
+    for (const l of Object.values(layers)) {
+      const volume = await Volume.open(l.url);
+      const whole = synthesize(box([0, 0, 0], size));
+      const want = referencePyramid(volume.info, l.pick(whole));
+      for (let mip = 0; mip < volume.info.scales.length; mip++) {
+        for (const c of allChunks(volume.scale(mip))) expect(await volume.store.exists(volume.chunkPath(mip, c))).toBe(true);
+        expect(Array.from((await volume.read(mip, scaleBounds(volume.scale(mip)))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
+      }
+    }
+    // The killed worker's task came back to the survivor: some task was started twice.
+    const started = survivor.lines.filter((l) => l.includes('"message":"task started"')).length;
+    expect(started).toBeGreaterThanOrEqual(1);
+
+    // SIGTERM: the survivor drains and exits cleanly.
+    survivor.child.kill('SIGTERM');
+    expect(await survivor.exit).toBe(0);
+    expect(survivor.lines.some((l) => l.includes('"message":"draining"'))).toBe(true);
+    expect(survivor.lines.some((l) => l.includes('"message":"worker stopped"'))).toBe(true);
+    for (const line of survivor.lines) expect(() => JSON.parse(line)).not.toThrow(); // structured logs only
+  }, 180_000);
+
+  it('dead-letters a poison task after the allowed attempts, and exits when idle', async (ctx) => {
+    if (!emulator) return ctx.skip();
+    const names = { topic: `poison-${Date.now()}`, subscription: `poison-work-${Date.now()}`, deadLetterTopic: `poison-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10, retryBackoff: [1, 2] as [number, number] };
+    const poison = { kind: 'downsample', chunk_path: '16_16_16/0-32_0-32_0-32', layer_path: 'gs://e2e/no-such-layer' } as const;
+    const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
+    const published = publishPlan({ layer_path: 'x', stages: [[poison]] }, { ...names, progressUrl: 'gs://e2e/poison-progress', pollMs: 300, timeoutMs: 120_000 });
+    await expect(published).rejects.toThrow(/stage 1: 1 task\(s\) dead-lettered after 5 attempts/);
+    const status = await new ProgressStore('gs://e2e/poison-progress').status();
+    expect(status[0]).toMatchObject({ tasks: 1, done: 0, dead: 1, backlog: 0 });
+    const failures = worker.lines.filter((l) => l.includes('task failed')).map((l) => JSON.parse(l));
+    expect(failures.map((f) => f.attempt)).toEqual([1, 2, 3, 4, 5]);
+    expect(failures[4].message).toBe('task failed its last attempt: dead-lettered');
+    expect(failures[4].error).toMatch(/no-such-layer has no info file/);
+    // Pub/Sub moved it to the dead-letter topic, where its subscription keeps it.
+    const kept = pubsub().subscription(`${names.deadLetterTopic}-kept`);
+    const dead = await new Promise<string>((resolve) => kept.once('message', (m) => { m.ack(); resolve(m.data.toString()); }));
+    await kept.close();
+    expect(JSON.parse(dead)).toEqual(poison);
+    expect(await worker.exit).toBe(1); // idle exit; it finished nothing
+    expect(worker.lines.some((l) => l.includes('idle for 6 s'))).toBe(true);
+  }, 180_000);
+});
