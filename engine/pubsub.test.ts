@@ -141,4 +141,36 @@ describe('Pub/Sub workers', () => {
     expect(await worker.exit).toBe(1); // idle exit; it finished nothing
     expect(worker.lines.some((l) => l.includes('idle for 6 s'))).toBe(true);
   }, 180_000);
+
+  it('keeps extending the lease of a task that runs longer than the ack deadline: it runs once', async (ctx) => {
+    if (!emulator) return ctx.skip();
+    const layer = 'gs://e2e/slow';
+    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }));
+    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(7), box([0, 0, 0], [32, 32, 32]));
+    const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
+    const names = { topic: `slow-${Date.now()}`, subscription: `slow-work-${Date.now()}`, deadLetterTopic: `slow-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10 };
+    const { ensureQueue } = await import('./pubsub.js');
+    await ensureQueue(names);
+    // Every storage request now takes 4 s: reading the info, the chunks, writing the output and the
+    // done marker take the task past the 10 s ack deadline.
+    gcs.latencyMs = 4000;
+    // Two workers: had the lease lapsed, the idle one would get the message and start it again.
+    const args = ['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--ack-deadline', '10'];
+    const workers = [startWorker(args), startWorker(args)];
+    try {
+      await publishPlan({ layer_path: layer, stages: [[task]] }, { ...names, progressUrl: 'gs://e2e/slow-progress', pollMs: 500, timeoutMs: 120_000 });
+    } finally {
+      gcs.latencyMs = 0;
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const w of workers) w.child.kill('SIGTERM');
+    for (const w of workers) expect(await w.exit).toBe(0);
+    const lines = workers.flatMap((w) => w.lines);
+    const starts = lines.filter((l) => l.includes('"message":"task started"'));
+    const done = lines.filter((l) => l.includes('"message":"task done"')).map((l) => JSON.parse(l));
+    expect(starts.length).toBe(1);
+    expect(done.length).toBe(1);
+    expect(done[0].seconds).toBeGreaterThan(10); // longer than the ack deadline, yet not redelivered
+    expect(new Set((await volume.read(1, volume.bounds(1))) as Uint8Array)).toEqual(new Set([7]));
+  }, 180_000);
 });

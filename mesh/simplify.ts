@@ -56,8 +56,8 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
   const normal = new Float64Array(3);
   for (let f = 0; f < m; f++) {
     if (!faceNormal(pos, tri[3 * f], tri[3 * f + 1], tri[3 * f + 2], normal)) continue;
-    const [a, b, c] = normal;
-    const len = Math.hypot(a, b, c);
+    const a = normal[0], b = normal[1], c = normal[2];
+    const len = Math.sqrt(a * a + b * b + c * c);
     const na = a / len, nb = b / len, nc = c / len;
     const v0 = tri[3 * f];
     const d = -(na * pos[3 * v0] + nb * pos[3 * v0 + 1] + nc * pos[3 * v0 + 2]);
@@ -91,54 +91,72 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
       return Math.max(0, quadricError(q, 0, out[0], out[1], out[2]));
     }
     // The quadric's minimum, when well conditioned and near the edge; else the best of ends and midpoint.
-    const [a, b, c, d, e, f, g, h, i] = q;
+    const a = q[0], b = q[1], c = q[2], d = q[3], e = q[4], f = q[5], g = q[6], h = q[7], i = q[8];
     const det = a * (e * h - f * f) - b * (b * h - f * c) + c * (b * f - e * c);
     const mx = (pos[3 * u] + pos[3 * v]) / 2, my = (pos[3 * u + 1] + pos[3 * v + 1]) / 2, mz = (pos[3 * u + 2] + pos[3 * v + 2]) / 2;
-    const edge = Math.hypot(pos[3 * u] - pos[3 * v], pos[3 * u + 1] - pos[3 * v + 1], pos[3 * u + 2] - pos[3 * v + 2]);
+    const ex = pos[3 * u] - pos[3 * v], ey = pos[3 * u + 1] - pos[3 * v + 1], ez = pos[3 * u + 2] - pos[3 * v + 2];
+    const edge2 = ex * ex + ey * ey + ez * ez;
     if (Math.abs(det) > 1e-9 * Math.max(1e-30, (a + e + h) ** 3)) {
       const x = -(d * (e * h - f * f) - b * (g * h - f * i) + c * (g * f - e * i)) / det;
       const y = -(a * (g * h - i * f) - d * (b * h - f * c) + c * (b * i - g * c)) / det;
       const z = -(a * (e * i - f * g) - b * (b * i - g * c) + d * (b * f - e * c)) / det;
-      if (Math.hypot(x - mx, y - my, z - mz) <= edge) {
+      if ((x - mx) ** 2 + (y - my) ** 2 + (z - mz) ** 2 <= edge2) {
         out[0] = x; out[1] = y; out[2] = z;
         return Math.max(0, quadricError(q, 0, x, y, z));
       }
     }
     let best = Infinity;
-    for (const [x, y, z] of [[pos[3 * u], pos[3 * u + 1], pos[3 * u + 2]], [pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]], [mx, my, mz]]) {
+    const consider = (x: number, y: number, z: number) => {
       const err = quadricError(q, 0, x, y, z);
       if (err < best) { best = err; out[0] = x; out[1] = y; out[2] = z; }
-    }
+    };
+    consider(pos[3 * u], pos[3 * u + 1], pos[3 * u + 2]);
+    consider(pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]);
+    consider(mx, my, mz);
     return Math.max(0, best);
   }
 
+  // Neighbour sets as stamps in one array, so no set is built per candidate.
+  const mark = new Uint32Array(n);
+  let stamp0 = 0;
+
   function neighbours(v: number): number[] {
-    const out: number[] = [];
+    const seen = ++stamp0, out: number[] = [];
     for (const f of faces[v]) for (let k = 0; k < 3; k++) {
       const w = tri[3 * f + k];
-      if (w !== v && !out.includes(w)) out.push(w);
+      if (w !== v && mark[w] !== seen) { mark[w] = seen; out.push(w); }
     }
     return out;
   }
 
+  const hasVertex = (f: number, v: number) => tri[3 * f] === v || tri[3 * f + 1] === v || tri[3 * f + 2] === v;
+  const length = (a: Float64Array) => Math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+
   /** May u and v merge at `to` without tearing or folding the surface? */
   function collapsible(u: number, v: number, to: Float64Array): boolean {
-    const shared = faces[u].filter((f) => tri[3 * f] === v || tri[3 * f + 1] === v || tri[3 * f + 2] === v);
-    if (shared.length !== 2) return false;
-    const nv = neighbours(v);
+    let s0 = -1, s1 = -1, shared = 0;
+    for (const f of faces[u]) if (hasVertex(f, v)) { if (shared++ === 0) s0 = f; else s1 = f; }
+    if (shared !== 2) return false;
+    // Link condition: u and v share exactly the two neighbours opposite the edge.
+    const ofV = ++stamp0;
+    for (const f of faces[v]) for (let k = 0; k < 3; k++) mark[tri[3 * f + k]] = ofV;
+    const counted = ++stamp0;
     let common = 0;
-    for (const w of neighbours(u)) if (nv.includes(w)) common++;
+    for (const f of faces[u]) for (let k = 0; k < 3; k++) {
+      const w = tri[3 * f + k];
+      if (w !== u && w !== v && mark[w] === ofV) { mark[w] = counted; common++; }
+    }
     if (common !== 2) return false;
-    for (const f of shared) for (let k = 0; k < 3; k++) {
+    for (const f of [s0, s1]) for (let k = 0; k < 3; k++) {
       const w = tri[3 * f + k];
       if (w !== u && w !== v && faces[w].length <= 3) return false;
     }
     for (const end of [u, v]) for (const f of faces[end]) {
-      if (shared.includes(f)) continue;
-      const [a, b, c] = [tri[3 * f], tri[3 * f + 1], tri[3 * f + 2]];
+      if (f === s0 || f === s1) continue;
+      const a = tri[3 * f], b = tri[3 * f + 1], c = tri[3 * f + 2];
       const hadBefore = faceNormal(pos, a, b, c, before);
       if (!faceNormalMoved(pos, a, b, c, end, to, after)) return false;
-      if (hadBefore && dot(before, after) <= 0.2 * Math.hypot(...before) * Math.hypot(...after)) return false;
+      if (hadBefore && dot(before, after) <= 0.2 * length(before) * length(after)) return false;
     }
     return true;
   }
@@ -163,7 +181,7 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
         triangles--;
         for (let k = 0; k < 3; k++) {
           const w = tri[o + k];
-          if (w !== gone) faces[w] = faces[w].filter((g) => g !== f);
+          if (w !== gone) removeFace(faces[w], f);
         }
       } else {
         for (let k = 0; k < 3; k++) if (tri[o + k] === gone) tri[o + k] = keep;
@@ -177,6 +195,13 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
     for (const w of neighbours(keep)) push(keep, w);
   }
   return compact(pos, tri, faceAlive);
+}
+
+/** Removes `f` from a vertex's face list (order does not matter). */
+function removeFace(list: number[], f: number): void {
+  const i = list.indexOf(f);
+  list[i] = list[list.length - 1];
+  list.pop();
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
