@@ -126,20 +126,23 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
   const upper = new Uint32Array(bucket[basins + 1]), strength = new Float32Array(upper.length);
   const fill = bucket.slice(0, basins + 1);
   eachBoundaryEdge((lo, hi, aff) => { upper[fill[lo]] = hi; strength[fill[lo]++] = aff; });
-  const pairLo: number[] = [], pairHi: number[] = [], pairAff: number[] = [];
+  // Typed arrays sized for the worst case (every voxel edge its own pair); the first `pairs` are used.
+  let pairs = 0;
+  const pairLo = new Uint32Array(upper.length), pairHi = new Uint32Array(upper.length), pairAff = new Float32Array(upper.length);
   const seen = new Int32Array(basins + 1), at = new Uint32Array(basins + 1);
   for (let lo = 1; lo <= basins; lo++) for (let j = bucket[lo]; j < bucket[lo + 1]; j++) {
     const hi = upper[j];
     if (seen[hi] === lo) { pairAff[at[hi]] = Math.max(pairAff[at[hi]], strength[j]); continue; }
     seen[hi] = lo;
-    at[hi] = pairLo.length;
-    pairLo.push(lo); pairHi.push(hi); pairAff.push(strength[j]);
+    at[hi] = pairs;
+    pairLo[pairs] = lo; pairHi[pairs] = hi; pairAff[pairs++] = strength[j];
   }
 
   // 5. Size-dependent merge, strongest edge first (ties: in (lo, hi) order, as the sort is stable).
-  const strong: number[] = [];
-  for (let i = 0; i < pairAff.length; i++) if (pairAff[i] >= params.mergeThreshold) strong.push(i);
-  const candidates = Uint32Array.from(strong);
+  let strong = 0;
+  for (let i = 0; i < pairs; i++) if (pairAff[i] >= params.mergeThreshold) strong++;
+  const candidates = new Uint32Array(strong);
+  for (let i = 0, j = 0; i < pairs; i++) if (pairAff[i] >= params.mergeThreshold) candidates[j++] = i;
   // float32 bits order non-negative floats; inverted, an ascending sort puts the strongest first.
   const strengths = new Float32Array(candidates.length);
   for (let j = 0; j < candidates.length; j++) strengths[j] = pairAff[candidates[j]];
