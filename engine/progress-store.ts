@@ -1,9 +1,10 @@
 // Progress of a published plan, kept in a store (file:// or gs://) that every worker can reach:
 //   plan.json          the plan, as published
 //   stages.json        per stage: how many tasks, and whether it has been published yet
-//   done/<id>          one per finished task (id: sha-1 of the task's identity), with its timing
-//   dead/<id>          one per task that failed its last allowed attempt, with the error
-// Markers are written after the task's output, so "done" means the output is complete.
+//   done/<stage>/<id>  one per finished task (id: sha-1 of the task's identity), with its timing
+//   dead/<stage>/<id>  one per task that failed its last allowed attempt, with the error
+// Markers are written after the task's output, so "done" means the output is complete. They are
+// kept per stage so that the publisher, waiting on one stage, lists only that stage's markers.
 import { createHash } from 'node:crypto';
 import { Plan } from '../tasks/plan.js';
 import { Task, taskId } from '../tasks/task.js';
@@ -50,26 +51,33 @@ export class ProgressStore {
     return { plan: JSON.parse(new TextDecoder().decode(plan)), stages: JSON.parse(new TextDecoder().decode(stages)) };
   }
 
-  markDone(task: Task, details: Record<string, unknown>): Promise<void> {
-    return this.store.put(`done/${markerId(task)}`, json({ task, ...details }), { contentType: 'application/json' });
+  /** `stage` is the message's stage attribute ("_" when a task was published without one). */
+  markDone(task: Task, stage: string, details: Record<string, unknown>): Promise<void> {
+    return this.store.put(`done/${stage}/${markerId(task)}`, json({ task, ...details }), { contentType: 'application/json' });
   }
 
-  markDead(task: unknown, id: string, details: Record<string, unknown>): Promise<void> {
-    return this.store.put(`dead/${id}`, json({ task, ...details }), { contentType: 'application/json' });
+  markDead(task: unknown, stage: string, id: string, details: Record<string, unknown>): Promise<void> {
+    return this.store.put(`dead/${stage}/${id}`, json({ task, ...details }), { contentType: 'application/json' });
   }
 
-  async ids(kind: 'done' | 'dead'): Promise<Set<string>> {
-    return new Set((await this.store.list(`${kind}/`)).map((k) => k.slice(kind.length + 1)));
+  private async ids(kind: 'done' | 'dead', stage: number): Promise<Set<string>> {
+    const prefix = `${kind}/${stage}/`;
+    return new Set((await this.store.list(prefix)).map((k) => k.slice(prefix.length)));
+  }
+
+  /** Done, dead and backlog counts of stage `i` (0-based), listing only its markers. */
+  async stageStatus(i: number, published?: { plan: Plan; stages: StageState[] }): Promise<StageStatus> {
+    const { plan, stages } = published ?? await this.plan();
+    const [done, dead] = await Promise.all([this.ids('done', i), this.ids('dead', i)]);
+    const ids = plan.stages[i].map(markerId);
+    const nDone = ids.filter((id) => done.has(id)).length;
+    const nDead = ids.filter((id) => dead.has(id) && !done.has(id)).length;
+    return { ...stages[i], done: nDone, dead: nDead, backlog: stages[i].published ? ids.length - nDone - nDead : 0 };
   }
 
   /** Done, dead and backlog counts per stage. */
   async status(): Promise<StageStatus[]> {
-    const [{ plan, stages }, done, dead] = await Promise.all([this.plan(), this.ids('done'), this.ids('dead')]);
-    return plan.stages.map((tasks, i) => {
-      const ids = tasks.map(markerId);
-      const nDone = ids.filter((id) => done.has(id)).length;
-      const nDead = ids.filter((id) => dead.has(id) && !done.has(id)).length;
-      return { ...stages[i], done: nDone, dead: nDead, backlog: stages[i].published ? tasks.length - nDone - nDead : 0 };
-    });
+    const published = await this.plan();
+    return Promise.all(published.plan.stages.map((_, i) => this.stageStatus(i, published)));
   }
 }

@@ -1,5 +1,5 @@
 // `digest publish`: sends a plan's tasks to Pub/Sub one stage at a time. A stage is published once
-// every task of the stage before it is done (the workers' done markers in the progress store), since
+// every task of the stage before it is done (the workers' done markers of that stage), since
 // later stages read what earlier ones wrote. Each message carries the task as JSON and, as
 // attributes, the progress store's URL and the stage, so workers know where to mark it done.
 import { Plan, planSize } from '../tasks/plan.js';
@@ -21,6 +21,7 @@ export async function publishPlan(plan: Plan, opts: PublishOptions): Promise<voi
   const progress = new ProgressStore(opts.progressUrl);
   const stages: StageState[] = plan.stages.map((s) => ({ tasks: s.length, published: false }));
   await progress.savePlan(plan, stages);
+  const published = { plan, stages };
   logEvent('INFO', 'publishing plan', { tasks: planSize(plan), stages: stages.length, topic: opts.topic, progress: opts.progressUrl });
   const started = Date.now();
   for (const [i, stage] of plan.stages.entries()) {
@@ -32,8 +33,8 @@ export async function publishPlan(plan: Plan, opts: PublishOptions): Promise<voi
     await progress.saveStages(stages);
     logEvent('INFO', 'stage published', { stage: i, tasks: stage.length });
     for (;;) {
-      const status = (await progress.status())[i];
-      if (status.dead > 0) throw new Error(`stage ${i + 1}: ${status.dead} task(s) dead-lettered after ${opts.maxAttempts} attempts (see ${opts.progressUrl}/dead/); later stages not published`);
+      const status = await progress.stageStatus(i, published);
+      if (status.dead > 0) throw new Error(`stage ${i + 1}: ${status.dead} task(s) dead-lettered after ${opts.maxAttempts} attempts (see ${opts.progressUrl}/dead/${i}/); later stages not published`);
       if (status.done === status.tasks) break;
       if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) throw new Error(`stage ${i + 1}: ${status.done}/${status.tasks} done after ${opts.timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000));

@@ -101,6 +101,13 @@ describe('Pub/Sub workers', () => {
     // Every task done once at least; nothing dead; every chunk of every mip equal to the reference.
     const status = await new ProgressStore('gs://e2e/progress').status();
     expect(status.map((s) => [s.done, s.dead, s.backlog])).toEqual(plan.stages.map((s) => [s.length, 0, 0]));
+    const printed = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [cli, 'status', '--progress', 'gs://e2e/progress', '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`digest status exited ${code}`))));
+    });
+    expect(JSON.parse(printed)).toEqual(status); // the CLI view of the same markers
     for (const l of Object.values(layers)) {
       const volume = await Volume.open(l.url);
       const whole = synthesize(box([0, 0, 0], size));

@@ -111,7 +111,7 @@ export async function work(opts: WorkOptions): Promise<WorkSummary> {
       logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id });
       const result: TaskResult = await pool.run(m.task, await m.inputs);
       const seconds = (Date.now() - t0) / 1000;
-      await progress?.markDone(m.task, { seconds, attempt: m.attempt, voxels: result.voxels, backend: result.backend, time: new Date().toISOString() });
+      await progress?.markDone(m.task, m.attributes.stage ?? '_', { seconds, attempt: m.attempt, voxels: result.voxels, backend: result.backend, time: new Date().toISOString() });
       await settle(m, true);
       summary.done++;
       summary.voxels += result.voxels;
@@ -121,7 +121,7 @@ export async function work(opts: WorkOptions): Promise<WorkSummary> {
       summary.failed++;
       const last = m.attempt >= maxAttempts;
       logEvent(last ? 'ERROR' : 'WARNING', last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried', { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
-      if (last) await progress?.markDead(m.task ?? m.data, m.task ? markerId(m.task) : `message-${m.id}`, { error, attempts: m.attempt, time: new Date().toISOString() }).catch(() => {});
+      if (last) await progress?.markDead(m.task ?? m.data, m.attributes.stage ?? '_', m.task ? markerId(m.task) : `message-${m.id}`, { error, attempts: m.attempt, time: new Date().toISOString() }).catch(() => {});
       await settle(m, false);
     }
   }
