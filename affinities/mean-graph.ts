@@ -7,7 +7,7 @@
 // sorted by (a, b); the merged graph adds the mean as a fifth member.
 import { Kernels } from '../kernels/backend.js';
 import { NOT_BOUNDARY } from '../kernels/affinity.js';
-import { renumberLabels } from '../kernels/renumber.js';
+import { labelOfId, renumberLabels } from '../kernels/renumber.js';
 import { Box, shapeOf } from '../precomputed/box.js';
 
 export interface GraphEdge {
@@ -35,8 +35,9 @@ export function meanGraph(input: MeanGraphInput): GraphEdge[] {
   const n = sx * sy * shape[2];
   // The kernel picks out the edges between two different non-zero labels; sums run here in float64.
   const boundary = input.kernels.boundaryAffinities({ labels: input.labels, affinities: input.affinities, shape });
-  const { ids, labels, wordsPerLabel } = renumberLabels(input.labels);
-  const k = labels.length / wordsPerLabel;
+  const table = renumberLabels(input.labels);
+  const { ids } = table;
+  const k = table.labels.length / table.wordsPerLabel;
   if (k * k > Number.MAX_SAFE_INTEGER) throw new Error(`mean graph: ${k} segments are too many for one box; use smaller tasks`);
   const sums = new Map<number, { sum: number; count: number }>();
   const lo = input.owned.start.map((v, i) => v - input.box.start[i]);
@@ -53,9 +54,8 @@ export function meanGraph(input: MeanGraphInput): GraphEdge[] {
       if (entry) { entry.sum += aff; entry.count++; } else sums.set(key, { sum: aff, count: 1 });
     }
   }
-  const labelOf = (id: number) => (wordsPerLabel === 2 ? (BigInt(labels[2 * id + 1]) << 32n) | BigInt(labels[2 * id]) : BigInt(labels[id]));
   // Ids keep label order, so (id pair) order is (label pair) order.
-  return [...sums].sort((p, q) => p[0] - q[0]).map(([key, { sum, count }]) => ({ a: labelOf(Math.floor(key / k)), b: labelOf(key % k), sum, count }));
+  return [...sums].sort((p, q) => p[0] - q[0]).map(([key, { sum, count }]) => ({ a: labelOfId(table, Math.floor(key / k)), b: labelOfId(table, key % k), sum, count }));
 }
 
 /** Adds graphs edge by edge; the result is sorted by (a, b). Sums are added in the order given. */

@@ -64,6 +64,13 @@ function required(value: string | undefined, flag: string, env: string): string 
   return v;
 }
 
+/** A non-negative integer flag, or undefined when it is not given. */
+function optionalCount(value: string | undefined, flag: string, command: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`${command}: --${flag} "${value}" must be a non-negative integer`);
+  return Number(value);
+}
+
 function parseBackoff(text: string): [number, number] {
   const v = text.split(',').map(Number);
   if (v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= 600) || v[0] > v[1]) throw new Error(`--retry-backoff "${text}" must be MIN,MAX seconds within 0..600`);
@@ -183,12 +190,7 @@ async function main(argv: string[]): Promise<number> {
       } else if (what === 'downsample') {
         plan = await planDownsample({ layerPath: values.layer, fromMip: values['from-mip'] ? Number(values['from-mip']) : 0 });
       } else if (what === 'mesh') {
-        const int = (name: 'mip' | 'lod' | 'simplification') => {
-          const v = values[name];
-          if (v === undefined) return undefined;
-          if (!/^\d+$/.test(v)) throw new Error(`plan mesh: --${name} "${v}" must be a non-negative integer`);
-          return Number(v);
-        };
+        const int = (name: 'mip' | 'lod' | 'simplification') => optionalCount(values[name], name, 'plan mesh');
         const segments = values.segments ? values.segments.split(',').map((s) => s.trim()) : undefined;
         plan = await planMesh({ layerPath: values.layer, mip: int('mip'), lod: int('lod'), simplification: int('simplification'), segments });
       } else throw new Error(`plan: say "ingest", "downsample", "mesh", "watershed" or "mean-graph", not "${what ?? ''}"`);
@@ -221,11 +223,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'work': {
-      const number = (v: string | undefined, name: string) => {
-        if (v === undefined || v === '') return undefined;
-        if (!/^\d+$/.test(v)) throw new Error(`work: --${name} "${v}" must be a non-negative integer`);
-        return Number(v);
-      };
+      // An empty environment variable counts as unset.
+      const number = (v: string | undefined, name: string) => optionalCount(v || undefined, name, 'work');
       const summary = await work({
         subscription: required(values.subscription, 'subscription', 'DIGEST_SUBSCRIPTION'),
         threads,

@@ -31,6 +31,8 @@ const json = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(valu
 
 export class ProgressStore {
   readonly store: Store;
+  /** Marker ids per stage's task list, hashed once: the publisher asks for the same stage every poll. */
+  private readonly markerIds = new WeakMap<Task[], string[]>();
 
   constructor(readonly url: string) {
     this.store = openStore(url);
@@ -69,7 +71,8 @@ export class ProgressStore {
   async stageStatus(i: number, published?: { plan: Plan; stages: StageState[] }): Promise<StageStatus> {
     const { plan, stages } = published ?? await this.plan();
     const [done, dead] = await Promise.all([this.ids('done', i), this.ids('dead', i)]);
-    const ids = plan.stages[i].map(markerId);
+    let ids = this.markerIds.get(plan.stages[i]);
+    if (!ids) this.markerIds.set(plan.stages[i], (ids = plan.stages[i].map(markerId)));
     const nDone = ids.filter((id) => done.has(id)).length;
     const nDead = ids.filter((id) => dead.has(id) && !done.has(id)).length;
     return { ...stages[i], done: nDone, dead: nDead, backlog: stages[i].published ? ids.length - nDone - nDead : 0 };

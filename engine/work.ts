@@ -33,8 +33,6 @@ export interface WorkOptions {
   maxTaskMinutes?: number;
   /** Upper bound of each lease extension, seconds: how soon a crashed worker's tasks come back. */
   maxAckDeadlineSeconds?: number;
-  /** Resolves to stop the worker as SIGTERM would (tests). */
-  stop?: Promise<void>;
 }
 
 export interface WorkSummary {
@@ -68,8 +66,9 @@ export async function work(opts: WorkOptions): Promise<WorkSummary> {
   const started = Date.now();
   const pool: TaskPool = createTaskPool(opts.threads);
   const client = new v1.SubscriberClient(pubsub().options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
-  const subscription = pubsub().subscription(opts.subscription).name; // projects/<p>/subscriptions/<s>
-  const [metadata] = await pubsub().subscription(opts.subscription).getMetadata();
+  const handle = pubsub().subscription(opts.subscription);
+  const subscription = handle.name; // projects/<p>/subscriptions/<s>
+  const [metadata] = await handle.getMetadata();
   const maxAttempts = metadata.deadLetterPolicy?.maxDeliveryAttempts ?? Infinity;
   const ackDeadline = Math.min(opts.maxAckDeadlineSeconds ?? 60, 600);
   const maxHoldMs = (opts.maxTaskMinutes ?? 60) * 60_000;
@@ -149,7 +148,6 @@ export async function work(opts: WorkOptions): Promise<WorkSummary> {
   const onTerm = () => drain('SIGTERM'), onInt = () => drain('SIGINT');
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
-  void opts.stop?.then(() => drain('stop requested'));
 
   logEvent('INFO', 'worker started', { subscription: opts.subscription, threads: opts.threads, prefetch: opts.prefetch, maxAttempts });
   while (!draining) {

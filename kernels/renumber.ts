@@ -84,6 +84,12 @@ export function renumberLabels(data: Uint32Array | BigUint64Array): Renumbered {
   return { ids: firstSeen, labels, wordsPerLabel: w };
 }
 
+/** The label of one id. */
+export function labelOfId(table: Renumbered, id: number): bigint {
+  const { labels, wordsPerLabel: w } = table;
+  return w === 2 ? (BigInt(labels[2 * id + 1]) << 32n) | BigInt(labels[2 * id]) : BigInt(labels[id]);
+}
+
 /** Labels of `ids` as a typed array of the original label type. */
 export function labelsOfIds(ids: ArrayLike<number>, table: Renumbered): Uint32Array | BigUint64Array {
   const w = table.wordsPerLabel;

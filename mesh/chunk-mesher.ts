@@ -9,7 +9,7 @@
 // Vertices on the plane between two chunks' cubes (voxel plane s or e along that axis) appear in both
 // fragments; smoothing and simplification never move them, so both fragments keep the same boundary.
 import { Kernels, kernels } from '../kernels/backend.js';
-import { renumberLabels } from '../kernels/renumber.js';
+import { labelOfId, renumberLabels } from '../kernels/renumber.js';
 import { box, Box, shapeOf, Vec3 } from '../precomputed/box.js';
 import { emitTriangles, IndexedMesh } from './marching-cubes.js';
 import { simplificationLimits, simplifyMesh } from './simplify.js';
@@ -59,9 +59,9 @@ export function meshChunk(input: ChunkMeshInput): LabelMesh[] {
   const scanKernels = input.kernels ?? kernels();
   const shape = shapeOf(readBox);
   const [sx, sy] = shape;
-  const { ids, labels, wordsPerLabel } = renumberLabels(input.labels);
-  const count = labels.length / wordsPerLabel;
-  const labelOf = (id: number) => (wordsPerLabel === 2 ? (BigInt(labels[2 * id + 1]) << 32n) | BigInt(labels[2 * id]) : BigInt(labels[id]));
+  const table = renumberLabels(input.labels);
+  const { ids } = table;
+  const count = table.labels.length / table.wordsPerLabel;
 
   // Voxels the owned cubes touch, in readBox coordinates, and each label's bounding box within them.
   const lo = ownedCubes.start.map((v, i) => v - readBox.start[i]);
@@ -84,7 +84,7 @@ export function meshChunk(input: ChunkMeshInput): LabelMesh[] {
   const out: LabelMesh[] = [];
   for (let id = 1; id < count; id++) {
     if (bbox[6 * id + 3] < 0) continue;
-    const label = labelOf(id);
+    const label = labelOfId(table, id);
     if (input.segments && !input.segments.has(label)) continue;
     // The label's box grown by one voxel (where its surface lies), within the owned cubes' voxels.
     const start = [0, 1, 2].map((a) => Math.max(bbox[6 * id + a] - 1, lo[a])) as Vec3;

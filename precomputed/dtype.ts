@@ -58,6 +58,13 @@ export function toBytes(array: TypedArray): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
+/** Segmentation labels as uint32 or uint64: uint8/uint16 labels are widened to uint32 (a copy). */
+export function asLabels(array: TypedArray): Uint32Array | BigUint64Array {
+  if (array instanceof Uint32Array || array instanceof BigUint64Array) return array;
+  if (array instanceof Float32Array) throw new Error('labels must be unsigned integers, not float32');
+  return Uint32Array.from(array);
+}
+
 /** Segmentation labels seen as 32-bit words: 1 word per uint32 label, 2 (low, high) per uint64 label. */
 export function labelWords(array: Uint32Array | BigUint64Array): { words: Uint32Array; wordsPerLabel: 1 | 2 } {
   const words = new Uint32Array(array.buffer, array.byteOffset, array.byteLength / 4);

@@ -6,6 +6,7 @@
 import { decodeGraph, encodeGraph, meanGraph, mergeGraphs } from '../affinities/mean-graph.js';
 import { kernels } from '../kernels/backend.js';
 import { box, Box, intersect, parseChunkKey, voxelCount, Vec3 } from '../precomputed/box.js';
+import { asLabels } from '../precomputed/dtype.js';
 import { assertChunkUnion } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
@@ -27,8 +28,7 @@ export async function runMeanGraph(task: MeanGraphTask): Promise<TaskResult> {
   const region = meanGraphRegion(owned, segmentation.bounds(0));
   const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
   checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${task.chunk_position}`);
-  const words = labels instanceof BigUint64Array || labels instanceof Uint32Array ? labels : Uint32Array.from(labels as ArrayLike<number>);
-  const edges = meanGraph({ labels: words, affinities: values as Float32Array, box: region, owned, kernels: kernels() });
+  const edges = meanGraph({ labels: asLabels(labels), affinities: values as Float32Array, box: region, owned, kernels: kernels() });
   await segmentation.store.put(`${GRAPH_CHUNKS}/${task.chunk_position}.json`, encodeGraph(edges), { contentType: 'application/json' });
   return { kind: 'mean_graph', voxels: voxelCount(owned), chunksWritten: 0, files: 1 };
 }

@@ -3,6 +3,7 @@
 import { meshChunk, meshRegion } from '../mesh/chunk-mesher.js';
 import { encodeFragment, fragmentName, manifestName, parseFragmentName } from '../mesh/fragment.js';
 import { copyRegion, intersect, parseChunkKey, voxelCount } from '../precomputed/box.js';
+import { asLabels } from '../precomputed/dtype.js';
 import { assertChunkAligned, scaleIndex } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { checkKey } from '../storage/store.js';
@@ -37,11 +38,10 @@ export async function runMesh(task: MeshTask): Promise<TaskResult> {
   const bounds = volume.bounds(mip);
   const region = meshRegion(chunk, bounds);
   const inside = intersect(region.readBox, bounds);
-  const data = await volume.read(mip, inside);
+  const data = asLabels(await volume.read(mip, inside));
   // Zero outside the volume, so surfaces at the border close.
-  const labels = info.data_type === 'uint64' ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
-  if (data instanceof BigUint64Array || data instanceof Uint32Array) copyRegion(data, inside, labels, region.readBox, inside);
-  else copyRegion(Uint32Array.from(data as ArrayLike<number>), inside, labels, region.readBox, inside);
+  const labels = data instanceof BigUint64Array ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
+  copyRegion(data, inside, labels, region.readBox, inside);
   const segments = task.segments && task.segments.length > 0 ? new Set(task.segments.map((s) => BigInt(s))) : undefined;
   const meshes = meshChunk({ labels, region, resolution: scale.resolution, simplification: task.simplification ?? 0, segments });
   const lod = task.lod ?? 0;

@@ -93,30 +93,30 @@ type FieldSpec =
   | { type: 'digits' }
   | { type: 'segments' };
 
-const URL_FIELD: FieldSpec = { type: 'string' };
+const TEXT: FieldSpec = { type: 'string' };
 const UNIT: FieldSpec = { type: 'number', min: 0, max: 1 };
 const COUNT: FieldSpec = { type: 'integer', min: 0, max: 2 ** 53 - 1 };
 
 const FIELDS: Record<Task['kind'], { required: Record<string, FieldSpec>; optional: Record<string, FieldSpec> }> = {
   ingest: {
-    required: { chunk_path: URL_FIELD, chunk_encoding: { type: 'string', choices: ['npz', 'raw', 'png'] }, layer_path: URL_FIELD },
+    required: { chunk_path: TEXT, chunk_encoding: { type: 'string', choices: ['npz', 'raw', 'png'] }, layer_path: TEXT },
     optional: { axes: { type: 'string', choices: ['xyz', 'zyx'] } },
   },
-  downsample: { required: { chunk_path: URL_FIELD, layer_path: URL_FIELD }, optional: {} },
+  downsample: { required: { chunk_path: TEXT, layer_path: TEXT }, optional: {} },
   mesh: {
-    required: { chunk_key: URL_FIELD, chunk_position: URL_FIELD, layer_path: URL_FIELD },
+    required: { chunk_key: TEXT, chunk_position: TEXT, layer_path: TEXT },
     optional: { lod: { type: 'integer', min: 0, max: 1000 }, simplification: { type: 'integer', min: 0, max: 10 }, segments: { type: 'segments' } },
   },
-  mesh_manifest: { required: { layer_path: URL_FIELD }, optional: { lod: { type: 'integer', min: 0, max: 1000 }, prefix: { type: 'digits' } } },
+  mesh_manifest: { required: { layer_path: TEXT }, optional: { lod: { type: 'integer', min: 0, max: 1000 }, prefix: { type: 'digits' } } },
   watershed: {
     required: {
-      chunk_position: URL_FIELD, layer_path_affinities: URL_FIELD, layer_path_segmentation: URL_FIELD,
+      chunk_position: TEXT, layer_path_affinities: TEXT, layer_path_segmentation: TEXT,
       high_threshold: UNIT, low_threshold: UNIT, merge_threshold: UNIT, merge_size: COUNT, dust_size: COUNT,
     },
-    optional: { crop_position: URL_FIELD },
+    optional: { crop_position: TEXT },
   },
-  mean_graph: { required: { chunk_position: URL_FIELD, layer_path_affinities: URL_FIELD, layer_path_segmentation: URL_FIELD }, optional: {} },
-  mean_graph_reduce: { required: { layer_path_segmentation: URL_FIELD }, optional: {} },
+  mean_graph: { required: { chunk_position: TEXT, layer_path_affinities: TEXT, layer_path_segmentation: TEXT }, optional: {} },
+  mean_graph_reduce: { required: { layer_path_segmentation: TEXT }, optional: {} },
 };
 
 const MAX_UINT64 = (1n << 64n) - 1n;
