@@ -37,11 +37,11 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
   const n = sx * sy * sz;
   if (affinities.length !== 3 * n) throw new Error(`watershed: affinities have ${affinities.length} values, 3 channels of [${shape}] need ${3 * n}`);
   const { high, low } = params;
-  const step = [-1, -sx, -sx * sy, 1, sx, sx * sy];
+  const sxy = sx * sy;
+  const step = [-1, -sx, -sxy, 1, sx, sxy];
 
   // 1. Steepest-ascent edges (an edge leaving the box counts as -1: never chosen).
   const edges = new Uint8Array(n);
-  const sxy = sx * sy;
   const choose = (a: number, m: number, bit: number) => (a === m || a >= high ? bit : 0);
   for (let z = 0, v = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, v++) {
     const bx = x > 0 ? affinities[v] : -1, by = y > 0 ? affinities[n + v] : -1, bz = z > 0 ? affinities[2 * n + v] : -1;

@@ -54,14 +54,17 @@ async function main(): Promise<void> {
       const names = { topic: `bench-${depth}-${Date.now()}`, subscription: `bench-work-${depth}-${Date.now()}`, deadLetterTopic: `bench-dead-${depth}-${Date.now()}`, maxAttempts: 5 };
       await ensureQueue(names);
       gcs.latencyMs = Number(values.latency ?? 25);
-      const worker = spawn(process.execPath, [cli, 'work', '--subscription', names.subscription, '--threads', threads, '--prefetch', depth], { env, stdio: 'ignore' });
+      const worker = spawn(process.execPath, [cli, 'work', '--subscription', names.subscription, '--threads', threads, '--prefetch', depth], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      worker.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
       const started = performance.now();
       await publishPlan(plan, { ...names, progressUrl: `gs://bench/progress-${depth}`, pollMs: 100 });
       const seconds = (performance.now() - started) / 1000;
       gcs.latencyMs = 0;
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
-      say(`| prefetch ${depth} | ${planSize(plan)} tasks in ${plan.stages.length} stages | ${seconds.toFixed(1)} s | ${(planSize(plan) / seconds).toFixed(1)} tasks/s | ${(size ** 3 / 1e6 / seconds).toFixed(1)} MVx/s |`);
+      const stopped = log.split('\n').filter((l) => l.includes('"message":"worker stopped"')).map((l) => JSON.parse(l))[0];
+      say(`| prefetch ${depth} | ${planSize(plan)} tasks in ${plan.stages.length} stages | ${seconds.toFixed(1)} s | ${(planSize(plan) / seconds).toFixed(1)} tasks/s | ${(size ** 3 / 1e6 / seconds).toFixed(1)} MVx/s | worker peak RSS ${stopped?.peakRssMiB ?? '?'} MiB |`);
     }
   } finally {
     await gcs.stop();

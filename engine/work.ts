@@ -198,6 +198,6 @@ export async function work(opts: WorkOptions): Promise<WorkSummary> {
   await pool.close();
   await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
   summary.seconds = (Date.now() - started) / 1000;
-  logEvent('INFO', 'worker stopped', { ...summary });
+  logEvent('INFO', 'worker stopped', { ...summary, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) });
   return summary;
 }

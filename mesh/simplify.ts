@@ -176,7 +176,7 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
     pos[3 * keep] = target[0]; pos[3 * keep + 1] = target[1]; pos[3 * keep + 2] = target[2];
     for (const f of faces[gone]) {
       const o = 3 * f;
-      if (tri[o] === keep || tri[o + 1] === keep || tri[o + 2] === keep) {
+      if (hasVertex(f, keep)) {
         faceAlive[f] = 0;
         triangles--;
         for (let k = 0; k < 3; k++) {
