@@ -9,7 +9,10 @@ import { parseArgs } from 'node:util';
 import { meanGraph } from '../affinities/mean-graph.js';
 import { watershed } from '../affinities/watershed.js';
 import { DEMO_WATERSHED } from '../engine/demo.js';
-import { createTaskPool, defaultThreads } from '../engine/pool.js';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_CONFIG } from '../engine/config.js';
+import { createTaskPool } from '../engine/pool.js';
+import { parseBackendChoice } from '../kernels/backend.js';
 import { runPlan } from '../engine/runner.js';
 import { synthesize, synthesizeAffinities } from '../engine/synthetic.js';
 import { kernels } from '../kernels/backend.js';
@@ -18,11 +21,12 @@ import { allChunks, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { planMeanGraph, planWatershed } from '../tasks/plan.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, chunk: { type: 'string' }, overlap: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({ options: { size: { type: 'string' }, chunk: { type: 'string' }, overlap: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' } } });
 const size = Number(values.size ?? 256);
 const chunk = Number(values.chunk ?? 64);
 const overlap = Number(values.overlap ?? 8);
-const threads = Number(values.threads ?? defaultThreads());
+const threads = Number(values.threads ?? availableParallelism());
+const backend = parseBackendChoice(values.backend as string | undefined ?? 'auto');
 const dir = values.dir ?? '/tmp/digest-bench-aff';
 const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const params = DEMO_WATERSHED;
@@ -30,7 +34,7 @@ const params = DEMO_WATERSHED;
 async function main(): Promise<void> {
   const lines: string[] = [];
   const say = (s: string) => { lines.push(s); console.error(s); };
-  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}, backend ${process.env.DIGEST_BACKEND ?? 'auto'}`);
+  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}, backend ${backend}`);
   const shape: Vec3 = [size, size, size];
   const whole = box([0, 0, 0], shape);
   const { labels } = synthesize(whole);
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
   await Volume.create(segUrl, createInfo({ ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
   const truth = await Volume.create(truthUrl, createInfo({ ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
   await truth.writeChunks(0, allChunks(truth.scale(0)), touching, whole);
-  const pool = createTaskPool(threads);
+  const pool = createTaskPool({ ...DEFAULT_CONFIG, threads, backend });
   try {
     const options = { concurrency: threads * 2, progress: false };
     const wsPlan = await planWatershed({ affinitiesPath: affUrl, segmentationPath: segUrl, params, overlap });

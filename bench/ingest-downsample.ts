@@ -10,7 +10,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import pako from 'pako';
 import { encodeCompressedSegmentation, decodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
 import { writeSyntheticBuildChunks } from '../engine/demo.js';
-import { createTaskPool, defaultThreads } from '../engine/pool.js';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_CONFIG } from '../engine/config.js';
+import { createTaskPool } from '../engine/pool.js';
+import { parseBackendChoice } from '../kernels/backend.js';
 import { runPlan } from '../engine/runner.js';
 import { synthesize } from '../engine/synthetic.js';
 import { box, Vec3 } from '../precomputed/box.js';
@@ -19,9 +22,10 @@ import { Volume } from '../precomputed/volume.js';
 import { averageDownsample, modeDownsample } from '../kernels/downsample.js';
 import { planIngest } from '../tasks/plan.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' } } });
 const size = Number(values.size ?? 512);
-const threads = Number(values.threads ?? defaultThreads());
+const threads = Number(values.threads ?? availableParallelism());
+const backend = parseBackendChoice(values.backend as string | undefined ?? 'auto');
 const dir = values.dir ?? '/tmp/digest-bench';
 const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
   const generated = performance.now();
   const { imageBuild, segmentationBuild } = await writeSyntheticBuildChunks(dir, shape, [256, 256, 256]);
   console.error(`generated build chunks in ${((performance.now() - generated) / 1000).toFixed(1)} s`);
-  const pool = createTaskPool(threads);
+  const pool = createTaskPool({ ...DEFAULT_CONFIG, threads, backend });
   try {
     for (const [name, build, spec] of [
       ['uint8 image, raw+gzip', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'raw' }],

@@ -5,27 +5,31 @@ import { rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTaskPool, defaultThreads } from '../engine/pool.js';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_CONFIG } from '../engine/config.js';
+import { createTaskPool } from '../engine/pool.js';
+import { parseBackendChoice } from '../kernels/backend.js';
 import { runPlan } from '../engine/runner.js';
 import { synthesize } from '../engine/synthetic.js';
 import { box, Vec3 } from '../precomputed/box.js';
 import { chunksWithin, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { planMesh } from '../tasks/plan.js';
-import { Task } from '../tasks/task.js';
+import { Task } from '../tasks/registry.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, chunk: { type: 'string' }, levels: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({ options: { size: { type: 'string' }, chunk: { type: 'string' }, levels: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' } } });
 const size = Number(values.size ?? 512);
 const chunk = Number(values.chunk ?? 64);
 const levels = (values.levels ?? '0,3').split(',').map(Number);
-const threads = Number(values.threads ?? defaultThreads());
+const threads = Number(values.threads ?? availableParallelism());
+const backend = parseBackendChoice(values.backend as string | undefined ?? 'auto');
 const dir = values.dir ?? '/tmp/digest-bench-mesh';
 const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 async function main(): Promise<void> {
   const lines: string[] = [];
   const say = (s: string) => { lines.push(s); console.error(s); };
-  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}, backend ${process.env.DIGEST_BACKEND ?? 'auto'}`);
+  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}, backend ${backend}`);
   await rm(dir, { recursive: true, force: true });
   const layer = `file://${join(dir, 'segmentation')}`;
   const shape: Vec3 = [size, size, size];
@@ -36,7 +40,7 @@ async function main(): Promise<void> {
     const region = box([x, y, z], [Math.min(x + slab, size), Math.min(y + slab, size), Math.min(z + slab, size)]);
     await volume.writeChunks(0, chunksWithin(volume.scale(0), region), synthesize(region).labels, region);
   }
-  const pool = createTaskPool(threads);
+  const pool = createTaskPool({ ...DEFAULT_CONFIG, threads, backend });
   try {
     for (const level of levels) {
       await rm(join(dir, 'segmentation', 'mesh'), { recursive: true, force: true });

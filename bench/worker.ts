@@ -19,7 +19,7 @@ import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { runPlan } from '../engine/runner.js';
 import { planDownsample, planIngest, planSize } from '../tasks/plan.js';
-import { runTask } from '../tasks/run.js';
+import { runTask } from '../tasks/registry.js';
 import { GcsTestServer } from '../test/gcs-server.js';
 import { pubsubEmulator } from '../test/pubsub-emulator.js';
 

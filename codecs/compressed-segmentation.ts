@@ -1,6 +1,7 @@
 // Neuroglancer's compressed_segmentation encoding (uint32 and uint64, any block size, multi-channel),
 // as specified in neuroglancer src/sliceview/compressed_segmentation/README.md.
 // Labels are handled as 32-bit words (1 per uint32 label, low+high per uint64) so no BigInt is touched.
+import { CorruptData } from '../common/errors.js';
 import { Vec3 } from '../precomputed/box.js';
 import { labelWords } from '../precomputed/dtype.js';
 
@@ -112,11 +113,11 @@ export function decodeCompressedSegmentation(
   bytes: Uint8Array, shape: Vec3, channels: number, blockSize: Vec3, dtype: 'uint32' | 'uint64',
 ): Uint32Array | BigUint64Array {
   const w = dtype === 'uint64' ? 2 : 1;
-  if (bytes.byteLength % 4 !== 0) throw new Error(`compressed_segmentation chunk has ${bytes.byteLength} bytes, not a whole number of 32-bit words`);
+  if (bytes.byteLength % 4 !== 0) throw new CorruptData(`compressed_segmentation chunk has ${bytes.byteLength} bytes, not a whole number of 32-bit words`);
   const src = new Uint32Array(bytes.slice().buffer);
   const voxels = shape[0] * shape[1] * shape[2];
   const outWords = new Uint32Array(voxels * channels * w);
-  if (src.length < channels) throw new Error(`compressed_segmentation chunk is too short for ${channels} channel offsets`);
+  if (src.length < channels) throw new CorruptData(`compressed_segmentation chunk is too short for ${channels} channel offsets`);
   for (let c = 0; c < channels; c++) {
     decodeChannel(src, src[c], w, shape, blockSize, outWords, c * voxels * w);
   }
@@ -127,7 +128,7 @@ function decodeChannel(src: Uint32Array, start: number, w: 1 | 2, shape: Vec3, b
   const [sx, sy, sz] = shape;
   const [bx, by, bz] = bs;
   const gx = Math.ceil(sx / bx), gy = Math.ceil(sy / by), gz = Math.ceil(sz / bz);
-  const corrupt = (why: string) => new Error(`compressed_segmentation chunk is corrupt: ${why}`);
+  const corrupt = (why: string) => new CorruptData(`compressed_segmentation chunk is corrupt: ${why}`);
   if (start + 2 * gx * gy * gz > src.length) throw corrupt(`block headers at word ${start} run past the end (${src.length} words)`);
   for (let z = 0; z < gz; z++) for (let y = 0; y < gy; y++) for (let x = 0; x < gx; x++) {
     const h = start + 2 * (x + gx * (y + gy * z));

@@ -3,6 +3,7 @@
 // (grayscale) baseline JPEGs by the encoder below, since Neuroglancer expects the component count to
 // match num_channels; three-channel chunks go through jpeg-js. Decoding uses jpeg-js.
 import jpegJs from 'jpeg-js';
+import { CorruptData } from '../common/errors.js';
 import { Vec3 } from '../precomputed/box.js';
 
 const ZIGZAG = [
@@ -163,29 +164,42 @@ export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, qu
   return new Uint8Array(jpegJs.encode({ data: rgba, width: shape[0], height: shape[1] * shape[2] }, quality).data);
 }
 
-/** The component count in a JPEG's start-of-frame header, or null if there is none. */
-export function jpegComponents(bytes: Uint8Array): number | null {
+export interface JpegFrame { width: number; height: number; components: number }
+
+/** The start-of-frame header's size and component count, or null if there is none. */
+export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   for (let i = 2; i + 9 < bytes.length; ) {
     if (bytes[i] !== 0xff) return null;
     const marker = bytes[i + 1];
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return bytes[i + 9];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (bytes[i + 5] << 8) | bytes[i + 6], width: (bytes[i + 7] << 8) | bytes[i + 8], components: bytes[i + 9] };
+    }
     i += 2 + ((bytes[i + 2] << 8) | bytes[i + 3]);
   }
   return null;
 }
 
+/**
+ * The frame is checked against the chunk before anything is decoded, so that a small file declaring a
+ * huge image (or a fuzzed one) cannot make the decoder allocate more than the chunk.
+ */
 export function decodeJpeg(bytes: Uint8Array, shape: Vec3, channels: number): Uint8Array {
   const pixels = shape[0] * shape[1] * shape[2];
-  const components = jpegComponents(bytes);
-  if (components !== null && components !== channels) throw new Error(`jpeg chunk has ${components} components, layer has ${channels} channel(s)`);
+  const frame = jpegFrame(bytes);
+  if (!frame) throw new CorruptData('jpeg chunk is corrupt: no start-of-frame header');
+  if (frame.components !== channels) throw new CorruptData(`jpeg chunk has ${frame.components} components, layer has ${channels} channel(s)`);
+  if (frame.width !== shape[0] || frame.height !== shape[1] * shape[2]) {
+    throw new CorruptData(`jpeg chunk is ${frame.width}x${frame.height}, expected ${shape[0]}x${shape[1] * shape[2]} for shape [${shape}]`);
+  }
   let image;
   try {
     // jpeg-js hands back RGB triplets whatever the component count (grayscale is replicated).
-    image = jpegJs.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 2048 });
+    image = jpegJs.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: Math.ceil(pixels / 1e6), maxMemoryUsageInMB: Math.ceil((pixels * 16) / 2 ** 20) + 4 });
   } catch (e) {
-    throw new Error(`jpeg chunk is corrupt: ${(e as Error).message}`);
+    throw new CorruptData(`jpeg chunk is corrupt: ${(e as Error).message}`, { cause: e });
   }
-  if (image.width * image.height !== pixels) throw new Error(`jpeg chunk is ${image.width}x${image.height}, expected ${pixels} pixels for shape [${shape}]`);
+  if (image.width * image.height !== pixels) throw new CorruptData(`jpeg chunk is ${image.width}x${image.height}, expected ${pixels} pixels for shape [${shape}]`);
   const out = new Uint8Array(pixels * channels);
   for (let i = 0; i < pixels; i++) for (let c = 0; c < channels; c++) out[c * pixels + i] = image.data[i * 3 + c];
   return out;

@@ -3,6 +3,7 @@
 // `axes: 'zyx'` reads arrays indexed arr[z, y, x] (or arr[c, z, y, x]), as stacks of images usually are.
 // Either way the result is x-fastest, whatever the array's memory order.
 import { crc32, inflateRawSync } from 'node:zlib';
+import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../precomputed/box.js';
 import { allocate, DataType, dataTypeOf, fromBytes, toBytes, TypedArray } from '../precomputed/dtype.js';
 
@@ -20,32 +21,47 @@ const DESCR_TO_DTYPE: Record<string, DataType> = {
 
 export function parseNpy(bytes: Uint8Array, what = 'npy'): NpyArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
-  if (bytes.length < 10 || !magic.every((b, i) => bytes[i] === b)) throw new Error(`${what}: not a .npy array (bad magic)`);
+  if (bytes.length < 12 || !magic.every((b, i) => bytes[i] === b)) throw new CorruptData(`${what}: not a .npy array (bad magic)`);
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = (major === 1 ? 10 : 12) + headerLength;
-  if (dataStart > bytes.length) throw new Error(`${what}: header runs past the end`);
+  if (dataStart > bytes.length) throw new CorruptData(`${what}: header runs past the end`);
   const header = new TextDecoder('latin1').decode(bytes.subarray(major === 1 ? 10 : 12, dataStart));
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${what}: malformed header ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new CorruptData(`${what}: malformed header ${header.trim()}`);
   const dtype = DESCR_TO_DTYPE[descr];
-  if (!dtype) throw new Error(`${what}: dtype '${descr}' is not supported (use little-endian uint8, uint16, uint32, uint64 or float32)`);
+  if (!dtype) throw new InvalidInput(`${what}: dtype '${descr}' is not supported (use little-endian uint8, uint16, uint32, uint64 or float32)`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const body = bytes.subarray(dataStart);
   const size = toBytes(allocate(dtype, 1)).byteLength;
-  if (body.byteLength !== count * size) throw new Error(`${what}: ${body.byteLength} data bytes, expected ${count * size} for shape (${shape}) of ${descr}`);
+  if (body.byteLength !== count * size) throw new CorruptData(`${what}: ${body.byteLength} data bytes, expected ${count * size} for shape (${shape}) of ${descr}`);
   // A view, not a copy, wherever the data happens to be aligned.
   return { dtype, shape, fortranOrder: fortran === 'True', data: fromBytes(dtype, body) };
 }
 
-/** Entries of a zip archive (stored or deflated, zip64 aware), as numpy writes them. */
-export function readZip(bytes: Uint8Array, what = 'zip'): Map<string, Uint8Array> {
+interface ZipEntry { name: string; method: number; crc: number; compressedSize: number; size: number; dataStart: number }
+
+/**
+ * The entries of a zip archive (stored or deflated, zip64 aware), as numpy writes them: names and
+ * where their bytes lie, nothing inflated yet. Every offset is checked against the file's length.
+ */
+export function zipEntries(bytes: Uint8Array, what = 'zip'): ZipEntry[] {
+  try {
+    return readCentralDirectory(bytes, what);
+  } catch (e) {
+    if (e instanceof CorruptData) throw e;
+    // A DataView read out of bounds: an offset in the archive points outside it.
+    throw new CorruptData(`${what}: corrupt zip archive (${(e as Error).message})`, { cause: e });
+  }
+}
+
+function readCentralDirectory(bytes: Uint8Array, what: string): ZipEntry[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const corrupt = (why: string) => new Error(`${what}: corrupt zip archive (${why})`);
+  const corrupt = (why: string) => new CorruptData(`${what}: corrupt zip archive (${why})`);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
     if (view.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
@@ -59,7 +75,7 @@ export function readZip(bytes: Uint8Array, what = 'zip'): Map<string, Uint8Array
     entries = Number(view.getBigUint64(z64 + 32, true));
     cdOffset = Number(view.getBigUint64(z64 + 48, true));
   }
-  const out = new Map<string, Uint8Array>();
+  const out: ZipEntry[] = [];
   let p = cdOffset;
   for (let e = 0; e < entries; e++) {
     if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50) throw corrupt(`central directory entry ${e} is missing`);
@@ -81,20 +97,32 @@ export function readZip(bytes: Uint8Array, what = 'zip'): Map<string, Uint8Array
       }
       x += 4 + len;
     }
-    if (view.getUint32(localOffset, true) !== 0x04034b50) throw corrupt(`local header of ${name} is missing`);
+    if (localOffset + 30 > bytes.length || view.getUint32(localOffset, true) !== 0x04034b50) throw corrupt(`local header of ${name} is missing`);
     const dataStart = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
     if (dataStart + compressedSize > bytes.length) throw corrupt(`${name} runs past the end`);
-    const raw = bytes.subarray(dataStart, dataStart + compressedSize);
-    let data: Uint8Array;
-    if (method === 0) data = raw;
-    else if (method === 8) {
-      try { data = inflateRawSync(raw); } catch (err) { throw corrupt(`${name}: ${(err as Error).message}`); }
-    } else throw corrupt(`${name} uses compression method ${method}; only stored and deflate are supported`);
-    if (data.length !== size || crc32(data) !== crc) throw corrupt(`${name} fails its size or CRC check`);
-    out.set(name, data);
+    if (method !== 0 && method !== 8) throw corrupt(`${name} uses compression method ${method}; only stored and deflate are supported`);
+    out.push({ name, method, crc, compressedSize, size, dataStart });
     p += 46 + nameLength + extraLength + commentLength;
   }
   return out;
+}
+
+/** An entry's bytes, inflated no further than its declared size, checked against its CRC. */
+function entryBytes(bytes: Uint8Array, entry: ZipEntry, what: string): Uint8Array {
+  const corrupt = (why: string, cause?: unknown) => new CorruptData(`${what}: corrupt zip archive (${why})`, { cause });
+  const raw = bytes.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
+  let data: Uint8Array;
+  if (entry.method === 0) data = raw;
+  else {
+    try { data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) }); } catch (err) { throw corrupt(`${entry.name}: ${(err as Error).message}`, err); }
+  }
+  if (data.length !== entry.size || crc32(data) !== entry.crc) throw corrupt(`${entry.name} fails its size or CRC check`);
+  return data;
+}
+
+/** Every entry of a zip archive, inflated (small archives: tests). */
+export function readZip(bytes: Uint8Array, what = 'zip'): Map<string, Uint8Array> {
+  return new Map(zipEntries(bytes, what).map((e) => [e.name, entryBytes(bytes, e, what)]));
 }
 
 export type AxisOrder = 'xyz' | 'zyx';
@@ -105,23 +133,27 @@ export interface Volume4 { data: TypedArray; shape: Vec3; channels: number }
  * The array `name` (default: 'data' if present, else the first) of an .npz, or a bare .npy, as an
  * x-fastest volume [x, y, z, c].
  */
-export function readNpzVolume(bytes: Uint8Array, opts: { axes?: AxisOrder; name?: string; what?: string } = {}): Volume4 {
+export function readNpzVolume(bytes: Uint8Array, opts: { axes?: AxisOrder; name?: string; what?: string; maxBytes?: number } = {}): Volume4 {
   const what = opts.what ?? 'npz';
   let array: NpyArray;
   if (bytes[0] === 0x93) array = parseNpy(bytes, what);
   else {
-    const entries = readZip(bytes, what);
-    const names = [...entries.keys()];
-    const wanted = opts.name ?? (entries.has('data.npy') ? 'data' : names[0]?.replace(/\.npy$/, ''));
-    const entry = entries.get(`${wanted}.npy`);
-    if (!entry) throw new Error(`${what}: no array named '${wanted}' (has ${names.join(', ') || 'none'})`);
-    array = parseNpy(entry, `${what}:${wanted}`);
+    const entries = zipEntries(bytes, what);
+    const names = entries.map((e) => e.name);
+    const wanted = opts.name ?? (names.includes('data.npy') ? 'data' : names[0]?.replace(/\.npy$/, ''));
+    const entry = entries.find((e) => e.name === `${wanted}.npy`);
+    if (!entry) throw new InvalidInput(`${what}: no array named '${wanted}' (has ${names.join(', ') || 'none'})`);
+    // The declared size, checked before anything is inflated (an .npy header is at most 64 KiB + 12).
+    if (opts.maxBytes !== undefined && entry.size > opts.maxBytes + 65_548) {
+      throw new CorruptData(`${what}: array '${wanted}' declares ${entry.size} bytes, more than the ${opts.maxBytes} bytes of data expected`);
+    }
+    array = parseNpy(entryBytes(bytes, entry, what), `${what}:${wanted}`);
   }
   return toXyzc(array, opts.axes ?? 'xyz', what);
 }
 
 function toXyzc(a: NpyArray, axes: AxisOrder, what: string): Volume4 {
-  if (a.shape.length !== 3 && a.shape.length !== 4) throw new Error(`${what}: array has ${a.shape.length} dimensions (${a.shape}); expected 3 or 4`);
+  if (a.shape.length !== 3 && a.shape.length !== 4) throw new InvalidInput(`${what}: array has ${a.shape.length} dimensions (${a.shape}); expected 3 or 4`);
   // Name each numpy axis by its role; then the memory strides tell how to gather x-fastest.
   const roles = axes === 'xyz' ? ['x', 'y', 'z', 'c'] : a.shape.length === 4 ? ['c', 'z', 'y', 'x'] : ['z', 'y', 'x'];
   const dims = a.shape.length;

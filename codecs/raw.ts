@@ -1,4 +1,5 @@
 // raw chunk encoding: little-endian voxels in [x, y, z, channel] Fortran order, no header.
+import { CorruptData } from '../common/errors.js';
 import { Vec3 } from '../precomputed/box.js';
 import { BYTES_PER_VOXEL, DataType, fromBytes, toBytes, TypedArray } from '../precomputed/dtype.js';
 
@@ -9,7 +10,7 @@ export function encodeRaw(array: TypedArray): Uint8Array {
 export function decodeRaw(bytes: Uint8Array, shape: Vec3, channels: number, dtype: DataType): TypedArray {
   const expected = shape[0] * shape[1] * shape[2] * channels * BYTES_PER_VOXEL[dtype];
   if (bytes.byteLength !== expected) {
-    throw new Error(`raw chunk has ${bytes.byteLength} bytes, expected ${expected} for shape [${shape}] x ${channels} channel(s) of ${dtype}`);
+    throw new CorruptData(`raw chunk has ${bytes.byteLength} bytes, expected ${expected} for shape [${shape}] x ${channels} channel(s) of ${dtype}`);
   }
   return fromBytes(dtype, bytes);
 }

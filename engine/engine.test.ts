@@ -3,16 +3,20 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { listAll } from '../storage/store.js';
 import { describe, expect, it } from 'vitest';
 import { box } from '../precomputed/box.js';
 import { allChunks, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { Plan } from '../tasks/plan.js';
-import { DownsampleTask, Task, taskId, TaskResult } from '../tasks/task.js';
+import { DownsampleTask } from '../tasks/downsample.js';
+import { TaskResult } from '../tasks/kind.js';
+import { Task, taskId } from '../tasks/registry.js';
 import { gpuAvailableForWorkers } from '../test/gpu.js';
 import { referencePyramid } from '../test/reference.js';
 import { runDemo } from './demo.js';
 import { LocalQueue } from './local-queue.js';
+import { DEFAULT_CONFIG } from './config.js';
 import { createTaskPool } from './pool.js';
 import { runPlan } from './runner.js';
 import { synthesize } from './synthetic.js';
@@ -80,7 +84,7 @@ describe('runPlan', () => {
 describe('the worker pool runs the demo end to end', () => {
   it('builds both pyramids, equal to the brute-force reference', async () => {
     const out = await mkdtemp(join(tmpdir(), 'digest-demo-'));
-    const pool = createTaskPool(2);
+    const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 2 });
     try {
       const result = await runDemo({ out, size: [96, 80, 48], buildSize: [64, 64, 32], chunkSize: [32, 32, 16], execute: (t) => pool.run(t), concurrency: 4, progress: false });
       expect(result.summary.dead).toEqual([]);
@@ -96,7 +100,7 @@ describe('the worker pool runs the demo end to end', () => {
       }
       // Every segment has a mesh manifest; the watershed layer is complete; the region graph has edges.
       const segmentation = await Volume.open(result.segmentationLayer);
-      const manifests = (await segmentation.store.list('mesh/')).filter((k) => /^mesh\/\d+:0$/.test(k)).map((k) => BigInt(k.slice(5, -2)));
+      const manifests = (await listAll(segmentation.store, 'mesh/')).filter((k) => /^mesh\/\d+:0$/.test(k)).map((k) => BigInt(k.slice(5, -2)));
       expect(new Set(manifests)).toEqual(new Set([...whole.labels].filter((l) => l !== 0n)));
       const watershed = await Volume.open(result.watershedLayer);
       for (const c of allChunks(watershed.scale(0))) expect(await watershed.store.exists(watershed.chunkPath(0, c))).toBe(true);
@@ -112,9 +116,7 @@ describe('the worker pool runs the demo end to end', () => {
     const layers: Record<string, Map<string, Buffer>> = {};
     for (const backend of ['cpu', 'gpu']) {
       const out = await mkdtemp(join(tmpdir(), `digest-${backend}-`));
-      process.env.DIGEST_BACKEND = backend; // worker threads copy the environment when they start
-      const pool = createTaskPool(2);
-      delete process.env.DIGEST_BACKEND;
+      const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 2, backend: backend as 'cpu' | 'gpu' });
       try {
         const results: TaskResult[] = [];
         const run = await runDemo({ out, size: [96, 80, 48], buildSize: [32, 32, 16], chunkSize: [32, 32, 16], execute: async (t) => { const r = await pool.run(t); results.push(r); return r; }, concurrency: 4, progress: false });
@@ -131,7 +133,7 @@ describe('the worker pool runs the demo end to end', () => {
   });
 
   it('passes a task error from the worker thread back with its message', async () => {
-    const pool = createTaskPool(1);
+    const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 1 });
     try {
       await expect(pool.run({ kind: 'downsample', chunk_path: 'a/0-1_0-1_0-1', layer_path: join(tmpdir(), 'no-such-layer') })).rejects.toThrow(/has no info file/);
     } finally {
@@ -164,6 +166,6 @@ describe('CLI', () => {
   it('exits non-zero with the error for a bad task', async () => {
     const result = await run(['task', '{"kind":"downsample","chunk_path":"x"}']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('digest: Downsample task: field "layer_path" is missing');
+    expect(result.stderr).toContain('digest: Downsample task: layer_path is missing');
   });
 });

@@ -1,6 +1,8 @@
 // The embedded in-process queue: leases tasks, takes them back on failure with backoff, and after
-// maxAttempts failures sets them aside as dead (with their last error) instead of losing them.
-import { Task, taskId } from '../tasks/task.js';
+// maxAttempts failures sets them aside as dead (with their last error) instead of losing them. A
+// permanent failure (invalid input, corrupt data) is set aside at once: no retry can fix it.
+import { isPermanent, messageOf } from '../common/errors.js';
+import { Task, taskId } from '../tasks/registry.js';
 
 export interface Lease {
   id: string;
@@ -55,8 +57,8 @@ export class LocalQueue {
     const w = this.leased.get(lease.id);
     if (!w) return;
     this.leased.delete(lease.id);
-    const message = error instanceof Error ? error.message : String(error);
-    if (w.attempt >= this.maxAttempts) {
+    const message = messageOf(error);
+    if (w.attempt >= this.maxAttempts || isPermanent(error)) {
       this.dead.push({ task: w.task, attempts: w.attempt, error: message });
       return;
     }

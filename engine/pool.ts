@@ -1,12 +1,16 @@
-// A piscina pool of worker threads that run tasks.
+// A piscina pool of worker threads that run tasks. Each thread applies the same Config (workerData);
+// a task past the time limit is aborted, which ends its thread (piscina starts a fresh one).
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { fromRecord, TimeoutError } from '../common/errors.js';
 import { sharedGpuSlot } from '../kernels/backend.js';
-import { Task, TaskResult } from '../tasks/task.js';
+import { TaskResult } from '../tasks/kind.js';
+import { Task, taskId } from '../tasks/registry.js';
+import { Config } from './config.js';
 import { PrefetchedObject } from './prefetch.js';
+import type { WorkerReply } from './worker.js';
 
 /** The compiled worker; when this module runs from source (vitest), the build of it in dist/. */
 function workerFile(): string {
@@ -23,17 +27,26 @@ export interface TaskPool {
   close(): Promise<void>;
 }
 
-export function defaultThreads(): number {
-  return Number(process.env.DIGEST_THREADS) || availableParallelism();
-}
-
-export function createTaskPool(threads = defaultThreads()): TaskPool {
-  const pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 30_000,
-    // Every worker sees the same GPU slot, so at most one thread per process opens headless-gl.
-    workerData: { gpuSlot: sharedGpuSlot() } });
+export function createTaskPool(config: Config): TaskPool {
+  const pool = new Piscina({
+    filename: workerFile(), minThreads: config.threads, maxThreads: config.threads, idleTimeout: 30_000,
+    // Every worker sees the same GPU slot, so at most one thread per process opens the GPU.
+    workerData: { gpuSlot: sharedGpuSlot(), config },
+  });
   return {
-    threads,
-    run: (task, prefetched = []) => pool.run({ task, prefetched }, { transferList: prefetched.map((p) => p.bytes.buffer as ArrayBuffer) }) as Promise<TaskResult>,
+    threads: config.threads,
+    async run(task, prefetched = []) {
+      const signal = AbortSignal.timeout(config.taskTimeoutMs);
+      let reply: WorkerReply;
+      try {
+        reply = await pool.run({ task, prefetched }, { transferList: prefetched.map((p) => p.bytes.buffer as ArrayBuffer), signal });
+      } catch (e) {
+        if (signal.aborted) throw new TimeoutError(`${taskId(task)}: stopped after the task time limit of ${config.taskTimeoutMs / 1000} s`, { cause: e });
+        throw e;
+      }
+      if ('error' in reply) throw fromRecord(reply.error);
+      return reply.result;
+    },
     close: () => pool.destroy(),
   };
 }

@@ -6,8 +6,10 @@ import { box, chunkKey } from '../precomputed/box.js';
 import { allChunks, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { clearPrefetched, setPrefetched } from '../storage/prefetched.js';
-import { taskInputs } from '../tasks/inputs.js';
+import { taskInputs as inputsOf } from '../tasks/registry.js';
 import { prefetchInputs } from './prefetch.js';
+
+const taskInputs = async (task: Parameters<typeof inputsOf>[0]) => (await inputsOf(task, Volume.open)).map(({ storeUrl, key }) => ({ storeUrl, key }));
 
 describe('prefetching', () => {
   it('lists exactly the chunks a task reads, fetches them, and the task thread reads them from memory once', async () => {

@@ -1,27 +1,40 @@
-// Reads a task's input objects (tasks/inputs.ts) in the main thread while the pool is busy with
+// Reads a task's input objects (the kind's `inputs`) in the main thread while the pool is busy with
 // earlier tasks; the bytes then travel to the worker with the task (transferred, not copied).
+import { Volume } from '../precomputed/volume.js';
 import { objectUrl } from '../storage/prefetched.js';
 import { openStore } from '../storage/open.js';
-import { Task } from '../tasks/task.js';
-import { taskInputs } from '../tasks/inputs.js';
+import { Task, taskInputs } from '../tasks/registry.js';
 
 export interface PrefetchedObject {
   url: string;
   bytes: Uint8Array;
 }
 
+const volumes = new Map<string, Promise<Volume>>();
+
+/** Layer infos are read once per process here: prefetching only guesses, the task reads the info itself. */
+function openVolume(url: string): Promise<Volume> {
+  let v = volumes.get(url);
+  if (!v) {
+    v = Volume.open(url);
+    v.catch(() => volumes.delete(url));
+    volumes.set(url, v);
+  }
+  return v;
+}
+
 /** The task's inputs that exist, or [] when they cannot be worked out (the task will say why). */
 export async function prefetchInputs(task: Task): Promise<PrefetchedObject[]> {
   let inputs;
   try {
-    inputs = await taskInputs(task);
+    inputs = await taskInputs(task, openVolume);
   } catch {
     return [];
   }
-  const fetched = await Promise.all(inputs.map(async ({ storeUrl, key }) => {
+  const fetched = await Promise.all(inputs.map(async ({ storeUrl, key, maxBytes }) => {
     if (storeUrl.startsWith('mem://')) return null; // in-thread stores: the worker would not see them
     try {
-      const bytes = await openStore(storeUrl).get(key);
+      const bytes = await openStore(storeUrl).get(key, { maxBytes });
       return bytes ? { url: objectUrl(storeUrl, key), bytes: ownBuffer(bytes) } : null;
     } catch {
       return null; // the task reads it again and reports the error

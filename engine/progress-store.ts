@@ -6,10 +6,15 @@
 // Markers are written after the task's output, so "done" means the output is complete. They are
 // kept per stage so that the publisher, waiting on one stage, lists only that stage's markers.
 import { createHash } from 'node:crypto';
-import { Plan } from '../tasks/plan.js';
-import { Task, taskId } from '../tasks/task.js';
+import * as v from 'valibot';
+import { InvalidInput } from '../common/errors.js';
+import { count, parseJson, record } from '../common/schema.js';
+import { parsePlan, Plan } from '../tasks/plan.js';
+import { Task, taskId } from '../tasks/registry.js';
 import { openStore } from '../storage/open.js';
-import { Store } from '../storage/store.js';
+import { listAll, Store } from '../storage/store.js';
+
+const stagesSchema = v.array(record({ tasks: count, published: v.boolean('must be true or false') }), 'must be an array of stages');
 
 export interface StageState {
   tasks: number;
@@ -49,8 +54,8 @@ export class ProgressStore {
 
   async plan(): Promise<{ plan: Plan; stages: StageState[] }> {
     const [plan, stages] = await Promise.all([this.store.get('plan.json'), this.store.get('stages.json')]);
-    if (!plan || !stages) throw new Error(`no published plan under ${this.url} (plan.json, stages.json)`);
-    return { plan: JSON.parse(new TextDecoder().decode(plan)), stages: JSON.parse(new TextDecoder().decode(stages)) };
+    if (!plan || !stages) throw new InvalidInput(`no published plan under ${this.url} (plan.json, stages.json)`);
+    return { plan: parsePlan(plan, `${this.url}/plan.json`), stages: parseJson(stagesSchema, stages, `${this.url}/stages.json`) };
   }
 
   /** `stage` is the message's stage attribute ("_" when a task was published without one). */
@@ -64,7 +69,7 @@ export class ProgressStore {
 
   private async ids(kind: 'done' | 'dead', stage: number): Promise<Set<string>> {
     const prefix = `${kind}/${stage}/`;
-    return new Set((await this.store.list(prefix)).map((k) => k.slice(prefix.length)));
+    return new Set((await listAll(this.store, prefix)).map((k) => k.slice(prefix.length)));
   }
 
   /** Done, dead and backlog counts of stage `i` (0-based), listing only its markers. */

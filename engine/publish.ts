@@ -3,8 +3,8 @@
 // later stages read what earlier ones wrote. Each message carries the task as JSON and, as
 // attributes, the progress store's URL and the stage, so workers know where to mark it done.
 import { Plan, planSize } from '../tasks/plan.js';
-import { Task } from '../tasks/task.js';
-import { logEvent } from './log.js';
+import { logEvent } from '../common/log.js';
+import { Task } from '../tasks/registry.js';
 import { ProgressStore, StageState } from './progress-store.js';
 import { ensureQueue, QueueNames } from './pubsub.js';
 

@@ -8,13 +8,15 @@ import { box, chunkKey, Vec3 } from '../precomputed/box.js';
 import { allChunks, createInfo, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
+import { listAll } from '../storage/store.js';
 import { Plan, planIngest } from '../tasks/plan.js';
 import { GcsTestServer } from '../test/gcs-server.js';
 import { Emulator, pubsubEmulator } from '../test/pubsub-emulator.js';
 import { referencePyramid } from '../test/reference.js';
 import { ProgressStore } from './progress-store.js';
 import { publishPlan } from './publish.js';
-import { pubsub } from './pubsub.js';
+import { configurePubsub, pubsub } from './pubsub.js';
+import { configureStorage } from '../storage/options.js';
 import { synthesize } from './synthetic.js';
 
 const cli = join(__dirname, '..', 'dist', 'engine', 'cli.js');
@@ -26,7 +28,11 @@ beforeAll(async () => {
   emulator = await pubsubEmulator();
   env.STORAGE_EMULATOR_HOST = await gcs.start();
   if (emulator) env.PUBSUB_EMULATOR_HOST = emulator.host;
+  // This process: the Google clients read PUBSUB_EMULATOR_HOST themselves; digest's stores and
+  // Pub/Sub client take theirs from the configuration, as the CLI passes it.
   Object.assign(process.env, env);
+  configureStorage({ gcsEndpoint: env.STORAGE_EMULATOR_HOST, retryDelayMs: 50 });
+  configurePubsub('digest-test');
 }, 90_000);
 afterAll(async () => {
   await gcs.stop();
@@ -129,25 +135,34 @@ describe('Pub/Sub workers', () => {
     for (const line of survivor.lines) expect(() => JSON.parse(line)).not.toThrow(); // structured logs only
   }, 180_000);
 
-  it('dead-letters a poison task after the allowed attempts, and exits when idle', async (ctx) => {
+  it('dead-letters a task that cannot succeed at once, and a message that is no task, and exits when idle', async (ctx) => {
     if (!emulator) return ctx.skip();
     const names = { topic: `poison-${Date.now()}`, subscription: `poison-work-${Date.now()}`, deadLetterTopic: `poison-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10, retryBackoff: [1, 2] as [number, number] };
     const poison = { kind: 'downsample', chunk_path: '16_16_16/0-32_0-32_0-32', layer_path: 'gs://e2e/no-such-layer' } as const;
     const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
     const published = publishPlan({ layer_path: 'x', stages: [[poison]] }, { ...names, progressUrl: 'gs://e2e/poison-progress', pollMs: 300, timeoutMs: 120_000 });
-    await expect(published).rejects.toThrow(/stage 1: 1 task\(s\) dead-lettered after 5 attempts/);
+    await expect(published).rejects.toThrow(/stage 1: 1 task\(s\) dead-lettered/);
+    // Not JSON at all, published by hand into the same stage.
+    await pubsub().topic(names.topic).publishMessage({ data: Buffer.from('{"kind": "downsample",'), attributes: { progress: 'gs://e2e/poison-progress', stage: '0' } });
+    expect(await worker.exit).toBe(1); // idle exit; it finished nothing
     const status = await new ProgressStore('gs://e2e/poison-progress').status();
     expect(status[0]).toMatchObject({ tasks: 1, done: 0, dead: 1, backlog: 0 });
-    const failures = worker.lines.filter((l) => l.includes('task failed')).map((l) => JSON.parse(l));
-    expect(failures.map((f) => f.attempt)).toEqual([1, 2, 3, 4, 5]);
-    expect(failures[4].message).toBe('task failed its last attempt: dead-lettered');
-    expect(failures[4].error).toMatch(/no-such-layer has no info file/);
-    // Pub/Sub moved it to the dead-letter topic, where its subscription keeps it.
+    const dead = await listAll(openStore('gs://e2e/poison-progress'), 'dead/0/');
+    expect(dead.some((k) => k.startsWith('dead/0/message-'))).toBe(true); // the non-JSON message, marked by its message id
+    // Each failed once, and was not retried: no retry can fix invalid input.
+    const failures = worker.lines.filter((l) => l.includes('task cannot succeed')).map((l) => JSON.parse(l));
+    expect(failures.map((f) => f.attempt)).toEqual([1, 1]);
+    expect(failures[0].error).toMatch(/no-such-layer has no info file/);
+    expect(failures[1].error).toMatch(/^task: not valid JSON/);
+    expect(worker.lines.some((l) => l.includes('will be retried'))).toBe(false);
+    // The worker forwarded both to the dead-letter topic, where its subscription keeps them.
     const kept = pubsub().subscription(`${names.deadLetterTopic}-kept`);
-    const dead = await new Promise<string>((resolve) => kept.once('message', (m) => { m.ack(); resolve(m.data.toString()); }));
+    const letters = await new Promise<string[]>((resolve) => {
+      const got: string[] = [];
+      kept.on('message', (m) => { m.ack(); got.push(m.data.toString()); if (got.length === 2) resolve(got); });
+    });
     await kept.close();
-    expect(JSON.parse(dead)).toEqual(poison);
-    expect(await worker.exit).toBe(1); // idle exit; it finished nothing
+    expect(letters.map((l) => (l.startsWith('{"kind": "downsample",') ? 'not json' : JSON.parse(l))).sort()).toEqual(['not json', poison].sort());
     expect(worker.lines.some((l) => l.includes('idle for 6 s'))).toBe(true);
   }, 180_000);
 

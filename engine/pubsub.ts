@@ -3,11 +3,17 @@
 import { PubSub, Subscription, Topic } from '@google-cloud/pubsub';
 
 let client: PubSub | undefined;
+let project: string | undefined;
 
+/** Set at the edge (engine/config.ts). An explicit project keeps the client from probing the GCE metadata server off GCP. */
+export function configurePubsub(projectId: string | undefined): void {
+  if (projectId !== project) client = undefined;
+  project = projectId;
+}
+
+/** One client per process (it reads PUBSUB_EMULATOR_HOST itself, as every Google client does). */
 export function pubsub(): PubSub {
-  // An explicit project keeps the client from probing the GCE metadata server off GCP.
-  const projectId = process.env.DIGEST_PROJECT ?? process.env.PUBSUB_PROJECT_ID ?? process.env.GOOGLE_CLOUD_PROJECT;
-  client ??= new PubSub(projectId ? { projectId } : {});
+  client ??= new PubSub(project ? { projectId: project } : {});
   return client;
 }
 

@@ -1,6 +1,7 @@
 // Drains a plan through a task runner (the worker pool, or in-process), stage after stage.
 import { Plan, planSize } from '../tasks/plan.js';
-import { Task, TaskResult } from '../tasks/task.js';
+import { TaskResult } from '../tasks/kind.js';
+import { Task } from '../tasks/registry.js';
 import { DeadTask, LocalQueue } from './local-queue.js';
 import { Progress } from './progress.js';
 

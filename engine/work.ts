@@ -4,20 +4,25 @@
 //   (engine/prefetch.ts). Synchronous pull, not streaming pull, so that Pub/Sub never hands one worker
 //   more than it asked for: a worker that dies then holds few messages, and they come back to the
 //   others when its ack deadline passes.
-// - The worker extends the ack deadline of every message it holds while it holds it (up to
-//   --max-task-minutes), acks after the task's output and done marker are written, and nacks (ack
-//   deadline 0) when the task fails; Pub/Sub redelivers it with backoff and, after the
-//   subscription's max delivery attempts, moves it to the dead-letter topic. The last failed attempt
-//   also writes a dead marker with the error.
+// - The worker extends the ack deadline of every message it holds while it holds it (up to the task
+//   time limit), acks after the task's output and done marker are written, and nacks (ack deadline 0)
+//   when the task fails transiently; Pub/Sub redelivers it with backoff and, after the subscription's
+//   max delivery attempts, moves it to the dead-letter topic. The last failed attempt also writes a
+//   dead marker with the error.
+// - A message that can never succeed (not JSON, not a valid task, or a task that fails on invalid
+//   input or corrupt data) is dead-lettered at once: published to the dead-letter topic, marked dead,
+//   and acked.
 // - SIGTERM/SIGINT: waiting messages are nacked at once (another worker takes them), running tasks
 //   finish and are acked, then the process exits 0. Tasks are idempotent, so a redelivery after a
 //   crash rewrites the same bytes.
-// - With --exit-when-idle S the worker exits once nothing has arrived for S seconds and nothing runs.
+// - With exitWhenIdleSeconds the worker exits once nothing has arrived for that long and nothing runs.
 import { v1 } from '@google-cloud/pubsub';
 import { Server } from 'node:http';
-import { parseTask, Task, TaskResult } from '../tasks/task.js';
+import { isPermanent, messageOf } from '../common/errors.js';
+import { logEvent } from '../common/log.js';
+import { parseTask, Task } from '../tasks/registry.js';
+import { Config } from './config.js';
 import { serveHealth } from './health.js';
-import { logEvent } from './log.js';
 import { prefetchInputs, PrefetchedObject } from './prefetch.js';
 import { markerId, ProgressStore } from './progress-store.js';
 import { pubsub } from './pubsub.js';
@@ -25,12 +30,11 @@ import { createTaskPool, TaskPool } from './pool.js';
 
 export interface WorkOptions {
   subscription: string;
-  threads: number;
+  config: Config;
   /** Messages held beyond the running ones, their inputs read ahead; 0 turns prefetching off. */
   prefetch: number;
   exitWhenIdleSeconds?: number;
   healthPort?: number;
-  maxTaskMinutes?: number;
   /** Upper bound of each lease extension, seconds: how soon a crashed worker's tasks come back. */
   maxAckDeadlineSeconds?: number;
 }
@@ -55,149 +59,232 @@ interface Held {
   data: string;
   attributes: Record<string, string>;
   attempt: number;
-  /** When the worker got it: leases are not extended past --max-task-minutes. */
+  /** When the worker got it: leases are not extended past the task time limit. */
   since: number;
   task?: Task;
-  error?: string;
+  /** Why the message is not a valid task. */
+  invalid?: unknown;
   inputs: Promise<PrefetchedObject[]>;
 }
 
 export async function work(opts: WorkOptions): Promise<WorkSummary> {
-  const started = Date.now();
-  const pool: TaskPool = createTaskPool(opts.threads);
-  const client = new v1.SubscriberClient(pubsub().options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
-  const handle = pubsub().subscription(opts.subscription);
-  const subscription = handle.name; // projects/<p>/subscriptions/<s>
-  const [metadata] = await handle.getMetadata();
-  const maxAttempts = metadata.deadLetterPolicy?.maxDeliveryAttempts ?? Infinity;
-  const ackDeadline = Math.min(opts.maxAckDeadlineSeconds ?? 60, 600);
-  const maxHoldMs = (opts.maxTaskMinutes ?? 60) * 60_000;
-  const summary: WorkSummary = { done: 0, failed: 0, voxels: 0, seconds: 0 };
-  const waiting: Held[] = [];
-  const held = new Map<string, Held>(); // every message not yet acked or nacked
-  let running = 0;
-  let draining = false;
-  let lastActivity = Date.now();
-  let wake: () => void = () => {};
+  const worker = new PubSubWorker(opts);
+  await worker.start();
+  try {
+    await worker.pullUntilDrained();
+  } finally {
+    await worker.stop();
+  }
+  return worker.summary;
+}
 
-  const health: Server | undefined = opts.healthPort === undefined ? undefined
-    : await serveHealth(opts.healthPort, () => ({ ok: !draining, running, waiting: waiting.length, done: summary.done, failed: summary.failed }));
+class PubSubWorker {
+  readonly summary: WorkSummary = { done: 0, failed: 0, voxels: 0, seconds: 0 };
+  private readonly started = Date.now();
+  private readonly threads: number;
+  private readonly pool: TaskPool;
+  private readonly client: v1.SubscriberClient;
+  private subscription = '';
+  private deadLetterTopic?: string;
+  private maxAttempts = Infinity;
+  private readonly ackDeadline: number;
+  private readonly waiting: Held[] = [];
+  private readonly held = new Map<string, Held>(); // every message not yet acked or nacked
+  private running = 0;
+  private draining = false;
+  private lastActivity = Date.now();
+  private wake: () => void = () => {};
+  private health?: Server;
+  private leaseTimer?: NodeJS.Timeout;
+  private readonly onTerm = () => this.drain('SIGTERM');
+  private readonly onInt = () => this.drain('SIGINT');
 
-  const settle = async (m: Held, ack: boolean) => {
-    held.delete(m.ackId);
-    try {
-      if (ack) await client.acknowledge({ subscription, ackIds: [m.ackId] });
-      else await client.modifyAckDeadline({ subscription, ackIds: [m.ackId], ackDeadlineSeconds: 0 });
-    } catch (e) {
-      // The deadline passed meanwhile: Pub/Sub redelivers, and the task (idempotent) runs again.
-      logEvent('WARNING', ack ? 'ack failed' : 'nack failed', { id: m.id, error: (e as Error).message });
+  constructor(private readonly opts: WorkOptions) {
+    this.threads = opts.config.threads;
+    this.pool = createTaskPool(opts.config);
+    this.client = new v1.SubscriberClient(pubsub().options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+    this.ackDeadline = Math.min(opts.maxAckDeadlineSeconds ?? 60, 600);
+  }
+
+  /** Reads the subscription's dead-letter policy, starts the health server, lease timer and signal handlers. */
+  async start(): Promise<void> {
+    const handle = pubsub().subscription(this.opts.subscription);
+    this.subscription = handle.name; // projects/<p>/subscriptions/<s>
+    const [metadata] = await handle.getMetadata();
+    this.maxAttempts = metadata.deadLetterPolicy?.maxDeliveryAttempts ?? Infinity;
+    this.deadLetterTopic = metadata.deadLetterPolicy?.deadLetterTopic ?? undefined;
+    if (this.opts.healthPort !== undefined) {
+      this.health = await serveHealth(this.opts.healthPort, () => ({
+        ok: !this.draining, running: this.running, waiting: this.waiting.length, done: this.summary.done, failed: this.summary.failed,
+      }));
     }
-  };
+    this.leaseTimer = setInterval(() => this.extendLeases(), (this.ackDeadline * 1000) / 3);
+    process.on('SIGTERM', this.onTerm);
+    process.on('SIGINT', this.onInt);
+    logEvent('INFO', 'worker started', { subscription: this.opts.subscription, threads: this.threads, prefetch: this.opts.prefetch, maxAttempts: this.maxAttempts });
+  }
 
-  // Keep the leases of held messages alive.
-  const leaseTimer = setInterval(() => {
-    const now = Date.now();
-    const ackIds = [...held.values()].filter((m) => now - m.since < maxHoldMs).map((m) => m.ackId);
-    if (ackIds.length > 0) client.modifyAckDeadline({ subscription, ackIds, ackDeadlineSeconds: ackDeadline })
-      .catch((e) => logEvent('WARNING', 'lease extension failed', { error: (e as Error).message }));
-  }, (ackDeadline * 1000) / 3);
+  /** The main loop: pull what there is room for, start what can run, until drained. */
+  async pullUntilDrained(): Promise<void> {
+    while (!this.draining) {
+      const room = this.threads + this.opts.prefetch - this.running - this.waiting.length;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+        continue;
+      }
+      for (const r of await this.pull(room)) this.receive(r);
+      this.pump();
+      this.exitIfIdle();
+    }
+    while (this.running > 0) await new Promise<void>((resolve) => { this.wake = resolve; });
+  }
 
-  async function execute(m: Held): Promise<void> {
-    const progress = m.attributes.progress ? new ProgressStore(m.attributes.progress) : undefined;
-    const t0 = Date.now();
+  /** Nacks what is still held, closes the clients and the pool. */
+  async stop(): Promise<void> {
+    clearInterval(this.leaseTimer);
+    process.off('SIGTERM', this.onTerm);
+    process.off('SIGINT', this.onInt);
+    await Promise.all([...this.held.values()].map((m) => this.settle(m, false)));
+    await this.client.close();
+    await this.pool.close();
+    await new Promise<void>((resolve) => (this.health ? this.health.close(() => resolve()) : resolve()));
+    this.summary.seconds = (Date.now() - this.started) / 1000;
+    logEvent('INFO', 'worker stopped', { ...this.summary, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) });
+  }
+
+  private async pull(maxMessages: number): Promise<Received[]> {
     try {
-      if (!m.task) throw new Error(m.error);
-      logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id });
-      const result: TaskResult = await pool.run(m.task, await m.inputs);
-      const seconds = (Date.now() - t0) / 1000;
-      await progress?.markDone(m.task, m.attributes.stage ?? '_', { seconds, attempt: m.attempt, voxels: result.voxels, backend: result.backend, time: new Date().toISOString() });
-      await settle(m, true);
-      summary.done++;
-      summary.voxels += result.voxels;
-      logEvent('INFO', 'task done', { kind: m.task.kind, id: m.id, attempt: m.attempt, seconds, voxels: result.voxels, backend: result.backend });
+      const [response] = await this.client.pull({ subscription: this.subscription, maxMessages }, { timeout: 10_000 });
+      return response.receivedMessages ?? [];
     } catch (e) {
-      const error = (e as Error).message;
-      summary.failed++;
-      const last = m.attempt >= maxAttempts;
-      logEvent(last ? 'ERROR' : 'WARNING', last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried', { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
-      if (last) await progress?.markDead(m.task ?? m.data, m.attributes.stage ?? '_', m.task ? markerId(m.task) : `message-${m.id}`, { error, attempts: m.attempt, time: new Date().toISOString() }).catch(() => {});
-      await settle(m, false);
+      if (!/DEADLINE_EXCEEDED|timed? ?out/i.test(messageOf(e))) {
+        logEvent('WARNING', 'pull failed', { error: messageOf(e) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      return [];
     }
   }
 
-  function pump(): void {
-    while (!draining && running < opts.threads && waiting.length > 0) {
-      const next = waiting.shift()!;
-      running++;
-      void execute(next).finally(() => {
-        running--;
-        lastActivity = Date.now();
-        wake();
-        pump();
+  /** Holds a pulled message: parses its task and starts reading its inputs. */
+  private receive(r: Received): void {
+    this.lastActivity = Date.now();
+    const raw = r.message?.data ?? '';
+    const m: Held = {
+      ackId: r.ackId!, id: r.message?.messageId ?? '?', attributes: r.message?.attributes ?? {},
+      data: typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8'),
+      attempt: r.deliveryAttempt || 1, since: Date.now(), inputs: Promise.resolve([]),
+    };
+    this.held.set(m.ackId, m);
+    if (this.draining) { void this.settle(m, false); return; }
+    try {
+      m.task = parseTask(m.data);
+    } catch (e) {
+      m.invalid = e;
+    }
+    if (m.task && this.opts.prefetch > 0) m.inputs = prefetchInputs(m.task);
+    this.waiting.push(m);
+  }
+
+  /** Starts waiting messages while threads are free. */
+  private pump(): void {
+    while (!this.draining && this.running < this.threads && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      this.running++;
+      void this.execute(next).finally(() => {
+        this.running--;
+        this.lastActivity = Date.now();
+        this.wake();
+        this.pump();
       });
     }
   }
 
-  const drain = (why: string) => {
-    if (draining) return;
-    draining = true;
-    logEvent('INFO', 'draining', { why, running, waiting: waiting.length });
-    for (const m of waiting.splice(0)) void settle(m, false);
-    wake();
-  };
-  const onTerm = () => drain('SIGTERM'), onInt = () => drain('SIGINT');
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-
-  logEvent('INFO', 'worker started', { subscription: opts.subscription, threads: opts.threads, prefetch: opts.prefetch, maxAttempts });
-  while (!draining) {
-    const room = opts.threads + opts.prefetch - running - waiting.length;
-    if (room <= 0) {
-      await new Promise<void>((resolve) => { wake = resolve; });
-      continue;
-    }
-    let received: Received[] = [];
+  private async execute(m: Held): Promise<void> {
+    const progress = m.attributes.progress ? new ProgressStore(m.attributes.progress) : undefined;
+    const stage = m.attributes.stage ?? '_';
+    const t0 = Date.now();
     try {
-      const [response] = await client.pull({ subscription, maxMessages: room }, { timeout: 10_000 });
-      received = response.receivedMessages ?? [];
+      if (!m.task) throw m.invalid;
+      logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id });
+      const result = await this.pool.run(m.task, await m.inputs);
+      const seconds = (Date.now() - t0) / 1000;
+      await progress?.markDone(m.task, stage, { seconds, attempt: m.attempt, voxels: result.voxels, backend: result.backend, time: new Date().toISOString() });
+      await this.settle(m, true);
+      this.summary.done++;
+      this.summary.voxels += result.voxels;
+      logEvent('INFO', 'task done', { kind: m.task.kind, id: m.id, attempt: m.attempt, seconds, voxels: result.voxels, backend: result.backend });
     } catch (e) {
-      if (!/DEADLINE_EXCEEDED|timed? ?out/i.test((e as Error).message)) {
-        logEvent('WARNING', 'pull failed', { error: (e as Error).message });
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-    for (const r of received) {
-      lastActivity = Date.now();
-      const raw = r.message?.data ?? '';
-      const data = typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8');
-      const m: Held = {
-        ackId: r.ackId!, id: r.message?.messageId ?? '?', data, attributes: r.message?.attributes ?? {},
-        attempt: r.deliveryAttempt || 1, since: Date.now(), inputs: Promise.resolve([]),
-      };
-      held.set(m.ackId, m);
-      if (draining) { void settle(m, false); continue; }
-      try {
-        m.task = parseTask(data);
-      } catch (e) {
-        m.error = (e as Error).message;
-      }
-      if (m.task && opts.prefetch > 0) m.inputs = prefetchInputs(m.task);
-      waiting.push(m);
-    }
-    pump();
-    if (opts.exitWhenIdleSeconds !== undefined && running === 0 && waiting.length === 0 && Date.now() - lastActivity > opts.exitWhenIdleSeconds * 1000) {
-      drain(`idle for ${opts.exitWhenIdleSeconds} s`);
+      this.summary.failed++;
+      await this.fail(m, e, progress, stage);
     }
   }
-  while (running > 0) await new Promise<void>((resolve) => { wake = resolve; });
-  clearInterval(leaseTimer);
-  process.off('SIGTERM', onTerm);
-  process.off('SIGINT', onInt);
-  await Promise.all([...held.values()].map((m) => settle(m, false)));
-  await client.close();
-  await pool.close();
-  await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
-  summary.seconds = (Date.now() - started) / 1000;
-  logEvent('INFO', 'worker stopped', { ...summary, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) });
-  return summary;
+
+  /**
+   * A failure that a retry cannot fix is dead-lettered now; another is nacked for redelivery, and on
+   * its last allowed attempt marked dead (Pub/Sub moves it to the dead-letter topic).
+   */
+  private async fail(m: Held, e: unknown, progress: ProgressStore | undefined, stage: string): Promise<void> {
+    const error = messageOf(e);
+    const permanent = isPermanent(e);
+    const last = permanent || m.attempt >= this.maxAttempts;
+    const what = permanent ? 'task cannot succeed: dead-lettered at once' : last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried';
+    logEvent(last ? 'ERROR' : 'WARNING', what, { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
+    if (last) {
+      const id = m.task ? markerId(m.task) : `message-${m.id}`;
+      await progress?.markDead(m.task ?? m.data, stage, id, { error, attempts: m.attempt, time: new Date().toISOString() })
+        .catch((err) => logEvent('WARNING', 'dead marker not written', { id: m.id, error: messageOf(err) }));
+    }
+    if (permanent && (await this.publishDeadLetter(m, error))) await this.settle(m, true);
+    else await this.settle(m, false);
+  }
+
+  /** Forwards a message to the subscription's dead-letter topic, as Pub/Sub would; false if it cannot. */
+  private async publishDeadLetter(m: Held, error: string): Promise<boolean> {
+    if (!this.deadLetterTopic) return false;
+    try {
+      await pubsub().topic(this.deadLetterTopic).publishMessage({
+        data: Buffer.from(m.data), attributes: { ...m.attributes, error: error.slice(0, 1024), deliveryAttempt: String(m.attempt) },
+      });
+      return true;
+    } catch (e) {
+      logEvent('WARNING', 'dead-letter publish failed: nacked instead', { id: m.id, error: messageOf(e) });
+      return false;
+    }
+  }
+
+  private async settle(m: Held, ack: boolean): Promise<void> {
+    this.held.delete(m.ackId);
+    try {
+      if (ack) await this.client.acknowledge({ subscription: this.subscription, ackIds: [m.ackId] });
+      else await this.client.modifyAckDeadline({ subscription: this.subscription, ackIds: [m.ackId], ackDeadlineSeconds: 0 });
+    } catch (e) {
+      // The deadline passed meanwhile: Pub/Sub redelivers, and the task (idempotent) runs again.
+      logEvent('WARNING', ack ? 'ack failed' : 'nack failed', { id: m.id, error: messageOf(e) });
+    }
+  }
+
+  /** Keeps the leases of held messages alive, up to the task time limit. */
+  private extendLeases(): void {
+    const now = Date.now();
+    const ackIds = [...this.held.values()].filter((m) => now - m.since < this.opts.config.taskTimeoutMs).map((m) => m.ackId);
+    if (ackIds.length > 0) {
+      this.client.modifyAckDeadline({ subscription: this.subscription, ackIds, ackDeadlineSeconds: this.ackDeadline })
+        .catch((e) => logEvent('WARNING', 'lease extension failed', { error: messageOf(e) }));
+    }
+  }
+
+  private exitIfIdle(): void {
+    const idle = this.opts.exitWhenIdleSeconds;
+    if (idle !== undefined && this.running === 0 && this.waiting.length === 0 && Date.now() - this.lastActivity > idle * 1000) {
+      this.drain(`idle for ${idle} s`);
+    }
+  }
+
+  private drain(why: string): void {
+    if (this.draining) return;
+    this.draining = true;
+    logEvent('INFO', 'draining', { why, running: this.running, waiting: this.waiting.length });
+    for (const m of this.waiting.splice(0)) void this.settle(m, false);
+    this.wake();
+  }
 }

@@ -8,6 +8,7 @@
 // headless-gl loads in only one thread per process, so one thread claims the GPU through a shared
 // slot (engine/pool.ts hands it to every worker) and the other threads run the cpu kernels.
 import { existsSync, readdirSync } from 'node:fs';
+import { logEvent } from '../common/log.js';
 import { threadId } from 'node:worker_threads';
 import { Vec3 } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
@@ -78,7 +79,7 @@ function gpuDevicePresent(): boolean {
 }
 
 function log(line: string): void {
-  console.error(`digest[thread ${threadId}]: ${line}`);
+  logEvent('INFO', line, { thread: threadId });
 }
 
 const SOFTWARE_GL = /llvmpipe|softpipe|swiftshader|software/i;
@@ -114,10 +115,17 @@ export function selectKernels(choice: BackendChoice): Kernels {
 }
 
 let selected: Kernels | undefined;
+let choice: BackendChoice = 'auto';
 
-/** This thread's kernels, chosen once from DIGEST_BACKEND (default auto). */
+/** Set at the edge (engine/config.ts); takes effect before this thread's first kernel. */
+export function configureKernels(c: BackendChoice): void {
+  if (selected && c !== choice) selected = undefined;
+  choice = c;
+}
+
+/** This thread's kernels, chosen once from the configured backend (default auto). */
 export function kernels(): Kernels {
-  selected ??= selectKernels(parseBackendChoice(process.env.DIGEST_BACKEND, 'DIGEST_BACKEND'));
+  selected ??= selectKernels(choice);
   return selected;
 }
 

@@ -1,4 +1,5 @@
 // Half-open voxel boxes [start, stop) and the chunk keys that name them.
+import { InvalidInput } from '../common/errors.js';
 
 export type Vec3 = [number, number, number];
 
@@ -46,15 +47,29 @@ export function chunkKey(b: Box): string {
 
 const KEY_PATTERN = /^(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)$/;
 
-/** Parses `x0-x1_y0-y1_z0-z1` (optionally followed by a file extension); `field` names the source in errors. */
+/**
+ * Parses `x0-x1_y0-y1_z0-z1`, which must be canonical (as chunkKey writes it: no suffix, no leading
+ * zeros, no "-0"): two spellings of one box would name two objects. `field` names the source in errors.
+ */
 export function parseChunkKey(key: string, field = 'chunk key'): Box {
-  const base = key.replace(/\.[a-z0-9.]+$/i, '');
-  const m = KEY_PATTERN.exec(base);
-  if (!m) throw new Error(`${field} "${key}" is not of the form x0-x1_y0-y1_z0-z1`);
+  const m = KEY_PATTERN.exec(key);
+  if (!m) throw new InvalidInput(`${field} "${key}" is not of the form x0-x1_y0-y1_z0-z1`);
   const n = m.slice(1).map(Number);
   const b = box([n[0], n[2], n[4]], [n[1], n[3], n[5]]);
-  if (isEmpty(b)) throw new Error(`${field} "${key}" is an empty box`);
+  if (!n.every(Number.isSafeInteger)) throw new InvalidInput(`${field} "${key}" has a coordinate beyond 2^53`);
+  if (chunkKey(b) !== key) throw new InvalidInput(`${field} "${key}" is not canonical (write it ${chunkKey(b)})`);
+  if (isEmpty(b)) throw new InvalidInput(`${field} "${key}" is an empty box`);
   return b;
+}
+
+/** Whether `key` is a canonical, non-empty box key. */
+export function isBoxKey(key: string): boolean {
+  try {
+    parseChunkKey(key);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function formatBox(b: Box): string {

@@ -1,4 +1,5 @@
 // Voxel data types of precomputed volumes and the typed arrays that hold them.
+import { CorruptData, InvalidInput } from '../common/errors.js';
 
 export const DATA_TYPES = ['uint8', 'uint16', 'uint32', 'uint64', 'float32'] as const;
 export type DataType = (typeof DATA_TYPES)[number];
@@ -41,7 +42,7 @@ export function dataTypeOf(array: TypedArray): DataType {
 export function fromBytes(dtype: DataType, bytes: Uint8Array): TypedArray {
   const size = BYTES_PER_VOXEL[dtype];
   if (bytes.byteLength % size !== 0) {
-    throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
+    throw new CorruptData(`${bytes.byteLength} bytes is not a whole number of ${dtype} values`);
   }
   const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
   const n = aligned.byteLength / size;
@@ -61,7 +62,7 @@ export function toBytes(array: TypedArray): Uint8Array {
 /** Segmentation labels as uint32 or uint64: uint8/uint16 labels are widened to uint32 (a copy). */
 export function asLabels(array: TypedArray): Uint32Array | BigUint64Array {
   if (array instanceof Uint32Array || array instanceof BigUint64Array) return array;
-  if (array instanceof Float32Array) throw new Error('labels must be unsigned integers, not float32');
+  if (array instanceof Float32Array) throw new InvalidInput('labels must be unsigned integers, not float32');
   return Uint32Array.from(array);
 }
 

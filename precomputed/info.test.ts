@@ -38,7 +38,9 @@ describe('chunk grid', () => {
   });
 
   it('parses chunk keys with negative coordinates and names bad ones', () => {
-    expect(parseChunkKey('-6-58_0-1_2-3.npz')).toEqual({ start: [-6, 0, 2], stop: [58, 1, 3] });
+    expect(parseChunkKey('-6-58_0-1_2-3')).toEqual({ start: [-6, 0, 2], stop: [58, 1, 3] });
+    // One spelling per box: a suffix, leading zeros or -0 would name a second object.
+    for (const bad of ['-6-58_0-1_2-3.npz', '0-64_0-64_0-64.dup', '00-64_0-64_0-64', '0-064_0-64_0-64', '-0-64_0-64_0-64', ' 0-64_0-64_0-64']) expect(() => parseChunkKey(bad)).toThrow(/is not (of the form|canonical)/);
     expect(() => parseChunkKey('0-64_0-64', 'chunk_path')).toThrow('chunk_path "0-64_0-64" is not of the form x0-x1_y0-y1_z0-z1');
     expect(() => parseChunkKey('5-5_0-1_0-1', 'chunk_path')).toThrow('chunk_path "5-5_0-1_0-1" is an empty box');
   });

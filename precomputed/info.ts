@@ -1,4 +1,5 @@
 // The precomputed `info` JSON: its types, validation, creation and the chunk grid of each scale.
+import { InvalidInput } from '../common/errors.js';
 import { box, Box, chunkKey, contains, equals, formatBox, intersect, isEmpty, Vec3 } from './box.js';
 import { DataType, isDataType } from './dtype.js';
 
@@ -27,8 +28,17 @@ export interface Info {
   [extra: string]: unknown;
 }
 
+/**
+ * A scale key is a relative path inside the layer. The spec also allows ".." (data outside the layer's
+ * directory); digest refuses it, so that no task writes outside the layer it was given.
+ */
+const SCALE_KEY_PART = /^[A-Za-z0-9_.,-]+$/;
+const isScaleKey = (key: unknown) => typeof key === 'string' && key.split('/').every((p) => SCALE_KEY_PART.test(p) && p !== '.' && p !== '..');
+/** Voxel coordinates stay exact in doubles and chunk indices in 64-bit Morton codes. */
+const MAX_EXTENT = 2 ** 40;
+
 function fail(field: string, value: unknown, why: string): never {
-  throw new Error(`info: ${field} ${JSON.stringify(value)} ${why}`);
+  throw new InvalidInput(`info: ${field} ${JSON.stringify(value)} ${why}`);
 }
 
 function vec3(value: unknown, field: string, opts: { positive?: boolean; integer?: boolean } = {}): Vec3 {
@@ -47,7 +57,7 @@ export function parseInfo(input: string | unknown): Info {
     try {
       raw = JSON.parse(input);
     } catch (e) {
-      throw new Error(`info: not valid JSON (${(e as Error).message})`);
+      throw new InvalidInput(`info: not valid JSON (${(e as Error).message})`);
     }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('root', raw, 'must be a JSON object');
@@ -59,6 +69,13 @@ export function parseInfo(input: string | unknown): Info {
   if (raw.type === 'segmentation' && raw.num_channels !== 1) fail('num_channels', raw.num_channels, 'must be 1 for segmentation');
   if (!Array.isArray(raw.scales) || raw.scales.length === 0) fail('scales', raw.scales, 'must be a non-empty array');
   const scales = raw.scales.map((s: any, i: number) => parseScale(s, i, dataType, raw.num_channels));
+  // Two scales with one key would write into one directory: a mip would overwrite another.
+  const firstWithKey = new Map<string, number>();
+  scales.forEach((s: Scale, i: number) => {
+    const j = firstWithKey.get(s.key);
+    if (j !== undefined) fail(`scales[${i}].key`, s.key, `is also the key of scales[${j}]; each scale needs its own directory`);
+    firstWithKey.set(s.key, i);
+  });
   for (let i = 1; i < scales.length; i++) {
     if (scales[i].resolution.some((r: number, d: number) => r < scales[i - 1].resolution[d])) {
       fail(`scales[${i}].resolution`, scales[i].resolution, 'must not decrease from the scale before');
@@ -70,10 +87,12 @@ export function parseInfo(input: string | unknown): Info {
 function parseScale(s: any, i: number, dataType: DataType, channels: number): Scale {
   const f = (name: string) => `scales[${i}].${name}`;
   if (typeof s !== 'object' || s === null) fail(`scales[${i}]`, s, 'must be an object');
-  if (typeof s.key !== 'string' || s.key === '') fail(f('key'), s.key, 'must be a non-empty string');
+  if (!isScaleKey(s.key)) fail(f('key'), s.key, 'must be a relative path of names made of letters, digits and "_-.," (no "." or ".." parts)');
   const size = vec3(s.size, f('size'), { positive: true });
+  if (!size.every((v) => v <= MAX_EXTENT)) fail(f('size'), s.size, `must be at most ${MAX_EXTENT} voxels per axis`);
   const resolution = vec3(s.resolution, f('resolution'), { positive: true, integer: false });
   const voxelOffset = s.voxel_offset === undefined ? ([0, 0, 0] as Vec3) : vec3(s.voxel_offset, f('voxel_offset'));
+  if (!voxelOffset.every((v) => Math.abs(v) <= MAX_EXTENT)) fail(f('voxel_offset'), s.voxel_offset, `must be within ±${MAX_EXTENT}`);
   if (!Array.isArray(s.chunk_sizes) || s.chunk_sizes.length === 0) fail(f('chunk_sizes'), s.chunk_sizes, 'must be a non-empty array of [x,y,z]');
   const chunkSizes = s.chunk_sizes.map((c: unknown, j: number) => vec3(c, f(`chunk_sizes[${j}]`), { positive: true }));
   const encoding = typeof s.encoding === 'string' ? s.encoding.toLowerCase() : s.encoding;
@@ -149,7 +168,7 @@ export function mipsToOneChunk(size: Vec3, chunk: Vec3, factor: Vec3): number {
 
 /** Appends a scale downsampled by `factor` from the last one; its bounds hold every voxel with a child inside. */
 export function addScale(info: Info, factor: Vec3): Scale {
-  if (!factor.every((f) => f === 1 || f === 2)) throw new Error(`downsample factor [${factor}] must have components 1 or 2`);
+  if (!factor.every((f) => f === 1 || f === 2)) throw new InvalidInput(`downsample factor [${factor}] must have components 1 or 2`);
   const last = info.scales[info.scales.length - 1];
   const bounds = scaleBounds(last);
   const start = bounds.start.map((v, i) => Math.floor(v / factor[i])) as Vec3;
@@ -168,12 +187,12 @@ export function addScale(info: Info, factor: Vec3): Scale {
 
 /** The integer factor between scale `mip - 1` and scale `mip` (1 or 2 per axis). */
 export function downsampleFactor(info: Info, mip: number): Vec3 {
-  if (mip < 1 || mip >= info.scales.length) throw new Error(`mip ${mip} has no scale below it in this layer (scales 0..${info.scales.length - 1})`);
+  if (mip < 1 || mip >= info.scales.length) throw new InvalidInput(`mip ${mip} has no scale below it in this layer (scales 0..${info.scales.length - 1})`);
   const lo = info.scales[mip - 1].resolution;
   const hi = info.scales[mip].resolution;
   return lo.map((r, i) => {
     const f = hi[i] / r;
-    if (f !== 1 && f !== 2) throw new Error(`info: scales[${mip}].resolution [${hi}] is not 1x or 2x of scales[${mip - 1}].resolution [${lo}]`);
+    if (f !== 1 && f !== 2) throw new InvalidInput(`info: scales[${mip}].resolution [${hi}] is not 1x or 2x of scales[${mip - 1}].resolution [${lo}]`);
     return f;
   }) as Vec3;
 }
@@ -224,13 +243,13 @@ export function assertChunkAligned(scale: Scale, b: Box, what: string): void {
   const c = chunkSize(scale);
   const g = b.start.map((v, i) => (v - scale.voxel_offset[i]) / c[i]) as Vec3;
   if (!g.every((v, i) => Number.isInteger(v) && v >= 0 && v < gridShape(scale)[i]) || !equals(chunkBox(scale, g), b)) {
-    throw new Error(`${what} ${chunkKey(b)} is not aligned to chunk size [${c}] of scale ${scale.key} (bounds ${formatBox(scaleBounds(scale))})`);
+    throw new InvalidInput(`${what} ${chunkKey(b)} is not aligned to chunk size [${c}] of scale ${scale.key} (bounds ${formatBox(scaleBounds(scale))})`);
   }
 }
 
 export function scaleIndex(info: Info, key: string): number {
   const i = info.scales.findIndex((s) => s.key === key);
-  if (i < 0) throw new Error(`scale "${key}" is not in this layer (scales: ${info.scales.map((s) => s.key).join(', ')})`);
+  if (i < 0) throw new InvalidInput(`scale "${key}" is not in this layer (scales: ${info.scales.map((s) => s.key).join(', ')})`);
   return i;
 }
 
@@ -242,6 +261,6 @@ export function assertChunkUnion(scale: Scale, b: Box, what: string): void {
     && (b.start[i] - scale.voxel_offset[i]) % c[i] === 0
     && ((b.stop[i] - scale.voxel_offset[i]) % c[i] === 0 || b.stop[i] === bounds.stop[i]));
   if (!aligned || !contains(bounds, b)) {
-    throw new Error(`${what} ${chunkKey(b)} is not made of whole chunks [${c}] of scale ${scale.key} (bounds ${formatBox(bounds)})`);
+    throw new InvalidInput(`${what} ${chunkKey(b)} is not made of whole chunks [${c}] of scale ${scale.key} (bounds ${formatBox(bounds)})`);
   }
 }

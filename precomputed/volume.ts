@@ -1,5 +1,6 @@
 // A precomputed layer: its info, and reads of any box / writes of grid-aligned chunks through a store and codec.
-import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipTransport } from '../codecs/chunk.js';
+import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipTransport, maxEncodedBytes } from '../codecs/chunk.js';
+import { InvalidInput, withContext } from '../common/errors.js';
 import { openStore } from '../storage/open.js';
 import { Store } from '../storage/store.js';
 import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, voxelCount } from './box.js';
@@ -11,13 +12,13 @@ export class Volume {
 
   static async open(url: string): Promise<Volume> {
     const store = openStore(url);
-    const bytes = await store.get('info');
-    if (!bytes) throw new Error(`layer ${url} has no info file`);
+    const bytes = await store.get('info', { maxBytes: 16 << 20 });
+    if (!bytes) throw new InvalidInput(`layer ${url} has no info file`);
     let info: Info;
     try {
       info = parseInfo(new TextDecoder().decode(bytes));
     } catch (e) {
-      throw new Error(`layer ${url}: ${(e as Error).message}`);
+      throw withContext(e, `layer ${url}`);
     }
     return new Volume(url, store, info);
   }
@@ -36,7 +37,7 @@ export class Volume {
 
   scale(mip: number): Scale {
     const scale = this.info.scales[mip];
-    if (!scale) throw new Error(`layer ${this.url} has no mip ${mip} (scales 0..${this.info.scales.length - 1})`);
+    if (!scale) throw new InvalidInput(`layer ${this.url} has no mip ${mip} (scales 0..${this.info.scales.length - 1})`);
     return scale;
   }
 
@@ -52,14 +53,21 @@ export class Volume {
     return `${this.scale(mip).key}/${chunkKey(chunk)}`;
   }
 
+  /** The stored objects of the chunks that `region` touches, with their size limits (for prefetching). */
+  chunkObjects(mip: number, region: Box): { storeUrl: string; key: string; maxBytes: number }[] {
+    const format = this.format(mip);
+    return chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip)))
+      .map((c) => ({ storeUrl: this.url, key: this.chunkPath(mip, c), maxBytes: maxEncodedBytes(format, voxelCount(c)) }));
+  }
+
   async readChunk(mip: number, chunk: Box): Promise<TypedArray | null> {
     const key = this.chunkPath(mip, chunk);
-    const bytes = await this.store.get(key);
-    if (!bytes) return null;
+    const format = this.format(mip);
     try {
-      return decodeChunk(bytes, shapeOf(chunk), this.format(mip));
+      const bytes = await this.store.get(key, { maxBytes: maxEncodedBytes(format, voxelCount(chunk)) });
+      return bytes && decodeChunk(bytes, shapeOf(chunk), format);
     } catch (e) {
-      throw new Error(`${this.url}/${key}: ${(e as Error).message}`);
+      throw withContext(e, `${this.url}/${key}`);
     }
   }
 
@@ -69,14 +77,14 @@ export class Volume {
    */
   async read(mip: number, region: Box, opts: { missing?: 'error' | 'zero' } = {}): Promise<TypedArray> {
     const bounds = this.bounds(mip);
-    if (!contains(bounds, region)) throw new Error(`read of ${formatBox(region)} at mip ${mip} is outside the layer bounds ${formatBox(bounds)}`);
+    if (!contains(bounds, region)) throw new InvalidInput(`read of ${formatBox(region)} at mip ${mip} is outside the layer bounds ${formatBox(bounds)}`);
     const channels = this.info.num_channels;
     const out = allocate(this.info.data_type, voxelCount(region) * channels);
     await Promise.all(chunksIntersecting(this.scale(mip), region).map(async (chunk) => {
       const data = await this.readChunk(mip, chunk);
       if (!data) {
         if (opts.missing === 'zero') return;
-        throw new Error(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
+        throw new InvalidInput(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
       }
       copyRegion(data, chunk, out, region, intersect(chunk, region), channels);
     }));
@@ -98,7 +106,7 @@ export class Volume {
     const largest = Math.max(0, ...chunks.map(voxelCount)) * channels;
     const scratch = allocate(this.info.data_type, largest);
     const encoded = chunks.map((chunk) => {
-      if (!contains(region, chunk)) throw new Error(`chunk ${chunkKey(chunk)} is not inside the data's box ${formatBox(region)}`);
+      if (!contains(region, chunk)) throw new InvalidInput(`chunk ${chunkKey(chunk)} is not inside the data's box ${formatBox(region)}`);
       const part = scratch.subarray(0, voxelCount(chunk) * channels) as TypedArray;
       copyRegion(data, region, part, chunk, chunk, channels);
       return this.encode(mip, chunk, part);
@@ -109,8 +117,8 @@ export class Volume {
   /** Checks and encodes one chunk; the bytes never alias `data`. */
   private encode(mip: number, chunk: Box, data: TypedArray): Uint8Array {
     assertChunkAligned(this.scale(mip), chunk, `write to ${this.url} at mip ${mip}: chunk`);
-    if (dataTypeOf(data) !== this.info.data_type) throw new Error(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
-    if (data.length !== voxelCount(chunk) * this.info.num_channels) throw new Error(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
+    if (dataTypeOf(data) !== this.info.data_type) throw new InvalidInput(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
+    if (data.length !== voxelCount(chunk) * this.info.num_channels) throw new InvalidInput(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
     const bytes = encodeChunk(data, shapeOf(chunk), this.format(mip));
     return bytes.buffer === data.buffer ? bytes.slice() : bytes;
   }

@@ -1,10 +1,16 @@
-// file:// store. Writes are atomic (temp file + rename) so readers never see half a chunk;
-// a gzipped object is kept as `key.gz`, as Neuroglancer-serving tools expect.
+// file:// store. Writes are atomic (temp file, fsync, rename) so readers never see half a chunk and a
+// crash leaves the old or the new bytes; a gzipped object is kept as `key.gz`, as Neuroglancer-serving
+// tools expect. Temp files left by a killed writer are swept the next time a process writes into
+// their directory.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { gunzip, gzip } from './gzip.js';
-import { checkKey, PutOptions, Store } from './store.js';
+import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
+import { gunzip, gzip, gzipBound } from './gzip.js';
+import { storageOptions } from './options.js';
+import { checkKey, GetOptions, PutOptions, Store } from './store.js';
+
+const TEMP = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
 export class FileStore implements Store {
   readonly root: string;
@@ -18,28 +24,51 @@ export class FileStore implements Store {
     return join(this.root, ...checkKey(key).split('/'));
   }
 
-  async get(key: string): Promise<Uint8Array | null> {
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
     const path = this.path(key);
-    const plain = await readOrNull(path);
+    const plain = await readOrNull(path, options.maxBytes);
     if (plain) return plain;
-    const zipped = await readOrNull(path + '.gz');
-    return zipped ? gunzip(zipped, `${this.url}/${key}.gz`) : null;
+    // gzip adds at most a few bytes per 16 KiB block (stored blocks) and a header to what it holds.
+    const zipped = await readOrNull(path + '.gz', options.maxBytes === undefined ? undefined : gzipBound(options.maxBytes));
+    return zipped ? gunzip(zipped, path + '.gz', options.maxBytes) : null;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
+    const path = this.path(key);
+    const handle = await open(path, 'r').catch((e) => {
+      if (isMissing(e)) return null;
+      throw fileError(e, path);
+    });
+    if (!handle) return null;
+    try {
+      const out = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(out, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === length ? out : out.subarray(0, got);
+    } catch (e) {
+      throw fileError(e, path);
+    } finally {
+      await handle.close();
+    }
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
     const path = this.path(key);
     const [target, other] = options.gzip ? [path + '.gz', path] : [path, path + '.gz'];
-    await mkdir(dirname(path), { recursive: true });
-    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const dir = dirname(path);
     try {
-      await writeFile(temp, options.gzip ? gzip(data) : data);
-      await rename(temp, target);
+      await mkdir(dir, { recursive: true });
+      await sweepOnce(dir);
+      await writeAtomically(target, options.gzip ? gzip(data, options.gzipLevel) : data);
+      // A rerun may switch compression: never leave two versions of one key.
+      await rm(other, { force: true });
     } catch (e) {
-      await rm(temp, { force: true });
-      throw e;
+      throw fileError(e, target);
     }
-    // A rerun may switch compression: never leave two versions of one key.
-    await rm(other, { force: true });
   }
 
   async exists(key: string): Promise<boolean> {
@@ -47,29 +76,30 @@ export class FileStore implements Store {
     return (await isFile(path)) || (await isFile(path + '.gz'));
   }
 
-  async list(prefix = ''): Promise<string[]> {
-    const keys = new Set<string>();
-    const walk = async (dir: string): Promise<void> => {
+  async *listPages(prefix = ''): AsyncIterable<string[]> {
+    // Walk only the deepest directory that the prefix names; one page per directory.
+    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const pending = [dirPart ? join(this.root, ...dirPart.split('/')) : this.root];
+    while (pending.length > 0) {
+      const dir = pending.pop()!;
       let entries;
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
-        throw e;
+        if (isMissing(e)) continue;
+        throw fileError(e, dir);
       }
+      const page = new Set<string>();
       for (const entry of entries) {
         const full = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(full);
-        else if (!/\.tmp-\d+-[0-9a-f]{8}$/.test(entry.name)) {
+        if (entry.isDirectory()) pending.push(full);
+        else if (!TEMP.test(entry.name)) {
           const key = relative(this.root, full).split(sep).join('/').replace(/\.gz$/, '');
-          if (key.startsWith(prefix)) keys.add(key);
+          if (key.startsWith(prefix)) page.add(key);
         }
       }
-    };
-    // Walk only the deepest directory that the prefix names.
-    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    await walk(dirPart ? join(this.root, ...dirPart.split('/')) : this.root);
-    return [...keys].sort();
+      if (page.size > 0) yield [...page].sort();
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -79,14 +109,83 @@ export class FileStore implements Store {
   }
 }
 
-async function readOrNull(path: string): Promise<Uint8Array | null> {
+async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
+  const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const buf = await readFile(path);
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(bytes);
+      if (storageOptions().fsync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Removes temp files in `dir` that no live writer owns: their process is gone (killed mid-write) and
+ * they are a few seconds old, or they are an hour old (a writer on another machine). Once per
+ * directory per process.
+ */
+async function sweepOnce(dir: string): Promise<void> {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  const now = Date.now();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = TEMP.exec(name);
+    if (!m) continue;
+    const path = join(dir, name);
+    const age = now - ((await stat(path).catch(() => null))?.mtimeMs ?? now);
+    if (age > 3_600_000 || (age > 5_000 && !processAlive(Number(m[1])))) await rm(path, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isMissing(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** The system error with the file named, as a digest error of the right kind. */
+function fileError(e: unknown, path: string): Error {
+  const { code, message } = e as NodeJS.ErrnoException;
+  if (e instanceof Error && 'kind' in e) return e;
+  if (code === 'ENOSPC') return new TransientError(`${path}: no space left on the device`, { cause: e });
+  if (code === 'EISDIR') return new InvalidInput(`${path} is a directory, not a stored object`, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new InvalidInput(`${path}: permission denied (${code})`, { cause: e });
+  return new TransientError(`${path}: ${message}`, { cause: e });
+}
+
+async function readOrNull(path: string, maxBytes?: number): Promise<Uint8Array | null> {
+  const handle = await open(path, 'r').catch((e) => {
+    if (isMissing(e)) return null;
+    throw fileError(e, path);
+  });
+  if (!handle) return null;
+  try {
+    const { size } = await handle.stat();
+    if (maxBytes !== undefined && size > maxBytes) throw new CorruptData(`${path}: ${size} bytes, more than the ${maxBytes} expected`);
+    const buf = await handle.readFile();
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw e;
+    throw fileError(e, path);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -1,29 +1,36 @@
-// gs:// store through @google-cloud/storage. The client retries every call with exponential backoff
-// (all our writes are idempotent: a chunk rewritten holds the same bytes); a Limiter bounds open requests.
-import { IdempotencyStrategy, Storage } from '@google-cloud/storage';
-import { gzip } from './gzip.js';
+// gs:// store through @google-cloud/storage. Every request has a stall timeout and our own retries
+// (storage/retry.ts; the client's own retries are off so that the two do not multiply); all our
+// writes are idempotent, a rewritten object holds the same bytes. Downloads are checked against the
+// object's CRC32C by the client and inflated here, within the size the caller expects.
+import { Storage } from '@google-cloud/storage';
+import { gunzip, gzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
-import { checkKey, PutOptions, Store } from './store.js';
+import { onStorageConfigured, storageOptions } from './options.js';
+import { withRetries } from './retry.js';
+import { checkKey, GetOptions, PutOptions, Store } from './store.js';
+import { CorruptData } from '../common/errors.js';
 
 let client: Storage | undefined;
+let limiter: Limiter | undefined;
+onStorageConfigured(() => { client = undefined; limiter = undefined; });
 
-/** One client per process; honours STORAGE_EMULATOR_HOST for emulators and test servers. */
+/** One client per process, built from the storage options. */
 function storageClient(): Storage {
+  const { gcsEndpoint, project } = storageOptions();
+  // An emulator needs some project id; off GCP the client would otherwise probe for one.
+  const projectId = project ?? (gcsEndpoint ? 'digest-test' : undefined);
   client ??= new Storage({
-    ...(process.env.STORAGE_EMULATOR_HOST ? { apiEndpoint: process.env.STORAGE_EMULATOR_HOST, projectId: 'digest-test' } : {}),
-    retryOptions: {
-      autoRetry: true,
-      maxRetries: Number(process.env.DIGEST_GCS_RETRIES ?? 6),
-      retryDelayMultiplier: 2,
-      maxRetryDelay: 32,
-      totalTimeout: 600,
-      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-    },
+    ...(gcsEndpoint ? { apiEndpoint: gcsEndpoint } : {}),
+    ...(projectId ? { projectId } : {}),
+    retryOptions: { autoRetry: false },
   });
   return client;
 }
 
-const limiter = new Limiter(Number(process.env.DIGEST_GCS_CONCURRENCY ?? 32));
+function requests(): Limiter {
+  limiter ??= new Limiter(storageOptions().concurrency);
+  return limiter;
+}
 
 export class GcsStore implements Store {
   private readonly bucketName: string;
@@ -45,43 +52,97 @@ export class GcsStore implements Store {
     return storageClient().bucket(this.bucketName).file(this.name(key));
   }
 
-  async get(key: string): Promise<Uint8Array | null> {
-    return limiter.run(async () => {
+  private where(key: string): string {
+    return `gs://${this.bucketName}/${this.name(key)}`;
+  }
+
+  /** One request about `what`, limited, timed and retried; 404 gives null. */
+  private request<T>(what: string, op: (signal: AbortSignal, progress: () => void) => Promise<T>): Promise<T | null> {
+    return requests().run(() => withRetries(what, async (signal, progress) => {
       try {
-        const [buf] = await this.file(key).download({ decompress: true });
-        return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+        return await op(signal, progress);
       } catch (e) {
         if ((e as { code?: number }).code === 404) return null;
         throw e;
       }
+    }));
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
+    const limit = options.maxBytes === undefined ? undefined : gzipBound(options.maxBytes);
+    const got = await this.request(this.where(key), (signal, progress) => this.download(key, { validation: 'crc32c' }, signal, progress, limit));
+    if (!got) return null;
+    return got.gzip ? gunzip(got.bytes, this.where(key), options.maxBytes) : got.bytes;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
+    if (length <= 0) return (await this.exists(key)) ? new Uint8Array(0) : null;
+    const got = await this.request(this.where(key), async (signal, progress) => {
+      try {
+        return await this.download(key, { start: offset, end: offset + length - 1, validation: false }, signal, progress, length);
+      } catch (e) {
+        if ((e as { code?: number }).code === 416) return { bytes: new Uint8Array(0), gzip: false }; // starts past the end
+        throw e;
+      }
+    });
+    return got?.bytes ?? null;
+  }
+
+  /** The stored bytes (still gzip-encoded where the object is), collected with a stall timeout. */
+  private download(key: string, opts: { start?: number; end?: number; validation: 'crc32c' | false }, signal: AbortSignal, progress: () => void, limit?: number): Promise<{ bytes: Uint8Array; gzip: boolean }> {
+    return new Promise((resolve, reject) => {
+      const stream = this.file(key).createReadStream({ ...opts, decompress: false });
+      const parts: Buffer[] = [];
+      let size = 0, gzipped = false;
+      const abort = () => stream.destroy(signal.reason as Error);
+      signal.addEventListener('abort', abort, { once: true });
+      stream.on('response', (res: { headers: Record<string, string | undefined> }) => { gzipped = res.headers['content-encoding'] === 'gzip'; progress(); });
+      stream.on('data', (chunk: Buffer) => {
+        progress();
+        size += chunk.length;
+        if (limit !== undefined && size > limit) stream.destroy(new CorruptData(`${this.where(key)}: more than the ${limit} bytes expected`));
+        else parts.push(chunk);
+      });
+      stream.on('error', (e) => { signal.removeEventListener('abort', abort); reject(e); });
+      stream.on('end', () => {
+        signal.removeEventListener('abort', abort);
+        const all = Buffer.concat(parts);
+        resolve({ bytes: new Uint8Array(all.buffer, all.byteOffset, all.byteLength), gzip: gzipped });
+      });
     });
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    const body = options.gzip ? gzip(data) : data;
-    await limiter.run(() =>
-      this.file(key).save(Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
-        resumable: false,
-        validation: 'md5',
-        metadata: {
-          contentType: options.contentType ?? 'application/octet-stream',
-          ...(options.gzip ? { contentEncoding: 'gzip' } : {}),
-        },
-      }),
-    );
+    const body = options.gzip ? gzip(data, options.gzipLevel) : data;
+    const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    await this.request(this.where(key), () => this.file(key).save(buffer, {
+      resumable: false,
+      validation: 'md5',
+      timeout: storageOptions().timeoutMs,
+      metadata: {
+        contentType: options.contentType ?? 'application/octet-stream',
+        ...(options.gzip ? { contentEncoding: 'gzip' } : {}),
+      },
+    }));
   }
 
   async exists(key: string): Promise<boolean> {
-    return limiter.run(async () => (await this.file(key).exists())[0]);
+    return (await this.request(this.where(key), async () => (await this.file(key).exists())[0])) ?? false;
   }
 
-  async list(prefix = ''): Promise<string[]> {
+  async *listPages(prefix = ''): AsyncIterable<string[]> {
     const base = this.prefix ? `${this.prefix}/` : '';
-    const [files] = await limiter.run(() => storageClient().bucket(this.bucketName).getFiles({ prefix: base + prefix, autoPaginate: true }));
-    return files.map((f) => f.name.slice(base.length)).sort();
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = (await this.request(`listing gs://${this.bucketName}/${base}${prefix}`, () => storageClient().bucket(this.bucketName).getFiles({
+        prefix: base + prefix, autoPaginate: false, maxResults: 1000, ...(pageToken ? { pageToken } : {}),
+      })))!;
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+      yield files.map((f) => f.name.slice(base.length));
+    } while (pageToken);
   }
 
   async delete(key: string): Promise<void> {
-    await limiter.run(() => this.file(key).delete({ ignoreNotFound: true }));
+    await this.request(this.where(key), () => this.file(key).delete({ ignoreNotFound: true }));
   }
 }

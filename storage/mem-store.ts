@@ -1,7 +1,8 @@
 // mem:// store for tests: `mem://bucket/prefix`, one process-wide map per bucket, so any two URLs
 // that name the same place see the same objects (as with gs://). Not shared between worker threads.
+import { CorruptData } from '../common/errors.js';
 import { gunzip, gzip } from './gzip.js';
-import { checkKey, PutOptions, Store } from './store.js';
+import { checkKey, GetOptions, PutOptions, Store } from './store.js';
 
 interface Entry { data: Uint8Array; gzip: boolean; contentType?: string }
 const buckets = new Map<string, Map<string, Entry>>();
@@ -22,23 +23,31 @@ export class MemStore implements Store {
     return this.prefix + checkKey(key);
   }
 
-  async get(key: string): Promise<Uint8Array | null> {
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
     const entry = this.map.get(this.name(key));
     if (!entry) return null;
-    return entry.gzip ? gunzip(entry.data, `${this.url}/${key}`) : entry.data.slice();
+    if (entry.gzip) return gunzip(entry.data, `${this.url}/${key}`, options.maxBytes);
+    if (options.maxBytes !== undefined && entry.data.length > options.maxBytes) throw new CorruptData(`${this.url}/${key}: ${entry.data.length} bytes, more than the ${options.maxBytes} expected`);
+    return entry.data.slice();
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
+    const entry = this.map.get(this.name(key));
+    return entry ? entry.data.slice(offset, offset + length) : null;
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    this.map.set(this.name(key), { data: options.gzip ? gzip(data) : data.slice(), gzip: !!options.gzip, contentType: options.contentType });
+    this.map.set(this.name(key), { data: options.gzip ? gzip(data, options.gzipLevel) : data.slice(), gzip: !!options.gzip, contentType: options.contentType });
   }
 
   async exists(key: string): Promise<boolean> {
     return this.map.has(this.name(key));
   }
 
-  async list(prefix = ''): Promise<string[]> {
+  async *listPages(prefix = ''): AsyncIterable<string[]> {
     const start = this.prefix + prefix;
-    return [...this.map.keys()].filter((k) => k.startsWith(start)).map((k) => k.slice(this.prefix.length)).sort();
+    const keys = [...this.map.keys()].filter((k) => k.startsWith(start)).map((k) => k.slice(this.prefix.length)).sort();
+    for (let i = 0; i < keys.length; i += 1000) yield keys.slice(i, i + 1000);
   }
 
   async delete(key: string): Promise<void> {

@@ -1,7 +1,7 @@
 // Bytes fetched ahead of a task (engine/prefetch.ts) and handed to its worker thread with it. A store
 // opened in that thread answers get() from here first, once per object; anything not here (or a
 // second read) goes to storage as usual, so prefetching can only save time, never change results.
-import { joinUrl, PutOptions, Store } from './store.js';
+import { GetOptions, joinUrl, PutOptions, Store } from './store.js';
 
 const cache = new Map<string, Uint8Array>();
 
@@ -23,20 +23,21 @@ export function clearPrefetched(): void {
 export function withPrefetched(store: Store): Store {
   return {
     url: store.url,
-    get: async (key: string) => {
+    get: async (key: string, options?: GetOptions) => {
       if (cache.size > 0) {
         const url = objectUrl(store.url, key);
         const bytes = cache.get(url);
-        if (bytes) {
+        if (bytes && (options?.maxBytes === undefined || bytes.length <= options.maxBytes)) {
           cache.delete(url);
           return bytes;
         }
       }
-      return store.get(key);
+      return store.get(key, options);
     },
+    getRange: (key: string, offset: number, length: number) => store.getRange(key, offset, length),
     put: (key: string, data: Uint8Array, options?: PutOptions) => store.put(key, data, options),
     exists: (key: string) => store.exists(key),
-    list: (prefix?: string) => store.list(prefix),
+    listPages: (prefix?: string) => store.listPages(prefix),
     delete: (key: string) => store.delete(key),
   };
 }

@@ -1,25 +1,45 @@
 // One key-value interface over file://, mem:// and gs://; keys are '/'-separated and relative to the store's root.
+import { InvalidInput } from '../common/errors.js';
 
 export interface PutOptions {
   contentType?: string;
   /** Stored gzip-compressed; `get` returns the plain bytes either way. */
   gzip?: boolean;
+  /** gzip level 1..9 (default 6). */
+  gzipLevel?: number;
+}
+
+export interface GetOptions {
+  /** An object larger than this (after inflating) is refused as corrupt before it is all in memory. */
+  maxBytes?: number;
 }
 
 export interface Store {
   readonly url: string;
   /** The bytes at `key`, or null when there is none. */
-  get(key: string): Promise<Uint8Array | null>;
+  get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
+  /**
+   * Bytes [offset, offset + length) of the object as stored (objects read by range are never
+   * gzip-encoded), shorter at its end; null when there is no object.
+   */
+  getRange(key: string, offset: number, length: number): Promise<Uint8Array | null>;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
   exists(key: string): Promise<boolean>;
-  /** Keys under `prefix`, sorted; a gzipped object is listed under its plain key. */
-  list(prefix?: string): Promise<string[]>;
+  /** Keys under `prefix`, a page at a time (a gzipped object is listed under its plain key). */
+  listPages(prefix?: string): AsyncIterable<string[]>;
   delete(key: string): Promise<void>;
 }
 
+/** Every key under `prefix`, sorted: for listings known to be small. */
+export async function listAll(store: Store, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const page of store.listPages(prefix)) keys.push(...page);
+  return keys.sort();
+}
+
 export function checkKey(key: string): string {
-  if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
-    throw new Error(`store key "${key}" must be a relative path without "." or ".." parts`);
+  if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    throw new InvalidInput(`store key "${key}" must be a relative path without empty, "." or ".." parts`);
   }
   return key;
 }
@@ -33,6 +53,6 @@ export function joinUrl(base: string, ...parts: string[]): string {
 export function splitUrl(url: string): { parent: string; name: string } {
   const trimmed = url.replace(/\/+$/, '');
   const i = trimmed.lastIndexOf('/');
-  if (i < 0 || trimmed.slice(0, i).endsWith(':/')) throw new Error(`"${url}" has no parent path`);
+  if (i < 0 || trimmed.slice(0, i).endsWith(':/')) throw new InvalidInput(`"${url}" has no parent path`);
   return { parent: trimmed.slice(0, i), name: trimmed.slice(i + 1) };
 }

@@ -9,7 +9,7 @@ import { gpuKernelsForTests } from '../test/gpu.js';
 import { seededRandom } from '../test/reference.js';
 import { GRAPH_FILE } from './mean-graph.js';
 import { planMeanGraph } from './plan.js';
-import { runTask } from './run.js';
+import { runTask } from './registry.js';
 
 let count = 0;
 const size: Vec3 = [40, 36, 20];
@@ -170,8 +170,8 @@ describe('Watershed task', () => {
     await expect(runTask(task({ crop_position: undefined }))).rejects.toThrow('Watershed task: chunk_position 5-29_0-16_2-12 is not made of whole chunks');
     await expect(runTask(task({ chunk_position: '5-29_0-16_2-40' }))).rejects.toThrow('Watershed task: chunk_position 5-29_0-16_2-40 is outside the layers\' bounds [5,0,2]-[45,36,22]');
     await expect(runTask(task({ low_threshold: 0.5, high_threshold: 0.4 }))).rejects.toThrow('Watershed task: low_threshold 0.5 is above high_threshold 0.4');
-    await expect(runTask(task({ merge_threshold: 1.5 }))).rejects.toThrow('Watershed task: field "merge_threshold" must be a number in [0, 1], got 1.5');
-    await expect(runTask(task({ dust_size: -1 }))).rejects.toThrow('Watershed task: field "dust_size" must be an integer');
+    await expect(runTask(task({ merge_threshold: 1.5 }))).rejects.toThrow('Watershed task: merge_threshold must be a number in [0, 1], got 1.5');
+    await expect(runTask(task({ dust_size: -1 }))).rejects.toThrow('Watershed task: dust_size must be an integer');
     const small = await layers(new Uint32Array(n), twoBlocks());
     await expect(runTask({ ...task({}), layer_path_segmentation: small.segUrl, layer_path_affinities: small.affUrl }))
       .rejects.toThrow(`Watershed task: layer_path_segmentation ${small.segUrl} is uint32; watershed writes uint64 labels (chunk index << 32 + n)`);

@@ -1,23 +1,50 @@
 // Ingest: one build chunk -> its mip-0 chunks and every higher-mip chunk it completes.
+import { InvalidInput } from '../common/errors.js';
+import { choice } from '../common/schema.js';
 import { downsample } from '../kernels/backend.js';
 import { Box, chunkKey, contains, formatBox, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
 import { chunkSize, chunksIntersecting, downsampleFactor } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { readBuildChunk } from './build-chunk.js';
+import { splitUrl } from '../storage/store.js';
+import { buildChunkBox, buildChunkMaxBytes, readBuildChunk } from './build-chunk.js';
+import { text } from './fields.js';
+import { defineTask, TaskOf } from './kind.js';
 import { pyramidFrom } from './pyramid.js';
-import { IngestTask, TaskResult } from './task.js';
+import * as v from 'valibot';
 
-export async function runIngest(task: IngestTask): Promise<TaskResult> {
+export const BUILD_ENCODINGS = ['npz', 'raw', 'png'] as const;
+
+const fields = {
+  /** URL of a build chunk named by its mip-0 box: `.../x0-x1_y0-y1_z0-z1.npz` (or `.raw`, or a directory of PNG slices). */
+  chunk_path: text,
+  chunk_encoding: choice(BUILD_ENCODINGS),
+  layer_path: text,
+  /** npz only: the array's axis order, 'xyz' (arr[x,y,z,c], default) or 'zyx' (arr[z,y,x] / arr[c,z,y,x]). */
+  axes: v.optional(choice(['xyz', 'zyx'])),
+};
+export type IngestTask = TaskOf<'ingest', typeof fields>;
+
+export const ingest = defineTask({
+  kind: 'ingest',
+  label: 'Ingest task',
+  fields,
+  id: (task) => `ingest:${task.layer_path}:${task.chunk_path}`,
+  async inputs(task, open) {
+    if (task.chunk_encoding === 'png') return []; // a directory of slices
+    const { info } = await open(task.layer_path);
+    const { parent, name } = splitUrl(task.chunk_path);
+    const box = buildChunkBox(task.chunk_path, task.chunk_encoding);
+    return [{ storeUrl: parent, key: name, maxBytes: buildChunkMaxBytes(task.chunk_encoding, box, info.data_type, info.num_channels) }];
+  },
+  run: runIngest,
+});
+
+async function runIngest(task: IngestTask) {
   const volume = await Volume.open(task.layer_path);
   const { info } = volume;
   const build = await readBuildChunk(task, info.data_type, info.num_channels);
-  const scale0 = volume.scale(0);
-  const bounds = volume.bounds(0);
-  if (!contains(bounds, build.box)) throw new Error(`Ingest task: chunk_path ${chunkKey(build.box)} lies outside the mip-0 bounds ${formatBox(bounds)}`);
-  if (chunksIntersecting(scale0, build.box).some((c) => !contains(build.box, c))) {
-    throw new Error(`Ingest task: chunk_path ${chunkKey(build.box)} is not aligned to chunk size [${chunkSize(scale0)}] of scale ${scale0.key}`);
-  }
+  checkBuildBox(volume, build.box);
   let data: TypedArray = build.data;
   let dataBox: Box = build.box;
   let written = 0;
@@ -34,4 +61,14 @@ export async function runIngest(task: IngestTask): Promise<TaskResult> {
     written += level.chunks.length;
   }
   return { kind: 'ingest', voxels: voxelCount(build.box), chunksWritten: written };
+}
+
+/** A build chunk must lie inside mip 0 and start and end on its chunk grid (or the bound). */
+function checkBuildBox(volume: Volume, box: Box): void {
+  const scale0 = volume.scale(0);
+  const bounds = volume.bounds(0);
+  if (!contains(bounds, box)) throw new InvalidInput(`Ingest task: chunk_path ${chunkKey(box)} lies outside the mip-0 bounds ${formatBox(bounds)}`);
+  if (chunksIntersecting(scale0, box).some((c) => !contains(box, c))) {
+    throw new InvalidInput(`Ingest task: chunk_path ${chunkKey(box)} is not aligned to chunk size [${chunkSize(scale0)}] of scale ${scale0.key}`);
+  }
 }

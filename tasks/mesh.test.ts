@@ -1,3 +1,4 @@
+import { listAll } from '../storage/store.js';
 import { describe, expect, it } from 'vitest';
 import { runPlan } from '../engine/runner.js';
 import { Box, Vec3 } from '../precomputed/box.js';
@@ -5,7 +6,7 @@ import { createInfo, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { eulerCharacteristic, nonManifoldVertices, openEdges, readFragment, signedVolume, surfaceArea, weld } from '../test/mesh-check.js';
 import { planMesh } from './plan.js';
-import { runTask } from './run.js';
+import { runTask } from './registry.js';
 
 let layerCount = 0;
 const inProcess = { concurrency: 4, progress: false, retryDelayMs: 1 };
@@ -44,7 +45,7 @@ describe('Mesh and MeshManifest tasks', () => {
     const volume = await meshedLayer({ size: [40, 40, 20], chunk: [16, 16, 16] }, (x, y, z) => (x < 20 ? 5n : (1n << 40n) + BigInt(z > 9 ? 1 : 0)));
     expect(volume.info.mesh).toBe('mesh');
     expect(JSON.parse(new TextDecoder().decode((await volume.store.get('mesh/info'))!))).toEqual({ '@type': 'neuroglancer_legacy_mesh' });
-    const keys = (await volume.store.list('mesh/')).map((k) => k.slice(5));
+    const keys = (await listAll(volume.store, 'mesh/')).map((k) => k.slice(5));
     const fragments = keys.filter((k) => k.split(':').length === 3);
     const manifests = keys.filter((k) => k.split(':').length === 2);
     expect(manifests.sort()).toEqual(['1099511627776:0', '1099511627777:0', '5:0']);
@@ -108,11 +109,11 @@ describe('Mesh and MeshManifest tasks', () => {
     await planMesh({ layerPath: url });
     await expect(runTask(task({ chunk_position: '0-16_0-16_8-24' }))).rejects.toThrow('Mesh task: chunk_position 0-16_0-16_8-24 is not aligned to chunk size [16,16,16] of scale 4_4_40');
     await expect(runTask(task({ chunk_key: '8_8_40' }))).rejects.toThrow('Mesh task: chunk_key scale "8_8_40" is not in this layer (scales: 4_4_40)');
-    await expect(runTask(task({ simplification: 11 }))).rejects.toThrow('Mesh task: field "simplification" must be an integer 0..10, got 11');
-    await expect(runTask(task({ segments: [1, '0'] }))).rejects.toThrow('Mesh task: field "segments" [1] must be a non-zero uint64 id');
-    await expect(runTask(task({ segments: ['18446744073709551616'] }))).rejects.toThrow('Mesh task: field "segments" [0] must be a non-zero uint64 id');
+    await expect(runTask(task({ simplification: 11 }))).rejects.toThrow('Mesh task: simplification must be an integer 0..10, got 11');
+    await expect(runTask(task({ segments: [1, '0'] }))).rejects.toThrow('Mesh task: segments[1] must be a non-zero uint64 id');
+    await expect(runTask(task({ segments: ['18446744073709551616'] }))).rejects.toThrow('Mesh task: segments[0] must be a non-zero uint64 id');
     await expect(runTask(task({}))).rejects.toThrow(`chunk ${url}/4_4_40/0-16_0-16_0-16 is missing`);
-    await expect(runTask({ kind: 'mesh_manifest', layer_path: url, prefix: '1a' })).rejects.toThrow('MeshManifest task: field "prefix" must be a string of decimal digits, got "1a"');
+    await expect(runTask({ kind: 'mesh_manifest', layer_path: url, prefix: '1a' })).rejects.toThrow('MeshManifest task: prefix must be a string of decimal digits, got "1a"');
     const image = `mem://mesh-image-${layerCount++}`;
     await Volume.create(image, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], chunkSize: [16, 16, 16], resolution: [1, 1, 1], mips: 0 }));
     await expect(planMesh({ layerPath: image })).rejects.toThrow(`plan mesh: layer ${image} is of type image, meshes need a segmentation`);

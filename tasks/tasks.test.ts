@@ -1,3 +1,4 @@
+import { listAll } from '../storage/store.js';
 import { describe, expect, it } from 'vitest';
 import { encodePng } from '../codecs/png.js';
 import { encodeNpy, encodeNpz } from '../codecs/npz.js';
@@ -9,8 +10,8 @@ import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { referencePyramid } from '../test/reference.js';
 import { planDownsample, planIngest } from './plan.js';
-import { runTask } from './run.js';
-import { parseTask } from './task.js';
+import { runTask } from './registry.js';
+import { parseTask } from './registry.js';
 
 let layerCount = 0;
 const fresh = (name: string) => `mem://tasks-${name}-${layerCount++}`;
@@ -104,7 +105,7 @@ describe('ingest + downsample build the whole pyramid exactly', () => {
     const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' });
     const store = openStore(layer);
     await runPlan(plan, runTask, inProcess);
-    const snapshot = async () => Promise.all((await store.list()).map(async (k) => [k, Array.from((await store.get(k))!)]));
+    const snapshot = async () => Promise.all((await listAll(store)).map(async (k) => [k, Array.from((await store.get(k))!)]));
     const first = await snapshot();
     await runPlan(plan, runTask, inProcess);
     expect(await snapshot()).toEqual(first);
@@ -156,15 +157,15 @@ describe('bad input gets a clear error and writes nothing', () => {
     await Volume.create(layer, info);
     return { layer, build, info };
   }
-  const written = async (layer: string) => (await openStore(layer).list()).filter((k) => k !== 'info');
+  const written = async (layer: string) => (await listAll(openStore(layer))).filter((k) => k !== 'info');
 
   it('malformed task JSON, unknown kind, missing and unknown fields, bad choices', async () => {
     await expect(runTask('{"kind": "ingest",')).rejects.toThrow(/^task: not valid JSON/);
-    expect(() => parseTask({ kind: 'skeleton' })).toThrow('task: field "kind" is "skeleton", expected one of ingest, downsample, mesh, mesh_manifest');
-    expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', layer_path: 'b' })).toThrow('Ingest task: field "chunk_encoding" is missing');
-    expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow('Downsample task: unknown field "mip" (allowed: chunk_path, layer_path)');
-    expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', chunk_encoding: 'hdf5', layer_path: 'b' })).toThrow('Ingest task: field "chunk_encoding" is "hdf5", expected one of npz, raw, png');
-    expect(() => parseTask({ kind: 'downsample', chunk_path: 7, layer_path: 'b' })).toThrow('Downsample task: field "chunk_path" must be a non-empty string, got 7');
+    expect(() => parseTask({ kind: 'skeleton' })).toThrow('task: kind must be one of ingest, downsample, mesh, mesh_manifest, watershed, mean_graph, mean_graph_reduce, got "skeleton"');
+    expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding is missing');
+    expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow('Downsample task: mip is not a field (allowed: chunk_path, layer_path)');
+    expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', chunk_encoding: 'hdf5', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding must be one of npz, raw, png, got "hdf5"');
+    expect(() => parseTask({ kind: 'downsample', chunk_path: 7, layer_path: 'b' })).toThrow('Downsample task: chunk_path must be a non-empty string, got 7');
   });
 
   it('an unaligned build chunk', async () => {

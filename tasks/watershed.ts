@@ -1,25 +1,58 @@
 // Watershed: an affinity box -> segmentation chunks (affinities/watershed.ts), written only inside the
 // crop. Labels are unique across tasks: (i << 32) + n, where i is the index (x fastest) of the written
 // box's first chunk in the segmentation's chunk grid and n = 1, 2, ... by first voxel in the box.
+import { InvalidInput } from '../common/errors.js';
 import { watershed } from '../affinities/watershed.js';
 import { contains, copyRegion, formatBox, parseChunkKey, shapeOf, voxelCount } from '../precomputed/box.js';
 import { assertChunkUnion, chunksWithin, chunkSize, gridShape } from '../precomputed/info.js';
 import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
-import { TaskResult, WatershedTask } from './task.js';
+import { boxKey, count, text, unit } from './fields.js';
+import { defineTask, TaskOf } from './kind.js';
+import * as v from 'valibot';
 
 const LABEL = 'Watershed task';
 
-export async function runWatershed(task: WatershedTask): Promise<TaskResult> {
-  if (task.low_threshold > task.high_threshold) throw new Error(`${LABEL}: low_threshold ${task.low_threshold} is above high_threshold ${task.high_threshold}`);
+const fields = {
+  /** The box to segment, `x0-x1_y0-y1_z0-z1` in mip-0 voxels of the affinity layer (any box inside it). */
+  chunk_position: boxKey,
+  /** The box to write, inside chunk_position and made of whole segmentation chunks; default chunk_position. */
+  crop_position: v.optional(boxKey),
+  /** float32, 3 channels: channel c at voxel v is the edge between v and v - e_c. */
+  layer_path_affinities: text,
+  /** uint64 segmentation with the affinity layer's mip-0 geometry. */
+  layer_path_segmentation: text,
+  high_threshold: unit,
+  low_threshold: unit,
+  merge_threshold: unit,
+  merge_size: count,
+  dust_size: count,
+};
+export type WatershedTask = TaskOf<'watershed', typeof fields>;
+export type WatershedParamsJson = Pick<WatershedTask, 'high_threshold' | 'low_threshold' | 'merge_threshold' | 'merge_size' | 'dust_size'>;
+
+export const watershedTask = defineTask({
+  kind: 'watershed',
+  label: LABEL,
+  fields,
+  id: (task) => `watershed:${task.layer_path_segmentation}:${task.crop_position ?? task.chunk_position}`,
+  async inputs(task, open) {
+    const v = await open(task.layer_path_affinities);
+    return v.chunkObjects(0, parseChunkKey(task.chunk_position));
+  },
+  run: runWatershed,
+});
+
+async function runWatershed(task: WatershedTask) {
+  if (task.low_threshold > task.high_threshold) throw new InvalidInput(`${LABEL}: low_threshold ${task.low_threshold} is above high_threshold ${task.high_threshold}`);
   const { affinities, segmentation } = await openAffinityLayers(task, LABEL);
   if (segmentation.info.data_type !== 'uint64') {
-    throw new Error(`${LABEL}: layer_path_segmentation ${segmentation.url} is ${segmentation.info.data_type}; watershed writes uint64 labels (chunk index << 32 + n)`);
+    throw new InvalidInput(`${LABEL}: layer_path_segmentation ${segmentation.url} is ${segmentation.info.data_type}; watershed writes uint64 labels (chunk index << 32 + n)`);
   }
   const bounds = affinities.bounds(0);
   const box = parseChunkKey(task.chunk_position, `${LABEL}: chunk_position`);
-  if (!contains(bounds, box)) throw new Error(`${LABEL}: chunk_position ${task.chunk_position} is outside the layers' bounds ${formatBox(bounds)}`);
+  if (!contains(bounds, box)) throw new InvalidInput(`${LABEL}: chunk_position ${task.chunk_position} is outside the layers' bounds ${formatBox(bounds)}`);
   const crop = task.crop_position === undefined ? box : parseChunkKey(task.crop_position, `${LABEL}: crop_position`);
-  if (!contains(box, crop)) throw new Error(`${LABEL}: crop_position ${task.crop_position} is not inside chunk_position ${task.chunk_position}`);
+  if (!contains(box, crop)) throw new InvalidInput(`${LABEL}: crop_position ${task.crop_position} is not inside chunk_position ${task.chunk_position}`);
   const scale = segmentation.scale(0);
   assertChunkUnion(scale, crop, `${LABEL}: ${task.crop_position === undefined ? 'chunk_position' : 'crop_position'}`);
 

@@ -1,0 +1,20 @@
+// Logs: one line per event on stderr. `json` (digest work, containers): one JSON object per line, as
+// Cloud Logging reads them ("severity" and "message" are its field names); `text` (the CLI): readable.
+export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+export type LogFormat = 'json' | 'text';
+
+let format: LogFormat = 'text';
+
+/** Set once per thread at the edge (engine/config.ts). */
+export function configureLog(f: LogFormat): void {
+  format = f;
+}
+
+export function logEvent(severity: Severity, message: string, fields: Record<string, unknown> = {}): void {
+  if (format === 'json') {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), severity, message, ...fields })}\n`);
+  } else {
+    const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    process.stderr.write(`digest: ${severity === 'INFO' ? '' : `${severity}: `}${message}${rest ? ` (${rest})` : ''}\n`);
+  }
+}

@@ -1,0 +1,97 @@
+// Commands that run tasks here: demo, run --local, task, serve.
+import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { InvalidInput, withContext } from '../common/errors.js';
+import { parsePlan, Plan } from '../tasks/plan.js';
+import { runTask } from '../tasks/registry.js';
+import { applyConfig, Config } from './config.js';
+import { runDemo } from './demo.js';
+import { configFrom, integer, RuntimeFlags, runtimeOptions } from './options.js';
+import { createTaskPool, TaskPool } from './pool.js';
+import { runPlan, RunSummary } from './runner.js';
+import { serveDirectory } from './serve.js';
+
+/** Applies the runtime flags to this process and returns the Config for the pool. */
+export function configure(flags: RuntimeFlags, log: Config['log'] = 'text'): Config {
+  const config = configFrom(flags, log);
+  applyConfig(config);
+  return config;
+}
+
+export async function withPool<T>(config: Config, fn: (pool: TaskPool) => Promise<T>): Promise<T> {
+  const pool = createTaskPool(config);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+export async function loadPlan(file: string): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw withContext(new InvalidInput((e as Error).message, { cause: e }), `plan ${file}`);
+  }
+  return parsePlan(text, file);
+}
+
+function report(summary: RunSummary): number {
+  const mvx = summary.voxels / 1e6 / Math.max(1e-3, summary.seconds);
+  console.error(`${summary.done}/${summary.tasks} tasks done in ${summary.seconds.toFixed(1)} s (${mvx.toFixed(1)} MVx/s), ${summary.retries} retried, ${summary.dead.length} failed`);
+  for (const d of summary.dead) console.error(`  FAILED after ${d.attempts} attempt(s): ${JSON.stringify(d.task)}\n    ${d.error}`);
+  return summary.dead.length > 0 ? 1 : 0;
+}
+
+/** Serves `dir` until interrupted. */
+async function serveForever(dir: string, port: number): Promise<never> {
+  await serveDirectory(dir, port);
+  console.log(`serving ${dir} on http://127.0.0.1:${port} with CORS (Ctrl-C to stop)`);
+  return new Promise(() => {});
+}
+
+export const portOption = () => new Option('--port <port>', 'port to serve on').argParser(integer(0, 65535)).default(1337);
+
+export function addRunCommands(program: Command): void {
+  runtimeOptions(program.command('demo')
+    .description('synthetic EM image, segmentation and affinities -> npz build chunks -> ingest -> downsample -> meshes, watershed, region graph'))
+    .option('--out <dir>', 'where to write', 'demo-data')
+    .option('--serve', 'serve the layers afterwards')
+    .addOption(portOption())
+    .action(async (o) => {
+      const config = configure(o);
+      const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: (t) => pool.run(t), concurrency: pool.threads * 2 }));
+      process.exitCode = report(result.summary);
+      console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)`);
+      console.log(`\nTo view: digest serve ${o.out}/layers --port ${o.port}   (or: digest demo --serve)`);
+      console.log(`then add layers in Neuroglancer with the sources\n  precomputed://http://localhost:${o.port}/image\n  precomputed://http://localhost:${o.port}/segmentation\n  precomputed://http://localhost:${o.port}/watershed`);
+      if (o.serve && process.exitCode === 0) await serveForever(`${o.out}/layers`, o.port);
+    });
+
+  runtimeOptions(program.command('run')
+    .description('run a plan here, stage by stage, on a pool of threads')
+    .argument('<plan>', 'plan file (digest plan ... --out plan.json)')
+    .requiredOption('--local', 'with the embedded queue (Pub/Sub: digest publish + digest work)'))
+    .addOption(new Option('--attempts <n>', 'tries per task before it counts as failed (invalid input and corrupt data are not retried)').argParser(integer(1, 100)).default(3))
+    .action(async (file: string, o) => {
+      const config = configure(o);
+      const plan = await loadPlan(file);
+      const summary = await withPool(config, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: o.attempts }));
+      process.exitCode = report(summary);
+    });
+
+  runtimeOptions(program.command('task')
+    .description('run one task in this process (debugging)')
+    .argument('<json>', `the task, e.g. '{"kind":"downsample","chunk_path":"8_8_8/0-64_0-64_0-64","layer_path":"file:///data/layer"}'`))
+    .action(async (json: string, o) => {
+      configure(o);
+      console.log(JSON.stringify(await runTask(json)));
+    });
+
+  program.command('serve')
+    .description('serve file:// layers with CORS for Neuroglancer')
+    .argument('[dir]', 'directory of layers', '.')
+    .addOption(portOption())
+    .action((dir: string, o) => serveForever(dir, o.port));
+}

@@ -1,0 +1,35 @@
+// How stores talk to storage: set once per thread at the edge (engine/config.ts), read by the drivers.
+export interface StorageOptions {
+  /** Requests open at once per process (gs://). */
+  concurrency: number;
+  /** Retries of a transient failure (timeout, 429, 5xx, dropped connection) before giving up. */
+  retries: number;
+  /** A request that sends or receives nothing for this long is abandoned and retried. */
+  timeoutMs: number;
+  /** First retry delay; each further one doubles (with jitter), up to 32 s. */
+  retryDelayMs: number;
+  /** A GCS JSON API endpoint other than Google's (emulators, test servers). */
+  gcsEndpoint?: string;
+  project?: string;
+  /** file://: fsync each object before renaming it into place (a crash then leaves the old or the new bytes). */
+  fsync: boolean;
+}
+
+export const DEFAULT_STORAGE: StorageOptions = { concurrency: 32, retries: 6, timeoutMs: 60_000, retryDelayMs: 250, fsync: true };
+
+let current: StorageOptions = DEFAULT_STORAGE;
+const listeners: (() => void)[] = [];
+
+export function configureStorage(options: Partial<StorageOptions>): void {
+  current = { ...DEFAULT_STORAGE, ...options };
+  for (const l of listeners) l();
+}
+
+export function storageOptions(): StorageOptions {
+  return current;
+}
+
+/** Calls `reset` whenever the options change (drivers drop clients built from the old ones). */
+export function onStorageConfigured(reset: () => void): void {
+  listeners.push(reset);
+}

@@ -1,0 +1,59 @@
+// Timeouts and retries for storage requests: a request that stalls is abandoned (TimeoutError), and
+// transient failures are tried again with exponential backoff and jitter; the last error says how
+// many attempts were made and names the object.
+import { InvalidInput, isPermanent, messageOf, TimeoutError, TransientError, withContext } from '../common/errors.js';
+import { storageOptions } from './options.js';
+
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'CONTENT_DOWNLOAD_MISMATCH']);
+
+/** Transient failures are worth retrying; 4xx other than 408/429 are not. */
+export function classify(e: unknown): 'transient' | 'permanent' | 'unknown' {
+  if (e instanceof TransientError) return 'transient';
+  if (isPermanent(e)) return 'permanent';
+  const { code, message } = e as { code?: unknown; message?: string };
+  if (typeof code === 'number') return code === 408 || code === 429 || code >= 500 ? 'transient' : 'permanent';
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return 'transient';
+  if (/socket hang up|network|timed? ?out|ECONNRESET|aborted/i.test(message ?? '')) return 'transient';
+  return 'unknown';
+}
+
+/**
+ * Runs `attempt` until it succeeds, a permanent error comes, or the retries run out. Each attempt
+ * gets an AbortSignal that fires when `stalled()` (called by the driver on each sign of progress)
+ * has not been called for the timeout; the attempt must then give up.
+ */
+export async function withRetries<T>(what: string, attempt: (signal: AbortSignal, progress: () => void) => Promise<T>): Promise<T> {
+  const { retries, timeoutMs, retryDelayMs } = storageOptions();
+  for (let i = 0; ; i++) {
+    try {
+      return await withTimeout(what, timeoutMs, attempt);
+    } catch (e) {
+      const kind = classify(e);
+      if (kind === 'permanent') throw e instanceof Error && 'kind' in e ? withContext(e, what) : new InvalidInput(`${what}: ${messageOf(e)}`, { cause: e });
+      if (i >= retries) throw new TransientError(`${what}: ${messageOf(e)} (after ${i + 1} attempts)`, { cause: e });
+      const delay = Math.min(32_000, retryDelayMs * 2 ** i) * (0.5 + Math.random());
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function withTimeout<T>(what: string, timeoutMs: number, attempt: (signal: AbortSignal, progress: () => void) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let fail: (e: Error) => void = () => {};
+  const stalled = new Promise<never>((_, reject) => { fail = reject; });
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const e = new TimeoutError(`${what}: no answer for ${timeoutMs / 1000} s`);
+      controller.abort(e);
+      fail(e);
+    }, timeoutMs);
+  };
+  arm();
+  try {
+    return await Promise.race([attempt(controller.signal, arm), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
