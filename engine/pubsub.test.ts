@@ -22,7 +22,8 @@ import { synthesize } from './synthetic.js';
 const cli = join(__dirname, '..', 'dist', 'engine', 'cli.js');
 const gcs = new GcsTestServer();
 let emulator: Emulator | undefined;
-const env: Record<string, string> = { DIGEST_PROJECT: 'digest-test', DIGEST_BACKEND: 'cpu' };
+// The backend is left to auto, which logs its choice: in `digest work` that line must be JSON too.
+const env: Record<string, string> = { DIGEST_PROJECT: 'digest-test' };
 
 beforeAll(async () => {
   emulator = await pubsubEmulator();
@@ -132,7 +133,8 @@ describe('Pub/Sub workers', () => {
     expect(await survivor.exit).toBe(0);
     expect(survivor.lines.some((l) => l.includes('"message":"draining"'))).toBe(true);
     expect(survivor.lines.some((l) => l.includes('"message":"worker stopped"'))).toBe(true);
-    for (const line of survivor.lines) expect(() => JSON.parse(line)).not.toThrow(); // structured logs only
+    for (const line of survivor.lines) expect(() => JSON.parse(line), line).not.toThrow(); // structured logs only
+    expect(survivor.lines.some((l) => JSON.parse(l).message.startsWith('kernels on'))).toBe(true); // the pool threads' line too
   }, 180_000);
 
   it('dead-letters a task that cannot succeed at once, and a message that is no task, and exits when idle', async (ctx) => {

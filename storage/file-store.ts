@@ -162,7 +162,7 @@ function isMissing(e: unknown): boolean {
 }
 
 /** The system error with the file named, as a digest error of the right kind. */
-function fileError(e: unknown, path: string): Error {
+export function fileError(e: unknown, path: string): Error {
   const { code, message } = e as NodeJS.ErrnoException;
   if (e instanceof Error && 'kind' in e) return e;
   if (code === 'ENOSPC') return new TransientError(`${path}: no space left on the device`, { cause: e });
@@ -178,7 +178,9 @@ async function readOrNull(path: string, maxBytes?: number): Promise<Uint8Array |
   });
   if (!handle) return null;
   try {
-    const { size } = await handle.stat();
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new InvalidInput(`${path} is a directory, not a stored object`);
+    const { size } = info;
     if (maxBytes !== undefined && size > maxBytes) throw new CorruptData(`${path}: ${size} bytes, more than the ${maxBytes} expected`);
     const buf = await handle.readFile();
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

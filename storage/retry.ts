@@ -1,7 +1,7 @@
 // Timeouts and retries for storage requests: a request that stalls is abandoned (TimeoutError), and
 // transient failures are tried again with exponential backoff and jitter; the last error says how
 // many attempts were made and names the object.
-import { InvalidInput, isPermanent, messageOf, TimeoutError, TransientError, withContext } from '../common/errors.js';
+import { CorruptData, InvalidInput, isPermanent, messageOf, TimeoutError, TransientError, withContext } from '../common/errors.js';
 import { storageOptions } from './options.js';
 
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'CONTENT_DOWNLOAD_MISMATCH']);
@@ -30,7 +30,11 @@ export async function withRetries<T>(what: string, attempt: (signal: AbortSignal
     } catch (e) {
       const kind = classify(e);
       if (kind === 'permanent') throw e instanceof Error && 'kind' in e ? withContext(e, what) : new InvalidInput(`${what}: ${messageOf(e)}`, { cause: e });
-      if (i >= retries) throw new TransientError(`${what}: ${messageOf(e)} (after ${i + 1} attempts)`, { cause: e });
+      if (i >= retries) {
+        // The same bytes failed their checksum every time: the stored object is what is wrong.
+        const Kind = (e as { code?: unknown }).code === 'CONTENT_DOWNLOAD_MISMATCH' ? CorruptData : TransientError;
+        throw new Kind(`${what}: ${messageOf(e)} (after ${i + 1} attempts)`, { cause: e });
+      }
       const delay = Math.min(32_000, retryDelayMs * 2 ** i) * (0.5 + Math.random());
       await new Promise((r) => setTimeout(r, delay));
     }

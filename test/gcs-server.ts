@@ -3,19 +3,26 @@
 // downloads (with decompressive transcoding of gzip-encoded objects, as GCS does), listing with
 // prefix and pages, and deletes. No offline GCS emulator installs here from the npm registry or
 // Debian, so tests run the real client against this server through STORAGE_EMULATOR_HOST.
-// `failNext` makes the next N requests answer 503, to exercise the client's retries; `latencyMs`
-// delays every answer, as cloud storage would.
+// Like GCS, downloads carry `x-goog-hash` (crc32c and md5 of the stored bytes) and
+// `x-goog-stored-content-encoding`, so the client's integrity checks run as they do against GCS.
+// `failNext` makes the next N requests answer 503, to exercise retries; `hang` makes matching requests
+// never answer, to exercise timeouts; `latencyMs` delays every answer, as cloud storage would.
 import { createHash } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
-interface StoredObject { data: Buffer; contentType: string; contentEncoding?: string; generation: number; updated: string }
+/** Hashes are taken when the object is written, as GCS does: bytes changed later fail them. */
+interface StoredObject { data: Buffer; contentType: string; contentEncoding?: string; generation: number; updated: string; md5: string; crc32c: string }
 
 export class GcsTestServer {
   readonly buckets = new Map<string, Map<string, StoredObject>>();
   readonly log: string[] = [];
   failNext = 0;
+  /** Requests (method and path) for which this returns true get no answer at all. */
+  hang: (request: string) => boolean = () => false;
+  /** Range requests served (206), for tests of ranged reads. */
+  ranges = 0;
   /** Added to every answer, ms: the latency of real cloud storage, for benchmarks. */
   latencyMs = 0;
   private server?: Server;
@@ -28,6 +35,7 @@ export class GcsTestServer {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections(); // hung requests included
     await new Promise<void>((ok) => this.server?.close(() => ok()) ?? ok());
   }
 
@@ -45,7 +53,7 @@ export class GcsTestServer {
       kind: 'storage#object', id: `${bucket}/${name}/${o.generation}`, bucket, name,
       size: String(o.data.length), contentType: o.contentType, contentEncoding: o.contentEncoding,
       generation: String(o.generation), metageneration: '1', updated: o.updated, timeCreated: o.updated,
-      md5Hash: createHash('md5').update(o.data).digest('base64'),
+      md5Hash: o.md5, crc32c: o.crc32c,
     };
   }
 
@@ -53,6 +61,7 @@ export class GcsTestServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const body = await new Promise<Buffer>((ok) => { const parts: Buffer[] = []; req.on('data', (c) => parts.push(c)); req.on('end', () => ok(Buffer.concat(parts))); });
     this.log.push(`${req.method} ${url.pathname}${url.search}`);
+    if (this.hang(`${req.method} ${url.pathname}`)) return; // the socket stays open, unanswered
     if (this.failNext > 0) { this.failNext--; this.json(res, 503, { error: { code: 503, message: 'injected failure' } }); return; }
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     let m: RegExpExecArray | null;
@@ -70,16 +79,7 @@ export class GcsTestServer {
         return;
       }
       if (!o) return this.json(res, 404, { error: { code: 404, message: `No such object: ${bucket}/${name}` } });
-      if (url.searchParams.get('alt') === 'media') {
-        // Decompressive transcoding: gzip-encoded objects are served plain unless the client accepts gzip.
-        const acceptsGzip = /gzip/.test(String(req.headers['accept-encoding'] ?? ''));
-        if (o.contentEncoding === 'gzip' && !acceptsGzip) {
-          res.writeHead(200, { 'Content-Type': o.contentType, 'x-goog-stored-content-encoding': 'gzip' }).end(gunzipSync(o.data));
-        } else {
-          res.writeHead(200, { 'Content-Type': o.contentType, ...(o.contentEncoding ? { 'Content-Encoding': o.contentEncoding } : {}), 'x-goog-hash': `md5=${createHash('md5').update(o.data).digest('base64')}` }).end(o.data);
-        }
-        return;
-      }
+      if (url.searchParams.get('alt') === 'media') return this.media(req, res, o);
       return this.json(res, 200, this.resource(bucket, name, o));
     }
     if (req.method === 'GET' && (m = /^(?:\/storage\/v1)?\/b\/([^/]+)\/o$/.exec(url.pathname))) {
@@ -96,6 +96,30 @@ export class GcsTestServer {
       });
     }
     this.json(res, 501, { error: { code: 501, message: `not implemented: ${req.method} ${url.pathname}` } });
+  }
+
+  /**
+   * Media download as GCS serves it: gzip-encoded objects go out compressed to clients that accept
+   * gzip (else inflated: decompressive transcoding); hashes are those of the stored bytes; a Range
+   * request gets 206 with the stored bytes of that range.
+   */
+  private media(req: IncomingMessage, res: ServerResponse, o: StoredObject): void {
+    const stored = { 'Content-Type': o.contentType, 'x-goog-stored-content-encoding': o.contentEncoding ?? 'identity' };
+    const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
+    if (range) {
+      const start = Number(range[1]), end = range[2] ? Math.min(Number(range[2]), o.data.length - 1) : o.data.length - 1;
+      if (start >= o.data.length) { res.writeHead(416, { 'Content-Range': `bytes */${o.data.length}` }).end(); return; }
+      this.ranges++;
+      res.writeHead(206, { ...stored, 'Content-Range': `bytes ${start}-${end}/${o.data.length}` }).end(o.data.subarray(start, end + 1));
+      return;
+    }
+    const hashes = `crc32c=${o.crc32c},md5=${o.md5}`;
+    const acceptsGzip = /gzip/.test(String(req.headers['accept-encoding'] ?? ''));
+    if (o.contentEncoding === 'gzip' && !acceptsGzip) {
+      res.writeHead(200, { ...stored, 'x-goog-hash': hashes }).end(gunzipSync(o.data));
+    } else {
+      res.writeHead(200, { ...stored, ...(o.contentEncoding ? { 'Content-Encoding': o.contentEncoding } : {}), 'x-goog-hash': hashes }).end(o.data);
+    }
   }
 
   private upload(req: IncomingMessage, res: ServerResponse, url: URL, bucket: string, body: Buffer): void {
@@ -117,6 +141,7 @@ export class GcsTestServer {
     const o: StoredObject = {
       data, contentType: metadata.contentType ?? 'application/octet-stream', contentEncoding: metadata.contentEncoding,
       generation: this.generation++, updated: new Date().toISOString(),
+      md5: createHash('md5').update(data).digest('base64'), crc32c: crc32cBase64(data),
     };
     this.bucket(bucket).set(name, o);
     this.json(res, 200, this.resource(bucket, name, o));
@@ -141,4 +166,19 @@ function splitMultipart(body: Buffer, boundary: string): { headers: Record<strin
     at = next;
   }
   return parts;
+}
+
+// CRC-32C (Castagnoli), reflected polynomial 0x82f63b78, as GCS reports it: big-endian, base64.
+const CRC32C_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32cBase64(data: Uint8Array): string {
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = CRC32C_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE((c ^ 0xffffffff) >>> 0);
+  return out.toString('base64');
 }
