@@ -32,15 +32,32 @@ export interface WatershedResult {
 // Directions: 0..2 back along x, y, z; 3..5 forward. Bit d of a voxel's edge set is direction d.
 const OPPOSITE = [3, 4, 5, 0, 1, 2];
 
+/** The box's geometry, shared by the steps. */
+interface Grid {
+  shape: Vec3;
+  n: number;
+  /** Index offsets of the 6 directions. */
+  step: number[];
+}
+
 export function watershed(affinities: Float32Array, shape: Vec3, params: WatershedParams): WatershedResult {
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
   if (affinities.length !== 3 * n) throw new Error(`watershed: affinities have ${affinities.length} values, 3 channels of [${shape}] need ${3 * n}`);
-  const { high, low } = params;
-  const sxy = sx * sy;
-  const step = [-1, -sx, -sxy, 1, sx, sxy];
+  const grid: Grid = { shape, n, step: [-1, -sx, -sx * sy, 1, sx, sx * sy] };
+  const edges = steepestAscent(affinities, grid, params);
+  const pointer = drainPlateaus(edges, grid);
+  const { basin, basins } = findBasins(edges, pointer, grid);
+  const size = new Float64Array(basins + 1);
+  for (let v = 0; v < n; v++) size[basin[v]]++;
+  const pairs = regionGraph(affinities, basin, basins, grid);
+  const find = mergeBySize(pairs, size, basins, params);
+  return relabel(basin, find, size, params.dustSize);
+}
 
-  // 1. Steepest-ascent edges (an edge leaving the box counts as -1: never chosen).
+/** 1. Steepest-ascent edges per voxel, as direction bits (an edge leaving the box counts as -1: never chosen). */
+function steepestAscent(affinities: Float32Array, { shape: [sx, sy, sz], n }: Grid, { high, low }: WatershedParams): Uint8Array {
+  const sxy = sx * sy;
   const edges = new Uint8Array(n);
   const choose = (a: number, m: number, bit: number) => (a === m || a >= high ? bit : 0);
   for (let z = 0, v = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, v++) {
@@ -50,9 +67,12 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
     if (!(m > low)) continue;
     edges[v] = choose(bx, m, 1) | choose(by, m, 2) | choose(bz, m, 4) | choose(fx, m, 8) | choose(fy, m, 16) | choose(fz, m, 32);
   }
+  return edges;
+}
 
-  // 2. Plateaus: from each exit, keep one edge per voxel, pointing toward the exit.
-  const pointer = new Int8Array(n).fill(-1); // the one edge kept, for voxels reached from an exit
+/** 2. Plateaus: from each exit, breadth-first, keep one edge per voxel pointing toward the exit (-1: none). */
+function drainPlateaus(edges: Uint8Array, { n, step }: Grid): Int8Array {
+  const pointer = new Int8Array(n).fill(-1);
   const queue = new Int32Array(n);
   let head = 0, tail = 0;
   for (let v = 0; v < n; v++) {
@@ -77,14 +97,18 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
       }
     }
   }
+  return pointer;
+}
 
-  // 3. Basins: cores (voxels with edges but no pointer) by flood fill, then everyone follows pointers.
+/** 3. Basins: cores (voxels with edges but no pointer) by flood fill, then everyone follows pointers. */
+function findBasins(edges: Uint8Array, pointer: Int8Array, { n, step }: Grid): { basin: Uint32Array; basins: number } {
   const basin = new Uint32Array(n);
+  const queue = new Int32Array(n);
   let basins = 0;
   for (let v = 0; v < n; v++) {
     if (basin[v] || !edges[v] || pointer[v] >= 0) continue;
     basin[v] = ++basins;
-    head = tail = 0;
+    let head = 0, tail = 0;
     queue[tail++] = v;
     while (head < tail) {
       const w = queue[head++];
@@ -104,11 +128,17 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
     while (!basin[w]) { queue[len++] = w; w += step[pointer[w]]; }
     for (let i = 0; i < len; i++) basin[queue[i]] = basin[w];
   }
+  return { basin, basins };
+}
 
-  // 4. Region graph: strongest edge per pair of touching basins. Voxel edges are bucketed by their
-  // lower basin (counting sort), then each bucket keeps one entry per upper basin.
-  const size = new Float64Array(basins + 1);
-  for (let v = 0; v < n; v++) size[basin[v]]++;
+/** Pairs of touching basins (lo < hi) with the strongest edge between them; the first `count` entries are used. */
+interface RegionGraph { lo: Uint32Array; hi: Uint32Array; aff: Float32Array; count: number }
+
+/**
+ * 4. Region graph: the strongest edge per pair of touching basins. Voxel edges are bucketed by their
+ * lower basin (counting sort), then each bucket keeps one entry per upper basin.
+ */
+function regionGraph(affinities: Float32Array, basin: Uint32Array, basins: number, { shape: [sx, sy, sz], n, step }: Grid): RegionGraph {
   const bucket = new Uint32Array(basins + 2);
   const eachBoundaryEdge = (visit: (lo: number, hi: number, aff: number) => void) => {
     for (let z = 0, v = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, v++) {
@@ -126,26 +156,31 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
   const upper = new Uint32Array(bucket[basins + 1]), strength = new Float32Array(upper.length);
   const fill = bucket.slice(0, basins + 1);
   eachBoundaryEdge((lo, hi, aff) => { upper[fill[lo]] = hi; strength[fill[lo]++] = aff; });
-  // Typed arrays sized for the worst case (every voxel edge its own pair); the first `pairs` are used.
-  let pairs = 0;
-  const pairLo = new Uint32Array(upper.length), pairHi = new Uint32Array(upper.length), pairAff = new Float32Array(upper.length);
+  // Typed arrays sized for the worst case (every voxel edge its own pair).
+  const graph: RegionGraph = { lo: new Uint32Array(upper.length), hi: new Uint32Array(upper.length), aff: new Float32Array(upper.length), count: 0 };
   const seen = new Int32Array(basins + 1), at = new Uint32Array(basins + 1);
   for (let lo = 1; lo <= basins; lo++) for (let j = bucket[lo]; j < bucket[lo + 1]; j++) {
     const hi = upper[j];
-    if (seen[hi] === lo) { pairAff[at[hi]] = Math.max(pairAff[at[hi]], strength[j]); continue; }
+    if (seen[hi] === lo) { graph.aff[at[hi]] = Math.max(graph.aff[at[hi]], strength[j]); continue; }
     seen[hi] = lo;
-    at[hi] = pairs;
-    pairLo[pairs] = lo; pairHi[pairs] = hi; pairAff[pairs++] = strength[j];
+    at[hi] = graph.count;
+    graph.lo[graph.count] = lo; graph.hi[graph.count] = hi; graph.aff[graph.count++] = strength[j];
   }
+  return graph;
+}
 
-  // 5. Size-dependent merge, strongest edge first (ties: in (lo, hi) order, as the sort is stable).
+/**
+ * 5. Size-dependent merge, strongest edge first (ties: in (lo, hi) order, as the sort is stable);
+ * returns the union-find's root lookup, with `size` updated to the merged regions' sizes.
+ */
+function mergeBySize(graph: RegionGraph, size: Float64Array, basins: number, params: WatershedParams): (a: number) => number {
   let strong = 0;
-  for (let i = 0; i < pairs; i++) if (pairAff[i] >= params.mergeThreshold) strong++;
+  for (let i = 0; i < graph.count; i++) if (graph.aff[i] >= params.mergeThreshold) strong++;
   const candidates = new Uint32Array(strong);
-  for (let i = 0, j = 0; i < pairs; i++) if (pairAff[i] >= params.mergeThreshold) candidates[j++] = i;
+  for (let i = 0, j = 0; i < graph.count; i++) if (graph.aff[i] >= params.mergeThreshold) candidates[j++] = i;
   // float32 bits order non-negative floats; inverted, an ascending sort puts the strongest first.
   const strengths = new Float32Array(candidates.length);
-  for (let j = 0; j < candidates.length; j++) strengths[j] = pairAff[candidates[j]];
+  for (let j = 0; j < candidates.length; j++) strengths[j] = graph.aff[candidates[j]];
   const keys = new Uint32Array(strengths.buffer);
   for (let j = 0; j < keys.length; j++) keys[j] = 0xffffffff - keys[j];
   const sorted = radixSortBy(keys, candidates);
@@ -156,21 +191,24 @@ export function watershed(affinities: Float32Array, shape: Vec3, params: Watersh
     return a;
   };
   for (const i of sorted) {
-    const ra = find(pairLo[i]), rb = find(pairHi[i]);
+    const ra = find(graph.lo[i]), rb = find(graph.hi[i]);
     if (ra === rb || (size[ra] >= params.mergeSize && size[rb] >= params.mergeSize)) continue;
     const [keep, gone] = ra < rb ? [ra, rb] : [rb, ra];
     parent[gone] = keep;
     size[keep] += size[gone];
   }
+  return find;
+}
 
-  // 6. Dust, and labels in order of first voxel.
-  const label = new Uint32Array(basins + 1);
-  const labels = new Uint32Array(n);
+/** 6. Dust becomes 0; the other regions get labels 1.. in order of first voxel. */
+function relabel(basin: Uint32Array, find: (a: number) => number, size: Float64Array, dustSize: number): WatershedResult {
+  const label = new Uint32Array(size.length);
+  const labels = new Uint32Array(basin.length);
   let count = 0;
-  for (let v = 0; v < n; v++) {
+  for (let v = 0; v < basin.length; v++) {
     if (!basin[v]) continue;
     const r = find(basin[v]);
-    if (size[r] < params.dustSize) continue;
+    if (size[r] < dustSize) continue;
     if (!label[r]) label[r] = ++count;
     labels[v] = label[r];
   }

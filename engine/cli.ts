@@ -1,24 +1,10 @@
 #!/usr/bin/env node
-// The digest command line: one commander Command per subcommand (engine/commands-*.ts), typed and
-// range-checked options (engine/options.ts), help generated per command.
-import { Command, CommanderError } from 'commander';
+// The digest command line (engine/program.ts builds it): runs it, and turns errors into one line
+// and an exit code (1: the work failed, 2: the command was wrong).
+import { CommanderError } from 'commander';
 import { messageOf } from '../common/errors.js';
 import { logEvent } from '../common/log.js';
-import { addCloudCommands } from './commands-cloud.js';
-import { addLayerCommands } from './commands-layers.js';
-import { addRunCommands } from './commands-run.js';
-
-export function buildProgram(): Command {
-  const program = new Command('digest')
-    .description('Neuroglancer precomputed layers from EM volumes, one independent task per chunk.\n'
-      + 'Layers and build chunks are URLs: file:///path (or a plain path), gs://bucket/path, mem://name.')
-    .showHelpAfterError('(digest <command> --help for its options)')
-    .exitOverride();
-  addRunCommands(program);
-  addLayerCommands(program);
-  addCloudCommands(program);
-  return program;
-}
+import { buildProgram } from './program.js';
 
 async function main(argv: string[]): Promise<number> {
   process.exitCode = 0;

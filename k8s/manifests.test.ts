@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { environmentVariables } from '../engine/program.js';
 
 interface Doc { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any }
 
@@ -55,6 +56,14 @@ describe('k8s manifests', () => {
     expect(gpu.nodeSelector['cloud.google.com/gke-accelerator']).toBeTruthy();
     const cpu = named('Deployment', 'digest-worker-cpu')!.spec.template.spec;
     expect(cpu.containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
+  });
+
+  it('set only environment variables that digest reads, with values its options accept', () => {
+    const known = environmentVariables();
+    const config = named('ConfigMap', 'digest-config')!.data as Record<string, string>;
+    const containers = docs.filter((d) => d.kind === 'Deployment').map((d) => d.spec.template.spec.containers[0]);
+    const set = [...Object.keys(config), ...containers.flatMap((c) => (c.env ?? []).map((e: { name: string }) => e.name))];
+    for (const name of set.filter((n) => n.startsWith('DIGEST_'))) expect(known, name).toContain(name);
   });
 
   it('scale each Deployment on the backlog of the subscription the workers read', () => {

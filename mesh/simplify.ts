@@ -38,52 +38,95 @@ function quadricError(q: Quadric, o: number, x: number, y: number, z: number): n
 }
 
 export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: SimplifyLimits): IndexedMesh {
-  const n = mesh.positions.length / 3, m = mesh.triangles.length / 3;
-  if (m <= limits.targetTriangles) return mesh;
-  const pos = Float64Array.from(mesh.positions);
-  const tri = Int32Array.from(mesh.triangles);
-  const faceAlive = new Uint8Array(m).fill(1);
-  const faces: number[][] = Array.from({ length: n }, () => []);
-  for (let f = 0; f < m; f++) for (let k = 0; k < 3; k++) faces[tri[3 * f + k]].push(f);
+  if (mesh.triangles.length / 3 <= limits.targetTriangles) return mesh;
+  const collapse = new EdgeCollapse(mesh, fixed);
+  collapse.queueEveryEdge();
+  collapse.run(limits);
+  return collapse.result();
+}
 
-  // A vertex on an open edge (an edge with one face) has one more neighbour than faces; it is locked
-  // like the fixed ones.
-  const { start, neighbours: adjacent } = vertexAdjacency(n, mesh.triangles);
-  const locked = Uint8Array.from(fixed);
-  for (let v = 0; v < n; v++) if (start[v + 1] - start[v] !== faces[v].length) locked[v] = 1;
+/** The state of one simplification: positions, faces per vertex, quadrics, and the candidate queue. */
+class EdgeCollapse {
+  private readonly pos: Float64Array;
+  private readonly tri: Int32Array;
+  private readonly faceAlive: Uint8Array;
+  private readonly faces: number[][];
+  private readonly locked: Uint8Array;
+  private readonly Q: Float64Array;
+  private readonly start: Uint32Array | Int32Array;
+  private readonly adjacent: Uint32Array | Int32Array;
+  // Candidate edges; an entry is stale once either end has changed (stamps) or gone.
+  private readonly stamp: Uint32Array;
+  private readonly removed: Uint8Array;
+  private readonly cu: number[] = [];
+  private readonly cv: number[] = [];
+  private readonly su: number[] = [];
+  private readonly sv: number[] = [];
+  private readonly heap = new MinHeap();
+  // Neighbour sets as stamps in one array, so no set is built per candidate.
+  private readonly mark: Uint32Array;
+  private stamp0 = 0;
+  private triangles: number;
+  private readonly target = new Float64Array(3);
+  private readonly before = new Float64Array(3);
+  private readonly after = new Float64Array(3);
+  private readonly q = new Float64Array(10);
 
-  const Q = new Float64Array(10 * n);
-  const normal = new Float64Array(3);
-  for (let f = 0; f < m; f++) {
-    if (!faceNormal(pos, tri[3 * f], tri[3 * f + 1], tri[3 * f + 2], normal)) continue;
-    const a = normal[0], b = normal[1], c = normal[2];
-    const len = Math.sqrt(a * a + b * b + c * c);
-    const na = a / len, nb = b / len, nc = c / len;
-    const v0 = tri[3 * f];
-    const d = -(na * pos[3 * v0] + nb * pos[3 * v0 + 1] + nc * pos[3 * v0 + 2]);
-    const plane = [na * na, na * nb, na * nc, na * d, nb * nb, nb * nc, nb * d, nc * nc, nc * d, d * d];
-    for (let k = 0; k < 3; k++) {
-      const o = 10 * tri[3 * f + k];
-      for (let j = 0; j < 10; j++) Q[o + j] += plane[j];
+  constructor(mesh: IndexedMesh, fixed: Uint8Array) {
+    const n = mesh.positions.length / 3, m = mesh.triangles.length / 3;
+    this.triangles = m;
+    this.pos = Float64Array.from(mesh.positions);
+    this.tri = Int32Array.from(mesh.triangles);
+    this.faceAlive = new Uint8Array(m).fill(1);
+    this.faces = Array.from({ length: n }, () => []);
+    for (let f = 0; f < m; f++) for (let k = 0; k < 3; k++) this.faces[this.tri[3 * f + k]].push(f);
+    // A vertex on an open edge (an edge with one face) has one more neighbour than faces; it is locked
+    // like the fixed ones.
+    const { start, neighbours } = vertexAdjacency(n, mesh.triangles);
+    this.start = start;
+    this.adjacent = neighbours;
+    this.locked = Uint8Array.from(fixed);
+    for (let v = 0; v < n; v++) if (start[v + 1] - start[v] !== this.faces[v].length) this.locked[v] = 1;
+    this.Q = planeQuadrics(this.pos, this.tri, n);
+    this.stamp = new Uint32Array(n);
+    this.removed = new Uint8Array(n);
+    this.mark = new Uint32Array(n);
+  }
+
+  queueEveryEdge(): void {
+    const n = this.faces.length;
+    for (let v = 0; v < n; v++) for (let j = this.start[v]; j < this.start[v + 1]; j++) if (this.adjacent[j] > v) this.push(v, this.adjacent[j]);
+  }
+
+  /** Collapses the cheapest valid edge until the target or the error bound is reached. */
+  run(limits: SimplifyLimits): void {
+    const { cu, cv, su, sv, stamp, removed, heap, target } = this;
+    while (heap.size > 0 && this.triangles > limits.targetTriangles) {
+      const cost = heap.peekCost();
+      const id = heap.pop();
+      const u = cu[id], v = cv[id];
+      if (removed[u] || removed[v] || stamp[u] !== su[id] || stamp[v] !== sv[id]) continue;
+      if (cost > limits.maxError) break;
+      this.collapseTarget(u, v, target);
+      if (!this.collapsible(u, v, target)) continue;
+      this.collapse(u, v, target);
     }
   }
 
-  // Candidate edges; an entry is stale once either end has changed (stamps) or gone.
-  const stamp = new Uint32Array(n);
-  const removed = new Uint8Array(n);
-  const cu: number[] = [], cv: number[] = [], su: number[] = [], sv: number[] = [];
-  const heap = new MinHeap();
-  const target = new Float64Array(3), before = new Float64Array(3), after = new Float64Array(3);
-  const push = (u: number, v: number) => {
-    if (locked[u] && locked[v]) return;
-    const cost = collapseTarget(u, v, target);
-    cu.push(u); cv.push(v); su.push(stamp[u]); sv.push(stamp[v]);
-    heap.push(cost, cu.length - 1);
-  };
+  result(): IndexedMesh {
+    return compact(this.pos, this.tri, this.faceAlive);
+  }
+
+  private push(u: number, v: number): void {
+    if (this.locked[u] && this.locked[v]) return;
+    const cost = this.collapseTarget(u, v, this.target);
+    this.cu.push(u); this.cv.push(v); this.su.push(this.stamp[u]); this.sv.push(this.stamp[v]);
+    this.heap.push(cost, this.cu.length - 1);
+  }
 
   /** Where the merged vertex goes (into `out`) and the quadric error there. */
-  const q = new Float64Array(10);
-  function collapseTarget(u: number, v: number, out: Float64Array): number {
+  private collapseTarget(u: number, v: number, out: Float64Array): number {
+    const { q, Q, pos, locked } = this;
     for (let j = 0; j < 10; j++) q[j] = Q[10 * u + j] + Q[10 * v + j];
     if (locked[u] || locked[v]) {
       const k = locked[u] ? u : v;
@@ -116,31 +159,31 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
     return Math.max(0, best);
   }
 
-  // Neighbour sets as stamps in one array, so no set is built per candidate.
-  const mark = new Uint32Array(n);
-  let stamp0 = 0;
-
-  function neighbours(v: number): number[] {
-    const seen = ++stamp0, out: number[] = [];
-    for (const f of faces[v]) for (let k = 0; k < 3; k++) {
+  private neighbours(v: number): number[] {
+    const { tri, mark } = this;
+    const seen = ++this.stamp0, out: number[] = [];
+    for (const f of this.faces[v]) for (let k = 0; k < 3; k++) {
       const w = tri[3 * f + k];
       if (w !== v && mark[w] !== seen) { mark[w] = seen; out.push(w); }
     }
     return out;
   }
 
-  const hasVertex = (f: number, v: number) => tri[3 * f] === v || tri[3 * f + 1] === v || tri[3 * f + 2] === v;
-  const length = (a: Float64Array) => Math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+  private hasVertex(f: number, v: number): boolean {
+    const { tri } = this;
+    return tri[3 * f] === v || tri[3 * f + 1] === v || tri[3 * f + 2] === v;
+  }
 
   /** May u and v merge at `to` without tearing or folding the surface? */
-  function collapsible(u: number, v: number, to: Float64Array): boolean {
+  private collapsible(u: number, v: number, to: Float64Array): boolean {
+    const { faces, tri, mark, pos, before, after } = this;
     let s0 = -1, s1 = -1, shared = 0;
-    for (const f of faces[u]) if (hasVertex(f, v)) { if (shared++ === 0) s0 = f; else s1 = f; }
+    for (const f of faces[u]) if (this.hasVertex(f, v)) { if (shared++ === 0) s0 = f; else s1 = f; }
     if (shared !== 2) return false;
     // Link condition: u and v share exactly the two neighbours opposite the edge.
-    const ofV = ++stamp0;
+    const ofV = ++this.stamp0;
     for (const f of faces[v]) for (let k = 0; k < 3; k++) mark[tri[3 * f + k]] = ofV;
-    const counted = ++stamp0;
+    const counted = ++this.stamp0;
     let common = 0;
     for (const f of faces[u]) for (let k = 0; k < 3; k++) {
       const w = tri[3 * f + k];
@@ -161,24 +204,16 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
     return true;
   }
 
-  for (let v = 0; v < n; v++) for (let j = start[v]; j < start[v + 1]; j++) if (adjacent[j] > v) push(v, adjacent[j]);
-
-  let triangles = m;
-  while (heap.size > 0 && triangles > limits.targetTriangles) {
-    const cost = heap.peekCost();
-    const id = heap.pop();
-    const u = cu[id], v = cv[id];
-    if (removed[u] || removed[v] || stamp[u] !== su[id] || stamp[v] !== sv[id]) continue;
-    if (cost > limits.maxError) break;
-    collapseTarget(u, v, target);
-    if (!collapsible(u, v, target)) continue;
-    const [keep, gone] = locked[v] ? [v, u] : [u, v];
-    pos[3 * keep] = target[0]; pos[3 * keep + 1] = target[1]; pos[3 * keep + 2] = target[2];
+  /** Merges u and v at `to` (a locked end keeps its place), and queues the kept vertex's edges anew. */
+  private collapse(u: number, v: number, to: Float64Array): void {
+    const { faces, tri, pos, Q } = this;
+    const [keep, gone] = this.locked[v] ? [v, u] : [u, v];
+    pos[3 * keep] = to[0]; pos[3 * keep + 1] = to[1]; pos[3 * keep + 2] = to[2];
     for (const f of faces[gone]) {
       const o = 3 * f;
-      if (hasVertex(f, keep)) {
-        faceAlive[f] = 0;
-        triangles--;
+      if (this.hasVertex(f, keep)) {
+        this.faceAlive[f] = 0;
+        this.triangles--;
         for (let k = 0; k < 3; k++) {
           const w = tri[o + k];
           if (w !== gone) removeFace(faces[w], f);
@@ -189,13 +224,34 @@ export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: Simpl
       }
     }
     faces[gone] = [];
-    removed[gone] = 1;
+    this.removed[gone] = 1;
     for (let j = 0; j < 10; j++) Q[10 * keep + j] += Q[10 * gone + j];
-    stamp[keep]++;
-    for (const w of neighbours(keep)) push(keep, w);
+    this.stamp[keep]++;
+    for (const w of this.neighbours(keep)) this.push(keep, w);
   }
-  return compact(pos, tri, faceAlive);
 }
+
+/** Per vertex, the sum of the squared-distance quadrics of its faces' planes. */
+function planeQuadrics(pos: Float64Array, tri: Int32Array, n: number): Float64Array {
+  const Q = new Float64Array(10 * n);
+  const normal = new Float64Array(3);
+  for (let f = 0; f < tri.length / 3; f++) {
+    if (!faceNormal(pos, tri[3 * f], tri[3 * f + 1], tri[3 * f + 2], normal)) continue;
+    const a = normal[0], b = normal[1], c = normal[2];
+    const len = Math.sqrt(a * a + b * b + c * c);
+    const na = a / len, nb = b / len, nc = c / len;
+    const v0 = tri[3 * f];
+    const d = -(na * pos[3 * v0] + nb * pos[3 * v0 + 1] + nc * pos[3 * v0 + 2]);
+    const plane = [na * na, na * nb, na * nc, na * d, nb * nb, nb * nc, nb * d, nc * nc, nc * d, d * d];
+    for (let k = 0; k < 3; k++) {
+      const o = 10 * tri[3 * f + k];
+      for (let j = 0; j < 10; j++) Q[o + j] += plane[j];
+    }
+  }
+  return Q;
+}
+
+const length = (a: Float64Array) => Math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
 
 /** Removes `f` from a vertex's face list (order does not matter). */
 function removeFace(list: number[], f: number): void {

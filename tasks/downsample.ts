@@ -15,12 +15,7 @@ const fields = {
   chunk_path: text,
   layer_path: text,
 };
-export type DownsampleTask = TaskOf<'downsample', typeof fields>;
-
-export const downsample = defineTask({
-  kind: 'downsample',
-  label: LABEL,
-  fields,
+export const downsample = defineTask('downsample', LABEL, fields, {
   id: (task) => `downsample:${task.layer_path}:${task.chunk_path}`,
   async inputs(task, open) {
     const v = await open(task.layer_path);
@@ -29,6 +24,7 @@ export const downsample = defineTask({
   },
   run: runDownsample,
 });
+export type DownsampleTask = TaskOf<'downsample', typeof fields>;
 
 export function parseDownsampleChunkPath(chunkPath: string): { scaleKey: string; key: string } {
   const parts = chunkPath.split('/');

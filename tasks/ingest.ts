@@ -23,12 +23,7 @@ const fields = {
   /** npz only: the array's axis order, 'xyz' (arr[x,y,z,c], default) or 'zyx' (arr[z,y,x] / arr[c,z,y,x]). */
   axes: v.optional(choice(['xyz', 'zyx'])),
 };
-export type IngestTask = TaskOf<'ingest', typeof fields>;
-
-export const ingest = defineTask({
-  kind: 'ingest',
-  label: 'Ingest task',
-  fields,
+export const ingest = defineTask('ingest', 'Ingest task', fields, {
   id: (task) => `ingest:${task.layer_path}:${task.chunk_path}`,
   async inputs(task, open) {
     if (task.chunk_encoding === 'png') return []; // a directory of slices
@@ -39,6 +34,7 @@ export const ingest = defineTask({
   },
   run: runIngest,
 });
+export type IngestTask = TaskOf<'ingest', typeof fields>;
 
 async function runIngest(task: IngestTask) {
   const volume = await Volume.open(task.layer_path);

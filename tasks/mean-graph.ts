@@ -25,12 +25,7 @@ const graphFields = {
   layer_path_affinities: text,
   layer_path_segmentation: text,
 };
-export type MeanGraphTask = TaskOf<'mean_graph', typeof graphFields>;
-
-export const meanGraphTask = defineTask({
-  kind: 'mean_graph',
-  label: LABEL,
-  fields: graphFields,
+export const meanGraphTask = defineTask('mean_graph', LABEL, graphFields, {
   id: (task) => `mean_graph:${task.layer_path_segmentation}:${task.chunk_position}`,
   async inputs(task, open) {
     const [aff, seg] = await Promise.all([open(task.layer_path_affinities), open(task.layer_path_segmentation)]);
@@ -39,17 +34,14 @@ export const meanGraphTask = defineTask({
   },
   run: runMeanGraph,
 });
+export type MeanGraphTask = TaskOf<'mean_graph', typeof graphFields>;
 
 const reduceFields = { layer_path_segmentation: text };
-export type MeanGraphReduceTask = TaskOf<'mean_graph_reduce', typeof reduceFields>;
-
-export const meanGraphReduce = defineTask({
-  kind: 'mean_graph_reduce',
-  label: 'MeanGraphReduce task',
-  fields: reduceFields,
+export const meanGraphReduce = defineTask('mean_graph_reduce', 'MeanGraphReduce task', reduceFields, {
   id: (task) => `mean_graph_reduce:${task.layer_path_segmentation}`,
   run: runMeanGraphReduce,
 });
+export type MeanGraphReduceTask = TaskOf<'mean_graph_reduce', typeof reduceFields>;
 
 /** The voxels a MeanGraph task reads: its box and one voxel below it (the lower ends of its edges). */
 export function meanGraphRegion(owned: Box, bounds: Box): Box {

@@ -27,12 +27,7 @@ const meshFields = {
   /** Segment ids to mesh (numbers, or decimal strings for ids above 2^53); empty or absent: all. */
   segments: v.optional(segments),
 };
-export type MeshTask = TaskOf<'mesh', typeof meshFields>;
-
-export const mesh = defineTask({
-  kind: 'mesh',
-  label: 'Mesh task',
-  fields: meshFields,
+export const mesh = defineTask('mesh', 'Mesh task', meshFields, {
   id: (task) => `mesh:${task.layer_path}:${task.chunk_key}/${task.chunk_position}:${task.lod ?? 0}`,
   async inputs(task, open) {
     const v = await open(task.layer_path);
@@ -42,6 +37,7 @@ export const mesh = defineTask({
   },
   run: runMesh,
 });
+export type MeshTask = TaskOf<'mesh', typeof meshFields>;
 
 const manifestFields = {
   layer_path: text,
@@ -50,15 +46,11 @@ const manifestFields = {
   /** Decimal digits: only segment ids starting with these (splits the work); empty or absent: all. */
   prefix: v.optional(digits),
 };
-export type MeshManifestTask = TaskOf<'mesh_manifest', typeof manifestFields>;
-
-export const meshManifest = defineTask({
-  kind: 'mesh_manifest',
-  label: 'MeshManifest task',
-  fields: manifestFields,
+export const meshManifest = defineTask('mesh_manifest', 'MeshManifest task', manifestFields, {
   id: (task) => `mesh_manifest:${task.layer_path}:${task.lod ?? 0}:${task.prefix ?? ''}`,
   run: runMeshManifest,
 });
+export type MeshManifestTask = TaskOf<'mesh_manifest', typeof manifestFields>;
 
 /** The layer's mesh directory (its info's "mesh" key), checked. */
 export function meshDirectory(volume: Volume, what: string): string {

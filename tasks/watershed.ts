@@ -30,10 +30,7 @@ const fields = {
 export type WatershedTask = TaskOf<'watershed', typeof fields>;
 export type WatershedParamsJson = Pick<WatershedTask, 'high_threshold' | 'low_threshold' | 'merge_threshold' | 'merge_size' | 'dust_size'>;
 
-export const watershedTask = defineTask({
-  kind: 'watershed',
-  label: LABEL,
-  fields,
+export const watershedTask = defineTask('watershed', LABEL, fields, {
   id: (task) => `watershed:${task.layer_path_segmentation}:${task.crop_position ?? task.chunk_position}`,
   async inputs(task, open) {
     const v = await open(task.layer_path_affinities);
