@@ -18,11 +18,16 @@ import { runPlan } from '../engine/runner.js';
 import { synthesize } from '../engine/synthetic.js';
 import { box, Vec3 } from '../precomputed/box.js';
 import { createInfo } from '../precomputed/info.js';
+import { BYTES_PER_VOXEL } from '../precomputed/dtype.js';
 import { Volume } from '../precomputed/volume.js';
 import { averageDownsample, modeDownsample } from '../kernels/downsample.js';
 import { planIngest } from '../tasks/plan.js';
+import { openStore } from '../storage/open.js';
+import { listAll } from '../storage/store.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' } } });
+const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' }, sharded: { type: 'boolean' }, 'skip-kernels': { type: 'boolean' } } });
+/** --sharded: every scale in shards of 4x4x4 chunks (256^3 voxels at mip 0: one build chunk each). */
+const sharded = values.sharded ?? false;
 const size = Number(values.size ?? 512);
 const threads = Number(values.threads ?? availableParallelism());
 const backend = parseBackendChoice(values.backend as string | undefined ?? 'auto');
@@ -41,7 +46,13 @@ async function main(): Promise<void> {
   const say = (s: string) => { lines.push(s); console.error(s); };
   say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}`);
 
-  // Kernels and codecs on one 64^3 chunk of synthetic data.
+  if (!values['skip-kernels']) kernelFigures(say);
+  await endToEnd(say);
+  console.log(lines.join('\n'));
+}
+
+/** Kernels and codecs on one 64^3 chunk of synthetic data. */
+function kernelFigures(say: (s: string) => void): void {
   const chunk = synthesize(box([0, 0, 0], [64, 64, 64]));
   const mvx = (voxels: number, s: number) => (voxels / 1e6 / s).toFixed(1);
   const n = 64 ** 3;
@@ -61,8 +72,11 @@ async function main(): Promise<void> {
     const mb = (s: number) => (bytes.byteLength / 2 ** 20 / s).toFixed(0);
     say(`| gzip ${name} (${bytes.byteLength} B -> ${zlibZ.result.byteLength} B) | zlib ${mb(zlibZ.seconds)} MiB/s, pako ${mb(pakoZ.seconds)} MiB/s; gunzip zlib ${mb(zlibU.seconds)} MiB/s, pako ${mb(pakoU.seconds)} MiB/s |`);
   }
+}
 
-  // End to end: npz build chunks of 256^3 -> ingest (mips it completes) -> downsample stages.
+/** End to end: npz build chunks of 256^3 -> ingest (mips it completes) -> downsample stages. */
+async function endToEnd(say: (s: string) => void): Promise<void> {
+  const mvx = (voxels: number, s: number) => (voxels / 1e6 / s).toFixed(1);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const shape: Vec3 = [size, size, size];
@@ -76,18 +90,19 @@ async function main(): Promise<void> {
       ['uint64 segmentation, compressed_segmentation+gzip', segmentationBuild, { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }],
     ] as const) {
       const layer = `file://${join(dir, 'layers', name.split(' ')[1])}`;
-      const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64] });
+      const chunkBytes = 64 ** 3 * BYTES_PER_VOXEL[spec.dataType];
+      const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64], ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}) });
       await Volume.create(layer, info);
       const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz' });
       (globalThis as { gc?: () => void }).gc?.();
       const summary = await runPlan(plan, (t) => pool.run(t), { concurrency: threads * 2, progress: false });
       if (summary.dead.length) throw new Error(`bench: ${summary.dead.length} tasks failed: ${summary.dead[0].error}`);
-      say(`| ingest + downsample ${size}^3 ${name}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), peak RSS so far ${peakMiB()} MiB |`);
+      const objects = (await listAll(openStore(layer))).length;
+      say(`| ingest + downsample ${size}^3 ${name}${sharded ? ', sharded (4x4x4-chunk shards)' : ''}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), ${objects} objects, peak RSS so far ${peakMiB()} MiB |`);
     }
   } finally {
     await pool.close();
   }
-  console.log(lines.join('\n'));
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

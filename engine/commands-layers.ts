@@ -4,9 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { DATA_TYPES } from '../precomputed/dtype.js';
 import { createInfo, ENCODINGS } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, planWatershed } from '../tasks/plan.js';
+import { Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, planTransfer, planWatershed } from '../tasks/plan.js';
 import { BUILD_ENCODINGS } from '../tasks/ingest.js';
-import { integer, number, positiveVector3, vector3 } from './options.js';
+import { integer, number, positiveVector3, shardingChoiceFrom, shardingOptions, vector3 } from './options.js';
 import { configure } from './commands-run.js';
 import { runtimeOptions } from './options.js';
 
@@ -26,7 +26,7 @@ function planCommand(plan: Command, name: string, description: string): Command 
 }
 
 export function addLayerCommands(program: Command): void {
-  runtimeOptions(program.command('create-layer')
+  const create = runtimeOptions(program.command('create-layer')
     .description('write the info of a new layer: mip 0 and its downsampled scales')
     .argument('<layer>', 'layer URL'))
     .addOption(new Option('--type <type>', 'layer type').choices(['image', 'segmentation']).makeOptionMandatory())
@@ -39,13 +39,14 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--offset <x,y,z>', 'voxel_offset').argParser(vector3(-EXTENT, EXTENT)).default([0, 0, 0]))
     .addOption(new Option('--factor <x,y,z>', 'downsampling factor per mip, each 1 or 2').argParser(vector3(1, 2)).default([2, 2, 2]))
     .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
-    .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1))
+    .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1));
+  shardingOptions(create)
     .action(async (layer: string, o) => {
       configure(o);
       const info = createInfo({
         type: o.type, dataType: o.dtype, numChannels: o.channels, size: o.size, resolution: o.resolution, voxelOffset: o.offset,
         chunkSize: o.chunk, encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'), blockSize: o.block,
-        factor: o.factor, mips: o.mips,
+        factor: o.factor, mips: o.mips, sharding: shardingChoiceFrom(o),
       });
       await Volume.create(layer, info);
       console.log(JSON.stringify(info, null, 2));
@@ -99,6 +100,16 @@ export function addLayerCommands(program: Command): void {
         affinitiesPath: o.affinities, segmentationPath: o.segmentation, overlap: o.overlap,
         params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
       }), o.out);
+    });
+
+  shardingOptions(planCommand(plan, 'transfer', 'copy a layer into another, every scale: unsharded to sharded, sharded to unsharded, or re-encoded')
+    .requiredOption('--from <url>', 'the layer to copy')
+    .requiredOption('--to <url>', 'the destination (made from the source\'s info when it has none)')
+    .option('--unsharded', 'a new destination stores chunks as separate objects'))
+    .action(async (o) => {
+      configure(o);
+      const sharding = o.unsharded ? 'unsharded' as const : shardingChoiceFrom(o);
+      await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o.out);
     });
 
   planCommand(plan, 'mean-graph', 'the mean-affinity region graph: chunk graphs, then the reducer')

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { Vec3 } from '../precomputed/box.js';
 import { BACKEND_CHOICES } from '../kernels/backend.js';
+import { ShardingChoice } from '../precomputed/sharding.js';
 import { DEFAULT_STORAGE } from '../storage/options.js';
 import { Config, DEFAULT_CONFIG } from './config.js';
 
@@ -90,5 +91,37 @@ export function configFrom(flags: RuntimeFlags, log: Config['log'] = 'text'): Co
       ...(flags.project ? { project: flags.project } : {}),
       ...(flags.gcsEndpoint ? { gcsEndpoint: flags.gcsEndpoint } : {}),
     },
+  };
+}
+
+/** Flags that shape a new sharded layer (create-layer, plan transfer). */
+export function shardingOptions(command: Command): Command {
+  return command
+    .option('--sharded', 'store every scale in shard files (neuroglancer_uint64_sharded_v1)')
+    .addOption(new Option('--shard-mib <mib>', 'uncompressed MiB of chunks per shard: what a task holds while it writes one').argParser(integer(1, 1 << 20)).default(256))
+    .addOption(new Option('--shard-hash <hash>', 'identity keeps each shard one block of chunks (written from one region)').choices(['identity', 'murmurhash3_x86_128']).default('identity'))
+    .addOption(new Option('--preshift-bits <n>', 'override the computed preshift_bits').argParser(integer(0, 64)))
+    .addOption(new Option('--minishard-bits <n>', 'override the computed minishard_bits').argParser(integer(0, 32)))
+    .addOption(new Option('--shard-bits <n>', 'override the computed shard_bits').argParser(integer(0, 64)))
+    .addOption(new Option('--minishard-index-encoding <e>', 'minishard index encoding').choices(['gzip', 'raw']).default('gzip'))
+    .addOption(new Option('--shard-data-encoding <e>', 'chunk data encoding inside shards (default: gzip, raw for jpeg and png)').choices(['gzip', 'raw']));
+}
+
+export interface ShardingFlags {
+  sharded?: boolean;
+  shardMib: number;
+  shardHash: 'identity' | 'murmurhash3_x86_128';
+  preshiftBits?: number;
+  minishardBits?: number;
+  shardBits?: number;
+  minishardIndexEncoding: 'gzip' | 'raw';
+  shardDataEncoding?: 'gzip' | 'raw';
+}
+
+export function shardingChoiceFrom(o: ShardingFlags): ShardingChoice | undefined {
+  if (!o.sharded) return undefined;
+  return {
+    targetBytes: o.shardMib * 2 ** 20, hash: o.shardHash, preshiftBits: o.preshiftBits, minishardBits: o.minishardBits, shardBits: o.shardBits,
+    minishardIndexEncoding: o.minishardIndexEncoding, ...(o.shardDataEncoding ? { dataEncoding: o.shardDataEncoding } : {}),
   };
 }

@@ -1,7 +1,9 @@
 // The precomputed `info` JSON: its types, validation, creation and the chunk grid of each scale.
 import { InvalidInput } from '../common/errors.js';
 import { box, Box, chunkKey, contains, equals, formatBox, intersect, isEmpty, Vec3 } from './box.js';
-import { DataType, isDataType } from './dtype.js';
+import { BYTES_PER_VOXEL, DataType, isDataType } from './dtype.js';
+import { chooseSharding, ShardingChoice, shardingSchema, ShardingSpec } from './sharding.js';
+import { parseSchema } from '../common/schema.js';
 
 export type LayerType = 'image' | 'segmentation';
 export const ENCODINGS = ['raw', 'jpeg', 'png', 'compressed_segmentation'] as const;
@@ -15,7 +17,7 @@ export interface Scale {
   chunk_sizes: Vec3[];
   encoding: Encoding;
   compressed_segmentation_block_size?: Vec3;
-  sharding?: unknown;
+  sharding?: ShardingSpec;
 }
 
 export interface Info {
@@ -108,7 +110,11 @@ function parseScale(s: any, i: number, dataType: DataType, channels: number): Sc
     fail(f('encoding'), encoding, `needs data_type uint8 with 1 or 3 channels, not ${dataType} with ${channels}`);
   }
   if (encoding === 'png' && (dataType !== 'uint8' && dataType !== 'uint16')) fail(f('encoding'), encoding, `needs data_type uint8 or uint16, not ${dataType}`);
-  if (s.sharding !== undefined) fail(f('sharding'), '(sharded)', 'is not supported yet: digest writes unsharded chunks');
+  if (s.sharding !== undefined) {
+    scale.sharding = parseSchema(shardingSchema, s.sharding, `info: ${f('sharding')}`);
+    if (chunkSizes.length !== 1) fail(f('chunk_sizes'), s.chunk_sizes, 'must hold one chunk size in a sharded scale');
+    if (scale.sharding.preshift_bits + scale.sharding.minishard_bits > 64) fail(f('sharding'), s.sharding, 'has more than 64 preshift and minishard bits');
+  }
   return scale;
 }
 
@@ -126,6 +132,8 @@ export interface LayerSpec {
   factor?: Vec3;
   /** Number of scales beyond mip 0; default: until the whole volume fits in one chunk. */
   mips?: number;
+  /** Shard every scale, each with parameters chosen for its own grid (precomputed/sharding.ts). */
+  sharding?: ShardingChoice;
 }
 
 /** Builds a validated info with mip 0 and its downsampled scales. */
@@ -140,6 +148,12 @@ export function createInfo(spec: LayerSpec): Info {
   const factor = spec.factor ?? [2, 2, 2];
   const mips = spec.mips ?? mipsToOneChunk(spec.size, spec.chunkSize, factor);
   for (let m = 0; m < mips; m++) addScale(info, factor);
+  if (spec.sharding) {
+    // jpeg and png are compressed already; gzip would only cost time.
+    const dataEncoding = spec.sharding.dataEncoding ?? (spec.encoding === 'jpeg' || spec.encoding === 'png' ? 'raw' : 'gzip');
+    const chunkBytes = spec.chunkSize[0] * spec.chunkSize[1] * spec.chunkSize[2] * (spec.numChannels ?? 1) * BYTES_PER_VOXEL[spec.dataType];
+    for (const scale of info.scales) scale.sharding = chooseSharding(gridShape(scale), chunkBytes, { ...spec.sharding, dataEncoding });
+  }
   return parseInfo(info);
 }
 

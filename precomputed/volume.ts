@@ -3,11 +3,16 @@ import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipTransport, maxE
 import { InvalidInput, withContext } from '../common/errors.js';
 import { openStore } from '../storage/open.js';
 import { Store } from '../storage/store.js';
-import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, voxelCount } from './box.js';
+import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, Vec3, voxelCount } from './box.js';
 import { allocate, dataTypeOf, TypedArray } from './dtype.js';
-import { assertChunkAligned, chunksIntersecting, Info, parseInfo, Scale, scaleBounds } from './info.js';
+import { assertChunkAligned, chunkSize, chunksIntersecting, gridShape, Info, parseInfo, Scale, scaleBounds } from './info.js';
+import { ShardedScale } from './sharded-scale.js';
+import { ShardEntry } from './sharding.js';
 
 export class Volume {
+  /** Sharded scales' readers, made on first use: their index caches live as long as this object. */
+  private readonly sharded = new Map<number, ShardedScale>();
+
   constructor(readonly url: string, readonly store: Store, readonly info: Info) {}
 
   static async open(url: string): Promise<Volume> {
@@ -49,12 +54,28 @@ export class Volume {
     return scaleBounds(this.scale(mip));
   }
 
+  /** The sharded scale `mip`, or undefined when its chunks are separate objects. */
+  shardedScale(mip: number): ShardedScale | undefined {
+    const scale = this.scale(mip);
+    if (!scale.sharding) return undefined;
+    let s = this.sharded.get(mip);
+    if (!s) this.sharded.set(mip, (s = new ShardedScale(this.store, scale.key, scale.sharding, gridShape(scale))));
+    return s;
+  }
+
+  /** Grid coordinates of a grid chunk of scale `mip`. */
+  gridCell(mip: number, chunk: Box): Vec3 {
+    const scale = this.scale(mip);
+    return chunk.start.map((v, i) => (v - scale.voxel_offset[i]) / chunkSize(scale)[i]) as Vec3;
+  }
+
   chunkPath(mip: number, chunk: Box): string {
     return `${this.scale(mip).key}/${chunkKey(chunk)}`;
   }
 
   /** The stored objects of the chunks that `region` touches, with their size limits (for prefetching). */
   chunkObjects(mip: number, region: Box): { storeUrl: string; key: string; maxBytes: number }[] {
+    if (this.scale(mip).sharding) return []; // read by range from shared shard files, not whole objects
     const format = this.format(mip);
     return chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip)))
       .map((c) => ({ storeUrl: this.url, key: this.chunkPath(mip, c), maxBytes: maxEncodedBytes(format, voxelCount(c)) }));
@@ -63,8 +84,10 @@ export class Volume {
   async readChunk(mip: number, chunk: Box): Promise<TypedArray | null> {
     const key = this.chunkPath(mip, chunk);
     const format = this.format(mip);
+    const maxBytes = maxEncodedBytes(format, voxelCount(chunk));
     try {
-      const bytes = await this.store.get(key, { maxBytes: maxEncodedBytes(format, voxelCount(chunk)) });
+      const sharded = this.shardedScale(mip);
+      const bytes = sharded ? await sharded.readChunk(this.gridCell(mip, chunk), maxBytes) : await this.store.get(key, { maxBytes });
       return bytes && decodeChunk(bytes, shapeOf(chunk), format);
     } catch (e) {
       throw withContext(e, `${this.url}/${key}`);
@@ -93,7 +116,7 @@ export class Volume {
 
   /** Writes one grid chunk; refuses anything not exactly aligned to the chunk grid. */
   async writeChunk(mip: number, chunk: Box, data: TypedArray): Promise<void> {
-    await this.putEncoded(mip, chunk, this.encode(mip, chunk, data));
+    await this.writeChunks(mip, [chunk], data, chunk);
   }
 
   /**
@@ -102,16 +125,35 @@ export class Volume {
    * (Fresh memory is slow to touch on VMs: reusing the buffer made ingest markedly faster here.)
    */
   async writeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Promise<void> {
+    const encoded = this.encodeChunks(mip, chunks, data, region);
+    const sharded = this.shardedScale(mip);
+    if (sharded) await this.writeShards(mip, sharded, chunks, encoded);
+    else await Promise.all(chunks.map((chunk, i) => this.putEncoded(mip, chunk, encoded[i])));
+  }
+
+  /** Cuts and encodes each chunk out of `data` (covering `region`), one scratch buffer for all. */
+  encodeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Uint8Array[] {
     const channels = this.info.num_channels;
     const largest = Math.max(0, ...chunks.map(voxelCount)) * channels;
     const scratch = allocate(this.info.data_type, largest);
-    const encoded = chunks.map((chunk) => {
+    return chunks.map((chunk) => {
       if (!contains(region, chunk)) throw new InvalidInput(`chunk ${chunkKey(chunk)} is not inside the data's box ${formatBox(region)}`);
       const part = scratch.subarray(0, voxelCount(chunk) * channels) as TypedArray;
       copyRegion(data, region, part, chunk, chunk, channels);
       return this.encode(mip, chunk, part);
     });
-    await Promise.all(chunks.map((chunk, i) => this.putEncoded(mip, chunk, encoded[i])));
+  }
+
+  /** Groups encoded chunks by shard and writes each shard whole (every chunk of it must be here). */
+  async writeShards(mip: number, sharded: ShardedScale, chunks: Box[], encoded: Uint8Array[]): Promise<void> {
+    const byShard = new Map<number, ShardEntry[]>();
+    chunks.forEach((chunk, i) => {
+      const g = this.gridCell(mip, chunk);
+      const entry = { id: sharded.idOf(g), bytes: encoded[i] };
+      const shard = sharded.shardOf(g);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
+    });
+    await Promise.all([...byShard].map(([shard, entries]) => sharded.writeShard(shard, entries)));
   }
 
   /** Checks and encodes one chunk; the bytes never alias `data`. */

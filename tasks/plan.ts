@@ -1,7 +1,13 @@
 // Planners: the task list for a layer, as stages that must run in order (a stage reads what earlier ones wrote).
 import { InvalidInput } from '../common/errors.js';
-import { box, Box, chunkKey, formatBox, intersect, isBoxKey, isEmpty, parseChunkKey, Vec3 } from '../precomputed/box.js';
-import { allChunks, gridShape, Info, scaleBounds } from '../precomputed/info.js';
+import { box, Box, chunkKey, equals, formatBox, intersect, isBoxKey, isEmpty, parseChunkKey, shapeOf, Vec3 } from '../precomputed/box.js';
+import { ShardedScale } from '../precomputed/sharded-scale.js';
+import { ShardTask } from './shard.js';
+import { checkSameGeometry, Source } from './sources.js';
+import { allChunks, chunkSize, gridShape, Info, scaleBounds } from '../precomputed/info.js';
+import { BYTES_PER_VOXEL } from '../precomputed/dtype.js';
+import { chooseSharding, ShardingChoice } from '../precomputed/sharding.js';
+import { TransferTask } from './transfer.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { joinUrl, listAll } from '../storage/store.js';
@@ -63,6 +69,7 @@ export async function planIngest(opts: { layerPath: string; buildPath: string; e
   for (const scale of info.scales) assertPlannable(gridCount(scale), `plan ingest: scale ${scale.key}`, 'use larger chunks');
   const builds = await listBuildChunks(opts.buildPath, opts.encoding);
   if (builds.length === 0) throw new InvalidInput(`no .${opts.encoding} build chunks found under ${opts.buildPath}`);
+  if (info.scales[0].sharding) return planShardedIngest(info, builds, opts);
   for (let i = 0; i < builds.length; i++) for (let j = i + 1; j < builds.length; j++) {
     if (!isEmpty(intersect(builds[i].box, builds[j].box))) {
       throw new InvalidInput(`build chunks overlap: ${chunkKey(builds[i].box)} and ${chunkKey(builds[j].box)} would write the same chunks`);
@@ -81,12 +88,58 @@ export async function planIngest(opts: { layerPath: string; buildPath: string; e
   return { layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, 1, written)] };
 }
 
-/** Downsample every chunk of mips fromMip+1 .. top (those not already in `written`). */
-export function downsampleStages(info: Info, layerPath: string, firstMip: number, written?: Set<string>[]): DownsampleTask[][] {
-  const stages: DownsampleTask[][] = [];
+/**
+ * A sharded mip 0 is written shard by shard, each Shard task reading the build chunks its region
+ * touches; so the build chunks must lie on one regular grid from the volume's origin (the task works
+ * out their names from build_size).
+ */
+function planShardedIngest(info: Info, builds: { path: string; box: Box }[], opts: { layerPath: string; buildPath: string; encoding: IngestTask['chunk_encoding']; axes?: 'xyz' | 'zyx' }): Plan {
+  const buildSize = regularBuildGrid(builds.map((b) => b.box), scaleBounds(info.scales[0]));
+  if (!buildSize) {
+    throw new InvalidInput(`plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`);
+  }
+  const source = { build: opts.buildPath, build_size: buildSize, encoding: opts.encoding, ...(opts.axes ? { axes: opts.axes } : {}) };
+  return { layer_path: opts.layerPath, stages: [shardStage(info, opts.layerPath, 0, source), ...downsampleStages(info, opts.layerPath, 1)] };
+}
+
+/** The build size, when `boxes` are exactly the cells of a regular grid over `bounds` (clipped at its end). */
+export function regularBuildGrid(boxes: Box[], bounds: Box): Vec3 | null {
+  const first = boxes.find((b) => b.start.every((s, i) => s === bounds.start[i]));
+  if (!first) return null;
+  const size = shapeOf(first);
+  const grid = size.map((s, i) => Math.ceil((bounds.stop[i] - bounds.start[i]) / s));
+  if (boxes.length !== grid[0] * grid[1] * grid[2]) return null;
+  const seen = new Set<string>();
+  for (const b of boxes) {
+    const g = b.start.map((s, i) => (s - bounds.start[i]) / size[i]);
+    if (!g.every((v, i) => Number.isInteger(v) && v >= 0 && v < grid[i])) return null;
+    const cell = intersect(box(b.start, b.start.map((s, i) => s + size[i]) as Vec3), bounds);
+    if (!equals(cell, b) || seen.has(chunkKey(b))) return null;
+    seen.add(chunkKey(b));
+  }
+  return size;
+}
+
+/** One Shard task per shard of `mip`, filled from `source`. */
+export function shardStage(info: Info, layerPath: string, mip: number, source: Source): ShardTask[] {
+  const scale = info.scales[mip];
+  const sharded = new ShardedScale(openStore(layerPath), scale.key, scale.sharding!, gridShape(scale));
+  return sharded.shards().map((shard) => ({ kind: 'shard', layer_path: layerPath, mip, shard, source }));
+}
+
+/**
+ * Downsample every chunk of mips fromMip+1 .. top (those not already in `written`); a sharded mip
+ * shard by shard.
+ */
+export function downsampleStages(info: Info, layerPath: string, firstMip: number, written?: Set<string>[]): Task[][] {
+  const stages: Task[][] = [];
   for (let mip = Math.max(1, firstMip); mip < info.scales.length; mip++) {
     const key = info.scales[mip].key;
     assertPlannable(gridCount(info.scales[mip]), `plan downsample: mip ${mip}`, 'start higher with --from-mip, or use larger chunks');
+    if (info.scales[mip].sharding) {
+      stages.push(shardStage(info, layerPath, mip, 'downsample'));
+      continue;
+    }
     const tasks = allChunks(info.scales[mip])
       .filter((c) => !written?.[mip].has(chunkKey(c)))
       .map((c): DownsampleTask => ({ kind: 'downsample', chunk_path: `${key}/${chunkKey(c)}`, layer_path: layerPath }));
@@ -137,6 +190,9 @@ export async function planWatershed(opts: { affinitiesPath: string; segmentation
   const { affinities, segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan watershed');
   const overlap = opts.overlap ?? 0;
   const bounds = affinities.bounds(0);
+  if (segmentation.scale(0).sharding) {
+    throw new InvalidInput(`plan watershed: ${opts.segmentationPath} is sharded; watershed tasks write chunk by chunk, so write it unsharded and then copy it (digest plan transfer --sharded)`);
+  }
   assertPlannable(gridCount(segmentation.scale(0)), 'plan watershed', 'use larger segmentation chunks');
   const tasks = allChunks(segmentation.scale(0)).map((c) => checkTask({
     kind: 'watershed',
@@ -158,4 +214,67 @@ export async function planMeanGraph(opts: { affinitiesPath: string; segmentation
   }));
   const reduce: MeanGraphReduceTask = { kind: 'mean_graph_reduce', layer_path_segmentation: opts.segmentationPath };
   return { layer_path: opts.segmentationPath, stages: [graph, [reduce]] };
+}
+
+export interface TransferOptions {
+  from: string;
+  to: string;
+  /** A new destination's storage: sharded (with these choices) or not; default: as the source. */
+  sharding?: ShardingChoice | 'unsharded';
+  /** Uncompressed bytes a Transfer task reads at most (unsharded destination). */
+  taskBytes?: number;
+}
+
+/**
+ * Copy every scale of a layer into another, sharded or not: the destination (made from the source's
+ * info when it has none) is written shard by shard where sharded, else in blocks of whole chunks. All
+ * scales in one stage: each reads only the source.
+ */
+export async function planTransfer(opts: TransferOptions): Promise<Plan> {
+  const src = await Volume.open(opts.from);
+  const dst = await openOrCreateCopy(src, opts);
+  checkSameGeometry(src, dst, 'plan transfer');
+  const source = { layer: opts.from };
+  const tasks: Task[] = [];
+  dst.info.scales.forEach((scale, mip) => {
+    assertPlannable(gridCount(scale), `plan transfer: mip ${mip}`, 'use larger chunks');
+    if (scale.sharding) tasks.push(...shardStage(dst.info, opts.to, mip, source));
+    else tasks.push(...chunkBlocks(dst, mip, opts.taskBytes ?? 256 << 20).map((b): TransferTask => ({ kind: 'transfer', layer_path: opts.to, source_path: opts.from, mip, chunk_position: chunkKey(b) })));
+  });
+  return { layer_path: opts.to, stages: [tasks] };
+}
+
+async function openOrCreateCopy(src: Volume, opts: TransferOptions): Promise<Volume> {
+  if (await openStore(opts.to).exists('info')) {
+    if (opts.sharding) throw new InvalidInput(`plan transfer: ${opts.to} exists already; its info says how it is stored (--sharded and --unsharded only shape a new one)`);
+    return Volume.open(opts.to);
+  }
+  const info = structuredClone(src.info);
+  delete info.mesh; // volumes are copied, not meshes: the copy has none until they are made for it
+  const chunk = chunkSize(info.scales[0]);
+  const chunkBytes = chunk[0] * chunk[1] * chunk[2] * info.num_channels * BYTES_PER_VOXEL[info.data_type];
+  for (const scale of info.scales) {
+    if (opts.sharding === 'unsharded') delete scale.sharding;
+    else if (opts.sharding) scale.sharding = chooseSharding(gridShape(scale), chunkBytes, opts.sharding);
+  }
+  return Volume.create(opts.to, info);
+}
+
+/** The scale's chunks grouped into blocks (whole chunks, x fastest) of at most `bytes` uncompressed. */
+function chunkBlocks(volume: Volume, mip: number, bytes: number): Box[] {
+  const scale = volume.scale(mip);
+  const c = chunkSize(scale);
+  const voxelBytes = volume.info.num_channels * BYTES_PER_VOXEL[volume.info.data_type];
+  const block: Vec3 = [8, 8, 8];
+  for (let axis = 2; block[0] * block[1] * block[2] * c[0] * c[1] * c[2] * voxelBytes > bytes && block.some((b) => b > 1); axis = (axis + 2) % 3) {
+    if (block[axis] > 1) block[axis] /= 2;
+  }
+  const bounds = scaleBounds(scale);
+  const grid = gridShape(scale);
+  const out: Box[] = [];
+  for (let z = 0; z < grid[2]; z += block[2]) for (let y = 0; y < grid[1]; y += block[1]) for (let x = 0; x < grid[0]; x += block[0]) {
+    const start = [x, y, z].map((g, i) => scale.voxel_offset[i] + g * c[i]) as Vec3;
+    out.push(intersect(box(start, start.map((s, i) => s + block[i] * c[i]) as Vec3), bounds));
+  }
+  return out;
 }

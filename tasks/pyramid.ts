@@ -15,10 +15,14 @@ export function completedRegion(info: Info, mip: number, region: Box): Box {
   return { start, stop };
 }
 
-/** For each mip from 0 up: the completed region and the chunks wholly inside it; stops at the first mip with none. */
+/**
+ * For each mip from 0 up: the completed region and the chunks wholly inside it; stops at the first
+ * mip with none, or at a sharded mip (its shards are written whole, by Shard tasks).
+ */
 export function pyramidFrom(info: Info, buildBox: Box): { mip: number; region: Box; chunks: Box[] }[] {
   const levels = [{ mip: 0, region: buildBox, chunks: chunksWithin(info.scales[0], buildBox) }];
   for (let mip = 1; mip < info.scales.length; mip++) {
+    if (info.scales[mip].sharding) break;
     const region = completedRegion(info, mip, levels[mip - 1].region);
     if (isEmpty(region)) break;
     const chunks = chunksWithin(info.scales[mip], region);

@@ -8,9 +8,11 @@ import { ingest } from './ingest.js';
 import { OpenVolume, StoredObject, TaskResult } from './kind.js';
 import { meanGraphReduce, meanGraphTask } from './mean-graph.js';
 import { mesh, meshManifest } from './mesh.js';
+import { shard } from './shard.js';
+import { transfer } from './transfer.js';
 import { watershedTask } from './watershed.js';
 
-export const TASK_KINDS = [ingest, downsample, mesh, meshManifest, watershedTask, meanGraphTask, meanGraphReduce] as const;
+export const TASK_KINDS = [ingest, downsample, mesh, meshManifest, watershedTask, meanGraphTask, meanGraphReduce, shard, transfer] as const;
 
 type Kind = (typeof TASK_KINDS)[number];
 export type Task = v.InferOutput<Kind['schema']>;

@@ -1,0 +1,218 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CorruptData } from '../common/errors.js';
+import { encodeNpy, encodeNpz } from '../codecs/npz.js';
+import { decodeChunk } from '../codecs/chunk.js';
+import { runPlan } from '../engine/runner.js';
+import { openStore } from '../storage/open.js';
+import { listAll, Store } from '../storage/store.js';
+import { planIngest, planTransfer } from '../tasks/plan.js';
+import { runTask } from '../tasks/registry.js';
+import { referencePyramid, seededRandom } from '../test/reference.js';
+import { chunkFromShardFile, hashId, mortonCode, shardFileOf, SpecJson } from '../test/sharded-reader.js';
+import { Box, chunkKey, shapeOf, Vec3, voxelCount } from './box.js';
+import { allChunks, chunkBox, createInfo, gridShape, Info, LayerSpec, scaleBounds } from './info.js';
+import { ShardedScale } from './sharded-scale.js';
+import { cellOfMortonCode, compactShardShape, compressedMortonCode, encodeShard, murmurHash3x86_128Low64, ShardingSpec } from './sharding.js';
+import { Volume } from './volume.js';
+
+const spec = (s: Partial<ShardingSpec>): ShardingSpec => ({
+  '@type': 'neuroglancer_uint64_sharded_v1', preshift_bits: 0, hash: 'identity', minishard_bits: 0, shard_bits: 0,
+  minishard_index_encoding: 'raw', data_encoding: 'raw', ...s,
+});
+
+describe('chunk ids and hashes', () => {
+  it('murmurhash3_x86_128 matches the vectors tensorstore checks (from pymmh3), and murmurhash3js', () => {
+    expect(murmurHash3x86_128Low64(0n)).toBe(0x4772b084e028ae41n);
+    expect(murmurHash3x86_128Low64(1n)).toBe(0xe8bd67d616d4ce9an);
+    expect(murmurHash3x86_128Low64(42n)).toBe(0xc20b94f95119f47an);
+    expect(murmurHash3x86_128Low64(0n, 1)).toBe(0x543371085ad58a7en);
+    const random = seededRandom(7);
+    for (let i = 0; i < 200; i++) {
+      const id = (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
+      expect(murmurHash3x86_128Low64(id)).toBe(hashId(id, { preshift_bits: 0, hash: 'murmurhash3_x86_128', minishard_bits: 0, shard_bits: 0 }));
+    }
+  });
+
+  it('compressed Morton codes match an independent implementation and invert', () => {
+    const random = seededRandom(11);
+    for (const grid of [[1, 1, 1], [16, 1, 1], [5, 9, 3], [1000, 3, 70000], [2, 3, 5]] as Vec3[]) {
+      for (let i = 0; i < 50; i++) {
+        const g = grid.map((n) => Math.floor(random() * n)) as Vec3;
+        const code = compressedMortonCode(g, grid);
+        expect(code).toBe(mortonCode(g, grid));
+        expect(cellOfMortonCode(code, grid)).toEqual(g);
+      }
+    }
+  });
+
+  it('puts cells in the shards tensorstore does: grid [2,3,5], preshift 1, minishard 2, shard 3', () => {
+    // tensorstore driver_test FullShardWriteTest: full shard shape [2,2,2] chunks; shard 5's origin is chunk (0,2,4).
+    const s = new ShardedScale(openStore('mem://geometry'), '1_1_1', spec({ preshift_bits: 1, minishard_bits: 2, shard_bits: 3 }), [2, 3, 5]);
+    expect(s.compactShape).toEqual([2, 2, 2]);
+    const origins: [number, Vec3][] = [[0, [0, 0, 0]], [1, [0, 2, 0]], [2, [0, 0, 2]], [3, [0, 2, 2]], [4, [0, 0, 4]], [5, [0, 2, 4]]];
+    for (const [shard, origin] of origins) {
+      expect(s.shardOf(origin)).toBe(shard);
+      expect(s.cellsOf(shard)[0]).toEqual(origin);
+    }
+    expect(s.cellsOf(5)).toEqual([[0, 2, 4], [1, 2, 4]]); // clipped by the grid
+    expect(s.shards()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(compactShardShape(spec({ hash: 'murmurhash3_x86_128', preshift_bits: 1, minishard_bits: 2, shard_bits: 3 }), [2, 3, 5])).toBeNull();
+    expect(compactShardShape(spec({ preshift_bits: 1, minishard_bits: 2, shard_bits: 1 }), [2, 3, 5])).toBeNull(); // wraps around
+  });
+});
+
+describe('a shard file written by tensorstore', () => {
+  const fixture = new Uint8Array(readFileSync(new URL('../test/fixtures/tensorstore-identity-raw.shard', import.meta.url)));
+  const tsSpec = spec({ minishard_bits: 1 });
+
+  it('is read by digest, and digest writes the same bytes for the same chunks', async () => {
+    const store = openStore(`mem://tensorstore-${Date.now()}`);
+    await store.put('s/0.shard', fixture);
+    const s = new ShardedScale(store, 's', tsSpec, [16, 1, 1]); // along x alone, the Morton code of cell x is x
+    expect(Array.from((await s.readChunk([2, 0, 0], 100))!)).toEqual([1, 2, 3, 4]);
+    expect(Array.from((await s.readChunk([8, 0, 0], 100))!)).toEqual([6, 7, 8]);
+    expect(Array.from((await s.readChunk([3, 0, 0], 100))!)).toEqual([9, 10]);
+    expect(await s.readChunk([5, 0, 0], 100)).toBeNull();
+    const ours = encodeShard([{ id: 8n, bytes: Uint8Array.of(6, 7, 8) }, { id: 3n, bytes: Uint8Array.of(9, 10) }, { id: 2n, bytes: Uint8Array.of(1, 2, 3, 4) }], tsSpec);
+    expect(Array.from(ours)).toEqual(Array.from(fixture));
+  });
+
+  it('reads a chunk in at most three ranged reads, then one per chunk of a cached minishard', async () => {
+    const store = openStore(`mem://ranges-${Date.now()}`);
+    await store.put('s/0.shard', fixture);
+    const reads: string[] = [];
+    const counting: Store = { ...store, url: store.url, getRange: (k, o, n) => { reads.push(`${o}+${n}`); return store.getRange(k, o, n); } };
+    const s = new ShardedScale(counting, 's', tsSpec, [16, 1, 1]);
+    await s.readChunk([2, 0, 0], 100);
+    expect(reads).toEqual(['0+32', '39+48', '32+4']); // shard index, minishard index, chunk
+    await s.readChunk([8, 0, 0], 100);
+    expect(reads.length).toBe(4);
+    await s.readChunk([3, 0, 0], 100); // the other minishard: its index, then the chunk
+    expect(reads.length).toBe(6);
+  });
+
+  it('names the shard when it is truncated', async () => {
+    const store = openStore(`mem://truncated-${Date.now()}`);
+    await store.put('s/0.shard', fixture.slice(0, 50));
+    const s = new ShardedScale(store, 's', tsSpec, [16, 1, 1]);
+    await expect(s.readChunk([2, 0, 0], 100)).rejects.toThrow(CorruptData);
+    await expect(s.readChunk([2, 0, 0], 100)).rejects.toThrow(/s\/0\.shard \(minishard 0\): the shard file ends inside the minishard index/);
+  });
+});
+
+/** Deterministic values over a box, image-like or label-like, by global coordinate. */
+function values(b: Box, kind: 'image' | 'labels'): number[] {
+  const out: number[] = [];
+  for (let z = b.start[2]; z < b.stop[2]; z++) for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) {
+    out.push(kind === 'image' ? (x * 7 + y * 13 + z * 29 + ((x * y) % 11)) % 256 : 1 + Math.floor(x / 5) + 3 * Math.floor(y / 7) + 11 * Math.floor(z / 3));
+  }
+  return out;
+}
+
+async function writeBuild(url: string, bounds: Box, size: Vec3, array: (b: Box) => Uint8Array | BigUint64Array): Promise<void> {
+  const store = openStore(url);
+  for (let z = bounds.start[2]; z < bounds.stop[2]; z += size[2]) for (let y = bounds.start[1]; y < bounds.stop[1]; y += size[1]) for (let x = bounds.start[0]; x < bounds.stop[0]; x += size[0]) {
+    const b: Box = { start: [x, y, z], stop: [Math.min(x + size[0], bounds.stop[0]), Math.min(y + size[1], bounds.stop[1]), Math.min(z + size[2], bounds.stop[2])] };
+    await store.put(`${chunkKey(b)}.npz`, encodeNpz({ data: encodeNpy(array(b), shapeOf(b)) }));
+  }
+}
+
+/** Every chunk of every scale through the independent reader, against the brute-force pyramid. */
+async function checkWithIndependentReader(layer: string, info: Info, mip0: ArrayLike<number | bigint>): Promise<number> {
+  const store = openStore(layer);
+  const want = referencePyramid(info, mip0);
+  let chunks = 0;
+  for (const [mip, scale] of info.scales.entries()) {
+    const grid = gridShape(scale);
+    const bounds = scaleBounds(scale);
+    const shardSpec = scale.sharding as SpecJson;
+    const files = new Map<string, Uint8Array>();
+    for (const c of allChunks(scale)) {
+      const g = c.start.map((s, i) => (s - scale.voxel_offset[i]) / scale.chunk_sizes[0][i]);
+      const id = mortonCode(g, grid);
+      const name = shardFileOf(id, shardSpec);
+      if (!files.has(name)) files.set(name, (await store.get(`${scale.key}/${name}`))!);
+      const bytes = chunkFromShardFile(files.get(name)!, id, shardSpec);
+      expect(bytes, `${scale.key} ${chunkKey(c)}`).not.toBeNull();
+      const got = decodeChunk(bytes!, shapeOf(c), { scale, dataType: info.data_type, channels: 1 });
+      const expected: (number | bigint)[] = [];
+      for (let z = c.start[2]; z < c.stop[2]; z++) for (let y = c.start[1]; y < c.stop[1]; y++) for (let x = c.start[0]; x < c.stop[0]; x++) {
+        const [sx, sy] = shapeOf(bounds);
+        expected.push(want[mip][(x - bounds.start[0]) + sx * ((y - bounds.start[1]) + sy * (z - bounds.start[2]))]);
+      }
+      expect(Array.from(got as ArrayLike<number | bigint>), `${scale.key} ${chunkKey(c)}`).toEqual(expected);
+      chunks++;
+    }
+    // Nothing but shard files (and the info) were written.
+    expect((await listAll(store, `${scale.key}/`)).every((k) => k.endsWith('.shard'))).toBe(true);
+  }
+  return chunks;
+}
+
+describe('sharded layers written by digest', () => {
+  const geometry = { size: [70, 45, 23] as Vec3, voxelOffset: [3, 0, 1] as Vec3, resolution: [4, 4, 40] as Vec3, chunkSize: [8, 8, 4] as Vec3 };
+  const settings: [string, Partial<LayerSpec>, Partial<ShardingSpec>?][] = [
+    ['identity, gzip indices, computed parameters', {}],
+    ['identity, raw indices and data, 2 minishard bits', {}, { minishard_index_encoding: 'raw', data_encoding: 'raw', minishard_bits: 2 }],
+    ['identity, preshift 0, many small shards', {}, { preshift_bits: 0, minishard_bits: 1 }],
+    ['murmurhash3, gzip', {}, { hash: 'murmurhash3_x86_128', preshift_bits: 2, minishard_bits: 2, shard_bits: 3 }],
+    ['murmurhash3, raw, one minishard', {}, { hash: 'murmurhash3_x86_128', preshift_bits: 0, minishard_bits: 0, shard_bits: 2, minishard_index_encoding: 'raw' }],
+  ];
+  for (const [name, , override] of settings) {
+    for (const kind of ['image', 'segmentation'] as const) {
+      it(`${kind}: ${name}`, async () => {
+        const layerSpec: LayerSpec = kind === 'image'
+          ? { ...geometry, type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1], sharding: { targetBytes: 8 * 8 * 4 * 16 } }
+          : { ...geometry, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', blockSize: [4, 4, 2], sharding: { targetBytes: 8 * 8 * 4 * 8 * 16 } };
+        const info = createInfo(layerSpec);
+        if (override) for (const s of info.scales) s.sharding = { ...s.sharding!, ...override };
+        const layer = `mem://sharded-${kind}-${name.replace(/\W+/g, '-')}`;
+        const build = `${layer}-build`;
+        await Volume.create(layer, info);
+        const array = (b: Box) => (kind === 'image' ? Uint8Array.from(values(b, 'image')) : BigUint64Array.from(values(b, 'labels'), (v) => (BigInt(v) << 33n) + 5n));
+        await writeBuild(build, scaleBounds(info.scales[0]), [24, 16, 12], array);
+        const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' });
+        expect(plan.stages[0].every((t) => t.kind === 'shard')).toBe(true);
+        const summary = await runPlan(plan, runTask, { concurrency: 3, progress: false, retryDelayMs: 1 });
+        expect(summary.dead).toEqual([]);
+        const chunks = await checkWithIndependentReader(layer, info, array(scaleBounds(info.scales[0])));
+        expect(chunks).toBe(info.scales.reduce((n, s) => n + allChunks(s).length, 0));
+        // digest's own reader agrees, at every mip.
+        const volume = await Volume.open(layer);
+        const want = referencePyramid(info, array(scaleBounds(info.scales[0])));
+        for (let mip = 0; mip < info.scales.length; mip++) expect(Array.from((await volume.read(mip, volume.bounds(mip))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
+      });
+    }
+  }
+
+  it('transfers an unsharded layer into a sharded one and back, chunk bytes unchanged', async () => {
+    const info = createInfo({ ...geometry, type: 'segmentation', dataType: 'uint32', encoding: 'compressed_segmentation', blockSize: [8, 8, 4], mips: 2 });
+    const plain = `mem://transfer-plain-${Date.now()}`;
+    const volume = await Volume.create(plain, info);
+    for (let mip = 0; mip < info.scales.length; mip++) {
+      const b = volume.bounds(mip);
+      await volume.writeChunks(mip, allChunks(volume.scale(mip)), Uint32Array.from(values(b, 'labels'), (v) => v + mip), b);
+    }
+    const sharded = `${plain}-sharded`, back = `${plain}-back`;
+    const there = await planTransfer({ from: plain, to: sharded, sharding: { targetBytes: 8 * 8 * 4 * 4 * 8 } });
+    expect((await runPlan(there, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+    const again = await planTransfer({ from: sharded, to: back, sharding: 'unsharded' });
+    expect(again.stages[0].every((t) => t.kind === 'transfer')).toBe(true);
+    expect((await runPlan(again, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+    const a = openStore(plain), c = openStore(back);
+    const keys = (await listAll(a)).filter((k) => k !== 'info');
+    expect(await listAll(c)).toEqual(await listAll(a));
+    for (const k of keys) expect(await c.get(k), k).toEqual(await a.get(k));
+    const mid = await Volume.open(sharded);
+    expect(mid.info.scales.every((s) => s.sharding)).toBe(true);
+    expect((await listAll(openStore(sharded))).filter((k) => k !== 'info').every((k) => k.endsWith('.shard'))).toBe(true);
+  });
+
+  it('refuses to write part of a shard', async () => {
+    const info = createInfo({ ...geometry, type: 'image', dataType: 'uint8', encoding: 'raw', mips: 0, sharding: { targetBytes: 8 * 8 * 4 * 8 } });
+    const volume = await Volume.create(`mem://partial-${Date.now()}`, info);
+    const chunk = chunkBox(volume.scale(0), [0, 0, 0]);
+    await expect(volume.writeChunk(0, chunk, new Uint8Array(voxelCount(chunk)))).rejects.toThrow(/shard 0 has 8 chunks, 1 given; a shard is written whole/);
+  });
+});
