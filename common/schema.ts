@@ -23,7 +23,7 @@ function describe(value: unknown): string {
 export function formatIssue(issue: v.BaseIssue<unknown>): string {
   const path = issuePath(issue);
   // A missing or unknown field says so; its value tells nothing more.
-  const aboutKey = issue.type === 'strict_object' && issue.path?.length;
+  const aboutKey = issue.type === 'strict_object' && (issue.expected === 'never' || issue.received === 'undefined');
   const got = aboutKey ? '' : `, got ${describe(issue.input)}`;
   return `${path || 'the value'} ${issue.message}${got}`;
 }

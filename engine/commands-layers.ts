@@ -2,9 +2,11 @@
 import { Command, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { DATA_TYPES } from '../precomputed/dtype.js';
-import { createInfo, ENCODINGS } from '../precomputed/info.js';
+import { createInfo, ENCODINGS, Info } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, planTransfer, planWatershed } from '../tasks/plan.js';
+import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, stageSize, stageTasks } from '../tasks/plan.js';
+import { estimatePlan, formatEstimate } from '../tasks/estimate.js';
+import { Vec3 } from '../precomputed/box.js';
 import { BUILD_ENCODINGS } from '../tasks/ingest.js';
 import { integer, number, positiveVector3, shardingChoiceFrom, shardingOptions, vector3 } from './options.js';
 import { configure } from './commands-run.js';
@@ -12,18 +14,44 @@ import { runtimeOptions } from './options.js';
 
 const EXTENT = 2 ** 40;
 
-async function writePlan(plan: Plan, out: string | undefined): Promise<void> {
-  const text = JSON.stringify(plan, null, 1);
-  if (out) {
-    await writeFile(out, text);
-    console.error(`${planSize(plan)} tasks in ${plan.stages.length} stage(s) -> ${out}`);
-  } else console.log(text);
+interface PlanOutput { out?: string; list?: boolean; estimate?: boolean }
+
+/** Writes the plan (a description: stages of task sets), its task list as JSON lines, or its cost. */
+async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
+  const summary = `${planSize(plan).toLocaleString('en')} tasks in ${plan.stages.length} stage(s): ${plan.stages.map((s) => `${s.name} ${stageSize(s).toLocaleString('en')}`).join(', ')}`;
+  if (o.list) {
+    for (const [i, stage] of plan.stages.entries()) for (const { index, task } of stageTasks(stage)) {
+      if (!process.stdout.write(`${JSON.stringify({ stage: i, index, task })}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+    }
+  }
+  if (o.estimate) console.log(`${summary}\n\n${formatEstimate(estimatePlan(plan, await layerInfos(plan)))}`);
+  if (o.out) {
+    await writeFile(o.out, JSON.stringify(plan, null, 1));
+    console.error(`${summary} -> ${o.out}`);
+  } else if (!o.list && !o.estimate) console.log(JSON.stringify(plan, null, 1));
 }
 
-/** A `plan <what>` subcommand with the storage options and --out. */
-function planCommand(plan: Command, name: string, description: string): Command {
-  return runtimeOptions(plan.command(name).description(description)).option('--out <file>', 'write the plan here (default: stdout)');
+/** The infos of every layer a plan's task sets name. */
+async function layerInfos(plan: Plan): Promise<Map<string, Info>> {
+  const urls = new Set<string>();
+  for (const stage of plan.stages) for (const set of stage.sets) {
+    const first = 'list' in set ? (set.list[0] as { layer_path?: string } | undefined) : (set.template as { layer_path?: string });
+    if (first?.layer_path) urls.add(first.layer_path);
+  }
+  const infos = new Map<string, Info>();
+  for (const url of urls) infos.set(url, (await Volume.open(url)).info);
+  return infos;
 }
+
+/** A `plan <what>` subcommand with the storage options and the outputs. */
+function planCommand(plan: Command, name: string, description: string): Command {
+  return runtimeOptions(plan.command(name).description(description))
+    .option('--out <file>', 'write the plan here (default: stdout)')
+    .option('--list', 'write every task, one JSON line each (stage, index, task), to stdout')
+    .option('--estimate', 'print what the plan will cost: tasks, objects, bytes, operations, CPU-hours, price');
+}
+
+const memoryOption = () => new Option('--memory <mib>', 'memory one task may use; sets how many mips a downsample task makes from one read').argParser(integer(64, 1 << 24)).default(DEFAULT_TASK_MEMORY / 2 ** 20);
 
 export function addLayerCommands(program: Command): void {
   const create = runtimeOptions(program.command('create-layer')
@@ -37,7 +65,8 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--encoding <encoding>', 'default: compressed_segmentation for segmentation, raw for images').choices(ENCODINGS))
     .addOption(new Option('--block <x,y,z>', 'compressed_segmentation block size').argParser(vector3(1, 64)).default([8, 8, 8]))
     .addOption(new Option('--offset <x,y,z>', 'voxel_offset').argParser(vector3(-EXTENT, EXTENT)).default([0, 0, 0]))
-    .addOption(new Option('--factor <x,y,z>', 'downsampling factor per mip, each 1 or 2').argParser(vector3(1, 2)).default([2, 2, 2]))
+    .addOption(new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)')
+      .argParser((text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)]))
     .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
     .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1));
   shardingOptions(create)
@@ -46,7 +75,7 @@ export function addLayerCommands(program: Command): void {
       const info = createInfo({
         type: o.type, dataType: o.dtype, numChannels: o.channels, size: o.size, resolution: o.resolution, voxelOffset: o.offset,
         chunkSize: o.chunk, encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'), blockSize: o.block,
-        factor: o.factor, mips: o.mips, sharding: shardingChoiceFrom(o),
+        factors: o.factor ?? [[2, 2, 2]], mips: o.mips, sharding: shardingChoiceFrom(o),
       });
       await Volume.create(layer, info);
       console.log(JSON.stringify(info, null, 2));
@@ -59,17 +88,20 @@ export function addLayerCommands(program: Command): void {
     .requiredOption('--build <url>', 'directory of build chunks named <x0-x1_y0-y1_z0-z1>.npz|.raw, or directories of PNG slices')
     .addOption(new Option('--encoding <encoding>', 'build chunk format').choices(BUILD_ENCODINGS).default('npz'))
     .addOption(new Option('--axes <order>', 'npz axis order').choices(['xyz', 'zyx']))
+    .addOption(new Option('--build-size <x,y,z>', 'the build chunks tile mip 0 from its voxel_offset in this size: they are not listed').argParser(vector3(1, EXTENT)))
+    .addOption(memoryOption())
     .action(async (o) => {
       configure(o);
-      await writePlan(await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes }), o.out);
+      await writePlan(await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }), o);
     });
 
   planCommand(plan, 'downsample', 'every chunk of the mips above --from-mip, from the mip below')
     .requiredOption('--layer <url>', 'the layer')
     .addOption(new Option('--from-mip <m>', 'the highest mip that is already complete').argParser(integer(0, 40)).default(0))
+    .addOption(memoryOption())
     .action(async (o) => {
       configure(o);
-      await writePlan(await planDownsample({ layerPath: o.layer, fromMip: o.fromMip }), o.out);
+      await writePlan(await planDownsample({ layerPath: o.layer, fromMip: o.fromMip, memory: o.memory * 2 ** 20 }), o);
     });
 
   planCommand(plan, 'mesh', 'meshes of every segment, then their manifests (adds the "mesh" directory to the info)')
@@ -81,7 +113,7 @@ export function addLayerCommands(program: Command): void {
     .action(async (o) => {
       configure(o);
       const segments = o.segments ? (o.segments as string).split(',').map((s) => s.trim()) : undefined;
-      await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o.out);
+      await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o);
     });
 
   const unit = () => number(0, 1);
@@ -99,7 +131,7 @@ export function addLayerCommands(program: Command): void {
       await writePlan(await planWatershed({
         affinitiesPath: o.affinities, segmentationPath: o.segmentation, overlap: o.overlap,
         params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
-      }), o.out);
+      }), o);
     });
 
   shardingOptions(planCommand(plan, 'transfer', 'copy a layer into another, every scale: unsharded to sharded, sharded to unsharded, or re-encoded')
@@ -109,7 +141,7 @@ export function addLayerCommands(program: Command): void {
     .action(async (o) => {
       configure(o);
       const sharding = o.unsharded ? 'unsharded' as const : shardingChoiceFrom(o);
-      await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o.out);
+      await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o);
     });
 
   planCommand(plan, 'mean-graph', 'the mean-affinity region graph: chunk graphs, then the reducer')
@@ -117,6 +149,6 @@ export function addLayerCommands(program: Command): void {
     .requiredOption('--segmentation <url>', 'the segmentation layer')
     .action(async (o) => {
       configure(o);
-      await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o.out);
+      await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o);
     });
 }

@@ -39,7 +39,8 @@ export async function loadPlan(file: string): Promise<Plan> {
 
 function report(summary: RunSummary): number {
   const mvx = summary.voxels / 1e6 / Math.max(1e-3, summary.seconds);
-  console.error(`${summary.done}/${summary.tasks} tasks done in ${summary.seconds.toFixed(1)} s (${mvx.toFixed(1)} MVx/s), ${summary.retries} retried, ${summary.dead.length} failed`);
+  const skipped = summary.skipped ? ` (${summary.skipped} done by an earlier run)` : '';
+  console.error(`${summary.done + summary.skipped}/${summary.tasks} tasks done${skipped} in ${summary.seconds.toFixed(1)} s (${mvx.toFixed(1)} MVx/s), ${summary.retries} retried, ${summary.dead.length} failed`);
   for (const d of summary.dead) console.error(`  FAILED after ${d.attempts} attempt(s): ${JSON.stringify(d.task)}\n    ${d.error}`);
   return summary.dead.length > 0 ? 1 : 0;
 }
@@ -74,10 +75,13 @@ export function addRunCommands(program: Command): void {
     .argument('<plan>', 'plan file (digest plan ... --out plan.json)')
     .requiredOption('--local', 'with the embedded queue (Pub/Sub: digest publish + digest work)'))
     .addOption(new Option('--attempts <n>', 'tries per task before it counts as failed (invalid input and corrupt data are not retried)').argParser(integer(1, 100)).default(3))
+    .option('--progress <url>', 'where finished tasks are recorded, so that running the plan again skips them (default: <plan>.progress beside the plan)')
+    .option('--no-progress', 'record nothing: run every task')
     .action(async (file: string, o) => {
       const config = configure(o);
       const plan = await loadPlan(file);
-      const summary = await withPool(config, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: o.attempts }));
+      const progressUrl = o.progress === false ? undefined : typeof o.progress === 'string' ? o.progress : `${file}.progress`;
+      const summary = await withPool(config, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: o.attempts, progressUrl }));
       process.exitCode = report(summary);
     });
 

@@ -7,6 +7,7 @@ import { encodeNpy, encodeNpz } from '../codecs/npz.js';
 import { box, chunkKey, Vec3 } from '../precomputed/box.js';
 import { createInfo, LayerSpec } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
+import { mergeStages } from '../tasks/plan-format.js';
 import { Plan, planIngest, planMeanGraph, planMesh, planWatershed } from '../tasks/plan.js';
 import { Execute, runPlan, RunSummary } from './runner.js';
 import { synthesize, synthesizeAffinities } from './synthetic.js';
@@ -72,14 +73,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   ]);
   // The layers' stage i run together. Meshes and the watershed need only mip 0, so they run beside
   // the first downsample stage; then the manifests and the region graph of the watershed, then its reducer.
-  const stages = Array.from({ length: Math.max(...plans.map((p) => p.stages.length)) }, (_, i) => plans.flatMap((p) => p.stages[i] ?? []));
+  const depth = Math.max(2, ...plans.map((p) => p.stages.length));
+  const stages = Array.from({ length: depth }, (_, i) => mergeStages(plans.map((p) => p.stages[i]?.name).find(Boolean) ?? `stage ${i + 1}`, plans.map((p) => p.stages[i])));
   const [meshes, manifests] = (await planMesh({ layerPath: segmentationLayer, simplification: DEMO_SIMPLIFICATION })).stages;
   const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
   const [graph, reduce] = (await planMeanGraph({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer })).stages;
-  if (stages.length < 2) stages.push([]);
-  stages[1].push(...meshes, ...watershed);
-  stages.push([...manifests, ...graph], reduce);
-  const plan: Plan = { layer_path: join(out, 'layers'), stages };
+  stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
+  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce);
+  const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
   const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress });
   return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, plan, summary };
 }

@@ -20,6 +20,7 @@ import { openStore } from '../storage/open.js';
 import { configureStorage, DEFAULT_STORAGE } from '../storage/options.js';
 import { listAll } from '../storage/store.js';
 import { runTask } from '../tasks/registry.js';
+import { listPlan } from '../tasks/plan-format.js';
 import { GcsTestServer } from '../test/gcs-server.js';
 import { serveDirectory } from './serve.js';
 
@@ -79,7 +80,7 @@ describe('finding 1: a storage request that never answers, and a task that runs 
     await imageLayer('gs://hang-always/layer');
     const dir = await tmp('hang');
     const plan = join(dir, 'plan.json');
-    await writeFile(plan, JSON.stringify({ layer_path: 'gs://hang-always/layer', stages: [[{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://hang-always/layer' }]] }));
+    await writeFile(plan, JSON.stringify(listPlan('gs://hang-always/layer', [{ name: 'one', tasks: [{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://hang-always/layer' }] }])));
     gcs.hang = (r) => r.includes('/b/hang-always/');
     try {
       const r = await digest(['run', '--local', plan, '--threads', '1', '--attempts', '2', '--storage-timeout', '0.5', '--storage-retries', '1']);
@@ -102,7 +103,7 @@ describe('finding 1: a storage request that never answers, and a task that runs 
       slow.latencyMs = 1500; // reading the info and 8 chunks and writing one takes far more than 1 s
       const dir = await tmp('slow');
       const plan = join(dir, 'plan.json');
-      await writeFile(plan, JSON.stringify({ layer_path: 'gs://slow/layer', stages: [[{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://slow/layer' }]] }));
+      await writeFile(plan, JSON.stringify(listPlan('gs://slow/layer', [{ name: 'one', tasks: [{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://slow/layer' }] }])));
       const r = await digest(['run', '--local', plan, '--threads', '1', '--attempts', '1', '--task-timeout', '1'], { STORAGE_EMULATOR_HOST: url });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('stopped after the task time limit of 1 s');
@@ -306,7 +307,7 @@ describe('finding 6: number flags', () => {
     expect((await digest(['create-layer', big, '--type', 'image', '--dtype', 'uint8', '--size', '100000000,100000000,100000000', '--resolution', '4,4,40', '--mips', '2'])).code).toBe(0);
     const r = await digest(['plan', 'downsample', '--layer', big]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/plan downsample: mip 1: 4\.\d+e\+17 tasks would not fit in memory .*; start higher with --from-mip, or use larger chunks/);
+    expect(r.stderr).toMatch(/plan: downsample tasks over .* would be \d\.\d+e\+\d+ tasks, more than 2\.68e\+8; use larger chunks, or more --memory so that each task does more/);
   }, 60_000);
 });
 
@@ -326,12 +327,14 @@ describe('finding 9: errors name the file', () => {
   it('plan files, npz offsets, directories where chunks belong, full disks, checksum failures', async () => {
     const dir = await tmp('names');
     const plan = join(dir, 'plan.json');
-    await writeFile(plan, '{"layer_path": "x", "stages": [[');
+    await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [{');
     expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: not valid JSON`);
-    await writeFile(plan, '{"layer_path": "x", "stages": [1]}');
-    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0] must be an array of tasks, got 1`);
-    await writeFile(plan, '{"layer_path": "x", "stages": [[{"kind": "downsample", "chunk_path": 7, "layer_path": "y"}]]}');
-    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0][0].chunk_path must be a non-empty string, got 7`);
+    await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [1]}');
+    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0] must be a JSON object, got 1`);
+    await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [{"name": "s", "sets": [{"list": [{"kind": "downsample", "chunk_path": 7, "layer_path": "y"}]}]}]}');
+    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0].sets[0].list[0].chunk_path must be a non-empty string, got 7`);
+    await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [{"name": "s", "sets": [{"template": {"kind": "downsample", "layer_path": "y"}, "field": "chunk_path", "count": 3}]}]}');
+    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0].sets[0]: task 0 would be invalid: Downsample task: chunk_path must be a non-empty string, got 0`);
     expect((await digest(['run', '--local', join(dir, 'missing.json')])).stderr).toContain(`digest: plan ${join(dir, 'missing.json')}: ENOENT`);
 
     // An npz whose central directory points outside the file.

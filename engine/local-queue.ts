@@ -1,52 +1,66 @@
-// The embedded in-process queue: leases tasks, takes them back on failure with backoff, and after
-// maxAttempts failures sets them aside as dead (with their last error) instead of losing them. A
-// permanent failure (invalid input, corrupt data) is set aside at once: no retry can fix it.
+// The embedded in-process queue: hands out a stage's tasks as they are generated (never the whole
+// list), takes failed ones back with backoff, and after maxAttempts failures sets them aside as dead
+// (with their last error) instead of losing them. A permanent failure (invalid input, corrupt data) is
+// set aside at once: no retry can fix it.
 import { isPermanent, messageOf } from '../common/errors.js';
 import { Task, taskId } from '../tasks/registry.js';
 
 export interface Lease {
   id: string;
+  index: number;
   task: Task;
   /** 1 for the first try. */
   attempt: number;
 }
 
 export interface DeadTask {
+  index: number;
   task: Task;
   attempts: number;
   error: string;
 }
 
-interface Waiting { task: Task; attempt: number; readyAt: number }
+interface Waiting { index: number; task: Task; attempt: number; readyAt: number }
 
 export class LocalQueue {
-  private readonly waiting: Waiting[] = [];
+  private readonly retrying: Waiting[] = [];
   private readonly leased = new Map<string, Waiting>();
+  private exhausted = false;
   readonly dead: DeadTask[] = [];
   done = 0;
   retries = 0;
 
-  constructor(tasks: Task[], readonly opts: { maxAttempts?: number; retryDelayMs?: number } = {}) {
-    for (const task of tasks) this.waiting.push({ task, attempt: 1, readyAt: 0 });
+  /** `tasks` is drawn from lazily; an array works too. */
+  constructor(private readonly tasks: Iterator<{ index: number; task: Task }>, readonly opts: { maxAttempts?: number; retryDelayMs?: number } = {}) {}
+
+  static of(tasks: Task[], opts?: { maxAttempts?: number; retryDelayMs?: number }): LocalQueue {
+    return new LocalQueue(tasks.map((task, index) => ({ index, task }))[Symbol.iterator](), opts);
   }
 
   get maxAttempts(): number {
     return this.opts.maxAttempts ?? 3;
   }
 
-  /** Up to `max` tasks that are ready now. */
+  /** Up to `max` tasks that are ready now: retries whose backoff has passed first, then new ones. */
   lease(max: number): Lease[] {
     const now = Date.now();
     const out: Lease[] = [];
-    for (let i = 0; i < this.waiting.length && out.length < max; ) {
-      const w = this.waiting[i];
-      if (w.readyAt > now) { i++; continue; }
-      this.waiting.splice(i, 1);
-      const id = `${taskId(w.task)}#${w.attempt}`;
-      this.leased.set(id, w);
-      out.push({ id, task: w.task, attempt: w.attempt });
+    for (let i = 0; i < this.retrying.length && out.length < max; ) {
+      if (this.retrying[i].readyAt > now) { i++; continue; }
+      out.push(this.hold(this.retrying.splice(i, 1)[0]));
+    }
+    while (out.length < max && !this.exhausted) {
+      const next = this.tasks.next();
+      if (next.done) { this.exhausted = true; break; }
+      out.push(this.hold({ ...next.value, attempt: 1, readyAt: 0 }));
     }
     return out;
+  }
+
+  private hold(w: Waiting): Lease {
+    const id = `${taskId(w.task)}#${w.index}#${w.attempt}`;
+    this.leased.set(id, w);
+    return { id, index: w.index, task: w.task, attempt: w.attempt };
   }
 
   ack(lease: Lease): void {
@@ -57,20 +71,20 @@ export class LocalQueue {
     const w = this.leased.get(lease.id);
     if (!w) return;
     this.leased.delete(lease.id);
-    const message = messageOf(error);
     if (w.attempt >= this.maxAttempts || isPermanent(error)) {
-      this.dead.push({ task: w.task, attempts: w.attempt, error: message });
+      this.dead.push({ index: w.index, task: w.task, attempts: w.attempt, error: messageOf(error) });
       return;
     }
     this.retries++;
     const delay = (this.opts.retryDelayMs ?? 200) * 2 ** (w.attempt - 1);
-    this.waiting.push({ task: w.task, attempt: w.attempt + 1, readyAt: Date.now() + delay });
+    this.retrying.push({ ...w, attempt: w.attempt + 1, readyAt: Date.now() + delay });
   }
 
-  /** Milliseconds until the next waiting task is ready (0 if one is ready now), or null if none waits. */
+  /** Milliseconds until the next retry is ready (0 if new tasks remain), or null if nothing waits. */
   nextReadyIn(): number | null {
-    if (this.waiting.length === 0) return null;
-    return Math.max(0, Math.min(...this.waiting.map((w) => w.readyAt)) - Date.now());
+    if (!this.exhausted) return 0;
+    if (this.retrying.length === 0) return null;
+    return Math.max(0, Math.min(...this.retrying.map((w) => w.readyAt)) - Date.now());
   }
 
   get inFlight(): number {
@@ -78,6 +92,6 @@ export class LocalQueue {
   }
 
   get drained(): boolean {
-    return this.waiting.length === 0 && this.leased.size === 0;
+    return this.exhausted && this.retrying.length === 0 && this.leased.size === 0;
   }
 }

@@ -23,14 +23,19 @@ function openVolume(url: string): Promise<Volume> {
   return v;
 }
 
-/** The task's inputs that exist, or [] when they cannot be worked out (the task will say why). */
-export async function prefetchInputs(task: Task): Promise<PrefetchedObject[]> {
+/**
+ * The task's inputs that exist, or [] when they cannot be worked out (the task will say why); only as
+ * many as fit in `budget` bytes (by their size limits), the rest the task reads itself.
+ */
+export async function prefetchInputs(task: Task, budget = Infinity): Promise<PrefetchedObject[]> {
   let inputs;
   try {
     inputs = await taskInputs(task, openVolume);
   } catch {
     return [];
   }
+  let planned = 0;
+  inputs = inputs.filter((o) => (planned += o.maxBytes ?? 0) <= budget);
   const fetched = await Promise.all(inputs.map(async ({ storeUrl, key, maxBytes }) => {
     if (storeUrl.startsWith('mem://')) return null; // in-thread stores: the worker would not see them
     try {

@@ -5,10 +5,14 @@
 //   more than it asked for: a worker that dies then holds few messages, and they come back to the
 //   others when its ack deadline passes.
 // - The worker extends the ack deadline of every message it holds while it holds it (up to the task
-//   time limit), acks after the task's output and done marker are written, and nacks (ack deadline 0)
-//   when the task fails transiently; Pub/Sub redelivers it with backoff and, after the subscription's
-//   max delivery attempts, moves it to the dead-letter topic. The last failed attempt also writes a
-//   dead marker with the error.
+//   time limit), acks after the task's output is written and its index is in the worker's record
+//   (engine/progress-store.ts: one object per worker and stage, rewritten, never one per task), and
+//   nacks (ack deadline 0) when the task fails transiently; Pub/Sub redelivers it with backoff and,
+//   after the subscription's max delivery attempts, moves it to the dead-letter topic. The last failed
+//   attempt is recorded as dead with its error. A task the stage's records already count as done (a
+//   message published twice) is acked without running.
+// - Prefetching is bounded by bytes as well as messages: a waiting message's inputs are read ahead
+//   only while the bytes held for waiting messages stay under the budget.
 // - A message that can never succeed (not JSON, not a valid task, or a task that fails on invalid
 //   input or corrupt data) is dead-lettered at once: published to the dead-letter topic, marked dead,
 //   and acked.
@@ -17,14 +21,16 @@
 //   crash rewrites the same bytes.
 // - With exitWhenIdleSeconds the worker exits once nothing has arrived for that long and nothing runs.
 import { v1 } from '@google-cloud/pubsub';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Server } from 'node:http';
-import { isPermanent, messageOf } from '../common/errors.js';
+import { InvalidInput, isPermanent, messageOf } from '../common/errors.js';
 import { logEvent } from '../common/log.js';
 import { parseTask, Task } from '../tasks/registry.js';
 import { Config } from './config.js';
 import { serveHealth } from './health.js';
 import { prefetchInputs, PrefetchedObject } from './prefetch.js';
-import { markerId, ProgressStore } from './progress-store.js';
+import { Bitmap, ProgressStore, Recorder } from './progress-store.js';
 import { pubsub } from './pubsub.js';
 import { createTaskPool, TaskPool } from './pool.js';
 
@@ -33,6 +39,8 @@ export interface WorkOptions {
   config: Config;
   /** Messages held beyond the running ones, their inputs read ahead; 0 turns prefetching off. */
   prefetch: number;
+  /** Bytes of read-ahead inputs held for waiting messages, at most (default 1 GiB). */
+  prefetchBytes?: number;
   exitWhenIdleSeconds?: number;
   healthPort?: number;
   /** Upper bound of each lease extension, seconds: how soon a crashed worker's tasks come back. */
@@ -65,7 +73,17 @@ interface Held {
   /** Why the message is not a valid task. */
   invalid?: unknown;
   inputs: Promise<PrefetchedObject[]>;
+  /** Bytes counted against the prefetch budget while it waits. */
+  reserved: number;
+  /** Where its completion is recorded: the plan's progress store, its stage and index. */
+  progress?: { store: ProgressStore; stage: number; index: number; tasks: number };
 }
+
+/** One stage's recorder in this worker, and the stage's known-done tasks (refreshed now and then). */
+interface StageBook { recorder: Recorder; known: Bitmap; refreshed: number }
+
+/** How often a worker re-reads a stage's records to learn which tasks are done elsewhere. */
+const KNOWN_DONE_REFRESH_MS = 30_000;
 
 export async function work(opts: WorkOptions): Promise<WorkSummary> {
   const worker = new PubSubWorker(opts);
@@ -95,6 +113,9 @@ class PubSubWorker {
   private lastActivity = Date.now();
   private wake: () => void = () => {};
   private health?: Server;
+  private readonly name = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly books = new Map<string, Promise<StageBook>>();
+  private prefetchedBytes = 0;
   private leaseTimer?: NodeJS.Timeout;
   private readonly onTerm = () => this.drain('SIGTERM');
   private readonly onInt = () => this.drain('SIGINT');
@@ -145,6 +166,7 @@ class PubSubWorker {
     process.off('SIGTERM', this.onTerm);
     process.off('SIGINT', this.onInt);
     await Promise.all([...this.held.values()].map((m) => this.settle(m, false)));
+    await Promise.all([...this.books.values()].map((b) => b.then((x) => x.recorder.flush()).catch(() => {})));
     await this.client.close();
     await this.pool.close();
     await new Promise<void>((resolve) => (this.health ? this.health.close(() => resolve()) : resolve()));
@@ -172,17 +194,36 @@ class PubSubWorker {
     const m: Held = {
       ackId: r.ackId!, id: r.message?.messageId ?? '?', attributes: r.message?.attributes ?? {},
       data: typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8'),
-      attempt: r.deliveryAttempt || 1, since: Date.now(), inputs: Promise.resolve([]),
+      attempt: r.deliveryAttempt || 1, since: Date.now(), inputs: Promise.resolve([]), reserved: 0,
     };
     this.held.set(m.ackId, m);
     if (this.draining) { void this.settle(m, false); return; }
     try {
       m.task = parseTask(m.data);
+      m.progress = progressOf(m.attributes);
     } catch (e) {
       m.invalid = e;
     }
-    if (m.task && this.opts.prefetch > 0) m.inputs = prefetchInputs(m.task);
+    if (m.task && this.opts.prefetch > 0) this.prefetch(m);
     this.waiting.push(m);
+  }
+
+  /** Reads a waiting message's inputs ahead, if the bytes held for waiting messages allow. */
+  private prefetch(m: Held): void {
+    const budget = this.opts.prefetchBytes ?? 1 << 30;
+    if (this.prefetchedBytes >= budget) return;
+    m.inputs = prefetchInputs(m.task!, budget - this.prefetchedBytes).then((objects) => {
+      if (!this.held.has(m.ackId)) return [];
+      m.reserved = objects.reduce((n, o) => n + o.bytes.byteLength, 0);
+      this.prefetchedBytes += m.reserved;
+      return objects;
+    });
+  }
+
+  /** A message's read-ahead bytes leave the budget once its task has them (or it is let go). */
+  private release(m: Held): void {
+    this.prefetchedBytes -= m.reserved;
+    m.reserved = 0;
   }
 
   /** Starts waiting messages while threads are free. */
@@ -200,42 +241,80 @@ class PubSubWorker {
   }
 
   private async execute(m: Held): Promise<void> {
-    const progress = m.attributes.progress ? new ProgressStore(m.attributes.progress) : undefined;
-    const stage = m.attributes.stage ?? '_';
     const t0 = Date.now();
+    let book: StageBook | undefined;
     try {
       if (!m.task) throw m.invalid;
-      logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id });
-      const result = await this.pool.run(m.task, await m.inputs);
+      book = m.progress && await this.book(m.progress);
+      if (book?.known.has(m.progress!.index) || book?.recorder.done.has(m.progress!.index)) {
+        logEvent('INFO', 'task already done: acked without running', { id: m.id, stage: m.progress!.stage, index: m.progress!.index });
+        await this.settle(m, true);
+        return;
+      }
+      logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...(m.progress ? { stage: m.progress.stage, index: m.progress.index } : {}) });
+      const inputs = await m.inputs;
+      this.release(m);
+      const result = await this.pool.run(m.task, inputs);
       const seconds = (Date.now() - t0) / 1000;
-      await progress?.markDone(m.task, stage, { seconds, attempt: m.attempt, voxels: result.voxels, backend: result.backend, time: new Date().toISOString() });
+      if (book) {
+        book.recorder.finished(m.progress!.index);
+        await book.recorder.flush();
+      }
       await this.settle(m, true);
       this.summary.done++;
       this.summary.voxels += result.voxels;
       logEvent('INFO', 'task done', { kind: m.task.kind, id: m.id, attempt: m.attempt, seconds, voxels: result.voxels, backend: result.backend });
     } catch (e) {
       this.summary.failed++;
-      await this.fail(m, e, progress, stage);
+      await this.fail(m, e, book);
     }
+  }
+
+  /** The recorder of a message's stage in this worker, and what the stage's records say is done. */
+  private book(p: NonNullable<Held['progress']>): Promise<StageBook> {
+    const key = `${p.store.url}#${p.stage}`;
+    let book = this.books.get(key);
+    if (!book) {
+      book = p.store.stageState(p.stage, p.tasks).then(({ done }) => ({ recorder: p.store.recorder(p.stage, p.tasks, this.name), known: done, refreshed: Date.now() }));
+      book.catch(() => this.books.delete(key));
+      this.books.set(key, book);
+      return book;
+    }
+    return book.then(async (b) => {
+      if (Date.now() - b.refreshed > KNOWN_DONE_REFRESH_MS) {
+        b.refreshed = Date.now();
+        b.known = (await p.store.stageState(p.stage, p.tasks)).done;
+      }
+      return b;
+    });
   }
 
   /**
    * A failure that a retry cannot fix is dead-lettered now; another is nacked for redelivery, and on
-   * its last allowed attempt marked dead (Pub/Sub moves it to the dead-letter topic).
+   * its last allowed attempt recorded as dead (Pub/Sub moves it to the dead-letter topic).
    */
-  private async fail(m: Held, e: unknown, progress: ProgressStore | undefined, stage: string): Promise<void> {
+  private async fail(m: Held, e: unknown, book: StageBook | undefined): Promise<void> {
     const error = messageOf(e);
     const permanent = isPermanent(e);
     const last = permanent || m.attempt >= this.maxAttempts;
     const what = permanent ? 'task cannot succeed: dead-lettered at once' : last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried';
     logEvent(last ? 'ERROR' : 'WARNING', what, { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
-    if (last) {
-      const id = m.task ? markerId(m.task) : `message-${m.id}`;
-      await progress?.markDead(m.task ?? m.data, stage, id, { error, attempts: m.attempt, time: new Date().toISOString() })
-        .catch((err) => logEvent('WARNING', 'dead marker not written', { id: m.id, error: messageOf(err) }));
-    }
+    if (last) await this.recordDead(m, error, book);
     if (permanent && (await this.publishDeadLetter(m, error))) await this.settle(m, true);
     else await this.settle(m, false);
+  }
+
+  /** A dead task goes into the worker's record of its stage (or, for a message that is no task, its own). */
+  private async recordDead(m: Held, error: string, book: StageBook | undefined): Promise<void> {
+    try {
+      const p = m.progress ?? progressOf(m.attributes, true);
+      const b = book ?? (p && (await this.book(p)));
+      if (!b || !p) return;
+      b.recorder.failed(p.index, error);
+      await b.recorder.flush();
+    } catch (err) {
+      logEvent('WARNING', 'dead task not recorded', { id: m.id, error: messageOf(err) });
+    }
   }
 
   /** Forwards a message to the subscription's dead-letter topic, as Pub/Sub would; false if it cannot. */
@@ -254,6 +333,7 @@ class PubSubWorker {
 
   private async settle(m: Held, ack: boolean): Promise<void> {
     this.held.delete(m.ackId);
+    this.release(m);
     try {
       if (ack) await this.client.acknowledge({ subscription: this.subscription, ackIds: [m.ackId] });
       else await this.client.modifyAckDeadline({ subscription: this.subscription, ackIds: [m.ackId], ackDeadlineSeconds: 0 });
@@ -287,4 +367,18 @@ class PubSubWorker {
     for (const m of this.waiting.splice(0)) void this.settle(m, false);
     this.wake();
   }
+}
+
+/**
+ * Where a message's completion is recorded, from its attributes (progress URL, stage, index, tasks);
+ * undefined for a message published by hand without them. `lenient`: no throw on bad attributes.
+ */
+function progressOf(a: Record<string, string>, lenient = false): Held['progress'] {
+  if (!a.progress) return undefined;
+  const [stage, index, tasks] = [a.stage, a.index, a.tasks].map(Number);
+  if (![stage, index, tasks].every(Number.isSafeInteger) || index < 0 || index >= tasks) {
+    if (lenient) return undefined;
+    throw new InvalidInput(`message attributes stage ${a.stage}, index ${a.index}, tasks ${a.tasks} do not name a task of the plan at ${a.progress}`);
+  }
+  return { store: new ProgressStore(a.progress), stage, index, tasks };
 }

@@ -130,6 +130,8 @@ export interface LayerSpec {
   blockSize?: Vec3;
   /** Per-mip downsampling factor, each component 1 or 2. */
   factor?: Vec3;
+  /** Factors of mips 1, 2, ...; the last one repeats (takes precedence over `factor`). */
+  factors?: Vec3[];
   /** Number of scales beyond mip 0; default: until the whole volume fits in one chunk. */
   mips?: number;
   /** Shard every scale, each with parameters chosen for its own grid (precomputed/sharding.ts). */
@@ -145,9 +147,10 @@ export function createInfo(spec: LayerSpec): Info {
     num_channels: spec.numChannels ?? 1,
     scales: [makeScale(spec, spec.resolution, spec.size, spec.voxelOffset ?? [0, 0, 0])],
   };
-  const factor = spec.factor ?? [2, 2, 2];
-  const mips = spec.mips ?? mipsToOneChunk(spec.size, spec.chunkSize, factor);
-  for (let m = 0; m < mips; m++) addScale(info, factor);
+  const factors = spec.factors ?? [spec.factor ?? [2, 2, 2]];
+  const factorOf = (m: number) => factors[Math.min(m, factors.length - 1)];
+  const mips = spec.mips ?? mipsToOneChunk(spec.size, spec.chunkSize, factors);
+  for (let m = 0; m < mips; m++) addScale(info, factorOf(m));
   if (spec.sharding) {
     // jpeg and png are compressed already; gzip would only cost time.
     const dataEncoding = spec.sharding.dataEncoding ?? (spec.encoding === 'jpeg' || spec.encoding === 'png' ? 'raw' : 'gzip');
@@ -170,14 +173,17 @@ function makeScale(spec: LayerSpec, resolution: Vec3, size: Vec3, voxelOffset: V
   return scale;
 }
 
-export function mipsToOneChunk(size: Vec3, chunk: Vec3, factor: Vec3): number {
+/** Mips until one chunk holds the volume (along every axis that is downsampled); `factors` as in LayerSpec. */
+export function mipsToOneChunk(size: Vec3, chunk: Vec3, factors: Vec3 | Vec3[]): number {
+  const list = (Array.isArray(factors[0]) ? factors : [factors]) as Vec3[];
   let mips = 0;
   let s = size;
-  while (s.some((v, i) => factor[i] > 1 && v > chunk[i])) {
-    s = s.map((v, i) => Math.ceil(v / factor[i])) as Vec3;
+  for (;;) {
+    const f = list[Math.min(mips, list.length - 1)];
+    if (!s.some((v, i) => f[i] > 1 && v > chunk[i])) return mips;
+    s = s.map((v, i) => Math.ceil(v / f[i])) as Vec3;
     mips++;
   }
-  return mips;
 }
 
 /** Appends a scale downsampled by `factor` from the last one; its bounds hold every voxel with a child inside. */

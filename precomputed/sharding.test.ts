@@ -173,7 +173,7 @@ describe('sharded layers written by digest', () => {
         const array = (b: Box) => (kind === 'image' ? Uint8Array.from(values(b, 'image')) : BigUint64Array.from(values(b, 'labels'), (v) => (BigInt(v) << 33n) + 5n));
         await writeBuild(build, scaleBounds(info.scales[0]), [24, 16, 12], array);
         const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' });
-        expect(plan.stages[0].every((t) => t.kind === 'shard')).toBe(true);
+        expect(plan.stages[0].sets.every((s) => 'template' in s && s.template.kind === 'shard')).toBe(true);
         const summary = await runPlan(plan, runTask, { concurrency: 3, progress: false, retryDelayMs: 1 });
         expect(summary.dead).toEqual([]);
         const chunks = await checkWithIndependentReader(layer, info, array(scaleBounds(info.scales[0])));
@@ -198,7 +198,7 @@ describe('sharded layers written by digest', () => {
     const there = await planTransfer({ from: plain, to: sharded, sharding: { targetBytes: 8 * 8 * 4 * 4 * 8 } });
     expect((await runPlan(there, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
     const again = await planTransfer({ from: sharded, to: back, sharding: 'unsharded' });
-    expect(again.stages[0].every((t) => t.kind === 'transfer')).toBe(true);
+    expect(again.stages[0].sets.every((s) => 'template' in s && s.template.kind === 'transfer')).toBe(true);
     expect((await runPlan(again, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
     const a = openStore(plain), c = openStore(back);
     const keys = (await listAll(a)).filter((k) => k !== 'info');

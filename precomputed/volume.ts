@@ -5,7 +5,7 @@ import { openStore } from '../storage/open.js';
 import { Store } from '../storage/store.js';
 import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, Vec3, voxelCount } from './box.js';
 import { allocate, dataTypeOf, TypedArray } from './dtype.js';
-import { assertChunkAligned, chunkSize, chunksIntersecting, gridShape, Info, parseInfo, Scale, scaleBounds } from './info.js';
+import { assertChunkAligned, chunkSize, chunksIntersecting, chunksWithin, gridShape, Info, parseInfo, Scale, scaleBounds } from './info.js';
 import { ShardedScale } from './sharded-scale.js';
 import { ShardEntry } from './sharding.js';
 
@@ -129,6 +129,28 @@ export class Volume {
     const sharded = this.shardedScale(mip);
     if (sharded) await this.writeShards(mip, sharded, chunks, encoded);
     else await Promise.all(chunks.map((chunk, i) => this.putEncoded(mip, chunk, encoded[i])));
+  }
+
+  /**
+   * Writes every write unit of scale `mip` wholly inside `region` (which `data` covers): its chunks,
+   * or in a sharded scale its whole shards; units that `region` only partly covers are left to
+   * whoever owns them. Returns the chunks written.
+   */
+  async writeWithin(mip: number, region: Box, data: TypedArray): Promise<number> {
+    const chunks = chunksWithin(this.scale(mip), region);
+    const sharded = this.shardedScale(mip);
+    if (!sharded) {
+      await this.writeChunks(mip, chunks, data, region);
+      return chunks.length;
+    }
+    const byShard = new Map<number, Box[]>();
+    for (const c of chunks) {
+      const shard = sharded.shardOf(this.gridCell(mip, c));
+      byShard.set(shard, [...(byShard.get(shard) ?? []), c]);
+    }
+    const whole = [...byShard].filter(([shard, cs]) => cs.length === sharded.cellsOf(shard).length).flatMap(([, cs]) => cs);
+    await this.writeShards(mip, sharded, whole, this.encodeChunks(mip, whole, data, region));
+    return whole.length;
   }
 
   /** Cuts and encodes each chunk out of `data` (covering `region`), one scratch buffer for all. */

@@ -9,6 +9,7 @@ import { gpuKernelsForTests } from '../test/gpu.js';
 import { seededRandom } from '../test/reference.js';
 import { GRAPH_FILE } from './mean-graph.js';
 import { planMeanGraph } from './plan.js';
+import { stageSize } from './plan-format.js';
 import { runTask } from './registry.js';
 
 let count = 0;
@@ -66,7 +67,7 @@ describe('MeanGraph', () => {
     const { labels, affinities } = volumeData(3);
     const { segUrl, affUrl, seg } = await layers(labels, affinities);
     const plan = await planMeanGraph({ affinitiesPath: affUrl, segmentationPath: segUrl });
-    expect(plan.stages.map((s) => s.length)).toEqual([3 * 3 * 3, 1]);
+    expect(plan.stages.map((s) => stageSize(s))).toEqual([3 * 3 * 3, 1]);
     const summary = await runPlan(plan, runTask, { concurrency: 4, progress: false, retryDelayMs: 1 });
     expect(summary.dead).toEqual([]);
     const merged = JSON.parse(new TextDecoder().decode((await seg.store.get(GRAPH_FILE))!)).edges as [string, string, number, number, number][];

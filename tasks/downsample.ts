@@ -1,64 +1,79 @@
-// Downsample: the (up to 8) child chunks at mip N-1 -> one chunk at mip N.
+// Downsample: a region of the top mip it writes, and the `mips` - 1 mips below it, all from one read
+// of the mip under them: the region's descendants at mip top - mips are read once, then downsampled
+// level by level, each level's chunks (or whole shards) inside the region written. With mips 1 and a
+// one-chunk region this is the classic task: the (up to 8) children of one chunk.
+import * as v from 'valibot';
 import { InvalidInput } from '../common/errors.js';
+import { integer } from '../common/schema.js';
 import { downsample as downsampleKernel } from '../kernels/backend.js';
 import { downsampledShape } from '../kernels/downsample.js';
-import { Box, chunkKey, equals, formatBox, intersect, parseChunkKey, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
-import { assertChunkAligned, downsampleFactor, scaleIndex } from '../precomputed/info.js';
+import { Box, chunkKey, formatBox, parseChunkKey, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
+import { TypedArray } from '../precomputed/dtype.js';
+import { assertChunkUnion, downsampleFactor, scaleIndex } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
+import { childrenRegion } from './pyramid.js';
 
 const LABEL = 'Downsample task';
 
 const fields = {
-  /** The output chunk: `<scale key>/<x0-x1_y0-y1_z0-z1>`, relative to layer_path. */
+  /** `<top scale key>/<x0-x1_y0-y1_z0-z1>`: whole chunks (or shards) of the top mip written. */
   chunk_path: text,
   layer_path: text,
+  /** How many mips it writes, the top one and those below it (default 1). */
+  mips: v.optional(integer(1, 32)),
 };
 export const downsample = defineTask('downsample', LABEL, fields, {
-  id: (task) => `downsample:${task.layer_path}:${task.chunk_path}`,
+  id: (task) => `downsample:${task.layer_path}:${task.chunk_path}:${task.mips ?? 1}`,
   async inputs(task, open) {
-    const v = await open(task.layer_path);
-    const { mip, children } = downsampleChildren(v, task.chunk_path);
-    return v.chunkObjects(mip - 1, children);
+    const volume = await open(task.layer_path);
+    const { regions, sourceMip } = downsampleRegions(volume, task);
+    return volume.chunkObjects(sourceMip, regions[0]);
   },
   run: runDownsample,
 });
 export type DownsampleTask = TaskOf<'downsample', typeof fields>;
 
 export function parseDownsampleChunkPath(chunkPath: string): { scaleKey: string; key: string } {
-  const parts = chunkPath.split('/');
-  if (parts.length !== 2) throw new InvalidInput(`${LABEL}: chunk_path "${chunkPath}" must be <scale key>/<x0-x1_y0-y1_z0-z1>`);
-  return { scaleKey: parts[0], key: parts[1] };
+  const i = chunkPath.lastIndexOf('/');
+  if (i <= 0) throw new InvalidInput(`${LABEL}: chunk_path "${chunkPath}" must be <scale key>/<x0-x1_y0-y1_z0-z1>`);
+  return { scaleKey: chunkPath.slice(0, i), key: chunkPath.slice(i + 1) };
 }
 
-/** The output chunk of a Downsample task and the box of its children one mip down (checked). */
-export function downsampleChildren(volume: Volume, chunkPath: string): { mip: number; chunk: Box; children: Box } {
-  const { scaleKey, key } = parseDownsampleChunkPath(chunkPath);
-  const mip = scaleIndex(volume.info, scaleKey);
-  if (mip === 0) throw new InvalidInput(`${LABEL}: chunk_path ${chunkPath} names mip 0, which has no scale below it`);
-  const chunk = parseChunkKey(key, `${LABEL}: chunk_path`);
-  assertChunkAligned(volume.scale(mip), chunk, `${LABEL}: chunk_path`);
-  const f = downsampleFactor(volume.info, mip);
-  const children = intersect(
-    { start: chunk.start.map((s, i) => s * f[i]) as Vec3, stop: chunk.stop.map((s, i) => s * f[i]) as Vec3 },
-    volume.bounds(mip - 1),
-  );
-  return { mip, chunk, children };
+/**
+ * The regions a task covers, from its source mip up to its top mip (regions[0] is read at
+ * sourceMip; regions[j] is written at sourceMip + j), checked.
+ */
+export function downsampleRegions(volume: Volume, task: Pick<DownsampleTask, 'chunk_path' | 'mips'>): { sourceMip: number; regions: Box[] } {
+  const { scaleKey, key } = parseDownsampleChunkPath(task.chunk_path);
+  const top = scaleIndex(volume.info, scaleKey);
+  const mips = task.mips ?? 1;
+  if (top - mips < 0) throw new InvalidInput(`${LABEL}: chunk_path ${task.chunk_path} with mips ${mips} would read below mip 0 (the top mip is ${top})`);
+  const region = parseChunkKey(key, `${LABEL}: chunk_path`);
+  assertChunkUnion(volume.scale(top), region, `${LABEL}: chunk_path`);
+  const regions = [region];
+  for (let mip = top; mip > top - mips; mip--) regions.unshift(childrenRegion(volume.info, mip, regions[0]));
+  return { sourceMip: top - mips, regions };
 }
 
 async function runDownsample(task: DownsampleTask) {
   const volume = await Volume.open(task.layer_path);
   const { info } = volume;
-  const { mip, chunk, children } = downsampleChildren(volume, task.chunk_path);
-  const f = downsampleFactor(info, mip);
-  const phase = children.start.map((s, i) => s - chunk.start[i] * f[i]) as Vec3;
-  const input = await volume.read(mip - 1, children);
-  const out = downsampledShape(shapeOf(children), f, phase);
-  if (!equals({ start: chunk.start, stop: chunk.start.map((s, i) => s + out[i]) as Vec3 }, chunk)) {
-    throw new InvalidInput(`${LABEL}: children ${formatBox(children)} at mip ${mip - 1} do not cover chunk ${chunkKey(chunk)}; the info's scales are inconsistent`);
+  const { sourceMip, regions } = downsampleRegions(volume, task);
+  let data: TypedArray = await volume.read(sourceMip, regions[0]);
+  let written = 0;
+  for (let j = 1; j < regions.length; j++) {
+    const mip = sourceMip + j;
+    const f = downsampleFactor(info, mip);
+    const below = regions[j - 1], here = regions[j];
+    const phase = below.start.map((s, i) => s - here.start[i] * f[i]) as Vec3;
+    const out = downsampledShape(shapeOf(below), f, phase);
+    if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {
+      throw new InvalidInput(`${LABEL}: children ${formatBox(below)} at mip ${mip - 1} do not cover ${chunkKey(here)}; the info's scales are inconsistent`);
+    }
+    data = downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
+    written += await volume.writeWithin(mip, here, data);
   }
-  const data = downsampleKernel({ data: input, shape: shapeOf(children), channels: info.num_channels, factor: f, phase }, info.type);
-  await volume.writeChunk(mip, chunk, data);
-  return { kind: 'downsample', voxels: voxelCount(children), chunksWritten: 1 };
+  return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };
 }

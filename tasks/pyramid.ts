@@ -1,6 +1,6 @@
 // Which chunks of each mip a box of mip-0 data completes: shared by the Ingest task and the planner,
 // so the plan and the work agree on who writes what.
-import { Box, isEmpty, Vec3 } from '../precomputed/box.js';
+import { box, Box, intersect, isEmpty, Vec3 } from '../precomputed/box.js';
 import { chunksWithin, downsampleFactor, Info, scaleBounds } from '../precomputed/info.js';
 
 /**
@@ -30,4 +30,10 @@ export function pyramidFrom(info: Info, buildBox: Box): { mip: number; region: B
     levels.push({ mip, region, chunks });
   }
   return levels;
+}
+
+/** The children of `region` (a box of mip `mip`) at mip - 1: the region times the factor, within the bounds. */
+export function childrenRegion(info: Info, mip: number, region: Box): Box {
+  const f = downsampleFactor(info, mip);
+  return intersect(box(region.start.map((s, i) => s * f[i]) as Vec3, region.stop.map((s, i) => s * f[i]) as Vec3), scaleBounds(info.scales[mip - 1]));
 }

@@ -3,10 +3,11 @@
 // aligned block of chunks) is read as one region; a scattered one (murmurhash) chunk by chunk.
 import { InvalidInput } from '../common/errors.js';
 import { integer } from '../common/schema.js';
-import { Box, box, Vec3, voxelCount } from '../precomputed/box.js';
-import { chunkBox } from '../precomputed/info.js';
+import * as v from 'valibot';
+import { Box, box, equals, parseChunkKey, Vec3, voxelCount } from '../precomputed/box.js';
+import { assertChunkUnion, chunkBox } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { text } from './fields.js';
+import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { RegionSource, sourceSchema } from './sources.js';
 
@@ -15,12 +16,14 @@ const LABEL = 'Shard task';
 const fields = {
   layer_path: text,
   mip: integer(0, 63),
-  /** The shard number (the `<hex>.shard` file's number). */
-  shard: integer(0, Number.MAX_SAFE_INTEGER),
+  /** The shard number (the `<hex>.shard` file's number); or: */
+  shard: v.optional(integer(0, Number.MAX_SAFE_INTEGER)),
+  /** the region of one compact shard (an aligned block of chunks, clipped at the bounds). */
+  chunk_position: v.optional(boxKey),
   source: sourceSchema,
 };
 export const shard = defineTask('shard', LABEL, fields, {
-  id: (task) => `shard:${task.layer_path}:${task.mip}:${task.shard}`,
+  id: (task) => `shard:${task.layer_path}:${task.mip}:${task.shard ?? task.chunk_position}`,
   run: runShard,
 });
 export type ShardTask = TaskOf<'shard', typeof fields>;
@@ -30,8 +33,10 @@ async function runShard(task: ShardTask) {
   const sharded = volume.shardedScale(task.mip);
   if (!sharded) throw new InvalidInput(`${LABEL}: mip ${task.mip} of ${task.layer_path} is not sharded`);
   const scale = volume.scale(task.mip);
-  const cells = sharded.cellsOf(task.shard);
-  if (cells.length === 0) throw new InvalidInput(`${LABEL}: shard ${task.shard} of mip ${task.mip} holds no chunk of the volume`);
+  const number = shardNumber(volume, task);
+  const cells = sharded.cellsOf(number);
+  // A shard number may name no chunk (murmurhash spreads chunks over every number, but not always).
+  if (cells.length === 0) return { kind: 'shard', voxels: 0, chunksWritten: 0, files: 0 };
   const chunks = cells.map((g) => chunkBox(scale, g));
   const source = new RegionSource(volume, task.source, LABEL);
   const encoded: Uint8Array[] = [];
@@ -43,6 +48,19 @@ async function runShard(task: ShardTask) {
   }
   await volume.writeShards(task.mip, sharded, chunks, encoded);
   return { kind: 'shard', voxels: chunks.reduce((n, c) => n + voxelCount(c), 0), chunksWritten: chunks.length, files: 1 };
+}
+
+/** The task's shard: its number, or the compact shard whose region it names (checked to be exactly that). */
+function shardNumber(volume: Volume, task: ShardTask): number {
+  if ((task.shard === undefined) === (task.chunk_position === undefined)) throw new InvalidInput(`${LABEL}: give shard or chunk_position, not ${task.shard === undefined ? 'neither' : 'both'}`);
+  if (task.shard !== undefined) return task.shard;
+  const sharded = volume.shardedScale(task.mip)!;
+  const region = parseChunkKey(task.chunk_position!, `${LABEL}: chunk_position`);
+  assertChunkUnion(volume.scale(task.mip), region, `${LABEL}: chunk_position`);
+  const number = sharded.shardOf(volume.gridCell(task.mip, region));
+  const own = boundingBox(sharded.cellsOf(number).map((g) => chunkBox(volume.scale(task.mip), g)));
+  if (!sharded.compactShape || !equals(own, region)) throw new InvalidInput(`${LABEL}: chunk_position ${task.chunk_position} is not the region of one shard of mip ${task.mip}`);
+  return number;
 }
 
 function boundingBox(boxes: Box[]): Box {

@@ -163,7 +163,7 @@ describe('bad input gets a clear error and writes nothing', () => {
     await expect(runTask('{"kind": "ingest",')).rejects.toThrow(/^task: not valid JSON/);
     expect(() => parseTask({ kind: 'skeleton' })).toThrow('task: kind must be one of ingest, downsample, mesh, mesh_manifest, watershed, mean_graph, mean_graph_reduce, shard, transfer, got "skeleton"');
     expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding is missing');
-    expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow('Downsample task: mip is not a field (allowed: chunk_path, layer_path)');
+    expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow('Downsample task: mip is not a field (allowed: chunk_path, layer_path, mips)');
     expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', chunk_encoding: 'hdf5', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding must be one of npz, raw, png, got "hdf5"');
     expect(() => parseTask({ kind: 'downsample', chunk_path: 7, layer_path: 'b' })).toThrow('Downsample task: chunk_path must be a non-empty string, got 7');
   });
@@ -194,8 +194,9 @@ describe('bad input gets a clear error and writes nothing', () => {
   it('a downsample of an unaligned chunk, of mip 0, or with a child chunk missing', async () => {
     const { layer } = await layerWithBuild();
     const ds = (chunk_path: string) => runTask({ kind: 'downsample', chunk_path, layer_path: layer });
-    await expect(ds('8_8_80/0-10_0-16_0-8')).rejects.toThrow('Downsample task: chunk_path 0-10_0-16_0-8 is not aligned to chunk size [16,16,8] of scale 8_8_80');
-    await expect(ds('4_4_40/0-16_0-16_0-8')).rejects.toThrow(/names mip 0, which has no scale below it/);
+    await expect(ds('8_8_80/0-10_0-16_0-8')).rejects.toThrow('Downsample task: chunk_path 0-10_0-16_0-8 is not made of whole chunks [16,16,8] of scale 8_8_80 (bounds [0,0,0]-[16,16,8])');
+    await expect(ds('4_4_40/0-16_0-16_0-8')).rejects.toThrow('Downsample task: chunk_path 4_4_40/0-16_0-16_0-8 with mips 1 would read below mip 0 (the top mip is 0)');
+    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer, mips: 2 })).rejects.toThrow(/with mips 2 would read below mip 0/);
     await expect(ds('9_9_9/0-16_0-16_0-8')).rejects.toThrow('scale "9_9_9" is not in this layer (scales: 4_4_40, 8_8_80)');
     await expect(ds('8_8_80/0-16_0-16_0-8')).rejects.toThrow(`chunk ${layer}/4_4_40/0-16_0-16_0-8 is missing`);
     expect(await written(layer)).toEqual([]);
