@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeNpy, encodeNpz } from '../codecs/npz.js';
 import { publishPlan } from '../engine/publish.js';
-import { ensureQueue } from '../engine/pubsub.js';
+import { configurePubsub, ensureQueue } from '../engine/pubsub.js';
+import { configureStorage } from '../storage/options.js';
 import { synthesize } from '../engine/synthetic.js';
 import { box, chunkKey, Vec3 } from '../precomputed/box.js';
 import { createInfo } from '../precomputed/info.js';
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   const gcs = new GcsTestServer();
   const env = { ...process.env, DIGEST_PROJECT: 'digest-bench', PUBSUB_EMULATOR_HOST: emulator.host, STORAGE_EMULATOR_HOST: await gcs.start(), DIGEST_BACKEND: 'cpu' };
   Object.assign(process.env, env);
+  configureStorage({ gcsEndpoint: env.STORAGE_EMULATOR_HOST });
+  configurePubsub('digest-bench');
   const lines: string[] = [];
   const say = (s: string) => { lines.push(s); console.error(s); };
   say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; worker threads ${threads}; storage latency ${values.latency ?? 25} ms`);
@@ -50,7 +53,8 @@ async function main(): Promise<void> {
       await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: shape, resolution: [8, 8, 8], chunkSize: [32, 32, 32] }));
       const ingest = await planIngest({ layerPath: layer, buildPath: 'gs://bench/build', encoding: 'npz' });
       await runPlan({ ...ingest, stages: [ingest.stages[0]] }, runTask, { concurrency: 4, progress: false });
-      const plan = await planDownsample({ layerPath: layer });
+      // One chunk per task, as before multi-mip tasks: the bench measures prefetching, not task size.
+      const plan = await planDownsample({ layerPath: layer, memory: 1 << 20 });
       const names = { topic: `bench-${depth}-${Date.now()}`, subscription: `bench-work-${depth}-${Date.now()}`, deadLetterTopic: `bench-dead-${depth}-${Date.now()}`, maxAttempts: 5 };
       await ensureQueue(names);
       gcs.latencyMs = Number(values.latency ?? 25);

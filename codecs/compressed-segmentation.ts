@@ -1,7 +1,10 @@
 // Neuroglancer's compressed_segmentation encoding (uint32 and uint64, any block size, multi-channel),
-// as specified in neuroglancer src/sliceview/compressed_segmentation/README.md.
-// Labels are handled as 32-bit words (1 per uint32 label, low+high per uint64) so no BigInt is touched.
-import { CorruptData } from '../common/errors.js';
+// as specified in neuroglancer src/sliceview/compressed_segmentation/README.md. Labels are handled as
+// 32-bit words (1 per uint32 label, low+high per uint64) so no BigInt is touched. The encoder finds a
+// block's distinct labels with a stamped hash table and shares identical lookup tables through a
+// hash of their words; the decoder reads the input in place and fills single-label blocks by rows.
+// The bytes are those of test/reference-cseg.ts (the readable version), which tests hold this to.
+import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../precomputed/box.js';
 import { labelWords } from '../precomputed/dtype.js';
 
@@ -9,12 +12,12 @@ const ALLOWED_BITS = [0, 1, 2, 4, 8, 16, 32];
 
 function bitsFor(distinct: number): number {
   for (const b of ALLOWED_BITS) if (2 ** b >= distinct) return b;
-  throw new Error(`${distinct} distinct values cannot be encoded`);
+  throw new InvalidInput(`${distinct} distinct values cannot be encoded`);
 }
 
-/** Growable uint32 output buffer. */
+/** Growable uint32 output; new words are zero (value words are OR-ed in). */
 class WordWriter {
-  words = new Uint32Array(1024);
+  words = new Uint32Array(4096);
   length = 0;
   reserve(n: number): number {
     if (this.length + n > this.words.length) {
@@ -28,85 +31,179 @@ class WordWriter {
   }
 }
 
+/** Per-block scratch of the encoder, sized to the block, reused for every block. */
+class BlockScratch {
+  readonly lo: Uint32Array;
+  readonly hi: Uint32Array;
+  readonly index: Uint32Array; // per voxel: its label's first-seen number
+  readonly order: Uint32Array; // sorted first-seen numbers
+  readonly rank: Uint32Array; // first-seen number -> sorted position
+  // Open addressing over (lo, hi): a slot is live when its stamp is this block's.
+  readonly slotStamp: Uint32Array;
+  readonly slotLo: Uint32Array;
+  readonly slotHi: Uint32Array;
+  readonly slotIndex: Uint32Array;
+  readonly mask: number;
+  stamp = 0;
+
+  constructor(blockVoxels: number) {
+    this.lo = new Uint32Array(blockVoxels);
+    this.hi = new Uint32Array(blockVoxels);
+    this.index = new Uint32Array(blockVoxels);
+    this.order = new Uint32Array(blockVoxels);
+    this.rank = new Uint32Array(blockVoxels);
+    let size = 16;
+    while (size < 2 * blockVoxels) size *= 2;
+    this.slotStamp = new Uint32Array(size);
+    this.slotLo = new Uint32Array(size);
+    this.slotHi = new Uint32Array(size);
+    this.slotIndex = new Uint32Array(size);
+    this.mask = size - 1;
+  }
+}
+
 export function encodeCompressedSegmentation(
   labels: Uint32Array | BigUint64Array, shape: Vec3, channels: number, blockSize: Vec3,
 ): Uint8Array {
   const { words, wordsPerLabel } = labelWords(labels);
   const voxels = shape[0] * shape[1] * shape[2];
-  if (labels.length !== voxels * channels) throw new Error(`compressed_segmentation: ${labels.length} labels do not fill shape [${shape}] x ${channels}`);
+  if (labels.length !== voxels * channels) throw new InvalidInput(`compressed_segmentation: ${labels.length} labels do not fill shape [${shape}] x ${channels}`);
   const out = new WordWriter();
   out.reserve(channels);
+  const scratch = new BlockScratch(blockSize[0] * blockSize[1] * blockSize[2]);
   for (let c = 0; c < channels; c++) {
     out.words[c] = out.length;
-    encodeChannel(words, c * voxels * wordsPerLabel, wordsPerLabel, shape, blockSize, out);
+    encodeChannel(words, c * voxels * wordsPerLabel, wordsPerLabel, shape, blockSize, out, scratch);
   }
   return new Uint8Array(out.words.buffer, 0, out.length * 4).slice();
 }
 
-function encodeChannel(src: Uint32Array, base: number, w: 1 | 2, shape: Vec3, bs: Vec3, out: WordWriter): void {
+function encodeChannel(src: Uint32Array, base: number, w: 1 | 2, shape: Vec3, bs: Vec3, out: WordWriter, s: BlockScratch): void {
   const [sx, sy, sz] = shape;
   const [bx, by, bz] = bs;
   const gx = Math.ceil(sx / bx), gy = Math.ceil(sy / by), gz = Math.ceil(sz / bz);
   const channelStart = out.length;
   const headerAt = out.reserve(2 * gx * gy * gz);
   const blockVoxels = bx * by * bz;
-  const index = new Uint32Array(blockVoxels); // per-voxel index into the block's distinct values
-  const uniqLo = new Uint32Array(blockVoxels);
-  const uniqHi = new Uint32Array(blockVoxels);
-  const order = new Uint32Array(blockVoxels);
-  const rank = new Uint32Array(blockVoxels);
-  const tableCache = new Map<string, number>();
+  const tables = new TableIndex();
   for (let z = 0; z < gz; z++) for (let y = 0; y < gy; y++) for (let x = 0; x < gx; x++) {
-    // 1. Distinct values in first-seen order; padding voxels repeat the nearest voxel inside the chunk.
-    let distinct = 0;
-    let last = -1;
-    let i = 0;
-    for (let vz = 0; vz < bz; vz++) {
-      const zz = Math.min(z * bz + vz, sz - 1);
-      for (let vy = 0; vy < by; vy++) {
-        const yy = Math.min(y * by + vy, sy - 1);
-        for (let vx = 0; vx < bx; vx++, i++) {
-          const xx = Math.min(x * bx + vx, sx - 1);
-          const at = base + w * (xx + sx * (yy + sy * zz));
-          const lo = src[at], hi = w === 2 ? src[at + 1] : 0;
-          if (last >= 0 && uniqLo[last] === lo && uniqHi[last] === hi) { index[i] = last; continue; }
-          let k = 0;
-          while (k < distinct && (uniqLo[k] !== lo || uniqHi[k] !== hi)) k++;
-          if (k === distinct) { uniqLo[k] = lo; uniqHi[k] = hi; distinct++; }
-          index[i] = last = k;
-        }
-      }
-    }
-    // 2. Sort the table ascending (as Neuroglancer's encoder does) and renumber the indices.
-    for (let k = 0; k < distinct; k++) order[k] = k;
-    const sorted = Array.from(order.subarray(0, distinct)).sort((a, b) => uniqHi[a] - uniqHi[b] || uniqLo[a] - uniqLo[b]);
-    for (let k = 0; k < distinct; k++) rank[sorted[k]] = k;
+    const distinct = distinctLabels(src, base, w, shape, bs, x, y, z, s);
+    sortDistinct(s, distinct);
     const bits = bitsFor(distinct);
-    // 3. Packed values, then the lookup table (shared with an earlier block when identical).
+    // Packed values first, then the lookup table (shared with an earlier identical one).
     const valuesAt = out.reserve((bits * blockVoxels + 31) >>> 5);
-    if (bits > 0) {
-      const o = out.words;
-      for (let v = 0; v < blockVoxels; v++) {
-        const bit = v * bits;
-        o[valuesAt + (bit >>> 5)] |= rank[index[v]] << (bit & 31);
-      }
-    }
-    let tableKey = '';
-    for (const k of sorted) tableKey += w === 2 ? `${uniqLo[k]},${uniqHi[k]};` : `${uniqLo[k]};`;
-    let tableAt = tableCache.get(tableKey);
-    if (tableAt === undefined) {
-      tableAt = out.reserve(distinct * w);
-      for (let k = 0; k < distinct; k++) {
-        out.words[tableAt + k * w] = uniqLo[sorted[k]];
-        if (w === 2) out.words[tableAt + k * w + 1] = uniqHi[sorted[k]];
-      }
-      tableAt -= channelStart;
-      tableCache.set(tableKey, tableAt);
-    }
+    if (bits > 0) packValues(out.words, valuesAt, s, bits, blockVoxels);
+    const tableAt = tables.place(out, s, distinct, w, channelStart);
     const h = headerAt + 2 * (x + gx * (y + gy * z));
     out.words[h] = (tableAt | (bits << 24)) >>> 0;
     out.words[h + 1] = valuesAt - channelStart;
   }
+}
+
+/**
+ * Numbers each voxel of block (x, y, z) by its label's first appearance (padding voxels repeat the
+ * nearest voxel inside the chunk); returns how many distinct labels there are.
+ */
+function distinctLabels(src: Uint32Array, base: number, w: 1 | 2, [sx, sy, sz]: Vec3, [bx, by, bz]: Vec3, x: number, y: number, z: number, s: BlockScratch): number {
+  const stamp = ++s.stamp;
+  const { lo, hi, index, slotStamp, slotLo, slotHi, slotIndex, mask } = s;
+  let distinct = 0, lastLo = -1, lastHi = -1, last = 0;
+  let i = 0;
+  for (let vz = 0; vz < bz; vz++) {
+    const zz = Math.min(z * bz + vz, sz - 1);
+    for (let vy = 0; vy < by; vy++) {
+      const yy = Math.min(y * by + vy, sy - 1);
+      const row = base + w * sx * (yy + sy * zz);
+      for (let vx = 0; vx < bx; vx++, i++) {
+        const at = row + w * Math.min(x * bx + vx, sx - 1);
+        const l = src[at], hv = w === 2 ? src[at + 1] : 0;
+        if (l === lastLo && hv === lastHi) { index[i] = last; continue; }
+        let slot = (Math.imul(l, 0x9e3779b1) ^ Math.imul(hv, 0x85ebca77)) & mask;
+        while (slotStamp[slot] === stamp && (slotLo[slot] !== l || slotHi[slot] !== hv)) slot = (slot + 1) & mask;
+        if (slotStamp[slot] !== stamp) {
+          slotStamp[slot] = stamp; slotLo[slot] = l; slotHi[slot] = hv; slotIndex[slot] = distinct;
+          lo[distinct] = l; hi[distinct] = hv;
+          distinct++;
+        }
+        last = slotIndex[slot];
+        lastLo = l; lastHi = hv;
+        index[i] = last;
+      }
+    }
+  }
+  return distinct;
+}
+
+/** order[] = first-seen numbers by ascending (hi, lo); rank[] its inverse (the table Neuroglancer's encoder writes). */
+function sortDistinct(s: BlockScratch, n: number): void {
+  const { lo, hi, order, rank } = s;
+  for (let k = 0; k < n; k++) order[k] = k;
+  if (n > 1) {
+    if (n <= 64) {
+      for (let k = 1; k < n; k++) {
+        const v = order[k], vh = hi[v], vl = lo[v];
+        let j = k - 1;
+        while (j >= 0 && (hi[order[j]] > vh || (hi[order[j]] === vh && lo[order[j]] > vl))) { order[j + 1] = order[j]; j--; }
+        order[j + 1] = v;
+      }
+    } else {
+      const sorted = Array.from(order.subarray(0, n)).sort((a, b) => hi[a] - hi[b] || lo[a] - lo[b]);
+      order.set(sorted);
+    }
+  }
+  for (let k = 0; k < n; k++) rank[order[k]] = k;
+}
+
+function packValues(words: Uint32Array, at: number, s: BlockScratch, bits: number, blockVoxels: number): void {
+  const { index, rank } = s;
+  if (bits === 32) {
+    for (let v = 0; v < blockVoxels; v++) words[at + v] = rank[index[v]];
+    return;
+  }
+  const perWord = 32 / bits;
+  for (let v = 0, word = at; v < blockVoxels; word++) {
+    let acc = 0;
+    const end = Math.min(blockVoxels, v + perWord);
+    for (let shift = 0; v < end; v++, shift += bits) acc |= rank[index[v]] << shift;
+    words[word] = acc >>> 0;
+  }
+}
+
+/** Lookup tables written so far in a channel, found again by a hash of their words. */
+class TableIndex {
+  /** hash -> [offset from the channel start, entries] of each table with that hash. */
+  private readonly byHash = new Map<number, [number, number][]>();
+
+  /** The table's offset from the channel start: an identical earlier one, or a new one appended. */
+  place(out: WordWriter, s: BlockScratch, n: number, w: 1 | 2, channelStart: number): number {
+    const { lo, hi, order } = s;
+    let h = 0x811c9dc5 ^ n;
+    for (let k = 0; k < n; k++) {
+      h = Math.imul(h ^ lo[order[k]], 0x01000193);
+      if (w === 2) h = Math.imul(h ^ hi[order[k]], 0x01000193);
+    }
+    const candidates = this.byHash.get(h);
+    if (candidates) {
+      for (const [at, entries] of candidates) if (entries === n && sameTable(out.words, channelStart + at, s, n, w)) return at;
+    }
+    const at = out.reserve(n * w);
+    for (let k = 0; k < n; k++) {
+      out.words[at + k * w] = lo[order[k]];
+      if (w === 2) out.words[at + k * w + 1] = hi[order[k]];
+    }
+    const offset = at - channelStart;
+    if (candidates) candidates.push([offset, n]); else this.byHash.set(h, [[offset, n]]);
+    return offset;
+  }
+}
+
+/** Does the table of n entries at `at` hold exactly this block's sorted labels? */
+function sameTable(words: Uint32Array, at: number, s: BlockScratch, n: number, w: 1 | 2): boolean {
+  for (let k = 0; k < n; k++) {
+    if (words[at + k * w] !== s.lo[s.order[k]]) return false;
+    if (w === 2 && words[at + k * w + 1] !== s.hi[s.order[k]]) return false;
+  }
+  return true;
 }
 
 export function decodeCompressedSegmentation(
@@ -114,7 +211,8 @@ export function decodeCompressedSegmentation(
 ): Uint32Array | BigUint64Array {
   const w = dtype === 'uint64' ? 2 : 1;
   if (bytes.byteLength % 4 !== 0) throw new CorruptData(`compressed_segmentation chunk has ${bytes.byteLength} bytes, not a whole number of 32-bit words`);
-  const src = new Uint32Array(bytes.slice().buffer);
+  // Read in place when the bytes are aligned (they almost always are).
+  const src = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : new Uint32Array(bytes.slice().buffer);
   const voxels = shape[0] * shape[1] * shape[2];
   const outWords = new Uint32Array(voxels * channels * w);
   if (src.length < channels) throw new CorruptData(`compressed_segmentation chunk is too short for ${channels} channel offsets`);
@@ -130,24 +228,38 @@ function decodeChannel(src: Uint32Array, start: number, w: 1 | 2, shape: Vec3, b
   const gx = Math.ceil(sx / bx), gy = Math.ceil(sy / by), gz = Math.ceil(sz / bz);
   const corrupt = (why: string) => new CorruptData(`compressed_segmentation chunk is corrupt: ${why}`);
   if (start + 2 * gx * gy * gz > src.length) throw corrupt(`block headers at word ${start} run past the end (${src.length} words)`);
+  const n = src.length;
   for (let z = 0; z < gz; z++) for (let y = 0; y < gy; y++) for (let x = 0; x < gx; x++) {
     const h = start + 2 * (x + gx * (y + gy * z));
     const tableAt = start + (src[h] & 0xffffff);
     const bits = src[h] >>> 24;
     const valuesAt = start + src[h + 1];
-    if (!ALLOWED_BITS.includes(bits)) throw corrupt(`block (${x},${y},${z}) has ${bits} encoded bits`);
-    if (valuesAt + ((bits * bx * by * bz + 31) >>> 5) > src.length) throw corrupt(`block (${x},${y},${z}) values run past the end`);
-    const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    if (bits > 32 || (bits & (bits - 1)) !== 0) throw corrupt(`block (${x},${y},${z}) has ${bits} encoded bits`);
+    if (valuesAt + ((bits * bx * by * bz + 31) >>> 5) > n) throw corrupt(`block (${x},${y},${z}) values run past the end`);
     const x0 = x * bx, y0 = y * by, z0 = z * bz;
     const ex = Math.min(bx, sx - x0), ey = Math.min(by, sy - y0), ez = Math.min(bz, sz - z0);
-    for (let vz = 0; vz < ez; vz++) for (let vy = 0; vy < ey; vy++) for (let vx = 0; vx < ex; vx++) {
-      const bit = bits * (vx + bx * (vy + by * vz));
-      const idx = bits === 0 ? 0 : (src[valuesAt + (bit >>> 5)] >>> (bit & 31)) & mask;
-      const t = tableAt + idx * w;
-      if (t + w > src.length) throw corrupt(`block (${x},${y},${z}) lookup index ${idx} runs past the end`);
-      const o = outBase + w * ((x0 + vx) + sx * ((y0 + vy) + sy * (z0 + vz)));
-      out[o] = src[t];
-      if (w === 2) out[o + 1] = src[t + 1];
+    if (bits === 0) {
+      if (tableAt + w > n) throw corrupt(`block (${x},${y},${z}) lookup index 0 runs past the end`);
+      const lo = src[tableAt], hi = w === 2 ? src[tableAt + 1] : 0;
+      for (let vz = 0; vz < ez; vz++) for (let vy = 0; vy < ey; vy++) {
+        const o = outBase + w * (x0 + sx * ((y0 + vy) + sy * (z0 + vz)));
+        if (w === 1) out.fill(lo, o, o + ex);
+        else for (let k = o; k < o + 2 * ex; k += 2) { out[k] = lo; out[k + 1] = hi; }
+      }
+      continue;
+    }
+    const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    const lastIndex = Math.floor((n - tableAt) / w) - 1; // a lookup past it runs off the end
+    for (let vz = 0; vz < ez; vz++) for (let vy = 0; vy < ey; vy++) {
+      let bit = bits * bx * (vy + by * vz);
+      let o = outBase + w * (x0 + sx * ((y0 + vy) + sy * (z0 + vz)));
+      for (let vx = 0; vx < ex; vx++, bit += bits, o += w) {
+        const idx = ((src[valuesAt + (bit >>> 5)] >>> (bit & 31)) & mask) >>> 0;
+        if (idx > lastIndex) throw corrupt(`block (${x},${y},${z}) lookup index ${idx} runs past the end`);
+        const t = tableAt + idx * w;
+        out[o] = src[t];
+        if (w === 2) out[o + 1] = src[t + 1];
+      }
     }
   }
 }

@@ -82,10 +82,13 @@ export class ProgressStore {
   }
 
   plan(): Promise<Plan> {
-    this.planCache ??= this.store.get('plan.json').then((bytes) => {
-      if (!bytes) throw new InvalidInput(`no plan under ${this.url} (plan.json)`);
-      return parsePlan(bytes, `${this.url}/plan.json`);
-    });
+    if (!this.planCache) {
+      this.planCache = this.store.get('plan.json').then((bytes) => {
+        if (!bytes) throw new InvalidInput(`no plan under ${this.url} (plan.json)`);
+        return parsePlan(bytes, `${this.url}/plan.json`);
+      });
+      this.planCache.catch(() => { this.planCache = undefined; }); // a plan saved later is found then
+    }
     return this.planCache;
   }
 

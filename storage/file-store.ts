@@ -7,10 +7,14 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzip, gzipBound } from './gzip.js';
+import { Limiter } from './limit.js';
 import { storageOptions } from './options.js';
 import { checkKey, GetOptions, PutOptions, Store } from './store.js';
 
 const TEMP = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/** Open files per process, at most: a task writing thousands of chunks must not run out of descriptors. */
+const files = new Limiter(64);
 
 export class FileStore implements Store {
   readonly root: string;
@@ -24,7 +28,11 @@ export class FileStore implements Store {
     return join(this.root, ...checkKey(key).split('/'));
   }
 
-  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
+  get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
+    return files.run(() => this.read(key, options));
+  }
+
+  private async read(key: string, options: GetOptions): Promise<Uint8Array | null> {
     const path = this.path(key);
     const plain = await readOrNull(path, options.maxBytes);
     if (plain) return plain;
@@ -33,7 +41,11 @@ export class FileStore implements Store {
     return zipped ? gunzip(zipped, path + '.gz', options.maxBytes) : null;
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
+  getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
+    return files.run(() => this.readRange(key, offset, length));
+  }
+
+  private async readRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     const path = this.path(key);
     const handle = await open(path, 'r').catch((e) => {
       if (isMissing(e)) return null;
@@ -56,7 +68,11 @@ export class FileStore implements Store {
     }
   }
 
-  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+  put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+    return files.run(() => this.write(key, data, options));
+  }
+
+  private async write(key: string, data: Uint8Array, options: PutOptions): Promise<void> {
     const path = this.path(key);
     const [target, other] = options.gzip ? [path + '.gz', path] : [path, path + '.gz'];
     const dir = dirname(path);
