@@ -1,31 +1,26 @@
-// Benchmark: ingest + downsample of a synthetic uint8 image and uint64 segmentation (default 512^3),
-// CPU path, through the worker pool on file:// storage; plus the kernels and codecs on their own and
-// the gzip choice (node:zlib vs pako). Prints a markdown block for bench/RESULTS.md.
+// Benchmark: ingest + downsample of a synthetic uint8 image (raw and jpeg) and uint64 segmentation
+// (compressed_segmentation), default 512^3, CPU path, through the worker pool on file:// storage.
+// Prints a markdown block for bench/RESULTS.md. (The kernels against their C/C++ peers: bench/peers.ts.)
 //   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench]
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import pako from 'pako';
-import { encodeCompressedSegmentation, decodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
 import { writeSyntheticBuildChunks } from '../engine/demo.js';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_CONFIG } from '../engine/config.js';
 import { createTaskPool } from '../engine/pool.js';
 import { parseBackendChoice } from '../kernels/backend.js';
 import { runPlan } from '../engine/runner.js';
-import { synthesize } from '../engine/synthetic.js';
-import { box, Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../precomputed/box.js';
 import { createInfo } from '../precomputed/info.js';
 import { BYTES_PER_VOXEL } from '../precomputed/dtype.js';
 import { Volume } from '../precomputed/volume.js';
-import { averageDownsample, modeDownsample } from '../kernels/downsample.js';
 import { planIngest } from '../tasks/plan.js';
 import { openStore } from '../storage/open.js';
 import { listAll } from '../storage/store.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' }, sharded: { type: 'boolean' }, 'skip-kernels': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' }, sharded: { type: 'boolean' } } });
 /** --sharded: every scale in shards of 4x4x4 chunks (256^3 voxels at mip 0: one build chunk each). */
 const sharded = values.sharded ?? false;
 const size = Number(values.size ?? 512);
@@ -34,44 +29,13 @@ const backend = parseBackendChoice(values.backend as string | undefined ?? 'auto
 const dir = values.dir ?? '/tmp/digest-bench';
 const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-function timed<T>(fn: () => T, repeat = 3): { seconds: number; result: T } {
-  let result = fn();
-  const start = performance.now();
-  for (let i = 0; i < repeat; i++) result = fn();
-  return { seconds: (performance.now() - start) / 1000 / repeat, result };
-}
-
 async function main(): Promise<void> {
   const lines: string[] = [];
   const say = (s: string) => { lines.push(s); console.error(s); };
   say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}`);
 
-  if (!values['skip-kernels']) kernelFigures(say);
   await endToEnd(say);
   console.log(lines.join('\n'));
-}
-
-/** Kernels and codecs on one 64^3 chunk of synthetic data. */
-function kernelFigures(say: (s: string) => void): void {
-  const chunk = synthesize(box([0, 0, 0], [64, 64, 64]));
-  const mvx = (voxels: number, s: number) => (voxels / 1e6 / s).toFixed(1);
-  const n = 64 ** 3;
-  const avg = timed(() => averageDownsample({ data: chunk.image, shape: [64, 64, 64], channels: 1, factor: [2, 2, 2] }), 10);
-  const mode = timed(() => modeDownsample({ data: chunk.labels, shape: [64, 64, 64], channels: 1, factor: [2, 2, 2] }), 10);
-  const enc = timed(() => encodeCompressedSegmentation(chunk.labels, [64, 64, 64], 1, [8, 8, 8]), 10);
-  const dec = timed(() => decodeCompressedSegmentation(enc.result, [64, 64, 64], 1, [8, 8, 8], 'uint64'), 10);
-  say(`| average downsample uint8 2x2x2 | ${mvx(n, avg.seconds)} MVx/s (input) |`);
-  say(`| mode downsample uint64 2x2x2 | ${mvx(n, mode.seconds)} MVx/s (input) |`);
-  say(`| compressed_segmentation encode uint64 8^3 | ${mvx(n, enc.seconds)} MVx/s |`);
-  say(`| compressed_segmentation decode uint64 8^3 | ${mvx(n, dec.seconds)} MVx/s |`);
-  for (const [name, bytes] of [['raw uint8 chunk', chunk.image], ['compressed_segmentation chunk', enc.result]] as const) {
-    const zlibZ = timed(() => gzipSync(bytes, { level: 6 }), 10);
-    const pakoZ = timed(() => pako.gzip(bytes, { level: 6 }), 10);
-    const zlibU = timed(() => gunzipSync(zlibZ.result), 10);
-    const pakoU = timed(() => pako.ungzip(zlibZ.result), 10);
-    const mb = (s: number) => (bytes.byteLength / 2 ** 20 / s).toFixed(0);
-    say(`| gzip ${name} (${bytes.byteLength} B -> ${zlibZ.result.byteLength} B) | zlib ${mb(zlibZ.seconds)} MiB/s, pako ${mb(pakoZ.seconds)} MiB/s; gunzip zlib ${mb(zlibU.seconds)} MiB/s, pako ${mb(pakoU.seconds)} MiB/s |`);
-  }
 }
 
 /** End to end: npz build chunks of 256^3 -> ingest (mips it completes) -> downsample stages. */
@@ -87,9 +51,10 @@ async function endToEnd(say: (s: string) => void): Promise<void> {
   try {
     for (const [name, build, spec] of [
       ['uint8 image, raw+gzip', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'raw' }],
+      ['uint8 image, jpeg', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'jpeg' }],
       ['uint64 segmentation, compressed_segmentation+gzip', segmentationBuild, { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }],
     ] as const) {
-      const layer = `file://${join(dir, 'layers', name.split(' ')[1])}`;
+      const layer = `file://${join(dir, 'layers', name.replace(/\W+/g, '-'))}`;
       const chunkBytes = 64 ** 3 * BYTES_PER_VOXEL[spec.dataType];
       const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64], ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}) });
       await Volume.create(layer, info);

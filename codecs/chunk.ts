@@ -6,11 +6,14 @@ import { decodeCompressedSegmentation, encodeCompressedSegmentation } from './co
 import { decodeJpeg, encodeJpeg } from './jpeg.js';
 import { decodePng, encodePng } from './png.js';
 import { decodeRaw, encodeRaw } from './raw.js';
+import type { GzipOptions } from '../storage/gzip.js';
 
 export interface ChunkFormat {
   scale: Scale;
   dataType: DataType;
   channels: number;
+  /** The layer's gzip setting (info key "gzip"); absent: chosen by encoding and data type. */
+  gzip?: GzipOptions | false;
 }
 
 export function encodeChunk(array: TypedArray, shape: Vec3, f: ChunkFormat): Uint8Array {
@@ -23,11 +26,15 @@ export function encodeChunk(array: TypedArray, shape: Vec3, f: ChunkFormat): Uin
   }
 }
 
-export function decodeChunk(bytes: Uint8Array, shape: Vec3, f: ChunkFormat): TypedArray {
+/**
+ * The chunk's voxels. `transient`: the caller copies them out before its next decode (Volume.read), so
+ * they may stay in memory this thread reuses (compressed_segmentation does) instead of a fresh array.
+ */
+export function decodeChunk(bytes: Uint8Array, shape: Vec3, f: ChunkFormat, transient = false): TypedArray {
   switch (f.scale.encoding) {
     case 'raw': return decodeRaw(bytes, shape, f.channels, f.dataType);
     case 'compressed_segmentation':
-      return decodeCompressedSegmentation(bytes, shape, f.channels, f.scale.compressed_segmentation_block_size!, f.dataType as 'uint32' | 'uint64');
+      return decodeCompressedSegmentation(bytes, shape, f.channels, f.scale.compressed_segmentation_block_size!, f.dataType as 'uint32' | 'uint64', transient);
     case 'jpeg': return decodeJpeg(bytes, shape, f.channels);
     case 'png': return decodePng(bytes, shape, f.channels, f.dataType as 'uint8' | 'uint16');
   }
@@ -47,9 +54,19 @@ export function maxEncodedBytes(f: ChunkFormat, voxels: number): number {
   }
 }
 
-/** raw and compressed_segmentation shrink a lot under gzip; jpeg and png are already compressed. */
-export function gzipTransport(f: ChunkFormat): boolean {
-  return f.scale.encoding === 'raw' || f.scale.encoding === 'compressed_segmentation';
+/**
+ * How a chunk is gzipped when stored, or false for not at all. Defaults measured on EM chunks
+ * (bench/RESULTS.md, issue 13): jpeg and png are compressed already; raw images (noisy EM) shrink only
+ * to ~90% whatever the effort, and Huffman coding alone gets there 3x faster than the default search;
+ * label arrays (raw segmentation, compressed_segmentation) shrink 3-40x and level 4 is the knee.
+ */
+export function gzipOptions(f: ChunkFormat): GzipOptions | false {
+  if (f.gzip !== undefined) return f.gzip;
+  switch (f.scale.encoding) {
+    case 'jpeg': case 'png': return false;
+    case 'compressed_segmentation': return { level: 4, strategy: 'default' };
+    case 'raw': return f.dataType === 'uint32' || f.dataType === 'uint64' ? { level: 4, strategy: 'default' } : { level: 6, strategy: 'huffman' };
+  }
 }
 
 export function contentType(f: ChunkFormat): string {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Vec3 } from '../precomputed/box.js';
-import { decodeCompressedSegmentation, encodeCompressedSegmentation } from './compressed-segmentation.js';
+import { decodeCompressedSegmentation, decodeCompressedSegmentationJs, encodeCompressedSegmentation } from './compressed-segmentation.js';
+import { wasmKernels } from '../kernels/wasm.js';
+import { referenceDecodeCompressedSegmentation, referenceEncodeCompressedSegmentation } from '../test/reference-cseg.js';
 
 const words = (bytes: Uint8Array) => Array.from(new Uint32Array(bytes.slice().buffer));
 const bytesOf = (w: number[]) => new Uint8Array(new Uint32Array(w).buffer);
@@ -83,5 +85,73 @@ describe('compressed_segmentation round trips', () => {
     expect(() => decodeCompressedSegmentation(bytesOf([1, 0x03000002, 2]), [2, 1, 1], 1, [2, 1, 1], 'uint32')).toThrow(/corrupt: block \(0,0,0\) has 3 encoded bits/);
     expect(() => decodeCompressedSegmentation(bytesOf([1]), [8, 8, 8], 1, [8, 8, 8], 'uint32')).toThrow(/corrupt: block headers/);
     expect(() => decodeCompressedSegmentation(new Uint8Array(5), [1, 1, 1], 1, [8, 8, 8], 'uint32')).toThrow(/whole number of 32-bit words/);
+  });
+});
+
+describe('the fast encoder and decoder against the reference implementation', () => {
+  const rand = (seed: number) => { let s = seed >>> 0; return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32; };
+  const cases: [string, Vec3, Vec3, number, number, boolean][] = [
+    ['one label', [64, 64, 64], [8, 8, 8], 1, 1, true],
+    ['cells', [64, 64, 64], [8, 8, 8], 1, 60, true],
+    ['one label per voxel (32 bits)', [16, 16, 16], [8, 8, 8], 1, 1 << 20, true],
+    ['many labels, uint32, odd shape', [37, 29, 11], [8, 8, 8], 1, 300, false],
+    ['two channels, anisotropic blocks', [21, 13, 9], [4, 4, 2], 2, 7, true],
+    ['blocks larger than the chunk', [5, 3, 2], [8, 8, 8], 1, 3, false],
+    ['labels near 2^64', [24, 24, 24], [8, 8, 8], 1, 20, true],
+  ];
+  for (const [name, shape, block, channels, distinct, wide] of cases) {
+    it(name, () => {
+      const next = rand(distinct * 7 + shape[0]);
+      const n = shape[0] * shape[1] * shape[2] * channels;
+      const pool = Array.from({ length: Math.min(distinct, n) }, (_, i) => name.includes('2^64') ? 0xffff_ffff_ffff_ffffn - BigInt(i) : BigInt(Math.floor(next() * 2 ** 32)) << (wide ? 31n : 0n));
+      // Runs of one label, as in real segmentations, with random ones mixed in.
+      const data = wide ? new BigUint64Array(n) : new Uint32Array(n);
+      let current = pool[0];
+      for (let i = 0; i < n; i++) {
+        if (distinct >= n ? true : next() < 0.1) current = distinct >= n ? pool[i] : pool[Math.floor(next() * pool.length)];
+        (data as any)[i] = wide ? current : Number(current & 0xffffffffn);
+      }
+      const fast = encodeCompressedSegmentation(data, shape, channels, block);
+      const reference = referenceEncodeCompressedSegmentation(data, shape, channels, block);
+      expect(Buffer.from(fast).equals(Buffer.from(reference))).toBe(true);
+      const dtype = wide ? 'uint64' : 'uint32';
+      expect(Buffer.from(decodeCompressedSegmentation(fast, shape, channels, block, dtype).buffer).equals(Buffer.from(data.buffer))).toBe(true);
+      // The JS decoder and a transient decode (into reused memory) agree.
+      expect(Buffer.from(decodeCompressedSegmentationJs(fast, shape, channels, block, dtype).buffer).equals(Buffer.from(data.buffer))).toBe(true);
+      const transient = decodeCompressedSegmentation(fast, shape, channels, block, dtype, true);
+      expect(Buffer.from(transient.buffer, transient.byteOffset, transient.byteLength).equals(Buffer.from(data.buffer))).toBe(true);
+      // Unaligned input bytes decode the same.
+      const shifted = new Uint8Array(fast.length + 1).subarray(1);
+      shifted.set(fast);
+      expect(Buffer.from(decodeCompressedSegmentation(shifted, shape, channels, block, dtype).buffer).equals(Buffer.from(referenceDecodeCompressedSegmentation(fast, shape, channels, block, dtype).buffer))).toBe(true);
+    });
+  }
+
+  it('refuses a lookup index past the end, as the reference does', () => {
+    const enc = words(encodeCompressedSegmentation(new Uint32Array([1, 2, 1, 2]), [4, 1, 1], 1, [4, 1, 1]));
+    enc.pop(); // drop the last table entry
+    expect(() => decodeCompressedSegmentation(bytesOf(enc), [4, 1, 1], 1, [4, 1, 1], 'uint32')).toThrow(/lookup index 1 runs past the end/);
+  });
+
+  it('decodes with WebAssembly here, and agrees with the JS decoder on corrupted chunks (same voxels or same error)', () => {
+    expect(wasmKernels()).not.toBeNull();
+    const next = rand(99);
+    const shape: Vec3 = [20, 12, 9];
+    const data = BigUint64Array.from({ length: 20 * 12 * 9 }, (_, i) => BigInt(Math.floor(i / 7) % 13) * 0x1_0000_0001n);
+    const good = words(encodeCompressedSegmentation(data, shape, 1, [8, 8, 4]));
+    const outcome = (f: () => BigUint64Array | Uint32Array) => { try { return Buffer.from(f().buffer).toString('hex'); } catch (e) { return (e as Error).message; } };
+    let errors = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const bad = good.slice();
+      for (let k = 0; k < 1 + (trial % 3); k++) {
+        const at = Math.floor(next() * bad.length);
+        bad[at] = trial % 2 ? Math.floor(next() * 2 ** 32) : bad[at] ^ (1 << Math.floor(next() * 32));
+      }
+      const bytes = bytesOf(bad.map((v) => v >>> 0));
+      const js = outcome(() => decodeCompressedSegmentationJs(bytes, shape, 1, [8, 8, 4], 'uint64'));
+      expect(outcome(() => decodeCompressedSegmentation(bytes, shape, 1, [8, 8, 4], 'uint64')), `trial ${trial}`).toBe(js);
+      if (js.includes('corrupt')) errors++;
+    }
+    expect(errors).toBeGreaterThan(10); // the fuzzing reaches the error paths
   });
 });

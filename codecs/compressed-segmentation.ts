@@ -7,6 +7,7 @@
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../precomputed/box.js';
 import { labelWords } from '../precomputed/dtype.js';
+import { decodeCompressedSegmentationInMemory, wasmKernels } from '../kernels/wasm.js';
 
 const ALLOWED_BITS = [0, 1, 2, 4, 8, 16, 32];
 
@@ -206,19 +207,38 @@ function sameTable(words: Uint32Array, at: number, s: BlockScratch, n: number, w
   return true;
 }
 
+/**
+ * The chunk's voxels. `transient`: the result may be a view of memory that the next decode on this
+ * thread reuses (for a caller that copies it out at once, as Volume.read does): that spares a fresh
+ * array, whose page faults cost more than the decoding. WebAssembly decodes; the JS loops below name
+ * the fault in a corrupt chunk, and decode where WebAssembly is missing.
+ */
 export function decodeCompressedSegmentation(
-  bytes: Uint8Array, shape: Vec3, channels: number, blockSize: Vec3, dtype: 'uint32' | 'uint64',
+  bytes: Uint8Array, shape: Vec3, channels: number, blockSize: Vec3, dtype: 'uint32' | 'uint64', transient = false,
 ): Uint32Array | BigUint64Array {
   const w = dtype === 'uint64' ? 2 : 1;
   if (bytes.byteLength % 4 !== 0) throw new CorruptData(`compressed_segmentation chunk has ${bytes.byteLength} bytes, not a whole number of 32-bit words`);
   // Read in place when the bytes are aligned (they almost always are).
   const src = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : new Uint32Array(bytes.slice().buffer);
   const voxels = shape[0] * shape[1] * shape[2];
-  const outWords = new Uint32Array(voxels * channels * w);
   if (src.length < channels) throw new CorruptData(`compressed_segmentation chunk is too short for ${channels} channel offsets`);
-  for (let c = 0; c < channels; c++) {
-    decodeChannel(src, src[c], w, shape, blockSize, outWords, c * voxels * w);
+  const kernels = wasmKernels();
+  let outWords = kernels && decodeCompressedSegmentationInMemory(kernels, src, shape, channels, blockSize, w);
+  if (outWords && !transient) outWords = outWords.slice();
+  if (!outWords) {
+    outWords = new Uint32Array(voxels * channels * w);
+    for (let c = 0; c < channels; c++) decodeChannel(src, src[c], w, shape, blockSize, outWords, c * voxels * w);
   }
+  return w === 2 ? new BigUint64Array(outWords.buffer, outWords.byteOffset, outWords.length / 2) : outWords;
+}
+
+/** The JS decoder (see above); also the one that tests hold the WebAssembly one to. */
+export function decodeCompressedSegmentationJs(bytes: Uint8Array, shape: Vec3, channels: number, blockSize: Vec3, dtype: 'uint32' | 'uint64'): Uint32Array | BigUint64Array {
+  const w = dtype === 'uint64' ? 2 : 1;
+  const src = new Uint32Array(bytes.slice().buffer);
+  const voxels = shape[0] * shape[1] * shape[2];
+  const outWords = new Uint32Array(voxels * channels * w);
+  for (let c = 0; c < channels; c++) decodeChannel(src, src[c], w, shape, blockSize, outWords, c * voxels * w);
   return w === 2 ? new BigUint64Array(outWords.buffer) : outWords;
 }
 
@@ -248,17 +268,25 @@ function decodeChannel(src: Uint32Array, start: number, w: 1 | 2, shape: Vec3, b
       }
       continue;
     }
-    const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    // Int32 arithmetic throughout (a uint32 above 2^31 would make the JIT use doubles).
+    const mask = bits === 32 ? -1 : (1 << bits) - 1;
     const lastIndex = Math.floor((n - tableAt) / w) - 1; // a lookup past it runs off the end
+    // Indices are packed low bits first and never straddle a word: read each word once and shift.
     for (let vz = 0; vz < ez; vz++) for (let vy = 0; vy < ey; vy++) {
-      let bit = bits * bx * (vy + by * vz);
+      const bit = bits * bx * (vy + by * vz);
+      let at = valuesAt + (bit >>> 5), shift = bit & 31, word = src[at] >> shift;
       let o = outBase + w * (x0 + sx * ((y0 + vy) + sy * (z0 + vz)));
-      for (let vx = 0; vx < ex; vx++, bit += bits, o += w) {
-        const idx = ((src[valuesAt + (bit >>> 5)] >>> (bit & 31)) & mask) >>> 0;
-        if (idx > lastIndex) throw corrupt(`block (${x},${y},${z}) lookup index ${idx} runs past the end`);
+      const end = o + w * ex;
+      for (;;) {
+        const idx = word & mask; // negative only for 32-bit indices of 2^31 and above: past any table
+        if (idx < 0 || idx > lastIndex) throw corrupt(`block (${x},${y},${z}) lookup index ${idx >>> 0} runs past the end`);
         const t = tableAt + idx * w;
         out[o] = src[t];
         if (w === 2) out[o + 1] = src[t + 1];
+        o += w;
+        if (o === end) break;
+        shift += bits;
+        if (shift === 32) { word = src[++at] | 0; shift = 0; } else word >>= bits;
       }
     }
   }

@@ -193,7 +193,11 @@ export function encodeNpy(data: TypedArray, shape: number[]): Uint8Array {
   return out;
 }
 
-/** A stored (uncompressed) .npz holding the given .npy arrays, as np.savez writes. */
+/**
+ * A stored (uncompressed) .npz holding the given .npy arrays, as np.savez writes; each local header
+ * is padded (an extra field) so that the array data starts 64-byte aligned in the file: a reader can
+ * then view it in place instead of copying it to align it.
+ */
 export function encodeNpz(arrays: Record<string, Uint8Array>): Uint8Array {
   const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];
@@ -201,11 +205,16 @@ export function encodeNpz(arrays: Record<string, Uint8Array>): Uint8Array {
   for (const [name, npy] of Object.entries(arrays)) {
     const fileName = new TextEncoder().encode(`${name}.npy`);
     const crc = crc32(npy);
-    const local = new Uint8Array(30 + fileName.length);
+    // .npy headers end 64-aligned from the .npy's start; an extra field needs at least its 4-byte header.
+    let pad = (64 - ((offset + 30 + fileName.length) % 64)) % 64;
+    if (pad > 0 && pad < 4) pad += 64;
+    const local = new Uint8Array(30 + fileName.length + pad);
     const lv = new DataView(local.buffer);
     lv.setUint32(0, 0x04034b50, true); lv.setUint16(4, 20, true); lv.setUint32(14, crc, true);
     lv.setUint32(18, npy.length, true); lv.setUint32(22, npy.length, true); lv.setUint16(26, fileName.length, true);
+    lv.setUint16(28, pad, true);
     local.set(fileName, 30);
+    if (pad) { lv.setUint16(30 + fileName.length, 0xd197, true); lv.setUint16(32 + fileName.length, pad - 4, true); } // an id no zip tool defines
     const entry = new Uint8Array(46 + fileName.length);
     const cv = new DataView(entry.buffer);
     cv.setUint32(0, 0x02014b50, true); cv.setUint16(4, 20, true); cv.setUint16(6, 20, true); cv.setUint32(16, crc, true);

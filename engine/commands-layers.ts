@@ -8,6 +8,7 @@ import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planMeanGraph, p
 import { estimatePlan, formatEstimate } from '../tasks/estimate.js';
 import { Vec3 } from '../precomputed/box.js';
 import { BUILD_ENCODINGS } from '../tasks/ingest.js';
+import { GZIP_STRATEGIES } from '../storage/gzip.js';
 import { integer, number, positiveVector3, shardingChoiceFrom, shardingOptions, vector3 } from './options.js';
 import { configure } from './commands-run.js';
 import { runtimeOptions } from './options.js';
@@ -68,7 +69,10 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)')
       .argParser((text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)]))
     .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
-    .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1));
+    .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1))
+    .addOption(new Option('--gzip <level>', 'gzip level 1..9 of stored chunks, or off (default: by encoding, see README)')
+      .argParser((text: string) => (text === 'off' ? false : integer(1, 9)(text))))
+    .addOption(new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman').choices(GZIP_STRATEGIES).default('default'));
   shardingOptions(create)
     .action(async (layer: string, o) => {
       configure(o);
@@ -76,6 +80,7 @@ export function addLayerCommands(program: Command): void {
         type: o.type, dataType: o.dtype, numChannels: o.channels, size: o.size, resolution: o.resolution, voxelOffset: o.offset,
         chunkSize: o.chunk, encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'), blockSize: o.block,
         factors: o.factor ?? [[2, 2, 2]], mips: o.mips, sharding: shardingChoiceFrom(o),
+        ...(o.gzip === undefined ? {} : { gzip: o.gzip === false ? false : { level: o.gzip, strategy: o.gzipStrategy } }),
       });
       await Volume.create(layer, info);
       console.log(JSON.stringify(info, null, 2));

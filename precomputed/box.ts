@@ -80,8 +80,9 @@ interface ArrayView { buffer: ArrayBufferLike; byteOffset: number; byteLength: n
 
 /**
  * Copies the voxels of `region` from `src` (covering srcBox) into `dst` (covering dstBox); x-fastest,
- * with channels. Rows are copied as bytes, which is a memcpy for every element type (BigUint64Array's
- * own set() is far slower).
+ * with channels. Runs that are contiguous in both (whole rows, whole slices) go as one memcpy of
+ * bytes (BigUint64Array's own set() is far slower); short rows, where making a subarray per row
+ * costs more than the copy, go word by word.
  */
 export function copyRegion(src: ArrayView, srcBox: Box, dst: ArrayView, dstBox: Box, region: Box, channels = 1): void {
   const [sx, sy, sz] = shapeOf(srcBox);
@@ -91,13 +92,25 @@ export function copyRegion(src: ArrayView, srcBox: Box, dst: ArrayView, dstBox: 
   const size = src.BYTES_PER_ELEMENT;
   const from = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   const to = new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength);
-  const rowBytes = rx * size;
+  // Rows of a run: one row, or the whole region's rows of a slice when both arrays' rows are exactly it.
+  const wholeRows = rx === sx && rx === dx;
+  const rowsPerRun = wholeRows ? ry : 1;
+  const runBytes = rx * size * rowsPerRun;
+  const words = runBytes < 1024 && runBytes % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0 && (rx * size) % 4 === 0
+    ? [new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2), new Int32Array(dst.buffer, dst.byteOffset, dst.byteLength >> 2)] : null;
+  const ox = region.start[0] - srcBox.start[0], oy = region.start[1] - srcBox.start[1], oz = region.start[2] - srcBox.start[2];
+  const px = region.start[0] - dstBox.start[0], py = region.start[1] - dstBox.start[1], pz = region.start[2] - dstBox.start[2];
   for (let c = 0; c < channels; c++) {
     for (let z = 0; z < rz; z++) {
-      for (let y = 0; y < ry; y++) {
-        const si = (region.start[0] - srcBox.start[0]) + sx * ((region.start[1] - srcBox.start[1] + y) + sy * ((region.start[2] - srcBox.start[2] + z) + sz * c));
-        const di = (region.start[0] - dstBox.start[0]) + dx * ((region.start[1] - dstBox.start[1] + y) + dy * ((region.start[2] - dstBox.start[2] + z) + dz * c));
-        to.set(from.subarray(si * size, si * size + rowBytes), di * size);
+      for (let y = 0; y < ry; y += rowsPerRun) {
+        const si = (ox + sx * ((oy + y) + sy * ((oz + z) + sz * c))) * size;
+        const di = (px + dx * ((py + y) + dy * ((pz + z) + dz * c))) * size;
+        if (words && (si & 3) === 0 && (di & 3) === 0) {
+          const [a, b] = words;
+          for (let i = si >> 2, j = di >> 2, end = (si + runBytes) >> 2; i < end; i++, j++) b[j] = a[i];
+        } else {
+          to.set(from.subarray(si, si + runBytes), di);
+        }
       }
     }
   }

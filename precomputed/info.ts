@@ -4,6 +4,8 @@ import { box, Box, chunkKey, contains, equals, formatBox, intersect, isEmpty, Ve
 import { BYTES_PER_VOXEL, DataType, isDataType } from './dtype.js';
 import { chooseSharding, ShardingChoice, shardingSchema, ShardingSpec } from './sharding.js';
 import { parseSchema } from '../common/schema.js';
+import { GZIP_STRATEGIES, GzipOptions } from '../storage/gzip.js';
+import * as v from 'valibot';
 
 export type LayerType = 'image' | 'segmentation';
 export const ENCODINGS = ['raw', 'jpeg', 'png', 'compressed_segmentation'] as const;
@@ -27,8 +29,18 @@ export interface Info {
   num_channels: number;
   scales: Scale[];
   mesh?: string;
+  /**
+   * digest's own key: how chunks are gzipped when stored (false: not at all); absent, by encoding
+   * (codecs/chunk.ts gzipOptions). Readers ignore it: every object says its own Content-Encoding.
+   */
+  gzip?: GzipOptions | false;
   [extra: string]: unknown;
 }
+
+const gzipSchema = v.union([
+  v.literal(false),
+  v.strictObject({ level: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(9)), strategy: v.optional(v.picklist(GZIP_STRATEGIES), 'default') }),
+]);
 
 /**
  * A scale key is a relative path inside the layer. The spec also allows ".." (data outside the layer's
@@ -83,7 +95,8 @@ export function parseInfo(input: string | unknown): Info {
       fail(`scales[${i}].resolution`, scales[i].resolution, 'must not decrease from the scale before');
     }
   }
-  return { ...raw, data_type: dataType, scales };
+  const gzip = raw.gzip === undefined ? {} : { gzip: parseSchema(gzipSchema, raw.gzip, 'info: gzip') };
+  return { ...raw, data_type: dataType, scales, ...gzip };
 }
 
 function parseScale(s: any, i: number, dataType: DataType, channels: number): Scale {
@@ -136,6 +149,8 @@ export interface LayerSpec {
   mips?: number;
   /** Shard every scale, each with parameters chosen for its own grid (precomputed/sharding.ts). */
   sharding?: ShardingChoice;
+  /** How chunks are gzipped; absent: by encoding. */
+  gzip?: GzipOptions | false;
 }
 
 /** Builds a validated info with mip 0 and its downsampled scales. */
@@ -146,6 +161,7 @@ export function createInfo(spec: LayerSpec): Info {
     data_type: spec.dataType,
     num_channels: spec.numChannels ?? 1,
     scales: [makeScale(spec, spec.resolution, spec.size, spec.voxelOffset ?? [0, 0, 0])],
+    ...(spec.gzip !== undefined ? { gzip: spec.gzip } : {}),
   };
   const factors = spec.factors ?? [spec.factor ?? [2, 2, 2]];
   const factorOf = (m: number) => factors[Math.min(m, factors.length - 1)];

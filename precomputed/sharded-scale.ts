@@ -3,7 +3,7 @@
 // reads (the shard index, the minishard index, the chunk), and the two indices are kept for the life
 // of this object (one task). Writes are whole shards, each one atomic put.
 import { CorruptData, InvalidInput, withContext } from '../common/errors.js';
-import { gunzip, gzipBound } from '../storage/gzip.js';
+import { gunzip, gzipBound, GzipOptions } from '../storage/gzip.js';
 import { Store } from '../storage/store.js';
 import { Vec3 } from './box.js';
 import {
@@ -146,8 +146,8 @@ export class ShardedScale {
     return decodeMinishardIndex(bytes, this.spec, where, maxIndex);
   }
 
-  /** Writes one whole shard (every one of its cells present), atomically. */
-  async writeShard(shard: number, entries: ShardEntry[], gzipLevel?: number): Promise<void> {
+  /** Writes one whole shard (every one of its cells present), atomically; `gzip` where the spec says gzip. */
+  async writeShard(shard: number, entries: ShardEntry[], gzip?: GzipOptions): Promise<void> {
     const cells = this.cellsOf(shard).length;
     if (entries.length !== cells) throw new InvalidInput(`scale ${this.key}: shard ${shard} has ${cells} chunks, ${entries.length} given; a shard is written whole`);
     for (const e of entries) {
@@ -155,7 +155,7 @@ export class ShardedScale {
       if (at !== shard) throw new InvalidInput(`scale ${this.key}: chunk ${e.id} belongs to shard ${at}, not ${shard}`);
     }
     try {
-      await this.store.put(this.shardKey(shard), encodeShard(entries, this.spec, gzipLevel), { contentType: 'application/octet-stream' });
+      await this.store.put(this.shardKey(shard), encodeShard(entries, this.spec, gzip), { contentType: 'application/octet-stream' });
     } catch (e) {
       throw withContext(e, `write of shard ${this.store.url}/${this.shardKey(shard)}`);
     }

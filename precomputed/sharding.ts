@@ -7,7 +7,7 @@
 import * as v from 'valibot';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { choice, integer, record } from '../common/schema.js';
-import { gunzip, gzip } from '../storage/gzip.js';
+import { gunzip, gzip, GzipOptions } from '../storage/gzip.js';
 import { Vec3 } from './box.js';
 
 const ENCODING = choice(['raw', 'gzip']);
@@ -151,7 +151,7 @@ export interface ShardEntry {
  * One shard file of `entries` (all in this shard, ids distinct). Layout as tensorstore writes it:
  * for each minishard in order, its chunks' data sorted by id, then its minishard index.
  */
-export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipLevel = 6): Uint8Array {
+export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptions: GzipOptions = { level: 6, strategy: 'default' }): Uint8Array {
   const minishards = 2 ** spec.minishard_bits;
   const byMinishard: ShardEntry[][] = Array.from({ length: minishards }, () => []);
   for (const e of entries) byMinishard[locateChunk(e.id, spec).minishard].push(e);
@@ -166,7 +166,7 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipLevel
     let previousId = 0n, previousEnd = 0;
     chunks.forEach((c, i) => {
       if (i > 0 && c.id === chunks[i - 1].id) throw new InvalidInput(`shard: chunk id ${c.id} given twice`);
-      const data = spec.data_encoding === 'gzip' ? gzip(c.bytes, gzipLevel) : c.bytes;
+      const data = spec.data_encoding === 'gzip' ? gzip(c.bytes, gzipOptions) : c.bytes;
       index[i] = c.id - previousId;
       index[chunks.length + i] = BigInt(offset - previousEnd);
       index[2 * chunks.length + i] = BigInt(data.length);
@@ -176,7 +176,7 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipLevel
     });
     const indexBytes = new Uint8Array(index.buffer);
     shardIndex[2 * m] = BigInt(offset);
-    append(spec.minishard_index_encoding === 'gzip' ? gzip(indexBytes, gzipLevel) : indexBytes);
+    append(spec.minishard_index_encoding === 'gzip' ? gzip(indexBytes, gzipOptions) : indexBytes);
     shardIndex[2 * m + 1] = BigInt(offset);
   }
   const out = new Uint8Array(16 * minishards + offset);

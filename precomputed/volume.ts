@@ -1,5 +1,5 @@
 // A precomputed layer: its info, and reads of any box / writes of grid-aligned chunks through a store and codec.
-import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipTransport, maxEncodedBytes } from '../codecs/chunk.js';
+import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipOptions, maxEncodedBytes } from '../codecs/chunk.js';
 import { InvalidInput, withContext } from '../common/errors.js';
 import { openStore } from '../storage/open.js';
 import { Store } from '../storage/store.js';
@@ -47,7 +47,7 @@ export class Volume {
   }
 
   format(mip: number): ChunkFormat {
-    return { scale: this.scale(mip), dataType: this.info.data_type, channels: this.info.num_channels };
+    return { scale: this.scale(mip), dataType: this.info.data_type, channels: this.info.num_channels, ...(this.info.gzip !== undefined ? { gzip: this.info.gzip } : {}) };
   }
 
   bounds(mip: number): Box {
@@ -82,13 +82,18 @@ export class Volume {
   }
 
   async readChunk(mip: number, chunk: Box): Promise<TypedArray | null> {
+    return this.readAndDecode(mip, chunk, (data) => data);
+  }
+
+  /** `use` gets the decoded chunk, which may live in a reused buffer: valid only during the call. */
+  private async readAndDecode<T>(mip: number, chunk: Box, use: (data: TypedArray) => T, transient = false): Promise<T | null> {
     const key = this.chunkPath(mip, chunk);
     const format = this.format(mip);
     const maxBytes = maxEncodedBytes(format, voxelCount(chunk));
     try {
       const sharded = this.shardedScale(mip);
       const bytes = sharded ? await sharded.readChunk(this.gridCell(mip, chunk), maxBytes) : await this.store.get(key, { maxBytes });
-      return bytes && decodeChunk(bytes, shapeOf(chunk), format);
+      return bytes && use(decodeChunk(bytes, shapeOf(chunk), format, transient));
     } catch (e) {
       throw withContext(e, `${this.url}/${key}`);
     }
@@ -104,12 +109,12 @@ export class Volume {
     const channels = this.info.num_channels;
     const out = allocate(this.info.data_type, voxelCount(region) * channels);
     await Promise.all(chunksIntersecting(this.scale(mip), region).map(async (chunk) => {
-      const data = await this.readChunk(mip, chunk);
-      if (!data) {
+      const copy = (data: TypedArray) => copyRegion(data, chunk, out, region, intersect(chunk, region), channels);
+      const found = await this.readAndDecode(mip, chunk, copy, true);
+      if (found === null) {
         if (opts.missing === 'zero') return;
         throw new InvalidInput(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
       }
-      copyRegion(data, chunk, out, region, intersect(chunk, region), channels);
     }));
     return out;
   }
@@ -175,7 +180,8 @@ export class Volume {
       const shard = sharded.shardOf(g);
       byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
     });
-    await Promise.all([...byShard].map(([shard, entries]) => sharded.writeShard(shard, entries)));
+    const gzip = gzipOptions(this.format(mip)) || undefined;
+    await Promise.all([...byShard].map(([shard, entries]) => sharded.writeShard(shard, entries, gzip)));
   }
 
   /** Checks and encodes one chunk; the bytes never alias `data`. */
@@ -189,6 +195,6 @@ export class Volume {
 
   private async putEncoded(mip: number, chunk: Box, bytes: Uint8Array): Promise<void> {
     const f = this.format(mip);
-    await this.store.put(this.chunkPath(mip, chunk), bytes, { gzip: gzipTransport(f), contentType: contentType(f) });
+    await this.store.put(this.chunkPath(mip, chunk), bytes, { gzip: gzipOptions(f), contentType: contentType(f) });
   }
 }

@@ -9,7 +9,7 @@ import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { storageOptions } from './options.js';
-import { checkKey, GetOptions, PutOptions, Store } from './store.js';
+import { checkKey, gzipOf, GetOptions, PutOptions, Store } from './store.js';
 
 const TEMP = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
@@ -74,12 +74,13 @@ export class FileStore implements Store {
 
   private async write(key: string, data: Uint8Array, options: PutOptions): Promise<void> {
     const path = this.path(key);
-    const [target, other] = options.gzip ? [path + '.gz', path] : [path, path + '.gz'];
+    const zip = gzipOf(options);
+    const [target, other] = zip ? [path + '.gz', path] : [path, path + '.gz'];
     const dir = dirname(path);
     try {
       await mkdir(dir, { recursive: true });
       await sweepOnce(dir);
-      await writeAtomically(target, options.gzip ? gzip(data, options.gzipLevel) : data);
+      await writeAtomically(target, zip ? gzip(data, zip) : data);
       // A rerun may switch compression: never leave two versions of one key.
       await rm(other, { force: true });
     } catch (e) {

@@ -7,7 +7,7 @@ import { gunzip, gzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
 import { withRetries } from './retry.js';
-import { checkKey, GetOptions, PutOptions, Store } from './store.js';
+import { checkKey, gzipOf, GetOptions, PutOptions, Store } from './store.js';
 import { CorruptData } from '../common/errors.js';
 
 let client: Storage | undefined;
@@ -113,7 +113,7 @@ export class GcsStore implements Store {
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    const body = options.gzip ? gzip(data, options.gzipLevel) : data;
+    const body = gzipOf(options) ? gzip(data, gzipOf(options)) : data;
     const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     await this.request(this.where(key), () => this.file(key).save(buffer, {
       resumable: false,

@@ -1,12 +1,16 @@
 // One key-value interface over file://, mem:// and gs://; keys are '/'-separated and relative to the store's root.
 import { InvalidInput } from '../common/errors.js';
+import type { GzipOptions } from './gzip.js';
 
 export interface PutOptions {
   contentType?: string;
-  /** Stored gzip-compressed; `get` returns the plain bytes either way. */
-  gzip?: boolean;
-  /** gzip level 1..9 (default 6). */
-  gzipLevel?: number;
+  /** Stored gzip-compressed (true: level 6; or these options); `get` returns the plain bytes either way. */
+  gzip?: boolean | GzipOptions;
+}
+
+/** The gzip options of a put, or undefined when it is stored plain. */
+export function gzipOf(options: PutOptions): GzipOptions | undefined {
+  return options.gzip === true ? { level: 6, strategy: 'default' } : options.gzip || undefined;
 }
 
 export interface GetOptions {

@@ -5,7 +5,11 @@ import { encodeNpy, encodeNpz } from '../codecs/npz.js';
 import { runPlan } from '../engine/runner.js';
 import { Box, chunkKey, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
-import { allChunks, createInfo, Info, LayerSpec, scaleBounds } from '../precomputed/info.js';
+import { allChunks, createInfo, Info, LayerSpec, parseInfo, scaleBounds } from '../precomputed/info.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { referencePyramid } from '../test/reference.js';
@@ -219,5 +223,47 @@ describe('bad input gets a clear error and writes nothing', () => {
     await store.put('0-32_0-32_0-16.npz', new Uint8Array(1));
     await store.put('16-32_0-16_0-8.npz', new Uint8Array(1));
     await expect(planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' })).rejects.toThrow('build chunks overlap: 0-32_0-32_0-16 and 16-32_0-16_0-8 would write the same chunks');
+  });
+});
+
+describe('gzip of stored chunks', () => {
+  const spec = { size: [32, 32, 8] as Vec3, resolution: [4, 4, 40] as Vec3, chunkSize: [16, 16, 8] as Vec3, mips: 0 };
+  const stored = async (layerSpec: LayerSpec, data: TypedArray) => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-gzip-'));
+    const volume = await Volume.create(`file://${dir}`, createInfo(layerSpec));
+    await volume.writeWithin(0, volume.bounds(0), data);
+    const path = join(dir, volume.chunkPath(0, allChunks(volume.scale(0))[0]));
+    const plain = await readFile(path).catch(() => undefined);
+    const zipped = await readFile(path + '.gz').catch(() => undefined);
+    const reread = await (await Volume.open(`file://${dir}`)).read(0, volume.bounds(0));
+    await rm(dir, { recursive: true });
+    return { plain, zipped, reread };
+  };
+  const image = () => Uint8Array.from({ length: 32 * 32 * 8 }, (_, i) => (i * 2654435761) >>> 24);
+
+  it('is chosen by encoding: raw images gzipped, jpeg not', async () => {
+    const raw = await stored({ ...spec, type: 'image', dataType: 'uint8', encoding: 'raw' }, image());
+    expect(raw.plain).toBeUndefined();
+    expect(gunzipSync(raw.zipped!).subarray(0, 16)).toEqual(Buffer.from(image().subarray(0, 16)));
+    expect(raw.reread).toEqual(image());
+    const jpeg = await stored({ ...spec, type: 'image', dataType: 'uint8', encoding: 'jpeg' }, image());
+    expect(jpeg.zipped).toBeUndefined();
+    expect(jpeg.plain!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+  });
+
+  it('follows the layer\'s setting: off, or a level', async () => {
+    const off = await stored({ ...spec, type: 'image', dataType: 'uint8', encoding: 'raw', gzip: false }, image());
+    expect(off.zipped).toBeUndefined();
+    expect(off.plain!.length).toBe(16 * 16 * 8);
+    const labels = BigUint64Array.from({ length: 32 * 32 * 8 }, (_, i) => BigInt(i >> 7));
+    const [fast, small] = await Promise.all([1, 9].map((level) => stored({ ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'raw', gzip: { level, strategy: 'default' } }, labels)));
+    expect(fast.reread).toEqual(labels);
+    expect(small.zipped!.length).toBeLessThan(fast.zipped!.length);
+  });
+
+  it('rejects a bad setting in the info, naming it', () => {
+    const info = createInfo({ ...spec, type: 'image', dataType: 'uint8', encoding: 'raw' });
+    expect(() => parseInfo({ ...info, gzip: { level: 12 } })).toThrow(/info: gzip.*level/);
+    expect(() => parseInfo({ ...info, gzip: true })).toThrow(/info: gzip/);
   });
 });

@@ -1,0 +1,83 @@
+// The WebAssembly kernels (assembly/kernels.ts, compiled to dist/assembly/kernels.wasm by `npm run
+// build`), one instance per thread, fed slice by slice: a kernel call reads two input z-slices (or one,
+// for 2x2x1) copied into its linear memory and writes one output slice, which is copied back out.
+// Copies stay small (a slice), so the memory stays small whatever the volume.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  average_u8(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number, shift: number): void;
+  average_u16(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number, shift: number): void;
+  average_f32(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number, n: number): void;
+  mode_u32(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
+  mode_u64(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
+  decode_cseg(src: number, n: number, start: number, sx: number, sy: number, sz: number, bx: number, by: number, bz: number, w: number, out: number): number;
+  __heap_base?: WebAssembly.Global;
+}
+
+function wasmFile(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // From dist/kernels/wasm.js, and from the sources under vitest.
+  for (const file of [join(here, '..', 'assembly', 'kernels.wasm'), join(here, '..', 'dist', 'assembly', 'kernels.wasm')]) if (existsSync(file)) return file;
+  throw new Error('dist/assembly/kernels.wasm is missing: run "npm run build" first');
+}
+
+let instance: Exports | null | undefined;
+
+/** This thread's kernels; null where WebAssembly SIMD is not available (the JS kernels then do all). */
+export function wasmKernels(): Exports | null {
+  if (instance === undefined) {
+    try {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmFile()))).exports as unknown as Exports;
+    } catch {
+      instance = null;
+    }
+  }
+  return instance;
+}
+
+export type SliceKernel = 'average_u8' | 'average_u16' | 'average_f32' | 'mode_u32' | 'mode_u64';
+
+/** Where a slice call's data goes in linear memory: after the module's static data, 16-byte aligned. */
+const BASE = 4096;
+const align = (n: number) => (n + 15) & ~15;
+
+/**
+ * Runs `kernel` over input slices `a` and `b` (b === a for 2x2x1) of sx x sy elements, writing
+ * ox x oy outputs with row stride `ostride` into `out` (which must hold oy rows of that stride).
+ */
+export function runSlice(w: Exports, kernel: SliceKernel, a: ArrayBufferView, b: ArrayBufferView, sx: number, ox: number, oy: number, out: ArrayBufferView, ostride: number, extra: number | undefined): void {
+  const same = a === b;
+  const pa = BASE, pb = same ? pa : align(pa + a.byteLength), po = align(pb + (same ? 0 : b.byteLength));
+  const bytes = reserve(w, po - BASE + out.byteLength);
+  bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), pa);
+  if (!same) bytes.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), pb);
+  (w[kernel] as (...args: number[]) => void)(pa, pb, sx, ox, oy, po, ostride, ...(extra === undefined ? [] : [extra]));
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(po, po + out.byteLength));
+}
+
+/** Room in linear memory for `bytes` more bytes at BASE; the views of the memory are new after a grow. */
+function reserve(w: Exports, bytes: number): Uint8Array {
+  const need = BASE + bytes;
+  if (need > w.memory.buffer.byteLength) w.memory.grow(Math.ceil((need - w.memory.buffer.byteLength) / 65536));
+  return new Uint8Array(w.memory.buffer);
+}
+
+/**
+ * Decodes a compressed_segmentation chunk in WebAssembly into linear memory and returns a view of the
+ * words there: valid only until the next kernel call on this thread. Null when a channel is corrupt
+ * (the JS decoder then names the fault).
+ */
+export function decodeCompressedSegmentationInMemory(w: Exports, words: Uint32Array, shape: [number, number, number], channels: number, blockSize: [number, number, number], wordsPerVoxel: 1 | 2): Uint32Array | null {
+  const voxels = shape[0] * shape[1] * shape[2];
+  const src = BASE, out = align(src + 4 * words.length + 16); // (one spare word: the decoder may read a word ahead)
+  const bytes = reserve(w, out - BASE + 4 * voxels * channels * wordsPerVoxel);
+  bytes.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), src);
+  for (let c = 0; c < channels; c++) {
+    const status = w.decode_cseg(src, words.length, words[c], shape[0], shape[1], shape[2], blockSize[0], blockSize[1], blockSize[2], wordsPerVoxel, out + 4 * c * voxels * wordsPerVoxel);
+    if (status !== 0) return null;
+  }
+  return new Uint32Array(w.memory.buffer, out, voxels * channels * wordsPerVoxel);
+}
