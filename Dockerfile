@@ -1,5 +1,5 @@
 # digest worker image. Two stages: the build stage compiles the TypeScript and headless-gl (from the
-# sources in its npm package, as .ci/run does: .npmrc sets build-from-source), then drops the dev
+# sources in its npm package, as .ci/run does: .prebuild-installrc says build from source), then drops the dev
 # dependencies; the runtime stage is node's slim image with only the shared libraries gl needs, Xvfb
 # for a GL display, and tini to pass SIGTERM on (the worker drains on it).
 #   docker build -t digest .
@@ -9,7 +9,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential python3 pkg-config libx11-dev libxi-dev libxext-dev libgl1-mesa-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json .prebuild-installrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY affinities affinities

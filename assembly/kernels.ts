@@ -245,3 +245,8 @@ export function decode_cseg(src: usize, n: i32, start: i32, sx: i32, sy: i32, sz
   }
   return 0;
 }
+
+/** Where static data ends: the JS side puts its buffers above it. */
+export function heap_base(): usize {
+  return __heap_base;
+}

@@ -1,7 +1,7 @@
 // Benchmark: ingest + downsample of a synthetic uint8 image (raw and jpeg) and uint64 segmentation
 // (compressed_segmentation), default 512^3, CPU path, through the worker pool on file:// storage.
 // Prints a markdown block for bench/RESULTS.md. (The kernels against their C/C++ peers: bench/peers.ts.)
-//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench]
+//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench] [--only raw|jpeg|compressed]
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { planIngest } from '../tasks/plan.js';
 import { openStore } from '../storage/open.js';
 import { listAll } from '../storage/store.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' }, sharded: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' }, sharded: { type: 'boolean' }, only: { type: 'string' } } });
 /** --sharded: every scale in shards of 4x4x4 chunks (256^3 voxels at mip 0: one build chunk each). */
 const sharded = values.sharded ?? false;
 const size = Number(values.size ?? 512);
@@ -44,16 +44,19 @@ async function endToEnd(say: (s: string) => void): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const shape: Vec3 = [size, size, size];
+  // The pool starts first, so that its threads are up when timing starts: a worker process runs for
+  // hours, and this measures its throughput, not its start.
+  const pool = createTaskPool({ ...DEFAULT_CONFIG, threads, backend });
   const generated = performance.now();
   const { imageBuild, segmentationBuild } = await writeSyntheticBuildChunks(dir, shape, [256, 256, 256]);
   console.error(`generated build chunks in ${((performance.now() - generated) / 1000).toFixed(1)} s`);
-  const pool = createTaskPool({ ...DEFAULT_CONFIG, threads, backend });
   try {
     for (const [name, build, spec] of [
       ['uint8 image, raw+gzip', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'raw' }],
       ['uint8 image, jpeg', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'jpeg' }],
       ['uint64 segmentation, compressed_segmentation+gzip', segmentationBuild, { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }],
     ] as const) {
+      if (values.only && !name.includes(values.only)) continue;
       const layer = `file://${join(dir, 'layers', name.replace(/\W+/g, '-'))}`;
       const chunkBytes = 64 ** 3 * BYTES_PER_VOXEL[spec.dataType];
       const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64], ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}) });

@@ -14,7 +14,8 @@ interface Exports {
   mode_u32(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
   mode_u64(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
   decode_cseg(src: number, n: number, start: number, sx: number, sy: number, sz: number, bx: number, by: number, bz: number, w: number, out: number): number;
-  __heap_base?: WebAssembly.Global;
+  huffman_deflate(src: number, n: number, dst: number): number;
+  heap_base(): number;
 }
 
 function wasmFile(): string {
@@ -25,12 +26,16 @@ function wasmFile(): string {
 }
 
 let instance: Exports | null | undefined;
+/** Where a call's data goes in linear memory: above the module's static data, 64-byte aligned. */
+let BASE = 0;
 
 /** This thread's kernels; null where WebAssembly SIMD is not available (the JS kernels then do all). */
 export function wasmKernels(): Exports | null {
   if (instance === undefined) {
     try {
-      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmFile()))).exports as unknown as Exports;
+      const abort = () => { throw new Error('WebAssembly kernel aborted (an index out of range)'); };
+      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmFile())), { env: { abort } }).exports as unknown as Exports;
+      BASE = (instance.heap_base() + 63) & ~63;
     } catch {
       instance = null;
     }
@@ -40,8 +45,6 @@ export function wasmKernels(): Exports | null {
 
 export type SliceKernel = 'average_u8' | 'average_u16' | 'average_f32' | 'mode_u32' | 'mode_u64';
 
-/** Where a slice call's data goes in linear memory: after the module's static data, 16-byte aligned. */
-const BASE = 4096;
 const align = (n: number) => (n + 15) & ~15;
 
 /**
@@ -80,4 +83,18 @@ export function decodeCompressedSegmentationInMemory(w: Exports, words: Uint32Ar
     if (status !== 0) return null;
   }
   return new Uint32Array(w.memory.buffer, out, voxels * channels * wordsPerVoxel);
+}
+
+/**
+ * `data` as one Huffman-only DEFLATE block (assembly/deflate.ts), copied out with `head` bytes free
+ * before it and `tail` after (room for a container's header and trailer).
+ */
+export function huffmanDeflate(w: Exports, data: Uint8Array, head: number, tail: number): { bytes: Uint8Array; start: number; end: number } {
+  const src = BASE, dst = align(src + data.length + 16);
+  const memory = reserve(w, dst - BASE + 2 * data.length + 1024);
+  memory.set(data, src);
+  const n = w.huffman_deflate(src, data.length, dst);
+  const bytes = new Uint8Array(head + n + tail);
+  bytes.set(new Uint8Array(w.memory.buffer, dst, n), head);
+  return { bytes, start: head, end: head + n };
 }

@@ -3,13 +3,13 @@
 // tools expect. Temp files left by a killed writer are swept the next time a process writes into
 // their directory.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
-import { gunzip, gzip, gzipBound } from './gzip.js';
+import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { storageOptions } from './options.js';
-import { checkKey, gzipOf, GetOptions, PutOptions, Store } from './store.js';
+import { checkKey, GetOptions, PutOptions, storedBody, Store } from './store.js';
 
 const TEMP = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
@@ -74,15 +74,21 @@ export class FileStore implements Store {
 
   private async write(key: string, data: Uint8Array, options: PutOptions): Promise<void> {
     const path = this.path(key);
-    const zip = gzipOf(options);
-    const [target, other] = zip ? [path + '.gz', path] : [path, path + '.gz'];
+    const { body, gzip } = storedBody(data, options);
+    const [target, other] = gzip ? [path + '.gz', path] : [path, path + '.gz'];
     const dir = dirname(path);
     try {
-      await mkdir(dir, { recursive: true });
+      // Directories made (or found) once per process: a layer's chunks share a few directories, and
+      // a write needs no more syscalls than its own. One removed meanwhile is made again.
+      if (!made.has(dir)) { await mkdir(dir, { recursive: true }); made.add(dir); }
       await sweepOnce(dir);
-      await writeAtomically(target, zip ? gzip(data, zip) : data);
+      await writeAtomically(target, body).catch(async (e) => {
+        if (!isMissing(e)) throw e;
+        await mkdir(dir, { recursive: true });
+        await writeAtomically(target, body);
+      });
       // A rerun may switch compression: never leave two versions of one key.
-      await rm(other, { force: true });
+      await unlink(other).catch((e) => { if (!isMissing(e)) throw e; });
     } catch (e) {
       throw fileError(e, target);
     }
@@ -144,6 +150,7 @@ async function writeAtomically(target: string, bytes: Uint8Array): Promise<void>
 }
 
 const swept = new Set<string>();
+const made = new Set<string>();
 
 /**
  * Removes temp files in `dir` that no live writer owns: their process is gone (killed mid-write) and

@@ -2,20 +2,24 @@
 // (storage/retry.ts; the client's own retries are off so that the two do not multiply); all our
 // writes are idempotent, a rewritten object holds the same bytes. Downloads are checked against the
 // object's CRC32C by the client and inflated here, within the size the caller expects.
-import { Storage } from '@google-cloud/storage';
-import { gunzip, gzip, gzipBound } from './gzip.js';
+import type { Storage } from '@google-cloud/storage';
+import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
 import { withRetries } from './retry.js';
-import { checkKey, gzipOf, GetOptions, PutOptions, Store } from './store.js';
+import { checkKey, GetOptions, PutOptions, storedBody, Store } from './store.js';
 import { CorruptData } from '../common/errors.js';
 
 let client: Storage | undefined;
 let limiter: Limiter | undefined;
 onStorageConfigured(() => { client = undefined; limiter = undefined; });
 
-/** One client per process, built from the storage options. */
-function storageClient(): Storage {
+/**
+ * One client per process, built from the storage options. The SDK loads on first use: it takes a
+ * worker thread longer to load than a local task takes to run.
+ */
+async function storageClient(): Promise<Storage> {
+  const { Storage } = await import('@google-cloud/storage');
   const { gcsEndpoint, project } = storageOptions();
   // An emulator needs some project id; off GCP the client would otherwise probe for one.
   const projectId = project ?? (gcsEndpoint ? 'digest-test' : undefined);
@@ -48,8 +52,8 @@ export class GcsStore implements Store {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
-  private file(key: string) {
-    return storageClient().bucket(this.bucketName).file(this.name(key));
+  private async file(key: string) {
+    return (await storageClient()).bucket(this.bucketName).file(this.name(key));
   }
 
   private where(key: string): string {
@@ -89,9 +93,10 @@ export class GcsStore implements Store {
   }
 
   /** The stored bytes (still gzip-encoded where the object is), collected with a stall timeout. */
-  private download(key: string, opts: { start?: number; end?: number; validation: 'crc32c' | false }, signal: AbortSignal, progress: () => void, limit?: number): Promise<{ bytes: Uint8Array; gzip: boolean }> {
+  private async download(key: string, opts: { start?: number; end?: number; validation: 'crc32c' | false }, signal: AbortSignal, progress: () => void, limit?: number): Promise<{ bytes: Uint8Array; gzip: boolean }> {
+    const file = await this.file(key);
     return new Promise((resolve, reject) => {
-      const stream = this.file(key).createReadStream({ ...opts, decompress: false });
+      const stream = file.createReadStream({ ...opts, decompress: false });
       const parts: Buffer[] = [];
       let size = 0, gzipped = false;
       const abort = () => stream.destroy(signal.reason as Error);
@@ -113,28 +118,28 @@ export class GcsStore implements Store {
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    const body = gzipOf(options) ? gzip(data, gzipOf(options)) : data;
+    const { body, gzip } = storedBody(data, options);
     const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    await this.request(this.where(key), () => this.file(key).save(buffer, {
+    await this.request(this.where(key), async () => (await this.file(key)).save(buffer, {
       resumable: false,
       validation: 'md5',
       timeout: storageOptions().timeoutMs,
       metadata: {
         contentType: options.contentType ?? 'application/octet-stream',
-        ...(options.gzip ? { contentEncoding: 'gzip' } : {}),
+        ...(gzip ? { contentEncoding: 'gzip' } : {}),
       },
     }));
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.request(this.where(key), async () => (await this.file(key).exists())[0])) ?? false;
+    return (await this.request(this.where(key), async () => (await (await this.file(key)).exists())[0])) ?? false;
   }
 
   async *listPages(prefix = ''): AsyncIterable<string[]> {
     const base = this.prefix ? `${this.prefix}/` : '';
     let pageToken: string | undefined;
     do {
-      const [files, next] = (await this.request(`listing gs://${this.bucketName}/${base}${prefix}`, () => storageClient().bucket(this.bucketName).getFiles({
+      const [files, next] = (await this.request(`listing gs://${this.bucketName}/${base}${prefix}`, async () => (await storageClient()).bucket(this.bucketName).getFiles({
         prefix: base + prefix, autoPaginate: false, maxResults: 1000, ...(pageToken ? { pageToken } : {}),
       })))!;
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
@@ -143,6 +148,6 @@ export class GcsStore implements Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.request(this.where(key), () => this.file(key).delete({ ignoreNotFound: true }));
+    await this.request(this.where(key), async () => (await this.file(key)).delete({ ignoreNotFound: true }));
   }
 }

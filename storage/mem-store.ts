@@ -1,8 +1,8 @@
 // mem:// store for tests: `mem://bucket/prefix`, one process-wide map per bucket, so any two URLs
 // that name the same place see the same objects (as with gs://). Not shared between worker threads.
 import { CorruptData } from '../common/errors.js';
-import { gunzip, gzip } from './gzip.js';
-import { checkKey, gzipOf, GetOptions, PutOptions, Store } from './store.js';
+import { gunzip } from './gzip.js';
+import { checkKey, GetOptions, PutOptions, storedBody, Store } from './store.js';
 
 interface Entry { data: Uint8Array; gzip: boolean; contentType?: string }
 const buckets = new Map<string, Map<string, Entry>>();
@@ -37,7 +37,8 @@ export class MemStore implements Store {
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
-    this.map.set(this.name(key), { data: gzipOf(options) ? gzip(data, gzipOf(options)) : data.slice(), gzip: !!options.gzip, contentType: options.contentType });
+    const { body, gzip } = storedBody(data, options);
+    this.map.set(this.name(key), { data: body === data ? data.slice() : body, gzip, contentType: options.contentType });
   }
 
   async exists(key: string): Promise<boolean> {

@@ -1,16 +1,22 @@
 // One key-value interface over file://, mem:// and gs://; keys are '/'-separated and relative to the store's root.
 import { InvalidInput } from '../common/errors.js';
-import type { GzipOptions } from './gzip.js';
+import { gzip, GzipOptions } from './gzip.js';
 
 export interface PutOptions {
   contentType?: string;
-  /** Stored gzip-compressed (true: level 6; or these options); `get` returns the plain bytes either way. */
-  gzip?: boolean | GzipOptions;
+  /**
+   * Stored gzip-compressed (true: level 6; or these options; 'compressed': the data given is gzip
+   * already, as a caller that compresses while the bytes are in cache does); `get` returns the plain
+   * bytes either way.
+   */
+  gzip?: boolean | GzipOptions | 'compressed';
 }
 
-/** The gzip options of a put, or undefined when it is stored plain. */
-export function gzipOf(options: PutOptions): GzipOptions | undefined {
-  return options.gzip === true ? { level: 6, strategy: 'default' } : options.gzip || undefined;
+/** What a put stores: the body, and whether it is gzip-encoded. */
+export function storedBody(data: Uint8Array, options: PutOptions): { body: Uint8Array; gzip: boolean } {
+  if (options.gzip === 'compressed') return { body: data, gzip: true };
+  if (!options.gzip) return { body: data, gzip: false };
+  return { body: gzip(data, options.gzip === true ? { level: 6, strategy: 'default' } : options.gzip), gzip: true };
 }
 
 export interface GetOptions {

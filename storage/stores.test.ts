@@ -67,6 +67,16 @@ describe('file:// specifics', () => {
     expect(await readdir(join(dir, 's'))).toEqual(['chunk']);
   });
 
+  it('writes again into a directory removed after its first write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-store-'));
+    const store = openStore(dir);
+    await store.put('a/b/one', bytes('1'));
+    const { rm } = await import('node:fs/promises');
+    await rm(join(dir, 'a'), { recursive: true });
+    await store.put('a/b/two', bytes('2'), { gzip: true });
+    expect(await readdir(join(dir, 'a', 'b'))).toEqual(['two.gz']);
+  });
+
   it('names the file when a gzip object is corrupt', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'digest-store-'));
     const { writeFile, mkdir } = await import('node:fs/promises');

@@ -44,6 +44,8 @@ async function runIngest(task: IngestTask) {
   let data: TypedArray = build.data;
   let dataBox: Box = build.box;
   let written = 0;
+  // A level's writes go on while the next level is computed.
+  const writes: Promise<void>[] = [];
   for (const level of pyramidFrom(info, build.box)) {
     if (level.mip > 0) {
       // Downsample everything we hold; only the completed region's chunks are written.
@@ -53,9 +55,12 @@ async function runIngest(task: IngestTask) {
       data = downsample({ data, shape: shapeOf(dataBox), channels: info.num_channels, factor: f, phase }, info.type);
       dataBox = { start, stop: dataBox.stop.map((s, i) => Math.ceil(s / f[i])) as Vec3 };
     }
-    await volume.writeChunks(level.mip, level.chunks, data, dataBox);
+    const write = volume.writeChunks(level.mip, level.chunks, data, dataBox);
+    write.catch(() => {}); // (reported below)
+    writes.push(write);
     written += level.chunks.length;
   }
+  await Promise.all(writes);
   return { kind: 'ingest', voxels: voxelCount(build.box), chunksWritten: written };
 }
 
