@@ -4,7 +4,6 @@ export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
     exclude: ['dist/**', 'node_modules/**'],
-    globalSetup: ['test/display.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // The JSON report lets .ci/run print a plain "N passed, N failed" line.

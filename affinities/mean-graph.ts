@@ -29,12 +29,12 @@ export interface MeanGraphInput {
 }
 
 /** The graph of the owned edges, sorted by (a, b). */
-export function meanGraph(input: MeanGraphInput): GraphEdge[] {
+export async function meanGraph(input: MeanGraphInput): Promise<GraphEdge[]> {
   const shape = shapeOf(input.box);
   const [sx, sy] = shape;
   const n = sx * sy * shape[2];
   // The kernel picks out the edges between two different non-zero labels; sums run here in float64.
-  const boundary = input.kernels.boundaryAffinities({ labels: input.labels, affinities: input.affinities, shape });
+  const boundary = await input.kernels.boundaryAffinities({ labels: input.labels, affinities: input.affinities, shape });
   const table = renumberLabels(input.labels);
   const { ids } = table;
   const k = table.labels.length / table.wordsPerLabel;

@@ -1,7 +1,7 @@
 // Benchmark: ingest + downsample of a synthetic uint8 image (raw and jpeg) and uint64 segmentation
 // (compressed_segmentation), default 512^3, CPU path, through the worker pool on file:// storage.
 // Prints a markdown block for bench/RESULTS.md. (The kernels against their C/C++ peers: bench/peers.ts.)
-//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench] [--only raw|jpeg|compressed]
+//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench] [--only raw,jpeg,compressed]
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +56,7 @@ async function endToEnd(say: (s: string) => void): Promise<void> {
       ['uint8 image, jpeg', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'jpeg' }],
       ['uint64 segmentation, compressed_segmentation+gzip', segmentationBuild, { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }],
     ] as const) {
-      if (values.only && !name.includes(values.only)) continue;
+      if (values.only && !values.only.split(',').some((o) => name.includes(o))) continue;
       const layer = `file://${join(dir, 'layers', name.replace(/\W+/g, '-'))}`;
       const chunkBytes = 64 ** 3 * BYTES_PER_VOXEL[spec.dataType];
       const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64], ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}) });

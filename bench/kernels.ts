@@ -1,56 +1,75 @@
 // Benchmark: each kernel on the cpu and the gpu backend, on one synthetic volume per size (default
-// 256^3 and 512^3). gpu times include upload, renumbering to chunk-local ids where the kernel needs
-// it, and readback: the whole call as a task sees it. Prints a markdown table for bench/RESULTS.md.
-//   node dist/bench/kernels.js [--sizes 256,512]      (the gpu backend needs an X display: xvfb-run)
+// 128^3, 256^3 and 512^3), checking that both give the same result. gpu times are the whole call as
+// a task sees it: upload in the data's own width, the kernel, readback. Prints a markdown table.
+//   node dist/bench/kernels.js [--sizes 128,256,512]
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { synthesize } from '../engine/synthetic.js';
 import { cpuKernels, gpuKernels, Kernels } from '../kernels/backend.js';
-import { openGpu } from '../kernels/gpu/context.js';
+import { closeGpu } from '../kernels/gpu/device.js';
+import { MarchingCubesScan } from '../kernels/marching-cubes-scan.js';
 import { box, Vec3 } from '../precomputed/box.js';
+import { TypedArray } from '../precomputed/dtype.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' } } });
-const sizes = (values.sizes ?? '256,512').split(',').map(Number);
+const sizes = (values.sizes ?? '128,256,512').split(',').map(Number);
 
-function seconds(fn: () => unknown): number {
+type Run = { seconds: number; result: unknown };
+async function timed(fn: () => Promise<unknown>): Promise<Run> {
   const start = performance.now();
-  fn();
-  return (performance.now() - start) / 1000;
+  const result = await fn();
+  return { seconds: (performance.now() - start) / 1000, result };
 }
 
-function main(): void {
+function bytesOf(x: unknown): Buffer {
+  const parts = (x as MarchingCubesScan).offsets ? [(x as MarchingCubesScan).cases, (x as MarchingCubesScan).offsets] : [x as TypedArray];
+  return Buffer.concat(parts.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
+}
+
+async function main(): Promise<void> {
   const backends: Kernels[] = [cpuKernels];
-  let renderer = 'no gpu backend';
+  let adapter = 'no gpu backend';
   try {
-    backends.push(gpuKernels());
-    renderer = openGpu().renderer;
+    const gpu = await gpuKernels();
+    backends.push(gpu);
+    adapter = `${gpu.adapter.name}${gpu.adapter.software ? ' (software)' : ''}`;
   } catch (e) {
     console.error(`gpu backend skipped: ${(e as Error).message}`);
   }
   const lines = [
-    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; gpu: ${renderer}`,
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; gpu: ${adapter}`,
     '',
-    '| kernel | size | ' + backends.map((b) => `${b.name} MVx/s`).join(' | ') + ' |',
-    '| --- | --- | ' + backends.map(() => '---').join(' | ') + ' |',
+    '| kernel | size | ' + backends.map((b) => `${b.name} MVx/s`).join(' | ') + (backends.length > 1 ? ' | gpu/cpu | equal |' : ''),
+    '| --- | --- | ' + backends.map(() => '---').join(' | ') + (backends.length > 1 ? ' | --- | --- |' : ''),
   ];
   // Compile every gpu kernel once on a small volume, so the timings below are steady-state.
   const warm = synthesize(box([0, 0, 0], [16, 16, 16]));
-  for (const k of backends) runAll(k, warm.image, warm.labels, [16, 16, 16]);
+  for (const k of backends) await runAll(k, warm.image, warm.labels, [16, 16, 16]);
+  let allEqual = true;
   for (const size of sizes) {
     const shape: Vec3 = [size, size, size];
     const { image, labels } = synthesize(box([0, 0, 0], shape));
-    const results = backends.map((k) => runAll(k, image, labels, shape));
+    const results = [];
+    for (const k of backends) results.push(await runAll(k, image, labels, shape));
     for (const name of Object.keys(results[0])) {
-      const row = results.map((r) => (size ** 3 / 1e6 / r[name]).toFixed(1));
-      lines.push(`| ${name} | ${size}^3 | ${row.join(' | ')} |`);
-      console.error(lines.at(-1));
+      const rates = results.map((r) => size ** 3 / 1e6 / r[name].seconds);
+      let row = `| ${name} | ${size}^3 | ${rates.map((r) => r.toFixed(1)).join(' | ')} |`;
+      if (results.length > 1) {
+        const equal = bytesOf(results[0][name].result).equals(bytesOf(results[1][name].result));
+        allEqual &&= equal;
+        row += ` ${(rates[1] / rates[0]).toFixed(2)} | ${equal ? 'yes' : 'NO'} |`;
+      }
+      lines.push(row);
+      console.error(row);
     }
   }
   lines.push('', `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
   console.log(lines.join('\n'));
+  await closeGpu();
+  if (!allEqual) { console.error('the gpu and cpu results differ'); process.exitCode = 1; }
 }
 
-function runAll(k: Kernels, image: Uint8Array, labels: BigUint64Array, shape: Vec3): Record<string, number> {
+async function runAll(k: Kernels, image: Uint8Array, labels: BigUint64Array, shape: Vec3): Promise<Record<string, Run>> {
   const n = shape[0] * shape[1] * shape[2];
   const affinities = new Float32Array(3 * n);
   for (let i = 0; i < affinities.length; i++) affinities[i] = ((i * 2654435761) >>> 8) / 2 ** 24;
@@ -58,11 +77,11 @@ function runAll(k: Kernels, image: Uint8Array, labels: BigUint64Array, shape: Ve
   const target = labels[n >> 1];
   for (let i = 0; i < n; i++) mask[i] = labels[i] === target ? 1 : 0;
   return {
-    'average downsample uint8 2x2x2': seconds(() => k.averageDownsample({ data: image, shape, channels: 1, factor: [2, 2, 2] })),
-    'mode downsample uint64 2x2x2': seconds(() => k.modeDownsample({ data: labels, shape, channels: 1, factor: [2, 2, 2] })),
-    'boundary affinities (3 channels)': seconds(() => k.boundaryAffinities({ labels, affinities, shape })),
-    'marching-cubes scan (one label)': seconds(() => k.marchingCubesScan(mask, shape)),
+    'average downsample uint8 2x2x2': await timed(() => k.averageDownsample({ data: image, shape, channels: 1, factor: [2, 2, 2] })),
+    'mode downsample uint64 2x2x2': await timed(() => k.modeDownsample({ data: labels, shape, channels: 1, factor: [2, 2, 2] })),
+    'boundary affinities (3 channels)': await timed(() => k.boundaryAffinities({ labels, affinities, shape })),
+    'marching-cubes scan (one label)': await timed(() => k.marchingCubesScan(mask, shape)),
   };
 }
 
-main();
+await main();

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { fromRecord, TimeoutError } from '../common/errors.js';
-import { sharedGpuSlot } from '../kernels/backend.js';
+// EGL's platform comes from the process environment, set by the device module in the main thread.
+import '../kernels/gpu/device.js';
 import { TaskResult } from '../tasks/kind.js';
 import { Task, taskId } from '../tasks/registry.js';
 import { Config } from './config.js';
@@ -30,23 +31,28 @@ export interface TaskPool {
 export function createTaskPool(config: Config): TaskPool {
   const pool = new Piscina({
     filename: workerFile(), minThreads: config.threads, maxThreads: config.threads, idleTimeout: 30_000,
-    // Every worker sees the same GPU slot, so at most one thread per process opens the GPU.
-    workerData: { gpuSlot: sharedGpuSlot(), config },
+    // Each thread opens its own GPU device (Dawn is context-aware), on its first kernel call.
+    workerData: { config },
   });
   return {
     threads: config.threads,
     async run(task, prefetched = []) {
       const signal = AbortSignal.timeout(config.taskTimeoutMs);
-      let reply: WorkerReply;
+      let reply: WorkerReply | undefined;
       try {
         reply = await pool.run({ task, prefetched }, { transferList: prefetched.map((p) => p.bytes.buffer as ArrayBuffer), signal });
       } catch (e) {
         if (signal.aborted) throw new TimeoutError(`${taskId(task)}: stopped after the task time limit of ${config.taskTimeoutMs / 1000} s`, { cause: e });
         throw e;
       }
-      if ('error' in reply) throw fromRecord(reply.error);
-      return reply.result;
+      if ('error' in reply!) throw fromRecord(reply.error);
+      return reply!.result;
     },
-    close: () => pool.destroy(),
+    async close() {
+      // One release per thread (each waits for the others), so every GPU device is let go first.
+      const arrived = new SharedArrayBuffer(4);
+      await Promise.allSettled(Array.from({ length: pool.threads.length }, () => pool.run({ release: arrived, threads: pool.threads.length })));
+      await pool.destroy();
+    },
   };
 }

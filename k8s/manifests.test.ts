@@ -54,6 +54,8 @@ describe('k8s manifests', () => {
     expect(gpu.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
     expect(gpu.tolerations).toContainEqual({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
     expect(gpu.nodeSelector['cloud.google.com/gke-accelerator']).toBeTruthy();
+    // A GPU pod forces the gpu backend: a node whose GPU does not open fails instead of idling.
+    expect(gpu.containers[0].env).toContainEqual({ name: 'DIGEST_BACKEND', value: 'gpu' });
     const cpu = named('Deployment', 'digest-worker-cpu')!.spec.template.spec;
     expect(cpu.containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
   });

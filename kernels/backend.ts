@@ -1,47 +1,69 @@
-// One contract per kernel, two implementations: `cpu` (typed-array loops) and `gpu` (gpu.js on
-// headless-gl). Both give identical integer results; float32 image averages agree within 2e-6 of the
-// largest child's magnitude (kernels/gpu/downsample.ts says why).
+// One contract per kernel, two implementations: `cpu` (typed-array loops and WebAssembly) and `gpu`
+// (WGSL compute shaders on Dawn's WebGPU, kernels/gpu/). Both give identical integer results; float32
+// image averages agree within 2e-6 of the largest child's magnitude (kernels/gpu/downsample.ts says
+// why). Kernels are async: a GPU call waits for its readback.
 //
-// Selection (--backend or DIGEST_BACKEND): `cpu`; `gpu` (required: a failure to open it is an error);
-// `auto` (default): gpu when a GPU device is visible, gpu.js opens and GL renders on hardware, else cpu
-// with one log line.
-// headless-gl loads in only one thread per process, so one thread claims the GPU through a shared
-// slot (engine/pool.ts hands it to every worker) and the other threads run the cpu kernels.
-import { existsSync, readdirSync } from 'node:fs';
-import { logEvent } from '../common/log.js';
+// Selection (--backend or DIGEST_BACKEND): `cpu`; `gpu` (required: a failure to open a device is an
+// error, a software adapter is used); `auto` (default): the GPU only where a GPU device node exists
+// (/dev/nvidia<N>, /dev/dri/renderD<N>), its adapter is hardware, and every kernel's probe gives the
+// cpu kernel's result; then each kernel goes where it measured faster in this process. One log line
+// says what was chosen and why. Each thread opens its own device (Dawn is context-aware).
+import { readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
+import { logEvent } from '../common/log.js';
 import { Vec3 } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
 import { BoundaryInput, boundaryAffinities } from './affinity.js';
 import { averageDownsample, DownsampleInput, modeDownsample } from './downsample.js';
-import { marchingCubesScan, MarchingCubesScan } from './marching-cubes-scan.js';
-import { openGpu } from './gpu/context.js';
+import { probeAdapter } from './gpu/adapter-probe.js';
+import { closeGpu, GpuDevice, openGpu } from './gpu/device.js';
 import { gpuBoundaryAffinities } from './gpu/affinity.js';
 import { gpuAverageDownsample, gpuModeDownsample } from './gpu/downsample.js';
 import { gpuMarchingCubesScan } from './gpu/marching-cubes-scan.js';
+import { marchingCubesScan, MarchingCubesScan } from './marching-cubes-scan.js';
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'gpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface Kernels {
+  /** 'gpu' when at least one kernel runs there. */
   readonly name: 'cpu' | 'gpu';
-  averageDownsample(input: DownsampleInput): TypedArray;
-  modeDownsample(input: DownsampleInput): Uint32Array | BigUint64Array;
-  boundaryAffinities(input: BoundaryInput): Float32Array;
-  marchingCubesScan(mask: Uint8Array, shape: Vec3): MarchingCubesScan;
+  averageDownsample(input: DownsampleInput): Promise<TypedArray>;
+  modeDownsample(input: DownsampleInput): Promise<Uint32Array | BigUint64Array>;
+  boundaryAffinities(input: BoundaryInput): Promise<Float32Array>;
+  marchingCubesScan(mask: Uint8Array, shape: Vec3): Promise<MarchingCubesScan>;
 }
+type KernelName = Exclude<keyof Kernels, 'name'>;
+const KERNEL_NAMES: KernelName[] = ['averageDownsample', 'modeDownsample', 'boundaryAffinities', 'marchingCubesScan'];
 
-export const cpuKernels: Kernels = { name: 'cpu', averageDownsample, modeDownsample, boundaryAffinities, marchingCubesScan };
+export const cpuKernels: Kernels = {
+  name: 'cpu',
+  averageDownsample: async (input) => averageDownsample(input),
+  modeDownsample: async (input) => modeDownsample(input),
+  boundaryAffinities: async (input) => boundaryAffinities(input),
+  marchingCubesScan: async (mask, shape) => marchingCubesScan(mask, shape),
+};
 
-/** The gpu kernels of this thread; throws if the GPU cannot be opened. */
-export function gpuKernels(): Kernels {
-  const ctx = openGpu();
+/**
+ * The gpu kernels on this thread's device; rejects if no device opens. Calls run one at a time.
+ * `maxBindingBytes` caps one buffer binding below the device's (tests use it to force z slabs).
+ */
+export async function gpuKernels(options: { maxBindingBytes?: number } = {}): Promise<Kernels & { adapter: GpuDevice['adapter'] }> {
+  const opened = await openGpu();
+  const gpu: GpuDevice = { ...opened, maxBinding: Math.min(opened.maxBinding, options.maxBindingBytes ?? Infinity) };
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = queue.then(() => gpu.checked(run));
+    queue = next.catch(() => undefined);
+    return next;
+  };
   return {
     name: 'gpu',
-    averageDownsample: (input) => gpuAverageDownsample(ctx, input),
-    modeDownsample: (input) => gpuModeDownsample(ctx, input),
-    boundaryAffinities: (input) => gpuBoundaryAffinities(ctx, input),
-    marchingCubesScan: (mask, shape) => gpuMarchingCubesScan(ctx, mask, shape),
+    adapter: gpu.adapter,
+    averageDownsample: (input) => serial(() => gpuAverageDownsample(gpu, input)),
+    modeDownsample: (input) => serial(() => gpuModeDownsample(gpu, input)),
+    boundaryAffinities: (input) => serial(() => gpuBoundaryAffinities(gpu, input)),
+    marchingCubesScan: (mask, shape) => serial(() => gpuMarchingCubesScan(gpu, mask, shape)),
   };
 }
 
@@ -51,70 +73,119 @@ export function parseBackendChoice(value: string | undefined, field = 'backend')
   return v as BackendChoice;
 }
 
-// The GPU slot: 0 free, -1 unavailable, else the holder's threadId + 1. Shared across this process's threads.
-let gpuSlot = new Int32Array(new SharedArrayBuffer(4));
-
-/** The slot to hand to worker threads (engine/pool.ts), and to adopt in them (engine/worker.ts). */
-export function sharedGpuSlot(): SharedArrayBuffer {
-  return gpuSlot.buffer as SharedArrayBuffer;
-}
-export function adoptGpuSlot(buffer: SharedArrayBuffer): void {
-  gpuSlot = new Int32Array(buffer);
+/** A GPU device node: /dev/nvidia<N> (GKE mounts the pod's GPU under its own N) or a DRM render node. */
+export function gpuDeviceNodes(dev = '/dev'): string[] {
+  const list = (dir: string) => { try { return readdirSync(dir); } catch { return []; } };
+  return [
+    ...list(dev).filter((f) => /^nvidia\d+$/.test(f)).map((f) => `${dev}/${f}`),
+    ...list(`${dev}/dri`).filter((f) => /^renderD\d+$/.test(f)).map((f) => `${dev}/dri/${f}`),
+  ];
 }
 
-/** Claims the GPU for this thread; returns why not when another thread holds it or it failed. */
-function claimGpu(): string | undefined {
-  const was = Atomics.compareExchange(gpuSlot, 0, 0, threadId + 1);
-  if (was === 0 || was === threadId + 1) return undefined;
-  return was < 0 ? 'the gpu failed to open in another thread' : `thread ${was - 1} holds the gpu (headless-gl loads in one thread per process)`;
-}
+/** One kernel's probe: the cpu's and the gpu's results agree, and how long each took. */
+interface Probe { kernel: KernelName; same: boolean; cpuMs: number; gpuMs: number }
 
-function gpuDevicePresent(): boolean {
-  if (existsSync('/dev/nvidia0')) return true;
-  try {
-    return readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
-  } catch {
-    return false;
+/** Inputs of 128^3 that exercise every kernel's paths; each kernel run twice (timing the second). */
+async function probe(gpu: Kernels): Promise<Probe[]> {
+  const shape: Vec3 = [128, 128, 128];
+  const n = shape[0] * shape[1] * shape[2];
+  let seed = 12345;
+  const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const image = Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+  const labels = new BigUint64Array(n);
+  for (let i = 0; i < n; i++) labels[i] = random() < 0.05 ? 0n : 0xffff_ffff_0000_0000n + BigInt(((i % 128) >> 4) + 8 * ((i >> 7) % 128 >> 4) + 64 * (i >> 18));
+  const affinities = Float32Array.from({ length: 3 * n }, () => random());
+  const mask = Uint8Array.from(labels, (l) => (l === labels[n >> 1] ? 1 : 0));
+  const down: DownsampleInput = { data: image, shape, channels: 1, factor: [2, 2, 2], phase: [1, 0, 1] };
+  const runs: Record<KernelName, (k: Kernels) => Promise<unknown>> = {
+    averageDownsample: (k) => k.averageDownsample(down),
+    modeDownsample: (k) => k.modeDownsample({ ...down, data: labels }),
+    boundaryAffinities: (k) => k.boundaryAffinities({ labels, affinities, shape }),
+    marchingCubesScan: (k) => k.marchingCubesScan(mask, shape),
+  };
+  const timed = async (k: Kernels, kernel: KernelName) => {
+    await runs[kernel](k);
+    const start = performance.now();
+    const result = await runs[kernel](k);
+    return { result, ms: performance.now() - start };
+  };
+  const probes: Probe[] = [];
+  for (const kernel of KERNEL_NAMES) {
+    const c = await timed(cpuKernels, kernel), g = await timed(gpu, kernel);
+    probes.push({ kernel, same: sameResult(c.result, g.result), cpuMs: c.ms, gpuMs: g.ms });
   }
+  return probes;
 }
 
-function log(line: string): void {
-  logEvent('INFO', line, { thread: threadId });
+function sameResult(a: unknown, b: unknown): boolean {
+  const bytes = (x: unknown) => {
+    const v = (x as MarchingCubesScan).offsets ? [(x as MarchingCubesScan).cases, (x as MarchingCubesScan).offsets] : [x as TypedArray];
+    return Buffer.concat(v.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
+  };
+  return bytes(a).equals(bytes(b));
 }
 
-const SOFTWARE_GL = /llvmpipe|softpipe|swiftshader|software/i;
-
-export function selectKernels(choice: BackendChoice): Kernels {
+/**
+ * This thread's kernels for `choice`, with the one log line that says why. `dev` is where device
+ * nodes are looked for (tests point it elsewhere).
+ */
+export async function selectKernels(choice: BackendChoice, dev = '/dev'): Promise<Kernels> {
+  const log = (backend: 'cpu' | 'gpu', reason: string, fields: Record<string, unknown> = {}) =>
+    logEvent('INFO', `kernels on ${backend}`, { backend, choice, reason, thread: threadId, ...fields });
   if (choice === 'cpu') return cpuKernels;
-  if (choice === 'auto' && !gpuDevicePresent()) {
-    log('kernels on cpu (auto: no GPU device in /dev; software GL is slower than the cpu kernels, use --backend gpu to force it)');
+  if (choice === 'gpu') {
+    const gpu = await gpuKernels();
+    log('gpu', 'forced by --backend gpu', { adapter: gpu.adapter.name, software: gpu.adapter.software });
+    return gpu;
+  }
+  const nodes = gpuDeviceNodes(dev);
+  if (nodes.length === 0) {
+    log('cpu', 'no GPU device node (/dev/nvidia<N>, /dev/dri/renderD<N>)');
     return cpuKernels;
   }
-  const busy = claimGpu();
-  if (busy) {
-    log(`kernels on cpu (${busy}; results are identical)`);
+  // Asked in a child process first, so Dawn's own plain-text warnings stay out of this log.
+  const asked = await probeAdapter();
+  if (!asked.adapter) {
+    log('cpu', asked.error ?? 'no WebGPU adapter', { devices: nodes, dawn: asked.messages });
     return cpuKernels;
   }
+  if (asked.adapter.software) {
+    log('cpu', 'the adapter is a software renderer, slower than the cpu kernels', { adapter: asked.adapter.name, devices: nodes, dawn: asked.messages });
+    return cpuKernels;
+  }
+  let gpu: Awaited<ReturnType<typeof gpuKernels>>;
   try {
-    const k = gpuKernels();
-    const renderer = openGpu().renderer;
-    if (choice === 'auto' && SOFTWARE_GL.test(renderer)) {
-      // A GPU device exists but GL renders in software (e.g. Xvfb on a GPU node): slower than the cpu.
-      Atomics.store(gpuSlot, 0, -1);
-      log(`kernels on cpu (auto: the GL renderer is software, ${renderer}; use --backend gpu to force it)`);
-      return cpuKernels;
-    }
-    log(`kernels on gpu (${choice}: ${renderer})`);
-    return k;
+    gpu = await gpuKernels();
   } catch (e) {
-    Atomics.store(gpuSlot, 0, -1);
-    if (choice === 'gpu') throw e;
-    log(`kernels on cpu (auto: ${(e as Error).message})`);
+    log('cpu', (e as Error).message, { devices: nodes });
     return cpuKernels;
   }
+  const probes = await probe(gpu);
+  const wrong = probes.filter((p) => !p.same).map((p) => p.kernel);
+  if (wrong.length > 0) {
+    await closeGpu();
+    log('cpu', `the GPU gave results other than the cpu kernels' in ${wrong.join(', ')}`, { adapter: gpu.adapter.name });
+    return cpuKernels;
+  }
+  const routes = Object.fromEntries(probes.map((p) => [p.kernel, p.gpuMs < p.cpuMs ? 'gpu' : 'cpu'])) as Record<KernelName, 'cpu' | 'gpu'>;
+  const timings = Object.fromEntries(probes.map((p) => [p.kernel, { cpuMs: Math.round(p.cpuMs * 10) / 10, gpuMs: Math.round(p.gpuMs * 10) / 10 }]));
+  if (Object.values(routes).every((r) => r === 'cpu')) {
+    await closeGpu();
+    log('cpu', 'every kernel measured faster on the cpu', { adapter: gpu.adapter.name, timings });
+    return cpuKernels;
+  }
+  log('gpu', 'hardware adapter, exact, faster where routed', { adapter: gpu.adapter.name, routes, timings });
+  return {
+    name: 'gpu',
+    averageDownsample: (routes.averageDownsample === 'gpu' ? gpu : cpuKernels).averageDownsample,
+    modeDownsample: (routes.modeDownsample === 'gpu' ? gpu : cpuKernels).modeDownsample,
+    boundaryAffinities: (routes.boundaryAffinities === 'gpu' ? gpu : cpuKernels).boundaryAffinities,
+    marchingCubesScan: (routes.marchingCubesScan === 'gpu' ? gpu : cpuKernels).marchingCubesScan,
+  };
 }
 
-let selected: Kernels | undefined;
+let selected: Promise<Kernels> | undefined;
+let selectedName: 'cpu' | 'gpu' | undefined;
 let choice: BackendChoice = 'auto';
 
 /** Set at the edge (engine/config.ts); takes effect before this thread's first kernel. */
@@ -124,18 +195,28 @@ export function configureKernels(c: BackendChoice): void {
 }
 
 /** This thread's kernels, chosen once from the configured backend (default auto). */
-export function kernels(): Kernels {
-  selected ??= selectKernels(choice);
+export function kernels(): Promise<Kernels> {
+  if (!selected) {
+    selected = selectKernels(choice);
+    selected.then((k) => { selectedName = k.name; }, () => { selected = undefined; });
+  }
   return selected;
 }
 
+/** Releases this thread's GPU device, if it opened one (a worker draining, a pool closing). */
+export async function closeKernels(): Promise<void> {
+  selected = undefined;
+  selectedName = undefined;
+  await closeGpu();
+}
+
 /** On this thread's kernels: images average, segmentations take the mode. */
-export function downsample(input: DownsampleInput, layerType: 'image' | 'segmentation'): TypedArray {
-  const k = kernels();
+export async function downsample(input: DownsampleInput, layerType: 'image' | 'segmentation'): Promise<TypedArray> {
+  const k = await kernels();
   return layerType === 'segmentation' ? k.modeDownsample(input) : k.averageDownsample(input);
 }
 
 /** The kernels this thread has chosen, if it has needed any yet. */
 export function selectedBackend(): 'cpu' | 'gpu' | undefined {
-  return selected?.name;
+  return selectedName;
 }

@@ -54,9 +54,9 @@ export interface LabelMesh {
 }
 
 /** One mesh per label that has any surface in the owned cubes, in increasing label order. */
-export function meshChunk(input: ChunkMeshInput): LabelMesh[] {
+export async function meshChunk(input: ChunkMeshInput): Promise<LabelMesh[]> {
   const { readBox, ownedCubes, sharedPlanes } = input.region;
-  const scanKernels = input.kernels ?? kernels();
+  const scanKernels = input.kernels ?? (await kernels());
   const shape = shapeOf(readBox);
   const [sx, sy] = shape;
   const table = renumberLabels(input.labels);
@@ -96,7 +96,7 @@ export function meshChunk(input: ChunkMeshInput): LabelMesh[] {
       let i = start[0] + sx * (y + sy * z);
       for (let x = start[0]; x < stop[0]; x++, i++, m++) mask[m] = ids[i] === id ? 1 : 0;
     }
-    const raw = emitTriangles(scanKernels.marchingCubesScan(mask, mshape), mshape);
+    const raw = emitTriangles(await scanKernels.marchingCubesScan(mask, mshape), mshape);
     if (raw.triangles.length === 0) continue;
     const origin = start.map((v, a) => v + readBox.start[a]) as Vec3; // global voxel of local (0, 0, 0)
     const fixed = sharedVertices(raw.positions, origin, sharedPlanes);

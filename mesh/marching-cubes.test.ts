@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { cpuKernels } from '../kernels/backend.js';
+import { marchingCubesScan } from '../kernels/marching-cubes-scan.js';
 import { Vec3 } from '../precomputed/box.js';
 import { maskOf, nonManifoldVertices, openEdges, signedVolume } from '../test/mesh-check.js';
 import { emitTriangles, IndexedMesh } from './marching-cubes.js';
 
 function mesh(inside: (x: number, y: number, z: number) => boolean, shape: Vec3): IndexedMesh {
-  return emitTriangles(cpuKernels.marchingCubesScan(maskOf(shape, inside), shape), shape);
+  return emitTriangles(marchingCubesScan(maskOf(shape, inside), shape), shape);
 }
 
 describe('marching-cubes triangles', () => {

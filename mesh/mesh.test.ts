@@ -27,9 +27,9 @@ function meshWhole(size: Vec3, label: (x: number, y: number, z: number) => numbe
 
 describe('a sphere', () => {
   for (const r of [10, 20]) {
-    it(`of radius ${r} meshes closed and manifold, with area within 2% of 4πr²`, () => {
+    it(`of radius ${r} meshes closed and manifold, with area within 2% of 4πr²`, async () => {
       const size: Vec3 = [2 * r + 6, 2 * r + 6, 2 * r + 6];
-      const [only, ...rest] = meshWhole(size, ball(r, [r + 2.6, r + 3.1, r + 2.8]));
+      const [only, ...rest] = await meshWhole(size, ball(r, [r + 2.6, r + 3.1, r + 2.8]));
       expect(rest).toEqual([]);
       expect(only.label).toBe(7n);
       expect(openEdges(only.mesh)).toBe(0);
@@ -40,11 +40,11 @@ describe('a sphere', () => {
     });
   }
 
-  it('loses triangles monotonically with the simplification level, staying closed and near the sphere', () => {
+  it('loses triangles monotonically with the simplification level, staying closed and near the sphere', async () => {
     const r = 14, centre: Vec3 = [17.3, 16.8, 17.1];
     const counts: number[] = [];
     for (let level = 0; level <= MAX_SIMPLIFICATION; level++) {
-      const [{ mesh }] = meshWhole([36, 36, 36], ball(r, centre), level);
+      const [{ mesh }] = await meshWhole([36, 36, 36], ball(r, centre), level);
       counts.push(mesh.triangles.length / 3);
       expect(openEdges(mesh)).toBe(0);
       expect(nonManifoldVertices(mesh)).toBe(0);
@@ -62,14 +62,14 @@ describe('a sphere', () => {
 });
 
 describe('chunk meshing', () => {
-  it('keeps the vertices on shared planes where marching cubes put them, through smoothing and simplification', () => {
+  it('keeps the vertices on shared planes where marching cubes put them, through smoothing and simplification', async () => {
     const bounds = box([0, 0, 0], [40, 40, 40]);
     const chunk = box([0, 0, 0], [20, 40, 40]); // shares the plane x = 20 with its neighbour
     const region = meshRegion(chunk, bounds);
     expect(region.sharedPlanes).toEqual([[20], [], []]);
     const labels = labelsOver(region.readBox, (x, y, z) => (x < 0 || y < 0 || z < 0 || x >= 40 || y >= 40 || z >= 40 ? 0 : ball(12, [20.2, 19.7, 20.4])(x, y, z)));
     for (const simplification of [0, 6]) {
-      const [{ mesh }] = meshChunk({ labels, region, resolution: [1, 1, 1], simplification, kernels: cpuKernels });
+      const [{ mesh }] = await meshChunk({ labels, region, resolution: [1, 1, 1], simplification, kernels: cpuKernels });
       const onPlane = [];
       for (let v = 0; v < mesh.positions.length; v += 3) if (mesh.positions[v] === 20.5) onPlane.push([mesh.positions[v + 1] - 0.5, mesh.positions[v + 2] - 0.5]);
       // Every plane vertex is an edge midpoint: one coordinate integral, the other half-integral.
@@ -82,24 +82,24 @@ describe('chunk meshing', () => {
     }
   });
 
-  it('meshes only the requested segments', () => {
+  it('meshes only the requested segments', async () => {
     const label = (x: number, y: number, z: number) => (x < 8 ? 1 : x < 16 ? 2 : 3) + (y > 20 && z > 20 ? 10 : 0);
-    const all = meshWhole([24, 24, 24], label).map((m) => m.label);
+    const all = (await meshWhole([24, 24, 24], label)).map((m) => m.label);
     expect(all).toEqual([1n, 2n, 3n, 11n, 12n, 13n]);
     const bounds = box([0, 0, 0], [24, 24, 24]);
     const region = meshRegion(bounds, bounds);
     const labels = labelsOver(region.readBox, (x, y, z) => (x < 0 || y < 0 || z < 0 || x >= 24 || y >= 24 || z >= 24 ? 0 : label(x, y, z)));
-    const some = meshChunk({ labels, region, resolution: [1, 1, 1], simplification: 0, segments: new Set([2n, 13n, 99n]), kernels: cpuKernels });
+    const some = await meshChunk({ labels, region, resolution: [1, 1, 1], simplification: 0, segments: new Set([2n, 13n, 99n]), kernels: cpuKernels });
     expect(some.map((m) => m.label)).toEqual([2n, 13n]);
   });
 
-  it('gives the same meshes with the gpu scan as with the cpu scan', () => {
-    const gpu = gpuKernelsForTests();
+  it('gives the same meshes with the gpu scan as with the cpu scan', async () => {
+    const gpu = await gpuKernelsForTests();
     if (!gpu) return;
     const label = (x: number, y: number, z: number) => ((x * 7 + y * 3) % 23 < 9 ? 1 + ((x >> 3) + (z >> 3)) % 4 : 0);
     for (const simplification of [0, 3]) {
-      const cpu = meshWhole([30, 26, 21], label, simplification, cpuKernels);
-      const onGpu = meshWhole([30, 26, 21], label, simplification, gpu);
+      const cpu = await meshWhole([30, 26, 21], label, simplification, cpuKernels);
+      const onGpu = await meshWhole([30, 26, 21], label, simplification, gpu);
       expect(onGpu.length).toBe(cpu.length);
       onGpu.forEach((m, i) => {
         expect(m.label).toBe(cpu[i].label);

@@ -87,14 +87,14 @@ describe('MeanGraph', () => {
     expect(JSON.parse(new TextDecoder().decode((await seg.store.get(GRAPH_FILE))!)).edges).toEqual(merged);
   });
 
-  it('gives the same sums with the gpu kernel as with the cpu kernel', () => {
-    const gpu = gpuKernelsForTests();
+  it('gives the same sums with the gpu kernel as with the cpu kernel', async () => {
+    const gpu = await gpuKernelsForTests();
     if (!gpu) return;
     const { labels, affinities } = volumeData(5);
     const whole = box([0, 0, 0], size);
     const owned = box([1, 1, 1], size);
-    const cpu = meanGraph({ labels, affinities, box: whole, owned, kernels: cpuKernels });
-    expect(meanGraph({ labels, affinities, box: whole, owned, kernels: gpu })).toEqual(cpu);
+    const cpu = await meanGraph({ labels, affinities, box: whole, owned, kernels: cpuKernels });
+    expect(await meanGraph({ labels, affinities, box: whole, owned, kernels: gpu })).toEqual(cpu);
   });
 
   it('refuses unaligned boxes, wrong layers, bad affinities and corrupt chunk files, naming the field', async () => {

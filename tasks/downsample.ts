@@ -72,7 +72,7 @@ async function runDownsample(task: DownsampleTask) {
     if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {
       throw new InvalidInput(`${LABEL}: children ${formatBox(below)} at mip ${mip - 1} do not cover ${chunkKey(here)}; the info's scales are inconsistent`);
     }
-    data = downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
+    data = await downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
     written += await volume.writeWithin(mip, here, data);
   }
   return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };

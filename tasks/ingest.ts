@@ -52,7 +52,7 @@ async function runIngest(task: IngestTask) {
       const f = downsampleFactor(info, level.mip);
       const start = dataBox.start.map((s, i) => Math.floor(s / f[i])) as Vec3;
       const phase = dataBox.start.map((s, i) => s - start[i] * f[i]) as Vec3;
-      data = downsample({ data, shape: shapeOf(dataBox), channels: info.num_channels, factor: f, phase }, info.type);
+      data = await downsample({ data, shape: shapeOf(dataBox), channels: info.num_channels, factor: f, phase }, info.type);
       dataBox = { start, stop: dataBox.stop.map((s, i) => Math.ceil(s / f[i])) as Vec3 };
     }
     const write = volume.writeChunks(level.mip, level.chunks, data, dataBox);

@@ -55,7 +55,7 @@ async function runMeanGraph(task: MeanGraphTask) {
   const region = meanGraphRegion(owned, segmentation.bounds(0));
   const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
   checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${task.chunk_position}`);
-  const edges = meanGraph({ labels: asLabels(labels), affinities: values as Float32Array, box: region, owned, kernels: kernels() });
+  const edges = await meanGraph({ labels: asLabels(labels), affinities: values as Float32Array, box: region, owned, kernels: await kernels() });
   await segmentation.store.put(`${GRAPH_CHUNKS}/${task.chunk_position}.json`, encodeGraph(edges), { contentType: 'application/json' });
   return { kind: 'mean_graph', voxels: voxelCount(owned), chunksWritten: 0, files: 1 };
 }

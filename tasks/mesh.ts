@@ -86,7 +86,7 @@ async function runMesh(task: MeshTask) {
   const labels = data instanceof BigUint64Array ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
   copyRegion(data, inside, labels, region.readBox, inside);
   const segments = task.segments && task.segments.length > 0 ? new Set(task.segments.map((s) => BigInt(s))) : undefined;
-  const meshes = meshChunk({ labels, region, resolution: scale.resolution, simplification: task.simplification ?? 0, segments });
+  const meshes = await meshChunk({ labels, region, resolution: scale.resolution, simplification: task.simplification ?? 0, segments });
   const lod = task.lod ?? 0;
   await Promise.all(meshes.map(({ label, mesh }) =>
     volume.store.put(`${dir}/${fragmentName(label, lod, task.chunk_position)}`, encodeFragment(mesh), { gzip: true, contentType: 'application/octet-stream' })));

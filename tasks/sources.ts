@@ -47,7 +47,7 @@ export class RegionSource {
       throw new InvalidInput(`${this.label}: the children of ${formatBox(region)} at mip ${mip - 1} do not cover it; the info's scales are inconsistent`);
     }
     const input = await this.volume.read(mip - 1, children);
-    return downsample({ data: input, shape: shapeOf(children), channels: info.num_channels, factor: f, phase }, info.type);
+    return await downsample({ data: input, shape: shapeOf(children), channels: info.num_channels, factor: f, phase }, info.type);
   }
 
   /** Build chunks tile mip 0 from voxel_offset in steps of build_size (the last ones clipped at the bound). */

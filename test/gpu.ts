@@ -1,29 +1,15 @@
-// Whether the gpu backend can run here, for tests. Missing gpu support skips the gpu tests with a
-// warning, unless DIGEST_REQUIRE_GPU=1 (as in .ci/run), which makes it a failure.
-import { execFileSync } from 'node:child_process';
+// Whether the gpu backend (WebGPU on Dawn) can run here, for tests. A missing adapter skips the gpu
+// tests with a warning, unless DIGEST_REQUIRE_GPU=1 (as in .ci/run), which makes it a failure.
 import { gpuKernels, Kernels } from '../kernels/backend.js';
 
-function unavailable(reason: string): undefined {
-  if (process.env.DIGEST_REQUIRE_GPU === '1') throw new Error(`DIGEST_REQUIRE_GPU=1 but ${reason}`);
-  console.warn(`skipping gpu backend tests: ${reason}`);
-  return undefined;
-}
-
-/** The gpu kernels in this thread (which then holds headless-gl: do not also start gpu workers). */
-export function gpuKernelsForTests(): Kernels | undefined {
+/** The gpu kernels on this thread's device, or undefined (skip) where no WebGPU adapter opens. */
+export async function gpuKernelsForTests(options: { maxBindingBytes?: number } = {}): Promise<Kernels | undefined> {
   try {
-    return gpuKernels();
+    return await gpuKernels(options);
   } catch (e) {
-    return unavailable((e as Error).message);
-  }
-}
-
-/** Whether a worker thread could open headless-gl: probed in a child process, leaving this one free. */
-export function gpuAvailableForWorkers(): boolean {
-  try {
-    execFileSync(process.execPath, ['-e', 'process.exit(require("gl")(1, 1) ? 0 : 1)'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return unavailable(`headless-gl cannot create a context (DISPLAY=${process.env.DISPLAY ?? 'unset'})`) ?? false;
+    const reason = (e as Error).message;
+    if (process.env.DIGEST_REQUIRE_GPU === '1') throw new Error(`DIGEST_REQUIRE_GPU=1 but ${reason}`, { cause: e });
+    console.warn(`skipping gpu backend tests: ${reason}`);
+    return undefined;
   }
 }
