@@ -1,8 +1,9 @@
-// Commands that run tasks here: demo, run --local, task, serve.
+// Commands that run tasks here: demo, run --local, task, gpu-check, serve.
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { InvalidInput, withContext } from '../common/errors.js';
 import { parsePlan, Plan } from '../tasks/plan.js';
+import { gpuCheck, gpuStackLoads } from '../kernels/gpu/check.js';
 import { runTask } from '../tasks/registry.js';
 import { applyConfig, Config } from './config.js';
 import { runDemo } from './demo.js';
@@ -91,6 +92,23 @@ export function addRunCommands(program: Command): void {
     .action(async (json: string, o) => {
       configure(o);
       console.log(JSON.stringify(await runTask(json)));
+    });
+
+  program.command('gpu-check')
+    .description("open this machine's GPU (WebGPU on Dawn: Vulkan, or OpenGL ES on Mesa), run every kernel on it and on the cpu, print JSON; exit 0 when all agree")
+    .addOption(new Option('--size <n>', 'edge of the test volumes in voxels').argParser(integer(16, 512)).default(64))
+    .option('--stack-only', 'only check that Dawn and the Vulkan loader load (no GPU needed)')
+    .action(async (o) => {
+      const stack = await gpuStackLoads();
+      const stackOk = stack.dawn === 'loads' && stack.vulkanLoader === 'loads';
+      if (o.stackOnly) {
+        console.log(JSON.stringify({ ok: stackOk, ...stack }));
+        process.exitCode = stackOk ? 0 : 1;
+        return;
+      }
+      const result = await gpuCheck(o.size);
+      console.log(JSON.stringify({ ...result, stack }));
+      process.exitCode = result.ok ? 0 : 1;
     });
 
   program.command('serve')

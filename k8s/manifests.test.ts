@@ -1,6 +1,7 @@
-// A schema check of the Kubernetes manifests (no kubectl here): every document parses, has the
-// fields its kind needs, and what it refers to (config map, service account, deployment, ports,
-// the health port the worker listens on) exists and agrees.
+// The Kubernetes manifests (no kubectl here): every document is valid against Kubernetes' OpenAPI
+// schemas (kubernetes-models, generated from them), and what it refers to (config map, service
+// account, deployment, ports, the health port the worker listens on) exists and agrees. The rules
+// are checked on deliberately broken copies too, so that they can fail.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +19,34 @@ const docs: Doc[] = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().f
 const named = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
 const API: Record<string, string> = { Namespace: 'v1', ConfigMap: 'v1', ServiceAccount: 'v1', Deployment: 'apps/v1', HorizontalPodAutoscaler: 'autoscaling/v2' };
 
+/** Each document's schema errors (kubernetes-models' validate(), per apiVersion and kind). */
+async function schemaErrors(documents: Doc[]): Promise<string[]> {
+  const errors: string[] = [];
+  for (const d of documents) {
+    const model = await import(`kubernetes-models/${d.apiVersion}/${d.kind}`).catch(() => undefined);
+    if (!model) { errors.push(`${d.kind} ${d.metadata?.name}: no schema for ${d.apiVersion}`); continue; }
+    try {
+      new model[d.kind](d).validate();
+    } catch (e) {
+      errors.push(`${d.kind} ${d.metadata?.name}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  return errors;
+}
+
+/** What the schema allows but the workers must not have: replicas fighting an HPA, probes that kill a drain. */
+function ruleErrors(documents: Doc[]): string[] {
+  const errors: string[] = [];
+  const scaled = new Set(documents.filter((d) => d.kind === 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name));
+  for (const d of documents.filter((x) => x.kind === 'Deployment')) {
+    if (scaled.has(d.metadata.name) && d.spec.replicas !== undefined) errors.push(`${d.metadata.name}: sets replicas while an HPA scales it (each apply resets the pod count)`);
+    const [c] = d.spec.template.spec.containers;
+    if (c.livenessProbe?.httpGet?.path !== '/healthz') errors.push(`${d.metadata.name}: liveness must be /healthz (200 while draining)`);
+    if (c.readinessProbe?.httpGet?.path !== '/readyz') errors.push(`${d.metadata.name}: readiness must be /readyz (503 while draining)`);
+  }
+  return errors;
+}
+
 describe('k8s manifests', () => {
   it('are known kinds with their API versions, names and the digest namespace', () => {
     expect(docs.length).toBeGreaterThanOrEqual(7);
@@ -27,6 +56,33 @@ describe('k8s manifests', () => {
       if (d.kind !== 'Namespace') expect(d.metadata.namespace).toBe('digest');
     }
     expect(named('Namespace', 'digest')).toBeDefined();
+  });
+
+  it("are valid against Kubernetes' OpenAPI schemas, with no replicas under an HPA and a drain-safe liveness probe", async () => {
+    expect(await schemaErrors(docs)).toEqual([]);
+    expect(ruleErrors(docs)).toEqual([]);
+  });
+
+  it('refuse deliberately broken copies (the checks can fail)', async () => {
+    const copy = () => structuredClone(docs);
+    const deployment = (d: Doc[]) => d.find((x) => x.kind === 'Deployment')!;
+    const breakages: [string, (d: Doc[]) => void, RegExp][] = [
+      ['port as text', (d) => { deployment(d).spec.template.spec.containers[0].ports[0].containerPort = 'eighty'; }, /containerPort must be integer/],
+      ['misspelled field', (d) => { deployment(d).spec.template.spec.containers[0].imagePullPolicy = 'Sometimes'; }, /imagePullPolicy/],
+      ['selector missing', (d) => { delete deployment(d).spec.selector; }, /selector/],
+      ['HPA without max', (d) => { delete d.find((x) => x.kind === 'HorizontalPodAutoscaler')!.spec.maxReplicas; }, /maxReplicas/],
+    ];
+    for (const [what, breakIt, message] of breakages) {
+      const broken = copy();
+      breakIt(broken);
+      expect((await schemaErrors(broken)).join('; '), what).toMatch(message);
+    }
+    const withReplicas = copy();
+    deployment(withReplicas).spec.replicas = 1;
+    expect(ruleErrors(withReplicas).join('; ')).toMatch(/sets replicas while an HPA scales it/);
+    const readinessAsLiveness = copy();
+    deployment(readinessAsLiveness).spec.template.spec.containers[0].livenessProbe.httpGet.path = '/readyz';
+    expect(ruleErrors(readinessAsLiveness).join('; ')).toMatch(/liveness must be \/healthz/);
   });
 
   it('run workers that can reach their config, identity and health port', () => {
@@ -44,7 +100,7 @@ describe('k8s manifests', () => {
       expect(config?.data.DIGEST_SUBSCRIPTION).toBeTruthy();
       const port = c.ports.find((p: { name: string }) => p.name === c.livenessProbe.httpGet.port);
       expect(String(port.containerPort)).toBe(config!.data.DIGEST_HEALTH_PORT);
-      for (const probe of [c.livenessProbe, c.readinessProbe]) expect(probe.httpGet.path).toBe('/healthz');
+      expect(c.readinessProbe.httpGet.port).toBe(c.livenessProbe.httpGet.port);
       expect(c.resources.requests.cpu).toBeDefined();
       expect(c.resources.limits.memory).toBe(c.resources.requests.memory);
       const backend = c.env.find((e: { name: string }) => e.name === 'DIGEST_BACKEND').value;

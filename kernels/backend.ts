@@ -83,17 +83,19 @@ export function gpuDeviceNodes(dev = '/dev'): string[] {
 }
 
 /** One kernel's probe: the cpu's and the gpu's results agree, and how long each took. */
-interface Probe { kernel: KernelName; same: boolean; cpuMs: number; gpuMs: number }
+export interface Probe { kernel: KernelName; same: boolean; cpuMs: number; gpuMs: number }
 
-/** Inputs of 128^3 that exercise every kernel's paths; each kernel run twice (timing the second). */
-async function probe(gpu: Kernels): Promise<Probe[]> {
-  const shape: Vec3 = [128, 128, 128];
+/** Inputs of size^3 that exercise every kernel's paths; each kernel run twice (timing the second). */
+export async function probeKernels(gpu: Kernels, size = 128): Promise<Probe[]> {
+  const shape: Vec3 = [size, size, size];
   const n = shape[0] * shape[1] * shape[2];
   let seed = 12345;
   const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const image = Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
   const labels = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) labels[i] = random() < 0.05 ? 0n : 0xffff_ffff_0000_0000n + BigInt(((i % 128) >> 4) + 8 * ((i >> 7) % 128 >> 4) + 64 * (i >> 18));
+  // Cells of 16^3 with labels near 2^64, and 5% holes of label 0.
+  const cell = (i: number) => ((i % size) >> 4) + 1024 * ((Math.floor(i / size) % size) >> 4) + 1024 ** 2 * (Math.floor(i / size ** 2) >> 4);
+  for (let i = 0; i < n; i++) labels[i] = random() < 0.05 ? 0n : 0xffff_ffff_0000_0000n + BigInt(cell(i));
   const affinities = Float32Array.from({ length: 3 * n }, () => random());
   const mask = Uint8Array.from(labels, (l) => (l === labels[n >> 1] ? 1 : 0));
   const down: DownsampleInput = { data: image, shape, channels: 1, factor: [2, 2, 2], phase: [1, 0, 1] };
@@ -160,7 +162,7 @@ export async function selectKernels(choice: BackendChoice, dev = '/dev'): Promis
     log('cpu', (e as Error).message, { devices: nodes });
     return cpuKernels;
   }
-  const probes = await probe(gpu);
+  const probes = await probeKernels(gpu);
   const wrong = probes.filter((p) => !p.same).map((p) => p.kernel);
   if (wrong.length > 0) {
     await closeGpu();

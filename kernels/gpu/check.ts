@@ -1,0 +1,40 @@
+// `digest gpu-check`: whether this machine's GPU stack loads and its GPU gives the cpu kernels'
+// results. For operators (a new node pool, a new image) and the image check in CI.
+import { gpuKernels, probeKernels } from '../backend.js';
+import { closeGpu } from './device.js';
+
+/** Dawn's binary and the Vulkan loader load here: the GPU stack is in place, with or without a GPU. */
+export async function gpuStackLoads(): Promise<{ dawn: string; vulkanLoader: string }> {
+  let dawn = 'loads';
+  try {
+    await import('webgpu');
+  } catch (e) {
+    dawn = `does not load: ${(e as Error).message.split('\n')[0]}`;
+  }
+  let vulkanLoader = 'loads';
+  try {
+    process.dlopen({ exports: {} }, 'libvulkan.so.1');
+  } catch (e) {
+    // A library that is not a Node addon loads, then "did not self-register": loaded all the same.
+    const message = (e as Error).message;
+    if (!/did not self-register/.test(message)) vulkanLoader = `does not load: ${message.split('\n')[0]}`;
+  }
+  return { dawn, vulkanLoader };
+}
+
+/** Opens the GPU, runs every kernel on size^3 inputs on it and on the cpu; ok when all agree. */
+export async function gpuCheck(size: number): Promise<{ ok: boolean; adapter?: unknown; kernels?: unknown; error?: string }> {
+  try {
+    const gpu = await gpuKernels();
+    const probes = await probeKernels(gpu, size);
+    return {
+      ok: probes.every((p) => p.same),
+      adapter: gpu.adapter,
+      kernels: Object.fromEntries(probes.map((p) => [p.kernel, { equal: p.same, cpuMs: Math.round(p.cpuMs * 10) / 10, gpuMs: Math.round(p.gpuMs * 10) / 10 }])),
+    };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  } finally {
+    await closeGpu();
+  }
+}
