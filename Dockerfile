@@ -26,6 +26,7 @@ COPY precomputed precomputed
 COPY storage storage
 COPY tasks tasks
 COPY test test
+COPY viewer viewer
 # Pruned: dev dependencies; typescript (valibot's optional peer, never loaded at run time); the
 # benchmarks and test helpers; Dawn's and libjpeg-turbo's binaries for other platforms.
 RUN npm run build \

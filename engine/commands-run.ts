@@ -1,6 +1,7 @@
-// Commands that run tasks here: demo, run --local, task, gpu-check, serve.
+// Commands that run here: demo, run --local, task, gpu-check, view, upload, serve.
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { InvalidInput, withContext } from '../common/errors.js';
 import { parsePlan, Plan } from '../tasks/plan.js';
 import { gpuCheck, gpuStackLoads } from '../kernels/gpu/check.js';
@@ -11,6 +12,9 @@ import { configFrom, integer, RuntimeFlags, runtimeOptions } from './options.js'
 import { createTaskPool, TaskPool } from './pool.js';
 import { runPlan, RunSummary } from './runner.js';
 import { serveDirectory } from './serve.js';
+import { serveView, viewerState } from './view.js';
+import { copyLayer } from '../storage/copy.js';
+import { openStore } from '../storage/open.js';
 
 /** Applies the runtime flags to this process and returns the Config for the pool. */
 export function configure(flags: RuntimeFlags, log: Config['log'] = 'text'): Config {
@@ -53,22 +57,35 @@ async function serveForever(dir: string, port: number): Promise<never> {
   return new Promise(() => {});
 }
 
+/** The bundled viewer over `sources` until interrupted; prints the URL of a state showing them all. */
+async function viewForever(sources: string[], port: number): Promise<never> {
+  const view = await serveView(sources, port);
+  console.log(`\nOpen this URL (the bundled Neuroglancer, no internet needed; Ctrl-C to stop):\n  ${view.url}`);
+  const remote = view.layers.filter((l) => l.source.startsWith('gs://'));
+  if (remote.length > 0) console.log(`\nFor any other Neuroglancer (the gs:// layers must be public), paste this state:\n  ${JSON.stringify(viewerState(remote))}`);
+  return new Promise(() => {});
+}
+
+/** A directory or URL as a store URL (a bare path is file://). */
+function toUrl(where: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//.test(where) ? where : `file://${resolvePath(where)}`;
+}
+
 export const portOption = () => new Option('--port <port>', 'port to serve on').argParser(integer(0, 65535)).default(1337);
 
 export function addRunCommands(program: Command): void {
   runtimeOptions(program.command('demo')
     .description('synthetic EM image, segmentation and affinities -> npz build chunks -> ingest -> downsample -> meshes, watershed, region graph'))
     .option('--out <dir>', 'where to write', 'demo-data')
-    .option('--serve', 'serve the layers afterwards')
+    .option('--serve', 'then show the layers in the bundled Neuroglancer (digest view)')
     .addOption(portOption())
     .action(async (o) => {
       const config = configure(o);
       const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: (t) => pool.run(t), concurrency: pool.threads * 2 }));
       process.exitCode = report(result.summary);
       console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)`);
-      console.log(`\nTo view: digest serve ${o.out}/layers --port ${o.port}   (or: digest demo --serve)`);
-      console.log(`then add layers in Neuroglancer with the sources\n  precomputed://http://localhost:${o.port}/image\n  precomputed://http://localhost:${o.port}/segmentation\n  precomputed://http://localhost:${o.port}/watershed`);
-      if (o.serve && process.exitCode === 0) await serveForever(`${o.out}/layers`, o.port);
+      if (o.serve && process.exitCode === 0) await viewForever([`${o.out}/layers`], o.port);
+      console.log(`\nTo view them: digest view ${o.out}/layers   (or: digest demo --serve)`);
     });
 
   runtimeOptions(program.command('run')
@@ -109,6 +126,22 @@ export function addRunCommands(program: Command): void {
       const result = await gpuCheck(o.size);
       console.log(JSON.stringify({ ...result, stack }));
       process.exitCode = result.ok ? 0 : 1;
+    });
+
+  program.command('view')
+    .description('serve the bundled Neuroglancer and layers on 127.0.0.1, and print the URL of a state showing them all (segments with meshes selected)')
+    .argument('<sources...>', 'directories of layers (or one layer), file:// URLs, or gs:// layer URLs')
+    .addOption(portOption())
+    .action((sources: string[], o) => viewForever(sources, o.port));
+
+  program.command('upload')
+    .description('copy a layer as stored (gzip-encoded objects stay encoded: key.gz on disk, Content-Encoding: gzip in a bucket), e.g. file:// to gs://')
+    .argument('<from>', 'layer URL or directory')
+    .argument('<to>', 'destination layer URL or directory')
+    .addOption(new Option('--concurrency <n>', 'objects copied at once').argParser(integer(1, 256)).default(16))
+    .action(async (from: string, to: string, o) => {
+      const summary = await copyLayer(openStore(toUrl(from)), openStore(toUrl(to)), o.concurrency);
+      console.error(`copied ${summary.objects} objects (${summary.gzipped} gzip-encoded), ${(summary.bytes / 2 ** 20).toFixed(1)} MiB`);
     });
 
   program.command('serve')

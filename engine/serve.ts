@@ -1,12 +1,13 @@
 // A static file server with CORS for viewing file:// layers in Neuroglancer; serves `key.gz` as `key`
 // with Content-Encoding: gzip, the way GCS serves gzip-encoded objects. It serves only files inside
 // its root: a path that escapes it (by "..", by a symbolic link) is refused, and a request it cannot
-// decode gets 400, never a crash.
+// decode gets 400, never a crash. Byte ranges are answered (206) for objects stored plain.
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { join, normalize, resolve, sep } from 'node:path';
+import { extname, join, normalize, resolve, sep } from 'node:path';
 import { logEvent } from '../common/log.js';
+import { contentTypeOf } from '../storage/copy.js';
 
 async function isFile(path: string): Promise<boolean> {
   try { return (await stat(path)).isFile(); } catch { return false; }
@@ -33,25 +34,55 @@ async function resolveFile(root: string, rawUrl: string): Promise<{ file: string
   return { status: 404 };
 }
 
-async function handle(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** A single `bytes=a-b`, `bytes=a-` or `bytes=-n` range over `size` bytes (inclusive ends); others: whole file. */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number, end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+/** Content types for the viewer's own files; layer objects as a bucket serves them. */
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.svg': 'image/svg+xml' };
+
+/** Answers `req` with the file under `root` that `url` names (CORS, HEAD, key.gz as gzip). */
+export async function serveFile(root: string, url: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   res.setHeader('Access-Control-Allow-Origin', '*');
   res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
   res.setHeader('Access-Control-Allow-Headers', '*');
   if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
   if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return; }
-  const found = await resolveFile(root, req.url ?? '/');
+  const found = await resolveFile(root, url);
   if ('status' in found) { res.writeHead(found.status).end(); return; }
   if (found.gzip) res.setHeader('Content-Encoding', 'gzip');
-  res.setHeader('Content-Type', found.file.replace(/\.gz$/, '').endsWith('info') ? 'application/json' : 'application/octet-stream');
-  res.writeHead(200);
+  const plain = found.file.replace(/\.gz$/, '');
+  res.setHeader('Content-Type', TYPES[extname(plain)] ?? contentTypeOf(plain));
+  // Byte ranges (sharded layers are read by range), as a bucket answers them; not inside gzip.
+  const size = (await stat(found.file)).size;
+  const range = found.gzip ? undefined : byteRange(req.headers.range, size);
+  if (range === 'unsatisfiable') { res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end(); return; }
+  res.setHeader('Accept-Ranges', found.gzip ? 'none' : 'bytes');
+  if (range) {
+    res.writeHead(206, { 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': range.end - range.start + 1 });
+  } else {
+    res.writeHead(200, { 'Content-Length': size });
+  }
   if (req.method === 'HEAD') { res.end(); return; }
-  createReadStream(found.file).on('error', () => res.destroy()).pipe(res);
+  createReadStream(found.file, range ?? {}).on('error', () => res.destroy()).pipe(res);
 }
 
 export async function serveDirectory(dir: string, port: number, host = '127.0.0.1'): Promise<Server> {
   const root = await realpath(resolve(dir));
   const server = createServer((req, res) => {
-    handle(root, req, res).catch((e) => {
+    serveFile(root, req.url ?? '/', req, res).catch((e) => {
       logEvent('WARNING', 'request failed', { url: req.url, error: (e as Error).message });
       if (!res.headersSent) res.writeHead(500);
       res.end();

@@ -41,6 +41,16 @@ export class FileStore implements Store {
     return zipped ? gunzip(zipped, path + '.gz', options.maxBytes) : null;
   }
 
+  getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
+    return files.run(async () => {
+      const path = this.path(key);
+      const plain = await readOrNull(path);
+      if (plain) return { body: plain, gzip: false };
+      const zipped = await readOrNull(path + '.gz');
+      return zipped ? { body: zipped, gzip: true } : null;
+    });
+  }
+
   getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     return files.run(() => this.readRange(key, offset, length));
   }

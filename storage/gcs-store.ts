@@ -79,6 +79,11 @@ export class GcsStore implements Store {
     return got.gzip ? gunzip(got.bytes, this.where(key), options.maxBytes) : got.bytes;
   }
 
+  async getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
+    const got = await this.request(this.where(key), (signal, progress) => this.download(key, { validation: 'crc32c' }, signal, progress));
+    return got ? { body: got.bytes, gzip: got.gzip } : null;
+  }
+
   async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     if (length <= 0) return (await this.exists(key)) ? new Uint8Array(0) : null;
     const got = await this.request(this.where(key), async (signal, progress) => {

@@ -31,6 +31,11 @@ export class MemStore implements Store {
     return entry.data.slice();
   }
 
+  async getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
+    const entry = this.map.get(this.name(key));
+    return entry ? { body: entry.data.slice(), gzip: entry.gzip } : null;
+  }
+
   async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     const entry = this.map.get(this.name(key));
     return entry ? entry.data.slice(offset, offset + length) : null;

@@ -34,6 +34,7 @@ export function withPrefetched(store: Store): Store {
       }
       return store.get(key, options);
     },
+    getStored: (key: string) => store.getStored(key),
     getRange: (key: string, offset: number, length: number) => store.getRange(key, offset, length),
     put: (key: string, data: Uint8Array, options?: PutOptions) => store.put(key, data, options),
     exists: (key: string) => store.exists(key),

@@ -33,6 +33,8 @@ export interface Store {
    * gzip-encoded), shorter at its end; null when there is no object.
    */
   getRange(key: string, offset: number, length: number): Promise<Uint8Array | null>;
+  /** The object as stored: its body, gzip-encoded or not (copying a layer without re-encoding). */
+  getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null>;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Keys under `prefix`, a page at a time (a gzipped object is listed under its plain key). */
