@@ -39,7 +39,7 @@ RUN npm run build \
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libvulkan1 tini \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 # GKE's device plugin mounts the NVIDIA driver libraries at /usr/local/nvidia/lib64 and the Vulkan ICD
 # into /etc/vulkan/icd.d; "graphics" asks the NVIDIA container runtime for the Vulkan parts elsewhere.
 ENV NODE_ENV=production \

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { DATA_TYPES } from '../precomputed/dtype.js';
 import { createInfo, ENCODINGS, Info } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, stageSize, stageTasks } from '../tasks/plan.js';
+import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planAgglomerate, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, stageSize, stageTasks } from '../tasks/plan.js';
 import { estimatePlan, formatEstimate } from '../tasks/estimate.js';
 import { Vec3 } from '../precomputed/box.js';
 import { BUILD_ENCODINGS } from '../tasks/ingest.js';
@@ -155,5 +155,16 @@ export function addLayerCommands(program: Command): void {
     .action(async (o) => {
       configure(o);
       await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o);
+    });
+
+  planCommand(plan, 'agglomerate', 'segmentation_<threshold>: the watershed\'s region graph, mean-affinity agglomeration, remapped chunks, mips, meshes')
+    .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
+    .requiredOption('--segmentation <url>', 'the watershed layer')
+    .addOption(new Option('--threshold <t>', 'merge while 1 - mean affinity < t (as waterz\'s OneMinus<MeanAffinity>)').argParser(number(0, 1)).makeOptionMandatory())
+    .option('--out-layer <url>', 'the agglomerated layer (default: segmentation_<threshold> beside the watershed layer)')
+    .addOption(new Option('--simplification <s>', 'mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
+    .action(async (o) => {
+      configure(o);
+      await writePlan(await planAgglomerate({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, threshold: o.threshold, outPath: o.outLayer, simplification: o.simplification }), o);
     });
 }

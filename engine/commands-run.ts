@@ -83,7 +83,7 @@ export function addRunCommands(program: Command): void {
       const config = configure(o);
       const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: (t) => pool.run(t), concurrency: pool.threads * 2 }));
       process.exitCode = report(result.summary);
-      console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)`);
+      console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`);
       if (o.serve && process.exitCode === 0) await viewForever([`${o.out}/layers`], o.port);
       console.log(`\nTo view them: digest view ${o.out}/layers   (or: digest demo --serve)`);
     });

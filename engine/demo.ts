@@ -8,12 +8,18 @@ import { box, chunkKey, Vec3 } from '../precomputed/box.js';
 import { createInfo, LayerSpec } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { mergeStages } from '../tasks/plan-format.js';
-import { Plan, planIngest, planMeanGraph, planMesh, planWatershed } from '../tasks/plan.js';
+import { Plan, planAgglomerate, planIngest, planMesh, planWatershed } from '../tasks/plan.js';
 import { Execute, runPlan, RunSummary } from './runner.js';
 import { synthesize, synthesizeAffinities } from './synthetic.js';
 
 /** Meshes at simplification 2 keep the shapes and a quarter of the triangles. */
 const DEMO_SIMPLIFICATION = 2;
+/**
+ * segmentation_0.6: merge while mean affinity > 0.4. The generator's affinities are 0.75-0.95 inside
+ * a cell and 0.1-0.4 across a membrane, and watershed fragments of one cell meet where affinities
+ * are lowest (means down to ~0.6): 1 - t = 0.4 separates the two (measured in bench/RESULTS.md).
+ */
+export const DEMO_AGGLOMERATION_THRESHOLD = 0.6;
 /** Watershed of the synthetic affinities: cells (edges 0.75..0.95) come out whole (about one segment per cell), membrane scraps become dust. */
 export const DEMO_WATERSHED = { high_threshold: 0.99, low_threshold: 0.05, merge_threshold: 0.5, merge_size: 2000, dust_size: 50 };
 
@@ -32,6 +38,8 @@ export interface DemoResult {
   segmentationLayer: string;
   affinityLayer: string;
   watershedLayer: string;
+  /** segmentation_<threshold>: the watershed agglomerated. */
+  agglomeratedLayer: string;
   plan: Plan;
   summary: RunSummary;
 }
@@ -77,10 +85,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const stages = Array.from({ length: depth }, (_, i) => mergeStages(plans.map((p) => p.stages[i]?.name).find(Boolean) ?? `stage ${i + 1}`, plans.map((p) => p.stages[i])));
   const [meshes, manifests] = (await planMesh({ layerPath: segmentationLayer, simplification: DEMO_SIMPLIFICATION })).stages;
   const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
-  const [graph, reduce] = (await planMeanGraph({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer })).stages;
+  // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
+  const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
+  const [graph, reduce, ...agglomeration] = (await planAgglomerate({
+    affinitiesPath: affinityLayer, segmentationPath: watershedLayer, threshold: DEMO_AGGLOMERATION_THRESHOLD, outPath: agglomeratedLayer, simplification: DEMO_SIMPLIFICATION,
+  })).stages;
   stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
-  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce);
+  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce, ...agglomeration);
   const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
   const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress });
-  return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, plan, summary };
+  return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };
 }

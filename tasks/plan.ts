@@ -5,12 +5,12 @@ import { InvalidInput } from '../common/errors.js';
 import { LEGACY_MESH_INFO } from '../mesh/fragment.js';
 import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkKey, shapeOf, Vec3 } from '../precomputed/box.js';
 import { BYTES_PER_VOXEL } from '../precomputed/dtype.js';
-import { chunkSize, downsampleFactor, gridShape, Info, Scale, scaleBounds } from '../precomputed/info.js';
+import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds } from '../precomputed/info.js';
 import { ShardedScale } from '../precomputed/sharded-scale.js';
 import { chooseSharding, compactShardShape, ShardingChoice } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
-import { joinUrl } from '../storage/store.js';
+import { joinUrl, splitUrl } from '../storage/store.js';
 import { openAffinityLayers } from './affinity-layers.js';
 import { IngestTask } from './ingest.js';
 import { meshDirectory } from './mesh.js';
@@ -393,6 +393,62 @@ export async function planMeanGraph(opts: { affinitiesPath: string; segmentation
   const template = { kind: 'mean_graph', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath };
   const reduce = { kind: 'mean_graph_reduce' as const, layer_path_segmentation: opts.segmentationPath };
   return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] }, { name: 'mean graph reduce', sets: [{ list: [reduce] }] }] };
+}
+
+// ---- agglomeration
+
+export interface AgglomerateOptions {
+  affinitiesPath: string;
+  /** The watershed layer (it gets the region graph and the mapping). */
+  segmentationPath: string;
+  threshold: number;
+  /** The agglomerated layer; default: segmentation_<threshold> beside the watershed layer. */
+  outPath?: string;
+  /** Mesh simplification of the agglomerated segments (0..10). */
+  simplification?: number;
+}
+
+/** The agglomerated layer's default URL: `segmentation_<t>` beside the watershed layer. */
+export function agglomeratedLayerPath(segmentationPath: string, threshold: number): string {
+  return joinUrl(splitUrl(segmentationPath).parent, `segmentation_${threshold}`);
+}
+
+/**
+ * Region graph (MeanGraph, reduce), agglomeration (one task), Remap of mip 0 chunk by chunk into the
+ * agglomerated layer (created here: the watershed's scales, no meshes yet), its mips by Downsample,
+ * then its meshes and manifests.
+ */
+export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
+  if (!(opts.threshold >= 0 && opts.threshold <= 1)) throw new InvalidInput(`plan agglomerate: --threshold ${opts.threshold} must be in [0, 1]`);
+  const graph = await planMeanGraph({ affinitiesPath: opts.affinitiesPath, segmentationPath: opts.segmentationPath });
+  const source = await Volume.open(opts.segmentationPath);
+  if (source.scale(0).sharding) throw new InvalidInput(`plan agglomerate: ${opts.segmentationPath} is sharded; Remap tasks write chunk by chunk`);
+  const outPath = opts.outPath ?? agglomeratedLayerPath(opts.segmentationPath, opts.threshold);
+  // The watershed's mip 0 (its grid, encoding) with mips up to one chunk, whatever mips it has itself.
+  const s0 = source.scale(0);
+  const info = createInfo({
+    type: 'segmentation', dataType: source.info.data_type, size: s0.size, resolution: s0.resolution, voxelOffset: s0.voxel_offset,
+    chunkSize: s0.chunk_sizes[0], encoding: s0.encoding, blockSize: s0.compressed_segmentation_block_size,
+  });
+  const out = (await openStore(outPath).exists('info')) ? await Volume.open(outPath) : await Volume.create(outPath, info);
+  const o0 = out.scale(0);
+  if (out.info.data_type !== source.info.data_type || !equals(box(o0.voxel_offset, o0.size), box(s0.voxel_offset, s0.size)) || !equals(box([0, 0, 0], o0.chunk_sizes[0]), box([0, 0, 0], s0.chunk_sizes[0]))) {
+    throw new InvalidInput(`plan agglomerate: ${outPath} exists with another grid or data type than ${opts.segmentationPath}`);
+  }
+  const agglomerate = { kind: 'agglomerate' as const, layer_path_segmentation: opts.segmentationPath, threshold: opts.threshold };
+  const remap = { kind: 'remap', layer_path_segmentation: opts.segmentationPath, layer_path: outPath, threshold: opts.threshold };
+  const meshes = await planMesh({ layerPath: outPath, simplification: opts.simplification });
+  return {
+    version: 2,
+    layer_path: outPath,
+    stages: [
+      ...graph.stages,
+      { name: 'agglomerate', sets: [{ list: [agglomerate] }] },
+      { name: 'remap', sets: [chunkSet(out.scale(0), remap, 'chunk_position')] },
+      ...downsampleStages(out.info, outPath, 0),
+      ...meshes.stages,
+    ],
+  };
 }
 
 // ---- transfer

@@ -3,6 +3,7 @@
 import * as v from 'valibot';
 import { InvalidInput } from '../common/errors.js';
 import { formatIssue } from '../common/schema.js';
+import { agglomerateTask, remapTask } from './agglomerate.js';
 import { downsample } from './downsample.js';
 import { ingest } from './ingest.js';
 import { OpenVolume, StoredObject, TaskResult } from './kind.js';
@@ -12,7 +13,7 @@ import { shard } from './shard.js';
 import { transfer } from './transfer.js';
 import { watershedTask } from './watershed.js';
 
-export const TASK_KINDS = [ingest, downsample, mesh, meshManifest, watershedTask, meanGraphTask, meanGraphReduce, shard, transfer] as const;
+export const TASK_KINDS = [ingest, downsample, mesh, meshManifest, watershedTask, meanGraphTask, meanGraphReduce, agglomerateTask, remapTask, shard, transfer] as const;
 
 type Kind = (typeof TASK_KINDS)[number];
 export type Task = v.InferOutput<Kind['schema']>;

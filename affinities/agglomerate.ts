@@ -1,0 +1,157 @@
+// Mean-affinity agglomeration of a region graph (the MeanGraph reducer's graph of watershed labels),
+// as waterz does with its default scoring function OneMinus<MeanAffinity>: regions merge
+// hierarchically, the pair with the highest mean affinity first; when two regions merge, their edges
+// to a common neighbour combine by adding sums and counts (so a mean is always over every voxel edge
+// between the two regions). A threshold t (the seed's "segmentation_0.2") merges while
+// 1 - mean < t, that is while mean > 1 - t, with 1 - t computed once in float64: an edge whose mean
+// equals 1 - t exactly does not merge (waterz stops at score >= threshold).
+// Deterministic: ties go to the pair with the smaller labels; a region is named by its smallest label.
+import { GraphEdge } from './mean-graph.js';
+
+interface Edge { sum: number; count: number }
+/**
+ * A candidate merge: regions held at union-find roots ra, rb, named a < b by their smallest ids
+ * (ids are indices into the sorted labels, so id order is label order).
+ */
+interface Entry { mean: number; a: number; b: number; ra: number; rb: number }
+
+/** Heap order: higher mean first, then smaller a, then smaller b. */
+function before(x: Entry, y: Entry): boolean {
+  if (x.mean !== y.mean) return x.mean > y.mean;
+  if (x.a !== y.a) return x.a < y.a;
+  return x.b < y.b;
+}
+
+class Heap {
+  private items: Entry[] = [];
+  get size(): number { return this.items.length; }
+  push(e: Entry): void {
+    const h = this.items;
+    h.push(e);
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+  pop(): Entry | undefined {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l], h[m])) m = l;
+        if (r < h.length && before(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+export interface Agglomeration {
+  /** label -> region id (its smallest label), for every label whose region id differs from it. */
+  mapping: Map<bigint, bigint>;
+  merges: number;
+  /** The means at which merges happened, in order (non-increasing). */
+  mergeMeans: number[];
+}
+
+/** Agglomerates `edges` (pairs of distinct non-zero labels; a pair at most once) at threshold `t`. */
+export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeration {
+  if (!(threshold >= 0 && threshold <= 1)) throw new Error(`agglomeration threshold ${threshold} is not in [0, 1]`);
+  const floor = 1 - threshold;
+  // Labels renumbered to dense ids in label order (numbers are far cheaper keys than bigints).
+  const labels = [...new Set(edges.flatMap((e) => [e.a, e.b]))].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  const idOf = new Map<bigint, number>(labels.map((l, i) => [l, i]));
+  const adjacency: Map<number, Edge>[] = labels.map(() => new Map());
+  const heap = new Heap();
+  for (const e of edges) {
+    if (e.a === e.b || e.a === 0n || e.b === 0n) throw new Error(`region graph edge ${e.a}-${e.b}: an edge joins two different non-zero labels`);
+    const [a, b] = [idOf.get(e.a)!, idOf.get(e.b)!].sort((x, y) => x - y);
+    if (adjacency[a].has(b)) throw new Error(`region graph edge ${labels[a]}-${labels[b]} appears twice`);
+    const edge = { sum: e.sum, count: e.count };
+    adjacency[a].set(b, edge);
+    adjacency[b].set(a, edge);
+    heap.push({ mean: e.sum / e.count, a, b, ra: a, rb: b });
+  }
+  // Union-find over ids. A region's data (its edges) live at its root, which is the member whose
+  // adjacency was larger at each merge (merging costs the smaller side); its name is its smallest id.
+  const parent = Int32Array.from(labels, (_, i) => i);
+  const name = Int32Array.from(labels, (_, i) => i);
+  const find = (x: number): number => {
+    let r = x;
+    while (parent[r] !== r) r = parent[r];
+    while (parent[x] !== r) { const next = parent[x]; parent[x] = r; x = next; }
+    return r;
+  };
+  const entry = (mean: number, r1: number, r2: number): Entry =>
+    (name[r1] < name[r2] ? { mean, a: name[r1], b: name[r2], ra: r1, rb: r2 } : { mean, a: name[r2], b: name[r1], ra: r2, rb: r1 });
+  const mergeMeans: number[] = [];
+  while (heap.size > 0) {
+    const top = heap.pop()!;
+    const { ra, rb } = top;
+    // Stale: a region merged since (no longer a root, or renamed), or the edge combined since.
+    if (parent[ra] !== ra || parent[rb] !== rb || name[ra] !== top.a || name[rb] !== top.b) continue;
+    const edge = adjacency[ra].get(rb);
+    if (!edge || edge.sum / edge.count !== top.mean) continue;
+    if (!(top.mean > floor)) break;
+    const [big, small] = adjacency[ra].size >= adjacency[rb].size ? [ra, rb] : [rb, ra];
+    parent[small] = big;
+    const renamed = name[small] < name[big];
+    if (renamed) name[big] = name[small];
+    mergeMeans.push(top.mean);
+    const bigAdj = adjacency[big], smallAdj = adjacency[small];
+    bigAdj.delete(small);
+    smallAdj.delete(big);
+    for (const [n, e] of smallAdj) {
+      const nAdj = adjacency[n];
+      nAdj.delete(small);
+      const existing = bigAdj.get(n);
+      const combined = existing ? { sum: existing.sum + e.sum, count: existing.count + e.count } : e;
+      bigAdj.set(n, combined);
+      nAdj.set(big, combined);
+    }
+    // Entries for the edges that changed: those that came from the smaller side (their root or mean
+    // changed), or all of the region's edges when it took the smaller side's name.
+    for (const n of renamed ? bigAdj.keys() : smallAdj.keys()) {
+      const e = bigAdj.get(n)!;
+      heap.push(entry(e.sum / e.count, big, n));
+    }
+    adjacency[small] = new Map();
+  }
+  const mapping = new Map<bigint, bigint>();
+  for (let i = 0; i < labels.length; i++) {
+    const r = name[find(i)];
+    if (r !== i) mapping.set(labels[i], labels[r]);
+  }
+  return { mapping, merges: mergeMeans.length, mergeMeans };
+}
+
+/**
+ * The mapping file: little-endian uint64 pairs (label, region id), sorted by label, for the labels
+ * whose region id differs from the label (every other label maps to itself).
+ */
+export function encodeMapping(mapping: Map<bigint, bigint>): Uint8Array {
+  const labels = [...mapping.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  const out = new BigUint64Array(2 * labels.length);
+  labels.forEach((l, i) => { out[2 * i] = l; out[2 * i + 1] = mapping.get(l)!; });
+  return new Uint8Array(out.buffer);
+}
+
+export function decodeMapping(bytes: Uint8Array, where: string): Map<bigint, bigint> {
+  if (bytes.length % 16 !== 0) throw new Error(`${where}: ${bytes.length} bytes is not a whole number of (label, id) uint64 pairs`);
+  const words = new BigUint64Array(bytes.slice().buffer);
+  const mapping = new Map<bigint, bigint>();
+  for (let i = 0; i < words.length; i += 2) {
+    if (i > 0 && words[i] <= words[i - 2]) throw new Error(`${where}: labels are not in increasing order at pair ${i / 2}`);
+    mapping.set(words[i], words[i + 1]);
+  }
+  return mapping;
+}

@@ -1,0 +1,97 @@
+// The agglomeration pipeline on the demo's synthetic volume (whose true cells the generator knows):
+// plan agglomerate's stages run by the demo, then the written layer checked independently.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeMapping } from '../affinities/agglomerate.js';
+import { runDemo } from '../engine/demo.js';
+import { synthesize } from '../engine/synthetic.js';
+import { box, Vec3 } from '../precomputed/box.js';
+import { scaleBounds } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { listAll } from '../storage/store.js';
+import { referencePyramid } from '../test/reference.js';
+import { mappingKey, remapInPlace } from './agglomerate.js';
+import { runTask } from './registry.js';
+
+/**
+ * Voxel pairs across a watershed task border (the chunk planes) inside one true cell: how many, and
+ * how many of them get two labels. Every such pair is cut by the watershed (each task has its own
+ * labels); agglomeration should join them.
+ */
+function borderCuts(truth: BigUint64Array, labels: BigUint64Array, size: Vec3, chunk: Vec3): { pairs: number; cut: number } {
+  const [sx, sy, sz] = size;
+  let pairs = 0, cut = 0;
+  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++) {
+    const i = x + sx * (y + sy * z);
+    for (const [onPlane, j] of [[x > 0 && x % chunk[0] === 0, i - 1], [y > 0 && y % chunk[1] === 0, i - sx], [z > 0 && z % chunk[2] === 0, i - sx * sy]] as [boolean, number][]) {
+      if (!onPlane || truth[i] === 0n || truth[i] !== truth[j] || labels[i] === 0n || labels[j] === 0n) continue;
+      pairs++;
+      if (labels[i] !== labels[j]) cut++;
+    }
+  }
+  return { pairs, cut };
+}
+
+/** Labels whose voxels lie in more than one true cell (wrong merges). */
+function labelsAcrossCells(truth: BigUint64Array, labels: BigUint64Array): number {
+  const cells = new Map<bigint, Set<bigint>>();
+  labels.forEach((l, i) => {
+    if (l === 0n || truth[i] === 0n) return;
+    cells.set(l, (cells.get(l) ?? new Set()).add(truth[i]));
+  });
+  return [...cells.values()].filter((s) => s.size > 1).length;
+}
+
+describe('agglomeration into segmentation_<t>', () => {
+  it('writes every mip from the watershed through the mapping, meshes it, and joins cells cut at task borders', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'digest-agglomerate-'));
+    const size: Vec3 = [96, 80, 48];
+    const result = await runDemo({ out, size, buildSize: [64, 64, 32], chunkSize: [32, 32, 16], execute: runTask, concurrency: 4, progress: false });
+    expect(result.summary.dead).toEqual([]);
+    expect(result.agglomeratedLayer).toMatch(/segmentation_0\.6$/);
+    const [watershed, agglomerated] = await Promise.all([Volume.open(result.watershedLayer), Volume.open(result.agglomeratedLayer)]);
+    const mapping = decodeMapping((await watershed.store.get(mappingKey(0.6)))!, 'mapping');
+    expect(mapping.size).toBeGreaterThan(0);
+
+    // Mip 0 is the watershed through the mapping; every label written is a region id (no key of the mapping).
+    const whole = scaleBounds(watershed.scale(0));
+    const ws = (await watershed.read(0, whole)) as BigUint64Array;
+    const want = BigUint64Array.from(ws);
+    remapInPlace(want, mapping);
+    const got = (await agglomerated.read(0, whole)) as BigUint64Array;
+    expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+    for (const l of new Set(got)) expect(mapping.has(l), `label ${l}`).toBe(false);
+    // Every region id maps from labels that are all in one connected agglomerate: ids are their smallest label.
+    for (const [label, id] of mapping) expect(id < label).toBe(true);
+
+    // The mips equal downsampling the remapped mip 0 (an independent brute-force mode).
+    expect(agglomerated.info.scales.length).toBeGreaterThan(1);
+    const pyramid = referencePyramid(agglomerated.info, got);
+    for (let mip = 1; mip < agglomerated.info.scales.length; mip++) {
+      const level = await agglomerated.read(mip, scaleBounds(agglomerated.scale(mip)));
+      expect(Array.from(level as BigUint64Array), `mip ${mip}`).toEqual(pyramid[mip]);
+    }
+
+    // Meshes: a manifest for every region id in the layer.
+    const manifests = (await listAll(agglomerated.store, 'mesh/')).filter((k) => /^mesh\/\d+:0$/.test(k)).map((k) => BigInt(k.slice(5, -2)));
+    expect(new Set(manifests)).toEqual(new Set([...new Set(got)].filter((l) => l !== 0n)));
+
+    // The true cells: the watershed cuts them at its task borders, the agglomeration joins them,
+    // and merges no two cells.
+    const truth = synthesize(box([0, 0, 0], size)).labels;
+    const before = borderCuts(truth, ws, size, [32, 32, 16]), after = borderCuts(truth, got, size, [32, 32, 16]);
+    expect(before.pairs).toBeGreaterThan(1000);
+    expect(before.cut).toBe(before.pairs);
+    expect(after.cut).toBe(0);
+    expect(labelsAcrossCells(truth, got)).toBe(0);
+
+    // Bad input, named.
+    const remap = { kind: 'remap', layer_path_segmentation: result.watershedLayer, layer_path: result.agglomeratedLayer, threshold: 0.6 };
+    await expect(runTask({ ...remap, chunk_position: '1-33_0-32_0-16' })).rejects.toThrow(/Remap task: chunk_position 1-33_0-32_0-16 is not made of whole chunks/);
+    await expect(runTask({ ...remap, threshold: 0.7, chunk_position: '0-32_0-32_0-16' })).rejects.toThrow(/Remap task: no mapping .*agglomeration\/0\.7\/mapping \(run the Agglomerate task first\)/);
+    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.agglomeratedLayer, threshold: 0.6 })).rejects.toThrow(/Agglomerate task: no region graph .*mean_graph\/graph\.json/);
+    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.watershedLayer, threshold: 2 })).rejects.toThrow(/threshold.*must be at most 1/);
+  }, 300_000);
+});
