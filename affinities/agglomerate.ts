@@ -35,6 +35,7 @@ class Heap {
       i = p;
     }
   }
+  peek(): Entry | undefined { return this.items[0]; }
   pop(): Entry | undefined {
     const h = this.items;
     const top = h[0];
@@ -94,18 +95,30 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
   const entry = (mean: number, r1: number, r2: number): Entry =>
     (name[r1] < name[r2] ? { mean, a: name[r1], b: name[r2], ra: r1, rb: r2 } : { mean, a: name[r2], b: name[r1], ra: r2, rb: r1 });
   const mergeMeans: number[] = [];
+  // An entry is dead when a region merged since (not a root) or the edge combined since (another
+  // mean); it is misnamed when a region took a smaller name since: its place among equal means may
+  // then be too late, so every entry of the best mean is gathered and renamed before choosing.
+  const live = (x: Entry) => parent[x.ra] === x.ra && parent[x.rb] === x.rb && adjacency[x.ra].get(x.rb) !== undefined
+    && adjacency[x.ra].get(x.rb)!.sum / adjacency[x.ra].get(x.rb)!.count === x.mean;
   while (heap.size > 0) {
-    const top = heap.pop()!;
-    const { ra, rb } = top;
-    // Stale: a region merged since (no longer a root, or renamed), or the edge combined since.
-    if (parent[ra] !== ra || parent[rb] !== rb || name[ra] !== top.a || name[rb] !== top.b) continue;
-    const edge = adjacency[ra].get(rb);
-    if (!edge || edge.sum / edge.count !== top.mean) continue;
+    let top = heap.pop()!;
+    if (!live(top)) continue;
     if (!(top.mean > floor)) break;
+    const ties: Entry[] = [];
+    while (heap.size > 0 && heap.peek()!.mean === top.mean) {
+      const x = heap.pop()!;
+      if (live(x)) ties.push(x);
+    }
+    if (ties.length > 0 || name[top.ra] !== top.a || name[top.rb] !== top.b) {
+      const all = [top, ...ties].map((x) => entry(x.mean, x.ra, x.rb));
+      all.sort((x, y) => (before(x, y) ? -1 : before(y, x) ? 1 : 0));
+      top = all[0];
+      for (const x of all.slice(1)) heap.push(x);
+    }
+    const { ra, rb } = top;
     const [big, small] = adjacency[ra].size >= adjacency[rb].size ? [ra, rb] : [rb, ra];
     parent[small] = big;
-    const renamed = name[small] < name[big];
-    if (renamed) name[big] = name[small];
+    if (name[small] < name[big]) name[big] = name[small];
     mergeMeans.push(top.mean);
     const bigAdj = adjacency[big], smallAdj = adjacency[small];
     bigAdj.delete(small);
@@ -118,9 +131,9 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
       bigAdj.set(n, combined);
       nAdj.set(big, combined);
     }
-    // Entries for the edges that changed: those that came from the smaller side (their root or mean
-    // changed), or all of the region's edges when it took the smaller side's name.
-    for (const n of renamed ? bigAdj.keys() : smallAdj.keys()) {
+    // Entries for the edges that came from the smaller side (their root or mean changed); the
+    // region's other edges keep theirs, renamed when they reach the top.
+    for (const n of smallAdj.keys()) {
       const e = bigAdj.get(n)!;
       heap.push(entry(e.sum / e.count, big, n));
     }
