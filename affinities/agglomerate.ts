@@ -98,8 +98,10 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
   // An entry is dead when a region merged since (not a root) or the edge combined since (another
   // mean); it is misnamed when a region took a smaller name since: its place among equal means may
   // then be too late, so every entry of the best mean is gathered and renamed before choosing.
-  const live = (x: Entry) => parent[x.ra] === x.ra && parent[x.rb] === x.rb && adjacency[x.ra].get(x.rb) !== undefined
-    && adjacency[x.ra].get(x.rb)!.sum / adjacency[x.ra].get(x.rb)!.count === x.mean;
+  const live = (x: Entry) => {
+    const edge = parent[x.ra] === x.ra && parent[x.rb] === x.rb ? adjacency[x.ra].get(x.rb) : undefined;
+    return edge !== undefined && edge.sum / edge.count === x.mean;
+  };
   while (heap.size > 0) {
     let top = heap.pop()!;
     if (!live(top)) continue;
@@ -130,12 +132,9 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
       const combined = existing ? { sum: existing.sum + e.sum, count: existing.count + e.count } : e;
       bigAdj.set(n, combined);
       nAdj.set(big, combined);
-    }
-    // Entries for the edges that came from the smaller side (their root or mean changed); the
-    // region's other edges keep theirs, renamed when they reach the top.
-    for (const n of smallAdj.keys()) {
-      const e = bigAdj.get(n)!;
-      heap.push(entry(e.sum / e.count, big, n));
+      // A new entry for each edge from the smaller side (its root or mean changed); the region's
+      // other edges keep theirs, renamed when they reach the top.
+      heap.push(entry(combined.sum / combined.count, big, n));
     }
     adjacency[small] = new Map();
   }

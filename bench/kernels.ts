@@ -5,11 +5,9 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { synthesize } from '../engine/synthetic.js';
-import { cpuKernels, gpuKernels, Kernels } from '../kernels/backend.js';
+import { cpuKernels, gpuKernels, Kernels, resultBytes } from '../kernels/backend.js';
 import { closeGpu } from '../kernels/gpu/device.js';
-import { MarchingCubesScan } from '../kernels/marching-cubes-scan.js';
 import { box, Vec3 } from '../precomputed/box.js';
-import { TypedArray } from '../precomputed/dtype.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' } } });
 const sizes = (values.sizes ?? '128,256,512').split(',').map(Number);
@@ -19,11 +17,6 @@ async function timed(fn: () => Promise<unknown>): Promise<Run> {
   const start = performance.now();
   const result = await fn();
   return { seconds: (performance.now() - start) / 1000, result };
-}
-
-function bytesOf(x: unknown): Buffer {
-  const parts = (x as MarchingCubesScan).offsets ? [(x as MarchingCubesScan).cases, (x as MarchingCubesScan).offsets] : [x as TypedArray];
-  return Buffer.concat(parts.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
 }
 
 async function main(): Promise<void> {
@@ -55,7 +48,7 @@ async function main(): Promise<void> {
       const rates = results.map((r) => size ** 3 / 1e6 / r[name].seconds);
       let row = `| ${name} | ${size}^3 | ${rates.map((r) => r.toFixed(1)).join(' | ')} |`;
       if (results.length > 1) {
-        const equal = bytesOf(results[0][name].result).equals(bytesOf(results[1][name].result));
+        const equal = resultBytes(results[0][name].result).equals(resultBytes(results[1][name].result));
         allEqual &&= equal;
         row += ` ${(rates[1] / rates[0]).toFixed(2)} | ${equal ? 'yes' : 'NO'} |`;
       }

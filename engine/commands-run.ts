@@ -1,7 +1,6 @@
 // Commands that run here: demo, run --local, task, gpu-check, view, upload, serve.
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
 import { InvalidInput, withContext } from '../common/errors.js';
 import { parsePlan, Plan } from '../tasks/plan.js';
 import { gpuCheck, gpuStackLoads } from '../kernels/gpu/check.js';
@@ -64,11 +63,6 @@ async function viewForever(sources: string[], port: number): Promise<never> {
   const remote = view.layers.filter((l) => l.source.startsWith('gs://'));
   if (remote.length > 0) console.log(`\nFor any other Neuroglancer (the gs:// layers must be public), paste this state:\n  ${JSON.stringify(viewerState(remote))}`);
   return new Promise(() => {});
-}
-
-/** A directory or URL as a store URL (a bare path is file://). */
-function toUrl(where: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//.test(where) ? where : `file://${resolvePath(where)}`;
 }
 
 export const portOption = () => new Option('--port <port>', 'port to serve on').argParser(integer(0, 65535)).default(1337);
@@ -140,7 +134,7 @@ export function addRunCommands(program: Command): void {
     .argument('<to>', 'destination layer URL or directory')
     .addOption(new Option('--concurrency <n>', 'objects copied at once').argParser(integer(1, 256)).default(16))
     .action(async (from: string, to: string, o) => {
-      const summary = await copyLayer(openStore(toUrl(from)), openStore(toUrl(to)), o.concurrency);
+      const summary = await copyLayer(openStore(from), openStore(to), o.concurrency);
       console.error(`copied ${summary.objects} objects (${summary.gzipped} gzip-encoded), ${(summary.bytes / 2 ** 20).toFixed(1)} MiB`);
     });
 

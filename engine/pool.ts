@@ -1,9 +1,7 @@
 // A piscina pool of worker threads that run tasks. Each thread applies the same Config (workerData);
 // a task past the time limit is aborted, which ends its thread (piscina starts a fresh one).
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { builtFile } from '../common/built.js';
 import { fromRecord, TimeoutError } from '../common/errors.js';
 // EGL's platform comes from the process environment, set by the device module in the main thread.
 import '../kernels/gpu/device.js';
@@ -12,14 +10,6 @@ import { Task, taskId } from '../tasks/registry.js';
 import { Config } from './config.js';
 import { PrefetchedObject } from './prefetch.js';
 import type { WorkerReply } from './worker.js';
-
-/** The compiled worker; when this module runs from source (vitest), the build of it in dist/. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts') ? join(dirname(here), '..', 'dist', 'engine', 'worker.js') : join(dirname(here), 'worker.js');
-  if (!existsSync(file)) throw new Error(`worker ${file} is missing: run "npm run build" first`);
-  return file;
-}
 
 export interface TaskPool {
   readonly threads: number;
@@ -30,7 +20,7 @@ export interface TaskPool {
 
 export function createTaskPool(config: Config): TaskPool {
   const pool = new Piscina({
-    filename: workerFile(), minThreads: config.threads, maxThreads: config.threads, idleTimeout: 30_000,
+    filename: builtFile('engine/worker.js'), minThreads: config.threads, maxThreads: config.threads, idleTimeout: 30_000,
     // Each thread opens its own GPU device (Dawn is context-aware), on its first kernel call.
     workerData: { config },
   });

@@ -79,11 +79,22 @@ export async function serveFile(root: string, url: string, req: IncomingMessage,
   createReadStream(found.file, range ?? {}).on('error', () => res.destroy()).pipe(res);
 }
 
-export async function serveDirectory(dir: string, port: number, host = '127.0.0.1'): Promise<Server> {
-  const root = await realpath(resolve(dir));
+/**
+ * A server of files on `host`:`port` (0: any free port): `route` says which root and path a request
+ * URL names (a URL it cannot decode gets 400); a request that fails is logged and answered 500.
+ */
+export function serveFiles(route: (url: string) => { root: string; path: string }, port: number, host = '127.0.0.1'): Promise<Server> {
   const server = createServer((req, res) => {
-    serveFile(root, req.url ?? '/', req, res).catch((e) => {
-      logEvent('WARNING', 'request failed', { url: req.url, error: (e as Error).message });
+    const url = req.url ?? '/';
+    let target: { root: string; path: string };
+    try {
+      target = route(url);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    serveFile(target.root, target.path, req, res).catch((e) => {
+      logEvent('WARNING', 'request failed', { url, error: (e as Error).message });
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
@@ -92,4 +103,9 @@ export async function serveDirectory(dir: string, port: number, host = '127.0.0.
     server.once('error', fail);
     server.listen(port, host, () => ok(server));
   });
+}
+
+export async function serveDirectory(dir: string, port: number, host = '127.0.0.1'): Promise<Server> {
+  const root = await realpath(resolve(dir));
+  return serveFiles((url) => ({ root, path: url }), port, host);
 }

@@ -133,6 +133,7 @@ describe('digest view server', () => {
       expect(chunk.status).toBe(200);
       expect((await chunk.arrayBuffer()).byteLength).toBe(16 * 16 * 8);
       expect((await fetch(`${base}/layers/nope/info`)).status).toBe(404);
+      expect((await fetch(`${base}/layers/%E0%A4%A/info`)).status).toBe(400); // an escape that does not decode
       // Byte ranges, as sharded layers are read.
       const info = await (await fetch(`${base}/layers/raw_uint8/info`)).text();
       const part = await fetch(`${base}/layers/raw_uint8/info`, { headers: { Range: 'bytes=2-9' } });

@@ -4,22 +4,18 @@
 // Nothing is fetched from the internet; gs:// layers are read by the browser from the bucket.
 import { existsSync } from 'node:fs';
 import { readdir, realpath } from 'node:fs/promises';
-import { createServer, Server } from 'node:http';
+import { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { builtFile } from '../common/built.js';
 import { InvalidInput } from '../common/errors.js';
-import { logEvent } from '../common/log.js';
-import { parseInfo } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
-import { serveFile } from './serve.js';
+import { serveFiles } from './serve.js';
 
-/** The bundled viewer; when this module runs from source (vitest), the build of it in dist/. */
+/** The bundled viewer (dist/viewer). */
 export function viewerDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const dir = here.includes(`${join('dist', 'engine')}`) ? join(here, '..', 'viewer') : join(here, '..', 'dist', 'viewer');
-  if (!existsSync(join(dir, 'index.html'))) throw new Error(`the bundled viewer ${dir} is missing: run "npm run build" first`);
-  return dir;
+  return dirname(builtFile('viewer/index.html'));
 }
 
 export interface ViewLayer {
@@ -48,16 +44,8 @@ async function someSegments(layerUrl: string, meshDir: string | undefined, count
 
 /** One layer's description for the viewer state, read from its info. */
 export async function describeLayer(layerUrl: string, name: string, source: string): Promise<ViewLayer> {
-  const text = await openStore(layerUrl).get('info');
-  if (!text) throw new InvalidInput(`${layerUrl} has no info file: not a precomputed layer`);
-  let info;
-  try {
-    info = parseInfo(new TextDecoder().decode(text));
-  } catch (e) {
-    throw new InvalidInput(`${layerUrl}/info: ${(e as Error).message}`, { cause: e });
-  }
-  const mesh = info.mesh;
-  return { name, source, type: info.type, channels: info.num_channels, segments: info.type === 'segmentation' ? await someSegments(layerUrl, mesh) : [] };
+  const { info } = await Volume.open(layerUrl);
+  return { name, source, type: info.type, channels: info.num_channels, segments: info.type === 'segmentation' ? await someSegments(layerUrl, info.mesh) : [] };
 }
 
 /** Layers under a directory: the directory itself if it holds an info file, else its children that do. */
@@ -112,19 +100,12 @@ export async function serveView(sources: string[], port: number): Promise<ViewSe
     names.add(l.name);
   }
   const byName = new Map(local.map((l) => [l.name, l.path]));
-  const server = createServer((req, res) => {
-    const url = req.url ?? '/';
+  const server = await serveFiles((url) => {
     const m = /^\/layers\/([^/?#]+)(\/[^?#]*)?/.exec(url);
-    const done = m && byName.has(decodeURIComponent(m[1]))
-      ? serveFile(byName.get(decodeURIComponent(m[1]))!, m[2] ?? '/', req, res)
-      : serveFile(viewer, url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url, req, res);
-    done.catch((e) => {
-      logEvent('WARNING', 'request failed', { url, error: (e as Error).message });
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  await new Promise<void>((ok, fail) => { server.once('error', fail); server.listen(port, '127.0.0.1', () => ok()); });
+    const layer = m ? byName.get(decodeURIComponent(m[1])) : undefined;
+    if (layer) return { root: layer, path: m![2] ?? '/' };
+    return { root: viewer, path: url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url };
+  }, port);
   const actual = (server.address() as AddressInfo).port;
   const base = `http://127.0.0.1:${actual}`;
   const layers = [
@@ -132,10 +113,4 @@ export async function serveView(sources: string[], port: number): Promise<ViewSe
     ...(await Promise.all(remote.map((r) => describeLayer(r, basename(r), r)))),
   ];
   return { server, url: stateUrl(base, viewerState(layers)), port: actual, layers };
-}
-
-/** The state as text, for a viewer elsewhere (gs:// layers in any Neuroglancer). */
-export async function remoteState(urls: string[]): Promise<string> {
-  const layers = await Promise.all(urls.map((u) => describeLayer(u, basename(u), u)));
-  return JSON.stringify(viewerState(layers));
 }

@@ -114,17 +114,16 @@ export async function probeKernels(gpu: Kernels, size = 128): Promise<Probe[]> {
   const probes: Probe[] = [];
   for (const kernel of KERNEL_NAMES) {
     const c = await timed(cpuKernels, kernel), g = await timed(gpu, kernel);
-    probes.push({ kernel, same: sameResult(c.result, g.result), cpuMs: c.ms, gpuMs: g.ms });
+    probes.push({ kernel, same: resultBytes(c.result).equals(resultBytes(g.result)), cpuMs: c.ms, gpuMs: g.ms });
   }
   return probes;
 }
 
-function sameResult(a: unknown, b: unknown): boolean {
-  const bytes = (x: unknown) => {
-    const v = (x as MarchingCubesScan).offsets ? [(x as MarchingCubesScan).cases, (x as MarchingCubesScan).offsets] : [x as TypedArray];
-    return Buffer.concat(v.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
-  };
-  return bytes(a).equals(bytes(b));
+/** A kernel's result as bytes (a scan's cases, then its offsets), to compare backends. */
+export function resultBytes(result: unknown): Buffer {
+  const scan = result as MarchingCubesScan;
+  const parts: TypedArray[] = scan.offsets ? [scan.cases, scan.offsets] : [result as TypedArray];
+  return Buffer.concat(parts.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)));
 }
 
 /**

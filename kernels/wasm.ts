@@ -2,9 +2,8 @@
 // build`), one instance per thread, fed slice by slice: a kernel call reads two input z-slices (or one,
 // for 2x2x1) copied into its linear memory and writes one output slice, which is copied back out.
 // Copies stay small (a slice), so the memory stays small whatever the volume.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { builtFile } from '../common/built.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -18,13 +17,6 @@ interface Exports {
   heap_base(): number;
 }
 
-function wasmFile(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // From dist/kernels/wasm.js, and from the sources under vitest.
-  for (const file of [join(here, '..', 'assembly', 'kernels.wasm'), join(here, '..', 'dist', 'assembly', 'kernels.wasm')]) if (existsSync(file)) return file;
-  throw new Error('dist/assembly/kernels.wasm is missing: run "npm run build" first');
-}
-
 let instance: Exports | null | undefined;
 /** Where a call's data goes in linear memory: above the module's static data, 64-byte aligned. */
 let BASE = 0;
@@ -34,7 +26,7 @@ export function wasmKernels(): Exports | null {
   if (instance === undefined) {
     try {
       const abort = () => { throw new Error('WebAssembly kernel aborted (an index out of range)'); };
-      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmFile())), { env: { abort } }).exports as unknown as Exports;
+      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(builtFile('assembly/kernels.wasm'))), { env: { abort } }).exports as unknown as Exports;
       BASE = (instance.heap_base() + 63) & ~63;
     } catch {
       instance = null;

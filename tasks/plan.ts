@@ -431,8 +431,8 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
     chunkSize: s0.chunk_sizes[0], encoding: s0.encoding, blockSize: s0.compressed_segmentation_block_size,
   });
   const out = (await openStore(outPath).exists('info')) ? await Volume.open(outPath) : await Volume.create(outPath, info);
-  const o0 = out.scale(0);
-  if (out.info.data_type !== source.info.data_type || !equals(box(o0.voxel_offset, o0.size), box(s0.voxel_offset, s0.size)) || !equals(box([0, 0, 0], o0.chunk_sizes[0]), box([0, 0, 0], s0.chunk_sizes[0]))) {
+  const grid = (s: Scale) => JSON.stringify([s.voxel_offset, s.size, s.chunk_sizes[0]]);
+  if (out.info.data_type !== source.info.data_type || grid(out.scale(0)) !== grid(s0)) {
     throw new InvalidInput(`plan agglomerate: ${outPath} exists with another grid or data type than ${opts.segmentationPath}`);
   }
   const agglomerate = { kind: 'agglomerate' as const, layer_path_segmentation: opts.segmentationPath, threshold: opts.threshold };

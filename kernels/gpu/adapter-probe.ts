@@ -4,9 +4,8 @@
 // and returned; the parent opens its own device only when the adapter is worth it.
 //   node dist/kernels/gpu/adapter-probe.js      prints {"adapter": {...}} or {"error": "..."}
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtFile } from '../../common/built.js';
 import { AdapterSummary, closeGpu, openGpu } from './device.js';
 
 export interface AdapterProbe {
@@ -16,18 +15,10 @@ export interface AdapterProbe {
   messages: string[];
 }
 
-/** The compiled probe; when this module runs from source (vitest), the build of it in dist/. */
-function probeFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts') ? join(dirname(here), '..', '..', 'dist', 'kernels', 'gpu', 'adapter-probe.js') : here;
-  if (!existsSync(file)) throw new Error(`adapter probe ${file} is missing: run "npm run build" first`);
-  return file;
-}
-
 /** Runs the probe in a child process (at most `timeoutMs`: a hung driver is no GPU). */
 export function probeAdapter(timeoutMs = 60_000): Promise<AdapterProbe> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [probeFile()], { timeout: timeoutMs, env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [builtFile('kernels/gpu/adapter-probe.js')], { timeout: timeoutMs, env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' } }, (error, stdout, stderr) => {
       const messages = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at '));
       try {
         resolve({ ...(JSON.parse(stdout) as Omit<AdapterProbe, 'messages'>), messages });

@@ -1,7 +1,7 @@
 // `digest gpu-check`: whether this machine's GPU stack loads and its GPU gives the cpu kernels'
 // results. For operators (a new node pool, a new image) and the image check in CI.
 import { gpuKernels, probeKernels } from '../backend.js';
-import { closeGpu } from './device.js';
+import { closeGpu, loadLibrary } from './device.js';
 
 /** Dawn's binary and the Vulkan loader load here: the GPU stack is in place, with or without a GPU. */
 export async function gpuStackLoads(): Promise<{ dawn: string; vulkanLoader: string }> {
@@ -11,15 +11,8 @@ export async function gpuStackLoads(): Promise<{ dawn: string; vulkanLoader: str
   } catch (e) {
     dawn = `does not load: ${(e as Error).message.split('\n')[0]}`;
   }
-  let vulkanLoader = 'loads';
-  try {
-    process.dlopen({ exports: {} }, 'libvulkan.so.1');
-  } catch (e) {
-    // A library that is not a Node addon loads, then "did not self-register": loaded all the same.
-    const message = (e as Error).message;
-    if (!/did not self-register/.test(message)) vulkanLoader = `does not load: ${message.split('\n')[0]}`;
-  }
-  return { dawn, vulkanLoader };
+  const failure = loadLibrary('libvulkan.so.1');
+  return { dawn, vulkanLoader: failure ? `does not load: ${failure}` : 'loads' };
 }
 
 /** Opens the GPU, runs every kernel on size^3 inputs on it and on the cpu; ok when all agree. */

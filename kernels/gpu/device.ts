@@ -15,6 +15,11 @@ export interface AdapterSummary {
 }
 
 export interface GpuDevice {
+  /**
+   * Held as long as the device: Dawn tears its backend down when the instance object is garbage
+   * collected, under a device still in use (a crash, not an error).
+   */
+  instance: GPU;
   device: GPUDevice;
   adapter: AdapterSummary;
   /** Largest storage buffer one binding may hold, in bytes. */
@@ -28,7 +33,6 @@ export interface GpuDevice {
 const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software|microsoft basic/i;
 
 let opened: Promise<GpuDevice> | undefined;
-const held = new Set<GPU>();
 
 /** Opens this thread's device once; rejects with the reasons each backend gave. */
 export function openGpu(): Promise<GpuDevice> {
@@ -54,13 +58,20 @@ if (isMainThread) process.env.EGL_PLATFORM ??= 'surfaceless';
  * code, and the next thread to exit crashes (a pool closing its workers). RTLD_NODELETE keeps it.
  */
 function pinEgl(): void {
-  if (process.platform !== 'linux') return;
   const RTLD_NODELETE = 0x1000; // glibc's; os.constants.dlopen does not list it
+  if (process.platform === 'linux') loadLibrary('libEGL.so.1', constants.dlopen.RTLD_NOW | RTLD_NODELETE);
+}
+
+/** dlopen()s a shared library into the process; the reason when it does not load, else undefined. */
+export function loadLibrary(name: string, flags = constants.dlopen.RTLD_NOW): string | undefined {
   try {
-    process.dlopen({ exports: {} }, 'libEGL.so.1', constants.dlopen.RTLD_NOW | RTLD_NODELETE);
-  } catch {
-    // Not a Node addon, so dlopen "fails" after loading it (pinned all the same); or no libEGL here.
+    process.dlopen({ exports: {} }, name, flags);
+  } catch (e) {
+    // A library that is not a Node addon loads, then "did not self-register": loaded all the same.
+    const message = (e as Error).message;
+    if (!/did not self-register/.test(message)) return message.split('\n')[0];
   }
+  return undefined;
 }
 
 async function openDevice(): Promise<GpuDevice> {
@@ -90,8 +101,6 @@ async function openDevice(): Promise<GpuDevice> {
   throw new Error(`no WebGPU adapter (${reasons.join('; ')})`);
 }
 
-// The instance is held as long as the device: Dawn tears its backend down when the instance object
-// is garbage collected, under a device still in use (a crash, not an error).
 async function deviceOn(instance: GPU, adapter: GPUAdapter, backend: AdapterSummary['backend']): Promise<GpuDevice> {
   const info = adapter.info;
   const label = [info.vendor, info.device || info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
@@ -110,8 +119,8 @@ async function deviceOn(instance: GPU, adapter: GPUAdapter, backend: AdapterSumm
   let lost = false;
   void device.lost.then(() => { lost = true; });
   const pipelines = new Map<string, GPUComputePipeline>();
-  held.add(instance);
   return {
+    instance,
     device,
     adapter: { name, backend: backend === 'default' && /vulkan/i.test(info.description) ? 'vulkan' : backend, software },
     maxBinding: Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize),
@@ -132,7 +141,7 @@ async function deviceOn(instance: GPU, adapter: GPUAdapter, backend: AdapterSumm
       if (thrown) throw thrown;
       return result!;
     },
-    destroy: () => { device.destroy(); held.delete(instance); },
+    destroy: () => device.destroy(),
   };
 }
 
