@@ -44,8 +44,10 @@ const align = (n: number) => (n + 15) & ~15;
  * ox x oy outputs with row stride `ostride` into `out` (which must hold oy rows of that stride).
  */
 export function runSlice(w: Exports, kernel: SliceKernel, a: ArrayBufferView, b: ArrayBufferView, sx: number, ox: number, oy: number, out: ArrayBufferView, ostride: number, extra: number | undefined): void {
+  // The output goes after both inputs, whose room is reserved too: for 2x2x1 (b === a) the input
+  // is larger than the output, and the memory may be as small as the module started with.
   const same = a === b;
-  const pa = BASE, pb = same ? pa : align(pa + a.byteLength), po = align(pb + (same ? 0 : b.byteLength));
+  const pa = BASE, pb = same ? pa : align(pa + a.byteLength), po = align(pb + b.byteLength);
   const bytes = reserve(w, po - BASE + out.byteLength);
   bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), pa);
   if (!same) bytes.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), pb);
@@ -71,7 +73,15 @@ export function decodeCompressedSegmentationInMemory(w: Exports, words: Uint32Ar
   const bytes = reserve(w, out - BASE + 4 * voxels * channels * wordsPerVoxel);
   bytes.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), src);
   for (let c = 0; c < channels; c++) {
-    const status = w.decode_cseg(src, words.length, words[c], shape[0], shape[1], shape[2], blockSize[0], blockSize[1], blockSize[2], wordsPerVoxel, out + 4 * c * voxels * wordsPerVoxel);
+    // Offsets are words of the chunk; the kernel takes them as i32, so one past the end (or above
+    // 2^31) is left to the JS decoder, which names the fault.
+    if (words[c] >= words.length) return null;
+    let status: number;
+    try {
+      status = w.decode_cseg(src, words.length, words[c], shape[0], shape[1], shape[2], blockSize[0], blockSize[1], blockSize[2], wordsPerVoxel, out + 4 * c * voxels * wordsPerVoxel);
+    } catch {
+      return null; // a trap (an access out of bounds): the JS decoder names the fault
+    }
     if (status !== 0) return null;
   }
   return new Uint32Array(w.memory.buffer, out, voxels * channels * wordsPerVoxel);

@@ -5,7 +5,8 @@ import { gunzipSync, gzipSync, constants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/reference.js';
 import { wasmKernels } from '../kernels/wasm.js';
-import { gzip } from './gzip.js';
+import { randomBytes } from 'node:crypto';
+import { gunzip, gzip, gzipBound, GzipOptions, storedGzipBytes } from './gzip.js';
 
 const huffman = { level: 6, strategy: 'huffman' } as const;
 
@@ -47,4 +48,31 @@ describe('Huffman-only gzip', () => {
       }
     });
   }
+});
+
+describe('gzip of data that coding cannot shrink', () => {
+  // Uniform random bytes (crypto-strength) and a random tail on a constant head: every encoder and
+  // strategy digest writes with must stay within gzipBound, which every reader enforces.
+  const random = (n: number) => new Uint8Array(randomBytes(n));
+  const inputs: [string, Uint8Array][] = [
+    ['a random 64^3 uint8 chunk', random(262_144)],
+    ['random bytes of an odd size', random(200_003)],
+    ['a constant half, then random', Uint8Array.from([...new Uint8Array(100_000), ...random(100_000)])],
+    ['one random byte', random(1)],
+    ['empty', new Uint8Array(0)],
+  ];
+  const options: GzipOptions[] = [huffman, { level: 6, strategy: 'default' }, { level: 1, strategy: 'rle' }, { level: 9, strategy: 'default' }, { level: 4, strategy: 'default' }];
+  for (const [name, data] of inputs) for (const o of options) {
+    it(`${name}, ${o.strategy} level ${o.level}: no larger than stored blocks and read back by node:zlib`, () => {
+      const zipped = gzip(data, o);
+      expect(zipped.length).toBeLessThanOrEqual(storedGzipBytes(data.length));
+      expect(storedGzipBytes(data.length)).toBeLessThanOrEqual(gzipBound(data.length));
+      expect(Buffer.from(gunzipSync(zipped)).equals(Buffer.from(data))).toBe(true);
+      expect(Buffer.from(gunzip(zipped, 'test', data.length)).equals(Buffer.from(data))).toBe(true);
+    });
+  }
+  it('stores random data in stored blocks: header, blocks of 64 KiB with 5 bytes each, trailer', () => {
+    const data = random(262_144);
+    expect(gzip(data, huffman).length).toBe(10 + 262_144 + 5 * 5 + 8);
+  });
 });

@@ -18,10 +18,17 @@ const STRATEGY = { default: constants.Z_DEFAULT_STRATEGY, rle: constants.Z_RLE, 
 
 export function gzip(data: Uint8Array, options: GzipOptions = { level: 6, strategy: 'default' }): Uint8Array {
   const kernels = options.strategy === 'huffman' ? wasmKernels() : null;
-  if (kernels) return huffmanGzip(kernels, data);
-  // memLevel 9 (256 KiB of state instead of 128) is 10-20% faster at the same size.
-  const out = gzipSync(data, { level: options.level, strategy: STRATEGY[options.strategy], memLevel: 9 });
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  let out: Uint8Array;
+  if (kernels) out = huffmanGzip(kernels, data);
+  else {
+    // memLevel 9 (256 KiB of state instead of 128) is 10-20% faster at the same size.
+    const z = gzipSync(data, { level: options.level, strategy: STRATEGY[options.strategy], memLevel: 9 });
+    out = new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
+  }
+  // Coding cannot shrink high-entropy data (uniform noise): codes and block headers make it larger
+  // (zlib at memLevel 9 by up to 0.1%, as its window may no longer hold a block to store), so such
+  // data is stored as it is, in stored blocks: what digest writes never exceeds STORED_GZIP_BYTES.
+  return out.length > storedGzipBytes(data.length) ? storedGzip(data) : out;
 }
 
 /**
@@ -31,11 +38,39 @@ export function gzip(data: Uint8Array, options: GzipOptions = { level: 6, strate
  */
 function huffmanGzip(kernels: NonNullable<ReturnType<typeof wasmKernels>>, data: Uint8Array): Uint8Array {
   const { bytes, end } = huffmanDeflate(kernels, data, 10, 8);
+  return withGzipFrame(bytes, end, data);
+}
+
+/** Writes the gzip header before and the trailer after the DEFLATE stream that ends at `end`. */
+function withGzipFrame(bytes: Uint8Array, end: number, data: Uint8Array): Uint8Array {
   bytes.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
   const trailer = new DataView(bytes.buffer, bytes.byteOffset + end, 8);
   trailer.setUint32(0, crc32(data), true);
   trailer.setUint32(4, data.length >>> 0, true);
   return bytes;
+}
+
+const STORED_BLOCK = 65_535;
+
+/** The size of `n` bytes as a gzip of DEFLATE stored blocks: a 5-byte header per block of at most 65,535. */
+export function storedGzipBytes(n: number): number {
+  return 10 + n + 5 * Math.max(1, Math.ceil(n / STORED_BLOCK)) + 8;
+}
+
+/** `data` in a gzip of stored blocks (no coding at all). */
+function storedGzip(data: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(storedGzipBytes(data.length));
+  let o = 10;
+  for (let at = 0; ; at += STORED_BLOCK) {
+    const n = Math.min(STORED_BLOCK, data.length - at);
+    const last = at + n >= data.length;
+    bytes[o] = last ? 1 : 0; // BFINAL, BTYPE 00 (stored), padded to the byte
+    bytes[o + 1] = n & 0xff; bytes[o + 2] = n >>> 8;
+    bytes[o + 3] = ~n & 0xff; bytes[o + 4] = (~n >>> 8) & 0xff;
+    bytes.set(data.subarray(at, at + n), o + 5);
+    o += 5 + n;
+    if (last) return withGzipFrame(bytes, o, data);
+  }
 }
 
 export function isGzip(data: Uint8Array): boolean {
@@ -58,7 +93,12 @@ export function gunzip(data: Uint8Array, what: string, maxBytes?: number): Uint8
   }
 }
 
-/** The largest gzip stream (stored blocks, header, trailer) that holds `bytes` bytes. */
+/**
+ * The largest gzip stream a reader accepts for `bytes` bytes: zlib's bound for any parameters
+ * (deflateBound without a stream: fixed-code blocks of 9-bit literals, ~13%) plus the gzip frame
+ * and room for a name or comment, so data written by other tools reads too. digest's own writer
+ * stays within storedGzipBytes (0.01% over the data).
+ */
 export function gzipBound(bytes: number): number {
-  return bytes + 5 * Math.ceil(bytes / 16_384) + 64;
+  return bytes + Math.floor(bytes / 8) + Math.floor(bytes / 256) + Math.floor(bytes / 512) + 4 + 18 + 1024;
 }
