@@ -6,6 +6,7 @@
 // 1 - mean < t, that is while mean > 1 - t, with 1 - t computed once in float64: an edge whose mean
 // equals 1 - t exactly does not merge (waterz stops at score >= threshold).
 // Deterministic: ties go to the pair with the smaller labels; a region is named by its smallest label.
+import { CorruptData, InvalidInput } from '../common/errors.js';
 import { GraphEdge } from './mean-graph.js';
 
 interface Edge { sum: number; count: number }
@@ -66,7 +67,7 @@ export interface Agglomeration {
 
 /** Agglomerates `edges` (pairs of distinct non-zero labels; a pair at most once) at threshold `t`. */
 export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeration {
-  if (!(threshold >= 0 && threshold <= 1)) throw new Error(`agglomeration threshold ${threshold} is not in [0, 1]`);
+  if (!(threshold >= 0 && threshold <= 1)) throw new InvalidInput(`agglomeration threshold ${threshold} is not in [0, 1]`);
   const floor = 1 - threshold;
   // Labels renumbered to dense ids in label order (numbers are far cheaper keys than bigints).
   const labels = [...new Set(edges.flatMap((e) => [e.a, e.b]))].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
@@ -74,9 +75,9 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
   const adjacency: Map<number, Edge>[] = labels.map(() => new Map());
   const heap = new Heap();
   for (const e of edges) {
-    if (e.a === e.b || e.a === 0n || e.b === 0n) throw new Error(`region graph edge ${e.a}-${e.b}: an edge joins two different non-zero labels`);
+    if (e.a === e.b || e.a === 0n || e.b === 0n) throw new CorruptData(`region graph edge ${e.a}-${e.b}: an edge joins two different non-zero labels`);
     const [a, b] = [idOf.get(e.a)!, idOf.get(e.b)!].sort((x, y) => x - y);
-    if (adjacency[a].has(b)) throw new Error(`region graph edge ${labels[a]}-${labels[b]} appears twice`);
+    if (adjacency[a].has(b)) throw new CorruptData(`region graph edge ${labels[a]}-${labels[b]} appears twice`);
     const edge = { sum: e.sum, count: e.count };
     adjacency[a].set(b, edge);
     adjacency[b].set(a, edge);
@@ -157,12 +158,21 @@ export function encodeMapping(mapping: Map<bigint, bigint>): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
+/** The largest mapping file: a JS Map holds at most 2^24 entries, 16 bytes each here. */
+export const MAX_MAPPING_BYTES = 16 << 24;
+
+/**
+ * The mapping file's pairs, checked as the writer writes them: labels increasing, every label and
+ * region id non-zero (background stays background), a region id never above its label.
+ */
 export function decodeMapping(bytes: Uint8Array, where: string): Map<bigint, bigint> {
-  if (bytes.length % 16 !== 0) throw new Error(`${where}: ${bytes.length} bytes is not a whole number of (label, id) uint64 pairs`);
+  if (bytes.length % 16 !== 0) throw new CorruptData(`${where}: ${bytes.length} bytes is not a whole number of (label, id) uint64 pairs`);
+  if (bytes.length > MAX_MAPPING_BYTES) throw new CorruptData(`${where}: ${bytes.length / 16} pairs, more than the ${MAX_MAPPING_BYTES / 16} a mapping may hold`);
   const words = new BigUint64Array(bytes.slice().buffer);
   const mapping = new Map<bigint, bigint>();
   for (let i = 0; i < words.length; i += 2) {
-    if (i > 0 && words[i] <= words[i - 2]) throw new Error(`${where}: labels are not in increasing order at pair ${i / 2}`);
+    if (i > 0 && words[i] <= words[i - 2]) throw new CorruptData(`${where}: labels are not in increasing order at pair ${i / 2}`);
+    if (words[i + 1] === 0n || words[i + 1] >= words[i]) throw new CorruptData(`${where}: pair ${i / 2} maps label ${words[i]} to ${words[i + 1]}; a region id is a smaller non-zero label`);
     mapping.set(words[i], words[i + 1]);
   }
   return mapping;

@@ -9,6 +9,7 @@ import { Kernels } from '../kernels/backend.js';
 import { NOT_BOUNDARY } from '../kernels/affinity.js';
 import { labelOfId, renumberLabels } from '../kernels/renumber.js';
 import { Box, shapeOf } from '../precomputed/box.js';
+import { CorruptData } from '../common/errors.js';
 
 export interface GraphEdge {
   a: bigint;
@@ -74,20 +75,31 @@ export function encodeGraph(edges: GraphEdge[], withMean = false): Uint8Array {
   return new TextEncoder().encode(`{"edges":[\n${rows.join(',\n')}\n]}\n`);
 }
 
-/** Parses a chunk file; `where` names it in errors. */
+const MAX_LABEL = (1n << 64n) - 1n;
+
+/**
+ * Parses a chunk file or the merged graph; `where` names it in errors. Anything a writer of this
+ * format cannot have written is CorruptData: labels outside 1..2^64-1, a < b, sums that are not
+ * finite or outside [0, count] (affinities lie in [0, 1]), counts that are not positive integers.
+ */
 export function decodeGraph(bytes: Uint8Array, where: string): GraphEdge[] {
   let raw: any;
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
+    throw new CorruptData(`${where}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
-  if (!raw || !Array.isArray(raw.edges)) throw new Error(`${where}: no "edges" array`);
+  if (!raw || !Array.isArray(raw.edges)) throw new CorruptData(`${where}: no "edges" array`);
   return raw.edges.map((row: unknown, i: number) => {
-    if (!Array.isArray(row) || row.length < 4 || typeof row[0] !== 'string' || typeof row[1] !== 'string' || !/^\d+$/.test(row[0]) || !/^\d+$/.test(row[1])
-      || typeof row[2] !== 'number' || !Number.isInteger(row[3]) || row[3] < 1) {
-      throw new Error(`${where}: edges[${i}] must be ["<a>", "<b>", sum, count], got ${JSON.stringify(row)}`);
+    const bad = (why: string) => new CorruptData(`${where}: edges[${i}] ${why}, got ${JSON.stringify(row)?.slice(0, 200)}`);
+    if (!Array.isArray(row) || row.length < 4 || row.length > 5 || typeof row[0] !== 'string' || typeof row[1] !== 'string' || !/^\d{1,20}$/.test(row[0]) || !/^\d{1,20}$/.test(row[1])
+      || typeof row[2] !== 'number' || !Number.isSafeInteger(row[3]) || row[3] < 1) {
+      throw bad('must be ["<a>", "<b>", sum, count]');
     }
-    return { a: BigInt(row[0]), b: BigInt(row[1]), sum: row[2], count: row[3] };
+    const a = BigInt(row[0]), b = BigInt(row[1]);
+    if (a < 1n || b > MAX_LABEL || !(a < b)) throw bad('must join labels 0 < a < b < 2^64');
+    if (!Number.isFinite(row[2]) || row[2] < 0 || row[2] > row[3]) throw bad('must have a sum in [0, count] (affinities are in [0, 1])');
+    if (row.length === 5 && !(typeof row[4] === 'number' && row[4] >= 0 && row[4] <= 1)) throw bad('must have a mean in [0, 1]');
+    return { a, b, sum: row[2], count: row[3] };
   });
 }

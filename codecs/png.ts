@@ -32,25 +32,33 @@ export function pngHeader(bytes: Uint8Array, what: string): PngHeader {
  */
 export function decodePngChecked(bytes: Uint8Array, header: PngHeader, what: string) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const parts: Uint8Array[] = [];
+  const data: Uint8Array[] = [];
+  // Only the chunks that make the pixels go to the decoder: ancillary ones (an iCCP profile, zTXt,
+  // iTXt) are compressed too, and fast-png would inflate them without bound.
+  const kept: Uint8Array[] = [bytes.subarray(0, 8)];
   for (let p = 8; p + 8 <= bytes.length; ) {
-    const length = view.getUint32(p);
-    if (view.getUint32(p + 4) === 0x49444154) parts.push(bytes.subarray(p + 8, p + 8 + length));
+    const length = view.getUint32(p), type = view.getUint32(p + 4);
+    if (p + 12 + length > bytes.length) throw new CorruptData(`${what}: PNG chunk at byte ${p} runs past the end`);
+    if (type === 0x49444154) data.push(bytes.subarray(p + 8, p + 8 + length));
+    if (DECODED_CHUNKS.has(type)) kept.push(bytes.subarray(p, p + 12 + length));
     p += 12 + length;
   }
   const rowBytes = Math.ceil((header.width * header.channels * header.depth) / 8);
   const limit = 2 * header.height * (rowBytes + 1) + 64; // interlaced images carry a few more filter bytes
   try {
-    inflateSync(Buffer.concat(parts), { maxOutputLength: limit });
+    inflateSync(Buffer.concat(data), { maxOutputLength: limit });
   } catch (e) {
     throw new CorruptData(`${what}: corrupt PNG data (${(e as Error).message})`, { cause: e });
   }
   try {
-    return decode(bytes);
+    return decode(Buffer.concat(kept));
   } catch (e) {
     throw new CorruptData(`${what}: corrupt PNG (${(e as Error).message})`, { cause: e });
   }
 }
+
+/** IHDR, PLTE, tRNS, IDAT, IEND: what the pixels are made of. */
+const DECODED_CHUNKS = new Set([0x49484452, 0x504c5445, 0x74524e53, 0x49444154, 0x49454e44]);
 
 export function decodePng(bytes: Uint8Array, shape: Vec3, channels: number, dtype: 'uint8' | 'uint16'): Uint8Array | Uint16Array {
   const header = pngHeader(bytes, 'png chunk');

@@ -4,12 +4,12 @@ import { writeFile } from 'node:fs/promises';
 import { DATA_TYPES } from '../precomputed/dtype.js';
 import { createInfo, ENCODINGS, Info } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planAgglomerate, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, stageSize, stageTasks } from '../tasks/plan.js';
+import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planAgglomerate, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, parsePlan, stageSize, stageTasks } from '../tasks/plan.js';
 import { estimatePlan, formatEstimate } from '../tasks/estimate.js';
 import { Vec3 } from '../precomputed/box.js';
 import { BUILD_ENCODINGS } from '../tasks/ingest.js';
 import { GZIP_STRATEGIES } from '../storage/gzip.js';
-import { integer, number, positiveVector3, shardingChoiceFrom, shardingOptions, vector3 } from './options.js';
+import { integer, number, positiveVector3, segmentIds, shardingChoiceFrom, shardingOptions, vector3 } from './options.js';
 import { configure } from './commands-run.js';
 import { runtimeOptions } from './options.js';
 
@@ -19,6 +19,9 @@ interface PlanOutput { out?: string; list?: boolean; estimate?: boolean }
 
 /** Writes the plan (a description: stages of task sets), its task list as JSON lines, or its cost. */
 async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
+  // Checked as `digest run` will check it, so that a wrong flag fails here, not when the plan runs.
+  const text = JSON.stringify(plan, null, 1);
+  parsePlan(text, o.out ?? 'the plan');
   const summary = `${planSize(plan).toLocaleString('en')} tasks in ${plan.stages.length} stage(s): ${plan.stages.map((s) => `${s.name} ${stageSize(s).toLocaleString('en')}`).join(', ')}`;
   if (o.list) {
     for (const [i, stage] of plan.stages.entries()) for (const { index, task } of stageTasks(stage)) {
@@ -27,9 +30,9 @@ async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
   }
   if (o.estimate) console.log(`${summary}\n\n${formatEstimate(estimatePlan(plan, await layerInfos(plan)))}`);
   if (o.out) {
-    await writeFile(o.out, JSON.stringify(plan, null, 1));
+    await writeFile(o.out, text);
     console.error(`${summary} -> ${o.out}`);
-  } else if (!o.list && !o.estimate) console.log(JSON.stringify(plan, null, 1));
+  } else if (!o.list && !o.estimate) console.log(text);
 }
 
 /** The infos of every layer a plan's task sets name. */
@@ -114,10 +117,10 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--mip <m>', 'the scale to mesh').argParser(integer(0, 40)).default(0))
     .addOption(new Option('--simplification <s>', '0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(new Option('--lod <n>', 'level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
-    .option('--segments <ids>', 'only these segment ids, comma-separated')
+    .addOption(new Option('--segments <ids>', 'only these segment ids, comma-separated').argParser(segmentIds))
     .action(async (o) => {
       configure(o);
-      const segments = o.segments ? (o.segments as string).split(',').map((s) => s.trim()) : undefined;
+      const segments = o.segments as string[] | undefined;
       await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o);
     });
 

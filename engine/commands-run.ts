@@ -1,19 +1,21 @@
 // Commands that run here: demo, run --local, task, gpu-check, view, upload, serve.
 import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { InvalidInput, withContext } from '../common/errors.js';
 import { parsePlan, Plan } from '../tasks/plan.js';
 import { gpuCheck, gpuStackLoads } from '../kernels/gpu/check.js';
 import { runTask } from '../tasks/registry.js';
 import { applyConfig, Config } from './config.js';
 import { runDemo } from './demo.js';
-import { configFrom, integer, RuntimeFlags, runtimeOptions } from './options.js';
+import { configFrom, integer, RuntimeFlags, runtimeOptions, storageFlags, storageFrom } from './options.js';
+import { configureStorage } from '../storage/options.js';
 import { createTaskPool, TaskPool } from './pool.js';
 import { runPlan, RunSummary } from './runner.js';
 import { serveDirectory } from './serve.js';
 import { serveView, viewerState } from './view.js';
 import { copyLayer } from '../storage/copy.js';
 import { openStore } from '../storage/open.js';
+import { readLocalFile } from '../storage/file-store.js';
+import { MAX_JSON_BYTES } from '../storage/store.js';
 
 /** Applies the runtime flags to this process and returns the Config for the pool. */
 export function configure(flags: RuntimeFlags, log: Config['log'] = 'text'): Config {
@@ -32,13 +34,14 @@ export async function withPool<T>(config: Config, fn: (pool: TaskPool) => Promis
 }
 
 export async function loadPlan(file: string): Promise<Plan> {
-  let text: string;
+  let bytes: Uint8Array | null;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readLocalFile(file, MAX_JSON_BYTES);
   } catch (e) {
-    throw withContext(new InvalidInput((e as Error).message, { cause: e }), `plan ${file}`);
+    throw withContext(e, `plan ${file}`);
   }
-  return parsePlan(text, file);
+  if (!bytes) throw new InvalidInput(`plan ${file}: no such file`);
+  return parsePlan(bytes, file);
 }
 
 function report(summary: RunSummary): number {
@@ -122,19 +125,25 @@ export function addRunCommands(program: Command): void {
       process.exitCode = result.ok ? 0 : 1;
     });
 
-  program.command('view')
+  storageFlags(program.command('view')
     .description('serve the bundled Neuroglancer and layers on 127.0.0.1, and print the URL of a state showing them all (segments with meshes selected)')
     .argument('<sources...>', 'directories of layers (or one layer), file:// URLs, or gs:// layer URLs')
-    .addOption(portOption())
-    .action((sources: string[], o) => viewForever(sources, o.port));
+    .addOption(portOption()))
+    .action((sources: string[], o) => {
+      configureStorage(storageFrom(o));
+      return viewForever(sources, o.port);
+    });
 
-  program.command('upload')
+  storageFlags(program.command('upload')
     .description('copy a layer as stored (gzip-encoded objects stay encoded: key.gz on disk, Content-Encoding: gzip in a bucket), e.g. file:// to gs://')
     .argument('<from>', 'layer URL or directory')
     .argument('<to>', 'destination layer URL or directory')
-    .addOption(new Option('--concurrency <n>', 'objects copied at once').argParser(integer(1, 256)).default(16))
+    .addOption(new Option('--concurrency <n>', 'objects copied at once').argParser(integer(1, 256)).default(16)))
     .action(async (from: string, to: string, o) => {
-      const summary = await copyLayer(openStore(from), openStore(to), o.concurrency);
+      configureStorage(storageFrom(o));
+      const source = openStore(from);
+      if (!(await source.exists('info'))) throw new InvalidInput(`upload: ${from} holds no layer (no info file)`);
+      const summary = await copyLayer(source, openStore(to), o.concurrency);
       console.error(`copied ${summary.objects} objects (${summary.gzipped} gzip-encoded), ${(summary.bytes / 2 ** 20).toFixed(1)} MiB`);
     });
 

@@ -8,6 +8,7 @@ import { BACKEND_CHOICES } from '../kernels/backend.js';
 import { ShardingChoice } from '../precomputed/sharding.js';
 import { DEFAULT_STORAGE } from '../storage/options.js';
 import { Config, DEFAULT_CONFIG } from './config.js';
+import { isSegmentId } from '../tasks/fields.js';
 
 /** An integer flag within [min, max]. */
 export function integer(min: number, max: number) {
@@ -26,6 +27,14 @@ export function number(min: number, max: number) {
     if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
     return n;
   };
+}
+
+/** `ID,ID,...`: non-zero uint64 segment ids. */
+export function segmentIds(text: string): string[] {
+  const ids = text.split(',').map((s) => s.trim());
+  const bad = ids.find((id) => !isSegmentId(id));
+  if (bad !== undefined) throw new InvalidArgumentError(`must be non-zero uint64 segment ids, comma-separated; "${bad}" is not`);
+  return ids;
 }
 
 /** `X,Y,Z`, three integers within [min, max]. */
@@ -51,10 +60,15 @@ export const MAX_THREADS = 4 * availableParallelism();
 
 /** The options of every command that runs tasks; defaults from the environment. */
 export function runtimeOptions(command: Command): Command {
-  return command
+  return storageFlags(command
     .addOption(new Option('--threads <n>', 'pool threads').env('DIGEST_THREADS').argParser(integer(1, MAX_THREADS)).default(availableParallelism()))
     .addOption(new Option('--backend <where>', 'where kernels run').env('DIGEST_BACKEND').choices(BACKEND_CHOICES).default('auto'))
-    .addOption(new Option('--task-timeout <seconds>', 'stop a task running longer than this').env('DIGEST_TASK_TIMEOUT').argParser(integer(1, 7 * 86_400)).default(DEFAULT_CONFIG.taskTimeoutMs / 1000))
+    .addOption(new Option('--task-timeout <seconds>', 'stop a task running longer than this').env('DIGEST_TASK_TIMEOUT').argParser(integer(1, 7 * 86_400)).default(DEFAULT_CONFIG.taskTimeoutMs / 1000)));
+}
+
+/** The options of every command that touches storage (those that run tasks, view, upload). */
+export function storageFlags(command: Command): Command {
+  return command
     .addOption(new Option('--storage-timeout <seconds>', 'abandon and retry a storage request silent this long').env('DIGEST_STORAGE_TIMEOUT').argParser(number(0.1, 3600)).default(DEFAULT_STORAGE.timeoutMs / 1000))
     .addOption(new Option('--storage-retries <n>', 'retries of a transient storage failure').env('DIGEST_STORAGE_RETRIES').argParser(integer(0, 100)).default(DEFAULT_STORAGE.retries))
     .addOption(new Option('--storage-concurrency <n>', 'gs:// requests open at once per process').env('DIGEST_GCS_CONCURRENCY').argParser(integer(1, 1024)).default(DEFAULT_STORAGE.concurrency))
@@ -63,10 +77,13 @@ export function runtimeOptions(command: Command): Command {
     .addOption(new Option('--no-fsync', 'file://: do not fsync objects before renaming them into place').env('DIGEST_NO_FSYNC').hideHelp());
 }
 
-export interface RuntimeFlags {
+export interface RuntimeFlags extends StorageFlags {
   threads: number;
   backend: Config['backend'];
   taskTimeout: number;
+}
+
+export interface StorageFlags {
   storageTimeout: number;
   storageRetries: number;
   storageConcurrency: number;
@@ -82,15 +99,20 @@ export function configFrom(flags: RuntimeFlags, log: Config['log'] = 'text'): Co
     backend: flags.backend,
     taskTimeoutMs: flags.taskTimeout * 1000,
     log,
-    storage: {
-      ...DEFAULT_STORAGE,
-      timeoutMs: flags.storageTimeout * 1000,
-      retries: flags.storageRetries,
-      concurrency: flags.storageConcurrency,
-      fsync: flags.fsync,
-      ...(flags.project ? { project: flags.project } : {}),
-      ...(flags.gcsEndpoint ? { gcsEndpoint: flags.gcsEndpoint } : {}),
-    },
+    storage: storageFrom(flags),
+  };
+}
+
+/** The storage options of parsed storage flags. */
+export function storageFrom(flags: StorageFlags): Config['storage'] {
+  return {
+    ...DEFAULT_STORAGE,
+    timeoutMs: flags.storageTimeout * 1000,
+    retries: flags.storageRetries,
+    concurrency: flags.storageConcurrency,
+    fsync: flags.fsync,
+    ...(flags.project ? { project: flags.project } : {}),
+    ...(flags.gcsEndpoint ? { gcsEndpoint: flags.gcsEndpoint } : {}),
   };
 }
 

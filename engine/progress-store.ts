@@ -15,7 +15,7 @@ import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, parseJson, record, text } from '../common/schema.js';
 import { parsePlan, Plan, stageSize } from '../tasks/plan-format.js';
 import { openStore } from '../storage/open.js';
-import { listAll, Store } from '../storage/store.js';
+import { listAll, MAX_JSON_BYTES, MAX_SMALL_JSON_BYTES, Store } from '../storage/store.js';
 
 const recordSchema = record({
   recorder: text, stage: count, tasks: count, first: count, updated: count, done: count,
@@ -83,7 +83,7 @@ export class ProgressStore {
 
   plan(): Promise<Plan> {
     if (!this.planCache) {
-      this.planCache = this.store.get('plan.json').then((bytes) => {
+      this.planCache = this.store.get('plan.json', { maxBytes: MAX_JSON_BYTES }).then((bytes) => {
         if (!bytes) throw new InvalidInput(`no plan under ${this.url} (plan.json)`);
         return parsePlan(bytes, `${this.url}/plan.json`);
       });
@@ -93,7 +93,7 @@ export class ProgressStore {
   }
 
   async published(stage: number): Promise<number> {
-    const bytes = await this.store.get(`published/${stage}`);
+    const bytes = await this.store.get(`published/${stage}`, { maxBytes: MAX_SMALL_JSON_BYTES });
     return bytes ? parseJson(record({ published: count }), bytes, `${this.url}/published/${stage}`).published : 0;
   }
 
@@ -106,7 +106,7 @@ export class ProgressStore {
     const keys = await listAll(this.store, `records/${stage}/`);
     const out: RecordJson[] = [];
     for (const key of keys) {
-      const bytes = await this.store.get(key);
+      const bytes = await this.store.get(key, { maxBytes: MAX_JSON_BYTES });
       if (bytes) out.push(parseJson(recordSchema, bytes, `${this.url}/${key}`));
     }
     return out;
@@ -118,7 +118,9 @@ export class ProgressStore {
     const done = Bitmap.of(tasks);
     const dead = new Map<number, string>();
     for (const r of records) {
-      done.or(decodeBitmap(r, `${this.url}/records/${stage}/${r.recorder}`));
+      const where = `${this.url}/records/${stage}/${r.recorder}`;
+      if (r.tasks !== tasks) throw new CorruptData(`${where}: counts ${r.tasks} tasks, the plan's stage ${stage} has ${tasks}`);
+      done.or(decodeBitmap(r, where));
       for (const [i, error] of r.dead) dead.set(i, error);
     }
     for (const i of dead.keys()) if (done.has(i)) dead.delete(i);

@@ -14,6 +14,16 @@ import { box, Vec3 } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
 import { Volume } from '../precomputed/volume.js';
 import { referencePyramid, seededRandom } from '../test/reference.js';
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
+import { CorruptData, InvalidInput } from '../common/errors.js';
+import { decodeGraph } from '../affinities/mean-graph.js';
+import { decodeMapping } from '../affinities/agglomerate.js';
+import { decodeCompressedSegmentation, encodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
+import { decodePng, encodePng } from '../codecs/png.js';
+import { createInfo } from '../precomputed/info.js';
+import { mappingKey } from '../tasks/agglomerate.js';
+import { runTask } from '../tasks/registry.js';
+import { ProgressStore } from './progress-store.js';
 
 const cli = join(__dirname, '..', 'dist', 'engine', 'cli.js');
 const dist = join(__dirname, '..', 'dist');
@@ -126,4 +136,117 @@ describe('finding 1: digest reads back what it writes, for chunks that coding ca
       }
     });
   }
+});
+
+describe('finding 0b, 0c and 4: the agglomeration mapping and the region graph', () => {
+  const graphFile = (rows: unknown[]) => new TextEncoder().encode(JSON.stringify({ edges: rows }));
+  it('refuses graph rows no writer of the format makes, as CorruptData naming the file and row', () => {
+    const bad: [unknown, RegExp][] = [
+      [['18446744073709551616', '7', 1, 2], /labels 0 < a < b < 2\^64/], // 2^64 would wrap to 0
+      [['0', '7', 1, 2], /labels 0 < a < b/],
+      [['7', '3', 1, 2], /labels 0 < a < b/],
+      [['3', '7', 1e309, 2], /sum in \[0, count\]/], // JSON's 1e309 is Infinity
+      [['3', '7', -1, 2], /sum in \[0, count\]/],
+      [['3', '7', 3, 2], /sum in \[0, count\]/], // a mean above 1
+      [['3', '7', 1, 0], /must be \["<a>"/],
+      [['3', '7', 1, 2.5], /must be \["<a>"/],
+      [['3', '7', 1, 2, 7], /mean in \[0, 1\]/],
+    ];
+    for (const [row, why] of bad) {
+      const text = new TextDecoder().decode(graphFile([row])).replace('null', '1e309');
+      let error: unknown;
+      try { decodeGraph(new TextEncoder().encode(text), 'g/graph.json'); } catch (e) { error = e; }
+      expect(error, JSON.stringify(row)).toBeInstanceOf(CorruptData);
+      expect((error as Error).message).toMatch(/^g\/graph\.json: edges\[0\] /);
+      expect((error as Error).message).toMatch(why);
+    }
+    expect(() => decodeGraph(new TextEncoder().encode('{"edges": ['), 'g')).toThrow(CorruptData);
+    expect(decodeGraph(graphFile([['3', '18446744073709551615', 1.5, 2]]), 'g')).toEqual([{ a: 3n, b: 2n ** 64n - 1n, sum: 1.5, count: 2 }]);
+  });
+
+  it('refuses torn and impossible mappings as CorruptData', () => {
+    const pairs = (...p: bigint[]) => new Uint8Array(BigUint64Array.from(p).buffer);
+    expect(() => decodeMapping(new Uint8Array(3), 'm')).toThrow(CorruptData);
+    expect(() => decodeMapping(pairs(5n, 0n), 'm')).toThrow(/maps label 5 to 0/);
+    expect(() => decodeMapping(pairs(5n, 9n), 'm')).toThrow(CorruptData);
+    expect(() => decodeMapping(pairs(9n, 5n, 7n, 5n), 'm')).toThrow(/increasing/);
+    expect([...decodeMapping(pairs(7n, 5n, 9n, 5n), 'm')]).toEqual([[7n, 5n], [9n, 5n]]);
+  });
+
+  it('a long-lived thread remaps with the mapping as it is now, not as it was', async () => {
+    const dir = await tmp('mapping');
+    const ws = join(dir, 'ws'), out = join(dir, 'out');
+    const info = createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 });
+    const labels = Uint32Array.from({ length: 512 }, (_, i) => 1 + (i % 3));
+    const source = await Volume.create(ws, info);
+    await source.writeChunk(0, box([0, 0, 0], [8, 8, 8]), labels);
+    await Volume.create(out, info);
+    const remap = JSON.stringify({ kind: 'remap', chunk_position: '0-8_0-8_0-8', layer_path_segmentation: ws, layer_path: out, threshold: 0.5 });
+    const write = (p: bigint[]) => source.store.put(mappingKey(0.5), new Uint8Array(BigUint64Array.from(p).buffer), { gzip: true });
+    await write([2n, 1n]);
+    await runTask(remap);
+    expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(Array.from(labels, (l) => (l === 2 ? 1 : l)));
+    await write([3n, 1n]); // the same URL, another mapping (a later plan)
+    await runTask(remap);
+    expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(Array.from(labels, (l) => (l === 3 ? 1 : l)));
+  });
+});
+
+describe('finding 2: side files that inflate without bound', () => {
+  // 2 MiB of gzip that inflates to 2 GiB: refused once the reader's bound is passed, in bounded memory.
+  const bomb = () => {
+    const zeros = new Uint8Array(64 << 20);
+    const part = gzipSync(zeros, { level: 9 });
+    // Concatenated gzip members inflate as one stream: 32 x 64 MiB.
+    return Buffer.concat(Array.from({ length: 32 }, () => part));
+  };
+  it('refuses a graph, chunk graphs, progress records and plans that inflate past their bound, in bounded memory', async () => {
+    const dir = await tmp('side-bombs');
+    const layer = join(dir, 'seg');
+    await Volume.create(layer, createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }));
+    const gz = bomb();
+    await mkdir(join(layer, 'mean_graph', 'chunks'), { recursive: true });
+    await writeFile(join(layer, 'mean_graph', 'graph.json.gz'), gz);
+    await writeFile(join(layer, 'mean_graph', 'chunks', '0-8_0-8_0-8.json.gz'), gz);
+    await mkdir(join(dir, 'progress', 'records', '0'), { recursive: true });
+    await writeFile(join(dir, 'progress', 'plan.json.gz'), gz);
+    const before = process.memoryUsage().rss;
+    for (const task of [{ kind: 'agglomerate', layer_path_segmentation: layer, threshold: 0.5 }, { kind: 'mean_graph_reduce', layer_path_segmentation: layer }]) {
+      await expect(runTask(JSON.stringify(task))).rejects.toThrow(CorruptData);
+    }
+    await expect(new ProgressStore(join(dir, 'progress')).status()).rejects.toThrow(/inflates to more than/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(1.5 * 2 ** 30);
+    const status = await digest(['status', '--progress', join(dir, 'progress')]);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/plan\.json\.gz: inflates to more than/);
+  }, 300_000);
+});
+
+describe('finding 3: PNG bombs in ancillary chunks', () => {
+  it('a valid PNG with a 1 MB iCCP profile that inflates to 1 GiB decodes without inflating it', () => {
+    const png = encodePng(new Uint8Array(16 * 16).fill(3), [16, 16, 1], 1);
+    const profile = deflateSync(new Uint8Array(1 << 30), { level: 9 });
+    const body = Buffer.concat([Buffer.from('icc\0\0'), profile]);
+    const chunk = Buffer.alloc(12 + body.length);
+    chunk.writeUInt32BE(body.length, 0);
+    chunk.write('iCCP', 4, 'latin1');
+    body.copy(chunk, 8);
+    chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + body.length)) >>> 0, 8 + body.length);
+    const bombed = Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]);
+    const before = process.memoryUsage().rss;
+    expect(Array.from(decodePng(bombed, [16, 16, 1], 1, 'uint8'))).toEqual(new Array(256).fill(3));
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 << 20);
+  });
+});
+
+describe('finding 4: a compressed_segmentation chunk with a channel offset past the end', () => {
+  it('fails as CorruptData naming the fault, on the WebAssembly path too', () => {
+    const good = encodeCompressedSegmentation(Uint32Array.from({ length: 512 }, (_, i) => i % 5), [8, 8, 8], 1, [8, 8, 8]);
+    for (const offset of [good.length / 4, 0x7fff_ffff, 0xffff_ffff]) {
+      const bad = good.slice();
+      new DataView(bad.buffer).setUint32(0, offset, true);
+      expect(() => decodeCompressedSegmentation(bad, [8, 8, 8], 1, [8, 8, 8], 'uint32')).toThrow(CorruptData);
+      expect(() => decodeCompressedSegmentation(bad, [8, 8, 8], 1, [8, 8, 8], 'uint32')).toThrow(/block headers at word/);
+    }
+  });
 });

@@ -52,7 +52,8 @@ export async function describeLayer(layerUrl: string, name: string, source: stri
 export async function findLayers(dir: string): Promise<string[]> {
   if (existsSync(join(dir, 'info'))) return [dir];
   const entries = await readdir(dir, { withFileTypes: true });
-  const layers = entries.filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'info'))).map((e) => join(dir, e.name)).sort();
+  // A linked layer folder counts too (it is served from where the link leads).
+  const layers = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && existsSync(join(dir, e.name, 'info'))).map((e) => join(dir, e.name)).sort();
   if (layers.length === 0) throw new InvalidInput(`${dir}: no precomputed layer here (no info file in it or in its subdirectories)`);
   return layers;
 }

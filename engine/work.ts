@@ -27,6 +27,7 @@ import { Server } from 'node:http';
 import { InvalidInput, isPermanent, messageOf } from '../common/errors.js';
 import { logEvent } from '../common/log.js';
 import { parseTask, Task } from '../tasks/registry.js';
+import { MAX_STAGE_TASKS, stageSize } from '../tasks/plan-format.js';
 import { Config } from './config.js';
 import { serveHealth } from './health.js';
 import { prefetchInputs, PrefetchedObject } from './prefetch.js';
@@ -199,9 +200,12 @@ class PubSubWorker {
     this.held.set(m.ackId, m);
     if (this.draining) { void this.settle(m, false); return; }
     try {
+      // Both parsed before either is kept: a message with bad attributes never runs its task.
+      const progress = progressOf(m.attributes);
       m.task = parseTask(m.data);
-      m.progress = progressOf(m.attributes);
+      m.progress = progress;
     } catch (e) {
+      m.task = undefined;
       m.invalid = e;
     }
     if (m.task && this.opts.prefetch > 0) this.prefetch(m);
@@ -244,7 +248,7 @@ class PubSubWorker {
     const t0 = Date.now();
     let book: StageBook | undefined;
     try {
-      if (!m.task) throw m.invalid;
+      if (m.invalid !== undefined || !m.task) throw m.invalid;
       book = m.progress && await this.book(m.progress);
       if (book?.known.has(m.progress!.index) || book?.recorder.done.has(m.progress!.index)) {
         logEvent('INFO', 'task already done: acked without running', { id: m.id, stage: m.progress!.stage, index: m.progress!.index });
@@ -275,7 +279,7 @@ class PubSubWorker {
     const key = `${p.store.url}#${p.stage}`;
     let book = this.books.get(key);
     if (!book) {
-      book = p.store.stageState(p.stage, p.tasks).then(({ done }) => ({ recorder: p.store.recorder(p.stage, p.tasks, this.name), known: done, refreshed: Date.now() }));
+      book = checkAgainstPlan(p).then(() => p.store.stageState(p.stage, p.tasks)).then(({ done }) => ({ recorder: p.store.recorder(p.stage, p.tasks, this.name), known: done, refreshed: Date.now() }));
       book.catch(() => this.books.delete(key));
       this.books.set(key, book);
       return book;
@@ -375,10 +379,19 @@ class PubSubWorker {
  */
 function progressOf(a: Record<string, string>, lenient = false): Held['progress'] {
   if (!a.progress) return undefined;
-  const [stage, index, tasks] = [a.stage, a.index, a.tasks].map(Number);
-  if (![stage, index, tasks].every(Number.isSafeInteger) || index < 0 || index >= tasks) {
+  const [stage, index, tasks] = [a.stage, a.index, a.tasks].map((x) => (/^\d{1,10}$/.test(x ?? '') ? Number(x) : NaN));
+  if (![stage, index, tasks].every(Number.isSafeInteger) || index >= tasks || tasks > MAX_STAGE_TASKS) {
     if (lenient) return undefined;
     throw new InvalidInput(`message attributes stage ${a.stage}, index ${a.index}, tasks ${a.tasks} do not name a task of the plan at ${a.progress}`);
   }
   return { store: new ProgressStore(a.progress), stage, index, tasks };
+}
+
+/** The attributes' stage and task count must be the plan's, before anything is sized by them. */
+async function checkAgainstPlan(p: NonNullable<Held['progress']>): Promise<void> {
+  const plan = await p.store.plan();
+  const stage = plan.stages[p.stage];
+  if (!stage || stageSize(stage) !== p.tasks) {
+    throw new InvalidInput(`message attributes stage ${p.stage}, tasks ${p.tasks} are not a stage of the plan at ${p.store.url} (${plan.stages.length} stages${stage ? `, stage ${p.stage} has ${stageSize(stage)} tasks` : ''})`);
+  }
 }

@@ -47,7 +47,9 @@ const gzipSchema = v.union([
  * directory); digest refuses it, so that no task writes outside the layer it was given.
  */
 const SCALE_KEY_PART = /^[A-Za-z0-9_.,-]+$/;
-const isScaleKey = (key: unknown) => typeof key === 'string' && key.split('/').every((p) => SCALE_KEY_PART.test(p) && p !== '.' && p !== '..');
+const isScaleKey = (key: unknown) => typeof key === 'string' && key.split('/').every((p) => SCALE_KEY_PART.test(p) && !/^\.+$/.test(p));
+/** What else a layer holds at its top level: a scale there would mix its chunks with these files. */
+const RESERVED_TOP = ['info', 'provenance', 'mean_graph', 'agglomeration', 'mesh', 'skeletons'];
 /** Voxel coordinates stay exact in doubles and chunk indices in 64-bit Morton codes. */
 const MAX_EXTENT = 2 ** 40;
 
@@ -83,6 +85,7 @@ export function parseInfo(input: string | unknown): Info {
   if (raw.type === 'segmentation' && raw.num_channels !== 1) fail('num_channels', raw.num_channels, 'must be 1 for segmentation');
   if (!Array.isArray(raw.scales) || raw.scales.length === 0) fail('scales', raw.scales, 'must be a non-empty array');
   const scales = raw.scales.map((s: any, i: number) => parseScale(s, i, dataType, raw.num_channels));
+  if (typeof raw.mesh === 'string') scales.forEach((s: Scale, i: number) => { if (s.key.split('/')[0] === raw.mesh) fail(`scales[${i}].key`, s.key, `is in the mesh directory "${raw.mesh}"`); });
   // Two scales with one key would write into one directory: a mip would overwrite another.
   const firstWithKey = new Map<string, number>();
   scales.forEach((s: Scale, i: number) => {
@@ -102,7 +105,8 @@ export function parseInfo(input: string | unknown): Info {
 function parseScale(s: any, i: number, dataType: DataType, channels: number): Scale {
   const f = (name: string) => `scales[${i}].${name}`;
   if (typeof s !== 'object' || s === null) fail(`scales[${i}]`, s, 'must be an object');
-  if (!isScaleKey(s.key)) fail(f('key'), s.key, 'must be a relative path of names made of letters, digits and "_-.," (no "." or ".." parts)');
+  if (!isScaleKey(s.key)) fail(f('key'), s.key, 'must be a relative path of names made of letters, digits and "_-.," (no parts of dots alone)');
+  if (RESERVED_TOP.includes(s.key.split('/')[0])) fail(f('key'), s.key, `must not start with ${RESERVED_TOP.join(', ')}: the layer keeps other files there`);
   const size = vec3(s.size, f('size'), { positive: true });
   if (!size.every((v) => v <= MAX_EXTENT)) fail(f('size'), s.size, `must be at most ${MAX_EXTENT} voxels per axis`);
   const resolution = vec3(s.resolution, f('resolution'), { positive: true, integer: false });

@@ -133,9 +133,13 @@ export class ShardedScale {
     if (!whole) return null;
     const entry = whole.length > 0 ? whole.subarray(2 * minishard, 2 * minishard + 2) : await this.readIndexRange(shard, 16 * minishard, 16);
     if (!entry) return null;
+    const where = `${this.store.url}/${this.shardKey(shard)} (minishard ${minishard})`;
+    // uint64 offsets checked before they become doubles (which would round distinct values together).
+    if (entry[0] > BigInt(Number.MAX_SAFE_INTEGER) || entry[1] > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new CorruptData(`${where}: index range [${entry[0]}, ${entry[1]}) points past 2^53`);
+    }
     const base = 16 * 2 ** this.spec.minishard_bits;
     const start = base + Number(entry[0]), end = base + Number(entry[1]);
-    const where = `${this.store.url}/${this.shardKey(shard)} (minishard ${minishard})`;
     if (end < start) throw new CorruptData(`${where}: index range [${start}, ${end}) is reversed`);
     if (end === start) return new Map();
     // A minishard lists at most every chunk of the grid: 24 bytes each.

@@ -197,14 +197,16 @@ export function decodeMinishardIndex(bytes: Uint8Array, spec: ShardingSpec, wher
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const base = 16 * 2 ** spec.minishard_bits;
   const out = new Map<bigint, ByteRange>();
-  let id = 0n, end = base;
+  // Offsets and sizes stay uint64 until checked: a double would merge 2^60 + 32 and 2^60 + 80.
+  let id = 0n, end = BigInt(base);
   for (let i = 0; i < n; i++) {
     id += view.getBigUint64(8 * i, true);
-    const start = end + Number(view.getBigUint64(8 * (n + i), true));
-    const size = Number(view.getBigUint64(8 * (2 * n + i), true));
-    end = start + size;
-    if (!Number.isSafeInteger(end)) throw new CorruptData(`${where}: minishard index entry ${i} points past 2^53`);
-    out.set(id & MASK64, { start, end });
+    const start = end + view.getBigUint64(8 * (n + i), true);
+    end = start + view.getBigUint64(8 * (2 * n + i), true);
+    if (end > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptData(`${where}: minishard index entry ${i} points past 2^53`);
+    const chunk = id & MASK64;
+    if (out.has(chunk)) throw new CorruptData(`${where}: minishard index lists chunk ${chunk} twice (entry ${i})`);
+    out.set(chunk, { start: Number(start), end: Number(end) });
   }
   return out;
 }

@@ -172,6 +172,23 @@ export class Volume {
     return whole.length;
   }
 
+  /**
+   * `data` (covering `region`) as a reader of scale `mip` sees it once `chunks` are stored: `data`
+   * itself for lossless encodings; for JPEG a copy whose chunks went through the encoder and back.
+   * The next mip is made from this, so that every path (Ingest, a multi-mip Downsample, mip by mip)
+   * averages what was stored, as a reader of mip k - 1 would.
+   */
+  storedValues(mip: number, chunks: Box[], data: TypedArray, region: Box): TypedArray {
+    const f = this.format(mip);
+    if (f.scale.encoding !== 'jpeg') return data;
+    const out = data.slice() as TypedArray;
+    for (const [i, bytes] of this.encoded(mip, chunks, data, region)) {
+      const chunk = chunks[i];
+      copyRegion(decodeChunk(bytes, shapeOf(chunk), f), chunk, out, region, chunk, this.info.num_channels);
+    }
+    return out;
+  }
+
   /** Cuts and encodes each chunk out of `data` (covering `region`). */
   encodeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Uint8Array[] {
     const out: Uint8Array[] = [];

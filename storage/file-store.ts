@@ -3,15 +3,19 @@
 // tools expect. Temp files left by a killed writer are swept the next time a process writes into
 // their directory.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { FileHandle, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { storageOptions } from './options.js';
-import { checkKey, GetOptions, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
 
-const TEMP = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+/** Temp files are `<target>.tmp-<host>-<pid>-<random>`: whose they are, so a sweep knows when they are dead. */
+const TEMP = /\.tmp-(?:([A-Za-z0-9_]+)-)?(\d+)-[0-9a-f]{8}$/;
+const HOST = hostname().replace(/[^A-Za-z0-9]/g, '_') || 'host';
 
 /** Open files per process, at most: a task writing thousands of chunks must not run out of descriptors. */
 const files = new Limiter(64);
@@ -28,27 +32,44 @@ export class FileStore implements Store {
     return join(this.root, ...checkKey(key).split('/'));
   }
 
-  get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
+  get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
     return files.run(() => this.read(key, options));
   }
 
-  private async read(key: string, options: GetOptions): Promise<Uint8Array | null> {
+  private async read(key: string, options: GetOptions | undefined): Promise<Uint8Array | null> {
     const path = this.path(key);
-    const plain = await readOrNull(path, options.maxBytes);
+    const maxBytes = maxBytesOf(options);
+    const plain = await readOrNull(path, maxBytes);
     if (plain) return plain;
-    // gzip adds at most a few bytes per 16 KiB block (stored blocks) and a header to what it holds.
-    const zipped = await readOrNull(path + '.gz', options.maxBytes === undefined ? undefined : gzipBound(options.maxBytes));
-    return zipped ? gunzip(zipped, path + '.gz', options.maxBytes) : null;
+    const zipped = await readOrNull(path + '.gz', gzipBound(maxBytes));
+    return zipped ? gunzip(zipped, path + '.gz', maxBytes) : null;
   }
 
+  /**
+   * The object as stored, for copying a layer: only a regular file inside the store's directory
+   * (a link that leads out of it is refused, as serve refuses it).
+   */
   getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
     return files.run(async () => {
       const path = this.path(key);
-      const plain = await readOrNull(path);
-      if (plain) return { body: plain, gzip: false };
-      const zipped = await readOrNull(path + '.gz');
-      return zipped ? { body: zipped, gzip: true } : null;
+      for (const [file, gzip] of [[path, false], [path + '.gz', true]] as const) {
+        await this.assertInside(file);
+        const body = await readOrNull(file, DEFAULT_MAX_BYTES);
+        if (body) return { body, gzip };
+      }
+      return null;
     });
+  }
+
+  /** Refuses a path that is (or passes through) a symbolic link leading out of the store's directory. */
+  private async assertInside(path: string): Promise<void> {
+    const real = await realpath(path).catch((e) => {
+      if (isMissing(e)) return null;
+      throw fileError(e, path);
+    });
+    if (real === null) return;
+    const root = await realpath(this.root).catch(() => this.root);
+    if (real !== root && !real.startsWith(root + sep)) throw new InvalidInput(`${path} is a link to ${real}, outside ${root}: refused`);
   }
 
   getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
@@ -57,10 +78,7 @@ export class FileStore implements Store {
 
   private async readRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     const path = this.path(key);
-    const handle = await open(path, 'r').catch((e) => {
-      if (isMissing(e)) return null;
-      throw fileError(e, path);
-    });
+    const handle = await openRegular(path);
     if (!handle) return null;
     try {
       const out = new Uint8Array(length);
@@ -110,13 +128,19 @@ export class FileStore implements Store {
   }
 
   async *listPages(prefix = ''): AsyncIterable<string[]> {
-    // Walk only the deepest directory that the prefix names; one page per directory.
+    // Walk only the deepest directory that the prefix names; one page per directory. A link to a
+    // directory is walked when it stays inside the store (once: links may loop); a link out of it
+    // is refused, as reading through it would be.
     const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const pending = [dirPart ? join(this.root, ...dirPart.split('/')) : this.root];
+    const walked = new Set<string>();
     while (pending.length > 0) {
       const dir = pending.pop()!;
       let entries;
       try {
+        const real = await realpath(dir);
+        if (walked.has(real)) continue;
+        walked.add(real);
         entries = await readdir(dir, { withFileTypes: true });
       } catch (e) {
         if (isMissing(e)) continue;
@@ -125,10 +149,15 @@ export class FileStore implements Store {
       const page = new Set<string>();
       for (const entry of entries) {
         const full = join(dir, entry.name);
-        if (entry.isDirectory()) pending.push(full);
-        else if (!TEMP.test(entry.name)) {
+        if (entry.isDirectory() || (entry.isSymbolicLink() && (await stat(full).catch(() => null))?.isDirectory())) {
+          if (entry.isSymbolicLink()) await this.assertInside(full);
+          pending.push(full);
+        } else if (!TEMP.test(entry.name)) {
           const key = relative(this.root, full).split(sep).join('/').replace(/\.gz$/, '');
-          if (key.startsWith(prefix)) page.add(key);
+          if (!key.startsWith(prefix)) continue;
+          // A write never leaves both (it removes the other); two objects for one key are ambiguous.
+          if (page.has(key)) throw new InvalidInput(`${join(dir, entry.name.replace(/\.gz$/, ''))} and its .gz are both there: one key, two objects; keep one`);
+          page.add(key);
         }
       }
       if (page.size > 0) yield [...page].sort();
@@ -143,7 +172,7 @@ export class FileStore implements Store {
 }
 
 async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = `${target}.tmp-${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const handle = await open(temp, 'w');
     try {
@@ -163,9 +192,9 @@ const swept = new Set<string>();
 const made = new Set<string>();
 
 /**
- * Removes temp files in `dir` that no live writer owns: their process is gone (killed mid-write) and
- * they are a few seconds old, or they are an hour old (a writer on another machine). Once per
- * directory per process.
+ * Removes temp files in `dir` that no live writer owns: a writer of this machine whose process is
+ * gone (killed mid-write), or any an hour old (a writer on another machine sharing the directory).
+ * Once per directory per process.
  */
 async function sweepOnce(dir: string): Promise<void> {
   if (swept.has(dir)) return;
@@ -176,7 +205,9 @@ async function sweepOnce(dir: string): Promise<void> {
     if (!m) continue;
     const path = join(dir, name);
     const age = now - ((await stat(path).catch(() => null))?.mtimeMs ?? now);
-    if (age > 3_600_000 || (age > 5_000 && !processAlive(Number(m[1])))) await rm(path, { force: true });
+    // (A name without a host is from before hosts were named: its pid is trusted after 5 s.)
+    const deadHere = (m[1] === HOST || (m[1] === undefined && age > 5_000)) && !processAlive(Number(m[2]));
+    if (deadHere || age > 3_600_000) await rm(path, { force: true });
   }
 }
 
@@ -205,8 +236,12 @@ export function fileError(e: unknown, path: string): Error {
   return new TransientError(`${path}: ${message}`, { cause: e });
 }
 
-async function readOrNull(path: string, maxBytes?: number): Promise<Uint8Array | null> {
-  const handle = await open(path, 'r').catch((e) => {
+/**
+ * The file at `path` opened for reading, or null when there is none. Opened without blocking, so a
+ * FIFO (or a device) where an object belongs is refused at once instead of waiting for a writer.
+ */
+async function openRegular(path: string): Promise<FileHandle | null> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((e) => {
     if (isMissing(e)) return null;
     throw fileError(e, path);
   });
@@ -214,8 +249,25 @@ async function readOrNull(path: string, maxBytes?: number): Promise<Uint8Array |
   try {
     const info = await handle.stat();
     if (info.isDirectory()) throw new InvalidInput(`${path} is a directory, not a stored object`);
-    const { size } = info;
-    if (maxBytes !== undefined && size > maxBytes) throw new CorruptData(`${path}: ${size} bytes, more than the ${maxBytes} expected`);
+    if (!info.isFile()) throw new InvalidInput(`${path} is not a regular file (a FIFO, socket or device), not a stored object`);
+    return handle;
+  } catch (e) {
+    await handle.close();
+    throw fileError(e, path);
+  }
+}
+
+/** A local file's bytes (null when there is none): regular files only, refused past `maxBytes`. */
+export async function readLocalFile(path: string, maxBytes: number): Promise<Uint8Array | null> {
+  return files.run(() => readOrNull(path, maxBytes));
+}
+
+async function readOrNull(path: string, maxBytes: number): Promise<Uint8Array | null> {
+  const handle = await openRegular(path);
+  if (!handle) return null;
+  try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw new CorruptData(`${path}: ${size} bytes, more than the ${maxBytes} expected`);
     const buf = await handle.readFile();
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {

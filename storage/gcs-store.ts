@@ -7,7 +7,7 @@ import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
 import { withRetries } from './retry.js';
-import { checkKey, GetOptions, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
 import { CorruptData } from '../common/errors.js';
 
 let client: Storage | undefined;
@@ -72,15 +72,15 @@ export class GcsStore implements Store {
     }));
   }
 
-  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
-    const limit = options.maxBytes === undefined ? undefined : gzipBound(options.maxBytes);
-    const got = await this.request(this.where(key), (signal, progress) => this.download(key, { validation: 'crc32c' }, signal, progress, limit));
+  async get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
+    const maxBytes = maxBytesOf(options);
+    const got = await this.request(this.where(key), (signal, progress) => this.download(key, { validation: 'crc32c' }, signal, progress, gzipBound(maxBytes)));
     if (!got) return null;
-    return got.gzip ? gunzip(got.bytes, this.where(key), options.maxBytes) : got.bytes;
+    return got.gzip ? gunzip(got.bytes, this.where(key), maxBytes) : got.bytes;
   }
 
   async getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
-    const got = await this.request(this.where(key), (signal, progress) => this.download(key, { validation: 'crc32c' }, signal, progress));
+    const got = await this.request(this.where(key), (signal, progress) => this.download(key, { validation: 'crc32c' }, signal, progress, DEFAULT_MAX_BYTES));
     return got ? { body: got.bytes, gzip: got.gzip } : null;
   }
 

@@ -2,7 +2,7 @@
 // that name the same place see the same objects (as with gs://). Not shared between worker threads.
 import { CorruptData } from '../common/errors.js';
 import { gunzip } from './gzip.js';
-import { checkKey, GetOptions, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
 
 interface Entry { data: Uint8Array; gzip: boolean; contentType?: string }
 const buckets = new Map<string, Map<string, Entry>>();
@@ -23,11 +23,12 @@ export class MemStore implements Store {
     return this.prefix + checkKey(key);
   }
 
-  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | null> {
+  async get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
     const entry = this.map.get(this.name(key));
     if (!entry) return null;
-    if (entry.gzip) return gunzip(entry.data, `${this.url}/${key}`, options.maxBytes);
-    if (options.maxBytes !== undefined && entry.data.length > options.maxBytes) throw new CorruptData(`${this.url}/${key}: ${entry.data.length} bytes, more than the ${options.maxBytes} expected`);
+    const maxBytes = maxBytesOf(options);
+    if (entry.gzip) return gunzip(entry.data, `${this.url}/${key}`, maxBytes);
+    if (entry.data.length > maxBytes) throw new CorruptData(`${this.url}/${key}: ${entry.data.length} bytes, more than the ${maxBytes} expected`);
     return entry.data.slice();
   }
 

@@ -1,7 +1,7 @@
 // Bytes fetched ahead of a task (engine/prefetch.ts) and handed to its worker thread with it. A store
 // opened in that thread answers get() from here first, once per object; anything not here (or a
 // second read) goes to storage as usual, so prefetching can only save time, never change results.
-import { GetOptions, joinUrl, PutOptions, Store } from './store.js';
+import { GetOptions, joinUrl, maxBytesOf, PutOptions, Store } from './store.js';
 
 const cache = new Map<string, Uint8Array>();
 
@@ -27,7 +27,7 @@ export function withPrefetched(store: Store): Store {
       if (cache.size > 0) {
         const url = objectUrl(store.url, key);
         const bytes = cache.get(url);
-        if (bytes && (options?.maxBytes === undefined || bytes.length <= options.maxBytes)) {
+        if (bytes && bytes.length <= maxBytesOf(options)) {
           cache.delete(url);
           return bytes;
         }

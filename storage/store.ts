@@ -20,9 +20,26 @@ export function storedBody(data: Uint8Array, options: PutOptions): { body: Uint8
 }
 
 export interface GetOptions {
-  /** An object larger than this (after inflating) is refused as corrupt before it is all in memory. */
+  /**
+   * An object larger than this (after inflating) is refused as corrupt before it is all in memory:
+   * what the object claims to be (a chunk's voxels, a stage's tasks) or a side-file limit below.
+   * A read that names none is held to DEFAULT_MAX_BYTES.
+   */
   maxBytes?: number;
 }
+
+/** The bound of a read that names none: no object read whole may take more. */
+export const DEFAULT_MAX_BYTES = 1 << 30;
+
+/** The bound `options` set for a read. */
+export function maxBytesOf(options: GetOptions | undefined): number {
+  return options?.maxBytes ?? DEFAULT_MAX_BYTES;
+}
+
+/** The most a JSON side file (graph, progress record, plan) may hold: V8's longest string, 2^29 - 24 characters. */
+export const MAX_JSON_BYTES = (1 << 29) - 24;
+/** The most a small JSON record (a count, a marker) may hold. */
+export const MAX_SMALL_JSON_BYTES = 64 << 10;
 
 export interface Store {
   readonly url: string;

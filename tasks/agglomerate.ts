@@ -5,13 +5,15 @@
 // (mip 0; the mips above come from the Downsample tasks, which makes them equal to downsampling the
 // remapped mip 0 by construction).
 import * as v from 'valibot';
-import { agglomerate, decodeMapping, encodeMapping } from '../affinities/agglomerate.js';
+import { crc32 } from 'node:zlib';
+import { agglomerate, decodeMapping, encodeMapping, MAX_MAPPING_BYTES } from '../affinities/agglomerate.js';
 import { decodeGraph } from '../affinities/mean-graph.js';
 import { InvalidInput } from '../common/errors.js';
 import { parseChunkKey, voxelCount } from '../precomputed/box.js';
 import { asLabels } from '../precomputed/dtype.js';
 import { assertChunkUnion } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
+import { MAX_JSON_BYTES } from '../storage/store.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { GRAPH_FILE } from './mean-graph.js';
@@ -28,7 +30,7 @@ export const agglomerateTask = defineTask('agglomerate', 'Agglomerate task', agg
   id: (task) => `agglomerate:${task.layer_path_segmentation}:${task.threshold}`,
   async run(task) {
     const segmentation = await Volume.open(task.layer_path_segmentation);
-    const bytes = await segmentation.store.get(GRAPH_FILE);
+    const bytes = await segmentation.store.get(GRAPH_FILE, { maxBytes: MAX_JSON_BYTES });
     if (!bytes) throw new InvalidInput(`Agglomerate task: no region graph ${segmentation.url}/${GRAPH_FILE} (run the MeanGraph and MeanGraphReduce tasks first)`);
     const result = agglomerate(decodeGraph(bytes, `${segmentation.url}/${GRAPH_FILE}`), task.threshold);
     await segmentation.store.put(mappingKey(task.threshold), encodeMapping(result.mapping), { gzip: true });
@@ -68,15 +70,19 @@ export const remapTask = defineTask('remap', 'Remap task', remapFields, {
 });
 export type RemapTask = TaskOf<'remap', typeof remapFields>;
 
-/** The mapping of the last threshold read in this thread (every Remap task of a plan reads the same). */
+/**
+ * The mapping last decoded in this thread, keyed by its content (every Remap task of a plan reads the
+ * same one, and decoding costs far more than reading): a mapping rewritten under the same URL, by a
+ * later plan in a long-lived worker, is decoded anew.
+ */
 let cached: { key: string; mapping: Map<bigint, bigint> } | undefined;
 
 async function loadMapping(source: Volume, t: number): Promise<Map<bigint, bigint>> {
-  const key = `${source.url}/${mappingKey(t)}`;
-  if (cached?.key === key) return cached.mapping;
-  const bytes = await source.store.get(mappingKey(t));
-  if (!bytes) throw new InvalidInput(`Remap task: no mapping ${key} (run the Agglomerate task first)`);
-  cached = { key, mapping: decodeMapping(bytes, key) };
+  const where = `${source.url}/${mappingKey(t)}`;
+  const bytes = await source.store.get(mappingKey(t), { maxBytes: MAX_MAPPING_BYTES });
+  if (!bytes) throw new InvalidInput(`Remap task: no mapping ${where} (run the Agglomerate task first)`);
+  const key = `${where}:${bytes.length}:${crc32(bytes)}`;
+  if (cached?.key !== key) cached = { key, mapping: decodeMapping(bytes, where) };
   return cached.mapping;
 }
 

@@ -9,7 +9,7 @@ import { downsample as downsampleKernel } from '../kernels/backend.js';
 import { downsampledShape } from '../kernels/downsample.js';
 import { Box, chunkKey, formatBox, parseChunkKey, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
 import { TypedArray } from '../precomputed/dtype.js';
-import { assertChunkUnion, downsampleFactor, scaleIndex } from '../precomputed/info.js';
+import { assertChunkUnion, chunksWithin, downsampleFactor, scaleIndex } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
@@ -74,6 +74,7 @@ async function runDownsample(task: DownsampleTask) {
     }
     data = await downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
     written += await volume.writeWithin(mip, here, data);
+    if (j + 1 < regions.length) data = volume.storedValues(mip, chunksWithin(volume.scale(mip), here), data, here);
   }
   return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };
 }

@@ -59,6 +59,7 @@ async function runIngest(task: IngestTask) {
     write.catch(() => {}); // (reported below)
     writes.push(write);
     written += level.chunks.length;
+    data = volume.storedValues(level.mip, level.chunks, data, dataBox);
   }
   await Promise.all(writes);
   return { kind: 'ingest', voxels: voxelCount(build.box), chunksWritten: written };

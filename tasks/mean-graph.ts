@@ -3,14 +3,14 @@
 // chunk file into `mean_graph/graph.json` (affinities/mean-graph.ts has the format).
 // Each voxel edge is counted by exactly one task: the one whose box holds its upper voxel. So a task
 // reads one voxel below its box (the lower ends of its edges), and the merged sums are exact.
-import { InvalidInput } from '../common/errors.js';
+import { InvalidInput, TransientError } from '../common/errors.js';
 import { decodeGraph, encodeGraph, meanGraph, mergeGraphs } from '../affinities/mean-graph.js';
 import { kernels } from '../kernels/backend.js';
 import { box, Box, intersect, isBoxKey, parseChunkKey, voxelCount, Vec3 } from '../precomputed/box.js';
 import { asLabels } from '../precomputed/dtype.js';
 import { assertChunkUnion, chunksWithin, chunkSize, gridShape } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { listAll } from '../storage/store.js';
+import { listAll, MAX_JSON_BYTES } from '../storage/store.js';
 import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
@@ -65,7 +65,11 @@ async function runMeanGraphReduce(task: MeanGraphReduceTask) {
   const keys = await listAll(segmentation.store, `${GRAPH_CHUNKS}/`);
   checkChunkGraphNames(segmentation, keys);
   if (keys.length === 0) throw new InvalidInput(`MeanGraphReduce task: no chunk graphs under ${segmentation.url}/${GRAPH_CHUNKS}/ (run the MeanGraph tasks first)`);
-  const graphs = await Promise.all(keys.map(async (key) => decodeGraph((await segmentation.store.get(key))!, `${segmentation.url}/${key}`)));
+  const graphs = await Promise.all(keys.map(async (key) => {
+    const bytes = await segmentation.store.get(key, { maxBytes: MAX_JSON_BYTES });
+    if (!bytes) throw new TransientError(`MeanGraphReduce task: ${segmentation.url}/${key} was listed, then not found`);
+    return decodeGraph(bytes, `${segmentation.url}/${key}`);
+  }));
   await segmentation.store.put(GRAPH_FILE, encodeGraph(mergeGraphs(graphs), true), { contentType: 'application/json' });
   return { kind: 'mean_graph_reduce', voxels: 0, chunksWritten: 0, files: keys.length };
 }

@@ -42,9 +42,19 @@ export type Stage = v.InferOutput<typeof stageSchema>;
 export const planSchema = record({ version: v.literal(2, 'must be 2'), layer_path: text, stages: v.array(stageSchema, 'must be an array of stages') });
 export interface Plan { version: 2; layer_path: string; stages: Stage[] }
 
+/**
+ * The most tasks one stage may hold: 2^30, a 128 MiB progress bitmap (the 100 TB ingest is under
+ * 10^6). More is a plan nobody could track, so it is refused before anything is allocated for it.
+ */
+export const MAX_STAGE_TASKS = 2 ** 30;
+
 /** A plan file's text, checked (set templates too: a template's first task must be a valid task). */
 export function parsePlan(input: string | Uint8Array, file: string): Plan {
   const plan = parseJson(planSchema, input, file) as Plan;
+  plan.stages.forEach((stage, s) => {
+    const size = stageSize(stage);
+    if (!(size <= MAX_STAGE_TASKS)) throw new InvalidInput(`${file}: stages[${s}] has ${size} tasks, more than the ${MAX_STAGE_TASKS} a stage may hold (split it)`);
+  });
   plan.stages.forEach((stage, s) => stage.sets.forEach((set, k) => {
     if ('list' in set || setSize(set) === 0) return;
     try {
