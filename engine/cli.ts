@@ -3,7 +3,7 @@
 // and an exit code (1: the work failed, 2: the command was wrong).
 import { CommanderError } from 'commander';
 import { messageOf } from '../common/errors.js';
-import { logEvent } from '../common/log.js';
+import { logEvent, logFormat, logWarnings } from '../common/log.js';
 import { buildProgram } from './program.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -15,14 +15,14 @@ async function main(argv: string[]): Promise<number> {
       // Help and version exit 0; a usage error has been printed by commander already.
       return e.exitCode === 0 ? 0 : 2;
     }
-    console.error(`digest: ${messageOf(e)}`);
+    // Commands that log JSON (publish, work) end in a JSON line too.
+    if (logFormat() === 'json') logEvent('ERROR', messageOf(e));
+    else console.error(`digest: ${messageOf(e)}`);
     return 1;
   }
   return Number(process.exitCode ?? 0);
 }
 
-// Node's own warnings (e.g. from the Google clients) as log events too.
-process.removeAllListeners('warning');
-process.on('warning', (w) => logEvent('WARNING', w.message, { name: w.name }));
+logWarnings();
 
 main(process.argv.slice(2)).then((code) => process.exit(code));

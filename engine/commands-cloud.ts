@@ -1,5 +1,6 @@
 // Commands of the Pub/Sub path: publish, work, status.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { logEvent } from '../common/log.js';
 import { planSize } from '../tasks/plan.js';
 import { configure, loadPlan } from './commands-run.js';
 import { integer, number, runtimeOptions } from './options.js';
@@ -28,14 +29,14 @@ export function addCloudCommands(program: Command): void {
     .addOption(new Option('--max-in-flight <n>', 'publishes not yet confirmed, at most; also how often the published count is recorded').argParser(integer(1, 100_000)).default(1000))
     .addOption(new Option('--poll <seconds>', 'how often to read the stage\'s progress').argParser(number(0.1, 3600)).default(2))
     .action(async (file: string, o) => {
-      configure(o);
+      configure(o, 'json');
       configurePubsub(o.project);
       const plan = await loadPlan(file);
       await publishPlan(plan, {
         topic: o.topic, subscription: o.subscription, deadLetterTopic: o.deadLetter ?? `${o.topic}-dead`, maxAttempts: o.attempts,
         ackDeadline: o.ackDeadline, retryBackoff: o.retryBackoff, progressUrl: o.progress, maxInFlight: o.maxInFlight, pollMs: o.poll * 1000,
       });
-      console.error(`all ${planSize(plan)} tasks done`);
+      logEvent('INFO', 'all tasks done', { tasks: planSize(plan) });
     });
 
   runtimeOptions(program.command('work')

@@ -10,8 +10,8 @@ import { configFrom, integer, RuntimeFlags, runtimeOptions, storageFlags, storag
 import { configureStorage } from '../storage/options.js';
 import { createTaskPool, TaskPool } from './pool.js';
 import { runPlan, RunSummary } from './runner.js';
-import { serveDirectory } from './serve.js';
-import { serveView, viewerState } from './view.js';
+import { Access, serveDirectory } from './serve.js';
+import { serveView, VIEW_ACCESS, viewerState } from './view.js';
 import { copyLayer } from '../storage/copy.js';
 import { openStore } from '../storage/open.js';
 import { readLocalFile } from '../storage/file-store.js';
@@ -40,7 +40,7 @@ export async function loadPlan(file: string): Promise<Plan> {
   } catch (e) {
     throw withContext(e, `plan ${file}`);
   }
-  if (!bytes) throw new InvalidInput(`plan ${file}: no such file`);
+  if (!bytes) throw new InvalidInput(`plan ${file}: ENOENT: no such file or directory`);
   return parsePlan(bytes, file);
 }
 
@@ -53,15 +53,15 @@ function report(summary: RunSummary): number {
 }
 
 /** Serves `dir` until interrupted. */
-async function serveForever(dir: string, port: number): Promise<never> {
-  await serveDirectory(dir, port);
-  console.log(`serving ${dir} on http://127.0.0.1:${port} with CORS (Ctrl-C to stop)`);
+async function serveForever(dir: string, port: number, access: Access): Promise<never> {
+  await serveDirectory(dir, port, '127.0.0.1', access);
+  console.log(`serving ${dir} on http://127.0.0.1:${port}${access.allowOrigin ? ` with CORS for ${access.allowOrigin}` : ''} (Ctrl-C to stop)`);
   return new Promise(() => {});
 }
 
 /** The bundled viewer over `sources` until interrupted; prints the URL of a state showing them all. */
-async function viewForever(sources: string[], port: number): Promise<never> {
-  const view = await serveView(sources, port);
+async function viewForever(sources: string[], port: number, access = VIEW_ACCESS): Promise<never> {
+  const view = await serveView(sources, port, access);
   console.log(`\nOpen this URL (the bundled Neuroglancer, no internet needed; Ctrl-C to stop):\n  ${view.url}`);
   const remote = view.layers.filter((l) => l.source.startsWith('gs://'));
   if (remote.length > 0) console.log(`\nFor any other Neuroglancer (the gs:// layers must be public), paste this state:\n  ${JSON.stringify(viewerState(remote))}`);
@@ -129,9 +129,11 @@ export function addRunCommands(program: Command): void {
     .description('serve the bundled Neuroglancer and layers on 127.0.0.1, and print the URL of a state showing them all (segments with meshes selected)')
     .argument('<sources...>', 'directories of layers (or one layer), file:// URLs, or gs:// layer URLs')
     .addOption(portOption()))
+    .option('--allow-origin <origin>', 'also let pages of this origin (or *) read the layers (CORS); default: only the bundled viewer')
+    .option('--allow-host <name...>', 'Host names to answer besides 127.0.0.1, localhost and [::1] (a name pointed at this machine)', [])
     .action((sources: string[], o) => {
       configureStorage(storageFrom(o));
-      return viewForever(sources, o.port);
+      return viewForever(sources, o.port, { allowOrigin: o.allowOrigin ?? null, allowHosts: o.allowHost });
     });
 
   storageFlags(program.command('upload')
@@ -151,5 +153,7 @@ export function addRunCommands(program: Command): void {
     .description('serve file:// layers with CORS for Neuroglancer')
     .argument('[dir]', 'directory of layers', '.')
     .addOption(portOption())
-    .action((dir: string, o) => serveForever(dir, o.port));
+    .option('--allow-origin <origin>', 'the origin whose pages may read the layers (CORS)', '*')
+    .option('--allow-host <name...>', 'Host names to answer besides 127.0.0.1, localhost and [::1] (a name pointed at this machine)', [])
+    .action((dir: string, o) => serveForever(dir, o.port, { allowOrigin: o.allowOrigin, allowHosts: o.allowHost }));
 }

@@ -87,7 +87,7 @@ describe('finding 1: a storage request that never answers, and a task that runs 
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/gs:\/\/hang-always\/layer\/info: no answer for 0.5 s \(after 2 attempts\)/);
       expect(r.stderr).toContain('0/1 tasks done');
-      expect(r.seconds).toBeLessThan(30);
+      expect(r.seconds).toBeLessThan(120); // a hang, not a slow machine: storage answers nothing for 60 s x 7 by default
     } finally {
       gcs.hang = () => false;
     }
@@ -241,7 +241,7 @@ describe('finding 5: small hostile files must not inflate without bound', () => 
     expect(out).toContain('jpeg 10000x10000: CorruptData: jpeg chunk is 10000x10000, expected 16x128 for shape [16,16,8]');
     expect(maxRssMiB).toBeLessThan(200); // each bomb alone would take 256 MiB
     expect((await volume.store.exists('8_8_80/0-16_0-16_0-8'))).toBe(false);
-  }, 60_000);
+  });
 
   it('decodes fuzzed JPEGs to a chunk or a CorruptData error, never more', async () => {
     const { out, maxRssMiB } = await inChild(`
@@ -308,7 +308,7 @@ describe('finding 6: number flags', () => {
     const r = await digest(['plan', 'downsample', '--layer', big]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/plan: downsample tasks over .* would be \d\.\d+e\+\d+ tasks, more than 2\.68e\+8; use larger chunks, or more --memory so that each task does more/);
-  }, 60_000);
+  });
 });
 
 describe('finding 7: two files for one PNG slice', () => {
@@ -367,7 +367,7 @@ describe('finding 9: errors name the file', () => {
     gcs.buckets.get('flipped')!.get('layer/chunk')!.data[500] ^= 1;
     await expect(gs.get('chunk')).rejects.toThrow(/^gs:\/\/flipped\/layer\/chunk: .*(after 7 attempts)/);
     await expect(gs.get('chunk')).rejects.toThrow(CorruptData);
-  }, 60_000);
+  });
 });
 
 describe('finding 10: temp files of killed writers', () => {

@@ -29,6 +29,13 @@ export function number(min: number, max: number) {
   };
 }
 
+/** `--allow-prefix A --allow-prefix B` or `A,B` (the environment variable): the prefixes, accumulated. */
+function prefixList(text: string, previous: string[] | undefined): string[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (parts.length === 0) throw new InvalidArgumentError('must name a URL prefix');
+  return [...(previous ?? []), ...parts];
+}
+
 /** `ID,ID,...`: non-zero uint64 segment ids. */
 export function segmentIds(text: string): string[] {
   const ids = text.split(',').map((s) => s.trim());
@@ -73,6 +80,7 @@ export function storageFlags(command: Command): Command {
     .addOption(new Option('--storage-retries <n>', 'retries of a transient storage failure').env('DIGEST_STORAGE_RETRIES').argParser(integer(0, 100)).default(DEFAULT_STORAGE.retries))
     .addOption(new Option('--storage-concurrency <n>', 'gs:// requests open at once per process').env('DIGEST_GCS_CONCURRENCY').argParser(integer(1, 1024)).default(DEFAULT_STORAGE.concurrency))
     .addOption(new Option('--project <id>', 'Google Cloud project').env('DIGEST_PROJECT'))
+    .addOption(new Option('--allow-prefix <url...>', 'open storage only under these URL prefixes (gs://lab-bucket/, /data/); tasks naming anything else fail').env('DIGEST_ALLOW_PREFIX').argParser(prefixList))
     .addOption(new Option('--gcs-endpoint <url>', 'GCS JSON API endpoint (emulators)').env('STORAGE_EMULATOR_HOST').hideHelp())
     .addOption(new Option('--no-fsync', 'file://: do not fsync objects before renaming them into place').env('DIGEST_NO_FSYNC').hideHelp());
 }
@@ -88,6 +96,7 @@ export interface StorageFlags {
   storageRetries: number;
   storageConcurrency: number;
   project?: string;
+  allowPrefix?: string[];
   gcsEndpoint?: string;
   fsync: boolean;
 }
@@ -112,6 +121,7 @@ export function storageFrom(flags: StorageFlags): Config['storage'] {
     concurrency: flags.storageConcurrency,
     fsync: flags.fsync,
     ...(flags.project ? { project: flags.project } : {}),
+    ...(flags.allowPrefix ? { allowPrefixes: flags.allowPrefix } : {}),
     ...(flags.gcsEndpoint ? { gcsEndpoint: flags.gcsEndpoint } : {}),
   };
 }

@@ -53,9 +53,32 @@ export function byteRange(header: string | undefined, size: number): { start: nu
 /** Content types for the viewer's own files; layer objects as a bucket serves them. */
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.svg': 'image/svg+xml' };
 
+/**
+ * Who may read what a server serves. `allowOrigin`: the Access-Control-Allow-Origin answered ('*':
+ * any web page's scripts; null: none, only pages this server serves itself). `allowHosts`: the
+ * names a request's Host header may give besides the loopback ones, so that a page on another site
+ * cannot reach this server by pointing its own name at 127.0.0.1 (DNS rebinding).
+ */
+export interface Access { allowOrigin: string | null; allowHosts: string[] }
+
+export const SERVE_ACCESS: Access = { allowOrigin: '*', allowHosts: [] };
+
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** The host name of a Host header ("127.0.0.1:1337" -> "127.0.0.1", "[::1]:80" -> "[::1]"). */
+function hostName(header: string | undefined): string {
+  const h = (header ?? '').trim().toLowerCase();
+  return h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
+}
+
 /** Answers `req` with the file under `root` that `url` names (CORS, HEAD, key.gz as gzip). */
-export async function serveFile(root: string, url: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  res.setHeader('Access-Control-Allow-Origin', '*');
+export async function serveFile(root: string, url: string, req: IncomingMessage, res: ServerResponse, access: Access = SERVE_ACCESS): Promise<void> {
+  const host = hostName(req.headers.host);
+  if (!LOOPBACK_HOSTS.includes(host) && !access.allowHosts.includes(host)) { res.writeHead(403).end(); return; }
+  if (access.allowOrigin !== null) {
+    res.setHeader('Access-Control-Allow-Origin', access.allowOrigin);
+    if (access.allowOrigin !== '*') res.setHeader('Vary', 'Origin');
+  }
   res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
   res.setHeader('Access-Control-Allow-Headers', '*');
   if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
@@ -83,7 +106,7 @@ export async function serveFile(root: string, url: string, req: IncomingMessage,
  * A server of files on `host`:`port` (0: any free port): `route` says which root and path a request
  * URL names (a URL it cannot decode gets 400); a request that fails is logged and answered 500.
  */
-export function serveFiles(route: (url: string) => { root: string; path: string }, port: number, host = '127.0.0.1'): Promise<Server> {
+export function serveFiles(route: (url: string) => { root: string; path: string }, port: number, host = '127.0.0.1', access: Access = SERVE_ACCESS): Promise<Server> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     let target: { root: string; path: string };
@@ -93,7 +116,7 @@ export function serveFiles(route: (url: string) => { root: string; path: string 
       res.writeHead(400).end();
       return;
     }
-    serveFile(target.root, target.path, req, res).catch((e) => {
+    serveFile(target.root, target.path, req, res, access).catch((e) => {
       logEvent('WARNING', 'request failed', { url, error: (e as Error).message });
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -105,7 +128,7 @@ export function serveFiles(route: (url: string) => { root: string; path: string 
   });
 }
 
-export async function serveDirectory(dir: string, port: number, host = '127.0.0.1'): Promise<Server> {
+export async function serveDirectory(dir: string, port: number, host = '127.0.0.1', access: Access = SERVE_ACCESS): Promise<Server> {
   const root = await realpath(resolve(dir));
-  return serveFiles((url) => ({ root, path: url }), port, host);
+  return serveFiles((url) => ({ root, path: url }), port, host, access);
 }

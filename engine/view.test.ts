@@ -184,7 +184,7 @@ describe('digest view server', () => {
     page.on('requestfailed', (r) => { if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? '')) failures.push(`failed ${r.url()}: ${r.failure()?.errorText}`); });
     page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) failures.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
-  }, 240_000);
+  });
 
   afterAll(async () => {
     await browser?.close();
@@ -253,11 +253,11 @@ describe('digest view server', () => {
 
   it('reports digest\'s values at mip 0 for every encoding', async () => {
     await check(0, points(4, 0));
-  }, 180_000);
+  });
 
   it('reports digest\'s values at mip 1 (2x2x1, odd sizes at the edges) for every encoding', async () => {
     await check(1, points(4, 1));
-  }, 180_000);
+  });
 
   it('loads the meshes of the selected segments, and every request succeeded', async () => {
     const segments: string[] = view.layers.find((l) => l.name === 'cseg_uint64')!.segments;
@@ -279,5 +279,5 @@ describe('digest view server', () => {
       expect([...ok].some((u) => u.includes(`/layers/${mip1(name)}/${volumes[name].scale(1).key}/`)), mip1(name)).toBe(true);
     }
     expect(failures).toEqual([]);
-  }, 120_000);
+  });
 });

@@ -11,7 +11,7 @@ import { builtFile } from '../common/built.js';
 import { InvalidInput } from '../common/errors.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
-import { serveFiles } from './serve.js';
+import { Access, serveFiles } from './serve.js';
 
 /** The bundled viewer (dist/viewer). */
 export function viewerDir(): string {
@@ -87,7 +87,10 @@ export interface ViewServer { server: Server; url: string; port: number; layers:
  * Serves the viewer at / and the layers of `dir` (file://) at /layers/<name>/, plus any `remote`
  * (gs://) layers by their own URLs, on 127.0.0.1:`port` (0: any free port).
  */
-export async function serveView(sources: string[], port: number): Promise<ViewServer> {
+/** The viewer reads its layers from its own origin: no other page's scripts need to. */
+export const VIEW_ACCESS: Access = { allowOrigin: null, allowHosts: [] };
+
+export async function serveView(sources: string[], port: number, access: Access = VIEW_ACCESS): Promise<ViewServer> {
   const viewer = viewerDir();
   const local: { name: string; path: string }[] = [];
   const remote: string[] = [];
@@ -106,7 +109,7 @@ export async function serveView(sources: string[], port: number): Promise<ViewSe
     const layer = m ? byName.get(decodeURIComponent(m[1])) : undefined;
     if (layer) return { root: layer, path: m![2] ?? '/' };
     return { root: viewer, path: url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url };
-  }, port);
+  }, port, '127.0.0.1', access);
   const actual = (server.address() as AddressInfo).port;
   const base = `http://127.0.0.1:${actual}`;
   const layers = [

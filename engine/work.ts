@@ -200,10 +200,10 @@ class PubSubWorker {
     this.held.set(m.ackId, m);
     if (this.draining) { void this.settle(m, false); return; }
     try {
-      // Both parsed before either is kept: a message with bad attributes never runs its task.
-      const progress = progressOf(m.attributes);
-      m.task = parseTask(m.data);
-      m.progress = progress;
+      // Both parsed before the task is kept: a message with bad attributes never runs its task.
+      const task = parseTask(m.data);
+      m.progress = progressOf(m.attributes);
+      m.task = task;
     } catch (e) {
       m.task = undefined;
       m.invalid = e;

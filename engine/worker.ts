@@ -2,6 +2,7 @@
 // Errors come back as records (kind and message): a thrown error would lose its class on the way.
 import { workerData } from 'piscina';
 import { ErrorRecord, toRecord } from '../common/errors.js';
+import { logWarnings } from '../common/log.js';
 import { closeKernels, selectedBackend } from '../kernels/backend.js';
 import { TaskResult } from '../tasks/kind.js';
 import { runTask } from '../tasks/registry.js';
@@ -10,6 +11,7 @@ import { applyConfig, Config } from './config.js';
 import { PrefetchedObject } from './prefetch.js';
 
 applyConfig((workerData as { config: Config }).config);
+logWarnings();
 
 export type WorkerReply = { result: TaskResult } | { error: ErrorRecord };
 

@@ -15,6 +15,8 @@ import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, stored
 
 /** Temp files are `<target>.tmp-<host>-<pid>-<random>`: whose they are, so a sweep knows when they are dead. */
 const TEMP = /\.tmp-(?:([A-Za-z0-9_]+)-)?(\d+)-[0-9a-f]{8}$/;
+/** Links to directories followed inside one another, at most, when listing. */
+const MAX_LINK_DEPTH = 8;
 const HOST = hostname().replace(/[^A-Za-z0-9]/g, '_') || 'host';
 
 /** Open files per process, at most: a task writing thousands of chunks must not run out of descriptors. */
@@ -129,18 +131,14 @@ export class FileStore implements Store {
 
   async *listPages(prefix = ''): AsyncIterable<string[]> {
     // Walk only the deepest directory that the prefix names; one page per directory. A link to a
-    // directory is walked when it stays inside the store (once: links may loop); a link out of it
-    // is refused, as reading through it would be.
+    // directory is walked when it stays inside the store; a link out of it is refused, as reading
+    // through it would be, and links nested deeper than MAX_LINK_DEPTH are taken for a loop.
     const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const pending = [dirPart ? join(this.root, ...dirPart.split('/')) : this.root];
-    const walked = new Set<string>();
+    const pending: [string, number][] = [[dirPart ? join(this.root, ...dirPart.split('/')) : this.root, 0]];
     while (pending.length > 0) {
-      const dir = pending.pop()!;
+      const [dir, links] = pending.pop()!;
       let entries;
       try {
-        const real = await realpath(dir);
-        if (walked.has(real)) continue;
-        walked.add(real);
         entries = await readdir(dir, { withFileTypes: true });
       } catch (e) {
         if (isMissing(e)) continue;
@@ -149,9 +147,11 @@ export class FileStore implements Store {
       const page = new Set<string>();
       for (const entry of entries) {
         const full = join(dir, entry.name);
-        if (entry.isDirectory() || (entry.isSymbolicLink() && (await stat(full).catch(() => null))?.isDirectory())) {
-          if (entry.isSymbolicLink()) await this.assertInside(full);
-          pending.push(full);
+        if (entry.isDirectory()) pending.push([full, links]);
+        else if (entry.isSymbolicLink() && (await stat(full).catch(() => null))?.isDirectory()) {
+          await this.assertInside(full);
+          if (links >= MAX_LINK_DEPTH) throw new InvalidInput(`${full}: links to directories nest more than ${MAX_LINK_DEPTH} deep (a loop?)`);
+          pending.push([full, links + 1]);
         } else if (!TEMP.test(entry.name)) {
           const key = relative(this.root, full).split(sep).join('/').replace(/\.gz$/, '');
           if (!key.startsWith(prefix)) continue;

@@ -94,11 +94,11 @@ export function gunzip(data: Uint8Array, what: string, maxBytes?: number): Uint8
 }
 
 /**
- * The largest gzip stream a reader accepts for `bytes` bytes: zlib's bound for any parameters
- * (deflateBound without a stream: fixed-code blocks of 9-bit literals, ~13%) plus the gzip frame
- * and room for a name or comment, so data written by other tools reads too. digest's own writer
- * stays within storedGzipBytes (0.01% over the data).
+ * The largest gzip stream a reader accepts for `bytes` bytes: zlib's own worst case at its default
+ * memLevel (deflateBound: 5 bytes per 16 KiB that coding does not shrink, as igneous, cloud-volume
+ * and tensorstore write), plus the gzip frame and a little room for a name; digest's own writer
+ * stays within storedGzipBytes, below it.
  */
 export function gzipBound(bytes: number): number {
-  return bytes + Math.floor(bytes / 8) + Math.floor(bytes / 256) + Math.floor(bytes / 512) + 4 + 18 + 1024;
+  return bytes + 5 * Math.ceil(bytes / 16_384) + 64;
 }

@@ -13,6 +13,12 @@ export interface StorageOptions {
   project?: string;
   /** file://: fsync each object before renaming it into place (a crash then leaves the old or the new bytes). */
   fsync: boolean;
+  /**
+   * Where stores may be opened at all (URL prefixes, `gs://lab-bucket/`, `/data/`); absent: anywhere.
+   * A worker taking tasks from a shared queue is confined with it: a task (or a message's progress
+   * attribute) naming any other place fails as InvalidInput before anything is read or written.
+   */
+  allowPrefixes?: string[];
 }
 
 export const DEFAULT_STORAGE: StorageOptions = { concurrency: 32, retries: 6, timeoutMs: 60_000, retryDelayMs: 250, fsync: true };

@@ -92,5 +92,5 @@ describe('agglomeration into segmentation_<t>', () => {
     await expect(runTask({ ...remap, threshold: 0.7, chunk_position: '0-32_0-32_0-16' })).rejects.toThrow(/Remap task: no mapping .*agglomeration\/0\.7\/mapping \(run the Agglomerate task first\)/);
     await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.agglomeratedLayer, threshold: 0.6 })).rejects.toThrow(/Agglomerate task: no region graph .*mean_graph\/graph\.json/);
     await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.watershedLayer, threshold: 2 })).rejects.toThrow(/threshold.*must be at most 1/);
-  }, 300_000);
+  });
 });
