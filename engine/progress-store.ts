@@ -118,9 +118,7 @@ export class ProgressStore {
     const done = Bitmap.of(tasks);
     const dead = new Map<number, string>();
     for (const r of records) {
-      const where = `${this.url}/records/${stage}/${r.recorder}`;
-      if (r.tasks !== tasks) throw new CorruptData(`${where}: counts ${r.tasks} tasks, the plan's stage ${stage} has ${tasks}`);
-      done.or(decodeBitmap(r, where));
+      done.or(recordBitmap(r, `${this.url}/records/${stage}/${r.recorder}`, tasks));
       for (const [i, error] of r.dead) dead.set(i, error);
     }
     for (const i of dead.keys()) if (done.has(i)) dead.delete(i);
@@ -154,12 +152,20 @@ export class ProgressStore {
   }
 }
 
-function decodeBitmap(r: RecordJson, where: string): Bitmap {
+/** The finished tasks of a record of a stage of `tasks` tasks (which the record must count). */
+function recordBitmap(r: RecordJson, where: string, tasks: number): Bitmap {
+  if (r.tasks !== tasks) throw new CorruptData(`${where}: counts ${r.tasks} tasks, its stage has ${tasks}`);
   try {
-    return new Bitmap(new Uint8Array(gunzipSync(Buffer.from(r.bitmap, 'base64'), { maxOutputLength: Math.ceil(r.tasks / 8) + 1 })));
+    return new Bitmap(new Uint8Array(gunzipSync(Buffer.from(r.bitmap, 'base64'), { maxOutputLength: Math.ceil(tasks / 8) + 1 })));
   } catch (e) {
     throw new CorruptData(`${where}: the bitmap does not decode (${(e as Error).message})`, { cause: e });
   }
+}
+
+/** A record file of a stage of `tasks` tasks, parsed and its bitmap decoded, as status reads it. */
+export function decodeRecord(bytes: Uint8Array, where: string, tasks: number): { record: RecordJson; done: Bitmap } {
+  const record = parseJson(recordSchema, bytes, where);
+  return { record, done: recordBitmap(record, where, tasks) };
 }
 
 /**

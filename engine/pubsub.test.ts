@@ -226,6 +226,34 @@ describe('Pub/Sub workers', () => {
     expect(worker.lines.some((l) => l.includes('idle for 6 s'))).toBe(true);
   });
 
+  it('dead-letters a message whose attributes name no task of the plan, without running its task', async (ctx) => {
+    if (!emulator) return ctx.skip();
+    const layer = 'gs://e2e/attributes';
+    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }));
+    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(7), box([0, 0, 0], [32, 32, 32]));
+    const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
+    const progress = 'gs://e2e/attributes-progress';
+    await new ProgressStore(progress).savePlan(listPlan(layer, [{ name: 'one', tasks: [task] }]));
+    const names = { topic: `attrs-${Date.now()}`, subscription: `attrs-work-${Date.now()}`, deadLetterTopic: `attrs-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10 };
+    const { ensureQueue } = await import('./pubsub.js');
+    await ensureQueue(names);
+    const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
+    // A valid task, but attributes that claim 2^53 - 1 tasks (a bitmap that size would take 1 PiB),
+    // then a stage the plan does not have.
+    for (const attributes of [{ progress, stage: '0', index: '0', tasks: String(2 ** 53 - 1) }, { progress, stage: '3', index: '0', tasks: '1' }]) {
+      await pubsub().topic(names.topic).publishMessage({ data: Buffer.from(JSON.stringify(task)), attributes });
+    }
+    expect(await worker.exit).toBe(1);
+    const failures = worker.lines.filter((l) => l.includes('task cannot succeed')).map((l) => JSON.parse(l));
+    expect(failures.map((f) => f.attempt)).toEqual([1, 1]);
+    expect(failures.map((f) => f.error)).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^message attributes stage 0, index 0, tasks 9007199254740991 do not name a task/),
+      expect.stringMatching(/^message attributes stage 3, tasks 1 are not a stage of the plan at gs:\/\/e2e\/attributes-progress \(1 stages\)/),
+    ]));
+    expect(worker.lines.some((l) => l.includes('task started'))).toBe(false);
+    expect(await volume.store.exists('16_16_16/0-16_0-16_0-16')).toBe(false); // never ran
+  });
+
   it('keeps extending the lease of a task that runs longer than the ack deadline: it runs once', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/slow';

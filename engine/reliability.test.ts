@@ -24,7 +24,10 @@ import { allChunks, createInfo, parseInfo } from '../precomputed/info.js';
 import { decodeMinishardIndex } from '../precomputed/sharding.js';
 import { FileStore } from '../storage/file-store.js';
 import { listPlan } from '../tasks/plan-format.js';
-import { findLayers } from './view.js';
+import { findLayers, serveView } from './view.js';
+import { serveDirectory } from './serve.js';
+import { get } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { mappingKey } from '../tasks/agglomerate.js';
 import { runTask } from '../tasks/registry.js';
 import { ProgressStore } from './progress-store.js';
@@ -404,5 +407,67 @@ describe('finding 12b: JPEG layers are the same bytes whichever path made their 
       expect(Buffer.from(vb.buffer).equals(Buffer.from(va.buffer)), `mip ${m}, mip by mip`).toBe(true);
       expect(Buffer.from(vc.buffer).equals(Buffer.from(va.buffer)), `mip ${m}, multi-mip`).toBe(true);
     }
+  });
+});
+
+describe('a long-lived reader fed corrupt gzip', () => {
+  // node:zlib frees a failed inflate's state on the next tick, not at once: a reader that awaits
+  // its storage between chunks (every reader here does) keeps it bounded.
+  it('reads 5,000 corrupt chunks through the file store in flat memory', async () => {
+    const dir = await tmp('corrupt-gzip');
+    const bad = Buffer.from(gzipSync(Buffer.alloc(20_000, 7)));
+    bad[bad.length - 20] ^= 0xff;
+    bad[30] ^= 0x55;
+    await writeFile(join(dir, 'chunk.gz'), bad);
+    const store = new FileStore(dir);
+    const external = () => process.memoryUsage().external + process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 500; i++) await store.get('chunk', { maxBytes: 200_000 }).catch(() => {});
+    const before = external();
+    for (let i = 0; i < 5_000; i++) await expect(store.get('chunk', { maxBytes: 200_000 })).rejects.toThrow(CorruptData);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((external() - before) / 2 ** 20).toBeLessThan(64);
+  });
+});
+
+describe('security defaults: serve and view, and workers confined to prefixes', () => {
+  const request = (port: number, path: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, headers }, (res) => { res.resume(); resolve({ status: res.statusCode!, headers: res.headers }); }).on('error', reject);
+  });
+  it('answers only loopback Host names (no DNS rebinding), and CORS only as allowed', async () => {
+    const dir = await tmp('serve-access');
+    await Volume.create(join(dir, 'em'), createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }));
+    const open = await serveDirectory(dir, 0);
+    const strict = await serveDirectory(dir, 0, '127.0.0.1', { allowOrigin: 'https://lab.example', allowHosts: ['viewer.lab'] });
+    const view = await serveView([dir], 0);
+    try {
+      const [po, ps, pv] = [open, strict, view.server].map((s) => (s.address() as AddressInfo).port);
+      expect((await request(po, '/em/info')).headers['access-control-allow-origin']).toBe('*');
+      expect((await request(po, '/em/info', { host: 'evil.example:80' })).status).toBe(403);
+      expect((await request(po, '/em/info', { host: `localhost:${po}` })).status).toBe(200);
+      expect((await request(ps, '/em/info')).headers['access-control-allow-origin']).toBe('https://lab.example');
+      expect((await request(ps, '/em/info', { host: 'viewer.lab' })).status).toBe(200);
+      expect((await request(ps, '/em/info', { host: 'viewer.lab.evil' })).status).toBe(403);
+      const layer = await request(pv, '/layers/em/info');
+      expect(layer.status).toBe(200);
+      expect(layer.headers['access-control-allow-origin']).toBeUndefined();
+      expect((await request(pv, '/layers/em/info', { host: 'rebound.example' })).status).toBe(403);
+    } finally {
+      for (const s of [open, strict, view.server]) s.close();
+    }
+  });
+
+  it('--allow-prefix refuses tasks that name storage outside the prefixes, before reading anything', async () => {
+    const dir = await tmp('prefix');
+    const layer = join(dir, 'allowed', 'em');
+    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 2 }));
+    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(16 ** 3).fill(5), box([0, 0, 0], [16, 16, 16]));
+    const task = (l: string) => JSON.stringify({ kind: 'downsample', chunk_path: '16_16_16/0-8_0-8_0-8', layer_path: l });
+    const ok = await digest(['task', task(layer), '--allow-prefix', join(dir, 'allowed') + '/', '--backend', 'cpu']);
+    expect(ok.code).toBe(0);
+    const refused = await digest(['task', task(layer), '--allow-prefix', join(dir, 'allow'), '--allow-prefix', 'gs://lab-bucket/', '--backend', 'cpu']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`storage URL "${layer}" is outside the allowed prefixes (${join(dir, 'allow')}, gs://lab-bucket/)`);
+    const byEnv = await digest(['task', task(`file://${layer}`), '--backend', 'cpu'], { DIGEST_ALLOW_PREFIX: 'gs://lab-bucket/' });
+    expect(byEnv.stderr).toContain('is outside the allowed prefixes (gs://lab-bucket/)');
   });
 });
