@@ -17,15 +17,21 @@ COPY tsconfig.json ./
 COPY affinities affinities
 COPY assembly assembly
 COPY bench bench
+COPY cli cli
 COPY codecs codecs
 COPY common common
-COPY engine engine
+COPY demo demo
 COPY kernels kernels
 COPY mesh mesh
 COPY precomputed precomputed
+COPY queue queue
+COPY runtime runtime
+COPY server server
+COPY sources sources
 COPY storage storage
 COPY tasks tasks
 COPY test test
+COPY wasm wasm
 COPY viewer viewer
 # Pruned: dev dependencies; typescript (valibot's optional peer, never loaded at run time); the
 # benchmarks and test helpers; Dawn's and libjpeg-turbo's binaries for other platforms.
@@ -53,7 +59,7 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY docker-entrypoint.sh /usr/local/bin/
 # The GPU stack must load here (Dawn's binary and the Vulkan loader), GPU or not.
-RUN node dist/engine/cli.js gpu-check --stack-only \
+RUN node dist/cli/main.js gpu-check --stack-only \
  && mkdir /work && chown node:node /work
 # A writable working directory for the node user (digest demo writes ./demo-data).
 WORKDIR /work

@@ -8,7 +8,7 @@
 import { Kernels } from '../kernels/backend.js';
 import { NOT_BOUNDARY } from '../kernels/affinity.js';
 import { labelOfId, renumberLabels } from '../kernels/renumber.js';
-import { Box, shapeOf } from '../precomputed/box.js';
+import { Box, shapeOf } from '../common/box.js';
 import { CorruptData } from '../common/errors.js';
 
 export interface GraphEdge {

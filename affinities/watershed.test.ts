@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { seededRandom } from '../test/reference.js';
 import { watershed, WatershedParams } from './watershed.js';
 

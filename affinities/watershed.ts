@@ -13,7 +13,7 @@
 //  6. Dust: regions smaller than dust_size voxels become 0.
 // Labels 1..n are given in the order of each region's first voxel (x fastest), so results are
 // deterministic.
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 
 export interface WatershedParams {
   high: number;

@@ -19,7 +19,7 @@ done
 # GKE and most NVIDIA installs put the driver's libraries here; Dawn finds Vulkan through them.
 export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/engine/cli.js ] && [ -f dist/assembly/kernels.wasm ] || npm run build
+[ -f dist/cli/main.js ] && [ -f dist/assembly/kernels.wasm ] || npm run build
 
 echo "## adapter"
 ls /dev/nvidia* /dev/dri/renderD* 2>/dev/null || echo "(no GPU device node)"

@@ -4,10 +4,10 @@
 //   node dist/bench/kernels.js [--sizes 128,256,512]
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { synthesize } from '../engine/synthetic.js';
+import { synthesize } from '../demo/synthetic.js';
 import { cpuKernels, gpuKernels, Kernels, resultBytes } from '../kernels/backend.js';
 import { closeGpu } from '../kernels/gpu/device.js';
-import { box, Vec3 } from '../precomputed/box.js';
+import { box, Vec3 } from '../common/box.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' } } });
 const sizes = (values.sizes ?? '128,256,512').split(',').map(Number);

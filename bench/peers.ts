@@ -13,9 +13,9 @@ import { parseArgs } from 'node:util';
 import { decodeCompressedSegmentation, encodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
 import { decodeJpeg, encodeJpeg } from '../codecs/jpeg.js';
 import { gzipOptions } from '../codecs/chunk.js';
-import { synthesize } from '../engine/synthetic.js';
+import { synthesize } from '../demo/synthetic.js';
 import { averageDownsample, modeDownsample } from '../kernels/downsample.js';
-import { box, Vec3 } from '../precomputed/box.js';
+import { box, Vec3 } from '../common/box.js';
 import { Scale } from '../precomputed/info.js';
 import { gunzip, gzip, GzipOptions } from '../storage/gzip.js';
 

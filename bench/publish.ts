@@ -10,19 +10,19 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ProgressStore } from '../engine/progress-store.js';
-import { configurePubsub, ensureQueue } from '../engine/pubsub.js';
-import { box, Vec3 } from '../precomputed/box.js';
+import { ProgressStore } from '../queue/progress/store.js';
+import { configurePubsub, ensureQueue } from '../queue/pubsub/client.js';
+import { box, Vec3 } from '../common/box.js';
 import { allChunks, chunksWithin, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { configureStorage } from '../storage/options.js';
-import { planDownsample, stageSize } from '../tasks/plan.js';
+import { planDownsample, stageSize } from '../tasks/plan/planners.js';
 import { pubsubEmulator } from '../test/pubsub-emulator.js';
 
 const { values } = parseArgs({ options: { tasks: { type: 'string' }, workers: { type: 'string' } } });
 const tasks = Number(values.tasks ?? 100_000);
 const workers = Number(values.workers ?? 2);
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'engine', 'cli.js');
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');

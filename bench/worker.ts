@@ -9,17 +9,17 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeNpy, encodeNpz } from '../codecs/npz.js';
-import { publishPlan } from '../engine/publish.js';
-import { configurePubsub, ensureQueue } from '../engine/pubsub.js';
+import { encodeNpy, encodeNpz } from '../sources/npz.js';
+import { publishPlan } from '../queue/pubsub/publish.js';
+import { configurePubsub, ensureQueue } from '../queue/pubsub/client.js';
 import { configureStorage } from '../storage/options.js';
-import { synthesize } from '../engine/synthetic.js';
-import { box, chunkKey, Vec3 } from '../precomputed/box.js';
+import { synthesize } from '../demo/synthetic.js';
+import { box, chunkKey, Vec3 } from '../common/box.js';
 import { createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
-import { runPlan } from '../engine/runner.js';
-import { planDownsample, planIngest, planSize } from '../tasks/plan.js';
+import { runPlan } from '../queue/local/run.js';
+import { planDownsample, planIngest, planSize } from '../tasks/plan/planners.js';
 import { runTask } from '../tasks/registry.js';
 import { GcsTestServer } from '../test/gcs-server.js';
 import { pubsubEmulator } from '../test/pubsub-emulator.js';
@@ -28,7 +28,7 @@ const { values } = parseArgs({ options: { size: { type: 'string' }, latency: { t
 const size = Number(values.size ?? 256);
 const threads = values.threads ?? '2';
 const prefetch = values.prefetch ?? '4';
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'engine', 'cli.js');
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 async function main(): Promise<void> {
   const emulator = await pubsubEmulator();

@@ -1,6 +1,6 @@
 // Picks the codec for a scale's encoding: precomputed chunk bytes <-> x-fastest [x, y, z, c] arrays.
-import { Vec3 } from '../precomputed/box.js';
-import { BYTES_PER_VOXEL, DataType, TypedArray } from '../precomputed/dtype.js';
+import { Vec3 } from '../common/box.js';
+import { BYTES_PER_VOXEL, DataType, TypedArray } from '../common/dtype.js';
 import { Scale } from '../precomputed/info.js';
 import { decodeCompressedSegmentation, encodeCompressedSegmentation } from './compressed-segmentation.js';
 import { decodeJpeg, encodeJpeg } from './jpeg.js';

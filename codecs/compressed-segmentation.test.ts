@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { decodeCompressedSegmentation, decodeCompressedSegmentationJs, encodeCompressedSegmentation } from './compressed-segmentation.js';
-import { wasmKernels } from '../kernels/wasm.js';
+import { wasmKernels } from '../wasm/kernels.js';
 import { referenceDecodeCompressedSegmentation, referenceEncodeCompressedSegmentation } from '../test/reference-cseg.js';
 
 const words = (bytes: Uint8Array) => Array.from(new Uint32Array(bytes.slice().buffer));

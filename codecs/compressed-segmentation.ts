@@ -5,9 +5,9 @@
 // hash of their words; the decoder reads the input in place and fills single-label blocks by rows.
 // The bytes are those of test/reference-cseg.ts (the readable version), which tests hold this to.
 import { CorruptData, InvalidInput } from '../common/errors.js';
-import { Vec3 } from '../precomputed/box.js';
-import { labelWords } from '../precomputed/dtype.js';
-import { decodeCompressedSegmentationInMemory, wasmKernels } from '../kernels/wasm.js';
+import { Vec3 } from '../common/box.js';
+import { labelWords } from '../common/dtype.js';
+import { decodeCompressedSegmentationInMemory, wasmKernels } from '../wasm/kernels.js';
 
 const ALLOWED_BITS = [0, 1, 2, 4, 8, 16, 32];
 

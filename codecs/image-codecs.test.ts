@@ -1,7 +1,7 @@
 import jpegJs from 'jpeg-js';
 import { decode as decodePngImage } from 'fast-png';
 import { describe, expect, it } from 'vitest';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { decodeJpeg, encodeJpeg } from './jpeg.js';
 import { decodePng, encodePng } from './png.js';
 import { decodeRaw, encodeRaw } from './raw.js';

@@ -4,7 +4,7 @@
 // libjpeg-turbo's (the @julusian/jpeg-turbo package carries it, built, inside the npm package).
 import jpegTurbo from '@julusian/jpeg-turbo';
 import { CorruptData, InvalidInput } from '../common/errors.js';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 
 export const DEFAULT_JPEG_QUALITY = 85;
 

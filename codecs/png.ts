@@ -2,7 +2,7 @@
 import { decode, encode } from 'fast-png';
 import { inflateSync } from 'node:zlib';
 import { CorruptData, InvalidInput } from '../common/errors.js';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 
 export function encodePng(voxels: Uint8Array | Uint16Array, shape: Vec3, channels: number): Uint8Array {
   if (channels < 1 || channels > 4) throw new InvalidInput(`png encoding needs 1 to 4 channels, not ${channels}`);

@@ -1,7 +1,7 @@
 // raw chunk encoding: little-endian voxels in [x, y, z, channel] Fortran order, no header.
 import { CorruptData } from '../common/errors.js';
-import { Vec3 } from '../precomputed/box.js';
-import { BYTES_PER_VOXEL, DataType, fromBytes, toBytes, TypedArray } from '../precomputed/dtype.js';
+import { Vec3 } from '../common/box.js';
+import { BYTES_PER_VOXEL, DataType, fromBytes, toBytes, TypedArray } from '../common/dtype.js';
 
 export function encodeRaw(array: TypedArray): Uint8Array {
   return toBytes(array);

@@ -5,7 +5,7 @@ export type LogFormat = 'json' | 'text';
 
 let format: LogFormat = 'text';
 
-/** Set once per thread at the edge (engine/config.ts). */
+/** Set once per thread at the edge (runtime/config.ts). */
 export function configureLog(f: LogFormat): void {
   format = f;
 }

@@ -2,8 +2,8 @@
 // Convention (as in the seed): affinity channel c at voxel v is the edge between v and its neighbour
 // one step back along axis c (x, y, z). An edge is a boundary edge when both voxels are labelled
 // (non-zero) and their labels differ.
-import { Vec3 } from '../precomputed/box.js';
-import { labelWords } from '../precomputed/dtype.js';
+import { Vec3 } from '../common/box.js';
+import { labelWords } from '../common/dtype.js';
 
 export interface BoundaryInput {
   /** Segmentation, x fastest, `shape` voxels. */

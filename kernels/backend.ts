@@ -11,8 +11,8 @@
 import { readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { logEvent } from '../common/log.js';
-import { Vec3 } from '../precomputed/box.js';
-import { TypedArray } from '../precomputed/dtype.js';
+import { Vec3 } from '../common/box.js';
+import { TypedArray } from '../common/dtype.js';
 import { BoundaryInput, boundaryAffinities } from './affinity.js';
 import { averageDownsample, DownsampleInput, modeDownsample } from './downsample.js';
 import { probeAdapter } from './gpu/adapter-probe.js';
@@ -189,7 +189,7 @@ let selected: Promise<Kernels> | undefined;
 let selectedName: 'cpu' | 'gpu' | undefined;
 let choice: BackendChoice = 'auto';
 
-/** Set at the edge (engine/config.ts); takes effect before this thread's first kernel. */
+/** Set at the edge (runtime/config.ts); takes effect before this thread's first kernel. */
 export function configureKernels(c: BackendChoice): void {
   if (selected && c !== choice) selected = undefined;
   choice = c;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configureLog } from '../common/log.js';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { gpuKernelsForTests } from '../test/gpu.js';
 import { seededRandom } from '../test/reference.js';
 import { BoundaryInput, NOT_BOUNDARY } from './affinity.js';

@@ -1,11 +1,11 @@
 // The WebAssembly kernels against the readable JS loops (and the brute-force reference), on random
 // and edge inputs: odd sizes, 1-voxel volumes, every dtype, channels, labels near 2^64, ties.
 import { describe, expect, it } from 'vitest';
-import { Vec3 } from '../precomputed/box.js';
-import { TypedArray } from '../precomputed/dtype.js';
+import { Vec3 } from '../common/box.js';
+import { TypedArray } from '../common/dtype.js';
 import { referenceDownsample, seededRandom } from '../test/reference.js';
 import { averageDownsample, modeDownsample } from './downsample.js';
-import { wasmKernels } from './wasm.js';
+import { wasmKernels } from '../wasm/kernels.js';
 
 const shapes: Vec3[] = [[64, 64, 64], [33, 17, 9], [1, 1, 1], [2, 2, 2], [3, 1, 5], [31, 2, 1], [48, 40, 3]];
 const factors: Vec3[] = [[2, 2, 2], [2, 2, 1]];

@@ -6,9 +6,9 @@
 // The readable loops below compute any set of output voxels; whole 2x2x2 and 2x2x1 blocks at phase 0
 // (all but a border of at most one voxel per axis) go to the WebAssembly SIMD kernels instead
 // (kernels/wasm.ts), which tests hold to these loops.
-import { Vec3 } from '../precomputed/box.js';
-import { allocate, DataType, dataTypeOf, labelWords, TypedArray } from '../precomputed/dtype.js';
-import { runSlice, SliceKernel, wasmKernels } from './wasm.js';
+import { Vec3 } from '../common/box.js';
+import { allocate, DataType, dataTypeOf, labelWords, TypedArray } from '../common/dtype.js';
+import { runSlice, SliceKernel, wasmKernels } from '../wasm/kernels.js';
 
 export interface DownsampleInput {
   data: TypedArray;

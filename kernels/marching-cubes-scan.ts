@@ -1,6 +1,6 @@
 // The marching-cubes scan: per cube, its case index and triangle count, and the exclusive prefix sum
 // of the counts, which tells the mesher where each cube's triangles go.
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { CASE_TRIANGLE_COUNTS } from './marching-cubes-table.js';
 
 export interface MarchingCubesScan {

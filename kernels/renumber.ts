@@ -1,7 +1,7 @@
 // Chunk-local label ids: float textures hold integers exactly only below 2^24, so GPU kernels work on
 // small ids instead of uint32/uint64 labels. Ids keep the label order (label 0 -> id 0, the other
 // labels -> 1, 2, ... in increasing order), so "smallest label" tie-breaks give the same answer on ids.
-import { labelWords } from '../precomputed/dtype.js';
+import { labelWords } from '../common/dtype.js';
 
 export interface Renumbered {
   /** Per voxel, the id of its label. */

@@ -10,7 +10,7 @@
 // fragments; smoothing and simplification never move them, so both fragments keep the same boundary.
 import { Kernels, kernels } from '../kernels/backend.js';
 import { labelOfId, renumberLabels } from '../kernels/renumber.js';
-import { box, Box, shapeOf, Vec3 } from '../precomputed/box.js';
+import { box, Box, shapeOf, Vec3 } from '../common/box.js';
 import { emitTriangles, IndexedMesh } from './marching-cubes.js';
 import { simplificationLimits, simplifyMesh } from './simplify.js';
 import { taubinSmooth } from './smooth.js';

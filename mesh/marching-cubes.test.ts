@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { marchingCubesScan } from '../kernels/marching-cubes-scan.js';
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { maskOf, nonManifoldVertices, openEdges, signedVolume } from '../test/mesh-check.js';
 import { emitTriangles, IndexedMesh } from './marching-cubes.js';
 

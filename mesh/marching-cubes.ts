@@ -1,7 +1,7 @@
 // Triangles from a marching-cubes scan (kernels/*marching-cubes-scan.ts): one vertex per crossed grid
 // edge, at its midpoint, shared by every cube that touches the edge, so the mesh is indexed and its
 // connectivity can be checked (closed, manifold) and simplified.
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { CASE_TRIANGLES, CORNERS, EDGE_CORNERS } from '../kernels/marching-cubes-table.js';
 import { MarchingCubesScan } from '../kernels/marching-cubes-scan.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cpuKernels } from '../kernels/backend.js';
-import { box, Box, Vec3 } from '../precomputed/box.js';
+import { box, Box, Vec3 } from '../common/box.js';
 import { gpuKernelsForTests } from '../test/gpu.js';
 import { eulerCharacteristic, nonManifoldVertices, openEdges, surfaceArea } from '../test/mesh-check.js';
 import { meshChunk, meshRegion } from './chunk-mesher.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkKey, parseChunkKey } from './box.js';
+import { chunkKey, parseChunkKey } from '../common/box.js';
 import { addScale, allChunks, assertChunkAligned, chunkBox, chunksIntersecting, chunksWithin, createInfo, gridShape, parseInfo, scaleBounds } from './info.js';
 
 const base = {

@@ -1,7 +1,7 @@
 // The precomputed `info` JSON: its types, validation, creation and the chunk grid of each scale.
 import { InvalidInput } from '../common/errors.js';
-import { box, Box, chunkKey, contains, equals, formatBox, intersect, isEmpty, Vec3 } from './box.js';
-import { BYTES_PER_VOXEL, DataType, isDataType } from './dtype.js';
+import { box, Box, chunkKey, contains, equals, formatBox, intersect, isEmpty, Vec3 } from '../common/box.js';
+import { BYTES_PER_VOXEL, DataType, isDataType } from '../common/dtype.js';
 import { chooseSharding, ShardingChoice, shardingSchema, ShardingSpec } from './sharding.js';
 import { parseSchema } from '../common/schema.js';
 import { GZIP_STRATEGIES, GzipOptions } from '../storage/gzip.js';

@@ -5,7 +5,7 @@
 import { CorruptData, InvalidInput, withContext } from '../common/errors.js';
 import { gunzip, gzipBound, GzipOptions } from '../storage/gzip.js';
 import { Store } from '../storage/store.js';
-import { Vec3 } from './box.js';
+import { Vec3 } from '../common/box.js';
 import {
   ByteRange, cellOfMortonCode, compactShardShape, compressedMortonCode, decodeMinishardIndex, encodeShard,
   locateChunk, mortonBits, ShardEntry, shardFileName, ShardingSpec,

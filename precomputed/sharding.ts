@@ -8,7 +8,7 @@ import * as v from 'valibot';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { choice, integer, record } from '../common/schema.js';
 import { gunzip, gzip, GzipOptions } from '../storage/gzip.js';
-import { Vec3 } from './box.js';
+import { Vec3 } from '../common/box.js';
 
 const ENCODING = choice(['raw', 'gzip']);
 

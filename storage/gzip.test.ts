@@ -4,7 +4,7 @@
 import { gunzipSync, gzipSync, constants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/reference.js';
-import { wasmKernels } from '../kernels/wasm.js';
+import { wasmKernels } from '../wasm/kernels.js';
 import { randomBytes } from 'node:crypto';
 import { gunzip, gzip, gzipBound, GzipOptions, storedGzipBytes } from './gzip.js';
 

@@ -3,7 +3,7 @@
 // The strategy matters as much as the level: EM images barely have repeated strings, so searching for
 // them (the default strategy) costs three times the time of Huffman coding alone, for the same size.
 import { constants, crc32, gunzipSync, gzipSync } from 'node:zlib';
-import { huffmanDeflate, wasmKernels } from '../kernels/wasm.js';
+import { huffmanDeflate, wasmKernels } from '../wasm/kernels.js';
 import { CorruptData } from '../common/errors.js';
 
 export const GZIP_STRATEGIES = ['default', 'rle', 'huffman'] as const;

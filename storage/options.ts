@@ -1,4 +1,4 @@
-// How stores talk to storage: set once per thread at the edge (engine/config.ts), read by the drivers.
+// How stores talk to storage: set once per thread at the edge (runtime/config.ts), read by the drivers.
 export interface StorageOptions {
   /** Requests open at once per process (gs://). */
   concurrency: number;

@@ -1,4 +1,4 @@
-// Bytes fetched ahead of a task (engine/prefetch.ts) and handed to its worker thread with it. A store
+// Bytes fetched ahead of a task (runtime/prefetch.ts) and handed to its worker thread with it. A store
 // opened in that thread answers get() from here first, once per object; anything not here (or a
 // second read) goes to storage as usual, so prefetching can only save time, never change results.
 import { GetOptions, joinUrl, maxBytesOf, PutOptions, Store } from './store.js';

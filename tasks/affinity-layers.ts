@@ -1,7 +1,7 @@
 // Opening the two layers of an affinity task: a float32 3-channel affinity layer and a segmentation
 // with the same mip-0 geometry; errors name the task field.
 import { CorruptData, InvalidInput, withContext } from '../common/errors.js';
-import { equals, formatBox } from '../precomputed/box.js';
+import { equals, formatBox } from '../common/box.js';
 import { Volume } from '../precomputed/volume.js';
 
 export async function openAffinityLayers(task: { layer_path_affinities: string; layer_path_segmentation: string }, label: string): Promise<{ affinities: Volume; segmentation: Volume }> {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { decodeGraph, meanGraph } from '../affinities/mean-graph.js';
-import { runPlan } from '../engine/runner.js';
+import { runPlan } from '../queue/local/run.js';
 import { cpuKernels } from '../kernels/backend.js';
-import { box, Vec3 } from '../precomputed/box.js';
+import { box, Vec3 } from '../common/box.js';
 import { allChunks, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { gpuKernelsForTests } from '../test/gpu.js';
 import { seededRandom } from '../test/reference.js';
 import { GRAPH_FILE } from './mean-graph.js';
-import { planMeanGraph } from './plan.js';
-import { stageSize } from './plan-format.js';
+import { planMeanGraph } from './plan/planners.js';
+import { stageSize } from './plan/format.js';
 import { runTask } from './registry.js';
 
 let count = 0;

@@ -1,7 +1,7 @@
 // Field schemas shared by the task kinds.
 import * as v from 'valibot';
 import { integer, text } from '../common/schema.js';
-import { isBoxKey } from '../precomputed/box.js';
+import { isBoxKey } from '../common/box.js';
 
 export { count, text, unit } from '../common/schema.js';
 

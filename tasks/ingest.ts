@@ -2,12 +2,12 @@
 import { InvalidInput } from '../common/errors.js';
 import { choice } from '../common/schema.js';
 import { downsample } from '../kernels/backend.js';
-import { Box, chunkKey, contains, formatBox, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
-import { TypedArray } from '../precomputed/dtype.js';
+import { Box, chunkKey, contains, formatBox, shapeOf, Vec3, voxelCount } from '../common/box.js';
+import { TypedArray } from '../common/dtype.js';
 import { chunkSize, chunksIntersecting, downsampleFactor } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { splitUrl } from '../storage/store.js';
-import { buildChunkBox, buildChunkMaxBytes, readBuildChunk } from './build-chunk.js';
+import { buildChunkBox, buildChunkMaxBytes, readBuildChunk } from '../sources/build-chunk.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { pyramidFrom } from './pyramid.js';

@@ -6,8 +6,8 @@
 import { InvalidInput, TransientError } from '../common/errors.js';
 import { decodeGraph, encodeGraph, meanGraph, mergeGraphs } from '../affinities/mean-graph.js';
 import { kernels } from '../kernels/backend.js';
-import { box, Box, intersect, isBoxKey, parseChunkKey, voxelCount, Vec3 } from '../precomputed/box.js';
-import { asLabels } from '../precomputed/dtype.js';
+import { box, Box, intersect, isBoxKey, parseChunkKey, voxelCount, Vec3 } from '../common/box.js';
+import { asLabels } from '../common/dtype.js';
 import { assertChunkUnion, chunksWithin, chunkSize, gridShape } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { listAll, MAX_JSON_BYTES } from '../storage/store.js';

@@ -1,11 +1,11 @@
 import { listAll } from '../storage/store.js';
 import { describe, expect, it } from 'vitest';
-import { runPlan } from '../engine/runner.js';
-import { Box, Vec3 } from '../precomputed/box.js';
+import { runPlan } from '../queue/local/run.js';
+import { Box, Vec3 } from '../common/box.js';
 import { createInfo, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { eulerCharacteristic, nonManifoldVertices, openEdges, readFragment, signedVolume, surfaceArea, weld } from '../test/mesh-check.js';
-import { planMesh } from './plan.js';
+import { planMesh } from './plan/planners.js';
 import { runTask } from './registry.js';
 
 let layerCount = 0;

@@ -1,6 +1,6 @@
 // Which chunks of each mip a box of mip-0 data completes: shared by the Ingest task and the planner,
 // so the plan and the work agree on who writes what.
-import { box, Box, intersect, isEmpty, Vec3 } from '../precomputed/box.js';
+import { box, Box, intersect, isEmpty, Vec3 } from '../common/box.js';
 import { chunksWithin, downsampleFactor, Info, scaleBounds } from '../precomputed/info.js';
 
 /**

@@ -4,12 +4,12 @@
 import { InvalidInput } from '../common/errors.js';
 import { integer } from '../common/schema.js';
 import * as v from 'valibot';
-import { Box, box, equals, parseChunkKey, Vec3, voxelCount } from '../precomputed/box.js';
+import { Box, box, equals, parseChunkKey, Vec3, voxelCount } from '../common/box.js';
 import { assertChunkUnion, chunkBox } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
-import { RegionSource, sourceSchema } from './sources.js';
+import { RegionSource, sourceSchema } from './shard-sources.js';
 
 const LABEL = 'Shard task';
 

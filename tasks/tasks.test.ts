@@ -1,10 +1,10 @@
 import { listAll } from '../storage/store.js';
 import { describe, expect, it } from 'vitest';
 import { encodePng } from '../codecs/png.js';
-import { encodeNpy, encodeNpz } from '../codecs/npz.js';
-import { runPlan } from '../engine/runner.js';
-import { Box, chunkKey, shapeOf, Vec3, voxelCount } from '../precomputed/box.js';
-import { TypedArray } from '../precomputed/dtype.js';
+import { encodeNpy, encodeNpz } from '../sources/npz.js';
+import { runPlan } from '../queue/local/run.js';
+import { Box, chunkKey, shapeOf, Vec3, voxelCount } from '../common/box.js';
+import { TypedArray } from '../common/dtype.js';
 import { allChunks, createInfo, Info, LayerSpec, parseInfo, scaleBounds } from '../precomputed/info.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { referencePyramid } from '../test/reference.js';
-import { planDownsample, planIngest } from './plan.js';
+import { planDownsample, planIngest } from './plan/planners.js';
 import { runTask } from './registry.js';
 import { parseTask } from './registry.js';
 

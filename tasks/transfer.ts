@@ -3,12 +3,12 @@
 // in encoding and chunk size. (Into a sharded layer, Shard tasks with a layer source do this.)
 import { InvalidInput } from '../common/errors.js';
 import { integer } from '../common/schema.js';
-import { parseChunkKey, voxelCount } from '../precomputed/box.js';
+import { parseChunkKey, voxelCount } from '../common/box.js';
 import { assertChunkUnion, chunksWithin } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
-import { RegionSource } from './sources.js';
+import { RegionSource } from './shard-sources.js';
 
 const LABEL = 'Transfer task';
 

@@ -3,7 +3,7 @@
 // box's first chunk in the segmentation's chunk grid and n = 1, 2, ... by first voxel in the box.
 import { InvalidInput } from '../common/errors.js';
 import { watershed } from '../affinities/watershed.js';
-import { contains, copyRegion, formatBox, parseChunkKey, shapeOf, voxelCount } from '../precomputed/box.js';
+import { contains, copyRegion, formatBox, parseChunkKey, shapeOf, voxelCount } from '../common/box.js';
 import { assertChunkUnion, chunksWithin, chunkSize, gridShape } from '../precomputed/info.js';
 import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
 import { boxKey, count, text, unit } from './fields.js';

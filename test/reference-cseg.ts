@@ -3,8 +3,8 @@
 // byte. As specified in neuroglancer src/sliceview/compressed_segmentation/README.md; labels are
 // handled as 32-bit words (1 per uint32 label, low+high per uint64).
 import { CorruptData } from '../common/errors.js';
-import { Vec3 } from '../precomputed/box.js';
-import { labelWords } from '../precomputed/dtype.js';
+import { Vec3 } from '../common/box.js';
+import { labelWords } from '../common/dtype.js';
 
 const ALLOWED_BITS = [0, 1, 2, 4, 8, 16, 32];
 

@@ -1,6 +1,6 @@
 // Brute-force references for tests, written straight from the definitions and sharing no code with
 // the kernels: children of output voxel v are v*f - phase .. v*f - phase + f - 1, where they exist.
-import { Vec3 } from '../precomputed/box.js';
+import { Vec3 } from '../common/box.js';
 import { Info, scaleBounds } from '../precomputed/info.js';
 
 /** op 'mean' rounds half up to an integer; 'float-mean' keeps float32 precision. */

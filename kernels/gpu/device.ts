@@ -48,7 +48,7 @@ export async function closeGpu(): Promise<void> {
 }
 
 // EGL (Dawn's OpenGL ES backend) picks its platform from the C environment, which only the main
-// thread can set: on load here, and engine/pool.ts loads this module in the main thread. Surfaceless
+// thread can set: on load here, and runtime/pool.ts loads this module in the main thread. Surfaceless
 // needs no display.
 if (isMainThread) process.env.EGL_PLATFORM ??= 'surfaceless';
 

@@ -6,8 +6,8 @@
 // child's magnitude. Modes compare labels as (high, low) word pairs: bit for bit the CPU's.
 // An output stays on the device after its readback: when the next call downsamples that very array
 // (Ingest's next mip), it is not uploaded again.
-import { Vec3 } from '../../precomputed/box.js';
-import { allocate, dataTypeOf, TypedArray } from '../../precomputed/dtype.js';
+import { Vec3 } from '../../common/box.js';
+import { allocate, dataTypeOf, TypedArray } from '../../common/dtype.js';
 import { assertLabels, averageDownsample, checkDownsample, DownsampleInput, downsampledShape } from '../downsample.js';
 import { dispatch, GpuDevice, INDEX_WGSL, readBack, storage, uniforms, upload, WORKGROUP, zSlabs } from './device.js';
 

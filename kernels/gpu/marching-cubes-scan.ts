@@ -3,7 +3,7 @@
 // cases to a word, and its triangle count; (2) an exclusive scan of the counts within each block of
 // 256 cubes, and each block's total; the block totals are scanned here in uint32 (a few thousand
 // numbers) and go back up as bases; (3) bases added. All integer: exact at any size.
-import { Vec3 } from '../../precomputed/box.js';
+import { Vec3 } from '../../common/box.js';
 import { CASE_TRIANGLE_COUNTS, CORNERS } from '../marching-cubes-table.js';
 import { cubesOf, MarchingCubesScan } from '../marching-cubes-scan.js';
 import { dispatch, GpuDevice, INDEX_WGSL, readBack, storage, uniforms, upload, WORKGROUP, zSlabs } from './device.js';

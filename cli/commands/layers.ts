@@ -1,0 +1,173 @@
+// Commands that make layers and plans: create-layer, plan ingest|downsample|mesh|watershed|mean-graph.
+import { Command, Option } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { DATA_TYPES } from '../../common/dtype.js';
+import { createInfo, ENCODINGS, Info } from '../../precomputed/info.js';
+import { Volume } from '../../precomputed/volume.js';
+import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planAgglomerate, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, parsePlan, stageSize, stageTasks } from '../../tasks/plan/planners.js';
+import { estimatePlan, formatEstimate } from '../../tasks/plan/estimate.js';
+import { Vec3 } from '../../common/box.js';
+import { BUILD_ENCODINGS } from '../../tasks/ingest.js';
+import { GZIP_STRATEGIES } from '../../storage/gzip.js';
+import { integer, number, positiveVector3, segmentIds, shardingChoiceFrom, shardingOptions, vector3 } from '../options.js';
+import { configure } from './run.js';
+import { runtimeOptions } from '../options.js';
+
+const EXTENT = 2 ** 40;
+
+interface PlanOutput { out?: string; list?: boolean; estimate?: boolean }
+
+/** Writes the plan (a description: stages of task sets), its task list as JSON lines, or its cost. */
+async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
+  // Checked as `digest run` will check it, so that a wrong flag fails here, not when the plan runs.
+  const text = JSON.stringify(plan, null, 1);
+  parsePlan(text, o.out ?? 'the plan');
+  const summary = `${planSize(plan).toLocaleString('en')} tasks in ${plan.stages.length} stage(s): ${plan.stages.map((s) => `${s.name} ${stageSize(s).toLocaleString('en')}`).join(', ')}`;
+  if (o.list) {
+    for (const [i, stage] of plan.stages.entries()) for (const { index, task } of stageTasks(stage)) {
+      if (!process.stdout.write(`${JSON.stringify({ stage: i, index, task })}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+    }
+  }
+  if (o.estimate) console.log(`${summary}\n\n${formatEstimate(estimatePlan(plan, await layerInfos(plan)))}`);
+  if (o.out) {
+    await writeFile(o.out, text);
+    console.error(`${summary} -> ${o.out}`);
+  } else if (!o.list && !o.estimate) console.log(text);
+}
+
+/** The infos of every layer a plan's task sets name. */
+async function layerInfos(plan: Plan): Promise<Map<string, Info>> {
+  const urls = new Set<string>();
+  for (const stage of plan.stages) for (const set of stage.sets) {
+    const first = 'list' in set ? (set.list[0] as { layer_path?: string } | undefined) : (set.template as { layer_path?: string });
+    if (first?.layer_path) urls.add(first.layer_path);
+  }
+  const infos = new Map<string, Info>();
+  for (const url of urls) infos.set(url, (await Volume.open(url)).info);
+  return infos;
+}
+
+/** A `plan <what>` subcommand with the storage options and the outputs. */
+function planCommand(plan: Command, name: string, description: string): Command {
+  return runtimeOptions(plan.command(name).description(description))
+    .option('--out <file>', 'write the plan here (default: stdout)')
+    .option('--list', 'write every task, one JSON line each (stage, index, task), to stdout')
+    .option('--estimate', 'print what the plan will cost: tasks, objects, bytes, operations, CPU-hours, price');
+}
+
+const memoryOption = () => new Option('--memory <mib>', 'memory one task may use; sets how many mips a downsample task makes from one read').argParser(integer(64, 1 << 24)).default(DEFAULT_TASK_MEMORY / 2 ** 20);
+
+export function addLayerCommands(program: Command): void {
+  const create = runtimeOptions(program.command('create-layer')
+    .description('write the info of a new layer: mip 0 and its downsampled scales')
+    .argument('<layer>', 'layer URL'))
+    .addOption(new Option('--type <type>', 'layer type').choices(['image', 'segmentation']).makeOptionMandatory())
+    .addOption(new Option('--dtype <dtype>', 'voxel type').choices(DATA_TYPES).makeOptionMandatory())
+    .addOption(new Option('--size <x,y,z>', 'voxels at mip 0').argParser(vector3(1, EXTENT)).makeOptionMandatory())
+    .addOption(new Option('--resolution <x,y,z>', 'nm per voxel').argParser(positiveVector3).makeOptionMandatory())
+    .addOption(new Option('--chunk <x,y,z>', 'chunk size').argParser(vector3(1, 4096)).default([64, 64, 64]))
+    .addOption(new Option('--encoding <encoding>', 'default: compressed_segmentation for segmentation, raw for images').choices(ENCODINGS))
+    .addOption(new Option('--block <x,y,z>', 'compressed_segmentation block size').argParser(vector3(1, 64)).default([8, 8, 8]))
+    .addOption(new Option('--offset <x,y,z>', 'voxel_offset').argParser(vector3(-EXTENT, EXTENT)).default([0, 0, 0]))
+    .addOption(new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)')
+      .argParser((text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)]))
+    .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
+    .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1))
+    .addOption(new Option('--gzip <level>', 'gzip level 1..9 of stored chunks, or off (default: by encoding, see README)')
+      .argParser((text: string) => (text === 'off' ? false : integer(1, 9)(text))))
+    .addOption(new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman').choices(GZIP_STRATEGIES).default('default'));
+  shardingOptions(create)
+    .action(async (layer: string, o) => {
+      configure(o);
+      const info = createInfo({
+        type: o.type, dataType: o.dtype, numChannels: o.channels, size: o.size, resolution: o.resolution, voxelOffset: o.offset,
+        chunkSize: o.chunk, encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'), blockSize: o.block,
+        factors: o.factor ?? [[2, 2, 2]], mips: o.mips, sharding: shardingChoiceFrom(o),
+        ...(o.gzip === undefined ? {} : { gzip: o.gzip === false ? false : { level: o.gzip, strategy: o.gzipStrategy } }),
+      });
+      await Volume.create(layer, info);
+      console.log(JSON.stringify(info, null, 2));
+    });
+
+  const plan = program.command('plan').description('write the tasks of a job as stages that run in order');
+
+  planCommand(plan, 'ingest', 'build chunks -> mip 0 and every mip they complete, then downsample the rest')
+    .requiredOption('--layer <url>', 'the layer (created with create-layer)')
+    .requiredOption('--build <url>', 'directory of build chunks named <x0-x1_y0-y1_z0-z1>.npz|.raw, or directories of PNG slices')
+    .addOption(new Option('--encoding <encoding>', 'build chunk format').choices(BUILD_ENCODINGS).default('npz'))
+    .addOption(new Option('--axes <order>', 'npz axis order').choices(['xyz', 'zyx']))
+    .addOption(new Option('--build-size <x,y,z>', 'the build chunks tile mip 0 from its voxel_offset in this size: they are not listed').argParser(vector3(1, EXTENT)))
+    .addOption(memoryOption())
+    .action(async (o) => {
+      configure(o);
+      await writePlan(await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }), o);
+    });
+
+  planCommand(plan, 'downsample', 'every chunk of the mips above --from-mip, from the mip below')
+    .requiredOption('--layer <url>', 'the layer')
+    .addOption(new Option('--from-mip <m>', 'the highest mip that is already complete').argParser(integer(0, 40)).default(0))
+    .addOption(memoryOption())
+    .action(async (o) => {
+      configure(o);
+      await writePlan(await planDownsample({ layerPath: o.layer, fromMip: o.fromMip, memory: o.memory * 2 ** 20 }), o);
+    });
+
+  planCommand(plan, 'mesh', 'meshes of every segment, then their manifests (adds the "mesh" directory to the info)')
+    .requiredOption('--layer <url>', 'a segmentation layer')
+    .addOption(new Option('--mip <m>', 'the scale to mesh').argParser(integer(0, 40)).default(0))
+    .addOption(new Option('--simplification <s>', '0 (none) .. 10').argParser(integer(0, 10)).default(0))
+    .addOption(new Option('--lod <n>', 'level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
+    .addOption(new Option('--segments <ids>', 'only these segment ids, comma-separated').argParser(segmentIds))
+    .action(async (o) => {
+      configure(o);
+      const segments = o.segments as string[] | undefined;
+      await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o);
+    });
+
+  const unit = () => number(0, 1);
+  planCommand(plan, 'watershed', 'one watershed task per segmentation chunk, grown by --overlap voxels')
+    .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
+    .requiredOption('--segmentation <url>', 'uint64 segmentation layer to write')
+    .addOption(new Option('--high <t>', 'high threshold').argParser(unit()).makeOptionMandatory())
+    .addOption(new Option('--low <t>', 'low threshold').argParser(unit()).makeOptionMandatory())
+    .addOption(new Option('--merge-threshold <t>', 'size-dependent merge threshold').argParser(unit()).makeOptionMandatory())
+    .addOption(new Option('--merge-size <n>', 'merge regions smaller than this').argParser(integer(0, Number.MAX_SAFE_INTEGER)).makeOptionMandatory())
+    .addOption(new Option('--dust-size <n>', 'drop regions smaller than this').argParser(integer(0, Number.MAX_SAFE_INTEGER)).makeOptionMandatory())
+    .addOption(new Option('--overlap <v>', 'voxels of context around each chunk').argParser(integer(0, 4096)).default(0))
+    .action(async (o) => {
+      configure(o);
+      await writePlan(await planWatershed({
+        affinitiesPath: o.affinities, segmentationPath: o.segmentation, overlap: o.overlap,
+        params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
+      }), o);
+    });
+
+  shardingOptions(planCommand(plan, 'transfer', 'copy a layer into another, every scale: unsharded to sharded, sharded to unsharded, or re-encoded')
+    .requiredOption('--from <url>', 'the layer to copy')
+    .requiredOption('--to <url>', 'the destination (made from the source\'s info when it has none)')
+    .option('--unsharded', 'a new destination stores chunks as separate objects'))
+    .action(async (o) => {
+      configure(o);
+      const sharding = o.unsharded ? 'unsharded' as const : shardingChoiceFrom(o);
+      await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o);
+    });
+
+  planCommand(plan, 'mean-graph', 'the mean-affinity region graph: chunk graphs, then the reducer')
+    .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
+    .requiredOption('--segmentation <url>', 'the segmentation layer')
+    .action(async (o) => {
+      configure(o);
+      await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o);
+    });
+
+  planCommand(plan, 'agglomerate', 'segmentation_<threshold>: the watershed\'s region graph, mean-affinity agglomeration, remapped chunks, mips, meshes')
+    .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
+    .requiredOption('--segmentation <url>', 'the watershed layer')
+    .addOption(new Option('--threshold <t>', 'merge while 1 - mean affinity < t (as waterz\'s OneMinus<MeanAffinity>)').argParser(number(0, 1)).makeOptionMandatory())
+    .option('--out-layer <url>', 'the agglomerated layer (default: segmentation_<threshold> beside the watershed layer)')
+    .addOption(new Option('--simplification <s>', 'mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
+    .action(async (o) => {
+      configure(o);
+      await writePlan(await planAgglomerate({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, threshold: o.threshold, outPath: o.outLayer, simplification: o.simplification }), o);
+    });
+}

@@ -1,0 +1,98 @@
+// `digest demo`: synthetic image, segmentation and affinities as npz build chunks -> ingest ->
+// downsample to the top mip; meshes of every segment; a watershed of the affinities and its
+// mean-affinity region graph.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { encodeNpy, encodeNpz } from '../sources/npz.js';
+import { box, chunkKey, Vec3 } from '../common/box.js';
+import { createInfo, LayerSpec } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { mergeStages } from '../tasks/plan/format.js';
+import { Plan, planAgglomerate, planIngest, planMesh, planWatershed } from '../tasks/plan/planners.js';
+import { Execute, runPlan, RunSummary } from '../queue/local/run.js';
+import { synthesize, synthesizeAffinities } from './synthetic.js';
+
+/** Meshes at simplification 2 keep the shapes and a quarter of the triangles. */
+const DEMO_SIMPLIFICATION = 2;
+/**
+ * segmentation_0.6: merge while mean affinity > 0.4. The generator's affinities are 0.75-0.95 inside
+ * a cell and 0.1-0.4 across a membrane, and watershed fragments of one cell meet where affinities
+ * are lowest (means down to ~0.6): 1 - t = 0.4 separates the two (measured in bench/RESULTS.md).
+ */
+export const DEMO_AGGLOMERATION_THRESHOLD = 0.6;
+/** Watershed of the synthetic affinities: cells (edges 0.75..0.95) come out whole (about one segment per cell), membrane scraps become dust. */
+export const DEMO_WATERSHED = { high_threshold: 0.99, low_threshold: 0.05, merge_threshold: 0.5, merge_size: 2000, dust_size: 50 };
+
+export interface DemoOptions {
+  out: string;
+  size?: Vec3;
+  buildSize?: Vec3;
+  chunkSize?: Vec3;
+  execute: Execute;
+  concurrency: number;
+  progress?: boolean;
+}
+
+export interface DemoResult {
+  imageLayer: string;
+  segmentationLayer: string;
+  affinityLayer: string;
+  watershedLayer: string;
+  /** segmentation_<threshold>: the watershed agglomerated. */
+  agglomeratedLayer: string;
+  plan: Plan;
+  summary: RunSummary;
+}
+
+/** Writes build chunks of synthetic data covering `size`, each `buildSize` (clipped at the edge); affinities on request. */
+export async function writeSyntheticBuildChunks(out: string, size: Vec3, buildSize: Vec3, opts: { affinities?: boolean } = {}): Promise<{ imageBuild: string; segmentationBuild: string; affinityBuild: string }> {
+  const imageBuild = join(out, 'build', 'image');
+  const segmentationBuild = join(out, 'build', 'segmentation');
+  const affinityBuild = join(out, 'build', 'affinities');
+  for (const dir of [imageBuild, segmentationBuild, ...(opts.affinities ? [affinityBuild] : [])]) await mkdir(dir, { recursive: true });
+  for (let z = 0; z < size[2]; z += buildSize[2]) for (let y = 0; y < size[1]; y += buildSize[1]) for (let x = 0; x < size[0]; x += buildSize[0]) {
+    const region = box([x, y, z], [Math.min(x + buildSize[0], size[0]), Math.min(y + buildSize[1], size[1]), Math.min(z + buildSize[2], size[2])]);
+    const shape = region.stop.map((s, i) => s - region.start[i]);
+    const { image, labels } = synthesize(region);
+    await writeFile(join(imageBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(image, shape) }));
+    await writeFile(join(segmentationBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(labels, shape) }));
+    if (opts.affinities) await writeFile(join(affinityBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(synthesizeAffinities(region), [...shape, 3]) }));
+  }
+  return { imageBuild, segmentationBuild, affinityBuild };
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const out = resolve(opts.out);
+  const size = opts.size ?? [256, 256, 128];
+  const chunkSize = opts.chunkSize ?? [64, 64, 64];
+  const { imageBuild, segmentationBuild, affinityBuild } = await writeSyntheticBuildChunks(out, size, opts.buildSize ?? [128, 128, 128], { affinities: true });
+  const layer = (name: string) => `file://${join(out, 'layers', name)}`;
+  const [imageLayer, segmentationLayer, affinityLayer, watershedLayer] = ['image', 'segmentation', 'affinities', 'watershed'].map(layer);
+  const common = { size, resolution: [8, 8, 8] as Vec3, chunkSize };
+  const segmentation: LayerSpec = { ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', blockSize: [8, 8, 8] };
+  await Volume.create(imageLayer, createInfo({ ...common, type: 'image', dataType: 'uint8', encoding: 'raw' }));
+  await Volume.create(segmentationLayer, createInfo(segmentation));
+  await Volume.create(affinityLayer, createInfo({ ...common, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw', mips: 0 }));
+  await Volume.create(watershedLayer, createInfo({ ...segmentation, mips: 0 }));
+  const plans = await Promise.all([
+    planIngest({ layerPath: imageLayer, buildPath: `file://${imageBuild}`, encoding: 'npz' }),
+    planIngest({ layerPath: segmentationLayer, buildPath: `file://${segmentationBuild}`, encoding: 'npz' }),
+    planIngest({ layerPath: affinityLayer, buildPath: `file://${affinityBuild}`, encoding: 'npz' }),
+  ]);
+  // The layers' stage i run together. Meshes and the watershed need only mip 0, so they run beside
+  // the first downsample stage; then the manifests and the region graph of the watershed, then its reducer.
+  const depth = Math.max(2, ...plans.map((p) => p.stages.length));
+  const stages = Array.from({ length: depth }, (_, i) => mergeStages(plans.map((p) => p.stages[i]?.name).find(Boolean) ?? `stage ${i + 1}`, plans.map((p) => p.stages[i])));
+  const [meshes, manifests] = (await planMesh({ layerPath: segmentationLayer, simplification: DEMO_SIMPLIFICATION })).stages;
+  const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
+  // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
+  const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
+  const [graph, reduce, ...agglomeration] = (await planAgglomerate({
+    affinitiesPath: affinityLayer, segmentationPath: watershedLayer, threshold: DEMO_AGGLOMERATION_THRESHOLD, outPath: agglomeratedLayer, simplification: DEMO_SIMPLIFICATION,
+  })).stages;
+  stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
+  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce, ...agglomeration);
+  const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
+  const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress });
+  return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };
+}

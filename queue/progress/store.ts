@@ -1,0 +1,218 @@
+// Progress of a plan, kept in a store (file:// or gs://) that every worker can reach, counted without
+// listing one object per task:
+//   plan.json                   the plan (a description: stages of task sets)
+//   published/<stage>           how many of the stage's tasks (in index order) have been published
+//   records/<stage>/<recorder>  one per worker process (or local run): a bitmap of the task indices it
+//                               finished, the ones it gave up on with their errors, and its timing
+// Status reads the records of a stage (one per process that ever worked on it: a bounded number) and
+// unions their bitmaps, so duplicate deliveries never count twice and the count is exact. A record is
+// written before the tasks in it are acknowledged, so "done" always means the output is complete.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import * as v from 'valibot';
+import { CorruptData, InvalidInput } from '../../common/errors.js';
+import { count, parseJson, record, text } from '../../common/schema.js';
+import { parsePlan, Plan, stageSize } from '../../tasks/plan/format.js';
+import { openStore } from '../../storage/open.js';
+import { listAll, MAX_JSON_BYTES, MAX_SMALL_JSON_BYTES, Store } from '../../storage/store.js';
+
+const recordSchema = record({
+  recorder: text, stage: count, tasks: count, first: count, updated: count, done: count,
+  /** gzip of the bitmap (bit i: task i done), base64. */
+  bitmap: v.string(),
+  dead: v.array(v.tuple([count, v.string()]), 'must be [index, error] pairs'),
+});
+type RecordJson = v.InferOutput<typeof recordSchema>;
+
+const json = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value)}\n`);
+
+export interface StageStatus {
+  name: string;
+  tasks: number;
+  published: number;
+  done: number;
+  dead: number;
+  /** Published and neither done nor dead. */
+  backlog: number;
+  /** Tasks per second over the stage's records so far, and the time left at that rate. */
+  rate?: number;
+  etaSeconds?: number;
+}
+
+/** Bits of finished task indices, with a count. */
+export class Bitmap {
+  constructor(readonly bits: Uint8Array) {}
+  static of(tasks: number): Bitmap { return new Bitmap(new Uint8Array(Math.ceil(tasks / 8))); }
+  has(i: number): boolean { return (this.bits[i >> 3] & (1 << (i & 7))) !== 0; }
+  add(i: number): void { this.bits[i >> 3] |= 1 << (i & 7); }
+  or(other: Bitmap): void { for (let i = 0; i < this.bits.length; i++) this.bits[i] |= other.bits[i] ?? 0; }
+  count(): number {
+    let n = 0;
+    for (const b of this.bits) { let x = b; while (x) { x &= x - 1; n++; } }
+    return n;
+  }
+}
+
+export class ProgressStore {
+  readonly store: Store;
+  private planCache?: Promise<Plan>;
+
+  constructor(readonly url: string) {
+    this.store = openStore(url);
+  }
+
+  async savePlan(plan: Plan): Promise<void> {
+    await this.store.put('plan.json', json(plan), { contentType: 'application/json' });
+  }
+
+  /**
+   * Takes `plan` as the plan of this store: saved if the store is new, resumed if it holds the same
+   * plan (returns true), refused if it holds another.
+   */
+  async adopt(plan: Plan): Promise<boolean> {
+    if (!(await this.store.exists('plan.json'))) {
+      await this.savePlan(plan);
+      return false;
+    }
+    if (JSON.stringify(await this.plan()) !== JSON.stringify(plan)) {
+      throw new InvalidInput(`${this.url} holds the progress of another plan; give another progress location (or remove it)`);
+    }
+    return true;
+  }
+
+  plan(): Promise<Plan> {
+    if (!this.planCache) {
+      this.planCache = this.store.get('plan.json', { maxBytes: MAX_JSON_BYTES }).then((bytes) => {
+        if (!bytes) throw new InvalidInput(`no plan under ${this.url} (plan.json)`);
+        return parsePlan(bytes, `${this.url}/plan.json`);
+      });
+      this.planCache.catch(() => { this.planCache = undefined; }); // a plan saved later is found then
+    }
+    return this.planCache;
+  }
+
+  async published(stage: number): Promise<number> {
+    const bytes = await this.store.get(`published/${stage}`, { maxBytes: MAX_SMALL_JSON_BYTES });
+    return bytes ? parseJson(record({ published: count }), bytes, `${this.url}/published/${stage}`).published : 0;
+  }
+
+  async setPublished(stage: number, published: number): Promise<void> {
+    await this.store.put(`published/${stage}`, json({ published }), { contentType: 'application/json' });
+  }
+
+  /** Every record of a stage. */
+  async records(stage: number): Promise<RecordJson[]> {
+    const keys = await listAll(this.store, `records/${stage}/`);
+    const out: RecordJson[] = [];
+    for (const key of keys) {
+      const bytes = await this.store.get(key, { maxBytes: MAX_JSON_BYTES });
+      if (bytes) out.push(parseJson(recordSchema, bytes, `${this.url}/${key}`));
+    }
+    return out;
+  }
+
+  /** The union of a stage's records: finished tasks, and the dead ones (not finished elsewhere) with an error. */
+  async stageState(stage: number, tasks: number): Promise<{ done: Bitmap; dead: Map<number, string>; records: RecordJson[] }> {
+    const records = await this.records(stage);
+    const done = Bitmap.of(tasks);
+    const dead = new Map<number, string>();
+    for (const r of records) {
+      done.or(recordBitmap(r, `${this.url}/records/${stage}/${r.recorder}`, tasks));
+      for (const [i, error] of r.dead) dead.set(i, error);
+    }
+    for (const i of dead.keys()) if (done.has(i)) dead.delete(i);
+    return { done, dead, records };
+  }
+
+  async stageStatus(stage: number): Promise<StageStatus> {
+    const plan = await this.plan();
+    const tasks = stageSize(plan.stages[stage]);
+    const [{ done, dead, records }, published] = await Promise.all([this.stageState(stage, tasks), this.published(stage)]);
+    const nDone = done.count();
+    const status: StageStatus = { name: plan.stages[stage].name, tasks, published, done: nDone, dead: dead.size, backlog: Math.max(0, published - nDone - dead.size) };
+    if (records.length > 0 && nDone > 0) {
+      const first = Math.min(...records.map((r) => r.first)), last = Math.max(...records.map((r) => r.updated));
+      if (last > first) {
+        status.rate = nDone / ((last - first) / 1000);
+        status.etaSeconds = (tasks - nDone - dead.size) / status.rate;
+      }
+    }
+    return status;
+  }
+
+  async status(): Promise<StageStatus[]> {
+    const plan = await this.plan();
+    return Promise.all(plan.stages.map((_, i) => this.stageStatus(i)));
+  }
+
+  /** A recorder for this process's finished tasks of `stage`. */
+  recorder(stage: number, tasks: number, name = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`): Recorder {
+    return new Recorder(this, stage, tasks, name);
+  }
+}
+
+/** The finished tasks of a record of a stage of `tasks` tasks (which the record must count). */
+function recordBitmap(r: RecordJson, where: string, tasks: number): Bitmap {
+  if (r.tasks !== tasks) throw new CorruptData(`${where}: counts ${r.tasks} tasks, its stage has ${tasks}`);
+  try {
+    return new Bitmap(new Uint8Array(gunzipSync(Buffer.from(r.bitmap, 'base64'), { maxOutputLength: Math.ceil(tasks / 8) + 1 })));
+  } catch (e) {
+    throw new CorruptData(`${where}: the bitmap does not decode (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** A record file of a stage of `tasks` tasks, parsed and its bitmap decoded, as status reads it. */
+export function decodeRecord(bytes: Uint8Array, where: string, tasks: number): { record: RecordJson; done: Bitmap } {
+  const record = parseJson(recordSchema, bytes, where);
+  return { record, done: recordBitmap(record, where, tasks) };
+}
+
+/**
+ * One process's record of one stage: finished and dead tasks are added in memory, and `flush()`
+ * writes the record (one object, rewritten whole); callers acknowledge a task only after a flush
+ * that included it has completed. Flushes do not overlap: a flush asked for while one is writing
+ * runs after it, with everything added meanwhile.
+ */
+export class Recorder {
+  readonly done: Bitmap;
+  private readonly dead = new Map<number, string>();
+  private readonly first = Date.now();
+  private pending?: Promise<void>;
+  private queued?: Promise<void>;
+
+  constructor(private readonly progress: ProgressStore, readonly stage: number, readonly tasks: number, readonly name: string) {
+    this.done = Bitmap.of(tasks);
+  }
+
+  finished(index: number): void {
+    this.done.add(index);
+    this.dead.delete(index);
+  }
+
+  failed(index: number, error: string): void {
+    if (!this.done.has(index)) this.dead.set(index, error.slice(0, 2000));
+  }
+
+  /** Resolves once a write that includes everything added so far has completed. */
+  flush(): Promise<void> {
+    if (this.queued) return this.queued;
+    if (!this.pending) {
+      this.pending = this.write().finally(() => { this.pending = undefined; });
+      return this.pending;
+    }
+    this.queued = this.pending.catch(() => {}).then(() => {
+      this.queued = undefined;
+      return this.flush();
+    });
+    return this.queued;
+  }
+
+  private async write(): Promise<void> {
+    const r: RecordJson = {
+      recorder: this.name, stage: this.stage, tasks: this.tasks, first: this.first, updated: Date.now(), done: this.done.count(),
+      bitmap: gzipSync(this.done.bits).toString('base64'), dead: [...this.dead],
+    };
+    await this.progress.store.put(`records/${this.stage}/${this.name}`, json(r), { contentType: 'application/json' });
+  }
+}

@@ -1,0 +1,397 @@
+// `digest work`: pulls tasks from a Pub/Sub subscription and runs them on the worker pool.
+// - Flow control: the worker pulls (synchronous pull) only as many messages as it has room for:
+//   threads running plus `prefetch` waiting. Waiting messages' input chunks are read while they wait
+//   (runtime/prefetch.ts). Synchronous pull, not streaming pull, so that Pub/Sub never hands one worker
+//   more than it asked for: a worker that dies then holds few messages, and they come back to the
+//   others when its ack deadline passes.
+// - The worker extends the ack deadline of every message it holds while it holds it (up to the task
+//   time limit), acks after the task's output is written and its index is in the worker's record
+//   (queue/progress/store.ts: one object per worker and stage, rewritten, never one per task), and
+//   nacks (ack deadline 0) when the task fails transiently; Pub/Sub redelivers it with backoff and,
+//   after the subscription's max delivery attempts, moves it to the dead-letter topic. The last failed
+//   attempt is recorded as dead with its error. A task the stage's records already count as done (a
+//   message published twice) is acked without running.
+// - Prefetching is bounded by bytes as well as messages: a waiting message's inputs are read ahead
+//   only while the bytes held for waiting messages stay under the budget.
+// - A message that can never succeed (not JSON, not a valid task, or a task that fails on invalid
+//   input or corrupt data) is dead-lettered at once: published to the dead-letter topic, marked dead,
+//   and acked.
+// - SIGTERM/SIGINT: waiting messages are nacked at once (another worker takes them), running tasks
+//   finish and are acked, then the process exits 0. Tasks are idempotent, so a redelivery after a
+//   crash rewrites the same bytes.
+// - With exitWhenIdleSeconds the worker exits once nothing has arrived for that long and nothing runs.
+import { v1 } from '@google-cloud/pubsub';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Server } from 'node:http';
+import { InvalidInput, isPermanent, messageOf } from '../../common/errors.js';
+import { logEvent } from '../../common/log.js';
+import { parseTask, Task } from '../../tasks/registry.js';
+import { MAX_STAGE_TASKS, stageSize } from '../../tasks/plan/format.js';
+import { Config } from '../../runtime/config.js';
+import { serveHealth } from '../../server/health.js';
+import { prefetchInputs, PrefetchedObject } from '../../runtime/prefetch.js';
+import { Bitmap, ProgressStore, Recorder } from '../progress/store.js';
+import { pubsub } from './client.js';
+import { createTaskPool, TaskPool } from '../../runtime/pool.js';
+
+export interface WorkOptions {
+  subscription: string;
+  config: Config;
+  /** Messages held beyond the running ones, their inputs read ahead; 0 turns prefetching off. */
+  prefetch: number;
+  /** Bytes of read-ahead inputs held for waiting messages, at most (default 1 GiB). */
+  prefetchBytes?: number;
+  exitWhenIdleSeconds?: number;
+  healthPort?: number;
+  /** Upper bound of each lease extension, seconds: how soon a crashed worker's tasks come back. */
+  maxAckDeadlineSeconds?: number;
+}
+
+export interface WorkSummary {
+  done: number;
+  failed: number;
+  voxels: number;
+  seconds: number;
+}
+
+/** A message as synchronous pull returns it. */
+interface Received {
+  ackId?: string | null;
+  deliveryAttempt?: number | null;
+  message?: { data?: Uint8Array | string | null; messageId?: string | null; attributes?: Record<string, string> | null } | null;
+}
+
+interface Held {
+  ackId: string;
+  id: string;
+  data: string;
+  attributes: Record<string, string>;
+  attempt: number;
+  /** When the worker got it: leases are not extended past the task time limit. */
+  since: number;
+  task?: Task;
+  /** Why the message is not a valid task. */
+  invalid?: unknown;
+  inputs: Promise<PrefetchedObject[]>;
+  /** Bytes counted against the prefetch budget while it waits. */
+  reserved: number;
+  /** Where its completion is recorded: the plan's progress store, its stage and index. */
+  progress?: { store: ProgressStore; stage: number; index: number; tasks: number };
+}
+
+/** One stage's recorder in this worker, and the stage's known-done tasks (refreshed now and then). */
+interface StageBook { recorder: Recorder; known: Bitmap; refreshed: number }
+
+/** How often a worker re-reads a stage's records to learn which tasks are done elsewhere. */
+const KNOWN_DONE_REFRESH_MS = 30_000;
+
+export async function work(opts: WorkOptions): Promise<WorkSummary> {
+  const worker = new PubSubWorker(opts);
+  await worker.start();
+  try {
+    await worker.pullUntilDrained();
+  } finally {
+    await worker.stop();
+  }
+  return worker.summary;
+}
+
+class PubSubWorker {
+  readonly summary: WorkSummary = { done: 0, failed: 0, voxels: 0, seconds: 0 };
+  private readonly started = Date.now();
+  private readonly threads: number;
+  private readonly pool: TaskPool;
+  private readonly client: v1.SubscriberClient;
+  private subscription = '';
+  private deadLetterTopic?: string;
+  private maxAttempts = Infinity;
+  private readonly ackDeadline: number;
+  private readonly waiting: Held[] = [];
+  private readonly held = new Map<string, Held>(); // every message not yet acked or nacked
+  private running = 0;
+  private draining = false;
+  private lastActivity = Date.now();
+  private wake: () => void = () => {};
+  private health?: Server;
+  private readonly name = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly books = new Map<string, Promise<StageBook>>();
+  private prefetchedBytes = 0;
+  private leaseTimer?: NodeJS.Timeout;
+  private readonly onTerm = () => this.drain('SIGTERM');
+  private readonly onInt = () => this.drain('SIGINT');
+
+  constructor(private readonly opts: WorkOptions) {
+    this.threads = opts.config.threads;
+    this.pool = createTaskPool(opts.config);
+    this.client = new v1.SubscriberClient(pubsub().options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+    this.ackDeadline = Math.min(opts.maxAckDeadlineSeconds ?? 60, 600);
+  }
+
+  /** Reads the subscription's dead-letter policy, starts the health server, lease timer and signal handlers. */
+  async start(): Promise<void> {
+    const handle = pubsub().subscription(this.opts.subscription);
+    this.subscription = handle.name; // projects/<p>/subscriptions/<s>
+    const [metadata] = await handle.getMetadata();
+    this.maxAttempts = metadata.deadLetterPolicy?.maxDeliveryAttempts ?? Infinity;
+    this.deadLetterTopic = metadata.deadLetterPolicy?.deadLetterTopic ?? undefined;
+    if (this.opts.healthPort !== undefined) {
+      this.health = await serveHealth(this.opts.healthPort, () => ({
+        ok: !this.draining, running: this.running, waiting: this.waiting.length, done: this.summary.done, failed: this.summary.failed,
+      }));
+    }
+    this.leaseTimer = setInterval(() => this.extendLeases(), (this.ackDeadline * 1000) / 3);
+    process.on('SIGTERM', this.onTerm);
+    process.on('SIGINT', this.onInt);
+    logEvent('INFO', 'worker started', { subscription: this.opts.subscription, threads: this.threads, prefetch: this.opts.prefetch, maxAttempts: this.maxAttempts });
+  }
+
+  /** The main loop: pull what there is room for, start what can run, until drained. */
+  async pullUntilDrained(): Promise<void> {
+    while (!this.draining) {
+      const room = this.threads + this.opts.prefetch - this.running - this.waiting.length;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+        continue;
+      }
+      for (const r of await this.pull(room)) this.receive(r);
+      this.pump();
+      this.exitIfIdle();
+    }
+    while (this.running > 0) await new Promise<void>((resolve) => { this.wake = resolve; });
+  }
+
+  /** Nacks what is still held, closes the clients and the pool. */
+  async stop(): Promise<void> {
+    clearInterval(this.leaseTimer);
+    process.off('SIGTERM', this.onTerm);
+    process.off('SIGINT', this.onInt);
+    await Promise.all([...this.held.values()].map((m) => this.settle(m, false)));
+    await Promise.all([...this.books.values()].map((b) => b.then((x) => x.recorder.flush()).catch(() => {})));
+    await this.client.close();
+    await this.pool.close();
+    await new Promise<void>((resolve) => (this.health ? this.health.close(() => resolve()) : resolve()));
+    this.summary.seconds = (Date.now() - this.started) / 1000;
+    logEvent('INFO', 'worker stopped', { ...this.summary, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) });
+  }
+
+  private async pull(maxMessages: number): Promise<Received[]> {
+    try {
+      const [response] = await this.client.pull({ subscription: this.subscription, maxMessages }, { timeout: 10_000 });
+      return response.receivedMessages ?? [];
+    } catch (e) {
+      if (!/DEADLINE_EXCEEDED|timed? ?out/i.test(messageOf(e))) {
+        logEvent('WARNING', 'pull failed', { error: messageOf(e) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      return [];
+    }
+  }
+
+  /** Holds a pulled message: parses its task and starts reading its inputs. */
+  private receive(r: Received): void {
+    this.lastActivity = Date.now();
+    const raw = r.message?.data ?? '';
+    const m: Held = {
+      ackId: r.ackId!, id: r.message?.messageId ?? '?', attributes: r.message?.attributes ?? {},
+      data: typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8'),
+      attempt: r.deliveryAttempt || 1, since: Date.now(), inputs: Promise.resolve([]), reserved: 0,
+    };
+    this.held.set(m.ackId, m);
+    if (this.draining) { void this.settle(m, false); return; }
+    try {
+      // Both parsed before the task is kept: a message with bad attributes never runs its task.
+      const task = parseTask(m.data);
+      m.progress = progressOf(m.attributes);
+      m.task = task;
+    } catch (e) {
+      m.task = undefined;
+      m.invalid = e;
+    }
+    if (m.task && this.opts.prefetch > 0) this.prefetch(m);
+    this.waiting.push(m);
+  }
+
+  /** Reads a waiting message's inputs ahead, if the bytes held for waiting messages allow. */
+  private prefetch(m: Held): void {
+    const budget = this.opts.prefetchBytes ?? 1 << 30;
+    if (this.prefetchedBytes >= budget) return;
+    m.inputs = prefetchInputs(m.task!, budget - this.prefetchedBytes).then((objects) => {
+      if (!this.held.has(m.ackId)) return [];
+      m.reserved = objects.reduce((n, o) => n + o.bytes.byteLength, 0);
+      this.prefetchedBytes += m.reserved;
+      return objects;
+    });
+  }
+
+  /** A message's read-ahead bytes leave the budget once its task has them (or it is let go). */
+  private release(m: Held): void {
+    this.prefetchedBytes -= m.reserved;
+    m.reserved = 0;
+  }
+
+  /** Starts waiting messages while threads are free. */
+  private pump(): void {
+    while (!this.draining && this.running < this.threads && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      this.running++;
+      void this.execute(next).finally(() => {
+        this.running--;
+        this.lastActivity = Date.now();
+        this.wake();
+        this.pump();
+      });
+    }
+  }
+
+  private async execute(m: Held): Promise<void> {
+    const t0 = Date.now();
+    let book: StageBook | undefined;
+    try {
+      if (m.invalid !== undefined || !m.task) throw m.invalid;
+      book = m.progress && await this.book(m.progress);
+      if (book?.known.has(m.progress!.index) || book?.recorder.done.has(m.progress!.index)) {
+        logEvent('INFO', 'task already done: acked without running', { id: m.id, stage: m.progress!.stage, index: m.progress!.index });
+        await this.settle(m, true);
+        return;
+      }
+      logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...(m.progress ? { stage: m.progress.stage, index: m.progress.index } : {}) });
+      const inputs = await m.inputs;
+      this.release(m);
+      const result = await this.pool.run(m.task, inputs);
+      const seconds = (Date.now() - t0) / 1000;
+      if (book) {
+        book.recorder.finished(m.progress!.index);
+        await book.recorder.flush();
+      }
+      await this.settle(m, true);
+      this.summary.done++;
+      this.summary.voxels += result.voxels;
+      logEvent('INFO', 'task done', { kind: m.task.kind, id: m.id, attempt: m.attempt, seconds, voxels: result.voxels, backend: result.backend });
+    } catch (e) {
+      this.summary.failed++;
+      await this.fail(m, e, book);
+    }
+  }
+
+  /** The recorder of a message's stage in this worker, and what the stage's records say is done. */
+  private book(p: NonNullable<Held['progress']>): Promise<StageBook> {
+    const key = `${p.store.url}#${p.stage}`;
+    let book = this.books.get(key);
+    if (!book) {
+      book = checkAgainstPlan(p).then(() => p.store.stageState(p.stage, p.tasks)).then(({ done }) => ({ recorder: p.store.recorder(p.stage, p.tasks, this.name), known: done, refreshed: Date.now() }));
+      book.catch(() => this.books.delete(key));
+      this.books.set(key, book);
+      return book;
+    }
+    return book.then(async (b) => {
+      if (Date.now() - b.refreshed > KNOWN_DONE_REFRESH_MS) {
+        b.refreshed = Date.now();
+        b.known = (await p.store.stageState(p.stage, p.tasks)).done;
+      }
+      return b;
+    });
+  }
+
+  /**
+   * A failure that a retry cannot fix is dead-lettered now; another is nacked for redelivery, and on
+   * its last allowed attempt recorded as dead (Pub/Sub moves it to the dead-letter topic).
+   */
+  private async fail(m: Held, e: unknown, book: StageBook | undefined): Promise<void> {
+    const error = messageOf(e);
+    const permanent = isPermanent(e);
+    const last = permanent || m.attempt >= this.maxAttempts;
+    const what = permanent ? 'task cannot succeed: dead-lettered at once' : last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried';
+    logEvent(last ? 'ERROR' : 'WARNING', what, { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
+    if (last) await this.recordDead(m, error, book);
+    if (permanent && (await this.publishDeadLetter(m, error))) await this.settle(m, true);
+    else await this.settle(m, false);
+  }
+
+  /** A dead task goes into the worker's record of its stage (or, for a message that is no task, its own). */
+  private async recordDead(m: Held, error: string, book: StageBook | undefined): Promise<void> {
+    try {
+      const p = m.progress ?? progressOf(m.attributes, true);
+      const b = book ?? (p && (await this.book(p)));
+      if (!b || !p) return;
+      b.recorder.failed(p.index, error);
+      await b.recorder.flush();
+    } catch (err) {
+      logEvent('WARNING', 'dead task not recorded', { id: m.id, error: messageOf(err) });
+    }
+  }
+
+  /** Forwards a message to the subscription's dead-letter topic, as Pub/Sub would; false if it cannot. */
+  private async publishDeadLetter(m: Held, error: string): Promise<boolean> {
+    if (!this.deadLetterTopic) return false;
+    try {
+      await pubsub().topic(this.deadLetterTopic).publishMessage({
+        data: Buffer.from(m.data), attributes: { ...m.attributes, error: error.slice(0, 1024), deliveryAttempt: String(m.attempt) },
+      });
+      return true;
+    } catch (e) {
+      logEvent('WARNING', 'dead-letter publish failed: nacked instead', { id: m.id, error: messageOf(e) });
+      return false;
+    }
+  }
+
+  private async settle(m: Held, ack: boolean): Promise<void> {
+    this.held.delete(m.ackId);
+    this.release(m);
+    try {
+      if (ack) await this.client.acknowledge({ subscription: this.subscription, ackIds: [m.ackId] });
+      else await this.client.modifyAckDeadline({ subscription: this.subscription, ackIds: [m.ackId], ackDeadlineSeconds: 0 });
+    } catch (e) {
+      // The deadline passed meanwhile: Pub/Sub redelivers, and the task (idempotent) runs again.
+      logEvent('WARNING', ack ? 'ack failed' : 'nack failed', { id: m.id, error: messageOf(e) });
+    }
+  }
+
+  /** Keeps the leases of held messages alive, up to the task time limit. */
+  private extendLeases(): void {
+    const now = Date.now();
+    const ackIds = [...this.held.values()].filter((m) => now - m.since < this.opts.config.taskTimeoutMs).map((m) => m.ackId);
+    if (ackIds.length > 0) {
+      this.client.modifyAckDeadline({ subscription: this.subscription, ackIds, ackDeadlineSeconds: this.ackDeadline })
+        .catch((e) => logEvent('WARNING', 'lease extension failed', { error: messageOf(e) }));
+    }
+  }
+
+  private exitIfIdle(): void {
+    const idle = this.opts.exitWhenIdleSeconds;
+    if (idle !== undefined && this.running === 0 && this.waiting.length === 0 && Date.now() - this.lastActivity > idle * 1000) {
+      this.drain(`idle for ${idle} s`);
+    }
+  }
+
+  private drain(why: string): void {
+    if (this.draining) return;
+    this.draining = true;
+    logEvent('INFO', 'draining', { why, running: this.running, waiting: this.waiting.length });
+    for (const m of this.waiting.splice(0)) void this.settle(m, false);
+    this.wake();
+  }
+}
+
+/**
+ * Where a message's completion is recorded, from its attributes (progress URL, stage, index, tasks);
+ * undefined for a message published by hand without them. `lenient`: no throw on bad attributes.
+ */
+function progressOf(a: Record<string, string>, lenient = false): Held['progress'] {
+  if (!a.progress) return undefined;
+  const [stage, index, tasks] = [a.stage, a.index, a.tasks].map((x) => (/^\d{1,10}$/.test(x ?? '') ? Number(x) : NaN));
+  if (![stage, index, tasks].every(Number.isSafeInteger) || index >= tasks || tasks > MAX_STAGE_TASKS) {
+    if (lenient) return undefined;
+    throw new InvalidInput(`message attributes stage ${a.stage}, index ${a.index}, tasks ${a.tasks} do not name a task of the plan at ${a.progress}`);
+  }
+  return { store: new ProgressStore(a.progress), stage, index, tasks };
+}
+
+/** The attributes' stage and task count must be the plan's, before anything is sized by them. */
+async function checkAgainstPlan(p: NonNullable<Held['progress']>): Promise<void> {
+  const plan = await p.store.plan();
+  const stage = plan.stages[p.stage];
+  if (!stage || stageSize(stage) !== p.tasks) {
+    throw new InvalidInput(`message attributes stage ${p.stage}, tasks ${p.tasks} are not a stage of the plan at ${p.store.url} (${plan.stages.length} stages${stage ? `, stage ${p.stage} has ${stageSize(stage)} tasks` : ''})`);
+  }
+}

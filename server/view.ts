@@ -1,0 +1,120 @@
+// `digest view`: one local server for the bundled Neuroglancer (dist/viewer, built by npm run build)
+// and file:// layers, and the URL of a viewer state that already shows every layer: images,
+// segmentations with a few segments selected (their meshes visible), 3-channel affinities as RGB.
+// Nothing is fetched from the internet; gs:// layers are read by the browser from the bucket.
+import { existsSync } from 'node:fs';
+import { readdir, realpath } from 'node:fs/promises';
+import { Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { basename, dirname, join, resolve } from 'node:path';
+import { builtFile } from '../common/built.js';
+import { InvalidInput } from '../common/errors.js';
+import { Volume } from '../precomputed/volume.js';
+import { openStore } from '../storage/open.js';
+import { Access, serveFiles } from './files.js';
+
+/** The bundled viewer (dist/viewer). */
+export function viewerDir(): string {
+  return dirname(builtFile('viewer/index.html'));
+}
+
+export interface ViewLayer {
+  name: string;
+  /** Where the browser reads it: an http URL on this server, or gs://. */
+  source: string;
+  type: 'image' | 'segmentation';
+  channels: number;
+  /** Segments shown (their meshes) in a segmentation layer. */
+  segments: string[];
+}
+
+/** A few segment ids with meshes (mesh/<id>:0 manifests), else none. */
+async function someSegments(layerUrl: string, meshDir: string | undefined, count = 3): Promise<string[]> {
+  if (!meshDir) return [];
+  const ids: bigint[] = [];
+  for await (const page of openStore(layerUrl).listPages(`${meshDir}/`)) {
+    for (const key of page) {
+      const m = /\/(\d+):0$/.exec(key);
+      if (m) ids.push(BigInt(m[1]));
+    }
+    if (ids.length >= 1000) break;
+  }
+  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, count).map(String);
+}
+
+/** One layer's description for the viewer state, read from its info. */
+export async function describeLayer(layerUrl: string, name: string, source: string): Promise<ViewLayer> {
+  const { info } = await Volume.open(layerUrl);
+  return { name, source, type: info.type, channels: info.num_channels, segments: info.type === 'segmentation' ? await someSegments(layerUrl, info.mesh) : [] };
+}
+
+/** Layers under a directory: the directory itself if it holds an info file, else its children that do. */
+export async function findLayers(dir: string): Promise<string[]> {
+  if (existsSync(join(dir, 'info'))) return [dir];
+  const entries = await readdir(dir, { withFileTypes: true });
+  // A linked layer folder counts too (it is served from where the link leads).
+  const layers = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && existsSync(join(dir, e.name, 'info'))).map((e) => join(dir, e.name)).sort();
+  if (layers.length === 0) throw new InvalidInput(`${dir}: no precomputed layer here (no info file in it or in its subdirectories)`);
+  return layers;
+}
+
+/** The Neuroglancer state showing `layers`: images first, then segmentations, 4-panel layout. */
+export function viewerState(layers: ViewLayer[]): Record<string, unknown> {
+  const order = (l: ViewLayer) => (l.type === 'image' && l.channels === 1 ? 0 : l.type === 'segmentation' ? 1 : 2);
+  const sorted = [...layers].sort((a, b) => order(a) - order(b));
+  return {
+    layers: sorted.map((l) => {
+      if (l.type === 'segmentation') return { type: 'segmentation', source: `precomputed://${l.source}`, name: l.name, segments: l.segments };
+      if (l.channels === 3) {
+        // Affinities (x, y, z) as red, green, blue.
+        const shader = '#uicontrol invlerp normalized\nvoid main() { emitRGB(vec3(toNormalized(getDataValue(0)), toNormalized(getDataValue(1)), toNormalized(getDataValue(2)))); }';
+        return { type: 'image', source: `precomputed://${l.source}`, name: l.name, shader, visible: false };
+      }
+      return { type: 'image', source: `precomputed://${l.source}`, name: l.name };
+    }),
+    selectedLayer: { layer: sorted.find((l) => l.type === 'segmentation')?.name ?? sorted[0]?.name, visible: false },
+    layout: '4panel',
+  };
+}
+
+export function stateUrl(base: string, state: Record<string, unknown>): string {
+  return `${base}/#!${encodeURIComponent(JSON.stringify(state))}`;
+}
+
+export interface ViewServer { server: Server; url: string; port: number; layers: ViewLayer[] }
+
+/**
+ * Serves the viewer at / and the layers of `dir` (file://) at /layers/<name>/, plus any `remote`
+ * (gs://) layers by their own URLs, on 127.0.0.1:`port` (0: any free port).
+ */
+/** The viewer reads its layers from its own origin: no other page's scripts need to. */
+export const VIEW_ACCESS: Access = { allowOrigin: null, allowHosts: [] };
+
+export async function serveView(sources: string[], port: number, access: Access = VIEW_ACCESS): Promise<ViewServer> {
+  const viewer = viewerDir();
+  const local: { name: string; path: string }[] = [];
+  const remote: string[] = [];
+  for (const s of sources) {
+    if (/^gs:\/\//.test(s)) remote.push(s.replace(/\/+$/, ''));
+    else for (const path of await findLayers(resolve(s.replace(/^file:\/\//, '')))) local.push({ name: basename(path), path: await realpath(path) });
+  }
+  const names = new Set<string>();
+  for (const l of local) {
+    if (names.has(l.name)) throw new InvalidInput(`two layers are named "${l.name}": view them separately`);
+    names.add(l.name);
+  }
+  const byName = new Map(local.map((l) => [l.name, l.path]));
+  const server = await serveFiles((url) => {
+    const m = /^\/layers\/([^/?#]+)(\/[^?#]*)?/.exec(url);
+    const layer = m ? byName.get(decodeURIComponent(m[1])) : undefined;
+    if (layer) return { root: layer, path: m![2] ?? '/' };
+    return { root: viewer, path: url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url };
+  }, port, '127.0.0.1', access);
+  const actual = (server.address() as AddressInfo).port;
+  const base = `http://127.0.0.1:${actual}`;
+  const layers = [
+    ...(await Promise.all(local.map((l) => describeLayer(`file://${l.path}`, l.name, `${base}/layers/${encodeURIComponent(l.name)}`)))),
+    ...(await Promise.all(remote.map((r) => describeLayer(r, basename(r), r)))),
+  ];
+  return { server, url: stateUrl(base, viewerState(layers)), port: actual, layers };
+}

@@ -1,0 +1,178 @@
+// Plans as descriptions: the 100 TB example planned without data, a 10^8-task stage, multi-mip
+// downsample tasks against the mip-by-mip path, and resuming a local run.
+import { describe, expect, it } from 'vitest';
+import { TransientError } from '../../common/errors.js';
+import { runPlan } from '../../queue/local/run.js';
+import { ProgressStore } from '../../queue/progress/store.js';
+import { Box, box, chunkKey, parseChunkKey, Vec3, voxelCount } from '../../common/box.js';
+import { allChunks, createInfo, Info, LayerSpec, scaleBounds } from '../../precomputed/info.js';
+import { Volume } from '../../precomputed/volume.js';
+import { openStore } from '../../storage/open.js';
+import { listAll } from '../../storage/store.js';
+import { seededRandom } from '../../test/reference.js';
+import { estimatePlan } from './estimate.js';
+import { planDownsample, planIngest, planMesh, planSize, stageSize, taskAt } from './planners.js';
+import { parsePlan } from './format.js';
+import { runTask, Task } from '../registry.js';
+
+/** The job of issue 12: 200,000 x 200,000 x 2,500 uint8 at 4x4x40 nm, 128x128x64 chunks, three 2x2x1 mips then 2x2x2. */
+const BIG: LayerSpec = {
+  type: 'image', dataType: 'uint8', encoding: 'raw', size: [200_000, 200_000, 2_500], resolution: [4, 4, 40], chunkSize: [128, 128, 64],
+  factors: [[2, 2, 1], [2, 2, 1], [2, 2, 1], [2, 2, 2]],
+};
+
+/** The scales' sizes worked out here, by hand: ceil(size / factor) per mip until one chunk holds it. */
+function expectedSizes(): Vec3[] {
+  const sizes: Vec3[] = [[200_000, 200_000, 2_500]];
+  const factors: Vec3[] = [[2, 2, 1], [2, 2, 1], [2, 2, 1]];
+  while (true) {
+    const last = sizes[sizes.length - 1];
+    if (last[0] <= 128 && last[1] <= 128 && last[2] <= 64) return sizes;
+    const f = factors[sizes.length - 1] ?? [2, 2, 2];
+    sizes.push(last.map((v, i) => Math.ceil(v / f[i])) as Vec3);
+  }
+}
+
+const grid = (size: Vec3, chunk: Vec3) => size.map((s, i) => Math.ceil(s / chunk[i])) as Vec3;
+const cells = (g: Vec3) => g[0] * g[1] * g[2];
+
+describe('planning the 100 TB image without holding it', () => {
+  it('plans ingest and every downsample stage, with counts that agree with arithmetic', async () => {
+    const layer = `mem://big-${Date.now()}`;
+    const info = createInfo(BIG);
+    expect(info.scales.map((s) => s.size)).toEqual(expectedSizes());
+    await Volume.create(layer, info);
+    const t0 = Date.now();
+    const plan = await planIngest({ layerPath: layer, buildPath: 'gs://bucket/build', encoding: 'npz', buildSize: [1024, 1024, 128], memory: 2 * 2 ** 30 });
+    const seconds = (Date.now() - t0) / 1000;
+    expect(seconds).toBeLessThan(60);
+    expect(JSON.stringify(plan).length).toBeLessThan(20_000);
+    // Ingest: one task per build chunk, 196 x 196 x 20.
+    expect(plan.stages[0].name).toBe('ingest');
+    expect(stageSize(plan.stages[0])).toBe(196 * 196 * 20);
+    expect(taskAt(plan.stages[0], 0)).toMatchObject({ kind: 'ingest', chunk_path: 'gs://bucket/build/0-1024_0-1024_0-128.npz' });
+    expect(taskAt(plan.stages[0], 196 * 196 * 20 - 1)).toMatchObject({ chunk_path: 'gs://bucket/build/199680-200000_199680-200000_2432-2500.npz' });
+    // A 1024x1024x128 build chunk completes mips 1..3 (down to 128x128x128: 1x1x2 chunks), not mip 4
+    // (64x64x64 is less than a chunk): so downsampling starts at mip 4, and every mip above is made once.
+    const written: number[] = [];
+    for (const stage of plan.stages.slice(1)) {
+      for (const set of stage.sets) {
+        expect('template' in set && set.template.kind).toBe('downsample');
+        const t = (set as { template: { mips?: number }; format: string });
+        const top = info.scales.findIndex((s) => s.key === t.format.split('/')[0]);
+        const mips = t.template.mips ?? 1;
+        for (let m = top - mips + 1; m <= top; m++) written.push(m);
+        // One task per chunk of the stage's top mip.
+        expect(stageSize(stage)).toBe(cells(grid(info.scales[top].size, [128, 128, 64])));
+      }
+    }
+    expect(written).toEqual(Array.from({ length: info.scales.length - 4 }, (_, i) => 4 + i));
+    // Tasks of the first downsample stage tile its top mip: first, last and random ones.
+    const stage = plan.stages[1];
+    const set = stage.sets[0] as { format: string; template: { mips?: number } };
+    const top = info.scales.findIndex((s) => s.key === set.format.split('/')[0]);
+    const bounds = scaleBounds(info.scales[top]);
+    let covered = 0;
+    const random = seededRandom(5);
+    const n = stageSize(stage);
+    for (const i of [0, n - 1, ...Array.from({ length: 50 }, () => Math.floor(random() * n))]) {
+      const b = parseChunkKey((taskAt(stage, i) as { chunk_path: string }).chunk_path.split('/')[1]);
+      expect(b.start.every((s, d) => s >= bounds.start[d] && b.stop[d] <= bounds.stop[d])).toBe(true);
+      covered += voxelCount(b);
+    }
+    expect(covered).toBeGreaterThan(0);
+    // The estimate: 130 M objects of 128x128x64 at mips 0..3 alone would be 97.7 M + 24.4 M + 6.1 M + 1.5 M.
+    const e = estimatePlan(plan, new Map([[layer, info]]));
+    const chunksPerMip = info.scales.map((s) => cells(grid(s.size, [128, 128, 64])));
+    expect(e.total.objects).toBe(chunksPerMip.reduce((a, b) => a + b, 0));
+    expect(e.total.tasks).toBe(planSize(plan));
+    expect(e.price.writes).toBeCloseTo((e.total.writes / 1000) * 0.005, 6);
+  });
+
+  it('makes a stage of 10^8 tasks as a few hundred bytes, each task on demand', async () => {
+    const layer = `mem://big-seg-${Date.now()}`;
+    const info = createInfo({ ...BIG, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', mips: 0 });
+    await Volume.create(layer, info);
+    const plan = await planMesh({ layerPath: layer });
+    const n = cells(grid([200_000, 200_000, 2_500], [128, 128, 64]));
+    expect(n).toBe(1563 * 1563 * 40);
+    expect(stageSize(plan.stages[0])).toBe(n);
+    expect(JSON.stringify(plan.stages[0]).length).toBeLessThan(1000);
+    expect(taskAt(plan.stages[0], n - 1)).toMatchObject({ kind: 'mesh', chunk_position: '199936-200000_199936-200000_2496-2500' });
+    expect(taskAt(plan.stages[0], 1563 + 2)).toMatchObject({ chunk_position: '256-384_128-256_0-64' });
+    // The plan file round-trips through its schema.
+    expect(parsePlan(JSON.stringify(plan), 'plan.json')).toEqual(plan);
+  });
+});
+
+describe('multi-mip downsample tasks', () => {
+  const values = (b: Box) => {
+    const out = new Uint16Array(voxelCount(b));
+    let i = 0;
+    for (let z = b.start[2]; z < b.stop[2]; z++) for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) out[i++] = (x * 31 + y * 17 + z * 7 + ((x ^ y) & 15)) % 65536;
+    return out;
+  };
+
+  for (const [name, spec] of [
+    ['aligned, 2x2x2', { size: [96, 80, 72], voxelOffset: [0, 0, 0], factors: [[2, 2, 2]] }],
+    ['odd offsets and sizes, 2x2x1 then 2x2x2', { size: [101, 77, 45], voxelOffset: [3, 5, 1], factors: [[2, 2, 1], [2, 2, 2]] }],
+  ] as const) {
+    it(`write the same bytes as the mip-by-mip path: ${name}`, async () => {
+      const info = createInfo({ type: 'image', dataType: 'uint16', encoding: 'raw', resolution: [4, 4, 40], chunkSize: [8, 8, 4], ...spec, size: [...spec.size] as Vec3, voxelOffset: [...spec.voxelOffset] as Vec3, factors: spec.factors.map((f) => [...f] as Vec3) });
+      const layers: string[] = [];
+      const stagesUsed: number[] = [];
+      for (const memory of [1 << 30, 64 << 10]) {
+        const layer = `mem://multi-${name.replace(/\W+/g, '-')}-${memory}`;
+        const v = await Volume.create(layer, info);
+        const b = v.bounds(0);
+        await v.writeChunks(0, allChunks(v.scale(0)), values(b), b);
+        const plan = await planDownsample({ layerPath: layer, memory });
+        stagesUsed.push(plan.stages.length);
+        expect((await runPlan(plan, runTask, { concurrency: 3, progress: false })).dead).toEqual([]);
+        layers.push(layer);
+      }
+      expect(stagesUsed[0]).toBeLessThan(stagesUsed[1]); // more mips per task with more memory
+      const [a, b] = layers.map(openStore);
+      const keys = await listAll(a);
+      expect(await listAll(b)).toEqual(keys);
+      expect(keys.length).toBe(1 + info.scales.reduce((n, s) => n + allChunks(s).length, 0));
+      for (const k of keys.filter((key) => key !== 'info')) expect(await b.get(k), k).toEqual(await a.get(k));
+    });
+  }
+});
+
+describe('resuming a local run', () => {
+  it('skips exactly the tasks an earlier run finished', async () => {
+    const layer = `mem://resume-${Date.now()}`;
+    const info: Info = createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [64, 64, 16], resolution: [4, 4, 40], chunkSize: [8, 8, 8], mips: 1 });
+    const v = await Volume.create(layer, info);
+    await v.writeChunks(0, allChunks(v.scale(0)), new Uint8Array(64 * 64 * 16).fill(3), v.bounds(0));
+    const plan = await planDownsample({ layerPath: layer, memory: 1 << 20 });
+    const n = stageSize(plan.stages[0]);
+    expect(n).toBe(4 * 4 * 1);
+    const progressUrl = `mem://resume-progress-${Date.now()}`;
+    const ran: string[][] = [[], []];
+    // First run: every other task fails for good (one attempt), the rest finish.
+    const first = await runPlan(plan, async (t: Task) => {
+      const key = (t as { chunk_path: string }).chunk_path;
+      if (parseChunkKey(key.split('/')[1]).start[0] % 16 === 8) throw new TransientError('storage went away');
+      ran[0].push(key);
+      return runTask(t);
+    }, { concurrency: 2, progress: false, maxAttempts: 1, progressUrl });
+    expect(first.done).toBe(n / 2);
+    expect(first.dead.length).toBe(n / 2);
+    const second = await runPlan(plan, async (t: Task) => { ran[1].push((t as { chunk_path: string }).chunk_path); return runTask(t); }, { concurrency: 2, progress: false, progressUrl });
+    expect(second.skipped).toBe(n / 2);
+    expect(second.done).toBe(n / 2);
+    expect(second.dead).toEqual([]);
+    expect([...ran[0], ...ran[1]].sort()).toEqual(Array.from({ length: n }, (_, i) => (taskAt(plan.stages[0], i) as { chunk_path: string }).chunk_path).sort());
+    expect(new Set(ran[1]).size).toBe(ran[1].length);
+    expect(ran[1].some((k) => ran[0].includes(k))).toBe(false);
+    const status = await new ProgressStore(progressUrl).status();
+    expect(status[0]).toMatchObject({ tasks: n, done: n, dead: 0 });
+    // A third run does nothing; another plan under the same progress is refused.
+    expect((await runPlan(plan, runTask, { concurrency: 2, progress: false, progressUrl })).skipped).toBe(n);
+    await expect(runPlan({ ...plan, layer_path: 'mem://other' }, runTask, { concurrency: 2, progress: false, progressUrl })).rejects.toThrow(/holds the progress of another plan/);
+    expect(chunkKey(box([0, 0, 0], [1, 1, 1]))).toBe('0-1_0-1_0-1');
+  });
+});

@@ -1,0 +1,506 @@
+// Planners: a job as stages that run in order (a stage reads what earlier ones wrote), each stage a
+// few task sets generated from templates (tasks/plan-format.ts): nothing here holds a task list
+// longer than a few explicit tasks, and every check is grid arithmetic or a bitmap.
+import { InvalidInput } from '../../common/errors.js';
+import { LEGACY_MESH_INFO } from '../../mesh/fragment.js';
+import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkKey, shapeOf, Vec3 } from '../../common/box.js';
+import { BYTES_PER_VOXEL } from '../../common/dtype.js';
+import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds } from '../../precomputed/info.js';
+import { ShardedScale } from '../../precomputed/sharded-scale.js';
+import { chooseSharding, compactShardShape, ShardingChoice } from '../../precomputed/sharding.js';
+import { Volume } from '../../precomputed/volume.js';
+import { openStore } from '../../storage/open.js';
+import { joinUrl, splitUrl } from '../../storage/store.js';
+import { openAffinityLayers } from '../affinity-layers.js';
+import { IngestTask } from '../ingest.js';
+import { meshDirectory } from '../mesh.js';
+import { listPlan, Plan, Stage, TaskSet } from './format.js';
+import { completedRegion } from '../pyramid.js';
+import { Source } from '../shard-sources.js';
+import { checkSameGeometry } from '../shard-sources.js';
+import { WatershedParamsJson } from '../watershed.js';
+
+export { listPlan, parsePlan, planSize, stageSize, stageTasks, taskAt } from './format.js';
+export type { Plan, Stage } from './format.js';
+
+/** The default memory a task may use, bytes: two threads on a 24 GB machine, with room to spare. */
+export const DEFAULT_TASK_MEMORY = 2 * 2 ** 30;
+
+/** A task holds its source region, the first level it makes, and encoding buffers: about this many times the source. */
+const PEAK_PER_SOURCE_BYTE = 2.5;
+
+/** An explicit task list longer than this is refused. */
+export const MAX_LISTED_TASKS = 2_000_000;
+
+/**
+ * A generated set of more tasks than this is refused: progress keeps a bit per task of a stage in
+ * each worker (2^28 tasks: 32 MiB), and a plan that large wants larger chunks or bigger tasks anyway.
+ */
+export const MAX_SET_TASKS = 2 ** 28;
+
+const voxelBytes = (info: Info) => info.num_channels * BYTES_PER_VOXEL[info.data_type];
+const cells = (v: Vec3) => v[0] * v[1] * v[2];
+
+/** A set of boxes tiling `bounds` from its start in steps of `step` (the last clipped), one task each. */
+function boxesSet(template: Record<string, unknown>, field: string, format: string, bounds: Box, step: Vec3, extra: Partial<Extract<TaskSet, { format: string }>> = {}): TaskSet {
+  const shape = shapeOf(bounds).map((n, i) => Math.ceil(n / step[i])) as Vec3;
+  if (cells(shape) > MAX_SET_TASKS) {
+    throw new InvalidInput(`plan: ${String(template.kind)} tasks over ${formatBox(bounds)} in steps of [${step}] would be ${cells(shape).toExponential(2)} tasks, more than ${MAX_SET_TASKS.toExponential(2)}; use larger chunks, or more --memory so that each task does more`);
+  }
+  return { template, field, format, origin: bounds.start, step, shape, clip: bounds, ...extra };
+}
+
+/** One task per chunk of a scale. */
+function chunkSet(scale: Scale, template: Record<string, unknown>, field: string, format = '{box}'): TaskSet {
+  return boxesSet(template, field, format, scaleBounds(scale), chunkSize(scale));
+}
+
+// ---- build chunks
+
+export interface BuildGrid { size: Vec3 }
+
+/** Build chunks under `buildUrl`, streamed page by page; boxes kept as numbers (6 per chunk). */
+export async function listBuildBoxes(buildUrl: string, encoding: IngestTask['chunk_encoding']): Promise<Float64Array> {
+  let boxes = new Float64Array(6 * 1024);
+  let n = 0;
+  let last = '';
+  const suffix = encoding === 'png' ? '' : `.${encoding}`;
+  for await (const page of openStore(buildUrl).listPages()) {
+    for (const key of page) {
+      const name = encoding === 'png' ? (key.includes('/') ? key.slice(0, key.indexOf('/')) : '') : key.includes('/') ? '' : key;
+      if (!name.endsWith(suffix) || name === last) continue;
+      const boxName = name.slice(0, name.length - suffix.length);
+      if (!isBoxKey(boxName)) continue;
+      last = name;
+      const b = parseChunkKey(boxName);
+      if (6 * (n + 1) > boxes.length) { const grown = new Float64Array(boxes.length * 2); grown.set(boxes); boxes = grown; }
+      boxes.set([...b.start, ...b.stop], 6 * n++);
+    }
+  }
+  return boxes.subarray(0, 6 * n);
+}
+
+const boxAt = (boxes: Float64Array, i: number): Box => box([boxes[6 * i], boxes[6 * i + 1], boxes[6 * i + 2]], [boxes[6 * i + 3], boxes[6 * i + 4], boxes[6 * i + 5]]);
+
+/** The build size, when `boxes` are exactly the cells of a regular grid over `bounds` (clipped at its end). */
+export function regularBuildGrid(boxes: Float64Array, bounds: Box): Vec3 | null {
+  const n = boxes.length / 6;
+  let first: Box | undefined;
+  for (let i = 0; i < n && !first; i++) { const b = boxAt(boxes, i); if (equals({ start: b.start, stop: b.start }, { start: bounds.start, stop: bounds.start })) first = b; }
+  if (!first) return null;
+  const size = shapeOf(first);
+  const grid = shapeOf(bounds).map((s, i) => Math.ceil(s / size[i])) as Vec3;
+  if (n !== cells(grid)) return null;
+  const seen = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = boxAt(boxes, i);
+    const g = b.start.map((s, d) => (s - bounds.start[d]) / size[d]);
+    if (!g.every((v, d) => Number.isInteger(v) && v >= 0 && v < grid[d])) return null;
+    const cell = g[0] + grid[0] * (g[1] + grid[1] * g[2]);
+    if (seen[cell] || !equals(intersect(box(b.start, b.start.map((s, d) => s + size[d]) as Vec3), bounds), b)) return null;
+    seen[cell] = 1;
+  }
+  return size;
+}
+
+/**
+ * Irregular build chunks: each must start on mip 0's chunk grid and end on it or at the bound, and
+ * together they must cover every chunk once (a bitmap over the chunk grid).
+ */
+function checkBuildCover(boxes: Float64Array, scale: Scale, buildUrl: string): void {
+  const grid = gridShape(scale), c = chunkSize(scale), bounds = scaleBounds(scale);
+  if (cells(grid) > 2 ** 31) throw new InvalidInput(`plan ingest: ${cells(grid)} chunks at mip 0 are too many to check irregular build chunks against; give the build chunks one regular grid (--build-size)`);
+  const owner = new Int32Array(cells(grid)).fill(-1);
+  for (let i = 0; i < boxes.length / 6; i++) {
+    const b = boxAt(boxes, i);
+    const lo = b.start.map((s, d) => (s - bounds.start[d]) / c[d]);
+    const hi = b.stop.map((s, d) => (s === bounds.stop[d] ? grid[d] : (s - bounds.start[d]) / c[d]));
+    if (![...lo, ...hi].every(Number.isInteger) || !lo.every((v, d) => v >= 0 && hi[d] <= grid[d] && v < hi[d])) {
+      throw new InvalidInput(`plan ingest: build chunk ${chunkKey(b)} under ${buildUrl} does not start and end on mip 0's chunk grid [${c}] (bounds ${formatBox(bounds)})`);
+    }
+    for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) {
+      const cell = x + grid[0] * (y + grid[1] * z);
+      if (owner[cell] >= 0) throw new InvalidInput(`build chunks overlap: ${chunkKey(boxAt(boxes, owner[cell]))} and ${chunkKey(b)} would write the same chunks`);
+      owner[cell] = i;
+    }
+  }
+  const missing = owner.indexOf(-1);
+  if (missing >= 0) {
+    const uncovered = owner.reduce((n, o) => n + (o < 0 ? 1 : 0), 0);
+    const g = [missing % grid[0], Math.floor(missing / grid[0]) % grid[1], Math.floor(missing / (grid[0] * grid[1]))];
+    const start = g.map((v, d) => bounds.start[d] + v * c[d]) as Vec3;
+    const first = intersect(box(start, start.map((s, d) => s + c[d]) as Vec3), bounds);
+    throw new InvalidInput(`build chunks under ${buildUrl} do not cover ${uncovered} mip-0 chunk(s), e.g. ${chunkKey(first)} (bounds ${formatBox(bounds)})`);
+  }
+}
+
+// ---- ingest
+
+export interface IngestOptions {
+  layerPath: string;
+  buildPath: string;
+  encoding: IngestTask['chunk_encoding'];
+  axes?: 'xyz' | 'zyx';
+  /** Declares the build chunks' grid instead of listing them (their names follow from it). */
+  buildSize?: Vec3;
+  /** Bytes one task may use. */
+  memory?: number;
+}
+
+export async function planIngest(opts: IngestOptions): Promise<Plan> {
+  const { info } = await Volume.open(opts.layerPath);
+  const scale0 = info.scales[0], bounds = scaleBounds(scale0);
+  let buildSize = opts.buildSize;
+  let listed: Float64Array | undefined;
+  if (!buildSize) {
+    listed = await listBuildBoxes(opts.buildPath, opts.encoding);
+    if (listed.length === 0) throw new InvalidInput(`no .${opts.encoding} build chunks found under ${opts.buildPath}`);
+    buildSize = regularBuildGrid(listed, bounds) ?? undefined;
+  }
+  if (buildSize) checkBuildGridAligned(buildSize, scale0);
+  else checkBuildCover(listed!, scale0, opts.buildPath);
+  const ingest = ingestStage(info, opts, buildSize, listed);
+  const firstIncomplete = buildSize ? firstIncompleteMipOfGrid(info, buildSize) : firstIncompleteMipOfList(info, listed!);
+  return { version: 2, layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, firstIncomplete - 1, opts.memory)] };
+}
+
+function checkBuildGridAligned(size: Vec3, scale: Scale): void {
+  const c = chunkSize(scale), grid = shapeOf(scaleBounds(scale));
+  if (!size.every((s, i) => s % c[i] === 0 || s >= grid[i])) {
+    throw new InvalidInput(`plan ingest: build size [${size}] is not a multiple of mip 0's chunk size [${c}]; build chunks must start on the chunk grid`);
+  }
+}
+
+function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefined, listed: Float64Array | undefined): Stage {
+  const scale0 = info.scales[0];
+  const suffix = opts.encoding === 'png' ? '' : `.${opts.encoding}`;
+  const axes = opts.axes ? { axes: opts.axes } : {};
+  if (scale0.sharding) {
+    if (!buildSize) throw new InvalidInput(`plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`);
+    const source: Source = { build: opts.buildPath, build_size: buildSize, encoding: opts.encoding, ...axes };
+    return { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, source)] };
+  }
+  const template = { kind: 'ingest', chunk_encoding: opts.encoding, layer_path: opts.layerPath, ...axes };
+  if (buildSize) return { name: 'ingest', sets: [boxesSet(template, 'chunk_path', joinUrl(opts.buildPath, `{box}${suffix}`), scaleBounds(scale0), buildSize)] };
+  const n = listed!.length / 6;
+  if (n > MAX_LISTED_TASKS) throw new InvalidInput(`plan ingest: ${n} irregular build chunks would be listed one by one; give them one regular grid`);
+  const list = Array.from({ length: n }, (_, i) => ({ ...template, chunk_path: joinUrl(opts.buildPath, `${chunkKey(boxAt(listed!, i))}${suffix}`) }) as IngestTask);
+  return { name: 'ingest', sets: [{ list }] };
+}
+
+/**
+ * The first mip that Ingest tasks on a regular build grid leave incomplete. The grid is a product of
+ * per-axis intervals, so what they write is a product too: per axis and level, the chunk indices the
+ * build intervals complete (an interval stops adding levels once it completes no chunk on some axis,
+ * as Ingest stops its pyramid there).
+ */
+function firstIncompleteMipOfGrid(info: Info, size: Vec3): number {
+  const bounds = scaleBounds(info.scales[0]);
+  if (info.scales[0].sharding) return 1;
+  const perAxis = [0, 1, 2].map((d) => {
+    const intervals: [number, number][] = [];
+    for (let s = bounds.start[d]; s < bounds.stop[d]; s += size[d]) intervals.push([s, Math.min(s + size[d], bounds.stop[d])]);
+    return intervals;
+  });
+  let alive = perAxis.map((iv) => iv.map(() => true));
+  for (let mip = 1; mip < info.scales.length; mip++) {
+    if (info.scales[mip].sharding) return mip;
+    const scale = info.scales[mip];
+    const grid = gridShape(scale), c = chunkSize(scale);
+    const next = alive.map((a) => a.slice());
+    const complete = [0, 1, 2].every((d) => {
+      const covered = new Uint8Array(grid[d]);
+      perAxis[d].forEach((iv, k) => {
+        if (!next[d][k]) return;
+        const lo = completedRegion1d(info, mip, d, iv);
+        iv[0] = lo[0]; iv[1] = lo[1];
+        const first = Math.ceil((lo[0] - scale.voxel_offset[d]) / c[d]);
+        const lastStop = lo[1] === scaleBounds(scale).stop[d] ? grid[d] : Math.floor((lo[1] - scale.voxel_offset[d]) / c[d]);
+        if (lastStop <= first) { next[d][k] = false; return; }
+        covered.fill(1, first, lastStop);
+      });
+      return covered.every((v) => v === 1);
+    });
+    // A build box stops its pyramid when it completes no chunk on some axis.
+    alive = next;
+    if (!complete || alive.some((a) => a.every((x) => !x))) return mip;
+  }
+  return info.scales.length;
+}
+
+function completedRegion1d(info: Info, mip: number, axis: number, [s, e]: [number, number]): [number, number] {
+  const start: Vec3 = [0, 0, 0], stop: Vec3 = [1, 1, 1];
+  start[axis] = s; stop[axis] = e;
+  const full = scaleBounds(info.scales[mip - 1]);
+  const region = completedRegion(info, mip, { start: start.map((v, i) => (i === axis ? v : full.start[i])) as Vec3, stop: stop.map((v, i) => (i === axis ? v : full.stop[i])) as Vec3 });
+  return [region.start[axis], region.stop[axis]];
+}
+
+/** The same for an explicit list: bitmaps of the chunks each level gets from every build box. */
+function firstIncompleteMipOfList(info: Info, boxes: Float64Array): number {
+  const regions = Array.from({ length: boxes.length / 6 }, (_, i) => boxAt(boxes, i));
+  for (let mip = 1; mip < info.scales.length; mip++) {
+    const scale = info.scales[mip];
+    if (scale.sharding) return mip;
+    const grid = gridShape(scale), c = chunkSize(scale), bounds = scaleBounds(scale);
+    const covered = new Uint8Array(cells(grid));
+    regions.forEach((r, i) => {
+      if (!r) return;
+      const done = completedRegion(info, mip, r);
+      const lo = done.start.map((s, d) => Math.ceil((s - bounds.start[d]) / c[d]));
+      const hi = done.stop.map((s, d) => (s === bounds.stop[d] ? grid[d] : Math.floor((s - bounds.start[d]) / c[d])));
+      if (!lo.every((v, d) => v < hi[d])) { (regions as (Box | null)[])[i] = null; return; }
+      regions[i] = done;
+      for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) covered.fill(1, lo[0] + grid[0] * (y + grid[1] * z), hi[0] + grid[0] * (y + grid[1] * z));
+    });
+    if (covered.includes(0)) return mip;
+  }
+  return info.scales.length;
+}
+
+// ---- downsample
+
+/** Units a mip is written in: chunks, or compact shards (blocks of chunks); null for scattered shards. */
+function unitCells(scale: Scale): Vec3 | null {
+  if (!scale.sharding) return [1, 1, 1];
+  return compactShardShape(scale.sharding, gridShape(scale));
+}
+
+/**
+ * Do the boundaries of regions tiling mip `top` in steps of `step` voxels, mapped down to each mip
+ * in [low, top], fall on that mip's unit grid (or its bounds)?
+ */
+function alignsDown(info: Info, low: number, top: number, step: Vec3): boolean {
+  const bottom = scaleBounds(info.scales[top]);
+  for (let d = 0; d < 3; d++) {
+    for (let p = bottom.start[d] + step[d]; p < bottom.stop[d]; p += step[d]) {
+      let q = p;
+      for (let mip = top; mip >= low; mip--) {
+        const scale = info.scales[mip];
+        const unit = unitCells(scale)!;
+        const extent = chunkSize(scale)[d] * unit[d];
+        const b = scaleBounds(scale);
+        if (q > b.start[d] && q < b.stop[d] && (q - scale.voxel_offset[d]) % extent !== 0) return false;
+        if (mip > low) q = Math.min(q * downsampleFactor(info, mip)[d], scaleBounds(info.scales[mip - 1]).stop[d]);
+      }
+    }
+  }
+  return true;
+}
+
+export interface DownsampleChoice { top: number; mips: number; peakBytes: number }
+
+/** The most mips one task can write from `m` up, within `memory`: its region is one unit of the top mip. */
+export function chooseLevels(info: Info, m: number, memory: number): DownsampleChoice {
+  const maxTop = info.scales.length - 1;
+  for (let top = Math.min(maxTop, m + 7); top >= m; top--) {
+    if (info.scales.slice(m, top + 1).some((s) => !unitCells(s))) continue;
+    const scale = info.scales[top];
+    const step = chunkSize(scale).map((c, d) => c * unitCells(scale)![d]) as Vec3;
+    const f: Vec3 = [1, 1, 1];
+    for (let mip = top; mip >= m; mip--) downsampleFactor(info, mip).forEach((x, d) => { f[d] *= x; });
+    const source = cells(step.map((s, d) => Math.min(s, scale.size[d]) * f[d]) as Vec3) * voxelBytes(info);
+    const peakBytes = PEAK_PER_SOURCE_BYTE * source;
+    if ((peakBytes <= memory || top === m) && alignsDown(info, m, top, step)) return { top, mips: top - m + 1, peakBytes };
+  }
+  return { top: m, mips: 1, peakBytes: 0 };
+}
+
+/**
+ * Stages that make mips fromMip+1 .. top: each stage's tasks write as many mips as fit in `memory`
+ * from one read (a unit of its top mip each); scattered shards are written shard by shard.
+ */
+export function downsampleStages(info: Info, layerPath: string, fromMip: number, memory = DEFAULT_TASK_MEMORY): Stage[] {
+  const stages: Stage[] = [];
+  for (let m = Math.max(1, fromMip + 1); m < info.scales.length;) {
+    const scale = info.scales[m];
+    if (!unitCells(scale)) {
+      stages.push({ name: `downsample mip ${m}`, sets: [shardSet(info, layerPath, m, 'downsample')] });
+      m++;
+      continue;
+    }
+    const { top, mips, peakBytes } = chooseLevels(info, m, memory);
+    if (peakBytes > memory) throw new InvalidInput(`plan downsample: one task for mip ${m} needs about ${Math.ceil(peakBytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB`);
+    const topScale = info.scales[top];
+    const step = chunkSize(topScale).map((c, d) => c * unitCells(topScale)![d]) as Vec3;
+    const template = { kind: 'downsample', layer_path: layerPath, ...(mips > 1 ? { mips } : {}) };
+    stages.push({ name: mips > 1 ? `downsample mips ${m}-${top}` : `downsample mip ${m}`, sets: [boxesSet(template, 'chunk_path', `${topScale.key}/{box}`, scaleBounds(topScale), step)] });
+    m = top + 1;
+  }
+  return stages;
+}
+
+export async function planDownsample(opts: { layerPath: string; fromMip?: number; memory?: number }): Promise<Plan> {
+  const { info } = await Volume.open(opts.layerPath);
+  return { version: 2, layer_path: opts.layerPath, stages: downsampleStages(info, opts.layerPath, opts.fromMip ?? 0, opts.memory) };
+}
+
+// ---- shards
+
+/** Shard tasks for every shard of `mip`: a box set of compact shards' regions, else every shard number. */
+export function shardSet(info: Info, layerPath: string, mip: number, source: Source): TaskSet {
+  const scale = info.scales[mip];
+  const unit = unitCells(scale);
+  const template = { kind: 'shard', layer_path: layerPath, mip, source };
+  if (unit) return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c, d) => c * unit[d]) as Vec3);
+  const sharded = new ShardedScale(openStore(layerPath), scale.key, scale.sharding!, gridShape(scale));
+  return { template, field: 'shard', count: Math.min(2 ** scale.sharding!.shard_bits, Math.max(...sharded.shards()) + 1) };
+}
+
+// ---- meshes, watershed, mean graph
+
+/**
+ * Mesh every chunk of one scale, then write the manifests (one task per leading digit of the ids).
+ * Gives the layer a mesh directory first when it has none: info "mesh" and mesh/info.
+ */
+export async function planMesh(opts: { layerPath: string; mip?: number; lod?: number; simplification?: number; segments?: (number | string)[] }): Promise<Plan> {
+  const volume = await Volume.open(opts.layerPath);
+  if (volume.info.type !== 'segmentation') throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
+  if (!volume.info.mesh) {
+    volume.info.mesh = 'mesh';
+    await volume.saveInfo();
+  }
+  const dir = meshDirectory(volume, 'plan mesh');
+  if (!(await volume.store.exists(`${dir}/info`))) {
+    await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(LEGACY_MESH_INFO)), { contentType: 'application/json' });
+  }
+  const scale = volume.scale(opts.mip ?? 0);
+  const lod = opts.lod ? { lod: opts.lod } : {};
+  const template = {
+    kind: 'mesh', chunk_key: scale.key, layer_path: opts.layerPath, ...lod,
+    ...(opts.simplification ? { simplification: opts.simplification } : {}),
+    ...(opts.segments?.length ? { segments: opts.segments } : {}),
+  };
+  const manifests = '123456789'.split('').map((prefix) => ({ kind: 'mesh_manifest' as const, layer_path: opts.layerPath, ...lod, prefix }));
+  return { version: 2, layer_path: opts.layerPath, stages: [{ name: 'mesh', sets: [chunkSet(scale, template, 'chunk_position')] }, { name: 'mesh manifests', sets: [{ list: manifests }] }] };
+}
+
+/** One Watershed task per segmentation chunk: the chunk grown by `overlap` voxels (within the bounds), cropped back to the chunk. */
+export async function planWatershed(opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number }): Promise<Plan> {
+  const { segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan watershed');
+  const scale = segmentation.scale(0);
+  if (scale.sharding) {
+    throw new InvalidInput(`plan watershed: ${opts.segmentationPath} is sharded; watershed tasks write chunk by chunk, so write it unsharded and then copy it (digest plan transfer --sharded)`);
+  }
+  const template = { kind: 'watershed', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath, ...opts.params };
+  const set = boxesSet(template, 'crop_position', '{box}', scaleBounds(scale), chunkSize(scale), { grown_field: 'chunk_position', grow: opts.overlap ?? 0 });
+  return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'watershed', sets: [set] }] };
+}
+
+/** One MeanGraph task per segmentation chunk, then the reducer. */
+export async function planMeanGraph(opts: { affinitiesPath: string; segmentationPath: string }): Promise<Plan> {
+  const { segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan mean-graph');
+  const template = { kind: 'mean_graph', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath };
+  const reduce = { kind: 'mean_graph_reduce' as const, layer_path_segmentation: opts.segmentationPath };
+  return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] }, { name: 'mean graph reduce', sets: [{ list: [reduce] }] }] };
+}
+
+// ---- agglomeration
+
+export interface AgglomerateOptions {
+  affinitiesPath: string;
+  /** The watershed layer (it gets the region graph and the mapping). */
+  segmentationPath: string;
+  threshold: number;
+  /** The agglomerated layer; default: segmentation_<threshold> beside the watershed layer. */
+  outPath?: string;
+  /** Mesh simplification of the agglomerated segments (0..10). */
+  simplification?: number;
+}
+
+/** The agglomerated layer's default URL: `segmentation_<t>` beside the watershed layer. */
+export function agglomeratedLayerPath(segmentationPath: string, threshold: number): string {
+  return joinUrl(splitUrl(segmentationPath).parent, `segmentation_${threshold}`);
+}
+
+/**
+ * Region graph (MeanGraph, reduce), agglomeration (one task), Remap of mip 0 chunk by chunk into the
+ * agglomerated layer (created here: the watershed's scales, no meshes yet), its mips by Downsample,
+ * then its meshes and manifests.
+ */
+export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
+  if (!(opts.threshold >= 0 && opts.threshold <= 1)) throw new InvalidInput(`plan agglomerate: --threshold ${opts.threshold} must be in [0, 1]`);
+  const graph = await planMeanGraph({ affinitiesPath: opts.affinitiesPath, segmentationPath: opts.segmentationPath });
+  const source = await Volume.open(opts.segmentationPath);
+  if (source.scale(0).sharding) throw new InvalidInput(`plan agglomerate: ${opts.segmentationPath} is sharded; Remap tasks write chunk by chunk`);
+  const outPath = opts.outPath ?? agglomeratedLayerPath(opts.segmentationPath, opts.threshold);
+  // The watershed's mip 0 (its grid, encoding) with mips up to one chunk, whatever mips it has itself.
+  const s0 = source.scale(0);
+  const info = createInfo({
+    type: 'segmentation', dataType: source.info.data_type, size: s0.size, resolution: s0.resolution, voxelOffset: s0.voxel_offset,
+    chunkSize: s0.chunk_sizes[0], encoding: s0.encoding, blockSize: s0.compressed_segmentation_block_size,
+  });
+  const out = (await openStore(outPath).exists('info')) ? await Volume.open(outPath) : await Volume.create(outPath, info);
+  const grid = (s: Scale) => JSON.stringify([s.voxel_offset, s.size, s.chunk_sizes[0]]);
+  if (out.info.data_type !== source.info.data_type || grid(out.scale(0)) !== grid(s0)) {
+    throw new InvalidInput(`plan agglomerate: ${outPath} exists with another grid or data type than ${opts.segmentationPath}`);
+  }
+  const agglomerate = { kind: 'agglomerate' as const, layer_path_segmentation: opts.segmentationPath, threshold: opts.threshold };
+  const remap = { kind: 'remap', layer_path_segmentation: opts.segmentationPath, layer_path: outPath, threshold: opts.threshold };
+  const meshes = await planMesh({ layerPath: outPath, simplification: opts.simplification });
+  return {
+    version: 2,
+    layer_path: outPath,
+    stages: [
+      ...graph.stages,
+      { name: 'agglomerate', sets: [{ list: [agglomerate] }] },
+      { name: 'remap', sets: [chunkSet(out.scale(0), remap, 'chunk_position')] },
+      ...downsampleStages(out.info, outPath, 0),
+      ...meshes.stages,
+    ],
+  };
+}
+
+// ---- transfer
+
+export interface TransferOptions {
+  from: string;
+  to: string;
+  /** A new destination's storage: sharded (with these choices) or not; default: as the source. */
+  sharding?: ShardingChoice | 'unsharded';
+  /** Uncompressed bytes a Transfer task reads at most (unsharded destination). */
+  taskBytes?: number;
+}
+
+/**
+ * Copy every scale of a layer into another, sharded or not: the destination (made from the source's
+ * info when it has none) is written shard by shard where sharded, else in blocks of whole chunks. All
+ * scales in one stage: each reads only the source.
+ */
+export async function planTransfer(opts: TransferOptions): Promise<Plan> {
+  const src = await Volume.open(opts.from);
+  const dst = await openOrCreateCopy(src, opts);
+  checkSameGeometry(src, dst, 'plan transfer');
+  const sets = dst.info.scales.map((scale, mip) => {
+    if (scale.sharding) return shardSet(dst.info, opts.to, mip, { layer: opts.from });
+    const template = { kind: 'transfer', layer_path: opts.to, source_path: opts.from, mip };
+    return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkBlock(dst.info, scale, opts.taskBytes ?? 256 << 20));
+  });
+  return { version: 2, layer_path: opts.to, stages: [{ name: 'transfer', sets }] };
+}
+
+async function openOrCreateCopy(src: Volume, opts: TransferOptions): Promise<Volume> {
+  if (await openStore(opts.to).exists('info')) {
+    if (opts.sharding) throw new InvalidInput(`plan transfer: ${opts.to} exists already; its info says how it is stored (--sharded and --unsharded only shape a new one)`);
+    return Volume.open(opts.to);
+  }
+  const info = structuredClone(src.info);
+  delete info.mesh; // volumes are copied, not meshes: the copy has none until they are made for it
+  const chunk = chunkSize(info.scales[0]);
+  const chunkBytes = cells(chunk) * voxelBytes(info);
+  for (const scale of info.scales) {
+    if (opts.sharding === 'unsharded') delete scale.sharding;
+    else if (opts.sharding) scale.sharding = chooseSharding(gridShape(scale), chunkBytes, opts.sharding);
+  }
+  return Volume.create(opts.to, info);
+}
+
+/** A block of up to 8x8x8 whole chunks of at most `bytes` uncompressed: a Transfer task's region. */
+function chunkBlock(info: Info, scale: Scale, bytes: number): Vec3 {
+  const c = chunkSize(scale);
+  const block: Vec3 = [8, 8, 8];
+  for (let axis = 2; cells(block) * cells(c) * voxelBytes(info) > bytes && block.some((b) => b > 1); axis = (axis + 2) % 3) {
+    if (block[axis] > 1) block[axis] /= 2;
+  }
+  return block.map((b, d) => b * c[d]) as Vec3;
+}

@@ -1,0 +1,110 @@
+// Where a task's voxels come from, read as one region of one mip: build chunks on a regular grid
+// (mip 0), the mip below (downsampled), or the same mip of another layer. Shard and transfer tasks
+// fill their output from these.
+import * as v from 'valibot';
+import { InvalidInput } from '../common/errors.js';
+import { choice, text, vec3Positive } from '../common/schema.js';
+import { downsample } from '../kernels/backend.js';
+import { downsampledShape } from '../kernels/downsample.js';
+import { box, Box, chunkKey, contains, copyRegion, equals, formatBox, intersect, shapeOf, Vec3, voxelCount } from '../common/box.js';
+import { allocate, TypedArray } from '../common/dtype.js';
+import { downsampleFactor, scaleBounds } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { joinUrl } from '../storage/store.js';
+import { BuildChunk, readBuildChunk } from '../sources/build-chunk.js';
+import { BUILD_ENCODINGS } from './ingest.js';
+
+export const sourceSchema = v.union([
+  v.literal('downsample'),
+  v.strictObject({ build: text, build_size: vec3Positive, encoding: choice(BUILD_ENCODINGS), axes: v.optional(choice(['xyz', 'zyx'])) }),
+  v.strictObject({ layer: text }),
+], 'must be "downsample", {"build", "build_size", "encoding"} or {"layer"}');
+
+export type Source = v.InferOutput<typeof sourceSchema>;
+
+/** Reads regions of `volume`'s mips from a source; build chunks and the other layer are opened once. */
+export class RegionSource {
+  private other?: Promise<Volume>;
+  private readonly builds = new Map<string, Promise<BuildChunk>>();
+
+  constructor(private readonly volume: Volume, private readonly source: Source, private readonly label: string) {}
+
+  async read(mip: number, region: Box): Promise<TypedArray> {
+    if (!contains(this.volume.bounds(mip), region)) throw new InvalidInput(`${this.label}: region ${formatBox(region)} is outside mip ${mip}'s bounds ${formatBox(this.volume.bounds(mip))}`);
+    if (this.source === 'downsample') return this.downsampled(mip, region);
+    if ('build' in this.source) return this.fromBuild(mip, region, this.source);
+    return this.fromLayer(mip, region, this.source.layer);
+  }
+
+  private async downsampled(mip: number, region: Box): Promise<TypedArray> {
+    if (mip === 0) throw new InvalidInput(`${this.label}: mip 0 cannot be downsampled from below`);
+    const { info } = this.volume;
+    const f = downsampleFactor(info, mip);
+    const children = intersect(box(region.start.map((s, i) => s * f[i]) as Vec3, region.stop.map((s, i) => s * f[i]) as Vec3), this.volume.bounds(mip - 1));
+    const phase = children.start.map((s, i) => s - region.start[i] * f[i]) as Vec3;
+    const out = downsampledShape(shapeOf(children), f, phase);
+    if (!out.every((n, i) => n === region.stop[i] - region.start[i])) {
+      throw new InvalidInput(`${this.label}: the children of ${formatBox(region)} at mip ${mip - 1} do not cover it; the info's scales are inconsistent`);
+    }
+    const input = await this.volume.read(mip - 1, children);
+    return await downsample({ data: input, shape: shapeOf(children), channels: info.num_channels, factor: f, phase }, info.type);
+  }
+
+  /** Build chunks tile mip 0 from voxel_offset in steps of build_size (the last ones clipped at the bound). */
+  private async fromBuild(mip: number, region: Box, source: Extract<Source, { build: string }>): Promise<TypedArray> {
+    if (mip !== 0) throw new InvalidInput(`${this.label}: build chunks hold mip 0, not mip ${mip}`);
+    const { info } = this.volume;
+    const bounds = this.volume.bounds(0);
+    const out = allocate(info.data_type, voxelCount(region) * info.num_channels);
+    const size = source.build_size;
+    const lo = region.start.map((s, i) => Math.floor((s - bounds.start[i]) / size[i]));
+    const hi = region.stop.map((s, i) => Math.ceil((s - bounds.start[i]) / size[i]));
+    const reads: Promise<void>[] = [];
+    for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) {
+      const start = [x, y, z].map((g, i) => bounds.start[i] + g * size[i]) as Vec3;
+      const cell = intersect(box(start, start.map((s, i) => s + size[i]) as Vec3), bounds);
+      reads.push(this.buildChunk(cell, source).then((b) => copyRegion(b.data, b.box, out, region, intersect(b.box, region), info.num_channels)));
+    }
+    await Promise.all(reads);
+    return out;
+  }
+
+  private buildChunk(cell: Box, source: Extract<Source, { build: string }>): Promise<BuildChunk> {
+    const name = `${chunkKey(cell)}${source.encoding === 'png' ? '' : `.${source.encoding}`}`;
+    let p = this.builds.get(name);
+    if (!p) {
+      // Keep a few: a task reads its region's build chunks together, or chunk by chunk in Morton order.
+      if (this.builds.size >= 8) this.builds.delete(this.builds.keys().next().value!);
+      const task = { kind: 'ingest' as const, chunk_path: joinUrl(source.build, name), chunk_encoding: source.encoding, layer_path: this.volume.url, ...(source.axes ? { axes: source.axes } : {}) };
+      p = readBuildChunk(task, this.volume.info.data_type, this.volume.info.num_channels).then((b) => {
+        if (!equals(b.box, cell)) throw new InvalidInput(`${this.label}: build chunk ${name} is not the grid cell ${chunkKey(cell)}`);
+        return b;
+      });
+      this.builds.set(name, p);
+    }
+    return p;
+  }
+
+  private async fromLayer(mip: number, region: Box, url: string): Promise<TypedArray> {
+    this.other ??= Volume.open(url).then((src) => {
+      checkSameGeometry(src, this.volume, this.label);
+      return src;
+    });
+    return (await this.other).read(mip, region);
+  }
+}
+
+/** A layer copied into another must have the same data and the same scales (chunking and storage may differ). */
+export function checkSameGeometry(src: Volume, dst: Volume, label: string): void {
+  const a = src.info, b = dst.info;
+  if (a.data_type !== b.data_type || a.num_channels !== b.num_channels) {
+    throw new InvalidInput(`${label}: source ${src.url} is ${a.data_type} x ${a.num_channels}, destination ${dst.url} is ${b.data_type} x ${b.num_channels}`);
+  }
+  if (a.scales.length < b.scales.length) throw new InvalidInput(`${label}: source ${src.url} has ${a.scales.length} scales, destination ${dst.url} needs ${b.scales.length}`);
+  b.scales.forEach((s, mip) => {
+    const t = a.scales[mip];
+    if (!equals(scaleBounds(s), scaleBounds(t)) || !s.resolution.every((r, i) => r === t.resolution[i])) {
+      throw new InvalidInput(`${label}: mip ${mip} differs: source ${formatBox(scaleBounds(t))} at [${t.resolution}] nm, destination ${formatBox(scaleBounds(s))} at [${s.resolution}] nm`);
+    }
+  });
+}
