@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeCompressedSegmentation, encodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
 import { decodeJpeg, encodeJpeg } from '../codecs/jpeg.js';
-import { gzipOptions } from '../codecs/chunk.js';
+import { gzipOptions } from '../codecs/registry.js';
 import { synthesize } from '../demo/synthetic.js';
 import { averageDownsample, modeDownsample } from '../kernels/downsample.js';
 import { box, Vec3 } from '../common/box.js';
@@ -106,8 +106,8 @@ function rows(): Row[] {
   const csegScale = { encoding: 'compressed_segmentation' } as Scale;
   const csegChunk = encodeCompressedSegmentation(synthesize(box([0, 0, 0], chunk)).labels, chunk, 1, [8, 8, 8]);
   for (const [what, bytes, options, name] of [
-    ['raw uint8 EM chunk', em, gzipOptions({ scale: rawScale, dataType: 'uint8', channels: 1 }), 'em-chunk.raw'],
-    ['compressed_segmentation chunk', csegChunk, gzipOptions({ scale: csegScale, dataType: 'uint64', channels: 1 }), 'cseg-chunk.bin'],
+    ['raw uint8 EM chunk', em, gzipOptions({ encoding: rawScale.encoding, dataType: 'uint8', channels: 1 }), 'em-chunk.raw'],
+    ['compressed_segmentation chunk', csegChunk, gzipOptions({ encoding: csegScale.encoding, dataType: 'uint64', channels: 1 }), 'cseg-chunk.bin'],
   ] as const) {
     const file = save(name, bytes);
     const opts = options as GzipOptions;

@@ -8,6 +8,7 @@ import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../common/box.js';
 import { labelWords } from '../common/dtype.js';
 import { decodeCompressedSegmentationInMemory, wasmKernels } from '../wasm/kernels.js';
+import { ChunkCodec } from './codec.js';
 
 const ALLOWED_BITS = [0, 1, 2, 4, 8, 16, 32];
 
@@ -291,3 +292,17 @@ function decodeChannel(src: Uint32Array, start: number, w: 1 | 2, shape: Vec3, b
     }
   }
 }
+
+/** At worst a 32-bit index and a table entry per voxel, plus headers; labels gzip well at level 4. */
+export const compressedSegmentationCodec: ChunkCodec = {
+  refuses: (dataType) => (dataType !== 'uint32' && dataType !== 'uint64' ? `needs data_type uint32 or uint64, not ${dataType}` : undefined),
+  blockSize: true,
+  encode: (array, shape, f) => encodeCompressedSegmentation(array as Uint32Array | BigUint64Array, shape, f.channels, f.blockSize!),
+  decode: (bytes, shape, f, transient) => decodeCompressedSegmentation(bytes, shape, f.channels, f.blockSize!, f.dataType as 'uint32' | 'uint64', transient),
+  maxBytes: (_raw, voxels, f) => 4 * f.channels * (1 + 4 * voxels) + 64,
+  gzip: () => ({ level: 4, strategy: 'default' }),
+  contentType: 'application/octet-stream',
+  lossy: false,
+  compressed: false,
+  compression: 0.05,
+};

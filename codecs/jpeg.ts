@@ -5,6 +5,7 @@
 import jpegTurbo from '@julusian/jpeg-turbo';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../common/box.js';
+import { ChunkCodec } from './codec.js';
 
 export const DEFAULT_JPEG_QUALITY = 85;
 
@@ -75,3 +76,15 @@ export function decodeJpeg(bytes: Uint8Array, shape: Vec3, channels: number): Ui
 function bufferOf(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+export const jpegCodec: ChunkCodec = {
+  refuses: (dataType, channels) => (dataType !== 'uint8' || (channels !== 1 && channels !== 3) ? `needs data_type uint8 with 1 or 3 channels, not ${dataType} with ${channels}` : undefined),
+  encode: (array, shape, f) => encodeJpeg(array as Uint8Array, shape, f.channels),
+  decode: (bytes, shape, f) => decodeJpeg(bytes, shape, f.channels),
+  maxBytes: (raw) => 4 * raw + 65_536,
+  gzip: () => false,
+  contentType: 'image/jpeg',
+  lossy: true,
+  compressed: true,
+  compression: 0.12,
+};

@@ -3,6 +3,7 @@ import { decode, encode } from 'fast-png';
 import { inflateSync } from 'node:zlib';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../common/box.js';
+import { ChunkCodec } from './codec.js';
 
 export function encodePng(voxels: Uint8Array | Uint16Array, shape: Vec3, channels: number): Uint8Array {
   if (channels < 1 || channels > 4) throw new InvalidInput(`png encoding needs 1 to 4 channels, not ${channels}`);
@@ -74,3 +75,15 @@ export function decodePng(bytes: Uint8Array, shape: Vec3, channels: number, dtyp
   for (let c = 0; c < channels; c++) for (let i = 0; i < pixels; i++) out[c * pixels + i] = image.data[i * channels + c] as number;
   return out;
 }
+
+export const pngCodec: ChunkCodec = {
+  refuses: (dataType) => (dataType !== 'uint8' && dataType !== 'uint16' ? `needs data_type uint8 or uint16, not ${dataType}` : undefined),
+  encode: (array, shape, f) => encodePng(array as Uint8Array | Uint16Array, shape, f.channels),
+  decode: (bytes, shape, f) => decodePng(bytes, shape, f.channels, f.dataType as 'uint8' | 'uint16'),
+  maxBytes: (raw) => 4 * raw + 65_536,
+  gzip: () => false,
+  contentType: 'image/png',
+  lossy: false,
+  compressed: true,
+  compression: 0.7,
+};

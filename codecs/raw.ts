@@ -2,6 +2,7 @@
 import { CorruptData } from '../common/errors.js';
 import { Vec3 } from '../common/box.js';
 import { BYTES_PER_VOXEL, DataType, fromBytes, toBytes, TypedArray } from '../common/dtype.js';
+import { ChunkCodec } from './codec.js';
 
 export function encodeRaw(array: TypedArray): Uint8Array {
   return toBytes(array);
@@ -14,3 +15,16 @@ export function decodeRaw(bytes: Uint8Array, shape: Vec3, channels: number, dtyp
   }
   return fromBytes(dtype, bytes);
 }
+
+/** Little-endian voxels; raw images gzip Huffman-only (EM barely has repeated strings), labels at level 4. */
+export const rawCodec: ChunkCodec = {
+  refuses: () => undefined,
+  encode: (array) => encodeRaw(array),
+  decode: (bytes, shape, f) => decodeRaw(bytes, shape, f.channels, f.dataType),
+  maxBytes: (raw) => raw,
+  gzip: (f) => (f.dataType === 'uint32' || f.dataType === 'uint64' ? { level: 4, strategy: 'default' } : { level: 6, strategy: 'huffman' }),
+  contentType: 'application/octet-stream',
+  lossy: false,
+  compressed: false,
+  compression: 0.9,
+};

@@ -6,10 +6,10 @@ import { chooseSharding, ShardingChoice, shardingSchema, ShardingSpec } from './
 import { parseSchema } from '../common/schema.js';
 import { GZIP_STRATEGIES, GzipOptions } from '../storage/gzip.js';
 import * as v from 'valibot';
+import { ChunkFormat, codecOf, Encoding, ENCODINGS, isEncoding } from '../codecs/registry.js';
 
 export type LayerType = 'image' | 'segmentation';
-export const ENCODINGS = ['raw', 'jpeg', 'png', 'compressed_segmentation'] as const;
-export type Encoding = (typeof ENCODINGS)[number];
+export { ENCODINGS, type Encoding } from '../codecs/registry.js';
 
 export interface Scale {
   key: string;
@@ -31,7 +31,7 @@ export interface Info {
   mesh?: string;
   /**
    * digest's own key: how chunks are gzipped when stored (false: not at all); absent, by encoding
-   * (codecs/chunk.ts gzipOptions). Readers ignore it: every object says its own Content-Encoding.
+   * (codecs/registry.ts gzipOptions). Readers ignore it: every object says its own Content-Encoding.
    */
   gzip?: GzipOptions | false;
   [extra: string]: unknown;
@@ -115,18 +115,16 @@ function parseScale(s: any, i: number, dataType: DataType, channels: number): Sc
   if (!Array.isArray(s.chunk_sizes) || s.chunk_sizes.length === 0) fail(f('chunk_sizes'), s.chunk_sizes, 'must be a non-empty array of [x,y,z]');
   const chunkSizes = s.chunk_sizes.map((c: unknown, j: number) => vec3(c, f(`chunk_sizes[${j}]`), { positive: true }));
   const encoding = typeof s.encoding === 'string' ? s.encoding.toLowerCase() : s.encoding;
-  if (!(ENCODINGS as readonly string[]).includes(encoding)) fail(f('encoding'), s.encoding, `must be one of ${ENCODINGS.join(', ')}`);
+  if (!isEncoding(encoding)) fail(f('encoding'), s.encoding, `must be one of ${ENCODINGS.join(', ')}`);
+  const codec = codecOf(encoding);
   const scale: Scale = { ...s, key: s.key, size, resolution, voxel_offset: voxelOffset, chunk_sizes: chunkSizes, encoding };
-  if (encoding === 'compressed_segmentation') {
-    if (dataType !== 'uint32' && dataType !== 'uint64') fail(f('encoding'), encoding, `needs data_type uint32 or uint64, not ${dataType}`);
+  const refused = codec.refuses(dataType, channels);
+  if (refused) fail(f('encoding'), encoding, refused);
+  if (codec.blockSize) {
     scale.compressed_segmentation_block_size = vec3(s.compressed_segmentation_block_size, f('compressed_segmentation_block_size'), { positive: true });
   } else if (s.compressed_segmentation_block_size !== undefined) {
-    fail(f('compressed_segmentation_block_size'), s.compressed_segmentation_block_size, 'is only allowed with compressed_segmentation encoding');
+    fail(f('compressed_segmentation_block_size'), s.compressed_segmentation_block_size, `is only allowed with compressed_segmentation encoding`);
   }
-  if (encoding === 'jpeg' && (dataType !== 'uint8' || (channels !== 1 && channels !== 3))) {
-    fail(f('encoding'), encoding, `needs data_type uint8 with 1 or 3 channels, not ${dataType} with ${channels}`);
-  }
-  if (encoding === 'png' && (dataType !== 'uint8' && dataType !== 'uint16')) fail(f('encoding'), encoding, `needs data_type uint8 or uint16, not ${dataType}`);
   if (s.sharding !== undefined) {
     scale.sharding = parseSchema(shardingSchema, s.sharding, `info: ${f('sharding')}`);
     if (chunkSizes.length !== 1) fail(f('chunk_sizes'), s.chunk_sizes, 'must hold one chunk size in a sharded scale');
@@ -173,7 +171,7 @@ export function createInfo(spec: LayerSpec): Info {
   for (let m = 0; m < mips; m++) addScale(info, factorOf(m));
   if (spec.sharding) {
     // jpeg and png are compressed already; gzip would only cost time.
-    const dataEncoding = spec.sharding.dataEncoding ?? (spec.encoding === 'jpeg' || spec.encoding === 'png' ? 'raw' : 'gzip');
+    const dataEncoding = spec.sharding.dataEncoding ?? (codecOf(spec.encoding).compressed ? 'raw' : 'gzip');
     const chunkBytes = spec.chunkSize[0] * spec.chunkSize[1] * spec.chunkSize[2] * (spec.numChannels ?? 1) * BYTES_PER_VOXEL[spec.dataType];
     for (const scale of info.scales) scale.sharding = chooseSharding(gridShape(scale), chunkBytes, { ...spec.sharding, dataEncoding });
   }
@@ -189,7 +187,7 @@ function makeScale(spec: LayerSpec, resolution: Vec3, size: Vec3, voxelOffset: V
     chunk_sizes: [spec.chunkSize],
     encoding: spec.encoding,
   };
-  if (spec.encoding === 'compressed_segmentation') scale.compressed_segmentation_block_size = spec.blockSize ?? [8, 8, 8];
+  if (codecOf(spec.encoding).blockSize) scale.compressed_segmentation_block_size = spec.blockSize ?? [8, 8, 8];
   return scale;
 }
 
@@ -303,4 +301,13 @@ export function assertChunkUnion(scale: Scale, b: Box, what: string): void {
   if (!aligned || !contains(bounds, b)) {
     throw new InvalidInput(`${what} ${chunkKey(b)} is not made of whole chunks [${c}] of scale ${scale.key} (bounds ${formatBox(bounds)})`);
   }
+}
+
+/** What a chunk of `scale` is encoded from: the codec's inputs besides the voxels. */
+export function chunkFormat(info: Info, scale: Scale): ChunkFormat {
+  return {
+    encoding: scale.encoding, dataType: info.data_type, channels: info.num_channels,
+    ...(scale.compressed_segmentation_block_size ? { blockSize: scale.compressed_segmentation_block_size } : {}),
+    ...(info.gzip !== undefined ? { gzip: info.gzip } : {}),
+  };
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CorruptData } from '../common/errors.js';
 import { encodeNpy, encodeNpz } from '../sources/npz.js';
-import { decodeChunk } from '../codecs/chunk.js';
+import { decodeChunk } from '../codecs/registry.js';
+import { chunkFormat } from './info.js';
 import { runPlan } from '../queue/local/run.js';
 import { openStore } from '../storage/open.js';
 import { listAll, Store } from '../storage/store.js';
@@ -135,7 +136,7 @@ async function checkWithIndependentReader(layer: string, info: Info, mip0: Array
       if (!files.has(name)) files.set(name, (await store.get(`${scale.key}/${name}`))!);
       const bytes = chunkFromShardFile(files.get(name)!, id, shardSpec);
       expect(bytes, `${scale.key} ${chunkKey(c)}`).not.toBeNull();
-      const got = decodeChunk(bytes!, shapeOf(c), { scale, dataType: info.data_type, channels: 1 });
+      const got = decodeChunk(bytes!, shapeOf(c), chunkFormat(info, scale));
       const expected: (number | bigint)[] = [];
       for (let z = c.start[2]; z < c.stop[2]; z++) for (let y = c.start[1]; y < c.stop[1]; y++) for (let x = c.start[0]; x < c.stop[0]; x++) {
         const [sx, sy] = shapeOf(bounds);

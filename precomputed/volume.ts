@@ -1,12 +1,12 @@
 // A precomputed layer: its info, and reads of any box / writes of grid-aligned chunks through a store and codec.
-import { ChunkFormat, contentType, decodeChunk, encodeChunk, gzipOptions, maxEncodedBytes } from '../codecs/chunk.js';
+import { ChunkFormat, codecOf, contentType, decodeChunk, encodeChunk, gzipOptions, maxEncodedBytes } from '../codecs/registry.js';
 import { InvalidInput, withContext } from '../common/errors.js';
 import { openStore } from '../storage/open.js';
 import { Store } from '../storage/store.js';
 import { gzip, GzipOptions } from '../storage/gzip.js';
 import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, Vec3, voxelCount } from '../common/box.js';
 import { allocate, dataTypeOf, TypedArray } from '../common/dtype.js';
-import { assertChunkAligned, chunkSize, chunksIntersecting, chunksWithin, gridShape, Info, parseInfo, Scale, scaleBounds } from './info.js';
+import { assertChunkAligned, chunkFormat, chunkSize, chunksIntersecting, chunksWithin, gridShape, Info, parseInfo, Scale, scaleBounds } from './info.js';
 import { ShardedScale } from './sharded-scale.js';
 import { ShardEntry } from './sharding.js';
 
@@ -48,7 +48,7 @@ export class Volume {
   }
 
   format(mip: number): ChunkFormat {
-    return { scale: this.scale(mip), dataType: this.info.data_type, channels: this.info.num_channels, ...(this.info.gzip !== undefined ? { gzip: this.info.gzip } : {}) };
+    return chunkFormat(this.info, this.scale(mip));
   }
 
   bounds(mip: number): Box {
@@ -174,13 +174,14 @@ export class Volume {
 
   /**
    * `data` (covering `region`) as a reader of scale `mip` sees it once `chunks` are stored: `data`
-   * itself for lossless encodings; for JPEG a copy whose chunks went through the encoder and back.
+   * itself for lossless encodings; for a lossy one (JPEG) a copy whose chunks went through the
+   * encoder and back.
    * The next mip is made from this, so that every path (Ingest, a multi-mip Downsample, mip by mip)
    * averages what was stored, as a reader of mip k - 1 would.
    */
   storedValues(mip: number, chunks: Box[], data: TypedArray, region: Box): TypedArray {
     const f = this.format(mip);
-    if (f.scale.encoding !== 'jpeg') return data;
+    if (!codecOf(f.encoding).lossy) return data;
     const out = data.slice() as TypedArray;
     for (const [i, bytes] of this.encoded(mip, chunks, data, region)) {
       const chunk = chunks[i];

@@ -4,8 +4,10 @@
 // Either way the result is x-fastest, whatever the array's memory order.
 import { crc32, inflateRawSync } from 'node:zlib';
 import { CorruptData, InvalidInput } from '../common/errors.js';
-import { Vec3 } from '../common/box.js';
+import { shapeOf, Vec3 } from '../common/box.js';
 import { allocate, DataType, dataTypeOf, fromBytes, toBytes, TypedArray } from '../common/dtype.js';
+import { BuildFormat } from './format.js';
+import { buildDataBytes, readBuildFile } from './read-file.js';
 
 export interface NpyArray {
   dtype: DataType;
@@ -236,3 +238,18 @@ export function encodeNpz(arrays: Record<string, Uint8Array>): Uint8Array {
   for (const part of all) { out.set(part, p); p += part.length; }
   return out;
 }
+
+/** Build chunks as `<box>.npz` (or a bare .npy): the array 'data' (or the first), axes as the task says. */
+export const npzFormat: BuildFormat = {
+  suffix: '.npz',
+  // The data, an .npy header (at most 64 KiB) and the zip records.
+  maxBytes: (dataBytes) => dataBytes + 131_072,
+  read: async (r) => {
+    const shape = shapeOf(r.box);
+    const v = readNpzVolume(await readBuildFile(r, npzFormat), { axes: r.axes, what: r.where, maxBytes: buildDataBytes(r) });
+    if (v.shape.some((s, i) => s !== shape[i]) || v.channels !== r.channels) {
+      throw new InvalidInput(`${r.where}: array has shape [${v.shape}] x ${v.channels} channel(s), but its name says [${shape}] and the layer has ${r.channels} channel(s)`);
+    }
+    return v.data;
+  },
+};

@@ -7,13 +7,11 @@ import { TypedArray } from '../common/dtype.js';
 import { chunkSize, chunksIntersecting, downsampleFactor } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { splitUrl } from '../storage/store.js';
-import { buildChunkBox, buildChunkMaxBytes, readBuildChunk } from '../sources/build-chunk.js';
+import { BUILD_ENCODINGS, buildChunkBox, buildChunkMaxBytes, readBuildChunk } from '../sources/registry.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { pyramidFrom } from './pyramid.js';
 import * as v from 'valibot';
-
-export const BUILD_ENCODINGS = ['npz', 'raw', 'png'] as const;
 
 const fields = {
   /** URL of a build chunk named by its mip-0 box: `.../x0-x1_y0-y1_z0-z1.npz` (or `.raw`, or a directory of PNG slices). */
@@ -26,11 +24,11 @@ const fields = {
 export const ingest = defineTask('ingest', 'Ingest task', fields, {
   id: (task) => `ingest:${task.layer_path}:${task.chunk_path}`,
   async inputs(task, open) {
-    if (task.chunk_encoding === 'png') return []; // a directory of slices
     const { info } = await open(task.layer_path);
     const { parent, name } = splitUrl(task.chunk_path);
     const box = buildChunkBox(task.chunk_path, task.chunk_encoding);
-    return [{ storeUrl: parent, key: name, maxBytes: buildChunkMaxBytes(task.chunk_encoding, box, info.data_type, info.num_channels) }];
+    const maxBytes = buildChunkMaxBytes(task.chunk_encoding, box, info.data_type, info.num_channels);
+    return maxBytes === undefined ? [] : [{ storeUrl: parent, key: name, maxBytes }]; // (none for a directory)
   },
   run: runIngest,
 });
@@ -39,7 +37,7 @@ export type IngestTask = TaskOf<'ingest', typeof fields>;
 async function runIngest(task: IngestTask) {
   const volume = await Volume.open(task.layer_path);
   const { info } = volume;
-  const build = await readBuildChunk(task, info.data_type, info.num_channels);
+  const build = await readBuildChunk({ url: task.chunk_path, encoding: task.chunk_encoding, axes: task.axes, dataType: info.data_type, channels: info.num_channels, label: 'Ingest task' });
   checkBuildBox(volume, build.box);
   let data: TypedArray = build.data;
   let dataBox: Box = build.box;

@@ -11,8 +11,7 @@ import { allocate, TypedArray } from '../common/dtype.js';
 import { downsampleFactor, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { joinUrl } from '../storage/store.js';
-import { BuildChunk, readBuildChunk } from '../sources/build-chunk.js';
-import { BUILD_ENCODINGS } from './ingest.js';
+import { BUILD_ENCODINGS, BuildChunk, buildChunkName, readBuildChunk } from '../sources/registry.js';
 
 export const sourceSchema = v.union([
   v.literal('downsample'),
@@ -70,13 +69,13 @@ export class RegionSource {
   }
 
   private buildChunk(cell: Box, source: Extract<Source, { build: string }>): Promise<BuildChunk> {
-    const name = `${chunkKey(cell)}${source.encoding === 'png' ? '' : `.${source.encoding}`}`;
+    const name = buildChunkName(chunkKey(cell), source.encoding);
     let p = this.builds.get(name);
     if (!p) {
       // Keep a few: a task reads its region's build chunks together, or chunk by chunk in Morton order.
       if (this.builds.size >= 8) this.builds.delete(this.builds.keys().next().value!);
-      const task = { kind: 'ingest' as const, chunk_path: joinUrl(source.build, name), chunk_encoding: source.encoding, layer_path: this.volume.url, ...(source.axes ? { axes: source.axes } : {}) };
-      p = readBuildChunk(task, this.volume.info.data_type, this.volume.info.num_channels).then((b) => {
+      const { data_type: dataType, num_channels: channels } = this.volume.info;
+      p = readBuildChunk({ url: joinUrl(source.build, name), encoding: source.encoding, axes: source.axes, dataType, channels, label: this.label }).then((b) => {
         if (!equals(b.box, cell)) throw new InvalidInput(`${this.label}: build chunk ${name} is not the grid cell ${chunkKey(cell)}`);
         return b;
       });

@@ -7,13 +7,13 @@ import { crc32, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeMapping, encodeMapping } from '../affinities/agglomerate.js';
 import { decodeGraph, encodeGraph } from '../affinities/mean-graph.js';
-import { decodeChunk, encodeChunk } from '../codecs/chunk.js';
+import { decodeChunk, encodeChunk } from '../codecs/registry.js';
 import { encodeNpy, encodeNpz, readNpzVolume } from '../sources/npz.js';
 import { DigestError } from '../common/errors.js';
 import { decodeRecord } from '../queue/progress/store.js';
 import { box, Vec3 } from '../common/box.js';
 import { DataType, TypedArray } from '../common/dtype.js';
-import { allChunks, createInfo, Encoding, parseInfo } from '../precomputed/info.js';
+import { allChunks, chunkFormat, createInfo, Encoding, parseInfo } from '../precomputed/info.js';
 import { decodeMinishardIndex, ShardingSpec } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { gunzip, gzip } from '../storage/gzip.js';
@@ -92,9 +92,9 @@ function fuzz(name: string, seed: Uint8Array, read: (bytes: Uint8Array) => unkno
 
 const shape: Vec3 = [16, 16, 8];
 const voxels = shape[0] * shape[1] * shape[2];
-function chunkFormat(encoding: Encoding, dataType: DataType, channels = 1) {
+function formatFor(encoding: Encoding, dataType: DataType, channels = 1) {
   const info = createInfo({ type: dataType === 'uint32' || dataType === 'uint64' ? 'segmentation' : 'image', dataType, encoding, size: shape, resolution: [8, 8, 8], chunkSize: shape, mips: 1, numChannels: channels, ...(encoding === 'compressed_segmentation' ? { blockSize: [8, 8, 8] as Vec3 } : {}) });
-  return { scale: info.scales[0], dataType, channels };
+  return chunkFormat(info, info.scales[0]);
 }
 function sample(dataType: DataType, n: number, seed: number): TypedArray {
   const r = seededRandom(seed);
@@ -114,19 +114,19 @@ describe('fuzz: chunk encodings', () => {
     ['jpeg', 'uint8', 1], ['jpeg', 'uint8', 3], ['png', 'uint8', 1], ['png', 'uint16', 2],
   ];
   cases.forEach(([encoding, dataType, channels], i) => {
-    const f = chunkFormat(encoding, dataType, channels);
+    const f = formatFor(encoding, dataType, channels);
     const seed = encodeChunk(sample(dataType, voxels * channels, i), shape, f);
     fuzz(`${encoding} ${dataType} x${channels}`, seed, (b) => decodeChunk(b, shape, f), 100 + i);
   });
   // A PNG with an ancillary chunk before the image data (text), as other tools write.
-  const png = encodeChunk(sample('uint8', voxels, 9), shape, chunkFormat('png', 'uint8'));
+  const png = encodeChunk(sample('uint8', voxels, 9), shape, formatFor("png", "uint8"));
   const body = Buffer.from('tEXtComment\0made elsewhere', 'latin1');
   const text = Buffer.alloc(body.length + 8);
   text.writeUInt32BE(body.length - 4, 0);
   body.copy(text, 4);
   text.writeUInt32BE(crc32(body) >>> 0, 4 + body.length);
   const withText = Buffer.concat([png.subarray(0, 33), text, png.subarray(33)]);
-  fuzz('png with an ancillary chunk', withText, (b) => decodeChunk(b, shape, chunkFormat('png', 'uint8')), 120);
+  fuzz('png with an ancillary chunk', withText, (b) => decodeChunk(b, shape, formatFor("png", "uint8")), 120);
 });
 
 describe('fuzz: build chunks, gzip and layer files', () => {

@@ -7,7 +7,7 @@ import { Volume } from '../../precomputed/volume.js';
 import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planAgglomerate, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, parsePlan, stageSize, stageTasks } from '../../tasks/plan/planners.js';
 import { estimatePlan, formatEstimate } from '../../tasks/plan/estimate.js';
 import { Vec3 } from '../../common/box.js';
-import { BUILD_ENCODINGS } from '../../tasks/ingest.js';
+import { BUILD_ENCODINGS } from '../../sources/registry.js';
 import { GZIP_STRATEGIES } from '../../storage/gzip.js';
 import { integer, number, positiveVector3, segmentIds, shardingChoiceFrom, shardingOptions, vector3 } from '../options.js';
 import { configure } from './run.js';

@@ -2,6 +2,7 @@
 // operations, CPU-hours from measured speeds, and their price at given rates. Volume stages are
 // costed from the layer's scales (which mips each stage writes, chunk and shard counts); other stages
 // count their tasks. Compression ratios and speeds are assumptions, printed with the estimate.
+import { codecOf, ENCODINGS } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
 import { chunkSize, gridShape, Info, Scale } from '../../precomputed/info.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
@@ -21,8 +22,6 @@ export interface Rates {
 /** GCS standard storage in a US region, and an on-demand n2 vCPU with 4 GB. */
 export const DEFAULT_RATES: Rates = { classA: 0.005, classB: 0.0004, storage: 0.020, cpuHour: 0.0475 };
 
-/** Stored bytes per raw byte, by encoding (EM images barely compress; labels do). */
-export const COMPRESSION: Record<string, number> = { raw: 0.9, compressed_segmentation: 0.05, jpeg: 0.12, png: 0.7 };
 
 /** Megavoxels per second per core, ingest + downsample (bench/RESULTS.md, uint8 image). */
 export const DEFAULT_MVX_PER_CORE = 20;
@@ -95,7 +94,7 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
         const voxels = cells(scale.size);
         e.objects += objects;
         e.writes += objects;
-        e.bytes += voxels * voxelBytes * (COMPRESSION[scale.encoding] ?? 1);
+        e.bytes += voxels * voxelBytes * codecOf(scale.encoding).compression;
         e.voxels += voxels;
       }
       // What the stage reads: the build chunks (one read each) or the mip below its lowest mip.
@@ -120,7 +119,7 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
     total: 0,
   };
   price.total = price.writes + price.reads + price.storageMonth + price.compute;
-  const assumptions = `stored/raw bytes ${Object.entries(COMPRESSION).map(([k, v]) => `${k} ${v}`).join(', ')}; ${mvx} MVx/s per core; USD ${rates.classA}/1000 writes, ${rates.classB}/1000 reads, ${rates.storage}/GB-month, ${rates.cpuHour}/vCPU-hour`;
+  const assumptions = `stored/raw bytes ${ENCODINGS.map((k) => `${k} ${codecOf(k).compression}`).join(', ')}; ${mvx} MVx/s per core; USD ${rates.classA}/1000 writes, ${rates.classB}/1000 reads, ${rates.storage}/GB-month, ${rates.cpuHour}/vCPU-hour`;
   return { stages, total, cpuHours, price, assumptions };
 }
 

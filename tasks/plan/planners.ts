@@ -11,6 +11,7 @@ import { chooseSharding, compactShardShape, ShardingChoice } from '../../precomp
 import { Volume } from '../../precomputed/volume.js';
 import { openStore } from '../../storage/open.js';
 import { joinUrl, splitUrl } from '../../storage/store.js';
+import { buildSuffix } from '../../sources/registry.js';
 import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
@@ -64,10 +65,10 @@ export async function listBuildBoxes(buildUrl: string, encoding: IngestTask['chu
   let boxes = new Float64Array(6 * 1024);
   let n = 0;
   let last = '';
-  const suffix = encoding === 'png' ? '' : `.${encoding}`;
+  const suffix = buildSuffix(encoding);
   for await (const page of openStore(buildUrl).listPages()) {
     for (const key of page) {
-      const name = encoding === 'png' ? (key.includes('/') ? key.slice(0, key.indexOf('/')) : '') : key.includes('/') ? '' : key;
+      const name = suffix === '' ? (key.includes('/') ? key.slice(0, key.indexOf('/')) : '') : key.includes('/') ? '' : key;
       if (!name.endsWith(suffix) || name === last) continue;
       const boxName = name.slice(0, name.length - suffix.length);
       if (!isBoxKey(boxName)) continue;
@@ -173,7 +174,7 @@ function checkBuildGridAligned(size: Vec3, scale: Scale): void {
 
 function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefined, listed: Float64Array | undefined): Stage {
   const scale0 = info.scales[0];
-  const suffix = opts.encoding === 'png' ? '' : `.${opts.encoding}`;
+  const suffix = buildSuffix(opts.encoding);
   const axes = opts.axes ? { axes: opts.axes } : {};
   if (scale0.sharding) {
     if (!buildSize) throw new InvalidInput(`plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`);
