@@ -9,7 +9,7 @@ import { Kernels } from '../kernels/backend.js';
 import { NOT_BOUNDARY } from '../kernels/affinity.js';
 import { labelOfId, renumberLabels } from '../kernels/renumber.js';
 import { Box, shapeOf } from '../common/box.js';
-import { CorruptData } from '../common/errors.js';
+import { CorruptData, InvalidInput } from '../common/errors.js';
 
 export interface GraphEdge {
   a: bigint;
@@ -39,7 +39,7 @@ export async function meanGraph(input: MeanGraphInput): Promise<GraphEdge[]> {
   const table = renumberLabels(input.labels);
   const { ids } = table;
   const k = table.labels.length / table.wordsPerLabel;
-  if (k * k > Number.MAX_SAFE_INTEGER) throw new Error(`mean graph: ${k} segments are too many for one box; use smaller tasks`);
+  if (k * k > Number.MAX_SAFE_INTEGER) throw new InvalidInput(`mean graph: ${k} segments are too many for one box; use smaller tasks`);
   const sums = new Map<number, { sum: number; count: number }>();
   const lo = input.owned.start.map((v, i) => v - input.box.start[i]);
   const hi = input.owned.stop.map((v, i) => v - input.box.start[i]);

@@ -6,7 +6,8 @@ import { availableParallelism } from 'node:os';
 import { Vec3 } from '../common/box.js';
 import { BACKEND_CHOICES } from '../kernels/backend.js';
 import { ShardingChoice } from '../precomputed/sharding.js';
-import { DEFAULT_STORAGE } from '../storage/options.js';
+import { configureStorage, DEFAULT_STORAGE } from '../storage/options.js';
+import { configureLog } from '../common/log.js';
 import { Config, DEFAULT_CONFIG } from '../runtime/config.js';
 import { isSegmentId } from '../tasks/fields.js';
 
@@ -110,6 +111,12 @@ export function configFrom(flags: RuntimeFlags, log: Config['log'] = 'text'): Co
     log,
     storage: storageFrom(flags),
   };
+}
+
+/** For commands that run no tasks: this thread's storage options and log format from their flags. */
+export function configureStorageFlags(flags: StorageFlags, log: Config['log'] = 'text'): void {
+  configureLog(log);
+  configureStorage(storageFrom(flags));
 }
 
 /** The storage options of parsed storage flags. */

@@ -53,16 +53,19 @@ export function errorOfKind(kind: ErrorKind, message: string, cause?: unknown): 
   return new CLASSES[kind](message, cause === undefined ? undefined : { cause });
 }
 
-/** Errors cross thread boundaries as plain data (structured clone keeps no class). */
+/** Errors cross thread boundaries as plain data (structured clone keeps no class), causes included. */
 export interface ErrorRecord {
   kind: ErrorKind;
   message: string;
+  cause?: ErrorRecord;
 }
 
-export function toRecord(e: unknown): ErrorRecord {
-  return { kind: errorKind(e), message: messageOf(e) };
+/** `e` and its chain of causes (at most `depth` deep) as records. */
+export function toRecord(e: unknown, depth = 8): ErrorRecord {
+  const cause = e instanceof Error ? e.cause : undefined;
+  return { kind: errorKind(e), message: messageOf(e), ...(cause !== undefined && depth > 1 ? { cause: toRecord(cause, depth - 1) } : {}) };
 }
 
 export function fromRecord(r: ErrorRecord): DigestError {
-  return errorOfKind(r.kind, r.message);
+  return errorOfKind(r.kind, r.message, r.cause === undefined ? undefined : fromRecord(r.cause));
 }

@@ -31,6 +31,8 @@ export interface DemoOptions {
   execute: Execute;
   concurrency: number;
   progress?: boolean;
+  /** As each stage starts (the pool's info scope). */
+  onStage?: (scope: string) => void;
 }
 
 export interface DemoResult {
@@ -93,6 +95,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
   stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce, ...agglomeration);
   const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
-  const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress });
+  const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress, onStage: opts.onStage });
   return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };
 }

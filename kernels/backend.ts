@@ -21,6 +21,7 @@ import { gpuBoundaryAffinities } from './gpu/affinity.js';
 import { gpuAverageDownsample, gpuModeDownsample } from './gpu/downsample.js';
 import { gpuMarchingCubesScan } from './gpu/marching-cubes-scan.js';
 import { marchingCubesScan, MarchingCubesScan } from './marching-cubes-scan.js';
+import { InvalidInput } from '../common/errors.js';
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'gpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -69,7 +70,7 @@ export async function gpuKernels(options: { maxBindingBytes?: number } = {}): Pr
 
 export function parseBackendChoice(value: string | undefined, field = 'backend'): BackendChoice {
   const v = value ?? 'auto';
-  if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new Error(`${field}: "${v}" is not one of ${BACKEND_CHOICES.join(', ')}`);
+  if (!(BACKEND_CHOICES as readonly string[]).includes(v)) throw new InvalidInput(`${field}: "${v}" is not one of ${BACKEND_CHOICES.join(', ')}`);
   return v as BackendChoice;
 }
 

@@ -10,6 +10,7 @@
 import { IndexedMesh } from './marching-cubes.js';
 import { MinHeap } from './min-heap.js';
 import { vertexAdjacency } from './topology.js';
+import { InvalidInput } from '../common/errors.js';
 
 export const MAX_SIMPLIFICATION = 10;
 
@@ -25,7 +26,7 @@ export interface SimplifyLimits {
  * about 0.15 * s voxel from its faces' planes (summed over them, hence the larger bound).
  */
 export function simplificationLimits(level: number, triangles: number): SimplifyLimits {
-  if (!Number.isInteger(level) || level < 0 || level > MAX_SIMPLIFICATION) throw new Error(`simplification ${level} must be an integer 0..${MAX_SIMPLIFICATION}`);
+  if (!Number.isInteger(level) || level < 0 || level > MAX_SIMPLIFICATION) throw new InvalidInput(`simplification ${level} must be an integer 0..${MAX_SIMPLIFICATION}`);
   const deviation = 0.15 * level;
   return { targetTriangles: Math.ceil(triangles / 2 ** level), maxError: 4 * deviation * deviation };
 }

@@ -13,8 +13,14 @@ import type { WorkerReply } from './worker.js';
 
 export interface TaskPool {
   readonly threads: number;
-  /** Runs `task` in a worker; `prefetched` input bytes go with it (transferred). */
-  run(task: Task, prefetched?: PrefetchedObject[]): Promise<TaskResult>;
+  /**
+   * Runs `task` (checked already: the thread does not check it again) in a worker; `prefetched` input
+   * bytes go with it (transferred). `scope` names the stage it belongs to: the thread reads each
+   * layer's info once per scope (none: once per task).
+   */
+  run(task: Task, prefetched?: PrefetchedObject[], scope?: string): Promise<TaskResult>;
+  /** The scope of every later run that names none (a local run's current stage). */
+  beginScope(scope: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -24,13 +30,15 @@ export function createTaskPool(config: Config): TaskPool {
     // Each thread opens its own GPU device (Dawn is context-aware), on its first kernel call.
     workerData: { config },
   });
+  let current: string | undefined;
   return {
     threads: config.threads,
-    async run(task, prefetched = []) {
+    beginScope(scope) { current = scope; },
+    async run(task, prefetched = [], scope = current) {
       const signal = AbortSignal.timeout(config.taskTimeoutMs);
       let reply: WorkerReply | undefined;
       try {
-        reply = await pool.run({ task, prefetched }, { transferList: prefetched.map((p) => p.bytes.buffer as ArrayBuffer), signal });
+        reply = await pool.run({ task, prefetched, scope }, { transferList: prefetched.map((p) => p.bytes.buffer as ArrayBuffer), signal });
       } catch (e) {
         if (signal.aborted) throw new TimeoutError(`${taskId(task)}: stopped after the task time limit of ${config.taskTimeoutMs / 1000} s`, { cause: e });
         throw e;

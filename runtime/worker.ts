@@ -5,12 +5,17 @@ import { ErrorRecord, toRecord } from '../common/errors.js';
 import { logWarnings } from '../common/log.js';
 import { closeKernels, selectedBackend } from '../kernels/backend.js';
 import { TaskResult } from '../tasks/kind.js';
-import { runTask } from '../tasks/registry.js';
+import { runChecked, Task } from '../tasks/registry.js';
+import { plainContext, TaskContext } from '../tasks/context.js';
+import { Info } from '../precomputed/info.js';
+import { Volume } from '../precomputed/volume.js';
+import { openStore } from '../storage/open.js';
 import { clearPrefetched, setPrefetched } from '../storage/prefetched.js';
 import { applyConfig, Config } from './config.js';
 import { PrefetchedObject } from './prefetch.js';
 
-applyConfig((workerData as { config: Config }).config);
+const { config } = workerData as { config: Config };
+applyConfig(config);
 logWarnings();
 
 export type WorkerReply = { result: TaskResult } | { error: ErrorRecord };
@@ -26,12 +31,40 @@ async function release(arrived: Int32Array, threads: number): Promise<void> {
   for (let n = Atomics.load(arrived, 0); n < threads && Date.now() < deadline; n = Atomics.load(arrived, 0)) Atomics.wait(arrived, 0, n, 100);
 }
 
-export default async function work(call: { task: unknown; prefetched: PrefetchedObject[] } | { release: SharedArrayBuffer; threads: number }): Promise<WorkerReply | undefined> {
+/**
+ * This thread's layer infos, per scope (a stage: infos are written when a plan is made, never while
+ * its stage runs), the last two scopes kept: a worker may still finish a task of the stage before.
+ */
+const infos = new Map<string, Map<string, Promise<Info>>>();
+
+function openIn(scope: string | undefined): (url: string) => Promise<Volume> {
+  if (scope === undefined) return (url) => Volume.open(url);
+  let byUrl = infos.get(scope);
+  if (!byUrl) {
+    byUrl = new Map();
+    infos.set(scope, byUrl);
+    if (infos.size > 2) infos.delete(infos.keys().next().value!);
+  }
+  const cache = byUrl;
+  return async (url) => {
+    let info = cache.get(url);
+    if (!info) {
+      info = Volume.open(url).then((v) => v.info);
+      info.catch(() => cache.delete(url));
+      cache.set(url, info);
+    }
+    // A fresh Volume per task: its shard index caches must not outlive the task.
+    return new Volume(url, openStore(url), await info);
+  };
+}
+
+export default async function work(call: { task: Task; prefetched: PrefetchedObject[]; scope?: string } | { release: SharedArrayBuffer; threads: number }): Promise<WorkerReply | undefined> {
   if ('release' in call) return void (await release(new Int32Array(call.release), call.threads));
-  const { task, prefetched } = call;
+  const { task, prefetched, scope } = call;
   setPrefetched(prefetched);
+  const ctx: TaskContext = { ...plainContext(AbortSignal.timeout(config.taskTimeoutMs)), open: openIn(scope) };
   try {
-    return { result: { ...(await runTask(task)), backend: selectedBackend() } };
+    return { result: { ...(await runChecked(task, ctx)), backend: selectedBackend() } };
   } catch (e) {
     return { error: toRecord(e) };
   } finally {

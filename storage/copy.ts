@@ -2,6 +2,7 @@
 // gzip-encoded (file:// `key.gz` becomes a gs:// object with Content-Encoding: gzip, and back), so a
 // layer written locally is servable from a bucket as-is, and nothing is decoded or re-encoded.
 import { listAll, Store } from './store.js';
+import { TransientError } from '../common/errors.js';
 
 /** Content types as a static server or a bucket should give them to a viewer. */
 export function contentTypeOf(key: string): string {
@@ -18,7 +19,7 @@ export async function copyLayer(from: Store, to: Store, concurrency = 16, onProg
   const worker = async () => {
     for (let i = next++; i < keys.length; i = next++) {
       const stored = await from.getStored(keys[i]);
-      if (!stored) throw new Error(`${from.url}/${keys[i]} disappeared while copying`);
+      if (!stored) throw new TransientError(`${from.url}/${keys[i]} disappeared while copying`);
       await to.put(keys[i], stored.body, { gzip: stored.gzip ? 'compressed' : false, contentType: contentTypeOf(keys[i]) });
       summary.objects++;
       summary.bytes += stored.body.length;

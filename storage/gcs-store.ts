@@ -8,7 +8,7 @@ import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
 import { withRetries } from './retry.js';
 import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
-import { CorruptData } from '../common/errors.js';
+import { CorruptData, InvalidInput } from '../common/errors.js';
 
 let client: Storage | undefined;
 let limiter: Limiter | undefined;
@@ -42,7 +42,7 @@ export class GcsStore implements Store {
 
   constructor(readonly url: string) {
     const m = /^gs:\/\/([^/]+)\/?(.*)$/.exec(url);
-    if (!m) throw new Error(`"${url}" is not a gs://bucket/path URL`);
+    if (!m) throw new InvalidInput(`"${url}" is not a gs://bucket/path URL`);
     this.bucketName = m[1];
     this.prefix = m[2].replace(/\/+$/, '');
   }

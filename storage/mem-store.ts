@@ -1,6 +1,6 @@
 // mem:// store for tests: `mem://bucket/prefix`, one process-wide map per bucket, so any two URLs
 // that name the same place see the same objects (as with gs://). Not shared between worker threads.
-import { CorruptData } from '../common/errors.js';
+import { CorruptData, InvalidInput } from '../common/errors.js';
 import { gunzip } from './gzip.js';
 import { checkKey, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
 
@@ -13,7 +13,7 @@ export class MemStore implements Store {
 
   constructor(readonly url: string) {
     const m = /^mem:\/\/([^/]+)\/?(.*)$/.exec(url);
-    if (!m) throw new Error(`"${url}" is not a mem://bucket/path URL`);
+    if (!m) throw new InvalidInput(`"${url}" is not a mem://bucket/path URL`);
     if (!buckets.has(m[1])) buckets.set(m[1], new Map());
     this.map = buckets.get(m[1])!;
     this.prefix = m[2].replace(/\/+$/, '') ? `${m[2].replace(/\/+$/, '')}/` : '';

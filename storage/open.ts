@@ -1,4 +1,6 @@
-// The URL scheme picks the store driver. mem:// stores live in one thread, so they are never prefetched.
+// The URL scheme picks the store driver from a registry (a plain path is file://). Adding a scheme:
+// a module with a Store class (storage/store.ts; storage/stores.test.ts is the contract every driver
+// passes), and one line here.
 import { resolve } from 'node:path';
 import { InvalidInput } from '../common/errors.js';
 import { storageOptions } from './options.js';
@@ -8,12 +10,30 @@ import { MemStore } from './mem-store.js';
 import { withPrefetched } from './prefetched.js';
 import { Store } from './store.js';
 
+interface Scheme {
+  open(url: string): Store;
+  /** Bytes read ahead for a task in the main thread reach its pool thread (not for mem://, per thread). */
+  prefetched: boolean;
+}
+
+const SCHEMES: Record<string, Scheme> = {
+  'file:': { open: (url) => new FileStore(url), prefetched: true },
+  'gs:': { open: (url) => new GcsStore(url), prefetched: true },
+  'mem:': { open: (url) => new MemStore(url), prefetched: false },
+};
+
+/** `file:` for a plain path, else the URL's scheme with its colon. */
+function schemeOf(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  return m ? `${m[1].toLowerCase()}:` : 'file:';
+}
+
 export function openStore(url: string): Store {
   checkAllowed(url);
-  if (url.startsWith('gs://')) return withPrefetched(new GcsStore(url));
-  if (url.startsWith('mem://')) return new MemStore(url);
-  if (url.startsWith('file://') || !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return withPrefetched(new FileStore(url));
-  throw new InvalidInput(`unsupported storage URL "${url}": use file://, gs:// or mem://`);
+  const scheme = SCHEMES[schemeOf(url)];
+  if (!scheme) throw new InvalidInput(`unsupported storage URL "${url}": use ${Object.keys(SCHEMES).map((s) => `${s}//`).join(', ')}`);
+  const store = scheme.open(url);
+  return scheme.prefetched ? withPrefetched(store) : store;
 }
 
 /** `url` as one spelling: plain and file:// paths absolute as file:///..., others as given. */

@@ -4,10 +4,10 @@ import { CorruptData, InvalidInput, withContext } from '../common/errors.js';
 import { equals, formatBox } from '../common/box.js';
 import { Volume } from '../precomputed/volume.js';
 
-export async function openAffinityLayers(task: { layer_path_affinities: string; layer_path_segmentation: string }, label: string): Promise<{ affinities: Volume; segmentation: Volume }> {
+export async function openAffinityLayers(task: { layer_path_affinities: string; layer_path_segmentation: string }, label: string, open: (url: string) => Promise<Volume> = (url) => Volume.open(url)): Promise<{ affinities: Volume; segmentation: Volume }> {
   const [affinities, segmentation] = await Promise.all([
-    Volume.open(task.layer_path_affinities).catch((e) => { throw withContext(e, `${label}: layer_path_affinities`); }),
-    Volume.open(task.layer_path_segmentation).catch((e) => { throw withContext(e, `${label}: layer_path_segmentation`); }),
+    open(task.layer_path_affinities).catch((e) => { throw withContext(e, `${label}: layer_path_affinities`); }),
+    open(task.layer_path_segmentation).catch((e) => { throw withContext(e, `${label}: layer_path_segmentation`); }),
   ]);
   const a = affinities.info;
   if (a.data_type !== 'float32' || a.num_channels !== 3) {

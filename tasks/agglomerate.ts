@@ -28,8 +28,8 @@ export function mappingKey(t: number): string {
 const agglomerateFields = { layer_path_segmentation: text, threshold };
 export const agglomerateTask = defineTask('agglomerate', 'Agglomerate task', agglomerateFields, {
   id: (task) => `agglomerate:${task.layer_path_segmentation}:${task.threshold}`,
-  async run(task) {
-    const segmentation = await Volume.open(task.layer_path_segmentation);
+  async run(task, ctx) {
+    const segmentation = await ctx.open(task.layer_path_segmentation);
     const bytes = await segmentation.store.get(GRAPH_FILE, { maxBytes: MAX_JSON_BYTES });
     if (!bytes) throw new InvalidInput(`Agglomerate task: no region graph ${segmentation.url}/${GRAPH_FILE} (run the MeanGraph and MeanGraphReduce tasks first)`);
     const result = agglomerate(decodeGraph(bytes, `${segmentation.url}/${GRAPH_FILE}`), task.threshold);
@@ -54,8 +54,8 @@ export const remapTask = defineTask('remap', 'Remap task', remapFields, {
     const source = await open(task.layer_path_segmentation);
     return source.chunkObjects(0, parseChunkKey(task.chunk_position));
   },
-  async run(task) {
-    const [source, target] = await Promise.all([Volume.open(task.layer_path_segmentation), Volume.open(task.layer_path)]);
+  async run(task, ctx) {
+    const [source, target] = await Promise.all([ctx.open(task.layer_path_segmentation), ctx.open(task.layer_path)]);
     if (source.info.data_type !== target.info.data_type) {
       throw new InvalidInput(`Remap task: layer_path ${target.url} is ${target.info.data_type}, the watershed ${source.url} is ${source.info.data_type}`);
     }

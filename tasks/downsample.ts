@@ -14,6 +14,7 @@ import { Volume } from '../precomputed/volume.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { childrenRegion } from './pyramid.js';
+import type { TaskContext } from './context.js';
 
 const LABEL = 'Downsample task';
 
@@ -57,8 +58,8 @@ export function downsampleRegions(volume: Volume, task: Pick<DownsampleTask, 'ch
   return { sourceMip: top - mips, regions };
 }
 
-async function runDownsample(task: DownsampleTask) {
-  const volume = await Volume.open(task.layer_path);
+async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
   const { info } = volume;
   const { sourceMip, regions } = downsampleRegions(volume, task);
   let data: TypedArray = await volume.read(sourceMip, regions[0]);

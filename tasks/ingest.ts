@@ -12,6 +12,7 @@ import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { pyramidFrom } from './pyramid.js';
 import * as v from 'valibot';
+import type { TaskContext } from './context.js';
 
 const fields = {
   /** URL of a build chunk named by its mip-0 box: `.../x0-x1_y0-y1_z0-z1.npz` (or `.raw`, or a directory of PNG slices). */
@@ -34,8 +35,8 @@ export const ingest = defineTask('ingest', 'Ingest task', fields, {
 });
 export type IngestTask = TaskOf<'ingest', typeof fields>;
 
-async function runIngest(task: IngestTask) {
-  const volume = await Volume.open(task.layer_path);
+async function runIngest(task: IngestTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
   const { info } = volume;
   const build = await readBuildChunk({ url: task.chunk_path, encoding: task.chunk_encoding, axes: task.axes, dataType: info.data_type, channels: info.num_channels, label: 'Ingest task' });
   checkBuildBox(volume, build.box);

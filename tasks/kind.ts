@@ -3,6 +3,7 @@
 import * as v from 'valibot';
 import { fieldsMessage } from '../common/schema.js';
 import type { Volume } from '../precomputed/volume.js';
+import type { TaskContext } from './context.js';
 
 export interface TaskResult {
   kind: string;
@@ -37,7 +38,8 @@ export interface TaskKind<K extends string = string, T extends { kind: K } = { k
   id(task: T): string;
   /** The large objects it reads, for prefetching (errors here are not the task's: it reports them). */
   inputs?(task: T, open: OpenVolume): Promise<StoredObject[]>;
-  run(task: T): Promise<TaskResult>;
+  /** Runs the task; everything it needs beyond its JSON comes from `ctx`. */
+  run(task: T, ctx: TaskContext): Promise<TaskResult>;
 }
 
 /** The task type of a kind with these fields (`kind` included). */
@@ -47,7 +49,7 @@ export type TaskOf<K extends string, E extends v.ObjectEntries> = v.InferOutput<
 export function defineTask<const K extends string, const E extends v.ObjectEntries>(kind: K, label: string, fields: E, does: {
   id(task: TaskOf<K, E>): string;
   inputs?(task: TaskOf<K, E>, open: OpenVolume): Promise<StoredObject[]>;
-  run(task: TaskOf<K, E>): Promise<TaskResult>;
+  run(task: TaskOf<K, E>, ctx: TaskContext): Promise<TaskResult>;
 }) {
   const entries = { kind: v.literal(kind), ...fields } as { kind: v.LiteralSchema<K, undefined> } & E;
   const schema = v.strictObject(entries, fieldsMessage(Object.keys(fields)));

@@ -14,6 +14,7 @@ import { listAll, MAX_JSON_BYTES } from '../storage/store.js';
 import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
+import type { TaskContext } from './context.js';
 
 export const GRAPH_CHUNKS = 'mean_graph/chunks';
 export const GRAPH_FILE = 'mean_graph/graph.json';
@@ -48,20 +49,20 @@ export function meanGraphRegion(owned: Box, bounds: Box): Box {
   return intersect(box(owned.start.map((v) => v - 1) as Vec3, owned.stop), bounds);
 }
 
-async function runMeanGraph(task: MeanGraphTask) {
-  const { affinities, segmentation } = await openAffinityLayers(task, LABEL);
+async function runMeanGraph(task: MeanGraphTask, ctx: TaskContext) {
+  const { affinities, segmentation } = await openAffinityLayers(task, LABEL, ctx.open);
   const owned = parseChunkKey(task.chunk_position, `${LABEL}: chunk_position`);
   assertChunkUnion(segmentation.scale(0), owned, `${LABEL}: chunk_position`);
   const region = meanGraphRegion(owned, segmentation.bounds(0));
   const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
   checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${task.chunk_position}`);
-  const edges = await meanGraph({ labels: asLabels(labels), affinities: values as Float32Array, box: region, owned, kernels: await kernels() });
+  const edges = await meanGraph({ labels: asLabels(labels), affinities: values as Float32Array, box: region, owned, kernels: await ctx.kernels() });
   await segmentation.store.put(`${GRAPH_CHUNKS}/${task.chunk_position}.json`, encodeGraph(edges), { contentType: 'application/json' });
   return { kind: 'mean_graph', voxels: voxelCount(owned), chunksWritten: 0, files: 1 };
 }
 
-async function runMeanGraphReduce(task: MeanGraphReduceTask) {
-  const segmentation = await Volume.open(task.layer_path_segmentation);
+async function runMeanGraphReduce(task: MeanGraphReduceTask, ctx: TaskContext) {
+  const segmentation = await ctx.open(task.layer_path_segmentation);
   const keys = await listAll(segmentation.store, `${GRAPH_CHUNKS}/`);
   checkChunkGraphNames(segmentation, keys);
   if (keys.length === 0) throw new InvalidInput(`MeanGraphReduce task: no chunk graphs under ${segmentation.url}/${GRAPH_CHUNKS}/ (run the MeanGraph tasks first)`);

@@ -12,6 +12,7 @@ import { Volume } from '../precomputed/volume.js';
 import { checkKey, listAll } from '../storage/store.js';
 import { boxKey, lod, segments, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
+import type { TaskContext } from './context.js';
 
 const meshFields = {
   /** The scale's key, e.g. "8_8_40". */
@@ -64,8 +65,8 @@ export function meshDirectory(volume: Volume, what: string): string {
   }
 }
 
-async function runMesh(task: MeshTask) {
-  const volume = await Volume.open(task.layer_path);
+async function runMesh(task: MeshTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
   const dir = meshDirectory(volume, 'Mesh task');
   const { info } = volume;
   if (info.data_type === 'float32') throw new InvalidInput(`Mesh task: layer ${volume.url} has data_type float32; labels must be unsigned integers`);
@@ -94,8 +95,8 @@ async function runMesh(task: MeshTask) {
   return { kind: 'mesh', voxels: voxelCount(chunk), chunksWritten: 0, files: meshes.length, triangles };
 }
 
-async function runMeshManifest(task: MeshManifestTask) {
-  const volume = await Volume.open(task.layer_path);
+async function runMeshManifest(task: MeshManifestTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
   const dir = meshDirectory(volume, 'MeshManifest task');
   const lod = task.lod ?? 0;
   const fragments = new Map<string, string[]>();

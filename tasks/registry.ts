@@ -6,6 +6,7 @@ import { formatIssue } from '../common/schema.js';
 import { agglomerateTask, remapTask } from './agglomerate.js';
 import { downsample } from './downsample.js';
 import { ingest } from './ingest.js';
+import { plainContext, TaskContext } from './context.js';
 import { OpenVolume, StoredObject, TaskResult } from './kind.js';
 import { meanGraphReduce, meanGraphTask } from './mean-graph.js';
 import { mesh, meshManifest } from './mesh.js';
@@ -65,8 +66,12 @@ export function taskInputs(task: Task, open: OpenVolume): Promise<StoredObject[]
   return inputs ? inputs(task, open) : Promise.resolve([]);
 }
 
-/** Runs one task of any kind, in this thread. */
-export async function runTask(input: unknown): Promise<TaskResult> {
-  const task = parseTask(input);
-  return (kindOf(task).run as (t: Task) => Promise<TaskResult>)(task);
+/** Runs a checked task (parseTask or checkTask made it) in this thread, with `ctx`. */
+export function runChecked(task: Task, ctx: TaskContext): Promise<TaskResult> {
+  return (kindOf(task).run as (t: Task, c: TaskContext) => Promise<TaskResult>)(task, ctx);
+}
+
+/** Parses and runs one task of any kind in this thread (`digest task`, tests): a context of its own. */
+export async function runTask(input: unknown, ctx: TaskContext = plainContext()): Promise<TaskResult> {
+  return runChecked(parseTask(input), ctx);
 }

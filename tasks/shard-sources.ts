@@ -26,7 +26,7 @@ export class RegionSource {
   private other?: Promise<Volume>;
   private readonly builds = new Map<string, Promise<BuildChunk>>();
 
-  constructor(private readonly volume: Volume, private readonly source: Source, private readonly label: string) {}
+  constructor(private readonly volume: Volume, private readonly source: Source, private readonly label: string, private readonly open: (url: string) => Promise<Volume> = (url) => Volume.open(url)) {}
 
   async read(mip: number, region: Box): Promise<TypedArray> {
     if (!contains(this.volume.bounds(mip), region)) throw new InvalidInput(`${this.label}: region ${formatBox(region)} is outside mip ${mip}'s bounds ${formatBox(this.volume.bounds(mip))}`);
@@ -85,7 +85,7 @@ export class RegionSource {
   }
 
   private async fromLayer(mip: number, region: Box, url: string): Promise<TypedArray> {
-    this.other ??= Volume.open(url).then((src) => {
+    this.other ??= this.open(url).then((src) => {
       checkSameGeometry(src, this.volume, this.label);
       return src;
     });

@@ -10,6 +10,7 @@ import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { RegionSource, sourceSchema } from './shard-sources.js';
+import type { TaskContext } from './context.js';
 
 const LABEL = 'Shard task';
 
@@ -28,8 +29,8 @@ export const shard = defineTask('shard', LABEL, fields, {
 });
 export type ShardTask = TaskOf<'shard', typeof fields>;
 
-async function runShard(task: ShardTask) {
-  const volume = await Volume.open(task.layer_path);
+async function runShard(task: ShardTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
   const sharded = volume.shardedScale(task.mip);
   if (!sharded) throw new InvalidInput(`${LABEL}: mip ${task.mip} of ${task.layer_path} is not sharded`);
   const scale = volume.scale(task.mip);
@@ -38,7 +39,7 @@ async function runShard(task: ShardTask) {
   // A shard number may name no chunk (murmurhash spreads chunks over every number, but not always).
   if (cells.length === 0) return { kind: 'shard', voxels: 0, chunksWritten: 0, files: 0 };
   const chunks = cells.map((g) => chunkBox(scale, g));
-  const source = new RegionSource(volume, task.source, LABEL);
+  const source = new RegionSource(volume, task.source, LABEL, ctx.open);
   const encoded: Uint8Array[] = [];
   if (sharded.compactShape) {
     const region = boundingBox(chunks);

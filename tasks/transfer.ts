@@ -9,6 +9,7 @@ import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { RegionSource } from './shard-sources.js';
+import type { TaskContext } from './context.js';
 
 const LABEL = 'Transfer task';
 
@@ -27,12 +28,12 @@ export const transfer = defineTask('transfer', LABEL, fields, {
 });
 export type TransferTask = TaskOf<'transfer', typeof fields>;
 
-async function runTransfer(task: TransferTask) {
-  const volume = await Volume.open(task.layer_path);
+async function runTransfer(task: TransferTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
   if (volume.shardedScale(task.mip)) throw new InvalidInput(`${LABEL}: mip ${task.mip} of ${task.layer_path} is sharded: write it with Shard tasks`);
   const region = parseChunkKey(task.chunk_position, `${LABEL}: chunk_position`);
   assertChunkUnion(volume.scale(task.mip), region, `${LABEL}: chunk_position`);
-  const data = await new RegionSource(volume, { layer: task.source_path }, LABEL).read(task.mip, region);
+  const data = await new RegionSource(volume, { layer: task.source_path }, LABEL, ctx.open).read(task.mip, region);
   const chunks = chunksWithin(volume.scale(task.mip), region);
   await volume.writeChunks(task.mip, chunks, data, region);
   return { kind: 'transfer', voxels: voxelCount(region), chunksWritten: chunks.length };

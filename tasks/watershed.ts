@@ -9,6 +9,7 @@ import { checkAffinityValues, openAffinityLayers } from './affinity-layers.js';
 import { boxKey, count, text, unit } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import * as v from 'valibot';
+import type { TaskContext } from './context.js';
 
 const LABEL = 'Watershed task';
 
@@ -39,9 +40,9 @@ export const watershedTask = defineTask('watershed', LABEL, fields, {
   run: runWatershed,
 });
 
-async function runWatershed(task: WatershedTask) {
+async function runWatershed(task: WatershedTask, ctx: TaskContext) {
   if (task.low_threshold > task.high_threshold) throw new InvalidInput(`${LABEL}: low_threshold ${task.low_threshold} is above high_threshold ${task.high_threshold}`);
-  const { affinities, segmentation } = await openAffinityLayers(task, LABEL);
+  const { affinities, segmentation } = await openAffinityLayers(task, LABEL, ctx.open);
   if (segmentation.info.data_type !== 'uint64') {
     throw new InvalidInput(`${LABEL}: layer_path_segmentation ${segmentation.url} is ${segmentation.info.data_type}; watershed writes uint64 labels (chunk index << 32 + n)`);
   }

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { logEvent } from '../../common/log.js';
 import { planSize } from '../../tasks/plan/planners.js';
 import { configure, loadPlan } from './run.js';
-import { integer, number, runtimeOptions } from '../options.js';
+import { configureStorageFlags, integer, number, runtimeOptions, storageFlags } from '../options.js';
 import { ProgressStore } from '../../queue/progress/store.js';
 import { publishPlan } from '../../queue/pubsub/publish.js';
 import { configurePubsub } from '../../queue/pubsub/client.js';
@@ -16,7 +16,7 @@ function backoff(text: string): [number, number] {
 }
 
 export function addCloudCommands(program: Command): void {
-  runtimeOptions(program.command('publish')
+  storageFlags(program.command('publish')
     .description('create the topic, subscription and dead-letter topic if missing, then publish stage by stage, each once the one before is done')
     .argument('<plan>', 'plan file'))
     .addOption(new Option('--topic <name>', 'Pub/Sub topic').env('DIGEST_TOPIC').makeOptionMandatory())
@@ -29,7 +29,7 @@ export function addCloudCommands(program: Command): void {
     .addOption(new Option('--max-in-flight <n>', 'publishes not yet confirmed, at most; also how often the published count is recorded').argParser(integer(1, 100_000)).default(1000))
     .addOption(new Option('--poll <seconds>', 'how often to read the stage\'s progress').argParser(number(0.1, 3600)).default(2))
     .action(async (file: string, o) => {
-      configure(o, 'json');
+      configureStorageFlags(o, 'json');
       configurePubsub(o.project);
       const plan = await loadPlan(file);
       await publishPlan(plan, {
@@ -57,12 +57,12 @@ export function addCloudCommands(program: Command): void {
       process.exitCode = summary.failed > 0 && summary.done === 0 ? 1 : 0;
     });
 
-  runtimeOptions(program.command('status')
+  storageFlags(program.command('status')
     .description('done, dead and backlog per stage of a published plan'))
     .addOption(new Option('--progress <url>', 'the plan\'s progress store').env('DIGEST_PROGRESS').makeOptionMandatory())
     .option('--json', 'one JSON array')
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       const stages = await new ProgressStore(o.progress).status();
       if (o.json) { console.log(JSON.stringify(stages)); return; }
       for (const [i, s] of stages.entries()) {

@@ -10,8 +10,7 @@ import { Vec3 } from '../../common/box.js';
 import { BUILD_ENCODINGS } from '../../sources/registry.js';
 import { GZIP_STRATEGIES } from '../../storage/gzip.js';
 import { integer, number, positiveVector3, segmentIds, shardingChoiceFrom, shardingOptions, vector3 } from '../options.js';
-import { configure } from './run.js';
-import { runtimeOptions } from '../options.js';
+import { configureStorageFlags, storageFlags } from '../options.js';
 
 const EXTENT = 2 ** 40;
 
@@ -49,7 +48,7 @@ async function layerInfos(plan: Plan): Promise<Map<string, Info>> {
 
 /** A `plan <what>` subcommand with the storage options and the outputs. */
 function planCommand(plan: Command, name: string, description: string): Command {
-  return runtimeOptions(plan.command(name).description(description))
+  return storageFlags(plan.command(name).description(description))
     .option('--out <file>', 'write the plan here (default: stdout)')
     .option('--list', 'write every task, one JSON line each (stage, index, task), to stdout')
     .option('--estimate', 'print what the plan will cost: tasks, objects, bytes, operations, CPU-hours, price');
@@ -58,7 +57,7 @@ function planCommand(plan: Command, name: string, description: string): Command 
 const memoryOption = () => new Option('--memory <mib>', 'memory one task may use; sets how many mips a downsample task makes from one read').argParser(integer(64, 1 << 24)).default(DEFAULT_TASK_MEMORY / 2 ** 20);
 
 export function addLayerCommands(program: Command): void {
-  const create = runtimeOptions(program.command('create-layer')
+  const create = storageFlags(program.command('create-layer')
     .description('write the info of a new layer: mip 0 and its downsampled scales')
     .argument('<layer>', 'layer URL'))
     .addOption(new Option('--type <type>', 'layer type').choices(['image', 'segmentation']).makeOptionMandatory())
@@ -78,7 +77,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman').choices(GZIP_STRATEGIES).default('default'));
   shardingOptions(create)
     .action(async (layer: string, o) => {
-      configure(o);
+      configureStorageFlags(o);
       const info = createInfo({
         type: o.type, dataType: o.dtype, numChannels: o.channels, size: o.size, resolution: o.resolution, voxelOffset: o.offset,
         chunkSize: o.chunk, encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'), blockSize: o.block,
@@ -99,7 +98,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--build-size <x,y,z>', 'the build chunks tile mip 0 from its voxel_offset in this size: they are not listed').argParser(vector3(1, EXTENT)))
     .addOption(memoryOption())
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       await writePlan(await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }), o);
     });
 
@@ -108,7 +107,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--from-mip <m>', 'the highest mip that is already complete').argParser(integer(0, 40)).default(0))
     .addOption(memoryOption())
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       await writePlan(await planDownsample({ layerPath: o.layer, fromMip: o.fromMip, memory: o.memory * 2 ** 20 }), o);
     });
 
@@ -119,7 +118,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--lod <n>', 'level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
     .addOption(new Option('--segments <ids>', 'only these segment ids, comma-separated').argParser(segmentIds))
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       const segments = o.segments as string[] | undefined;
       await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o);
     });
@@ -135,7 +134,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--dust-size <n>', 'drop regions smaller than this').argParser(integer(0, Number.MAX_SAFE_INTEGER)).makeOptionMandatory())
     .addOption(new Option('--overlap <v>', 'voxels of context around each chunk').argParser(integer(0, 4096)).default(0))
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       await writePlan(await planWatershed({
         affinitiesPath: o.affinities, segmentationPath: o.segmentation, overlap: o.overlap,
         params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
@@ -147,7 +146,7 @@ export function addLayerCommands(program: Command): void {
     .requiredOption('--to <url>', 'the destination (made from the source\'s info when it has none)')
     .option('--unsharded', 'a new destination stores chunks as separate objects'))
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       const sharding = o.unsharded ? 'unsharded' as const : shardingChoiceFrom(o);
       await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o);
     });
@@ -156,7 +155,7 @@ export function addLayerCommands(program: Command): void {
     .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
     .requiredOption('--segmentation <url>', 'the segmentation layer')
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o);
     });
 
@@ -167,7 +166,7 @@ export function addLayerCommands(program: Command): void {
     .option('--out-layer <url>', 'the agglomerated layer (default: segmentation_<threshold> beside the watershed layer)')
     .addOption(new Option('--simplification <s>', 'mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .action(async (o) => {
-      configure(o);
+      configureStorageFlags(o);
       await writePlan(await planAgglomerate({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, threshold: o.threshold, outPath: o.outLayer, simplification: o.simplification }), o);
     });
 }

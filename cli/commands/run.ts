@@ -6,8 +6,7 @@ import { gpuCheck, gpuStackLoads } from '../../kernels/gpu/check.js';
 import { runTask } from '../../tasks/registry.js';
 import { applyConfig, Config } from '../../runtime/config.js';
 import { runDemo } from '../../demo/demo.js';
-import { configFrom, integer, RuntimeFlags, runtimeOptions, storageFlags, storageFrom } from '../options.js';
-import { configureStorage } from '../../storage/options.js';
+import { configFrom, configureStorageFlags, integer, RuntimeFlags, runtimeOptions, storageFlags } from '../options.js';
 import { createTaskPool, TaskPool } from '../../runtime/pool.js';
 import { runPlan, RunSummary } from '../../queue/local/run.js';
 import { Access, serveDirectory } from '../../server/files.js';
@@ -78,7 +77,7 @@ export function addRunCommands(program: Command): void {
     .addOption(portOption())
     .action(async (o) => {
       const config = configure(o);
-      const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: (t) => pool.run(t), concurrency: pool.threads * 2 }));
+      const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: (t) => pool.run(t), concurrency: pool.threads * 2, onStage: (s) => pool.beginScope(s) }));
       process.exitCode = report(result.summary);
       console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`);
       if (o.serve && process.exitCode === 0) await viewForever([`${o.out}/layers`], o.port);
@@ -96,7 +95,7 @@ export function addRunCommands(program: Command): void {
       const config = configure(o);
       const plan = await loadPlan(file);
       const progressUrl = o.progress === false ? undefined : typeof o.progress === 'string' ? o.progress : `${file}.progress`;
-      const summary = await withPool(config, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: o.attempts, progressUrl }));
+      const summary = await withPool(config, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: o.attempts, progressUrl, onStage: (s) => pool.beginScope(s) }));
       process.exitCode = report(summary);
     });
 
@@ -132,7 +131,7 @@ export function addRunCommands(program: Command): void {
     .option('--allow-origin <origin>', 'also let pages of this origin (or *) read the layers (CORS); default: only the bundled viewer')
     .option('--allow-host <name...>', 'Host names to answer besides 127.0.0.1, localhost and [::1] (a name pointed at this machine)', [])
     .action((sources: string[], o) => {
-      configureStorage(storageFrom(o));
+      configureStorageFlags(o);
       return viewForever(sources, o.port, { allowOrigin: o.allowOrigin ?? null, allowHosts: o.allowHost });
     });
 
@@ -142,7 +141,7 @@ export function addRunCommands(program: Command): void {
     .argument('<to>', 'destination layer URL or directory')
     .addOption(new Option('--concurrency <n>', 'objects copied at once').argParser(integer(1, 256)).default(16)))
     .action(async (from: string, to: string, o) => {
-      configureStorage(storageFrom(o));
+      configureStorageFlags(o);
       const source = openStore(from);
       if (!(await source.exists('info'))) throw new InvalidInput(`upload: ${from} holds no layer (no info file)`);
       const summary = await copyLayer(source, openStore(to), o.concurrency);

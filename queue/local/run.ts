@@ -19,6 +19,8 @@ export interface RunOptions {
   progress?: boolean;
   /** Where to record finished tasks, and find those of earlier runs to skip. */
   progressUrl?: string;
+  /** Called as each stage starts, with a name for it unique to this run (the pool's info scope). */
+  onStage?: (scope: string) => void;
 }
 
 export interface RunSummary {
@@ -53,6 +55,7 @@ export async function runPlan(plan: Plan, execute: Execute, opts: RunOptions): P
   const store = opts.progressUrl ? new ProgressStore(opts.progressUrl) : undefined;
   if (store) await store.adopt(plan);
   for (const [i, stage] of plan.stages.entries()) {
+    opts.onStage?.(`local-${process.pid}-${started}#${i}`);
     const n = stageSize(stage);
     const earlier = store ? (await store.stageState(i, n)).done : undefined;
     const skipped = earlier?.count() ?? 0;

@@ -1,6 +1,7 @@
 // Pub/Sub plumbing: one client per process (PUBSUB_EMULATOR_HOST points it at the emulator), and the
 // topic, subscription and dead-letter topic that a plan is published through, created when missing.
 import { PubSub, Subscription, Topic } from '@google-cloud/pubsub';
+import { InvalidInput } from '../../common/errors.js';
 
 let client: PubSub | undefined;
 let project: string | undefined;
@@ -38,7 +39,7 @@ async function ensureTopic(name: string): Promise<Topic> {
 
 /** Creates what is missing; an existing subscription is left as it is. */
 export async function ensureQueue(names: QueueNames): Promise<{ topic: Topic; subscription: Subscription }> {
-  if (!(names.maxAttempts >= 5 && names.maxAttempts <= 100)) throw new Error(`max attempts ${names.maxAttempts}: Pub/Sub dead-lettering allows 5..100`);
+  if (!(names.maxAttempts >= 5 && names.maxAttempts <= 100)) throw new InvalidInput(`max attempts ${names.maxAttempts}: Pub/Sub dead-lettering allows 5..100`);
   const [topic, deadLetter] = await Promise.all([ensureTopic(names.topic), ensureTopic(names.deadLetterTopic)]);
   const subscription = topic.subscription(names.subscription);
   const [exists] = await subscription.exists();

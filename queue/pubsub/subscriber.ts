@@ -258,7 +258,7 @@ class PubSubWorker {
       logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...(m.progress ? { stage: m.progress.stage, index: m.progress.index } : {}) });
       const inputs = await m.inputs;
       this.release(m);
-      const result = await this.pool.run(m.task, inputs);
+      const result = await this.pool.run(m.task, inputs, m.progress && `${m.progress.store.url}#${m.progress.stage}`);
       const seconds = (Date.now() - t0) / 1000;
       if (book) {
         book.recorder.finished(m.progress!.index);
