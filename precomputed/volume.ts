@@ -7,12 +7,12 @@ import { gzip, GzipOptions } from '../storage/gzip.js';
 import { Box, chunkKey, contains, copyRegion, formatBox, intersect, shapeOf, Vec3, voxelCount } from '../common/box.js';
 import { allocate, dataTypeOf, TypedArray } from '../common/dtype.js';
 import { assertChunkAligned, chunkFormat, chunkSize, chunksIntersecting, chunksWithin, gridShape, Info, parseInfo, Scale, scaleBounds } from './info.js';
+import { ChunkObjects, ChunkShards, ChunkStore } from './chunk-store.js';
 import { ShardedScale } from './sharded-scale.js';
-import { ShardEntry } from './sharding.js';
 
 export class Volume {
-  /** Sharded scales' readers, made on first use: their index caches live as long as this object. */
-  private readonly sharded = new Map<number, ShardedScale>();
+  /** Each scale's chunk store, made on first use: shard index caches live as long as this object. */
+  private readonly stores = new Map<number, { chunks: ChunkStore; sharded?: ShardedScale }>();
 
   constructor(readonly url: string, readonly store: Store, readonly info: Info) {}
 
@@ -55,12 +55,26 @@ export class Volume {
     return scaleBounds(this.scale(mip));
   }
 
-  /** The sharded scale `mip`, or undefined when its chunks are separate objects. */
+  /** The sharded scale `mip` (its shard geometry, for Shard tasks), or undefined when it is not sharded. */
   shardedScale(mip: number): ShardedScale | undefined {
-    const scale = this.scale(mip);
-    if (!scale.sharding) return undefined;
-    let s = this.sharded.get(mip);
-    if (!s) this.sharded.set(mip, (s = new ShardedScale(this.store, scale.key, scale.sharding, gridShape(scale))));
+    return this.storeOf(mip).sharded;
+  }
+
+  /** Where scale `mip`'s chunks are kept (the one place that knows whether it is sharded). */
+  private chunks(mip: number): ChunkStore {
+    return this.storeOf(mip).chunks;
+  }
+
+  private storeOf(mip: number): { chunks: ChunkStore; sharded?: ShardedScale } {
+    let s = this.stores.get(mip);
+    if (!s) {
+      const scale = this.scale(mip);
+      if (scale.sharding) {
+        const sharded = new ShardedScale(this.store, scale.key, scale.sharding, gridShape(scale));
+        s = { chunks: new ChunkShards(sharded, (c) => this.gridCell(mip, c)), sharded };
+      } else s = { chunks: new ChunkObjects(this.store, scale.key) };
+      this.stores.set(mip, s);
+    }
     return s;
   }
 
@@ -76,10 +90,9 @@ export class Volume {
 
   /** The stored objects of the chunks that `region` touches, with their size limits (for prefetching). */
   chunkObjects(mip: number, region: Box): { storeUrl: string; key: string; maxBytes: number }[] {
-    if (this.scale(mip).sharding) return []; // read by range from shared shard files, not whole objects
     const format = this.format(mip);
-    return chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip)))
-      .map((c) => ({ storeUrl: this.url, key: this.chunkPath(mip, c), maxBytes: maxEncodedBytes(format, voxelCount(c)) }));
+    return this.chunks(mip).objects(chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip))))
+      .map(({ key, chunk }) => ({ storeUrl: this.url, key, maxBytes: maxEncodedBytes(format, voxelCount(chunk)) }));
   }
 
   async readChunk(mip: number, chunk: Box): Promise<TypedArray | null> {
@@ -92,8 +105,7 @@ export class Volume {
     const format = this.format(mip);
     const maxBytes = maxEncodedBytes(format, voxelCount(chunk));
     try {
-      const sharded = this.shardedScale(mip);
-      const bytes = sharded ? await sharded.readChunk(this.gridCell(mip, chunk), maxBytes) : await this.store.get(key, { maxBytes });
+      const bytes = await this.chunks(mip).read(chunk, maxBytes);
       return bytes && use(decodeChunk(bytes, shapeOf(chunk), format, transient));
     } catch (e) {
       throw withContext(e, `${this.url}/${key}`);
@@ -132,22 +144,14 @@ export class Volume {
    * and the thread yields to them every few chunks, so that writing overlaps encoding.
    */
   async writeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Promise<void> {
-    const sharded = this.shardedScale(mip);
-    if (sharded) {
-      await this.writeShards(mip, sharded, chunks, this.encodeChunks(mip, chunks, data, region));
-      return;
-    }
     const f = this.format(mip);
-    const zip = gzipOptions(f);
-    const options = { gzip: zip ? 'compressed' as const : false, contentType: contentType(f) };
-    const puts: Promise<void>[] = [];
-    for (const [i, bytes] of this.encoded(mip, chunks, data, region, zip || undefined)) {
-      const put = this.store.put(this.chunkPath(mip, chunks[i]), bytes, options);
-      put.catch(() => {}); // (reported by Promise.all below; a rejection before then is not unhandled)
-      puts.push(put);
-      if (puts.length % 4 === 0) await new Promise(setImmediate);
-    }
-    await Promise.all(puts);
+    await this.chunks(mip).write(chunks, (zip) => this.encoded(mip, chunks, data, region, zip), gzipOptions(f), contentType(f));
+  }
+
+  /** Writes chunks already encoded (by encodeChunks): a Shard task's whole shard, filled piece by piece. */
+  async writeEncoded(mip: number, chunks: Box[], encoded: Uint8Array[]): Promise<void> {
+    const f = this.format(mip);
+    await this.chunks(mip).write(chunks, (zip) => encoded.map((bytes, i) => [i, zip ? gzip(bytes, zip) : bytes]), gzipOptions(f), contentType(f));
   }
 
   /**
@@ -156,20 +160,9 @@ export class Volume {
    * whoever owns them. Returns the chunks written.
    */
   async writeWithin(mip: number, region: Box, data: TypedArray): Promise<number> {
-    const chunks = chunksWithin(this.scale(mip), region);
-    const sharded = this.shardedScale(mip);
-    if (!sharded) {
-      await this.writeChunks(mip, chunks, data, region);
-      return chunks.length;
-    }
-    const byShard = new Map<number, Box[]>();
-    for (const c of chunks) {
-      const shard = sharded.shardOf(this.gridCell(mip, c));
-      byShard.set(shard, [...(byShard.get(shard) ?? []), c]);
-    }
-    const whole = [...byShard].filter(([shard, cs]) => cs.length === sharded.cellsOf(shard).length).flatMap(([, cs]) => cs);
-    await this.writeShards(mip, sharded, whole, this.encodeChunks(mip, whole, data, region));
-    return whole.length;
+    const chunks = this.chunks(mip).writable(chunksWithin(this.scale(mip), region));
+    await this.writeChunks(mip, chunks, data, region);
+    return chunks.length;
   }
 
   /**
@@ -213,19 +206,6 @@ export class Volume {
       const bytes = this.encode(mip, chunk, part);
       yield [i, gzipWith ? gzip(bytes, gzipWith) : bytes.buffer === scratch.buffer ? bytes.slice() : bytes];
     }
-  }
-
-  /** Groups encoded chunks by shard and writes each shard whole (every chunk of it must be here). */
-  async writeShards(mip: number, sharded: ShardedScale, chunks: Box[], encoded: Uint8Array[]): Promise<void> {
-    const byShard = new Map<number, ShardEntry[]>();
-    chunks.forEach((chunk, i) => {
-      const g = this.gridCell(mip, chunk);
-      const entry = { id: sharded.idOf(g), bytes: encoded[i] };
-      const shard = sharded.shardOf(g);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), entry]);
-    });
-    const gzip = gzipOptions(this.format(mip)) || undefined;
-    await Promise.all([...byShard].map(([shard, entries]) => sharded.writeShard(shard, entries, gzip)));
   }
 
   /** Checks and encodes one chunk; the bytes may be a view of `data` (raw encoding). */

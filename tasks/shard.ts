@@ -47,7 +47,7 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
   } else {
     for (const chunk of chunks) encoded.push(...volume.encodeChunks(task.mip, [chunk], await source.read(task.mip, chunk), chunk));
   }
-  await volume.writeShards(task.mip, sharded, chunks, encoded);
+  await volume.writeEncoded(task.mip, chunks, encoded);
   return { kind: 'shard', voxels: chunks.reduce((n, c) => n + voxelCount(c), 0), chunksWritten: chunks.length, files: 1 };
 }
 

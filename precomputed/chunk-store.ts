@@ -1,0 +1,92 @@
+// Where a scale's chunks are kept: one object per chunk under the scale's key, or shards (a
+// ShardedKvStore keyed by the chunks' compressed Morton ids). The volume reads and writes chunks by
+// box through this and never asks which.
+import { Box, chunkKey } from '../common/box.js';
+import { GzipOptions } from '../storage/gzip.js';
+import { Store } from '../storage/store.js';
+import { ShardedScale } from './sharded-scale.js';
+import { ShardEntry } from './sharding.js';
+
+/** [index in the chunks given, encoded bytes], gzipped with `gzip` when given. */
+export type EncodedChunks = (gzip: GzipOptions | undefined) => Iterable<[number, Uint8Array]>;
+
+export interface ChunkStore {
+  /** The chunk's stored bytes (gzip undone), at most `maxBytes` of them, or null when it has none. */
+  read(chunk: Box, maxBytes: number): Promise<Uint8Array | null>;
+  /** The objects a prefetcher can read whole for these chunks ([] where chunks are read by range). */
+  objects(chunks: Box[]): { key: string; chunk: Box }[];
+  /** Of `chunks` (a region's), those a task holding only that region may write: all, or whole shards. */
+  writable(chunks: Box[]): Box[];
+  /** Writes `chunks` from their encodings; `gzip`: the layer's choice for its chunks. */
+  write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false, contentType: string): Promise<void>;
+}
+
+/** One object per chunk, `<scale key>/<box>`; uploads start as each chunk is encoded. */
+export class ChunkObjects implements ChunkStore {
+  constructor(private readonly store: Store, private readonly scaleKey: string) {}
+
+  key(chunk: Box): string {
+    return `${this.scaleKey}/${chunkKey(chunk)}`;
+  }
+
+  read(chunk: Box, maxBytes: number): Promise<Uint8Array | null> {
+    return this.store.get(this.key(chunk), { maxBytes });
+  }
+
+  objects(chunks: Box[]): { key: string; chunk: Box }[] {
+    return chunks.map((chunk) => ({ key: this.key(chunk), chunk }));
+  }
+
+  writable(chunks: Box[]): Box[] {
+    return chunks;
+  }
+
+  async write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false, contentType: string): Promise<void> {
+    const options = { gzip: gzip ? 'compressed' as const : false, contentType };
+    const puts: Promise<void>[] = [];
+    for (const [i, bytes] of encoded(gzip || undefined)) {
+      const put = this.store.put(this.key(chunks[i]), bytes, options);
+      put.catch(() => {}); // (reported by Promise.all below; a rejection before then is not unhandled)
+      puts.push(put);
+      // Yield to the uploads every few chunks, so that writing overlaps encoding.
+      if (puts.length % 4 === 0) await new Promise(setImmediate);
+    }
+    await Promise.all(puts);
+  }
+}
+
+/** Shards of a sharded scale: chunks read by range, written a whole shard at a time. */
+export class ChunkShards implements ChunkStore {
+  constructor(private readonly sharded: ShardedScale, private readonly gridCell: (chunk: Box) => [number, number, number]) {}
+
+  read(chunk: Box, maxBytes: number): Promise<Uint8Array | null> {
+    return this.sharded.readChunk(this.gridCell(chunk), maxBytes);
+  }
+
+  objects(): { key: string; chunk: Box }[] {
+    return []; // read by range from shared shard files, not as whole objects
+  }
+
+  writable(chunks: Box[]): Box[] {
+    const byShard = this.byShard(chunks.map((c, i) => [c, i] as const));
+    return [...byShard].filter(([shard, cs]) => cs.length === this.sharded.cellsOf(shard).length).flatMap(([, cs]) => cs.map(([c]) => c));
+  }
+
+  /** The shards' data_encoding gzips each chunk inside them; the layer's gzip choice does not apply. */
+  async write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false): Promise<void> {
+    const entries: ShardEntry[] = [];
+    for (const [i, bytes] of encoded(undefined)) entries[i] = { id: this.sharded.idOf(this.gridCell(chunks[i])), bytes };
+    const byShard = this.byShard(chunks.map((c, i) => [c, i] as const));
+    await Promise.all([...byShard].map(([shard, cs]) => this.sharded.writeShard(shard, cs.map(([, i]) => entries[i]), gzip || undefined)));
+  }
+
+  private byShard<T extends readonly [Box, number]>(items: T[]): Map<number, T[]> {
+    const out = new Map<number, T[]>();
+    for (const item of items) {
+      const shard = this.sharded.shardOf(this.gridCell(item[0]));
+      const list = out.get(shard);
+      if (list) list.push(item); else out.set(shard, [item]);
+    }
+    return out;
+  }
+}
