@@ -4,6 +4,8 @@ import { Volume } from '../precomputed/volume.js';
 import { objectUrl } from '../storage/prefetched.js';
 import { openStore } from '../storage/open.js';
 import { Task, taskInputs } from '../tasks/registry.js';
+import { TaskResult } from '../tasks/kind.js';
+import type { TaskPool } from './pool.js';
 
 export interface PrefetchedObject {
   url: string;
@@ -51,4 +53,15 @@ export async function prefetchInputs(task: Task, budget = Infinity): Promise<Pre
 /** A copy when `bytes` shares its ArrayBuffer (Node pools small buffers), so it can be transferred. */
 function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
+}
+
+/** Bytes of inputs read ahead for one task of a local run, at most. */
+const LOCAL_PREFETCH_BYTES = 256 << 20;
+
+/**
+ * Runs tasks on `pool` with their inputs read here first, as `digest work` does: a local run leases
+ * twice as many tasks as there are threads, so the waiting ones' reads overlap the running ones.
+ */
+export function withPrefetch(pool: TaskPool): (task: Task) => Promise<TaskResult> {
+  return async (task) => pool.run(task, await prefetchInputs(task, LOCAL_PREFETCH_BYTES));
 }

@@ -8,6 +8,7 @@ import { applyConfig, Config } from '../../runtime/config.js';
 import { runDemo } from '../../demo/demo.js';
 import { configFrom, configureStorageFlags, integer, RuntimeFlags, runtimeOptions, storageFlags } from '../options.js';
 import { createTaskPool, TaskPool } from '../../runtime/pool.js';
+import { withPrefetch } from '../../runtime/prefetch.js';
 import { runPlan, RunSummary } from '../../queue/local/run.js';
 import { Access, serveDirectory } from '../../server/files.js';
 import { serveView, VIEW_ACCESS, viewerState } from '../../server/view.js';
@@ -77,7 +78,7 @@ export function addRunCommands(program: Command): void {
     .addOption(portOption())
     .action(async (o) => {
       const config = configure(o);
-      const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: (t) => pool.run(t), concurrency: pool.threads * 2, onStage: (s) => pool.beginScope(s) }));
+      const result = await withPool(config, (pool) => runDemo({ out: o.out, execute: withPrefetch(pool), concurrency: pool.threads * 2, onStage: (s) => pool.beginScope(s) }));
       process.exitCode = report(result.summary);
       console.log(`\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`);
       if (o.serve && process.exitCode === 0) await viewForever([`${o.out}/layers`], o.port);
@@ -95,7 +96,7 @@ export function addRunCommands(program: Command): void {
       const config = configure(o);
       const plan = await loadPlan(file);
       const progressUrl = o.progress === false ? undefined : typeof o.progress === 'string' ? o.progress : `${file}.progress`;
-      const summary = await withPool(config, (pool) => runPlan(plan, (t) => pool.run(t), { concurrency: pool.threads * 2, maxAttempts: o.attempts, progressUrl, onStage: (s) => pool.beginScope(s) }));
+      const summary = await withPool(config, (pool) => runPlan(plan, withPrefetch(pool), { concurrency: pool.threads * 2, maxAttempts: o.attempts, progressUrl, onStage: (s) => pool.beginScope(s) }));
       process.exitCode = report(summary);
     });
 

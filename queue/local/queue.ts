@@ -1,8 +1,9 @@
 // The embedded in-process queue: hands out a stage's tasks as they are generated (never the whole
-// list), takes failed ones back with backoff, and after maxAttempts failures sets them aside as dead
-// (with their last error) instead of losing them. A permanent failure (invalid input, corrupt data) is
-// set aside at once: no retry can fix it.
-import { isPermanent, messageOf } from '../../common/errors.js';
+// list), takes back the ones the executor says to retry (with backoff), and sets aside the dead ones
+// (with their last error) instead of losing them. What a failure means is the executor's decision
+// (runtime/executor.ts): a permanent one is dead at once, another after maxAttempts.
+import { messageOf } from '../../common/errors.js';
+import { failureOutcome, Outcome } from '../../runtime/executor.js';
 import { Task, taskId } from '../../tasks/registry.js';
 
 export interface Lease {
@@ -67,12 +68,19 @@ export class LocalQueue {
     if (this.leased.delete(lease.id)) this.done++;
   }
 
+  /** A failed lease, as the executor decides (retry or dead). */
   nack(lease: Lease, error: unknown): void {
+    this.settle(lease, failureOutcome(error, lease.attempt, this.maxAttempts));
+  }
+
+  /** Settles a lease by what the executor says became of it. */
+  settle(lease: Lease, outcome: Outcome): void {
+    if (outcome.kind === 'done' || outcome.kind === 'skipped') { this.ack(lease); return; }
     const w = this.leased.get(lease.id);
     if (!w) return;
     this.leased.delete(lease.id);
-    if (w.attempt >= this.maxAttempts || isPermanent(error)) {
-      this.dead.push({ index: w.index, task: w.task, attempts: w.attempt, error: messageOf(error) });
+    if (outcome.kind === 'dead') {
+      this.dead.push({ index: w.index, task: w.task, attempts: w.attempt, error: messageOf(outcome.error) });
       return;
     }
     this.retries++;

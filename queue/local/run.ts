@@ -6,6 +6,7 @@ import { TaskResult } from '../../tasks/kind.js';
 import { Plan, planSize, stageSize, stageTasks } from '../../tasks/plan/format.js';
 import { Task } from '../../tasks/registry.js';
 import { DeadTask, LocalQueue } from './queue.js';
+import { execute } from '../../runtime/executor.js';
 import { Progress } from '../../runtime/progress-bar.js';
 import { ProgressStore, Recorder } from '../progress/store.js';
 
@@ -34,12 +35,14 @@ export interface RunSummary {
   seconds: number;
 }
 
-export async function drainQueue(queue: LocalQueue, execute: Execute, concurrency: number, onDone?: (r: TaskResult, index: number) => Promise<void> | void): Promise<void> {
+/** Leases tasks while there is room, runs each through the executor, settles it by the outcome. */
+export async function drainQueue(queue: LocalQueue, run: Execute, concurrency: number, onDone?: (r: TaskResult, index: number) => Promise<void> | void): Promise<void> {
   const running = new Set<Promise<void>>();
   while (!queue.drained) {
     for (const lease of queue.lease(concurrency - running.size)) {
-      const p: Promise<void> = execute(lease.task)
-        .then(async (result) => { await onDone?.(result, lease.index); queue.ack(lease); }, (error) => queue.nack(lease, error))
+      const record = onDone && ((result: TaskResult) => Promise.resolve(onDone(result, lease.index)));
+      const p: Promise<void> = execute(lease, (task) => run(task), queue.maxAttempts, { record })
+        .then((outcome) => queue.settle(lease, outcome))
         .finally(() => running.delete(p));
       running.add(p);
     }

@@ -24,7 +24,8 @@ import { v1 } from '@google-cloud/pubsub';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Server } from 'node:http';
-import { InvalidInput, isPermanent, messageOf } from '../../common/errors.js';
+import { InvalidInput, messageOf } from '../../common/errors.js';
+import { execute, Outcome } from '../../runtime/executor.js';
 import { logEvent } from '../../common/log.js';
 import { parseTask, Task } from '../../tasks/registry.js';
 import { MAX_STAGE_TASKS, stageSize } from '../../tasks/plan/format.js';
@@ -244,33 +245,37 @@ class PubSubWorker {
     }
   }
 
+  /** Runs a held message through the executor, then settles it by the outcome. */
   private async execute(m: Held): Promise<void> {
-    const t0 = Date.now();
+    const p = m.progress;
     let book: StageBook | undefined;
-    try {
-      if (m.invalid !== undefined || !m.task) throw m.invalid;
-      book = m.progress && await this.book(m.progress);
-      if (book?.known.has(m.progress!.index) || book?.recorder.done.has(m.progress!.index)) {
-        logEvent('INFO', 'task already done: acked without running', { id: m.id, stage: m.progress!.stage, index: m.progress!.index });
-        await this.settle(m, true);
-        return;
-      }
-      logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...(m.progress ? { stage: m.progress.stage, index: m.progress.index } : {}) });
-      const inputs = await m.inputs;
-      this.release(m);
-      const result = await this.pool.run(m.task, inputs, m.progress && `${m.progress.store.url}#${m.progress.stage}`);
-      const seconds = (Date.now() - t0) / 1000;
-      if (book) {
-        book.recorder.finished(m.progress!.index);
+    const where = p ? { stage: p.stage, index: p.index } : {};
+    const outcome = await execute({ ...m, scope: p && `${p.store.url}#${p.stage}` }, (task, inputs, scope) => this.pool.run(task, inputs, scope), this.maxAttempts, {
+      alreadyDone: async () => {
+        book = p && (await this.book(p));
+        return book !== undefined && (book.known.has(p!.index) || book.recorder.done.has(p!.index));
+      },
+      started: () => {
+        logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...where });
+        this.release(m);
+      },
+      record: async () => {
+        if (!book) return;
+        book.recorder.finished(p!.index);
         await book.recorder.flush();
-      }
+      },
+    });
+    if (outcome.kind === 'skipped') {
+      logEvent('INFO', 'task already done: acked without running', { id: m.id, ...where });
+      await this.settle(m, true);
+    } else if (outcome.kind === 'done') {
       await this.settle(m, true);
       this.summary.done++;
-      this.summary.voxels += result.voxels;
-      logEvent('INFO', 'task done', { kind: m.task.kind, id: m.id, attempt: m.attempt, seconds, voxels: result.voxels, backend: result.backend });
-    } catch (e) {
+      this.summary.voxels += outcome.result.voxels;
+      logEvent('INFO', 'task done', { kind: m.task!.kind, id: m.id, attempt: m.attempt, seconds: outcome.seconds, voxels: outcome.result.voxels, backend: outcome.result.backend });
+    } else {
       this.summary.failed++;
-      await this.fail(m, e, book);
+      await this.fail(m, outcome, book);
     }
   }
 
@@ -294,13 +299,14 @@ class PubSubWorker {
   }
 
   /**
-   * A failure that a retry cannot fix is dead-lettered now; another is nacked for redelivery, and on
-   * its last allowed attempt recorded as dead (Pub/Sub moves it to the dead-letter topic).
+   * As the executor decided: a failure that a retry cannot fix is dead-lettered now; another is
+   * nacked for redelivery, and on its last allowed attempt recorded as dead (Pub/Sub moves it to the
+   * dead-letter topic).
    */
-  private async fail(m: Held, e: unknown, book: StageBook | undefined): Promise<void> {
-    const error = messageOf(e);
-    const permanent = isPermanent(e);
-    const last = permanent || m.attempt >= this.maxAttempts;
+  private async fail(m: Held, outcome: Extract<Outcome, { kind: 'retry' | 'dead' }>, book: StageBook | undefined): Promise<void> {
+    const error = messageOf(outcome.error);
+    const permanent = outcome.kind === 'dead' && outcome.permanent;
+    const last = outcome.kind === 'dead';
     const what = permanent ? 'task cannot succeed: dead-lettered at once' : last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried';
     logEvent(last ? 'ERROR' : 'WARNING', what, { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
     if (last) await this.recordDead(m, error, book);
