@@ -24,7 +24,8 @@ function bruteForce(edges: GraphEdge[], t: number): Map<bigint, bigint> {
       const [a, b] = ra < rb ? [ra, rb] : [rb, ra];
       const k = `${a},${b}`;
       const x = between.get(k) ?? { a, b, sum: 0, count: 0 };
-      x.sum += e.sum; x.count += e.count;
+      x.sum += e.sum;
+      x.count += e.count;
       between.set(k, x);
     }
     let best: { a: bigint; b: bigint; mean: number } | undefined;
@@ -73,13 +74,14 @@ describe('mean-affinity agglomeration', () => {
       const edges: GraphEdge[] = [];
       const seen = new Set<string>();
       for (let k = 0; k < 3 * n; k++) {
-        const a = 1 + Math.floor(random() * n), b = 1 + Math.floor(random() * n);
+        const a = 1 + Math.floor(random() * n),
+          b = 1 + Math.floor(random() * n);
         if (a === b || seen.has(`${Math.min(a, b)},${Math.max(a, b)}`)) continue;
         seen.add(`${Math.min(a, b)},${Math.max(a, b)}`);
         const count = 1 + Math.floor(random() * 5);
         // Affinities in eighths, so that ties happen and every sum is exact in float64 whatever the
         // order of the additions (the brute force adds them in another order than the heap).
-        edges.push(edge(a + 2 ** 33, b + 2 ** 33, count * Math.floor(random() * 9) / 8, count));
+        edges.push(edge(a + 2 ** 33, b + 2 ** 33, (count * Math.floor(random() * 9)) / 8, count));
       }
       for (const t of [0.1, 0.3, 0.5, 0.8]) expect(agglomerate(edges, t).mapping, `trial ${trial} t ${t}`).toEqual(bruteForce(edges, t));
     }
@@ -92,7 +94,11 @@ describe('mean-affinity agglomeration', () => {
   });
 
   it('stores the mapping as sorted uint64 pairs and reads it back, refusing a torn file', () => {
-    const mapping = new Map([[2n ** 64n - 1n, 3n], [7n, 5n], [2n ** 40n, 7n]]);
+    const mapping = new Map([
+      [2n ** 64n - 1n, 3n],
+      [7n, 5n],
+      [2n ** 40n, 7n],
+    ]);
     const bytes = encodeMapping(mapping);
     expect(bytes.length).toBe(48);
     expect(new BigUint64Array(bytes.buffer)[0]).toBe(7n);

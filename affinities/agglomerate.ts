@@ -9,12 +9,21 @@
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { GraphEdge } from './mean-graph.js';
 
-interface Edge { sum: number; count: number }
+interface Edge {
+  sum: number;
+  count: number;
+}
 /**
  * A candidate merge: regions held at union-find roots ra, rb, named a < b by their smallest ids
  * (ids are indices into the sorted labels, so id order is label order).
  */
-interface Entry { mean: number; a: number; b: number; ra: number; rb: number }
+interface Entry {
+  mean: number;
+  a: number;
+  b: number;
+  ra: number;
+  rb: number;
+}
 
 /** Heap order: higher mean first, then smaller a, then smaller b. */
 function before(x: Entry, y: Entry): boolean {
@@ -25,7 +34,9 @@ function before(x: Entry, y: Entry): boolean {
 
 class Heap {
   private items: Entry[] = [];
-  get size(): number { return this.items.length; }
+  get size(): number {
+    return this.items.length;
+  }
   push(e: Entry): void {
     const h = this.items;
     h.push(e);
@@ -36,7 +47,9 @@ class Heap {
       i = p;
     }
   }
-  peek(): Entry | undefined { return this.items[0]; }
+  peek(): Entry | undefined {
+    return this.items[0];
+  }
   pop(): Entry | undefined {
     const h = this.items;
     const top = h[0];
@@ -44,7 +57,8 @@ class Heap {
     if (h.length > 0 && last) {
       h[0] = last;
       for (let i = 0; ;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < h.length && before(h[l], h[m])) m = l;
         if (r < h.length && before(h[r], h[m])) m = r;
@@ -90,11 +104,15 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
   const find = (x: number): number => {
     let r = x;
     while (parent[r] !== r) r = parent[r];
-    while (parent[x] !== r) { const next = parent[x]; parent[x] = r; x = next; }
+    while (parent[x] !== r) {
+      const next = parent[x];
+      parent[x] = r;
+      x = next;
+    }
     return r;
   };
   const entry = (mean: number, r1: number, r2: number): Entry =>
-    (name[r1] < name[r2] ? { mean, a: name[r1], b: name[r2], ra: r1, rb: r2 } : { mean, a: name[r2], b: name[r1], ra: r2, rb: r1 });
+    name[r1] < name[r2] ? { mean, a: name[r1], b: name[r2], ra: r1, rb: r2 } : { mean, a: name[r2], b: name[r1], ra: r2, rb: r1 };
   const mergeMeans: number[] = [];
   // An entry is dead when a region merged since (not a root) or the edge combined since (another
   // mean); it is misnamed when a region took a smaller name since: its place among equal means may
@@ -123,7 +141,8 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
     parent[small] = big;
     if (name[small] < name[big]) name[big] = name[small];
     mergeMeans.push(top.mean);
-    const bigAdj = adjacency[big], smallAdj = adjacency[small];
+    const bigAdj = adjacency[big],
+      smallAdj = adjacency[small];
     bigAdj.delete(small);
     smallAdj.delete(big);
     for (const [n, e] of smallAdj) {
@@ -154,7 +173,10 @@ export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeratio
 export function encodeMapping(mapping: Map<bigint, bigint>): Uint8Array {
   const labels = [...mapping.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   const out = new BigUint64Array(2 * labels.length);
-  labels.forEach((l, i) => { out[2 * i] = l; out[2 * i + 1] = mapping.get(l)!; });
+  labels.forEach((l, i) => {
+    out[2 * i] = l;
+    out[2 * i + 1] = mapping.get(l)!;
+  });
   return new Uint8Array(out.buffer);
 }
 
@@ -167,12 +189,14 @@ export const MAX_MAPPING_BYTES = 16 << 24;
  */
 export function decodeMapping(bytes: Uint8Array, where: string): Map<bigint, bigint> {
   if (bytes.length % 16 !== 0) throw new CorruptData(`${where}: ${bytes.length} bytes is not a whole number of (label, id) uint64 pairs`);
-  if (bytes.length > MAX_MAPPING_BYTES) throw new CorruptData(`${where}: ${bytes.length / 16} pairs, more than the ${MAX_MAPPING_BYTES / 16} a mapping may hold`);
+  if (bytes.length > MAX_MAPPING_BYTES)
+    throw new CorruptData(`${where}: ${bytes.length / 16} pairs, more than the ${MAX_MAPPING_BYTES / 16} a mapping may hold`);
   const words = new BigUint64Array(bytes.slice().buffer);
   const mapping = new Map<bigint, bigint>();
   for (let i = 0; i < words.length; i += 2) {
     if (i > 0 && words[i] <= words[i - 2]) throw new CorruptData(`${where}: labels are not in increasing order at pair ${i / 2}`);
-    if (words[i + 1] === 0n || words[i + 1] >= words[i]) throw new CorruptData(`${where}: pair ${i / 2} maps label ${words[i]} to ${words[i + 1]}; a region id is a smaller non-zero label`);
+    if (words[i + 1] === 0n || words[i + 1] >= words[i])
+      throw new CorruptData(`${where}: pair ${i / 2} maps label ${words[i]} to ${words[i + 1]}; a region id is a smaller non-zero label`);
     mapping.set(words[i], words[i + 1]);
   }
   return mapping;

@@ -44,29 +44,41 @@ export async function meanGraph(input: MeanGraphInput): Promise<GraphEdge[]> {
   const lo = input.owned.start.map((v, i) => v - input.box.start[i]);
   const hi = input.owned.stop.map((v, i) => v - input.box.start[i]);
   const steps = [1, sx, sx * sy];
-  for (let c = 0; c < 3; c++) for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) {
-    let v = lo[0] + sx * (y + sy * z);
-    for (let x = lo[0]; x < hi[0]; x++, v++) {
-      const aff = boundary[c * n + v];
-      if (aff === NOT_BOUNDARY) continue;
-      const p = ids[v], q = ids[v - steps[c]];
-      const key = p < q ? p * k + q : q * k + p;
-      const entry = sums.get(key);
-      if (entry) { entry.sum += aff; entry.count++; } else sums.set(key, { sum: aff, count: 1 });
-    }
-  }
+  for (let c = 0; c < 3; c++)
+    for (let z = lo[2]; z < hi[2]; z++)
+      for (let y = lo[1]; y < hi[1]; y++) {
+        let v = lo[0] + sx * (y + sy * z);
+        for (let x = lo[0]; x < hi[0]; x++, v++) {
+          const aff = boundary[c * n + v];
+          if (aff === NOT_BOUNDARY) continue;
+          const p = ids[v],
+            q = ids[v - steps[c]];
+          const key = p < q ? p * k + q : q * k + p;
+          const entry = sums.get(key);
+          if (entry) {
+            entry.sum += aff;
+            entry.count++;
+          } else sums.set(key, { sum: aff, count: 1 });
+        }
+      }
   // Ids keep label order, so (id pair) order is (label pair) order.
-  return [...sums].sort((p, q) => p[0] - q[0]).map(([key, { sum, count }]) => ({ a: labelOfId(table, Math.floor(key / k)), b: labelOfId(table, key % k), sum, count }));
+  return [...sums]
+    .sort((p, q) => p[0] - q[0])
+    .map(([key, { sum, count }]) => ({ a: labelOfId(table, Math.floor(key / k)), b: labelOfId(table, key % k), sum, count }));
 }
 
 /** Adds graphs edge by edge; the result is sorted by (a, b). Sums are added in the order given. */
 export function mergeGraphs(graphs: GraphEdge[][]): GraphEdge[] {
   const merged = new Map<string, GraphEdge>();
-  for (const graph of graphs) for (const e of graph) {
-    const key = `${e.a},${e.b}`;
-    const have = merged.get(key);
-    if (have) { have.sum += e.sum; have.count += e.count; } else merged.set(key, { ...e });
-  }
+  for (const graph of graphs)
+    for (const e of graph) {
+      const key = `${e.a},${e.b}`;
+      const have = merged.get(key);
+      if (have) {
+        have.sum += e.sum;
+        have.count += e.count;
+      } else merged.set(key, { ...e });
+    }
   return [...merged.values()].sort((p, q) => (p.a < q.a ? -1 : p.a > q.a ? 1 : p.b < q.b ? -1 : p.b > q.b ? 1 : 0));
 }
 
@@ -92,11 +104,22 @@ export function decodeGraph(bytes: Uint8Array, where: string): GraphEdge[] {
   if (!raw || !Array.isArray(raw.edges)) throw new CorruptData(`${where}: no "edges" array`);
   return raw.edges.map((row: unknown, i: number) => {
     const bad = (why: string) => new CorruptData(`${where}: edges[${i}] ${why}, got ${JSON.stringify(row)?.slice(0, 200)}`);
-    if (!Array.isArray(row) || row.length < 4 || row.length > 5 || typeof row[0] !== 'string' || typeof row[1] !== 'string' || !/^\d{1,20}$/.test(row[0]) || !/^\d{1,20}$/.test(row[1])
-      || typeof row[2] !== 'number' || !Number.isSafeInteger(row[3]) || row[3] < 1) {
+    if (
+      !Array.isArray(row) ||
+      row.length < 4 ||
+      row.length > 5 ||
+      typeof row[0] !== 'string' ||
+      typeof row[1] !== 'string' ||
+      !/^\d{1,20}$/.test(row[0]) ||
+      !/^\d{1,20}$/.test(row[1]) ||
+      typeof row[2] !== 'number' ||
+      !Number.isSafeInteger(row[3]) ||
+      row[3] < 1
+    ) {
       throw bad('must be ["<a>", "<b>", sum, count]');
     }
-    const a = BigInt(row[0]), b = BigInt(row[1]);
+    const a = BigInt(row[0]),
+      b = BigInt(row[1]);
     if (a < 1n || b > MAX_LABEL || !(a < b)) throw bad('must join labels 0 < a < b < 2^64');
     if (!Number.isFinite(row[2]) || row[2] < 0 || row[2] > row[3]) throw bad('must have a sum in [0, count] (affinities are in [0, 1])');
     if (row.length === 5 && !(typeof row[4] === 'number' && row[4] >= 0 && row[4] <= 1)) throw bad('must have a mean in [0, 1]');

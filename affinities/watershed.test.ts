@@ -9,7 +9,9 @@ const NO_MERGE: WatershedParams = { high: 1, low: 0.1, mergeThreshold: 1, mergeS
 function row(e: number[]): { affinities: Float32Array; shape: Vec3 } {
   const n = e.length;
   const affinities = new Float32Array(3 * n);
-  e.forEach((a, x) => { if (x > 0) affinities[x] = a; });
+  e.forEach((a, x) => {
+    if (x > 0) affinities[x] = a;
+  });
   return { affinities, shape: [n, 1, 1] };
 }
 
@@ -18,14 +20,21 @@ function fromLabels(shape: Vec3, label: (x: number, y: number, z: number) => num
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
   const out = new Float32Array(3 * n);
-  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++) {
-    const v = x + sx * (y + sy * z), l = label(x, y, z);
-    [[x - 1, y, z], [x, y - 1, z], [x, y, z - 1]].forEach(([px, py, pz], c) => {
-      if (px < 0 || py < 0 || pz < 0) return;
-      const m = label(px, py, pz);
-      out[c * n + v] = l && m ? (l === m ? inside : across) : 0;
-    });
-  }
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++) {
+        const v = x + sx * (y + sy * z),
+          l = label(x, y, z);
+        [
+          [x - 1, y, z],
+          [x, y - 1, z],
+          [x, y, z - 1],
+        ].forEach(([px, py, pz], c) => {
+          if (px < 0 || py < 0 || pz < 0) return;
+          const m = label(px, py, pz);
+          out[c * n + v] = l && m ? (l === m ? inside : across) : 0;
+        });
+      }
   return out;
 }
 
@@ -38,7 +47,9 @@ describe('watershed', () => {
     expect(Array.from(watershed(affinities, shape, NO_MERGE).labels)).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
     // Merging across the valley needs merge_threshold <= .4 and a region below merge_size.
     expect(Array.from(watershed(affinities, shape, { ...NO_MERGE, mergeThreshold: 0.41, mergeSize: 100 }).labels)).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
-    expect(Array.from(watershed(affinities, shape, { ...NO_MERGE, mergeThreshold: Math.fround(0.4), mergeSize: 100 }).labels)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(watershed(affinities, shape, { ...NO_MERGE, mergeThreshold: Math.fround(0.4), mergeSize: 100 }).labels)).toEqual([
+      1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ]);
   });
 
   it('ignores edges at or below low_threshold: a voxel with no stronger edge stays 0', () => {
@@ -99,8 +110,14 @@ describe('watershed', () => {
       if (!sizes.has(l)) expect(l).toBe(next++);
       sizes.set(l, (sizes.get(l) ?? 0) + 1);
       const [x, y, z] = [v % 13, Math.floor(v / 13) % 11, Math.floor(v / 143)];
-      const incident = [x > 0 ? affinities[v] : 0, y > 0 ? affinities[n + v] : 0, z > 0 ? affinities[2 * n + v] : 0,
-        x < 12 ? affinities[v + 1] : 0, y < 10 ? affinities[n + v + 13] : 0, z < 8 ? affinities[2 * n + v + 143] : 0];
+      const incident = [
+        x > 0 ? affinities[v] : 0,
+        y > 0 ? affinities[n + v] : 0,
+        z > 0 ? affinities[2 * n + v] : 0,
+        x < 12 ? affinities[v + 1] : 0,
+        y < 10 ? affinities[n + v + 13] : 0,
+        z < 8 ? affinities[2 * n + v + 143] : 0,
+      ];
       expect(Math.max(...incident)).toBeGreaterThan(params.low);
     }
     expect(count).toBe(next - 1);

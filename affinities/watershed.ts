@@ -60,13 +60,19 @@ function steepestAscent(affinities: Float32Array, { shape: [sx, sy, sz], n }: Gr
   const sxy = sx * sy;
   const edges = new Uint8Array(n);
   const choose = (a: number, m: number, bit: number) => (a === m || a >= high ? bit : 0);
-  for (let z = 0, v = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, v++) {
-    const bx = x > 0 ? affinities[v] : -1, by = y > 0 ? affinities[n + v] : -1, bz = z > 0 ? affinities[2 * n + v] : -1;
-    const fx = x < sx - 1 ? affinities[v + 1] : -1, fy = y < sy - 1 ? affinities[n + v + sx] : -1, fz = z < sz - 1 ? affinities[2 * n + v + sxy] : -1;
-    const m = Math.max(bx, by, bz, fx, fy, fz);
-    if (!(m > low)) continue;
-    edges[v] = choose(bx, m, 1) | choose(by, m, 2) | choose(bz, m, 4) | choose(fx, m, 8) | choose(fy, m, 16) | choose(fz, m, 32);
-  }
+  for (let z = 0, v = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++, v++) {
+        const bx = x > 0 ? affinities[v] : -1,
+          by = y > 0 ? affinities[n + v] : -1,
+          bz = z > 0 ? affinities[2 * n + v] : -1;
+        const fx = x < sx - 1 ? affinities[v + 1] : -1,
+          fy = y < sy - 1 ? affinities[n + v + sx] : -1,
+          fz = z < sz - 1 ? affinities[2 * n + v + sxy] : -1;
+        const m = Math.max(bx, by, bz, fx, fy, fz);
+        if (!(m > low)) continue;
+        edges[v] = choose(bx, m, 1) | choose(by, m, 2) | choose(bz, m, 4) | choose(fx, m, 8) | choose(fy, m, 16) | choose(fz, m, 32);
+      }
   return edges;
 }
 
@@ -74,7 +80,8 @@ function steepestAscent(affinities: Float32Array, { shape: [sx, sy, sz], n }: Gr
 function drainPlateaus(edges: Uint8Array, { n, step }: Grid): Int8Array {
   const pointer = new Int8Array(n).fill(-1);
   const queue = new Int32Array(n);
-  let head = 0, tail = 0;
+  let head = 0,
+    tail = 0;
   for (let v = 0; v < n; v++) {
     const bits = edges[v];
     for (let d = 0; d < 6 && bits; d++) {
@@ -108,7 +115,8 @@ function findBasins(edges: Uint8Array, pointer: Int8Array, { n, step }: Grid): {
   for (let v = 0; v < n; v++) {
     if (basin[v] || !edges[v] || pointer[v] >= 0) continue;
     basin[v] = ++basins;
-    let head = 0, tail = 0;
+    let head = 0,
+      tail = 0;
     queue[tail++] = v;
     while (head < tail) {
       const w = queue[head++];
@@ -124,15 +132,24 @@ function findBasins(edges: Uint8Array, pointer: Int8Array, { n, step }: Grid): {
   }
   for (let v = 0; v < n; v++) {
     if (basin[v] || pointer[v] < 0) continue;
-    let len = 0, w = v;
-    while (!basin[w]) { queue[len++] = w; w += step[pointer[w]]; }
+    let len = 0,
+      w = v;
+    while (!basin[w]) {
+      queue[len++] = w;
+      w += step[pointer[w]];
+    }
     for (let i = 0; i < len; i++) basin[queue[i]] = basin[w];
   }
   return { basin, basins };
 }
 
 /** Pairs of touching basins (lo < hi) with the strongest edge between them; the first `count` entries are used. */
-interface RegionGraph { lo: Uint32Array; hi: Uint32Array; aff: Float32Array; count: number }
+interface RegionGraph {
+  lo: Uint32Array;
+  hi: Uint32Array;
+  aff: Float32Array;
+  count: number;
+}
 
 /**
  * 4. Region graph: the strongest edge per pair of touching basins. Voxel edges are bucketed by their
@@ -141,31 +158,46 @@ interface RegionGraph { lo: Uint32Array; hi: Uint32Array; aff: Float32Array; cou
 function regionGraph(affinities: Float32Array, basin: Uint32Array, basins: number, { shape: [sx, sy, sz], n, step }: Grid): RegionGraph {
   const bucket = new Uint32Array(basins + 2);
   const eachBoundaryEdge = (visit: (lo: number, hi: number, aff: number) => void) => {
-    for (let z = 0, v = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, v++) {
-      const a = basin[v];
-      if (!a) continue;
-      for (let c = 0; c < 3; c++) {
-        if ((c === 0 ? x : c === 1 ? y : z) === 0) continue;
-        const b = basin[v + step[c]];
-        if (b && b !== a) visit(Math.min(a, b), Math.max(a, b), affinities[c * n + v]);
-      }
-    }
+    for (let z = 0, v = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++)
+        for (let x = 0; x < sx; x++, v++) {
+          const a = basin[v];
+          if (!a) continue;
+          for (let c = 0; c < 3; c++) {
+            if ((c === 0 ? x : c === 1 ? y : z) === 0) continue;
+            const b = basin[v + step[c]];
+            if (b && b !== a) visit(Math.min(a, b), Math.max(a, b), affinities[c * n + v]);
+          }
+        }
   };
-  eachBoundaryEdge((lo) => { bucket[lo + 1]++; });
+  eachBoundaryEdge((lo) => {
+    bucket[lo + 1]++;
+  });
   for (let a = 1; a <= basins + 1; a++) bucket[a] += bucket[a - 1];
-  const upper = new Uint32Array(bucket[basins + 1]), strength = new Float32Array(upper.length);
+  const upper = new Uint32Array(bucket[basins + 1]),
+    strength = new Float32Array(upper.length);
   const fill = bucket.slice(0, basins + 1);
-  eachBoundaryEdge((lo, hi, aff) => { upper[fill[lo]] = hi; strength[fill[lo]++] = aff; });
+  eachBoundaryEdge((lo, hi, aff) => {
+    upper[fill[lo]] = hi;
+    strength[fill[lo]++] = aff;
+  });
   // Typed arrays sized for the worst case (every voxel edge its own pair).
   const graph: RegionGraph = { lo: new Uint32Array(upper.length), hi: new Uint32Array(upper.length), aff: new Float32Array(upper.length), count: 0 };
-  const seen = new Int32Array(basins + 1), at = new Uint32Array(basins + 1);
-  for (let lo = 1; lo <= basins; lo++) for (let j = bucket[lo]; j < bucket[lo + 1]; j++) {
-    const hi = upper[j];
-    if (seen[hi] === lo) { graph.aff[at[hi]] = Math.max(graph.aff[at[hi]], strength[j]); continue; }
-    seen[hi] = lo;
-    at[hi] = graph.count;
-    graph.lo[graph.count] = lo; graph.hi[graph.count] = hi; graph.aff[graph.count++] = strength[j];
-  }
+  const seen = new Int32Array(basins + 1),
+    at = new Uint32Array(basins + 1);
+  for (let lo = 1; lo <= basins; lo++)
+    for (let j = bucket[lo]; j < bucket[lo + 1]; j++) {
+      const hi = upper[j];
+      if (seen[hi] === lo) {
+        graph.aff[at[hi]] = Math.max(graph.aff[at[hi]], strength[j]);
+        continue;
+      }
+      seen[hi] = lo;
+      at[hi] = graph.count;
+      graph.lo[graph.count] = lo;
+      graph.hi[graph.count] = hi;
+      graph.aff[graph.count++] = strength[j];
+    }
   return graph;
 }
 
@@ -187,11 +219,15 @@ function mergeBySize(graph: RegionGraph, size: Float64Array, basins: number, par
   const parent = new Uint32Array(basins + 1);
   for (let a = 0; a <= basins; a++) parent[a] = a;
   const find = (a: number): number => {
-    while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; }
+    while (parent[a] !== a) {
+      parent[a] = parent[parent[a]];
+      a = parent[a];
+    }
     return a;
   };
   for (const i of sorted) {
-    const ra = find(graph.lo[i]), rb = find(graph.hi[i]);
+    const ra = find(graph.lo[i]),
+      rb = find(graph.hi[i]);
     if (ra === rb || (size[ra] >= params.mergeSize && size[rb] >= params.mergeSize)) continue;
     const [keep, gone] = ra < rb ? [ra, rb] : [rb, ra];
     parent[gone] = keep;
@@ -217,8 +253,10 @@ function relabel(basin: Uint32Array, find: (a: number) => number, size: Float64A
 
 /** `values` reordered by ascending `keys` (uint32), stably: four 8-bit counting-sort passes. */
 function radixSortBy(keys: Uint32Array, values: Uint32Array): Uint32Array {
-  let k = keys, v = values;
-  let k2: Uint32Array = new Uint32Array(k.length), v2: Uint32Array = new Uint32Array(v.length);
+  let k = keys,
+    v = values;
+  let k2: Uint32Array = new Uint32Array(k.length),
+    v2: Uint32Array = new Uint32Array(v.length);
   for (let shift = 0; shift < 32; shift += 8) {
     const count = new Uint32Array(257);
     for (let i = 0; i < k.length; i++) count[((k[i] >>> shift) & 255) + 1]++;

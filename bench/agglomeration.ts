@@ -18,7 +18,9 @@ import { Volume } from '../precomputed/volume.js';
 import { remapInPlace } from '../tasks/agglomerate.js';
 import { GRAPH_FILE } from '../tasks/mean-graph.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, edges: { type: 'string' }, dir: { type: 'string' }, 'scale-only': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { size: { type: 'string' }, threads: { type: 'string' }, edges: { type: 'string' }, dir: { type: 'string' }, 'scale-only': { type: 'boolean' } },
+});
 const size = (values.size ?? '256,256,128').split(',').map(Number) as Vec3;
 const threads = Number(values.threads ?? availableParallelism());
 const edgeCounts = (values.edges ?? '1000000,4000000').split(',').map(Number);
@@ -26,7 +28,9 @@ const dir = values.dir ?? '/tmp/digest-bench-agglomeration';
 
 /** Adapted Rand error and VOI (split, merge; bits) of `seg` against `truth`, over voxels where truth != 0. */
 export function scores(truth: BigUint64Array, seg: BigUint64Array): { are: number; voiSplit: number; voiMerge: number } {
-  const joint = new Map<string, number>(), t = new Map<bigint, number>(), s = new Map<bigint, number>();
+  const joint = new Map<string, number>(),
+    t = new Map<bigint, number>(),
+    s = new Map<bigint, number>();
   let n = 0;
   for (let i = 0; i < truth.length; i++) {
     if (truth[i] === 0n) continue;
@@ -36,18 +40,34 @@ export function scores(truth: BigUint64Array, seg: BigUint64Array): { are: numbe
     t.set(truth[i], (t.get(truth[i]) ?? 0) + 1);
     s.set(seg[i], (s.get(seg[i]) ?? 0) + 1);
   }
-  const sq = (m: Iterable<number>) => { let x = 0; for (const v of m) x += v * v; return x; };
-  const sumJoint = sq(joint.values()), sumT = sq(t.values()), sumS = sq(s.values());
-  const precision = sumJoint / sumS, recall = sumJoint / sumT;
-  const h = (m: Iterable<number>) => { let x = 0; for (const v of m) x -= (v / n) * Math.log2(v / n); return x; };
-  const hJoint = h(joint.values()), hT = h(t.values()), hS = h(s.values());
+  const sq = (m: Iterable<number>) => {
+    let x = 0;
+    for (const v of m) x += v * v;
+    return x;
+  };
+  const sumJoint = sq(joint.values()),
+    sumT = sq(t.values()),
+    sumS = sq(s.values());
+  const precision = sumJoint / sumS,
+    recall = sumJoint / sumT;
+  const h = (m: Iterable<number>) => {
+    let x = 0;
+    for (const v of m) x -= (v / n) * Math.log2(v / n);
+    return x;
+  };
+  const hJoint = h(joint.values()),
+    hT = h(t.values()),
+    hS = h(s.values());
   return { are: 1 - (2 * precision * recall) / (precision + recall), voiSplit: hJoint - hT, voiMerge: hJoint - hS };
 }
 
 async function main(): Promise<void> {
   const say = (line: string) => console.log(line);
   say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}`);
-  if (values['scale-only']) { await scale(say); return; }
+  if (values['scale-only']) {
+    await scale(say);
+    return;
+  }
   await rm(dir, { recursive: true, force: true });
   const pool = createTaskPool({ ...DEFAULT_CONFIG, threads, backend: 'cpu' });
   let started = performance.now();
@@ -58,7 +78,7 @@ async function main(): Promise<void> {
   const ws = (await watershed.read(0, scaleBounds(watershed.scale(0)))) as BigUint64Array;
   const truth = synthesize(box([0, 0, 0], size)).labels;
   const edges = decodeGraph((await watershed.store.get(GRAPH_FILE))!, GRAPH_FILE);
-  say('', );
+  say('');
   say(`| segmentation | adapted Rand error | VOI split | VOI merge | segments |`);
   say(`| --- | --- | --- | --- | --- |`);
   const row = (name: string, seg: BigUint64Array) => {
@@ -73,7 +93,7 @@ async function main(): Promise<void> {
   }
 
   await scale(say);
-  say('', );
+  say('');
   say(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; the demo's layers are in ${join(dir, 'layers')}`);
 }
 
@@ -87,26 +107,37 @@ async function scale(say: (line: string) => void): Promise<void> {
   say('| --- | --- | --- | --- |');
   for (const count of edgeCounts) {
     let seed = 7;
-    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     const side = Math.max(2, Math.round(Math.cbrt(count / 3)));
     const labels = side ** 3;
     const graph: GraphEdge[] = [];
     const id = (x: number, y: number, z: number) => BigInt(1 + x + side * (y + side * z));
-    for (let z = 0; z < side; z++) for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
-      for (const [dx, dy, dz] of [[1, 0, 0], [0, 1, 0], [0, 0, 1]]) {
-        if (x + dx >= side || y + dy >= side || z + dz >= side) continue;
-        const n = 1 + Math.floor(random() * 50);
-        graph.push({ a: id(x, y, z), b: id(x + dx, y + dy, z + dz), sum: n * random(), count: n });
-      }
-    }
+    for (let z = 0; z < side; z++)
+      for (let y = 0; y < side; y++)
+        for (let x = 0; x < side; x++) {
+          for (const [dx, dy, dz] of [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+          ]) {
+            if (x + dx >= side || y + dy >= side || z + dz >= side) continue;
+            const n = 1 + Math.floor(random() * 50);
+            graph.push({ a: id(x, y, z), b: id(x + dx, y + dy, z + dz), sum: n * random(), count: n });
+          }
+        }
     (globalThis as { gc?: () => void }).gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     const started = performance.now();
     const r = agglomerate(graph, 0.5);
     const seconds = (performance.now() - started) / 1000;
     const heap = process.memoryUsage().heapUsed - heapBefore;
-    say(`| ${graph.length.toLocaleString('en')} edges, ${labels.toLocaleString('en')} labels | ${seconds.toFixed(1)} s (${(count / seconds / 1e6).toFixed(2)} M edges/s), ${r.merges.toLocaleString('en')} merges | ${(heap / 2 ** 20).toFixed(0)} MiB above the input graph | ${(heap / graph.length).toFixed(0)} |`);
+    say(
+      `| ${graph.length.toLocaleString('en')} edges, ${labels.toLocaleString('en')} labels | ${seconds.toFixed(1)} s (${(count / seconds / 1e6).toFixed(2)} M edges/s), ${r.merges.toLocaleString('en')} merges | ${(heap / 2 ** 20).toFixed(0)} MiB above the input graph | ${(heap / graph.length).toFixed(0)} |`,
+    );
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

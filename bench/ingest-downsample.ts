@@ -20,18 +20,30 @@ import { planIngest } from '../tasks/plan/planners.js';
 import { openStore } from '../storage/open.js';
 import { listAll } from '../storage/store.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, threads: { type: 'string' }, dir: { type: 'string' }, backend: { type: 'string' }, sharded: { type: 'boolean' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string' },
+    threads: { type: 'string' },
+    dir: { type: 'string' },
+    backend: { type: 'string' },
+    sharded: { type: 'boolean' },
+    only: { type: 'string' },
+  },
+});
 /** --sharded: every scale in shards of 4x4x4 chunks (256^3 voxels at mip 0: one build chunk each). */
 const sharded = values.sharded ?? false;
 const size = Number(values.size ?? 512);
 const threads = Number(values.threads ?? availableParallelism());
-const backend = parseBackendChoice(values.backend as string | undefined ?? 'auto');
+const backend = parseBackendChoice((values.backend as string | undefined) ?? 'auto');
 const dir = values.dir ?? '/tmp/digest-bench';
 const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 async function main(): Promise<void> {
   const lines: string[] = [];
-  const say = (s: string) => { lines.push(s); console.error(s); };
+  const say = (s: string) => {
+    lines.push(s);
+    console.error(s);
+  };
   say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; threads ${threads}`);
 
   await endToEnd(say);
@@ -54,23 +66,38 @@ async function endToEnd(say: (s: string) => void): Promise<void> {
     for (const [name, build, spec] of [
       ['uint8 image, raw+gzip', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'raw' }],
       ['uint8 image, jpeg', imageBuild, { type: 'image', dataType: 'uint8', encoding: 'jpeg' }],
-      ['uint64 segmentation, compressed_segmentation+gzip', segmentationBuild, { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }],
+      [
+        'uint64 segmentation, compressed_segmentation+gzip',
+        segmentationBuild,
+        { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' },
+      ],
     ] as const) {
       if (values.only && !values.only.split(',').some((o) => name.includes(o))) continue;
       const layer = `file://${join(dir, 'layers', name.replace(/\W+/g, '-'))}`;
       const chunkBytes = 64 ** 3 * BYTES_PER_VOXEL[spec.dataType];
-      const info = createInfo({ ...spec, size: shape, resolution: [8, 8, 8], chunkSize: [64, 64, 64], ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}) });
+      const info = createInfo({
+        ...spec,
+        size: shape,
+        resolution: [8, 8, 8],
+        chunkSize: [64, 64, 64],
+        ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}),
+      });
       await Volume.create(layer, info);
       const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz' });
       (globalThis as { gc?: () => void }).gc?.();
       const summary = await runPlan(plan, (t) => pool.run(t), { concurrency: threads * 2, progress: false });
       if (summary.dead.length) throw new Error(`bench: ${summary.dead.length} tasks failed: ${summary.dead[0].error}`);
       const objects = (await listAll(openStore(layer))).length;
-      say(`| ingest + downsample ${size}^3 ${name}${sharded ? ', sharded (4x4x4-chunk shards)' : ''}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), ${objects} objects, peak RSS so far ${peakMiB()} MiB |`);
+      say(
+        `| ingest + downsample ${size}^3 ${name}${sharded ? ', sharded (4x4x4-chunk shards)' : ''}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), ${objects} objects, peak RSS so far ${peakMiB()} MiB |`,
+      );
     }
   } finally {
     await pool.close();
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -59,7 +59,10 @@ async function main(): Promise<void> {
   lines.push('', `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
   console.log(lines.join('\n'));
   await closeGpu();
-  if (!allEqual) { console.error('the gpu and cpu results differ'); process.exitCode = 1; }
+  if (!allEqual) {
+    console.error('the gpu and cpu results differ');
+    process.exitCode = 1;
+  }
 }
 
 async function runAll(k: Kernels, image: Uint8Array, labels: BigUint64Array, shape: Vec3): Promise<Record<string, Run>> {

@@ -19,7 +19,9 @@ import { box, Vec3 } from '../common/box.js';
 import { Scale } from '../precomputed/info.js';
 import { gunzip, gzip, GzipOptions } from '../storage/gzip.js';
 
-const { values } = parseArgs({ options: { peer: { type: 'string' }, rounds: { type: 'string' }, size: { type: 'string' }, dir: { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { peer: { type: 'string' }, rounds: { type: 'string' }, size: { type: 'string' }, dir: { type: 'string' }, only: { type: 'string' } },
+});
 const rounds = Number(values.rounds ?? 5);
 const size = Number(values.size ?? 512);
 const dir = values.dir ?? '/tmp/digest-peers';
@@ -61,7 +63,10 @@ function save(name: string, array: ArrayBufferView): string {
 function distinctLabels(n: number): BigUint64Array {
   const out = new BigUint64Array(n);
   const words = new Uint32Array(out.buffer);
-  for (let i = 0; i < n; i++) { words[2 * i] = i + 1; words[2 * i + 1] = 0x8000_0000 | (i >>> 3); }
+  for (let i = 0; i < n; i++) {
+    words[2 * i] = i + 1;
+    words[2 * i + 1] = 0x8000_0000 | (i >>> 3);
+  }
   return out;
 }
 
@@ -71,12 +76,32 @@ function rows(): Row[] {
   const n = size ** 3;
   const { image, labels } = synthesize(box([0, 0, 0], big));
   // (TypedArray.from with a map function goes through a list that cannot hold 2^27 values.)
-  const u16 = new Uint16Array(n), f32 = new Float32Array(n);
-  for (let i = 0; i < n; i++) { u16[i] = image[i] * 200 + (i & 127); f32[i] = image[i] / 3; }
-  const downsample = (work: string, mode: string, data: Uint8Array | Uint16Array | Float32Array | BigUint64Array, name: string, kind: 'average' | 'mode', note?: string): Row => ({
-    work, mode, file: save(name, data), shape: big, reps: 3, amount: n, unit: 'MVx/s', note,
-    run: kind === 'average' ? () => averageDownsample({ data: data as Uint8Array, shape: big, channels: 1, factor: [2, 2, 2] })
-      : () => modeDownsample({ data: data as BigUint64Array, shape: big, channels: 1, factor: [2, 2, 2] }),
+  const u16 = new Uint16Array(n),
+    f32 = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    u16[i] = image[i] * 200 + (i & 127);
+    f32[i] = image[i] / 3;
+  }
+  const downsample = (
+    work: string,
+    mode: string,
+    data: Uint8Array | Uint16Array | Float32Array | BigUint64Array,
+    name: string,
+    kind: 'average' | 'mode',
+    note?: string,
+  ): Row => ({
+    work,
+    mode,
+    file: save(name, data),
+    shape: big,
+    reps: 3,
+    amount: n,
+    unit: 'MVx/s',
+    note,
+    run:
+      kind === 'average'
+        ? () => averageDownsample({ data: data as Uint8Array, shape: big, channels: 1, factor: [2, 2, 2] })
+        : () => modeDownsample({ data: data as BigUint64Array, shape: big, channels: 1, factor: [2, 2, 2] }),
   });
   const out: Row[] = [
     downsample(`average 2x2x2, uint8 ${size}^3`, 'avg_u8', image, 'u8.raw', 'average'),
@@ -88,19 +113,59 @@ function rows(): Row[] {
 
   const c: Vec3 = [128, 128, 128];
   const cells = synthesize(box([0, 0, 0], c)).labels;
-  for (const [what, data, name] of [['cells', cells, 'cseg-cells.raw'], ['one label per voxel', distinctLabels(128 ** 3), 'cseg-distinct.raw']] as const) {
+  for (const [what, data, name] of [
+    ['cells', cells, 'cseg-cells.raw'],
+    ['one label per voxel', distinctLabels(128 ** 3), 'cseg-distinct.raw'],
+  ] as const) {
     const file = save(name, data);
     const encoded = encodeCompressedSegmentation(data, c, 1, [8, 8, 8]);
-    out.push({ work: `compressed_segmentation encode uint64 ${what} 128^3`, mode: 'cseg_encode_u64', file, shape: c, reps: 10, amount: 128 ** 3, unit: 'MVx/s', run: () => encodeCompressedSegmentation(data, c, 1, [8, 8, 8]) });
-    out.push({ work: `compressed_segmentation decode uint64 ${what} 128^3`, mode: 'cseg_decode_u64', file, shape: c, reps: 10, amount: 128 ** 3, unit: 'MVx/s', note: 'into a reused buffer, both sides', run: () => decodeCompressedSegmentation(encoded, c, 1, [8, 8, 8], 'uint64', true) });
+    out.push({
+      work: `compressed_segmentation encode uint64 ${what} 128^3`,
+      mode: 'cseg_encode_u64',
+      file,
+      shape: c,
+      reps: 10,
+      amount: 128 ** 3,
+      unit: 'MVx/s',
+      run: () => encodeCompressedSegmentation(data, c, 1, [8, 8, 8]),
+    });
+    out.push({
+      work: `compressed_segmentation decode uint64 ${what} 128^3`,
+      mode: 'cseg_decode_u64',
+      file,
+      shape: c,
+      reps: 10,
+      amount: 128 ** 3,
+      unit: 'MVx/s',
+      note: 'into a reused buffer, both sides',
+      run: () => decodeCompressedSegmentation(encoded, c, 1, [8, 8, 8], 'uint64', true),
+    });
   }
 
   const chunk: Vec3 = [64, 64, 64];
   const em = synthesize(box([0, 0, 0], chunk)).image;
   const emFile = save('em-chunk.raw', em);
   const jpeg = encodeJpeg(em, chunk, 1);
-  out.push({ work: 'JPEG encode, uint8 64^3 chunk, quality 85', mode: 'jpeg_encode', file: emFile, shape: chunk, reps: 50, amount: 64 ** 3, unit: 'MVx/s', run: () => encodeJpeg(em, chunk, 1) });
-  out.push({ work: 'JPEG decode, uint8 64^3 chunk', mode: 'jpeg_decode', file: emFile, shape: chunk, reps: 50, amount: 64 ** 3, unit: 'MVx/s', run: () => decodeJpeg(jpeg, chunk, 1) });
+  out.push({
+    work: 'JPEG encode, uint8 64^3 chunk, quality 85',
+    mode: 'jpeg_encode',
+    file: emFile,
+    shape: chunk,
+    reps: 50,
+    amount: 64 ** 3,
+    unit: 'MVx/s',
+    run: () => encodeJpeg(em, chunk, 1),
+  });
+  out.push({
+    work: 'JPEG decode, uint8 64^3 chunk',
+    mode: 'jpeg_decode',
+    file: emFile,
+    shape: chunk,
+    reps: 50,
+    amount: 64 ** 3,
+    unit: 'MVx/s',
+    run: () => decodeJpeg(jpeg, chunk, 1),
+  });
 
   const rawScale = { encoding: 'raw' } as Scale;
   const csegScale = { encoding: 'compressed_segmentation' } as Scale;
@@ -113,9 +178,38 @@ function rows(): Row[] {
     const opts = options as GzipOptions;
     const zipped = gzip(bytes, opts);
     const ratio = (zipped.length / bytes.length).toFixed(3);
-    out.push({ work: `gzip ${what}: digest's default (level ${opts.level}, ${opts.strategy}) vs libdeflate level 6`, mode: 'gzip6', file, shape: [bytes.length, 1, 1], reps: 50, amount: bytes.length, unit: 'MiB/s', note: `digest out/in ${ratio}`, run: () => gzip(bytes, opts) });
-    out.push({ work: `gzip ${what}: level 6 both`, mode: 'gzip6', file, shape: [bytes.length, 1, 1], reps: 50, amount: bytes.length, unit: 'MiB/s', note: `digest out/in ${(gzip(bytes, { level: 6, strategy: 'default' }).length / bytes.length).toFixed(3)}`, run: () => gzip(bytes, { level: 6, strategy: 'default' }) });
-    out.push({ work: `gunzip ${what}`, mode: 'gunzip', file, shape: [bytes.length, 1, 1], reps: 50, amount: bytes.length, unit: 'MiB/s', run: () => gunzip(zipped, 'bench') });
+    out.push({
+      work: `gzip ${what}: digest's default (level ${opts.level}, ${opts.strategy}) vs libdeflate level 6`,
+      mode: 'gzip6',
+      file,
+      shape: [bytes.length, 1, 1],
+      reps: 50,
+      amount: bytes.length,
+      unit: 'MiB/s',
+      note: `digest out/in ${ratio}`,
+      run: () => gzip(bytes, opts),
+    });
+    out.push({
+      work: `gzip ${what}: level 6 both`,
+      mode: 'gzip6',
+      file,
+      shape: [bytes.length, 1, 1],
+      reps: 50,
+      amount: bytes.length,
+      unit: 'MiB/s',
+      note: `digest out/in ${(gzip(bytes, { level: 6, strategy: 'default' }).length / bytes.length).toFixed(3)}`,
+      run: () => gzip(bytes, { level: 6, strategy: 'default' }),
+    });
+    out.push({
+      work: `gunzip ${what}`,
+      mode: 'gunzip',
+      file,
+      shape: [bytes.length, 1, 1],
+      reps: 50,
+      amount: bytes.length,
+      unit: 'MiB/s',
+      run: () => gunzip(zipped, 'bench'),
+    });
   }
   return out;
 }
@@ -145,7 +239,8 @@ function main(): void {
   ];
   for (const row of table.filter((r) => !values.only || r.work.includes(values.only))) {
     if (values.peer && row.mode === 'cseg_encode_u64') checkCompressedSegmentationBytes(row);
-    const mine: number[] = [], theirs: number[] = [];
+    const mine: number[] = [],
+      theirs: number[] = [];
     let extra: string | undefined;
     for (let r = 0; r < rounds; r++) {
       (globalThis as { gc?: () => void }).gc?.();
@@ -161,7 +256,9 @@ function main(): void {
     const d = rate(median(mine));
     const p = theirs.length ? rate(median(theirs)) : undefined;
     const notes = [row.note, extra && row.mode === 'gzip6' ? `peer out/in ${(Number(extra) / row.amount).toFixed(3)}` : undefined].filter(Boolean).join('; ');
-    lines.push(`| ${row.work} | ${fmt(d)} ${row.unit} | ${p === undefined ? '-' : `${fmt(p)} ${row.unit}`} | ${p === undefined ? '-' : (d / p).toFixed(2)} | ${notes} |`);
+    lines.push(
+      `| ${row.work} | ${fmt(d)} ${row.unit} | ${p === undefined ? '-' : `${fmt(p)} ${row.unit}`} | ${p === undefined ? '-' : (d / p).toFixed(2)} | ${notes} |`,
+    );
     console.error(lines.at(-1));
   }
   console.log(lines.join('\n'));

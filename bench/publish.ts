@@ -37,14 +37,23 @@ async function main(): Promise<void> {
   configurePubsub('digest-bench');
   configureStorage({ fsync: false });
   const lines: string[] = [];
-  const say = (s: string) => { lines.push(s); console.error(s); };
-  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${workers} workers x 1 thread`);
+  const say = (s: string) => {
+    lines.push(s);
+    console.error(s);
+  };
+  say(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${workers} workers x 1 thread`,
+  );
   // mip 1 of [2w, 2h, 1] in 1x1x1 chunks has w*h chunks: one task each.
-  const w = 500, h = Math.ceil(tasks / w);
+  const w = 500,
+    h = Math.ceil(tasks / w);
   const dir = await mkdtemp(join(tmpdir(), 'digest-publish-bench-'));
   const layer = `file://${join(dir, 'layer')}`;
   const size: Vec3 = [2 * w, 2 * h, 1];
-  const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size, resolution: [8, 8, 8], chunkSize: [1, 1, 1], factors: [[2, 2, 1]], mips: 1 }));
+  const volume = await Volume.create(
+    layer,
+    createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size, resolution: [8, 8, 8], chunkSize: [1, 1, 1], factors: [[2, 2, 1]], mips: 1 }),
+  );
   const t0 = performance.now();
   for (let y = 0; y < size[1]; y += 20) {
     const rows = box([0, y, 0], [size[0], Math.min(y + 20, size[1]), 1]);
@@ -58,13 +67,36 @@ async function main(): Promise<void> {
   const names = { topic: `pb-${Date.now()}`, subscription: `pb-work-${Date.now()}`, deadLetterTopic: `pb-dead-${Date.now()}`, maxAttempts: 5 };
   await ensureQueue(names);
   const progressUrl = `file://${join(dir, 'progress')}`;
-  const workerProcs = Array.from({ length: workers }, () => spawn(process.execPath, [cli, 'work', '--subscription', names.subscription, '--threads', '1', '--prefetch', '8'], { env, stdio: 'ignore' }));
+  const workerProcs = Array.from({ length: workers }, () =>
+    spawn(process.execPath, [cli, 'work', '--subscription', names.subscription, '--threads', '1', '--prefetch', '8'], { env, stdio: 'ignore' }),
+  );
   const started = performance.now();
-  const publisher = spawn(process.execPath, [cli, 'publish', planFile, '--topic', names.topic, '--subscription', names.subscription, '--dead-letter', names.deadLetterTopic, '--progress', progressUrl, '--poll', '2'], { env, stdio: 'ignore' });
+  const publisher = spawn(
+    process.execPath,
+    [
+      cli,
+      'publish',
+      planFile,
+      '--topic',
+      names.topic,
+      '--subscription',
+      names.subscription,
+      '--dead-letter',
+      names.deadLetterTopic,
+      '--progress',
+      progressUrl,
+      '--poll',
+      '2',
+    ],
+    { env, stdio: 'ignore' },
+  );
   const exit = new Promise<number | null>((r) => publisher.once('exit', r));
   let finished = false;
-  void exit.then(() => { finished = true; });
-  const rss: number[] = [], polls: { t: number; done: number }[] = [];
+  void exit.then(() => {
+    finished = true;
+  });
+  const rss: number[] = [],
+    polls: { t: number; done: number }[] = [];
   const progress = new ProgressStore(progressUrl);
   while (!finished) {
     rss.push(await rssMiB(publisher.pid!));
@@ -79,10 +111,22 @@ async function main(): Promise<void> {
   const monotone = polls.every((p, i) => i === 0 || p.done >= polls[i - 1].done);
   const samples = rss.filter((x) => x > 0);
   const quarter = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-  say(`| ${n} tasks, ${workers} workers | publisher exit ${code}; ${seconds.toFixed(0)} s (${(n / seconds).toFixed(0)} tasks/s) | publisher RSS MiB at 10/50/90/100% of the run: ${[0.1, 0.5, 0.9].map(quarter).map((x) => x.toFixed(0)).join(' / ')} / ${samples[samples.length - 1]?.toFixed(0)}, max ${Math.max(...samples).toFixed(0)} | ${polls.length} status reads, done only grew: ${monotone}, never above ${n}: ${polls.every((p) => p.done <= n)}; final ${final.done} done, ${final.dead} dead |`);
+  say(
+    `| ${n} tasks, ${workers} workers | publisher exit ${code}; ${seconds.toFixed(0)} s (${(n / seconds).toFixed(0)} tasks/s) | publisher RSS MiB at 10/50/90/100% of the run: ${[
+      0.1, 0.5, 0.9,
+    ]
+      .map(quarter)
+      .map((x) => x.toFixed(0))
+      .join(
+        ' / ',
+      )} / ${samples[samples.length - 1]?.toFixed(0)}, max ${Math.max(...samples).toFixed(0)} | ${polls.length} status reads, done only grew: ${monotone}, never above ${n}: ${polls.every((p) => p.done <= n)}; final ${final.done} done, ${final.dead} dead |`,
+  );
   emulator.stop();
   console.log(lines.join('\n'));
   process.exit(0);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

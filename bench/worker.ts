@@ -34,41 +34,73 @@ async function main(): Promise<void> {
   const emulator = await pubsubEmulator();
   if (!emulator) throw new Error('bench: the Pub/Sub emulator is needed (gcloud beta emulators pubsub start)');
   const gcs = new GcsTestServer();
-  const env = { ...process.env, DIGEST_PROJECT: 'digest-bench', PUBSUB_EMULATOR_HOST: emulator.host, STORAGE_EMULATOR_HOST: await gcs.start(), DIGEST_BACKEND: 'cpu' };
+  const env = {
+    ...process.env,
+    DIGEST_PROJECT: 'digest-bench',
+    PUBSUB_EMULATOR_HOST: emulator.host,
+    STORAGE_EMULATOR_HOST: await gcs.start(),
+    DIGEST_BACKEND: 'cpu',
+  };
   Object.assign(process.env, env);
   configureStorage({ gcsEndpoint: env.STORAGE_EMULATOR_HOST });
   configurePubsub('digest-bench');
   const lines: string[] = [];
-  const say = (s: string) => { lines.push(s); console.error(s); };
-  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; worker threads ${threads}; storage latency ${values.latency ?? 25} ms`);
-  const shape: Vec3 = [size, size, size], build: Vec3 = [128, 128, 128];
+  const say = (s: string) => {
+    lines.push(s);
+    console.error(s);
+  };
+  say(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; worker threads ${threads}; storage latency ${values.latency ?? 25} ms`,
+  );
+  const shape: Vec3 = [size, size, size],
+    build: Vec3 = [128, 128, 128];
   const store = openStore('gs://bench/build');
-  for (let z = 0; z < size; z += build[2]) for (let y = 0; y < size; y += build[1]) for (let x = 0; x < size; x += build[0]) {
-    const region = box([x, y, z], [x + build[0], y + build[1], z + build[2]]);
-    await store.put(`${chunkKey(region)}.npz`, encodeNpz({ data: encodeNpy(synthesize(region).image, build) }));
-  }
+  for (let z = 0; z < size; z += build[2])
+    for (let y = 0; y < size; y += build[1])
+      for (let x = 0; x < size; x += build[0]) {
+        const region = box([x, y, z], [x + build[0], y + build[1], z + build[2]]);
+        await store.put(`${chunkKey(region)}.npz`, encodeNpz({ data: encodeNpy(synthesize(region).image, build) }));
+      }
   try {
     for (const depth of ['0', prefetch]) {
       const layer = `gs://bench/image-prefetch-${depth}`;
-      await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: shape, resolution: [8, 8, 8], chunkSize: [32, 32, 32] }));
+      await Volume.create(
+        layer,
+        createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: shape, resolution: [8, 8, 8], chunkSize: [32, 32, 32] }),
+      );
       const ingest = await planIngest({ layerPath: layer, buildPath: 'gs://bench/build', encoding: 'npz' });
       await runPlan({ ...ingest, stages: [ingest.stages[0]] }, runTask, { concurrency: 4, progress: false });
       // One chunk per task, as before multi-mip tasks: the bench measures prefetching, not task size.
       const plan = await planDownsample({ layerPath: layer, memory: 1 << 20 });
-      const names = { topic: `bench-${depth}-${Date.now()}`, subscription: `bench-work-${depth}-${Date.now()}`, deadLetterTopic: `bench-dead-${depth}-${Date.now()}`, maxAttempts: 5 };
+      const names = {
+        topic: `bench-${depth}-${Date.now()}`,
+        subscription: `bench-work-${depth}-${Date.now()}`,
+        deadLetterTopic: `bench-dead-${depth}-${Date.now()}`,
+        maxAttempts: 5,
+      };
       await ensureQueue(names);
       gcs.latencyMs = Number(values.latency ?? 25);
-      const worker = spawn(process.execPath, [cli, 'work', '--subscription', names.subscription, '--threads', threads, '--prefetch', depth], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const worker = spawn(process.execPath, [cli, 'work', '--subscription', names.subscription, '--threads', threads, '--prefetch', depth], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let log = '';
-      worker.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
+      worker.stderr!.on('data', (c: Buffer) => {
+        log += c.toString();
+      });
       const started = performance.now();
       await publishPlan(plan, { ...names, progressUrl: `gs://bench/progress-${depth}`, pollMs: 100 });
       const seconds = (performance.now() - started) / 1000;
       gcs.latencyMs = 0;
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));
-      const stopped = log.split('\n').filter((l) => l.includes('"message":"worker stopped"')).map((l) => JSON.parse(l))[0];
-      say(`| prefetch ${depth} | ${planSize(plan)} tasks in ${plan.stages.length} stages | ${seconds.toFixed(1)} s | ${(planSize(plan) / seconds).toFixed(1)} tasks/s | ${(size ** 3 / 1e6 / seconds).toFixed(1)} MVx/s | worker peak RSS ${stopped?.peakRssMiB ?? '?'} MiB |`);
+      const stopped = log
+        .split('\n')
+        .filter((l) => l.includes('"message":"worker stopped"'))
+        .map((l) => JSON.parse(l))[0];
+      say(
+        `| prefetch ${depth} | ${planSize(plan)} tasks in ${plan.stages.length} stages | ${seconds.toFixed(1)} s | ${(planSize(plan) / seconds).toFixed(1)} tasks/s | ${(size ** 3 / 1e6 / seconds).toFixed(1)} MVx/s | worker peak RSS ${stopped?.peakRssMiB ?? '?'} MiB |`,
+      );
     }
   } finally {
     await gcs.stop();
@@ -77,4 +109,10 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

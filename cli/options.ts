@@ -32,7 +32,10 @@ export function number(min: number, max: number) {
 
 /** `--allow-prefix A --allow-prefix B` or `A,B` (the environment variable): the prefixes, accumulated. */
 function prefixList(text: string, previous: string[] | undefined): string[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (parts.length === 0) throw new InvalidArgumentError('must name a URL prefix');
   return [...(previous ?? []), ...parts];
 }
@@ -68,20 +71,46 @@ export const MAX_THREADS = 4 * availableParallelism();
 
 /** The options of every command that runs tasks; defaults from the environment. */
 export function runtimeOptions(command: Command): Command {
-  return storageFlags(command
-    .addOption(new Option('--threads <n>', 'pool threads').env('DIGEST_THREADS').argParser(integer(1, MAX_THREADS)).default(availableParallelism()))
-    .addOption(new Option('--backend <where>', 'where kernels run').env('DIGEST_BACKEND').choices(BACKEND_CHOICES).default('auto'))
-    .addOption(new Option('--task-timeout <seconds>', 'stop a task running longer than this').env('DIGEST_TASK_TIMEOUT').argParser(integer(1, 7 * 86_400)).default(DEFAULT_CONFIG.taskTimeoutMs / 1000)));
+  return storageFlags(
+    command
+      .addOption(new Option('--threads <n>', 'pool threads').env('DIGEST_THREADS').argParser(integer(1, MAX_THREADS)).default(availableParallelism()))
+      .addOption(new Option('--backend <where>', 'where kernels run').env('DIGEST_BACKEND').choices(BACKEND_CHOICES).default('auto'))
+      .addOption(
+        new Option('--task-timeout <seconds>', 'stop a task running longer than this')
+          .env('DIGEST_TASK_TIMEOUT')
+          .argParser(integer(1, 7 * 86_400))
+          .default(DEFAULT_CONFIG.taskTimeoutMs / 1000),
+      ),
+  );
 }
 
 /** The options of every command that touches storage (those that run tasks, view, upload). */
 export function storageFlags(command: Command): Command {
   return command
-    .addOption(new Option('--storage-timeout <seconds>', 'abandon and retry a storage request silent this long').env('DIGEST_STORAGE_TIMEOUT').argParser(number(0.1, 3600)).default(DEFAULT_STORAGE.timeoutMs / 1000))
-    .addOption(new Option('--storage-retries <n>', 'retries of a transient storage failure').env('DIGEST_STORAGE_RETRIES').argParser(integer(0, 100)).default(DEFAULT_STORAGE.retries))
-    .addOption(new Option('--storage-concurrency <n>', 'gs:// requests open at once per process').env('DIGEST_GCS_CONCURRENCY').argParser(integer(1, 1024)).default(DEFAULT_STORAGE.concurrency))
+    .addOption(
+      new Option('--storage-timeout <seconds>', 'abandon and retry a storage request silent this long')
+        .env('DIGEST_STORAGE_TIMEOUT')
+        .argParser(number(0.1, 3600))
+        .default(DEFAULT_STORAGE.timeoutMs / 1000),
+    )
+    .addOption(
+      new Option('--storage-retries <n>', 'retries of a transient storage failure')
+        .env('DIGEST_STORAGE_RETRIES')
+        .argParser(integer(0, 100))
+        .default(DEFAULT_STORAGE.retries),
+    )
+    .addOption(
+      new Option('--storage-concurrency <n>', 'gs:// requests open at once per process')
+        .env('DIGEST_GCS_CONCURRENCY')
+        .argParser(integer(1, 1024))
+        .default(DEFAULT_STORAGE.concurrency),
+    )
     .addOption(new Option('--project <id>', 'Google Cloud project').env('DIGEST_PROJECT'))
-    .addOption(new Option('--allow-prefix <url...>', 'open storage only under these URL prefixes (gs://lab-bucket/, /data/); tasks naming anything else fail').env('DIGEST_ALLOW_PREFIX').argParser(prefixList))
+    .addOption(
+      new Option('--allow-prefix <url...>', 'open storage only under these URL prefixes (gs://lab-bucket/, /data/); tasks naming anything else fail')
+        .env('DIGEST_ALLOW_PREFIX')
+        .argParser(prefixList),
+    )
     .addOption(new Option('--gcs-endpoint <url>', 'GCS JSON API endpoint (emulators)').env('STORAGE_EMULATOR_HOST').hideHelp())
     .addOption(new Option('--no-fsync', 'file://: do not fsync objects before renaming them into place').env('DIGEST_NO_FSYNC').hideHelp());
 }
@@ -137,8 +166,16 @@ export function storageFrom(flags: StorageFlags): Config['storage'] {
 export function shardingOptions(command: Command): Command {
   return command
     .option('--sharded', 'store every scale in shard files (neuroglancer_uint64_sharded_v1)')
-    .addOption(new Option('--shard-mib <mib>', 'uncompressed MiB of chunks per shard: what a task holds while it writes one').argParser(integer(1, 1 << 20)).default(256))
-    .addOption(new Option('--shard-hash <hash>', 'identity keeps each shard one block of chunks (written from one region)').choices(['identity', 'murmurhash3_x86_128']).default('identity'))
+    .addOption(
+      new Option('--shard-mib <mib>', 'uncompressed MiB of chunks per shard: what a task holds while it writes one')
+        .argParser(integer(1, 1 << 20))
+        .default(256),
+    )
+    .addOption(
+      new Option('--shard-hash <hash>', 'identity keeps each shard one block of chunks (written from one region)')
+        .choices(['identity', 'murmurhash3_x86_128'])
+        .default('identity'),
+    )
     .addOption(new Option('--preshift-bits <n>', 'override the computed preshift_bits').argParser(integer(0, 64)))
     .addOption(new Option('--minishard-bits <n>', 'override the computed minishard_bits').argParser(integer(0, 32)))
     .addOption(new Option('--shard-bits <n>', 'override the computed shard_bits').argParser(integer(0, 64)))
@@ -160,7 +197,12 @@ export interface ShardingFlags {
 export function shardingChoiceFrom(o: ShardingFlags): ShardingChoice | undefined {
   if (!o.sharded) return undefined;
   return {
-    targetBytes: o.shardMib * 2 ** 20, hash: o.shardHash, preshiftBits: o.preshiftBits, minishardBits: o.minishardBits, shardBits: o.shardBits,
-    minishardIndexEncoding: o.minishardIndexEncoding, ...(o.shardDataEncoding ? { dataEncoding: o.shardDataEncoding } : {}),
+    targetBytes: o.shardMib * 2 ** 20,
+    hash: o.shardHash,
+    preshiftBits: o.preshiftBits,
+    minishardBits: o.minishardBits,
+    shardBits: o.shardBits,
+    minishardIndexEncoding: o.minishardIndexEncoding,
+    ...(o.shardDataEncoding ? { dataEncoding: o.shardDataEncoding } : {}),
   };
 }

@@ -7,8 +7,10 @@ import { addRunCommands } from './commands/run.js';
 
 export function buildProgram(): Command {
   const program = new Command('digest')
-    .description('Neuroglancer precomputed layers from EM volumes, one independent task per chunk.\n'
-      + 'Layers and build chunks are URLs: file:///path (or a plain path), gs://bucket/path, mem://name.')
+    .description(
+      'Neuroglancer precomputed layers from EM volumes, one independent task per chunk.\n' +
+        'Layers and build chunks are URLs: file:///path (or a plain path), gs://bucket/path, mem://name.',
+    )
     .showHelpAfterError('(digest <command> --help for its options)')
     .exitOverride();
   addRunCommands(program);

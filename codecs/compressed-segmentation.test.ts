@@ -23,7 +23,7 @@ describe('compressed_segmentation, hand-worked from the spec', () => {
     expect(Array.from(decodeCompressedSegmentation(bytesOf(expected32), [3, 2, 1], 1, [2, 2, 1], 'uint32') as Uint32Array)).toEqual(Array.from(data32));
   });
 
-  it('decodes a layout other than the encoder\'s (tables first, one table shared by two blocks)', () => {
+  it("decodes a layout other than the encoder's (tables first, one table shared by two blocks)", () => {
     // shape [4,1,1], block [2,1,1]: both blocks are [3, 8]; the shared table [3, 8] sits before the values.
     const w = [1, /* headers */ 4 | (1 << 24), 6, 4 | (1 << 24), 7, /* table */ 3, 8, /* values */ 0b10, 0b01];
     expect(Array.from(decodeCompressedSegmentation(bytesOf(w), [4, 1, 1], 1, [2, 1, 1], 'uint32') as Uint32Array)).toEqual([3, 8, 8, 3]);
@@ -82,14 +82,19 @@ describe('compressed_segmentation round trips', () => {
   });
 
   it('names the problem in corrupt input', () => {
-    expect(() => decodeCompressedSegmentation(bytesOf([1, 0x03000002, 2]), [2, 1, 1], 1, [2, 1, 1], 'uint32')).toThrow(/corrupt: block \(0,0,0\) has 3 encoded bits/);
+    expect(() => decodeCompressedSegmentation(bytesOf([1, 0x03000002, 2]), [2, 1, 1], 1, [2, 1, 1], 'uint32')).toThrow(
+      /corrupt: block \(0,0,0\) has 3 encoded bits/,
+    );
     expect(() => decodeCompressedSegmentation(bytesOf([1]), [8, 8, 8], 1, [8, 8, 8], 'uint32')).toThrow(/corrupt: block headers/);
     expect(() => decodeCompressedSegmentation(new Uint8Array(5), [1, 1, 1], 1, [8, 8, 8], 'uint32')).toThrow(/whole number of 32-bit words/);
   });
 });
 
 describe('the fast encoder and decoder against the reference implementation', () => {
-  const rand = (seed: number) => { let s = seed >>> 0; return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32; };
+  const rand = (seed: number) => {
+    let s = seed >>> 0;
+    return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  };
   const cases: [string, Vec3, Vec3, number, number, boolean][] = [
     ['one label', [64, 64, 64], [8, 8, 8], 1, 1, true],
     ['cells', [64, 64, 64], [8, 8, 8], 1, 60, true],
@@ -103,7 +108,9 @@ describe('the fast encoder and decoder against the reference implementation', ()
     it(name, () => {
       const next = rand(distinct * 7 + shape[0]);
       const n = shape[0] * shape[1] * shape[2] * channels;
-      const pool = Array.from({ length: Math.min(distinct, n) }, (_, i) => name.includes('2^64') ? 0xffff_ffff_ffff_ffffn - BigInt(i) : BigInt(Math.floor(next() * 2 ** 32)) << (wide ? 31n : 0n));
+      const pool = Array.from({ length: Math.min(distinct, n) }, (_, i) =>
+        name.includes('2^64') ? 0xffff_ffff_ffff_ffffn - BigInt(i) : BigInt(Math.floor(next() * 2 ** 32)) << (wide ? 31n : 0n),
+      );
       // Runs of one label, as in real segmentations, with random ones mixed in.
       const data = wide ? new BigUint64Array(n) : new Uint32Array(n);
       let current = pool[0];
@@ -123,7 +130,11 @@ describe('the fast encoder and decoder against the reference implementation', ()
       // Unaligned input bytes decode the same.
       const shifted = new Uint8Array(fast.length + 1).subarray(1);
       shifted.set(fast);
-      expect(Buffer.from(decodeCompressedSegmentation(shifted, shape, channels, block, dtype).buffer).equals(Buffer.from(referenceDecodeCompressedSegmentation(fast, shape, channels, block, dtype).buffer))).toBe(true);
+      expect(
+        Buffer.from(decodeCompressedSegmentation(shifted, shape, channels, block, dtype).buffer).equals(
+          Buffer.from(referenceDecodeCompressedSegmentation(fast, shape, channels, block, dtype).buffer),
+        ),
+      ).toBe(true);
     });
   }
 
@@ -139,7 +150,13 @@ describe('the fast encoder and decoder against the reference implementation', ()
     const shape: Vec3 = [20, 12, 9];
     const data = BigUint64Array.from({ length: 20 * 12 * 9 }, (_, i) => BigInt(Math.floor(i / 7) % 13) * 0x1_0000_0001n);
     const good = words(encodeCompressedSegmentation(data, shape, 1, [8, 8, 4]));
-    const outcome = (f: () => BigUint64Array | Uint32Array) => { try { return Buffer.from(f().buffer).toString('hex'); } catch (e) { return (e as Error).message; } };
+    const outcome = (f: () => BigUint64Array | Uint32Array) => {
+      try {
+        return Buffer.from(f().buffer).toString('hex');
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
     let errors = 0;
     for (let trial = 0; trial < 300; trial++) {
       const bad = good.slice();
@@ -149,7 +166,10 @@ describe('the fast encoder and decoder against the reference implementation', ()
       }
       const bytes = bytesOf(bad.map((v) => v >>> 0));
       const js = outcome(() => decodeCompressedSegmentationJs(bytes, shape, 1, [8, 8, 4], 'uint64'));
-      expect(outcome(() => decodeCompressedSegmentation(bytes, shape, 1, [8, 8, 4], 'uint64')), `trial ${trial}`).toBe(js);
+      expect(
+        outcome(() => decodeCompressedSegmentation(bytes, shape, 1, [8, 8, 4], 'uint64')),
+        `trial ${trial}`,
+      ).toBe(js);
       if (js.includes('corrupt')) errors++;
     }
     expect(errors).toBeGreaterThan(10); // the fuzzing reaches the error paths

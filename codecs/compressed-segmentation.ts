@@ -64,12 +64,11 @@ class BlockScratch {
   }
 }
 
-export function encodeCompressedSegmentation(
-  labels: Uint32Array | BigUint64Array, shape: Vec3, channels: number, blockSize: Vec3,
-): Uint8Array {
+export function encodeCompressedSegmentation(labels: Uint32Array | BigUint64Array, shape: Vec3, channels: number, blockSize: Vec3): Uint8Array {
   const { words, wordsPerLabel } = labelWords(labels);
   const voxels = shape[0] * shape[1] * shape[2];
-  if (labels.length !== voxels * channels) throw new InvalidInput(`compressed_segmentation: ${labels.length} labels do not fill shape [${shape}] x ${channels}`);
+  if (labels.length !== voxels * channels)
+    throw new InvalidInput(`compressed_segmentation: ${labels.length} labels do not fill shape [${shape}] x ${channels}`);
   const out = new WordWriter();
   out.reserve(channels);
   const scratch = new BlockScratch(blockSize[0] * blockSize[1] * blockSize[2]);
@@ -83,33 +82,50 @@ export function encodeCompressedSegmentation(
 function encodeChannel(src: Uint32Array, base: number, w: 1 | 2, shape: Vec3, bs: Vec3, out: WordWriter, s: BlockScratch): void {
   const [sx, sy, sz] = shape;
   const [bx, by, bz] = bs;
-  const gx = Math.ceil(sx / bx), gy = Math.ceil(sy / by), gz = Math.ceil(sz / bz);
+  const gx = Math.ceil(sx / bx),
+    gy = Math.ceil(sy / by),
+    gz = Math.ceil(sz / bz);
   const channelStart = out.length;
   const headerAt = out.reserve(2 * gx * gy * gz);
   const blockVoxels = bx * by * bz;
   const tables = new TableIndex();
-  for (let z = 0; z < gz; z++) for (let y = 0; y < gy; y++) for (let x = 0; x < gx; x++) {
-    const distinct = distinctLabels(src, base, w, shape, bs, x, y, z, s);
-    sortDistinct(s, distinct);
-    const bits = bitsFor(distinct);
-    // Packed values first, then the lookup table (shared with an earlier identical one).
-    const valuesAt = out.reserve((bits * blockVoxels + 31) >>> 5);
-    if (bits > 0) packValues(out.words, valuesAt, s, bits, blockVoxels);
-    const tableAt = tables.place(out, s, distinct, w, channelStart);
-    const h = headerAt + 2 * (x + gx * (y + gy * z));
-    out.words[h] = (tableAt | (bits << 24)) >>> 0;
-    out.words[h + 1] = valuesAt - channelStart;
-  }
+  for (let z = 0; z < gz; z++)
+    for (let y = 0; y < gy; y++)
+      for (let x = 0; x < gx; x++) {
+        const distinct = distinctLabels(src, base, w, shape, bs, x, y, z, s);
+        sortDistinct(s, distinct);
+        const bits = bitsFor(distinct);
+        // Packed values first, then the lookup table (shared with an earlier identical one).
+        const valuesAt = out.reserve((bits * blockVoxels + 31) >>> 5);
+        if (bits > 0) packValues(out.words, valuesAt, s, bits, blockVoxels);
+        const tableAt = tables.place(out, s, distinct, w, channelStart);
+        const h = headerAt + 2 * (x + gx * (y + gy * z));
+        out.words[h] = (tableAt | (bits << 24)) >>> 0;
+        out.words[h + 1] = valuesAt - channelStart;
+      }
 }
 
 /**
  * Numbers each voxel of block (x, y, z) by its label's first appearance (padding voxels repeat the
  * nearest voxel inside the chunk); returns how many distinct labels there are.
  */
-function distinctLabels(src: Uint32Array, base: number, w: 1 | 2, [sx, sy, sz]: Vec3, [bx, by, bz]: Vec3, x: number, y: number, z: number, s: BlockScratch): number {
+function distinctLabels(
+  src: Uint32Array,
+  base: number,
+  w: 1 | 2,
+  [sx, sy, sz]: Vec3,
+  [bx, by, bz]: Vec3,
+  x: number,
+  y: number,
+  z: number,
+  s: BlockScratch,
+): number {
   const stamp = ++s.stamp;
   const { lo, hi, index, slotStamp, slotLo, slotHi, slotIndex, mask } = s;
-  let distinct = 0, lastLo = -1, lastHi = -1, last = 0;
+  let distinct = 0,
+    lastLo = -1,
+    lastHi = -1,
+    last = 0;
   let i = 0;
   for (let vz = 0; vz < bz; vz++) {
     const zz = Math.min(z * bz + vz, sz - 1);
@@ -118,17 +134,26 @@ function distinctLabels(src: Uint32Array, base: number, w: 1 | 2, [sx, sy, sz]: 
       const row = base + w * sx * (yy + sy * zz);
       for (let vx = 0; vx < bx; vx++, i++) {
         const at = row + w * Math.min(x * bx + vx, sx - 1);
-        const l = src[at], hv = w === 2 ? src[at + 1] : 0;
-        if (l === lastLo && hv === lastHi) { index[i] = last; continue; }
+        const l = src[at],
+          hv = w === 2 ? src[at + 1] : 0;
+        if (l === lastLo && hv === lastHi) {
+          index[i] = last;
+          continue;
+        }
         let slot = (Math.imul(l, 0x9e3779b1) ^ Math.imul(hv, 0x85ebca77)) & mask;
         while (slotStamp[slot] === stamp && (slotLo[slot] !== l || slotHi[slot] !== hv)) slot = (slot + 1) & mask;
         if (slotStamp[slot] !== stamp) {
-          slotStamp[slot] = stamp; slotLo[slot] = l; slotHi[slot] = hv; slotIndex[slot] = distinct;
-          lo[distinct] = l; hi[distinct] = hv;
+          slotStamp[slot] = stamp;
+          slotLo[slot] = l;
+          slotHi[slot] = hv;
+          slotIndex[slot] = distinct;
+          lo[distinct] = l;
+          hi[distinct] = hv;
           distinct++;
         }
         last = slotIndex[slot];
-        lastLo = l; lastHi = hv;
+        lastLo = l;
+        lastHi = hv;
         index[i] = last;
       }
     }
@@ -143,9 +168,14 @@ function sortDistinct(s: BlockScratch, n: number): void {
   if (n > 1) {
     if (n <= 64) {
       for (let k = 1; k < n; k++) {
-        const v = order[k], vh = hi[v], vl = lo[v];
+        const v = order[k],
+          vh = hi[v],
+          vl = lo[v];
         let j = k - 1;
-        while (j >= 0 && (hi[order[j]] > vh || (hi[order[j]] === vh && lo[order[j]] > vl))) { order[j + 1] = order[j]; j--; }
+        while (j >= 0 && (hi[order[j]] > vh || (hi[order[j]] === vh && lo[order[j]] > vl))) {
+          order[j + 1] = order[j];
+          j--;
+        }
         order[j + 1] = v;
       }
     } else {
@@ -194,7 +224,8 @@ class TableIndex {
       if (w === 2) out.words[at + k * w + 1] = hi[order[k]];
     }
     const offset = at - channelStart;
-    if (candidates) candidates.push([offset, n]); else this.byHash.set(h, [[offset, n]]);
+    if (candidates) candidates.push([offset, n]);
+    else this.byHash.set(h, [[offset, n]]);
     return offset;
   }
 }
@@ -215,7 +246,12 @@ function sameTable(words: Uint32Array, at: number, s: BlockScratch, n: number, w
  * the fault in a corrupt chunk, and decode where WebAssembly is missing.
  */
 export function decodeCompressedSegmentation(
-  bytes: Uint8Array, shape: Vec3, channels: number, blockSize: Vec3, dtype: 'uint32' | 'uint64', transient = false,
+  bytes: Uint8Array,
+  shape: Vec3,
+  channels: number,
+  blockSize: Vec3,
+  dtype: 'uint32' | 'uint64',
+  transient = false,
 ): Uint32Array | BigUint64Array {
   const w = dtype === 'uint64' ? 2 : 1;
   if (bytes.byteLength % 4 !== 0) throw new CorruptData(`compressed_segmentation chunk has ${bytes.byteLength} bytes, not a whole number of 32-bit words`);
@@ -234,7 +270,13 @@ export function decodeCompressedSegmentation(
 }
 
 /** The JS decoder (see above); also the one that tests hold the WebAssembly one to. */
-export function decodeCompressedSegmentationJs(bytes: Uint8Array, shape: Vec3, channels: number, blockSize: Vec3, dtype: 'uint32' | 'uint64'): Uint32Array | BigUint64Array {
+export function decodeCompressedSegmentationJs(
+  bytes: Uint8Array,
+  shape: Vec3,
+  channels: number,
+  blockSize: Vec3,
+  dtype: 'uint32' | 'uint64',
+): Uint32Array | BigUint64Array {
   const w = dtype === 'uint64' ? 2 : 1;
   const src = new Uint32Array(bytes.slice().buffer);
   const voxels = shape[0] * shape[1] * shape[2];
@@ -246,51 +288,71 @@ export function decodeCompressedSegmentationJs(bytes: Uint8Array, shape: Vec3, c
 function decodeChannel(src: Uint32Array, start: number, w: 1 | 2, shape: Vec3, bs: Vec3, out: Uint32Array, outBase: number): void {
   const [sx, sy, sz] = shape;
   const [bx, by, bz] = bs;
-  const gx = Math.ceil(sx / bx), gy = Math.ceil(sy / by), gz = Math.ceil(sz / bz);
+  const gx = Math.ceil(sx / bx),
+    gy = Math.ceil(sy / by),
+    gz = Math.ceil(sz / bz);
   const corrupt = (why: string) => new CorruptData(`compressed_segmentation chunk is corrupt: ${why}`);
   if (start + 2 * gx * gy * gz > src.length) throw corrupt(`block headers at word ${start} run past the end (${src.length} words)`);
   const n = src.length;
-  for (let z = 0; z < gz; z++) for (let y = 0; y < gy; y++) for (let x = 0; x < gx; x++) {
-    const h = start + 2 * (x + gx * (y + gy * z));
-    const tableAt = start + (src[h] & 0xffffff);
-    const bits = src[h] >>> 24;
-    const valuesAt = start + src[h + 1];
-    if (bits > 32 || (bits & (bits - 1)) !== 0) throw corrupt(`block (${x},${y},${z}) has ${bits} encoded bits`);
-    if (valuesAt + ((bits * bx * by * bz + 31) >>> 5) > n) throw corrupt(`block (${x},${y},${z}) values run past the end`);
-    const x0 = x * bx, y0 = y * by, z0 = z * bz;
-    const ex = Math.min(bx, sx - x0), ey = Math.min(by, sy - y0), ez = Math.min(bz, sz - z0);
-    if (bits === 0) {
-      if (tableAt + w > n) throw corrupt(`block (${x},${y},${z}) lookup index 0 runs past the end`);
-      const lo = src[tableAt], hi = w === 2 ? src[tableAt + 1] : 0;
-      for (let vz = 0; vz < ez; vz++) for (let vy = 0; vy < ey; vy++) {
-        const o = outBase + w * (x0 + sx * ((y0 + vy) + sy * (z0 + vz)));
-        if (w === 1) out.fill(lo, o, o + ex);
-        else for (let k = o; k < o + 2 * ex; k += 2) { out[k] = lo; out[k + 1] = hi; }
+  for (let z = 0; z < gz; z++)
+    for (let y = 0; y < gy; y++)
+      for (let x = 0; x < gx; x++) {
+        const h = start + 2 * (x + gx * (y + gy * z));
+        const tableAt = start + (src[h] & 0xffffff);
+        const bits = src[h] >>> 24;
+        const valuesAt = start + src[h + 1];
+        if (bits > 32 || (bits & (bits - 1)) !== 0) throw corrupt(`block (${x},${y},${z}) has ${bits} encoded bits`);
+        if (valuesAt + ((bits * bx * by * bz + 31) >>> 5) > n) throw corrupt(`block (${x},${y},${z}) values run past the end`);
+        const x0 = x * bx,
+          y0 = y * by,
+          z0 = z * bz;
+        const ex = Math.min(bx, sx - x0),
+          ey = Math.min(by, sy - y0),
+          ez = Math.min(bz, sz - z0);
+        if (bits === 0) {
+          if (tableAt + w > n) throw corrupt(`block (${x},${y},${z}) lookup index 0 runs past the end`);
+          const lo = src[tableAt],
+            hi = w === 2 ? src[tableAt + 1] : 0;
+          for (let vz = 0; vz < ez; vz++)
+            for (let vy = 0; vy < ey; vy++) {
+              const o = outBase + w * (x0 + sx * (y0 + vy + sy * (z0 + vz)));
+              if (w === 1) out.fill(lo, o, o + ex);
+              else
+                for (let k = o; k < o + 2 * ex; k += 2) {
+                  out[k] = lo;
+                  out[k + 1] = hi;
+                }
+            }
+          continue;
+        }
+        // Int32 arithmetic throughout (a uint32 above 2^31 would make the JIT use doubles).
+        const mask = bits === 32 ? -1 : (1 << bits) - 1;
+        const lastIndex = Math.floor((n - tableAt) / w) - 1; // a lookup past it runs off the end
+        // Indices are packed low bits first and never straddle a word: read each word once and shift.
+        for (let vz = 0; vz < ez; vz++)
+          for (let vy = 0; vy < ey; vy++) {
+            const bit = bits * bx * (vy + by * vz);
+            let at = valuesAt + (bit >>> 5),
+              shift = bit & 31,
+              word = src[at] >> shift;
+            let o = outBase + w * (x0 + sx * (y0 + vy + sy * (z0 + vz)));
+            const end = o + w * ex;
+            for (;;) {
+              const idx = word & mask; // negative only for 32-bit indices of 2^31 and above: past any table
+              if (idx < 0 || idx > lastIndex) throw corrupt(`block (${x},${y},${z}) lookup index ${idx >>> 0} runs past the end`);
+              const t = tableAt + idx * w;
+              out[o] = src[t];
+              if (w === 2) out[o + 1] = src[t + 1];
+              o += w;
+              if (o === end) break;
+              shift += bits;
+              if (shift === 32) {
+                word = src[++at] | 0;
+                shift = 0;
+              } else word >>= bits;
+            }
+          }
       }
-      continue;
-    }
-    // Int32 arithmetic throughout (a uint32 above 2^31 would make the JIT use doubles).
-    const mask = bits === 32 ? -1 : (1 << bits) - 1;
-    const lastIndex = Math.floor((n - tableAt) / w) - 1; // a lookup past it runs off the end
-    // Indices are packed low bits first and never straddle a word: read each word once and shift.
-    for (let vz = 0; vz < ez; vz++) for (let vy = 0; vy < ey; vy++) {
-      const bit = bits * bx * (vy + by * vz);
-      let at = valuesAt + (bit >>> 5), shift = bit & 31, word = src[at] >> shift;
-      let o = outBase + w * (x0 + sx * ((y0 + vy) + sy * (z0 + vz)));
-      const end = o + w * ex;
-      for (;;) {
-        const idx = word & mask; // negative only for 32-bit indices of 2^31 and above: past any table
-        if (idx < 0 || idx > lastIndex) throw corrupt(`block (${x},${y},${z}) lookup index ${idx >>> 0} runs past the end`);
-        const t = tableAt + idx * w;
-        out[o] = src[t];
-        if (w === 2) out[o + 1] = src[t + 1];
-        o += w;
-        if (o === end) break;
-        shift += bits;
-        if (shift === 32) { word = src[++at] | 0; shift = 0; } else word >>= bits;
-      }
-    }
-  }
 }
 
 /** At worst a 32-bit index and a table entry per voxel, plus headers; labels gzip well at level 4. */

@@ -16,7 +16,9 @@ const shape: Vec3 = [32, 16, 4];
 const n = shape[0] * shape[1] * shape[2];
 // A smooth EM-ish pattern: gradients plus a soft blob, like membrane-free cytoplasm.
 const smooth = Uint8Array.from({ length: n }, (_, i) => {
-  const x = i % 32, y = Math.floor(i / 32) % 16, z = Math.floor(i / 512);
+  const x = i % 32,
+    y = Math.floor(i / 32) % 16,
+    z = Math.floor(i / 512);
   return Math.round(100 + 2 * x + 3 * y + 5 * z + 40 * Math.exp(-((x - 16) ** 2 + (y - 8) ** 2) / 30));
 });
 
@@ -24,7 +26,9 @@ describe('raw', () => {
   it('round-trips uint64 and rejects a wrong length naming both sizes', () => {
     const a = BigUint64Array.from({ length: 24 }, (_, i) => BigInt(i) << 40n);
     expect(decodeRaw(encodeRaw(a), [2, 3, 4], 1, 'uint64')).toEqual(a);
-    expect(() => decodeRaw(new Uint8Array(10), [2, 3, 4], 1, 'uint64')).toThrow('raw chunk has 10 bytes, expected 192 for shape [2,3,4] x 1 channel(s) of uint64');
+    expect(() => decodeRaw(new Uint8Array(10), [2, 3, 4], 1, 'uint64')).toThrow(
+      'raw chunk has 10 bytes, expected 192 for shape [2,3,4] x 1 channel(s) of uint64',
+    );
   });
 });
 
@@ -38,7 +42,12 @@ describe('jpeg (libjpeg-turbo), read back by an independent decoder (jpeg-js)', 
     expect(bytes[sof + 9]).toBe(1);
     const decoded = independent(bytes);
     expect([decoded.width, decoded.height]).toEqual([32, 64]);
-    expect(psnr(smooth, decoded.data.filter((_, i) => i % 3 === 0))).toBeGreaterThan(38);
+    expect(
+      psnr(
+        smooth,
+        decoded.data.filter((_, i) => i % 3 === 0),
+      ),
+    ).toBeGreaterThan(38);
     expect(psnr(smooth, decodeJpeg(bytes, shape, 1))).toBeGreaterThan(38);
   });
 
@@ -66,7 +75,13 @@ describe('jpeg (libjpeg-turbo), read back by an independent decoder (jpeg-js)', 
     expect(psnr(rgb, back)).toBeGreaterThan(30);
     expect(Math.abs(back[n + 5] - 200)).toBeLessThan(6);
     const other = independent(bytes);
-    for (let c = 0; c < 3; c++) expect(psnr(rgb.subarray(c * n, (c + 1) * n), other.data.filter((_, i) => i % 3 === c))).toBeGreaterThan(30);
+    for (let c = 0; c < 3; c++)
+      expect(
+        psnr(
+          rgb.subarray(c * n, (c + 1) * n),
+          other.data.filter((_, i) => i % 3 === c),
+        ),
+      ).toBeGreaterThan(30);
   });
 
   it('writes 3-channel chunks that a decoder reads whatever their scan ends on (the jpeg-js 0xFF padding bug)', () => {

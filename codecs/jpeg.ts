@@ -11,7 +11,8 @@ export const DEFAULT_JPEG_QUALITY = 85;
 
 /** [x, y, z, c] uint8 voxels -> JPEG of width x and height y*z (c = 1 or 3, channel-major in `voxels`). */
 export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, quality = DEFAULT_JPEG_QUALITY): Uint8Array {
-  const width = shape[0], height = shape[1] * shape[2];
+  const width = shape[0],
+    height = shape[1] * shape[2];
   if (width < 1 || height < 1 || width > 65535 || height > 65535) throw new InvalidInput(`jpeg: a chunk of ${width} x ${height} pixels is outside 1..65535`);
   const q = Math.min(100, Math.max(1, Math.round(quality)));
   if (channels === 1) {
@@ -28,12 +29,16 @@ export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, qu
   return jpegTurbo.compressSync(rgb, { format: jpegTurbo.FORMAT_RGB, width, height, subsampling: jpegTurbo.SAMP_444, quality: q });
 }
 
-export interface JpegFrame { width: number; height: number; components: number }
+export interface JpegFrame {
+  width: number;
+  height: number;
+  components: number;
+}
 
 /** The start-of-frame header's size and component count, or null if there is none. */
 export function jpegFrame(bytes: Uint8Array): JpegFrame | null {
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
-  for (let i = 2; i + 9 < bytes.length; ) {
+  for (let i = 2; i + 9 < bytes.length;) {
     if (bytes[i] !== 0xff) return null;
     const marker = bytes[i + 1];
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
@@ -78,7 +83,8 @@ function bufferOf(bytes: Uint8Array): Buffer {
 }
 
 export const jpegCodec: ChunkCodec = {
-  refuses: (dataType, channels) => (dataType !== 'uint8' || (channels !== 1 && channels !== 3) ? `needs data_type uint8 with 1 or 3 channels, not ${dataType} with ${channels}` : undefined),
+  refuses: (dataType, channels) =>
+    dataType !== 'uint8' || (channels !== 1 && channels !== 3) ? `needs data_type uint8 with 1 or 3 channels, not ${dataType} with ${channels}` : undefined,
   encode: (array, shape, f) => encodeJpeg(array as Uint8Array, shape, f.channels),
   decode: (bytes, shape, f) => decodeJpeg(bytes, shape, f.channels),
   maxBytes: (raw) => 4 * raw + 65_536,

@@ -15,7 +15,12 @@ export function encodePng(voxels: Uint8Array | Uint16Array, shape: Vec3, channel
 
 const COLOR_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
-export interface PngHeader { width: number; height: number; depth: number; channels: number }
+export interface PngHeader {
+  width: number;
+  height: number;
+  depth: number;
+  channels: number;
+}
 
 /** The IHDR header, read without decoding anything. */
 export function pngHeader(bytes: Uint8Array, what: string): PngHeader {
@@ -37,8 +42,9 @@ export function decodePngChecked(bytes: Uint8Array, header: PngHeader, what: str
   // Only the chunks that make the pixels go to the decoder: ancillary ones (an iCCP profile, zTXt,
   // iTXt) are compressed too, and fast-png would inflate them without bound.
   const kept: Uint8Array[] = [bytes.subarray(0, 8)];
-  for (let p = 8; p + 8 <= bytes.length; ) {
-    const length = view.getUint32(p), type = view.getUint32(p + 4);
+  for (let p = 8; p + 8 <= bytes.length;) {
+    const length = view.getUint32(p),
+      type = view.getUint32(p + 4);
     if (p + 12 + length > bytes.length) throw new CorruptData(`${what}: PNG chunk at byte ${p} runs past the end`);
     if (type === 0x49444154) data.push(bytes.subarray(p + 8, p + 8 + length));
     if (DECODED_CHUNKS.has(type)) kept.push(bytes.subarray(p, p + 12 + length));

@@ -76,14 +76,25 @@ export function formatBox(b: Box): string {
   return `[${b.start.join(',')}]-[${b.stop.join(',')}]`;
 }
 
-interface ArrayView { buffer: ArrayBufferLike; byteOffset: number; byteLength: number; BYTES_PER_ELEMENT: number }
+interface ArrayView {
+  buffer: ArrayBufferLike;
+  byteOffset: number;
+  byteLength: number;
+  BYTES_PER_ELEMENT: number;
+}
 
 /** `rows` runs of `n` words, `from` advancing by `fromStride` words and `to` by `toStride`. */
 function copyWordRows(from: Int32Array, to: Int32Array, i: number, j: number, n: number, rows: number, fromStride: number, toStride: number): void {
   for (let r = 0; r < rows; r++, i += fromStride, j += toStride) {
-    let a = i, b = j;
+    let a = i,
+      b = j;
     const end = i + n;
-    for (; a + 4 <= end; a += 4, b += 4) { to[b] = from[a]; to[b + 1] = from[a + 1]; to[b + 2] = from[a + 2]; to[b + 3] = from[a + 3]; }
+    for (; a + 4 <= end; a += 4, b += 4) {
+      to[b] = from[a];
+      to[b + 1] = from[a + 1];
+      to[b + 2] = from[a + 2];
+      to[b + 3] = from[a + 3];
+    }
     for (; a < end; a++, b++) to[b] = from[a];
   }
 }
@@ -109,13 +120,18 @@ export function copyRegion(src: ArrayView, srcBox: Box, dst: ArrayView, dstBox: 
   const byWords = runBytes < 1024 && runBytes % 4 === 0 && src.byteOffset % 4 === 0 && dst.byteOffset % 4 === 0;
   const fromWords = byWords ? new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2) : null;
   const toWords = byWords ? new Int32Array(dst.buffer, dst.byteOffset, dst.byteLength >> 2) : null;
-  const ox = region.start[0] - srcBox.start[0], oy = region.start[1] - srcBox.start[1], oz = region.start[2] - srcBox.start[2];
-  const px = region.start[0] - dstBox.start[0], py = region.start[1] - dstBox.start[1], pz = region.start[2] - dstBox.start[2];
-  const srcRow = sx * size * rowsPerRun, dstRow = dx * size * rowsPerRun;
+  const ox = region.start[0] - srcBox.start[0],
+    oy = region.start[1] - srcBox.start[1],
+    oz = region.start[2] - srcBox.start[2];
+  const px = region.start[0] - dstBox.start[0],
+    py = region.start[1] - dstBox.start[1],
+    pz = region.start[2] - dstBox.start[2];
+  const srcRow = sx * size * rowsPerRun,
+    dstRow = dx * size * rowsPerRun;
   for (let c = 0; c < channels; c++) {
     for (let z = 0; z < rz; z++) {
-      let si = (ox + sx * (oy + sy * ((oz + z) + sz * c))) * size;
-      let di = (px + dx * (py + dy * ((pz + z) + dz * c))) * size;
+      let si = (ox + sx * (oy + sy * (oz + z + sz * c))) * size;
+      let di = (px + dx * (py + dy * (pz + z + dz * c))) * size;
       if (fromWords && toWords && (si & 3) === 0 && (di & 3) === 0 && (srcRow & 3) === 0 && (dstRow & 3) === 0) {
         copyWordRows(fromWords, toWords, si >> 2, di >> 2, runBytes >> 2, Math.ceil(ry / rowsPerRun), srcRow >> 2, dstRow >> 2);
       } else {

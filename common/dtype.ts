@@ -19,11 +19,16 @@ export function isDataType(value: unknown): value is DataType {
 
 export function allocate(dtype: DataType, length: number): TypedArray {
   switch (dtype) {
-    case 'uint8': return new Uint8Array(length);
-    case 'uint16': return new Uint16Array(length);
-    case 'uint32': return new Uint32Array(length);
-    case 'uint64': return new BigUint64Array(length);
-    case 'float32': return new Float32Array(length);
+    case 'uint8':
+      return new Uint8Array(length);
+    case 'uint16':
+      return new Uint16Array(length);
+    case 'uint32':
+      return new Uint32Array(length);
+    case 'uint64':
+      return new BigUint64Array(length);
+    case 'float32':
+      return new Float32Array(length);
   }
 }
 
@@ -47,11 +52,16 @@ export function fromBytes(dtype: DataType, bytes: Uint8Array): TypedArray {
   const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
   const n = aligned.byteLength / size;
   switch (dtype) {
-    case 'uint8': return new Uint8Array(aligned.buffer, aligned.byteOffset, n);
-    case 'uint16': return new Uint16Array(aligned.buffer, aligned.byteOffset, n);
-    case 'uint32': return new Uint32Array(aligned.buffer, aligned.byteOffset, n);
-    case 'uint64': return new BigUint64Array(aligned.buffer, aligned.byteOffset, n);
-    case 'float32': return new Float32Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint8':
+      return new Uint8Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint16':
+      return new Uint16Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint32':
+      return new Uint32Array(aligned.buffer, aligned.byteOffset, n);
+    case 'uint64':
+      return new BigUint64Array(aligned.buffer, aligned.byteOffset, n);
+    case 'float32':
+      return new Float32Array(aligned.buffer, aligned.byteOffset, n);
   }
 }
 

@@ -18,7 +18,9 @@ export function logEvent(severity: Severity, message: string, fields: Record<str
   if (format === 'json') {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), severity, message, ...fields })}\n`);
   } else {
-    const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    const rest = Object.entries(fields)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
     process.stderr.write(`digest: ${severity === 'INFO' ? '' : `${severity}: `}${message}${rest ? ` (${rest})` : ''}\n`);
   }
 }

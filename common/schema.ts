@@ -64,8 +64,8 @@ export function choice<const T extends readonly [string, ...string[]]>(options: 
 
 /** The message of a closed object's issues: not an object, a field missing, or a field unknown. */
 export function fieldsMessage(allowed: string[]) {
-  return (issue: v.StrictObjectIssue) => issue.expected === 'never' ? `is not a field (allowed: ${allowed.join(', ')})`
-    : issue.received === 'undefined' ? 'is missing' : 'must be a JSON object';
+  return (issue: v.StrictObjectIssue) =>
+    issue.expected === 'never' ? `is not a field (allowed: ${allowed.join(', ')})` : issue.received === 'undefined' ? 'is missing' : 'must be a JSON object';
 }
 
 /** A closed object: unknown fields are errors that name the field and the allowed ones. */
@@ -74,6 +74,15 @@ export function record<const E extends v.ObjectEntries>(entries: E) {
 }
 
 const VEC3_MESSAGE = 'must be an array of 3 numbers';
-export const vec3Number = v.pipe(v.tuple([v.number(), v.number(), v.number()], VEC3_MESSAGE), v.check((a) => a.every(Number.isFinite), VEC3_MESSAGE));
-export const vec3Integer = v.pipe(vec3Number, v.check((a) => a.every(Number.isSafeInteger), 'must hold integers'));
-export const vec3Positive = v.pipe(vec3Integer, v.check((a) => a.every((x) => x > 0), 'must be positive'));
+export const vec3Number = v.pipe(
+  v.tuple([v.number(), v.number(), v.number()], VEC3_MESSAGE),
+  v.check((a) => a.every(Number.isFinite), VEC3_MESSAGE),
+);
+export const vec3Integer = v.pipe(
+  vec3Number,
+  v.check((a) => a.every(Number.isSafeInteger), 'must hold integers'),
+);
+export const vec3Positive = v.pipe(
+  vec3Integer,
+  v.check((a) => a.every((x) => x > 0), 'must be positive'),
+);

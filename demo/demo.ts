@@ -47,19 +47,27 @@ export interface DemoResult {
 }
 
 /** Writes build chunks of synthetic data covering `size`, each `buildSize` (clipped at the edge); affinities on request. */
-export async function writeSyntheticBuildChunks(out: string, size: Vec3, buildSize: Vec3, opts: { affinities?: boolean } = {}): Promise<{ imageBuild: string; segmentationBuild: string; affinityBuild: string }> {
+export async function writeSyntheticBuildChunks(
+  out: string,
+  size: Vec3,
+  buildSize: Vec3,
+  opts: { affinities?: boolean } = {},
+): Promise<{ imageBuild: string; segmentationBuild: string; affinityBuild: string }> {
   const imageBuild = join(out, 'build', 'image');
   const segmentationBuild = join(out, 'build', 'segmentation');
   const affinityBuild = join(out, 'build', 'affinities');
   for (const dir of [imageBuild, segmentationBuild, ...(opts.affinities ? [affinityBuild] : [])]) await mkdir(dir, { recursive: true });
-  for (let z = 0; z < size[2]; z += buildSize[2]) for (let y = 0; y < size[1]; y += buildSize[1]) for (let x = 0; x < size[0]; x += buildSize[0]) {
-    const region = box([x, y, z], [Math.min(x + buildSize[0], size[0]), Math.min(y + buildSize[1], size[1]), Math.min(z + buildSize[2], size[2])]);
-    const shape = region.stop.map((s, i) => s - region.start[i]);
-    const { image, labels } = synthesize(region);
-    await writeFile(join(imageBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(image, shape) }));
-    await writeFile(join(segmentationBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(labels, shape) }));
-    if (opts.affinities) await writeFile(join(affinityBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(synthesizeAffinities(region), [...shape, 3]) }));
-  }
+  for (let z = 0; z < size[2]; z += buildSize[2])
+    for (let y = 0; y < size[1]; y += buildSize[1])
+      for (let x = 0; x < size[0]; x += buildSize[0]) {
+        const region = box([x, y, z], [Math.min(x + buildSize[0], size[0]), Math.min(y + buildSize[1], size[1]), Math.min(z + buildSize[2], size[2])]);
+        const shape = region.stop.map((s, i) => s - region.start[i]);
+        const { image, labels } = synthesize(region);
+        await writeFile(join(imageBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(image, shape) }));
+        await writeFile(join(segmentationBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(labels, shape) }));
+        if (opts.affinities)
+          await writeFile(join(affinityBuild, `${chunkKey(region)}.npz`), encodeNpz({ data: encodeNpy(synthesizeAffinities(region), [...shape, 3]) }));
+      }
   return { imageBuild, segmentationBuild, affinityBuild };
 }
 
@@ -84,14 +92,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   // The layers' stage i run together. Meshes and the watershed need only mip 0, so they run beside
   // the first downsample stage; then the manifests and the region graph of the watershed, then its reducer.
   const depth = Math.max(2, ...plans.map((p) => p.stages.length));
-  const stages = Array.from({ length: depth }, (_, i) => mergeStages(plans.map((p) => p.stages[i]?.name).find(Boolean) ?? `stage ${i + 1}`, plans.map((p) => p.stages[i])));
+  const stages = Array.from({ length: depth }, (_, i) =>
+    mergeStages(
+      plans.map((p) => p.stages[i]?.name).find(Boolean) ?? `stage ${i + 1}`,
+      plans.map((p) => p.stages[i]),
+    ),
+  );
   const [meshes, manifests] = (await planMesh({ layerPath: segmentationLayer, simplification: DEMO_SIMPLIFICATION })).stages;
   const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
   // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
   const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
-  const [graph, reduce, ...agglomeration] = (await planAgglomerate({
-    affinitiesPath: affinityLayer, segmentationPath: watershedLayer, threshold: DEMO_AGGLOMERATION_THRESHOLD, outPath: agglomeratedLayer, simplification: DEMO_SIMPLIFICATION,
-  })).stages;
+  const [graph, reduce, ...agglomeration] = (
+    await planAgglomerate({
+      affinitiesPath: affinityLayer,
+      segmentationPath: watershedLayer,
+      threshold: DEMO_AGGLOMERATION_THRESHOLD,
+      outPath: agglomeratedLayer,
+      simplification: DEMO_SIMPLIFICATION,
+    })
+  ).stages;
   stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
   stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce, ...agglomeration);
   const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };

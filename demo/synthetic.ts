@@ -25,32 +25,48 @@ export function synthesize(region: Box): { image: Uint8Array; labels: BigUint64A
   const seeds = new Float64Array(nx * ny * nz * 3);
   const cellLabels: bigint[] = [];
   const brightness = new Int32Array(nx * ny * nz);
-  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
-    const c = i + nx * (j + ny * k);
-    const g = [lo[0] + i, lo[1] + j, lo[2] + k];
-    for (let d = 0; d < 3; d++) seeds[3 * c + d] = (g[d] + 0.15 + 0.7 * (hash(g[0], g[1], g[2], d) / 2 ** 32)) * CELL;
-    cellLabels[c] = cellLabel(g[0], g[1], g[2]);
-    brightness[c] = 150 + (hash(g[0], g[1], g[2], 7) & 63) - 32;
-  }
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        const c = i + nx * (j + ny * k);
+        const g = [lo[0] + i, lo[1] + j, lo[2] + k];
+        for (let d = 0; d < 3; d++) seeds[3 * c + d] = (g[d] + 0.15 + 0.7 * (hash(g[0], g[1], g[2], d) / 2 ** 32)) * CELL;
+        cellLabels[c] = cellLabel(g[0], g[1], g[2]);
+        brightness[c] = 150 + (hash(g[0], g[1], g[2], 7) & 63) - 32;
+      }
   const image = new Uint8Array(voxelCount(region));
   const labels = new BigUint64Array(voxelCount(region));
   let o = 0;
-  for (let z = region.start[2]; z < region.stop[2]; z++) for (let y = region.start[1]; y < region.stop[1]; y++) for (let x = region.start[0]; x < region.stop[0]; x++, o++) {
-    const ci = Math.floor(x / CELL) - lo[0], cj = Math.floor(y / CELL) - lo[1], ck = Math.floor(z / CELL) - lo[2];
-    let d1 = Infinity, d2 = Infinity, best = 0;
-    for (let k = ck - 1; k <= ck + 1; k++) for (let j = cj - 1; j <= cj + 1; j++) for (let i = ci - 1; i <= ci + 1; i++) {
-      const c = i + nx * (j + ny * k);
-      const dx = x + 0.5 - seeds[3 * c], dy = y + 0.5 - seeds[3 * c + 1], dz = z + 0.5 - seeds[3 * c + 2];
-      const d = dx * dx + dy * dy + dz * dz;
-      if (d < d1) { d2 = d1; d1 = d; best = c; } else if (d < d2) d2 = d;
-    }
-    const gap = Math.sqrt(d2) - Math.sqrt(d1); // about twice the distance to the nearest cell boundary
-    const membrane = gap < 1.5;
-    labels[o] = membrane ? 0n : cellLabels[best];
-    const speckle = (hash(x, y, z, 11) & 31) - 16;
-    const dark = membrane ? 90 : gap < 4 ? 40 * (1 - gap / 4) : 0;
-    image[o] = Math.max(0, Math.min(255, Math.round(brightness[best] - dark + speckle)));
-  }
+  for (let z = region.start[2]; z < region.stop[2]; z++)
+    for (let y = region.start[1]; y < region.stop[1]; y++)
+      for (let x = region.start[0]; x < region.stop[0]; x++, o++) {
+        const ci = Math.floor(x / CELL) - lo[0],
+          cj = Math.floor(y / CELL) - lo[1],
+          ck = Math.floor(z / CELL) - lo[2];
+        let d1 = Infinity,
+          d2 = Infinity,
+          best = 0;
+        for (let k = ck - 1; k <= ck + 1; k++)
+          for (let j = cj - 1; j <= cj + 1; j++)
+            for (let i = ci - 1; i <= ci + 1; i++) {
+              const c = i + nx * (j + ny * k);
+              const dx = x + 0.5 - seeds[3 * c],
+                dy = y + 0.5 - seeds[3 * c + 1],
+                dz = z + 0.5 - seeds[3 * c + 2];
+              const d = dx * dx + dy * dy + dz * dz;
+              if (d < d1) {
+                d2 = d1;
+                d1 = d;
+                best = c;
+              } else if (d < d2) d2 = d;
+            }
+        const gap = Math.sqrt(d2) - Math.sqrt(d1); // about twice the distance to the nearest cell boundary
+        const membrane = gap < 1.5;
+        labels[o] = membrane ? 0n : cellLabels[best];
+        const speckle = (hash(x, y, z, 11) & 31) - 16;
+        const dark = membrane ? 90 : gap < 4 ? 40 * (1 - gap / 4) : 0;
+        image[o] = Math.max(0, Math.min(255, Math.round(brightness[best] - dark + speckle)));
+      }
   return { image, labels };
 }
 
@@ -67,13 +83,16 @@ export function synthesizeAffinities(region: Box): Float32Array {
   const out = new Float32Array(3 * n);
   const steps = [1, gx, gx * gy];
   let o = 0;
-  for (let z = region.start[2]; z < region.stop[2]; z++) for (let y = region.start[1]; y < region.stop[1]; y++) for (let x = region.start[0]; x < region.stop[0]; x++, o++) {
-    const g = (x - grown.start[0]) + gx * ((y - grown.start[1]) + gy * (z - grown.start[2]));
-    for (let c = 0; c < 3; c++) {
-      const a = labels[g], b = labels[g - steps[c]];
-      const noise = hash(x, y, z, 20 + c) / 2 ** 32;
-      out[c * n + o] = a !== 0n && a === b ? 0.75 + 0.2 * noise : 0.1 + 0.3 * noise;
-    }
-  }
+  for (let z = region.start[2]; z < region.stop[2]; z++)
+    for (let y = region.start[1]; y < region.stop[1]; y++)
+      for (let x = region.start[0]; x < region.stop[0]; x++, o++) {
+        const g = x - grown.start[0] + gx * (y - grown.start[1] + gy * (z - grown.start[2]));
+        for (let c = 0; c < 3; c++) {
+          const a = labels[g],
+            b = labels[g - steps[c]];
+          const noise = hash(x, y, z, 20 + c) / 2 ** 32;
+          out[c * n + o] = a !== 0n && a === b ? 0.75 + 0.2 * noise : 0.1 + 0.3 * noise;
+        }
+      }
   return out;
 }

@@ -8,23 +8,41 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { environmentVariables } from '../cli/program.js';
 
-interface Doc { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any }
+interface Doc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: any;
+}
 
 const dir = __dirname;
-const docs: Doc[] = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((file) =>
-  parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => {
-    if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0].message}`);
-    return d.toJS() as Doc;
-  }));
+const docs: Doc[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .flatMap((file) =>
+    parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => {
+      if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0].message}`);
+      return d.toJS() as Doc;
+    }),
+  );
 const named = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
-const API: Record<string, string> = { Namespace: 'v1', ConfigMap: 'v1', ServiceAccount: 'v1', Deployment: 'apps/v1', HorizontalPodAutoscaler: 'autoscaling/v2' };
+const API: Record<string, string> = {
+  Namespace: 'v1',
+  ConfigMap: 'v1',
+  ServiceAccount: 'v1',
+  Deployment: 'apps/v1',
+  HorizontalPodAutoscaler: 'autoscaling/v2',
+};
 
 /** Each document's schema errors (kubernetes-models' validate(), per apiVersion and kind). */
 async function schemaErrors(documents: Doc[]): Promise<string[]> {
   const errors: string[] = [];
   for (const d of documents) {
     const model = await import(`kubernetes-models/${d.apiVersion}/${d.kind}`).catch(() => undefined);
-    if (!model) { errors.push(`${d.kind} ${d.metadata?.name}: no schema for ${d.apiVersion}`); continue; }
+    if (!model) {
+      errors.push(`${d.kind} ${d.metadata?.name}: no schema for ${d.apiVersion}`);
+      continue;
+    }
     try {
       new model[d.kind](d).validate();
     } catch (e) {
@@ -39,7 +57,8 @@ function ruleErrors(documents: Doc[]): string[] {
   const errors: string[] = [];
   const scaled = new Set(documents.filter((d) => d.kind === 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name));
   for (const d of documents.filter((x) => x.kind === 'Deployment')) {
-    if (scaled.has(d.metadata.name) && d.spec.replicas !== undefined) errors.push(`${d.metadata.name}: sets replicas while an HPA scales it (each apply resets the pod count)`);
+    if (scaled.has(d.metadata.name) && d.spec.replicas !== undefined)
+      errors.push(`${d.metadata.name}: sets replicas while an HPA scales it (each apply resets the pod count)`);
     const [c] = d.spec.template.spec.containers;
     if (c.livenessProbe?.httpGet?.path !== '/healthz') errors.push(`${d.metadata.name}: liveness must be /healthz (200 while draining)`);
     if (c.readinessProbe?.httpGet?.path !== '/readyz') errors.push(`${d.metadata.name}: readiness must be /readyz (503 while draining)`);
@@ -67,10 +86,34 @@ describe('k8s manifests', () => {
     const copy = () => structuredClone(docs);
     const deployment = (d: Doc[]) => d.find((x) => x.kind === 'Deployment')!;
     const breakages: [string, (d: Doc[]) => void, RegExp][] = [
-      ['port as text', (d) => { deployment(d).spec.template.spec.containers[0].ports[0].containerPort = 'eighty'; }, /containerPort must be integer/],
-      ['misspelled field', (d) => { deployment(d).spec.template.spec.containers[0].imagePullPolicy = 'Sometimes'; }, /imagePullPolicy/],
-      ['selector missing', (d) => { delete deployment(d).spec.selector; }, /selector/],
-      ['HPA without max', (d) => { delete d.find((x) => x.kind === 'HorizontalPodAutoscaler')!.spec.maxReplicas; }, /maxReplicas/],
+      [
+        'port as text',
+        (d) => {
+          deployment(d).spec.template.spec.containers[0].ports[0].containerPort = 'eighty';
+        },
+        /containerPort must be integer/,
+      ],
+      [
+        'misspelled field',
+        (d) => {
+          deployment(d).spec.template.spec.containers[0].imagePullPolicy = 'Sometimes';
+        },
+        /imagePullPolicy/,
+      ],
+      [
+        'selector missing',
+        (d) => {
+          delete deployment(d).spec.selector;
+        },
+        /selector/,
+      ],
+      [
+        'HPA without max',
+        (d) => {
+          delete d.find((x) => x.kind === 'HorizontalPodAutoscaler')!.spec.maxReplicas;
+        },
+        /maxReplicas/,
+      ],
     ];
     for (const [what, breakIt, message] of breakages) {
       const broken = copy();
@@ -89,7 +132,8 @@ describe('k8s manifests', () => {
     const deployments = docs.filter((d) => d.kind === 'Deployment');
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['digest-worker-cpu', 'digest-worker-gpu']);
     for (const d of deployments) {
-      const spec = d.spec, pod = spec.template.spec;
+      const spec = d.spec,
+        pod = spec.template.spec;
       expect(spec.selector.matchLabels).toEqual(spec.template.metadata.labels);
       const sa = named('ServiceAccount', pod.serviceAccountName);
       expect(sa?.metadata.annotations?.['iam.gke.io/gcp-service-account']).toMatch(/@.*\.iam\.gserviceaccount\.com$/);

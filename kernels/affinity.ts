@@ -38,20 +38,23 @@ export function boundaryAffinities(input: BoundaryInput): Float32Array {
   const [sx, sy, sz] = shape;
   const out = new Float32Array(3 * n).fill(NOT_BOUNDARY);
   const steps = [1, sx, sx * sy];
-  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) {
-    const row = sx * (y + sy * z);
-    for (let x = 0; x < sx; x++) {
-      const v = row + x;
-      const lo = words[w * v], hi = w === 2 ? words[w * v + 1] : 0;
-      if (lo === 0 && hi === 0) continue;
-      for (let c = 0; c < 3; c++) {
-        if ((c === 0 ? x : c === 1 ? y : z) === 0) continue;
-        const u = v - steps[c];
-        const ulo = words[w * u], uhi = w === 2 ? words[w * u + 1] : 0;
-        if ((ulo === 0 && uhi === 0) || (ulo === lo && uhi === hi)) continue;
-        out[c * n + v] = affinities[c * n + v];
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++) {
+      const row = sx * (y + sy * z);
+      for (let x = 0; x < sx; x++) {
+        const v = row + x;
+        const lo = words[w * v],
+          hi = w === 2 ? words[w * v + 1] : 0;
+        if (lo === 0 && hi === 0) continue;
+        for (let c = 0; c < 3; c++) {
+          if ((c === 0 ? x : c === 1 ? y : z) === 0) continue;
+          const u = v - steps[c];
+          const ulo = words[w * u],
+            uhi = w === 2 ? words[w * u + 1] : 0;
+          if ((ulo === 0 && uhi === 0) || (ulo === lo && uhi === hi)) continue;
+          out[c * n + v] = affinities[c * n + v];
+        }
       }
     }
-  }
   return out;
 }

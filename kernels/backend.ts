@@ -76,22 +76,37 @@ export function parseBackendChoice(value: string | undefined, field = 'backend')
 
 /** A GPU device node: /dev/nvidia<N> (GKE mounts the pod's GPU under its own N) or a DRM render node. */
 export function gpuDeviceNodes(dev = '/dev'): string[] {
-  const list = (dir: string) => { try { return readdirSync(dir); } catch { return []; } };
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
   return [
-    ...list(dev).filter((f) => /^nvidia\d+$/.test(f)).map((f) => `${dev}/${f}`),
-    ...list(`${dev}/dri`).filter((f) => /^renderD\d+$/.test(f)).map((f) => `${dev}/dri/${f}`),
+    ...list(dev)
+      .filter((f) => /^nvidia\d+$/.test(f))
+      .map((f) => `${dev}/${f}`),
+    ...list(`${dev}/dri`)
+      .filter((f) => /^renderD\d+$/.test(f))
+      .map((f) => `${dev}/dri/${f}`),
   ];
 }
 
 /** One kernel's probe: the cpu's and the gpu's results agree, and how long each took. */
-export interface Probe { kernel: KernelName; same: boolean; cpuMs: number; gpuMs: number }
+export interface Probe {
+  kernel: KernelName;
+  same: boolean;
+  cpuMs: number;
+  gpuMs: number;
+}
 
 /** Inputs of size^3 that exercise every kernel's paths; each kernel run twice (timing the second). */
 export async function probeKernels(gpu: Kernels, size = 128): Promise<Probe[]> {
   const shape: Vec3 = [size, size, size];
   const n = shape[0] * shape[1] * shape[2];
   let seed = 12345;
-  const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const image = Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
   const labels = new BigUint64Array(n);
   // Cells of 16^3 with labels near 2^64, and 5% holes of label 0.
@@ -114,7 +129,8 @@ export async function probeKernels(gpu: Kernels, size = 128): Promise<Probe[]> {
   };
   const probes: Probe[] = [];
   for (const kernel of KERNEL_NAMES) {
-    const c = await timed(cpuKernels, kernel), g = await timed(gpu, kernel);
+    const c = await timed(cpuKernels, kernel),
+      g = await timed(gpu, kernel);
     probes.push({ kernel, same: resultBytes(c.result).equals(resultBytes(g.result)), cpuMs: c.ms, gpuMs: g.ms });
   }
   return probes;
@@ -200,7 +216,14 @@ export function configureKernels(c: BackendChoice): void {
 export function kernels(): Promise<Kernels> {
   if (!selected) {
     selected = selectKernels(choice);
-    selected.then((k) => { selectedName = k.name; }, () => { selected = undefined; });
+    selected.then(
+      (k) => {
+        selectedName = k.name;
+      },
+      () => {
+        selected = undefined;
+      },
+    );
   }
   return selected;
 }

@@ -43,7 +43,8 @@ export function checkDownsample(input: DownsampleInput): Vec3 {
   const phase = input.phase ?? [0, 0, 0];
   if (!factor.every((f) => f === 1 || f === 2)) throw new Error(`downsample factor [${factor}] must have components 1 or 2`);
   if (!phase.every((p, i) => p >= 0 && p < factor[i])) throw new Error(`downsample phase [${phase}] must lie in [0, factor)`);
-  if (data.length !== shape[0] * shape[1] * shape[2] * channels) throw new Error(`downsample input has ${data.length} values, shape [${shape}] x ${channels} needs ${shape[0] * shape[1] * shape[2] * channels}`);
+  if (data.length !== shape[0] * shape[1] * shape[2] * channels)
+    throw new Error(`downsample input has ${data.length} values, shape [${shape}] x ${channels} needs ${shape[0] * shape[1] * shape[2] * channels}`);
   return phase;
 }
 
@@ -66,7 +67,8 @@ export function averageDownsample(input: DownsampleInput, opts: DownsampleOption
   if (dtype === 'uint64') throw new Error('average downsampling of uint64 is not supported: use mode (segmentation)');
   const out = downsampledShape(input.shape, input.factor, phase);
   const result = allocate(dtype, out[0] * out[1] * out[2] * input.channels) as Exclude<TypedArray, BigUint64Array>;
-  const kernel: SliceKernel | undefined = dtype === 'uint8' ? 'average_u8' : dtype === 'uint16' ? 'average_u16' : dtype === 'float32' ? 'average_f32' : undefined;
+  const kernel: SliceKernel | undefined =
+    dtype === 'uint8' ? 'average_u8' : dtype === 'uint16' ? 'average_u16' : dtype === 'float32' ? 'average_f32' : undefined;
   const n = input.factor[2] === 2 ? 8 : 4;
   const extra = dtype === 'float32' ? n : Math.log2(n);
   const done = opts.jsOnly || !kernel ? null : wasmInterior(input, phase, out, result, kernel, extra);
@@ -91,19 +93,26 @@ const BLOCK_BYTES = 128 << 10;
  * they cover, or null when this input has none or the kernels are missing.
  */
 function wasmInterior(input: DownsampleInput, phase: Vec3, out: Vec3, result: TypedArray, kernel: SliceKernel, extra: number | undefined): Vec3 | null {
-  const { shape: [sx, sy, sz], factor, channels, data } = input;
+  const {
+    shape: [sx, sy, sz],
+    factor,
+    channels,
+    data,
+  } = input;
   const w = wasmKernels();
   if (!w || factor[0] !== 2 || factor[1] !== 2 || phase.some((p) => p !== 0)) return null;
   const fz = factor[2];
   const inner: Vec3 = [sx >> 1, sy >> 1, fz === 2 ? sz >> 1 : sz];
   if (inner.some((v) => v === 0)) return null;
-  const slice = sx * sy, oslice = out[0] * out[1];
+  const slice = sx * sy,
+    oslice = out[0] * out[1];
   // Output rows go in blocks whose input fits in a core's L2 cache: the kernel then reads what the copy
   // into its memory has just written, and the volume is read from RAM once.
   const rows = Math.max(1, Math.floor(BLOCK_BYTES / (4 * sx * data.BYTES_PER_ELEMENT)));
   for (let c = 0; c < channels; c++) {
     for (let z = 0; z < inner[2]; z++) {
-      const a = (c * sz + fz * z) * slice, b = fz === 2 ? a + slice : a;
+      const a = (c * sz + fz * z) * slice,
+        b = fz === 2 ? a + slice : a;
       const o = (c * out[2] + z) * oslice;
       for (let y0 = 0; y0 < inner[1]; y0 += rows) {
         const y1 = Math.min(inner[1], y0 + rows);
@@ -131,62 +140,79 @@ function averageRange(input: DownsampleInput, phase: Vec3, out: Vec3, result: Ex
   const { data, shape, channels, factor } = input;
   const [sx, sy, sz] = shape;
   const [ox, oy, oz] = out;
-  const rx = childRanges(sx, factor[0], phase[0], ox), ry = childRanges(sy, factor[1], phase[1], oy), rz = childRanges(sz, factor[2], phase[2], oz);
+  const rx = childRanges(sx, factor[0], phase[0], ox),
+    ry = childRanges(sy, factor[1], phase[1], oy),
+    rz = childRanges(sz, factor[2], phase[2], oz);
   const src = data as Exclude<TypedArray, BigUint64Array>;
   const isFloat = src instanceof Float32Array;
   for (let c = 0; c < channels; c++) {
     const cBase = c * sx * sy * sz;
-    for (let z = z0; z < z1; z++) for (let y = y0; y < y1; y++) {
-      let o = x0 + ox * (y + oy * (z + oz * c));
-      for (let x = x0; x < x1; x++) {
-        let sum = 0, n = 0;
-        for (let k = rz[2 * z]; k < rz[2 * z + 1]; k++) for (let j = ry[2 * y]; j < ry[2 * y + 1]; j++) {
-          const row = cBase + sx * (j + sy * k);
-          for (let i = rx[2 * x]; i < rx[2 * x + 1]; i++) sum += src[row + i];
-          n += rx[2 * x + 1] - rx[2 * x];
+    for (let z = z0; z < z1; z++)
+      for (let y = y0; y < y1; y++) {
+        let o = x0 + ox * (y + oy * (z + oz * c));
+        for (let x = x0; x < x1; x++) {
+          let sum = 0,
+            n = 0;
+          for (let k = rz[2 * z]; k < rz[2 * z + 1]; k++)
+            for (let j = ry[2 * y]; j < ry[2 * y + 1]; j++) {
+              const row = cBase + sx * (j + sy * k);
+              for (let i = rx[2 * x]; i < rx[2 * x + 1]; i++) sum += src[row + i];
+              n += rx[2 * x + 1] - rx[2 * x];
+            }
+          result[o++] = isFloat ? sum / n : Math.floor((2 * sum + n) / (2 * n));
         }
-        result[o++] = isFloat ? sum / n : Math.floor((2 * sum + n) / (2 * n));
       }
-    }
   }
 }
 
-function modeRange(input: DownsampleInput & { data: Uint32Array | BigUint64Array }, phase: Vec3, out: Vec3, result: Uint32Array | BigUint64Array, [x0, x1, y0, y1, z0, z1]: OutBox): void {
+function modeRange(
+  input: DownsampleInput & { data: Uint32Array | BigUint64Array },
+  phase: Vec3,
+  out: Vec3,
+  result: Uint32Array | BigUint64Array,
+  [x0, x1, y0, y1, z0, z1]: OutBox,
+): void {
   const { shape, channels, factor } = input;
   const { words: src, wordsPerLabel: w } = labelWords(input.data);
   const [sx, sy, sz] = shape;
   const [ox, oy, oz] = out;
-  const rx = childRanges(sx, factor[0], phase[0], ox), ry = childRanges(sy, factor[1], phase[1], oy), rz = childRanges(sz, factor[2], phase[2], oz);
+  const rx = childRanges(sx, factor[0], phase[0], ox),
+    ry = childRanges(sy, factor[1], phase[1], oy),
+    rz = childRanges(sz, factor[2], phase[2], oz);
   const dst = labelWords(result).words;
-  const lo = new Uint32Array(8), hi = new Uint32Array(8);
+  const lo = new Uint32Array(8),
+    hi = new Uint32Array(8);
   for (let c = 0; c < channels; c++) {
     const cBase = c * sx * sy * sz;
-    for (let z = z0; z < z1; z++) for (let y = y0; y < y1; y++) {
-      let o = x0 + ox * (y + oy * (z + oz * c));
-      for (let x = x0; x < x1; x++, o++) {
-        let n = 0;
-        for (let k = rz[2 * z]; k < rz[2 * z + 1]; k++) for (let j = ry[2 * y]; j < ry[2 * y + 1]; j++) {
-          const row = cBase + sx * (j + sy * k);
-          for (let i = rx[2 * x]; i < rx[2 * x + 1]; i++) {
-            lo[n] = src[w * (row + i)];
-            hi[n] = w === 2 ? src[w * (row + i) + 1] : 0;
-            n++;
+    for (let z = z0; z < z1; z++)
+      for (let y = y0; y < y1; y++) {
+        let o = x0 + ox * (y + oy * (z + oz * c));
+        for (let x = x0; x < x1; x++, o++) {
+          let n = 0;
+          for (let k = rz[2 * z]; k < rz[2 * z + 1]; k++)
+            for (let j = ry[2 * y]; j < ry[2 * y + 1]; j++) {
+              const row = cBase + sx * (j + sy * k);
+              for (let i = rx[2 * x]; i < rx[2 * x + 1]; i++) {
+                lo[n] = src[w * (row + i)];
+                hi[n] = w === 2 ? src[w * (row + i) + 1] : 0;
+                n++;
+              }
+            }
+          // Most frequent of at most 8 labels; ties to the smallest.
+          let best = 0,
+            bestCount = 0;
+          for (let a = 0; a < n; a++) {
+            let count = 0;
+            for (let b = 0; b < n; b++) if (lo[a] === lo[b] && hi[a] === hi[b]) count++;
+            if (count > bestCount || (count === bestCount && (hi[a] < hi[best] || (hi[a] === hi[best] && lo[a] < lo[best])))) {
+              best = a;
+              bestCount = count;
+            }
+            if (bestCount > n / 2) break;
           }
+          dst[w * o] = lo[best];
+          if (w === 2) dst[w * o + 1] = hi[best];
         }
-        // Most frequent of at most 8 labels; ties to the smallest.
-        let best = 0, bestCount = 0;
-        for (let a = 0; a < n; a++) {
-          let count = 0;
-          for (let b = 0; b < n; b++) if (lo[a] === lo[b] && hi[a] === hi[b]) count++;
-          if (count > bestCount || (count === bestCount && (hi[a] < hi[best] || (hi[a] === hi[best] && lo[a] < lo[best])))) {
-            best = a;
-            bestCount = count;
-          }
-          if (bestCount > n / 2) break;
-        }
-        dst[w * o] = lo[best];
-        if (w === 2) dst[w * o + 1] = hi[best];
       }
-    }
   }
 }

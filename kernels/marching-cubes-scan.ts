@@ -13,7 +13,8 @@ export interface MarchingCubesScan {
 }
 
 export function cubesOf(mask: Uint8Array, shape: Vec3): Vec3 {
-  if (mask.length !== shape[0] * shape[1] * shape[2]) throw new Error(`marching cubes: mask has ${mask.length} values, shape [${shape}] needs ${shape[0] * shape[1] * shape[2]}`);
+  if (mask.length !== shape[0] * shape[1] * shape[2])
+    throw new Error(`marching cubes: mask has ${mask.length} values, shape [${shape}] needs ${shape[0] * shape[1] * shape[2]}`);
   return shape.map((s) => Math.max(0, s - 1)) as Vec3;
 }
 
@@ -24,22 +25,25 @@ export function marchingCubesScan(mask: Uint8Array, shape: Vec3): MarchingCubesS
   const [cx, cy, cz] = cubes;
   const cases = new Uint8Array(cx * cy * cz);
   const offsets = new Uint32Array(cases.length + 1);
-  const dy = sx, dz = sx * sy;
-  let i = 0, total = 0;
-  for (let z = 0; z < cz; z++) for (let y = 0; y < cy; y++) {
-    let v = sx * (y + sy * z);
-    // Corners as bits; each step in x reuses the previous cube's right face as its left face.
-    let left = (mask[v] ? 1 : 0) | (mask[v + dy] ? 8 : 0) | (mask[v + dz] ? 16 : 0) | (mask[v + dy + dz] ? 128 : 0);
-    for (let x = 0; x < cx; x++, v++) {
-      const right = (mask[v + 1] ? 2 : 0) | (mask[v + 1 + dy] ? 4 : 0) | (mask[v + 1 + dz] ? 32 : 0) | (mask[v + 1 + dy + dz] ? 64 : 0);
-      const c = left | right;
-      cases[i] = c;
-      offsets[i++] = total;
-      total += CASE_TRIANGLE_COUNTS[c];
-      // The right face's corners 1, 2, 5, 6 become the next cube's 0, 3, 4, 7.
-      left = ((right & 2) >> 1) | ((right & 4) << 1) | ((right & 32) >> 1) | ((right & 64) << 1);
+  const dy = sx,
+    dz = sx * sy;
+  let i = 0,
+    total = 0;
+  for (let z = 0; z < cz; z++)
+    for (let y = 0; y < cy; y++) {
+      let v = sx * (y + sy * z);
+      // Corners as bits; each step in x reuses the previous cube's right face as its left face.
+      let left = (mask[v] ? 1 : 0) | (mask[v + dy] ? 8 : 0) | (mask[v + dz] ? 16 : 0) | (mask[v + dy + dz] ? 128 : 0);
+      for (let x = 0; x < cx; x++, v++) {
+        const right = (mask[v + 1] ? 2 : 0) | (mask[v + 1 + dy] ? 4 : 0) | (mask[v + 1 + dz] ? 32 : 0) | (mask[v + 1 + dy + dz] ? 64 : 0);
+        const c = left | right;
+        cases[i] = c;
+        offsets[i++] = total;
+        total += CASE_TRIANGLE_COUNTS[c];
+        // The right face's corners 1, 2, 5, 6 become the next cube's 0, 3, 4, 7.
+        left = ((right & 2) >> 1) | ((right & 4) << 1) | ((right & 32) >> 1) | ((right & 64) << 1);
+      }
     }
-  }
   offsets[i] = total;
   return { cubes, cases, offsets };
 }

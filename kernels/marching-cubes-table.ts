@@ -8,11 +8,29 @@
 // and bit i of the case index is set when corner i is inside. Edge e joins EDGE_CORNERS[e].
 
 export const CORNERS: readonly (readonly [number, number, number])[] = [
-  [0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1],
+  [0, 0, 0],
+  [1, 0, 0],
+  [1, 1, 0],
+  [0, 1, 0],
+  [0, 0, 1],
+  [1, 0, 1],
+  [1, 1, 1],
+  [0, 1, 1],
 ];
 
 export const EDGE_CORNERS: readonly (readonly [number, number])[] = [
-  [0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7],
+  [0, 1],
+  [1, 2],
+  [2, 3],
+  [3, 0],
+  [4, 5],
+  [5, 6],
+  [6, 7],
+  [7, 4],
+  [0, 4],
+  [1, 5],
+  [2, 6],
+  [3, 7],
 ];
 
 // Each face as a cycle of corners, with its outward normal.
@@ -50,11 +68,15 @@ function faceSegments(caseIndex: number, face: (typeof FACES)[number]): [number,
     for (let k = 0; k < 4; k++) if (inside(c[k])) pairs.push([(k + 3) % 4, k]);
   }
   return pairs.map(([p, q]) => {
-    const e = edgeBetween(c[p], c[(p + 1) % 4]), f = edgeBetween(c[q], c[(q + 1) % 4]);
+    const e = edgeBetween(c[p], c[(p + 1) % 4]),
+      f = edgeBetween(c[q], c[(q + 1) % 4]);
     // The inside corner nearest the segment tells its side.
     const insideCorner = [c[p], c[(p + 1) % 4], c[q], c[(q + 1) % 4]].find(inside)!;
-    const P = midpoint(e), Q = midpoint(f), I = CORNERS[insideCorner];
-    const d = Q.map((v, i) => v - P[i]), r = I.map((v, i) => v - P[i]);
+    const P = midpoint(e),
+      Q = midpoint(f),
+      I = CORNERS[insideCorner];
+    const d = Q.map((v, i) => v - P[i]),
+      r = I.map((v, i) => v - P[i]);
     const cross = [d[1] * r[2] - d[2] * r[1], d[2] * r[0] - d[0] * r[2], d[0] * r[1] - d[1] * r[0]];
     const left = cross[0] * face.normal[0] + cross[1] * face.normal[1] + cross[2] * face.normal[2] > 0;
     return left ? [e, f] : [f, e];

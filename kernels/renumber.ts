@@ -60,19 +60,26 @@ export function renumberLabels(data: Uint32Array | BigUint64Array): Renumbered {
   const { words, wordsPerLabel: w } = labelWords(data);
   const n = data.length;
   const table = new LabelTable();
-  const keysLo: number[] = [], keysHi: number[] = [];
+  const keysLo: number[] = [],
+    keysHi: number[] = [];
   const firstSeen = new Uint32Array(n); // first-seen index + 1, 0 for label 0
-  let lastLo = 0, lastHi = 0, last = 0; // runs of one label are common: skip the hash for them
+  let lastLo = 0,
+    lastHi = 0,
+    last = 0; // runs of one label are common: skip the hash for them
   for (let i = 0; i < n; i++) {
-    const lo = words[w * i], hi = w === 2 ? words[w * i + 1] : 0;
-    if (lo === lastLo && hi === lastHi) { firstSeen[i] = last; continue; }
+    const lo = words[w * i],
+      hi = w === 2 ? words[w * i + 1] : 0;
+    if (lo === lastLo && hi === lastHi) {
+      firstSeen[i] = last;
+      continue;
+    }
     lastLo = lo;
     lastHi = hi;
     last = lo === 0 && hi === 0 ? 0 : table.find(lo, hi, keysLo, keysHi) + 1;
     firstSeen[i] = last;
   }
   const order = Array.from({ length: table.count }, (_, i) => i);
-  order.sort((a, b) => (keysHi[a] - keysHi[b]) || (keysLo[a] - keysLo[b]));
+  order.sort((a, b) => keysHi[a] - keysHi[b] || keysLo[a] - keysLo[b]);
   const rank = new Uint32Array(table.count + 1);
   const labels = new Uint32Array(w * (table.count + 1));
   order.forEach((seen, r) => {

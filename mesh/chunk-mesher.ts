@@ -68,18 +68,19 @@ export async function meshChunk(input: ChunkMeshInput): Promise<LabelMesh[]> {
   const hi = ownedCubes.stop.map((v, i) => v + 1 - readBox.start[i]);
   const bbox = new Int32Array(6 * count);
   for (let id = 0; id < count; id++) bbox.set([shape[0], shape[1], shape[2], -1, -1, -1], 6 * id);
-  for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) {
-    let i = lo[0] + sx * (y + sy * z);
-    for (let x = lo[0]; x < hi[0]; x++, i++) {
-      const o = 6 * ids[i];
-      if (x < bbox[o]) bbox[o] = x;
-      if (x > bbox[o + 3]) bbox[o + 3] = x;
-      if (y < bbox[o + 1]) bbox[o + 1] = y;
-      if (y > bbox[o + 4]) bbox[o + 4] = y;
-      if (z < bbox[o + 2]) bbox[o + 2] = z;
-      if (z > bbox[o + 5]) bbox[o + 5] = z;
+  for (let z = lo[2]; z < hi[2]; z++)
+    for (let y = lo[1]; y < hi[1]; y++) {
+      let i = lo[0] + sx * (y + sy * z);
+      for (let x = lo[0]; x < hi[0]; x++, i++) {
+        const o = 6 * ids[i];
+        if (x < bbox[o]) bbox[o] = x;
+        if (x > bbox[o + 3]) bbox[o + 3] = x;
+        if (y < bbox[o + 1]) bbox[o + 1] = y;
+        if (y > bbox[o + 4]) bbox[o + 4] = y;
+        if (z < bbox[o + 2]) bbox[o + 2] = z;
+        if (z > bbox[o + 5]) bbox[o + 5] = z;
+      }
     }
-  }
 
   const out: LabelMesh[] = [];
   for (let id = 1; id < count; id++) {
@@ -92,18 +93,17 @@ export async function meshChunk(input: ChunkMeshInput): Promise<LabelMesh[]> {
     const mshape = stop.map((v, a) => v - start[a]) as Vec3;
     const mask = new Uint8Array(mshape[0] * mshape[1] * mshape[2]);
     let m = 0;
-    for (let z = start[2]; z < stop[2]; z++) for (let y = start[1]; y < stop[1]; y++) {
-      let i = start[0] + sx * (y + sy * z);
-      for (let x = start[0]; x < stop[0]; x++, i++, m++) mask[m] = ids[i] === id ? 1 : 0;
-    }
+    for (let z = start[2]; z < stop[2]; z++)
+      for (let y = start[1]; y < stop[1]; y++) {
+        let i = start[0] + sx * (y + sy * z);
+        for (let x = start[0]; x < stop[0]; x++, i++, m++) mask[m] = ids[i] === id ? 1 : 0;
+      }
     const raw = emitTriangles(await scanKernels.marchingCubesScan(mask, mshape), mshape);
     if (raw.triangles.length === 0) continue;
     const origin = start.map((v, a) => v + readBox.start[a]) as Vec3; // global voxel of local (0, 0, 0)
     const fixed = sharedVertices(raw.positions, origin, sharedPlanes);
     const smooth = taubinSmooth(raw, fixed); // same vertices, so `fixed` still applies
-    const simple = input.simplification > 0
-      ? simplifyMesh(smooth, fixed, simplificationLimits(input.simplification, smooth.triangles.length / 3))
-      : smooth;
+    const simple = input.simplification > 0 ? simplifyMesh(smooth, fixed, simplificationLimits(input.simplification, smooth.triangles.length / 3)) : smooth;
     out.push({ label, mesh: { positions: toNanometres(simple.positions, origin, input.resolution), triangles: simple.triangles } });
   }
   return out;

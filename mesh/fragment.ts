@@ -12,8 +12,14 @@ export function encodeFragment(mesh: IndexedMesh): Uint8Array {
   const view = new DataView(bytes.buffer);
   view.setUint32(0, vertices, true);
   let o = 4;
-  for (const p of mesh.positions) { view.setFloat32(o, p, true); o += 4; }
-  for (const t of mesh.triangles) { view.setUint32(o, t, true); o += 4; }
+  for (const p of mesh.positions) {
+    view.setFloat32(o, p, true);
+    o += 4;
+  }
+  for (const t of mesh.triangles) {
+    view.setUint32(o, t, true);
+    o += 4;
+  }
   return bytes;
 }
 

@@ -18,7 +18,7 @@ describe('marching-cubes triangles', () => {
 
   it('close every surface of random blobs, with consistent outward orientation', () => {
     let s = 7;
-    const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const random = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     for (let trial = 0; trial < 20; trial++) {
       const shape: Vec3 = [9, 8, 7];
       const cells = Array.from({ length: 9 * 8 * 7 }, () => random() < 0.4);

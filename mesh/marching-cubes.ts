@@ -14,7 +14,8 @@ export interface IndexedMesh {
 
 // Per cube edge: the offset of its lower corner and the axis it runs along.
 const EDGE_ORIGIN = EDGE_CORNERS.map(([a, b]) => {
-  const p = CORNERS[a], q = CORNERS[b];
+  const p = CORNERS[a],
+    q = CORNERS[b];
   const axis = p.findIndex((v, i) => v !== q[i]);
   return { offset: p.map((v, i) => Math.min(v, q[i])) as unknown as Vec3, axis };
 });
@@ -26,21 +27,26 @@ export function emitTriangles(scan: MarchingCubesScan, shape: Vec3): IndexedMesh
   const triangles = new Uint32Array(3 * total);
   const vertexOfEdge = new Map<number, number>();
   const positions: number[] = [];
-  let t = 0, i = 0;
-  for (let z = 0; z < cz; z++) for (let y = 0; y < cy; y++) for (let x = 0; x < cx; x++, i++) {
-    const edges = CASE_TRIANGLES[scan.cases[i]];
-    for (const e of edges) {
-      const { offset, axis } = EDGE_ORIGIN[e];
-      const px = x + offset[0], py = y + offset[1], pz = z + offset[2];
-      const id = 3 * (px + sx * (py + sy * pz)) + axis;
-      let v = vertexOfEdge.get(id);
-      if (v === undefined) {
-        v = positions.length / 3;
-        vertexOfEdge.set(id, v);
-        positions.push(px + (axis === 0 ? 0.5 : 0), py + (axis === 1 ? 0.5 : 0), pz + (axis === 2 ? 0.5 : 0));
+  let t = 0,
+    i = 0;
+  for (let z = 0; z < cz; z++)
+    for (let y = 0; y < cy; y++)
+      for (let x = 0; x < cx; x++, i++) {
+        const edges = CASE_TRIANGLES[scan.cases[i]];
+        for (const e of edges) {
+          const { offset, axis } = EDGE_ORIGIN[e];
+          const px = x + offset[0],
+            py = y + offset[1],
+            pz = z + offset[2];
+          const id = 3 * (px + sx * (py + sy * pz)) + axis;
+          let v = vertexOfEdge.get(id);
+          if (v === undefined) {
+            v = positions.length / 3;
+            vertexOfEdge.set(id, v);
+            positions.push(px + (axis === 0 ? 0.5 : 0), py + (axis === 1 ? 0.5 : 0), pz + (axis === 2 ? 0.5 : 0));
+          }
+          triangles[t++] = v;
+        }
       }
-      triangles[t++] = v;
-    }
-  }
   return { positions: Float32Array.from(positions), triangles };
 }

@@ -9,7 +9,8 @@ import { MAX_SIMPLIFICATION } from './simplify.js';
 /** Labels over `b` (global voxels) from a function of the global voxel coordinates. */
 function labelsOver(b: Box, label: (x: number, y: number, z: number) => number): Uint32Array {
   const out: number[] = [];
-  for (let z = b.start[2]; z < b.stop[2]; z++) for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) out.push(label(x, y, z));
+  for (let z = b.start[2]; z < b.stop[2]; z++)
+    for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) out.push(label(x, y, z));
   return Uint32Array.from(out);
 }
 
@@ -22,7 +23,13 @@ function ball(r: number, centre: Vec3) {
 function meshWhole(size: Vec3, label: (x: number, y: number, z: number) => number, simplification = 0, kernels = cpuKernels) {
   const bounds = box([0, 0, 0], size);
   const region = meshRegion(bounds, bounds);
-  return meshChunk({ labels: labelsOver(region.readBox, (x, y, z) => (x < 0 || y < 0 || z < 0 || x >= size[0] || y >= size[1] || z >= size[2] ? 0 : label(x, y, z))), region, resolution: [1, 1, 1], simplification, kernels });
+  return meshChunk({
+    labels: labelsOver(region.readBox, (x, y, z) => (x < 0 || y < 0 || z < 0 || x >= size[0] || y >= size[1] || z >= size[2] ? 0 : label(x, y, z))),
+    region,
+    resolution: [1, 1, 1],
+    simplification,
+    kernels,
+  });
 }
 
 describe('a sphere', () => {
@@ -41,7 +48,8 @@ describe('a sphere', () => {
   }
 
   it('loses triangles monotonically with the simplification level, staying closed and near the sphere', async () => {
-    const r = 14, centre: Vec3 = [17.3, 16.8, 17.1];
+    const r = 14,
+      centre: Vec3 = [17.3, 16.8, 17.1];
     const counts: number[] = [];
     for (let level = 0; level <= MAX_SIMPLIFICATION; level++) {
       const [{ mesh }] = await meshWhole([36, 36, 36], ball(r, centre), level);
@@ -67,11 +75,14 @@ describe('chunk meshing', () => {
     const chunk = box([0, 0, 0], [20, 40, 40]); // shares the plane x = 20 with its neighbour
     const region = meshRegion(chunk, bounds);
     expect(region.sharedPlanes).toEqual([[20], [], []]);
-    const labels = labelsOver(region.readBox, (x, y, z) => (x < 0 || y < 0 || z < 0 || x >= 40 || y >= 40 || z >= 40 ? 0 : ball(12, [20.2, 19.7, 20.4])(x, y, z)));
+    const labels = labelsOver(region.readBox, (x, y, z) =>
+      x < 0 || y < 0 || z < 0 || x >= 40 || y >= 40 || z >= 40 ? 0 : ball(12, [20.2, 19.7, 20.4])(x, y, z),
+    );
     for (const simplification of [0, 6]) {
       const [{ mesh }] = await meshChunk({ labels, region, resolution: [1, 1, 1], simplification, kernels: cpuKernels });
       const onPlane = [];
-      for (let v = 0; v < mesh.positions.length; v += 3) if (mesh.positions[v] === 20.5) onPlane.push([mesh.positions[v + 1] - 0.5, mesh.positions[v + 2] - 0.5]);
+      for (let v = 0; v < mesh.positions.length; v += 3)
+        if (mesh.positions[v] === 20.5) onPlane.push([mesh.positions[v + 1] - 0.5, mesh.positions[v + 2] - 0.5]);
       // Every plane vertex is an edge midpoint: one coordinate integral, the other half-integral.
       expect(onPlane.length).toBeGreaterThan(20);
       for (const [y, z] of onPlane) expect(Number.isInteger(y) !== Number.isInteger(z)).toBe(true);
@@ -96,7 +107,7 @@ describe('chunk meshing', () => {
   it('gives the same meshes with the gpu scan as with the cpu scan', async () => {
     const gpu = await gpuKernelsForTests();
     if (!gpu) return;
-    const label = (x: number, y: number, z: number) => ((x * 7 + y * 3) % 23 < 9 ? 1 + ((x >> 3) + (z >> 3)) % 4 : 0);
+    const label = (x: number, y: number, z: number) => ((x * 7 + y * 3) % 23 < 9 ? 1 + (((x >> 3) + (z >> 3)) % 4) : 0);
     for (const simplification of [0, 3]) {
       const cpu = await meshWhole([30, 26, 21], label, simplification, cpuKernels);
       const onGpu = await meshWhole([30, 26, 21], label, simplification, gpu);

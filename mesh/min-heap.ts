@@ -6,7 +6,8 @@ export class MinHeap {
 
   push(cost: number, id: number): void {
     if (this.size === this.costs.length) {
-      const costs = new Float64Array(2 * this.size), ids = new Uint32Array(2 * this.size);
+      const costs = new Float64Array(2 * this.size),
+        ids = new Uint32Array(2 * this.size);
       costs.set(this.costs);
       ids.set(this.ids);
       this.costs = costs;
@@ -31,7 +32,8 @@ export class MinHeap {
   /** Removes the smallest entry and returns its id. */
   pop(): number {
     const top = this.ids[0];
-    const cost = this.costs[--this.size], id = this.ids[this.size];
+    const cost = this.costs[--this.size],
+      id = this.ids[this.size];
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;

@@ -26,7 +26,8 @@ export interface SimplifyLimits {
  * about 0.15 * s voxel from its faces' planes (summed over them, hence the larger bound).
  */
 export function simplificationLimits(level: number, triangles: number): SimplifyLimits {
-  if (!Number.isInteger(level) || level < 0 || level > MAX_SIMPLIFICATION) throw new InvalidInput(`simplification ${level} must be an integer 0..${MAX_SIMPLIFICATION}`);
+  if (!Number.isInteger(level) || level < 0 || level > MAX_SIMPLIFICATION)
+    throw new InvalidInput(`simplification ${level} must be an integer 0..${MAX_SIMPLIFICATION}`);
   const deviation = 0.15 * level;
   return { targetTriangles: Math.ceil(triangles / 2 ** level), maxError: 4 * deviation * deviation };
 }
@@ -34,8 +35,18 @@ export function simplificationLimits(level: number, triangles: number): Simplify
 type Quadric = Float64Array; // a², ab, ac, ad, b², bc, bd, c², cd, d² of the plane ax + by + cz + d = 0, summed
 
 function quadricError(q: Quadric, o: number, x: number, y: number, z: number): number {
-  return q[o] * x * x + 2 * q[o + 1] * x * y + 2 * q[o + 2] * x * z + 2 * q[o + 3] * x
-    + q[o + 4] * y * y + 2 * q[o + 5] * y * z + 2 * q[o + 6] * y + q[o + 7] * z * z + 2 * q[o + 8] * z + q[o + 9];
+  return (
+    q[o] * x * x +
+    2 * q[o + 1] * x * y +
+    2 * q[o + 2] * x * z +
+    2 * q[o + 3] * x +
+    q[o + 4] * y * y +
+    2 * q[o + 5] * y * z +
+    2 * q[o + 6] * y +
+    q[o + 7] * z * z +
+    2 * q[o + 8] * z +
+    q[o + 9]
+  );
 }
 
 export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: SimplifyLimits): IndexedMesh {
@@ -74,7 +85,8 @@ class EdgeCollapse {
   private readonly q = new Float64Array(10);
 
   constructor(mesh: IndexedMesh, fixed: Uint8Array) {
-    const n = mesh.positions.length / 3, m = mesh.triangles.length / 3;
+    const n = mesh.positions.length / 3,
+      m = mesh.triangles.length / 3;
     this.triangles = m;
     this.pos = Float64Array.from(mesh.positions);
     this.tri = Int32Array.from(mesh.triangles);
@@ -105,7 +117,8 @@ class EdgeCollapse {
     while (heap.size > 0 && this.triangles > limits.targetTriangles) {
       const cost = heap.peekCost();
       const id = heap.pop();
-      const u = cu[id], v = cv[id];
+      const u = cu[id],
+        v = cv[id];
       if (removed[u] || removed[v] || stamp[u] !== su[id] || stamp[v] !== sv[id]) continue;
       if (cost > limits.maxError) break;
       this.collapseTarget(u, v, target);
@@ -121,7 +134,10 @@ class EdgeCollapse {
   private push(u: number, v: number): void {
     if (this.locked[u] && this.locked[v]) return;
     const cost = this.collapseTarget(u, v, this.target);
-    this.cu.push(u); this.cv.push(v); this.su.push(this.stamp[u]); this.sv.push(this.stamp[v]);
+    this.cu.push(u);
+    this.cv.push(v);
+    this.su.push(this.stamp[u]);
+    this.sv.push(this.stamp[v]);
     this.heap.push(cost, this.cu.length - 1);
   }
 
@@ -131,28 +147,49 @@ class EdgeCollapse {
     for (let j = 0; j < 10; j++) q[j] = Q[10 * u + j] + Q[10 * v + j];
     if (locked[u] || locked[v]) {
       const k = locked[u] ? u : v;
-      out[0] = pos[3 * k]; out[1] = pos[3 * k + 1]; out[2] = pos[3 * k + 2];
+      out[0] = pos[3 * k];
+      out[1] = pos[3 * k + 1];
+      out[2] = pos[3 * k + 2];
       return Math.max(0, quadricError(q, 0, out[0], out[1], out[2]));
     }
     // The quadric's minimum, when well conditioned and near the edge; else the best of ends and midpoint.
-    const a = q[0], b = q[1], c = q[2], d = q[3], e = q[4], f = q[5], g = q[6], h = q[7], i = q[8];
+    const a = q[0],
+      b = q[1],
+      c = q[2],
+      d = q[3],
+      e = q[4],
+      f = q[5],
+      g = q[6],
+      h = q[7],
+      i = q[8];
     const det = a * (e * h - f * f) - b * (b * h - f * c) + c * (b * f - e * c);
-    const mx = (pos[3 * u] + pos[3 * v]) / 2, my = (pos[3 * u + 1] + pos[3 * v + 1]) / 2, mz = (pos[3 * u + 2] + pos[3 * v + 2]) / 2;
-    const ex = pos[3 * u] - pos[3 * v], ey = pos[3 * u + 1] - pos[3 * v + 1], ez = pos[3 * u + 2] - pos[3 * v + 2];
+    const mx = (pos[3 * u] + pos[3 * v]) / 2,
+      my = (pos[3 * u + 1] + pos[3 * v + 1]) / 2,
+      mz = (pos[3 * u + 2] + pos[3 * v + 2]) / 2;
+    const ex = pos[3 * u] - pos[3 * v],
+      ey = pos[3 * u + 1] - pos[3 * v + 1],
+      ez = pos[3 * u + 2] - pos[3 * v + 2];
     const edge2 = ex * ex + ey * ey + ez * ez;
     if (Math.abs(det) > 1e-9 * Math.max(1e-30, (a + e + h) ** 3)) {
       const x = -(d * (e * h - f * f) - b * (g * h - f * i) + c * (g * f - e * i)) / det;
       const y = -(a * (g * h - i * f) - d * (b * h - f * c) + c * (b * i - g * c)) / det;
       const z = -(a * (e * i - f * g) - b * (b * i - g * c) + d * (b * f - e * c)) / det;
       if ((x - mx) ** 2 + (y - my) ** 2 + (z - mz) ** 2 <= edge2) {
-        out[0] = x; out[1] = y; out[2] = z;
+        out[0] = x;
+        out[1] = y;
+        out[2] = z;
         return Math.max(0, quadricError(q, 0, x, y, z));
       }
     }
     let best = Infinity;
     const consider = (x: number, y: number, z: number) => {
       const err = quadricError(q, 0, x, y, z);
-      if (err < best) { best = err; out[0] = x; out[1] = y; out[2] = z; }
+      if (err < best) {
+        best = err;
+        out[0] = x;
+        out[1] = y;
+        out[2] = z;
+      }
     };
     consider(pos[3 * u], pos[3 * u + 1], pos[3 * u + 2]);
     consider(pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]);
@@ -162,11 +199,16 @@ class EdgeCollapse {
 
   private neighbours(v: number): number[] {
     const { tri, mark } = this;
-    const seen = ++this.stamp0, out: number[] = [];
-    for (const f of this.faces[v]) for (let k = 0; k < 3; k++) {
-      const w = tri[3 * f + k];
-      if (w !== v && mark[w] !== seen) { mark[w] = seen; out.push(w); }
-    }
+    const seen = ++this.stamp0,
+      out: number[] = [];
+    for (const f of this.faces[v])
+      for (let k = 0; k < 3; k++) {
+        const w = tri[3 * f + k];
+        if (w !== v && mark[w] !== seen) {
+          mark[w] = seen;
+          out.push(w);
+        }
+      }
     return out;
   }
 
@@ -178,30 +220,44 @@ class EdgeCollapse {
   /** May u and v merge at `to` without tearing or folding the surface? */
   private collapsible(u: number, v: number, to: Float64Array): boolean {
     const { faces, tri, mark, pos, before, after } = this;
-    let s0 = -1, s1 = -1, shared = 0;
-    for (const f of faces[u]) if (this.hasVertex(f, v)) { if (shared++ === 0) s0 = f; else s1 = f; }
+    let s0 = -1,
+      s1 = -1,
+      shared = 0;
+    for (const f of faces[u])
+      if (this.hasVertex(f, v)) {
+        if (shared++ === 0) s0 = f;
+        else s1 = f;
+      }
     if (shared !== 2) return false;
     // Link condition: u and v share exactly the two neighbours opposite the edge.
     const ofV = ++this.stamp0;
     for (const f of faces[v]) for (let k = 0; k < 3; k++) mark[tri[3 * f + k]] = ofV;
     const counted = ++this.stamp0;
     let common = 0;
-    for (const f of faces[u]) for (let k = 0; k < 3; k++) {
-      const w = tri[3 * f + k];
-      if (w !== u && w !== v && mark[w] === ofV) { mark[w] = counted; common++; }
-    }
+    for (const f of faces[u])
+      for (let k = 0; k < 3; k++) {
+        const w = tri[3 * f + k];
+        if (w !== u && w !== v && mark[w] === ofV) {
+          mark[w] = counted;
+          common++;
+        }
+      }
     if (common !== 2) return false;
-    for (const f of [s0, s1]) for (let k = 0; k < 3; k++) {
-      const w = tri[3 * f + k];
-      if (w !== u && w !== v && faces[w].length <= 3) return false;
-    }
-    for (const end of [u, v]) for (const f of faces[end]) {
-      if (f === s0 || f === s1) continue;
-      const a = tri[3 * f], b = tri[3 * f + 1], c = tri[3 * f + 2];
-      const hadBefore = faceNormal(pos, a, b, c, before);
-      if (!faceNormalMoved(pos, a, b, c, end, to, after)) return false;
-      if (hadBefore && dot(before, after) <= 0.2 * length(before) * length(after)) return false;
-    }
+    for (const f of [s0, s1])
+      for (let k = 0; k < 3; k++) {
+        const w = tri[3 * f + k];
+        if (w !== u && w !== v && faces[w].length <= 3) return false;
+      }
+    for (const end of [u, v])
+      for (const f of faces[end]) {
+        if (f === s0 || f === s1) continue;
+        const a = tri[3 * f],
+          b = tri[3 * f + 1],
+          c = tri[3 * f + 2];
+        const hadBefore = faceNormal(pos, a, b, c, before);
+        if (!faceNormalMoved(pos, a, b, c, end, to, after)) return false;
+        if (hadBefore && dot(before, after) <= 0.2 * length(before) * length(after)) return false;
+      }
     return true;
   }
 
@@ -209,7 +265,9 @@ class EdgeCollapse {
   private collapse(u: number, v: number, to: Float64Array): void {
     const { faces, tri, pos, Q } = this;
     const [keep, gone] = this.locked[v] ? [v, u] : [u, v];
-    pos[3 * keep] = to[0]; pos[3 * keep + 1] = to[1]; pos[3 * keep + 2] = to[2];
+    pos[3 * keep] = to[0];
+    pos[3 * keep + 1] = to[1];
+    pos[3 * keep + 2] = to[2];
     for (const f of faces[gone]) {
       const o = 3 * f;
       if (this.hasVertex(f, keep)) {
@@ -238,9 +296,13 @@ function planeQuadrics(pos: Float64Array, tri: Int32Array, n: number): Float64Ar
   const normal = new Float64Array(3);
   for (let f = 0; f < tri.length / 3; f++) {
     if (!faceNormal(pos, tri[3 * f], tri[3 * f + 1], tri[3 * f + 2], normal)) continue;
-    const a = normal[0], b = normal[1], c = normal[2];
+    const a = normal[0],
+      b = normal[1],
+      c = normal[2];
     const len = Math.sqrt(a * a + b * b + c * c);
-    const na = a / len, nb = b / len, nc = c / len;
+    const na = a / len,
+      nb = b / len,
+      nc = c / len;
     const v0 = tri[3 * f];
     const d = -(na * pos[3 * v0] + nb * pos[3 * v0 + 1] + nc * pos[3 * v0 + 2]);
     const plane = [na * na, na * nb, na * nc, na * d, nb * nb, nb * nc, nb * d, nc * nc, nc * d, d * d];
@@ -277,7 +339,12 @@ function faceNormalMoved(p: Float64Array, a: number, b: number, c: number, moved
 }
 
 function crossOf(ax: number, ay: number, az: number, bx: number, by: number, bz: number, cx: number, cy: number, cz: number, out: Float64Array): boolean {
-  const ux = bx - ax, uy = by - ay, uz = bz - az, vx = cx - ax, vy = cy - ay, vz = cz - az;
+  const ux = bx - ax,
+    uy = by - ay,
+    uz = bz - az,
+    vx = cx - ax,
+    vy = cy - ay,
+    vz = cz - az;
   out[0] = uy * vz - uz * vy;
   out[1] = uz * vx - ux * vz;
   out[2] = ux * vy - uy * vx;

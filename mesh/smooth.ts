@@ -16,10 +16,23 @@ export function taubinSmooth(mesh: IndexedMesh, fixed: Uint8Array, opts = TAUBIN
   let q = new Float64Array(p.length);
   const step = (factor: number) => {
     for (let v = 0; v < n; v++) {
-      const s = start[v], e = start[v + 1];
-      if (fixed[v] || e === s) { q[3 * v] = p[3 * v]; q[3 * v + 1] = p[3 * v + 1]; q[3 * v + 2] = p[3 * v + 2]; continue; }
-      let x = 0, y = 0, z = 0;
-      for (let j = s; j < e; j++) { const u = neighbours[j]; x += p[3 * u]; y += p[3 * u + 1]; z += p[3 * u + 2]; }
+      const s = start[v],
+        e = start[v + 1];
+      if (fixed[v] || e === s) {
+        q[3 * v] = p[3 * v];
+        q[3 * v + 1] = p[3 * v + 1];
+        q[3 * v + 2] = p[3 * v + 2];
+        continue;
+      }
+      let x = 0,
+        y = 0,
+        z = 0;
+      for (let j = s; j < e; j++) {
+        const u = neighbours[j];
+        x += p[3 * u];
+        y += p[3 * u + 1];
+        z += p[3 * u + 2];
+      }
       const k = 1 / (e - s);
       q[3 * v] = p[3 * v] + factor * (x * k - p[3 * v]);
       q[3 * v + 1] = p[3 * v + 1] + factor * (y * k - p[3 * v + 1]);
@@ -27,6 +40,9 @@ export function taubinSmooth(mesh: IndexedMesh, fixed: Uint8Array, opts = TAUBIN
     }
     [p, q] = [q, p];
   };
-  for (let i = 0; i < opts.iterations; i++) { step(opts.lambda); step(opts.mu); }
+  for (let i = 0; i < opts.iterations; i++) {
+    step(opts.lambda);
+    step(opts.mu);
+  }
   return { positions: Float32Array.from(p), triangles: mesh.triangles };
 }

@@ -12,19 +12,25 @@ export function vertexAdjacency(vertexCount: number, triangles: Uint32Array): Ad
   for (let v = 0; v < vertexCount; v++) start[v + 1] += start[v];
   const raw = new Uint32Array(start[vertexCount]);
   const fill = start.slice(0, vertexCount);
-  for (let i = 0; i < triangles.length; i += 3) for (let k = 0; k < 3; k++) {
-    const a = triangles[i + k], b = triangles[i + (k + 1) % 3];
-    raw[fill[a]++] = b;
-    raw[fill[b]++] = a;
-  }
+  for (let i = 0; i < triangles.length; i += 3)
+    for (let k = 0; k < 3; k++) {
+      const a = triangles[i + k],
+        b = triangles[i + ((k + 1) % 3)];
+      raw[fill[a]++] = b;
+      raw[fill[b]++] = a;
+    }
   const seen = new Int32Array(vertexCount).fill(-1); // seen[n] = v once n is listed for v
   let out = 0;
   for (let v = 0; v < vertexCount; v++) {
-    const from = start[v], to = start[v + 1];
+    const from = start[v],
+      to = start[v + 1];
     start[v] = out;
     for (let j = from; j < to; j++) {
       const n = raw[j];
-      if (seen[n] !== v) { seen[n] = v; raw[out++] = n; }
+      if (seen[n] !== v) {
+        seen[n] = v;
+        raw[out++] = n;
+      }
     }
   }
   start[vertexCount] = out;

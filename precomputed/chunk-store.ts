@@ -23,7 +23,10 @@ export interface ChunkStore {
 
 /** One object per chunk, `<scale key>/<box>`; uploads start as each chunk is encoded. */
 export class ChunkObjects implements ChunkStore {
-  constructor(private readonly store: Store, private readonly scaleKey: string) {}
+  constructor(
+    private readonly store: Store,
+    private readonly scaleKey: string,
+  ) {}
 
   key(chunk: Box): string {
     return `${this.scaleKey}/${chunkKey(chunk)}`;
@@ -42,7 +45,7 @@ export class ChunkObjects implements ChunkStore {
   }
 
   async write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false, contentType: string): Promise<void> {
-    const options = { gzip: gzip ? 'compressed' as const : false, contentType };
+    const options = { gzip: gzip ? ('compressed' as const) : false, contentType };
     const puts: Promise<void>[] = [];
     for (const [i, bytes] of encoded(gzip || undefined)) {
       const put = this.store.put(this.key(chunks[i]), bytes, options);
@@ -57,7 +60,10 @@ export class ChunkObjects implements ChunkStore {
 
 /** Shards of a sharded scale: chunks read by range, written a whole shard at a time. */
 export class ChunkShards implements ChunkStore {
-  constructor(private readonly sharded: ShardedScale, private readonly gridCell: (chunk: Box) => [number, number, number]) {}
+  constructor(
+    private readonly sharded: ShardedScale,
+    private readonly gridCell: (chunk: Box) => [number, number, number],
+  ) {}
 
   read(chunk: Box, maxBytes: number): Promise<Uint8Array | null> {
     return this.sharded.readChunk(this.gridCell(chunk), maxBytes);
@@ -77,7 +83,15 @@ export class ChunkShards implements ChunkStore {
     const entries: ShardEntry[] = [];
     for (const [i, bytes] of encoded(undefined)) entries[i] = { id: this.sharded.idOf(this.gridCell(chunks[i])), bytes };
     const byShard = this.byShard(chunks.map((c, i) => [c, i] as const));
-    await Promise.all([...byShard].map(([shard, cs]) => this.sharded.writeShard(shard, cs.map(([, i]) => entries[i]), gzip || undefined)));
+    await Promise.all(
+      [...byShard].map(([shard, cs]) =>
+        this.sharded.writeShard(
+          shard,
+          cs.map(([, i]) => entries[i]),
+          gzip || undefined,
+        ),
+      ),
+    );
   }
 
   private byShard<T extends readonly [Box, number]>(items: T[]): Map<number, T[]> {
@@ -85,7 +99,8 @@ export class ChunkShards implements ChunkStore {
     for (const item of items) {
       const shard = this.sharded.shardOf(this.gridCell(item[0]));
       const list = out.get(shard);
-      if (list) list.push(item); else out.set(shard, [item]);
+      if (list) list.push(item);
+      else out.set(shard, [item]);
     }
     return out;
   }

@@ -3,7 +3,9 @@ import { chunkKey, parseChunkKey } from '../common/box.js';
 import { addScale, allChunks, assertChunkAligned, chunkBox, chunksIntersecting, chunksWithin, createInfo, gridShape, parseInfo, scaleBounds } from './info.js';
 
 const base = {
-  type: 'image', data_type: 'uint8', num_channels: 1,
+  type: 'image',
+  data_type: 'uint8',
+  num_channels: 1,
   scales: [{ key: '4_4_40', size: [100, 70, 33], resolution: [4, 4, 40], voxel_offset: [10, -6, 3], chunk_sizes: [[64, 64, 16]], encoding: 'raw' }],
 };
 
@@ -32,15 +34,17 @@ describe('chunk grid', () => {
 
   it('accepts exactly the grid chunks as aligned', () => {
     expect(() => assertChunkAligned(scale, parseChunkKey('74-110_58-64_35-36'), 'chunk')).not.toThrow();
-    expect(() => assertChunkAligned(scale, parseChunkKey('0-64_-6-58_3-19'), 'Downsample task: chunk_path'))
-      .toThrow('Downsample task: chunk_path 0-64_-6-58_3-19 is not aligned to chunk size [64,64,16] of scale 4_4_40 (bounds [10,-6,3]-[110,64,36])');
+    expect(() => assertChunkAligned(scale, parseChunkKey('0-64_-6-58_3-19'), 'Downsample task: chunk_path')).toThrow(
+      'Downsample task: chunk_path 0-64_-6-58_3-19 is not aligned to chunk size [64,64,16] of scale 4_4_40 (bounds [10,-6,3]-[110,64,36])',
+    );
     expect(() => assertChunkAligned(scale, parseChunkKey('74-138_58-64_35-36'), 'chunk')).toThrow(/not aligned/); // past the bound
   });
 
   it('parses chunk keys with negative coordinates and names bad ones', () => {
     expect(parseChunkKey('-6-58_0-1_2-3')).toEqual({ start: [-6, 0, 2], stop: [58, 1, 3] });
     // One spelling per box: a suffix, leading zeros or -0 would name a second object.
-    for (const bad of ['-6-58_0-1_2-3.npz', '0-64_0-64_0-64.dup', '00-64_0-64_0-64', '0-064_0-64_0-64', '-0-64_0-64_0-64', ' 0-64_0-64_0-64']) expect(() => parseChunkKey(bad)).toThrow(/is not (of the form|canonical)/);
+    for (const bad of ['-6-58_0-1_2-3.npz', '0-64_0-64_0-64.dup', '00-64_0-64_0-64', '0-064_0-64_0-64', '-0-64_0-64_0-64', ' 0-64_0-64_0-64'])
+      expect(() => parseChunkKey(bad)).toThrow(/is not (of the form|canonical)/);
     expect(() => parseChunkKey('0-64_0-64', 'chunk_path')).toThrow('chunk_path "0-64_0-64" is not of the form x0-x1_y0-y1_z0-z1');
     expect(() => parseChunkKey('5-5_0-1_0-1', 'chunk_path')).toThrow('chunk_path "5-5_0-1_0-1" is an empty box');
   });
@@ -58,22 +62,76 @@ describe('scales', () => {
   });
 
   it('creates as many mips as it takes to fit one chunk', () => {
-    const info = createInfo({ type: 'segmentation', dataType: 'uint64', size: [512, 300, 100], resolution: [4, 4, 40], chunkSize: [64, 64, 64], encoding: 'compressed_segmentation', factor: [2, 2, 1] });
-    expect(info.scales.map((s) => s.size)).toEqual([[512, 300, 100], [256, 150, 100], [128, 75, 100], [64, 38, 100]]);
+    const info = createInfo({
+      type: 'segmentation',
+      dataType: 'uint64',
+      size: [512, 300, 100],
+      resolution: [4, 4, 40],
+      chunkSize: [64, 64, 64],
+      encoding: 'compressed_segmentation',
+      factor: [2, 2, 1],
+    });
+    expect(info.scales.map((s) => s.size)).toEqual([
+      [512, 300, 100],
+      [256, 150, 100],
+      [128, 75, 100],
+      [64, 38, 100],
+    ]);
     expect(info.scales[3].compressed_segmentation_block_size).toEqual([8, 8, 8]);
   });
 });
 
 describe('info validation names the field', () => {
-  const bad = (patch: (o: any) => void) => { const o = structuredClone(base) as any; patch(o); return () => parseInfo(o); };
+  const bad = (patch: (o: any) => void) => {
+    const o = structuredClone(base) as any;
+    patch(o);
+    return () => parseInfo(o);
+  };
   it.each([
-    [(o: any) => { o.type = 'mesh'; }, 'info: type "mesh" must be "image" or "segmentation"'],
-    [(o: any) => { o.data_type = 'int8'; }, 'info: data_type "int8" must be one of'],
-    [(o: any) => { o.scales[0].size = [1, 2]; }, 'info: scales[0].size [1,2] must be an array of 3 numbers'],
-    [(o: any) => { o.scales[0].chunk_sizes = [[64, 0, 64]]; }, 'info: scales[0].chunk_sizes[0] [64,0,64] must be positive'],
-    [(o: any) => { o.scales[0].encoding = 'compressed_segmentation'; o.scales[0].compressed_segmentation_block_size = [8, 8, 8]; }, 'needs data_type uint32 or uint64, not uint8'],
-    [(o: any) => { o.type = 'segmentation'; o.num_channels = 2; }, 'info: num_channels 2 must be 1 for segmentation'],
-    [(o: any) => { o.scales.push({ ...o.scales[0], key: 'x', resolution: [2, 4, 40] }); }, 'info: scales[1].resolution [2,4,40] must not decrease'],
+    [
+      (o: any) => {
+        o.type = 'mesh';
+      },
+      'info: type "mesh" must be "image" or "segmentation"',
+    ],
+    [
+      (o: any) => {
+        o.data_type = 'int8';
+      },
+      'info: data_type "int8" must be one of',
+    ],
+    [
+      (o: any) => {
+        o.scales[0].size = [1, 2];
+      },
+      'info: scales[0].size [1,2] must be an array of 3 numbers',
+    ],
+    [
+      (o: any) => {
+        o.scales[0].chunk_sizes = [[64, 0, 64]];
+      },
+      'info: scales[0].chunk_sizes[0] [64,0,64] must be positive',
+    ],
+    [
+      (o: any) => {
+        o.scales[0].encoding = 'compressed_segmentation';
+        o.scales[0].compressed_segmentation_block_size = [8, 8, 8];
+      },
+      'needs data_type uint32 or uint64, not uint8',
+    ],
+    [
+      (o: any) => {
+        o.type = 'segmentation';
+        o.num_channels = 2;
+      },
+      'info: num_channels 2 must be 1 for segmentation',
+    ],
+    [
+      (o: any) => {
+        o.scales.push({ ...o.scales[0], key: 'x', resolution: [2, 4, 40] });
+      },
+      'info: scales[1].resolution [2,4,40] must not decrease',
+    ],
   ])('%#', (patch, message) => expect(bad(patch)).toThrow(message));
 
   it('rejects malformed JSON', () => expect(() => parseInfo('{"type": ')).toThrow(/info: not valid JSON/));

@@ -85,7 +85,10 @@ export function parseInfo(input: string | unknown): Info {
   if (raw.type === 'segmentation' && raw.num_channels !== 1) fail('num_channels', raw.num_channels, 'must be 1 for segmentation');
   if (!Array.isArray(raw.scales) || raw.scales.length === 0) fail('scales', raw.scales, 'must be a non-empty array');
   const scales = raw.scales.map((s: any, i: number) => parseScale(s, i, dataType, raw.num_channels));
-  if (typeof raw.mesh === 'string') scales.forEach((s: Scale, i: number) => { if (s.key.split('/')[0] === raw.mesh) fail(`scales[${i}].key`, s.key, `is in the mesh directory "${raw.mesh}"`); });
+  if (typeof raw.mesh === 'string')
+    scales.forEach((s: Scale, i: number) => {
+      if (s.key.split('/')[0] === raw.mesh) fail(`scales[${i}].key`, s.key, `is in the mesh directory "${raw.mesh}"`);
+    });
   // Two scales with one key would write into one directory: a mip would overwrite another.
   const firstWithKey = new Map<string, number>();
   scales.forEach((s: Scale, i: number) => {
@@ -295,9 +298,12 @@ export function scaleIndex(info: Info, key: string): number {
 export function assertChunkUnion(scale: Scale, b: Box, what: string): void {
   const c = chunkSize(scale);
   const bounds = scaleBounds(scale);
-  const aligned = [0, 1, 2].every((i) => b.start[i] < b.stop[i]
-    && (b.start[i] - scale.voxel_offset[i]) % c[i] === 0
-    && ((b.stop[i] - scale.voxel_offset[i]) % c[i] === 0 || b.stop[i] === bounds.stop[i]));
+  const aligned = [0, 1, 2].every(
+    (i) =>
+      b.start[i] < b.stop[i] &&
+      (b.start[i] - scale.voxel_offset[i]) % c[i] === 0 &&
+      ((b.stop[i] - scale.voxel_offset[i]) % c[i] === 0 || b.stop[i] === bounds.stop[i]),
+  );
   if (!aligned || !contains(bounds, b)) {
     throw new InvalidInput(`${what} ${chunkKey(b)} is not made of whole chunks [${c}] of scale ${scale.key} (bounds ${formatBox(bounds)})`);
   }
@@ -306,7 +312,9 @@ export function assertChunkUnion(scale: Scale, b: Box, what: string): void {
 /** What a chunk of `scale` is encoded from: the codec's inputs besides the voxels. */
 export function chunkFormat(info: Info, scale: Scale): ChunkFormat {
   return {
-    encoding: scale.encoding, dataType: info.data_type, channels: info.num_channels,
+    encoding: scale.encoding,
+    dataType: info.data_type,
+    channels: info.num_channels,
     ...(scale.compressed_segmentation_block_size ? { blockSize: scale.compressed_segmentation_block_size } : {}),
     ...(info.gzip !== undefined ? { gzip: info.gzip } : {}),
   };

@@ -14,7 +14,12 @@ export class ShardedScale {
   readonly compactShape: Vec3 | null;
   private readonly values: ShardedKvStore;
 
-  constructor(store: Store, readonly key: string, readonly spec: ShardingSpec, readonly grid: Vec3) {
+  constructor(
+    store: Store,
+    readonly key: string,
+    readonly spec: ShardingSpec,
+    readonly grid: Vec3,
+  ) {
     this.compactShape = compactShardShape(spec, grid);
     // A minishard lists at most every chunk of the grid.
     this.values = new ShardedKvStore(store, key, spec, grid[0] * grid[1] * grid[2]);
@@ -73,7 +78,9 @@ export class ShardedScale {
     if (this.cellShards) return this.cellShards;
     const [gx, gy, gz] = this.grid;
     if (gx * gy * gz > MAX_SCATTERED_CELLS) {
-      throw new InvalidInput(`scale ${this.key}: ${gx * gy * gz} chunks with ${this.spec.hash} sharding${this.spec.hash === 'identity' ? ' that wraps around' : ''}: finding each shard's chunks would hash them all; use identity hashing with enough shard_bits (digest create-layer --sharded picks such parameters)`);
+      throw new InvalidInput(
+        `scale ${this.key}: ${gx * gy * gz} chunks with ${this.spec.hash} sharding${this.spec.hash === 'identity' ? ' that wraps around' : ''}: finding each shard's chunks would hash them all; use identity hashing with enough shard_bits (digest create-layer --sharded picks such parameters)`,
+      );
     }
     const out = new Int32Array(gx * gy * gz);
     for (let z = 0, i = 0; z < gz; z++) for (let y = 0; y < gy; y++) for (let x = 0; x < gx; x++, i++) out[i] = this.shardOf([x, y, z]);
@@ -88,7 +95,8 @@ export class ShardedScale {
   /** Writes one whole shard (every one of its cells present), atomically; `gzip` where the spec says gzip. */
   async writeShard(shard: number, entries: ShardEntry[], gzip?: GzipOptions): Promise<void> {
     const cells = this.cellsOf(shard).length;
-    if (entries.length !== cells) throw new InvalidInput(`scale ${this.key}: shard ${shard} has ${cells} chunks, ${entries.length} given; a shard is written whole`);
+    if (entries.length !== cells)
+      throw new InvalidInput(`scale ${this.key}: shard ${shard} has ${cells} chunks, ${entries.length} given; a shard is written whole`);
     for (const e of entries) {
       const at = this.values.shardOf(e.id);
       if (at !== shard) throw new InvalidInput(`scale ${this.key}: chunk ${e.id} belongs to shard ${at}, not ${shard}`);

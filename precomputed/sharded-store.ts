@@ -19,7 +19,12 @@ export class ShardedKvStore {
    * `dir`: the shard files' directory in `store`; `maxIds`: the most ids one minishard can list (a
    * bound for its index, checked before it is read).
    */
-  constructor(private readonly store: Store, readonly dir: string, readonly spec: ShardingSpec, private readonly maxIds: number) {}
+  constructor(
+    private readonly store: Store,
+    readonly dir: string,
+    readonly spec: ShardingSpec,
+    private readonly maxIds: number,
+  ) {}
 
   shardKey(shard: number): string {
     return `${this.dir}/${shardFileName(shard, this.spec)}`;
@@ -39,7 +44,8 @@ export class ShardedKvStore {
     const encodedLimit = this.spec.data_encoding === 'gzip' ? gzipBound(maxBytes) : maxBytes;
     if (range.end - range.start > encodedLimit) throw new CorruptData(`${where}: ${range.end - range.start} bytes, more than the ${encodedLimit} expected`);
     const bytes = await this.store.getRange(this.shardKey(shard), range.start, range.end - range.start);
-    if (!bytes || bytes.length !== range.end - range.start) throw new CorruptData(`${where}: the shard file ends before the chunk's ${range.end - range.start} bytes`);
+    if (!bytes || bytes.length !== range.end - range.start)
+      throw new CorruptData(`${where}: the shard file ends before the chunk's ${range.end - range.start} bytes`);
     return this.spec.data_encoding === 'gzip' ? gunzip(bytes, where, maxBytes) : bytes;
   }
 
@@ -56,7 +62,8 @@ export class ShardedKvStore {
   private async readIndexRange(shard: number, offset: number, length: number): Promise<BigUint64Array | null> {
     const bytes = await this.store.getRange(this.shardKey(shard), offset, length);
     if (!bytes) return null;
-    if (bytes.length !== length) throw new CorruptData(`${this.store.url}/${this.shardKey(shard)}: ${bytes.length} bytes where the shard index needs ${length}`);
+    if (bytes.length !== length)
+      throw new CorruptData(`${this.store.url}/${this.shardKey(shard)}: ${bytes.length} bytes where the shard index needs ${length}`);
     return new BigUint64Array(bytes.slice().buffer);
   }
 
@@ -81,7 +88,8 @@ export class ShardedKvStore {
       throw new CorruptData(`${where}: index range [${entry[0]}, ${entry[1]}) points past 2^53`);
     }
     const base = 16 * 2 ** this.spec.minishard_bits;
-    const start = base + Number(entry[0]), end = base + Number(entry[1]);
+    const start = base + Number(entry[0]),
+      end = base + Number(entry[1]);
     if (end < start) throw new CorruptData(`${where}: index range [${start}, ${end}) is reversed`);
     if (end === start) return new Map();
     // A minishard lists at most every chunk of the grid: 24 bytes each.

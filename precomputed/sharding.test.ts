@@ -18,8 +18,14 @@ import { cellOfMortonCode, compactShardShape, compressedMortonCode, encodeShard,
 import { Volume } from './volume.js';
 
 const spec = (s: Partial<ShardingSpec>): ShardingSpec => ({
-  '@type': 'neuroglancer_uint64_sharded_v1', preshift_bits: 0, hash: 'identity', minishard_bits: 0, shard_bits: 0,
-  minishard_index_encoding: 'raw', data_encoding: 'raw', ...s,
+  '@type': 'neuroglancer_uint64_sharded_v1',
+  preshift_bits: 0,
+  hash: 'identity',
+  minishard_bits: 0,
+  shard_bits: 0,
+  minishard_index_encoding: 'raw',
+  data_encoding: 'raw',
+  ...s,
 });
 
 describe('chunk ids and hashes', () => {
@@ -37,7 +43,13 @@ describe('chunk ids and hashes', () => {
 
   it('compressed Morton codes match an independent implementation and invert', () => {
     const random = seededRandom(11);
-    for (const grid of [[1, 1, 1], [16, 1, 1], [5, 9, 3], [1000, 3, 70000], [2, 3, 5]] as Vec3[]) {
+    for (const grid of [
+      [1, 1, 1],
+      [16, 1, 1],
+      [5, 9, 3],
+      [1000, 3, 70000],
+      [2, 3, 5],
+    ] as Vec3[]) {
       for (let i = 0; i < 50; i++) {
         const g = grid.map((n) => Math.floor(random() * n)) as Vec3;
         const code = compressedMortonCode(g, grid);
@@ -51,12 +63,22 @@ describe('chunk ids and hashes', () => {
     // tensorstore driver_test FullShardWriteTest: full shard shape [2,2,2] chunks; shard 5's origin is chunk (0,2,4).
     const s = new ShardedScale(openStore('mem://geometry'), '1_1_1', spec({ preshift_bits: 1, minishard_bits: 2, shard_bits: 3 }), [2, 3, 5]);
     expect(s.compactShape).toEqual([2, 2, 2]);
-    const origins: [number, Vec3][] = [[0, [0, 0, 0]], [1, [0, 2, 0]], [2, [0, 0, 2]], [3, [0, 2, 2]], [4, [0, 0, 4]], [5, [0, 2, 4]]];
+    const origins: [number, Vec3][] = [
+      [0, [0, 0, 0]],
+      [1, [0, 2, 0]],
+      [2, [0, 0, 2]],
+      [3, [0, 2, 2]],
+      [4, [0, 0, 4]],
+      [5, [0, 2, 4]],
+    ];
     for (const [shard, origin] of origins) {
       expect(s.shardOf(origin)).toBe(shard);
       expect(s.cellsOf(shard)[0]).toEqual(origin);
     }
-    expect(s.cellsOf(5)).toEqual([[0, 2, 4], [1, 2, 4]]); // clipped by the grid
+    expect(s.cellsOf(5)).toEqual([
+      [0, 2, 4],
+      [1, 2, 4],
+    ]); // clipped by the grid
     expect(s.shards()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(compactShardShape(spec({ hash: 'murmurhash3_x86_128', preshift_bits: 1, minishard_bits: 2, shard_bits: 3 }), [2, 3, 5])).toBeNull();
     expect(compactShardShape(spec({ preshift_bits: 1, minishard_bits: 2, shard_bits: 1 }), [2, 3, 5])).toBeNull(); // wraps around
@@ -75,7 +97,14 @@ describe('a shard file written by tensorstore', () => {
     expect(Array.from((await s.readChunk([8, 0, 0], 100))!)).toEqual([6, 7, 8]);
     expect(Array.from((await s.readChunk([3, 0, 0], 100))!)).toEqual([9, 10]);
     expect(await s.readChunk([5, 0, 0], 100)).toBeNull();
-    const ours = encodeShard([{ id: 8n, bytes: Uint8Array.of(6, 7, 8) }, { id: 3n, bytes: Uint8Array.of(9, 10) }, { id: 2n, bytes: Uint8Array.of(1, 2, 3, 4) }], tsSpec);
+    const ours = encodeShard(
+      [
+        { id: 8n, bytes: Uint8Array.of(6, 7, 8) },
+        { id: 3n, bytes: Uint8Array.of(9, 10) },
+        { id: 2n, bytes: Uint8Array.of(1, 2, 3, 4) },
+      ],
+      tsSpec,
+    );
     expect(Array.from(ours)).toEqual(Array.from(fixture));
   });
 
@@ -83,7 +112,14 @@ describe('a shard file written by tensorstore', () => {
     const store = openStore(`mem://ranges-${Date.now()}`);
     await store.put('s/0.shard', fixture);
     const reads: string[] = [];
-    const counting: Store = { ...store, url: store.url, getRange: (k, o, n) => { reads.push(`${o}+${n}`); return store.getRange(k, o, n); } };
+    const counting: Store = {
+      ...store,
+      url: store.url,
+      getRange: (k, o, n) => {
+        reads.push(`${o}+${n}`);
+        return store.getRange(k, o, n);
+      },
+    };
     const s = new ShardedScale(counting, 's', tsSpec, [16, 1, 1]);
     await s.readChunk([2, 0, 0], 100);
     expect(reads).toEqual(['0+32', '39+48', '32+4']); // shard index, minishard index, chunk
@@ -105,18 +141,25 @@ describe('a shard file written by tensorstore', () => {
 /** Deterministic values over a box, image-like or label-like, by global coordinate. */
 function values(b: Box, kind: 'image' | 'labels'): number[] {
   const out: number[] = [];
-  for (let z = b.start[2]; z < b.stop[2]; z++) for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) {
-    out.push(kind === 'image' ? (x * 7 + y * 13 + z * 29 + ((x * y) % 11)) % 256 : 1 + Math.floor(x / 5) + 3 * Math.floor(y / 7) + 11 * Math.floor(z / 3));
-  }
+  for (let z = b.start[2]; z < b.stop[2]; z++)
+    for (let y = b.start[1]; y < b.stop[1]; y++)
+      for (let x = b.start[0]; x < b.stop[0]; x++) {
+        out.push(kind === 'image' ? (x * 7 + y * 13 + z * 29 + ((x * y) % 11)) % 256 : 1 + Math.floor(x / 5) + 3 * Math.floor(y / 7) + 11 * Math.floor(z / 3));
+      }
   return out;
 }
 
 async function writeBuild(url: string, bounds: Box, size: Vec3, array: (b: Box) => Uint8Array | BigUint64Array): Promise<void> {
   const store = openStore(url);
-  for (let z = bounds.start[2]; z < bounds.stop[2]; z += size[2]) for (let y = bounds.start[1]; y < bounds.stop[1]; y += size[1]) for (let x = bounds.start[0]; x < bounds.stop[0]; x += size[0]) {
-    const b: Box = { start: [x, y, z], stop: [Math.min(x + size[0], bounds.stop[0]), Math.min(y + size[1], bounds.stop[1]), Math.min(z + size[2], bounds.stop[2])] };
-    await store.put(`${chunkKey(b)}.npz`, encodeNpz({ data: encodeNpy(array(b), shapeOf(b)) }));
-  }
+  for (let z = bounds.start[2]; z < bounds.stop[2]; z += size[2])
+    for (let y = bounds.start[1]; y < bounds.stop[1]; y += size[1])
+      for (let x = bounds.start[0]; x < bounds.stop[0]; x += size[0]) {
+        const b: Box = {
+          start: [x, y, z],
+          stop: [Math.min(x + size[0], bounds.stop[0]), Math.min(y + size[1], bounds.stop[1]), Math.min(z + size[2], bounds.stop[2])],
+        };
+        await store.put(`${chunkKey(b)}.npz`, encodeNpz({ data: encodeNpy(array(b), shapeOf(b)) }));
+      }
 }
 
 /** Every chunk of every scale through the independent reader, against the brute-force pyramid. */
@@ -138,10 +181,12 @@ async function checkWithIndependentReader(layer: string, info: Info, mip0: Array
       expect(bytes, `${scale.key} ${chunkKey(c)}`).not.toBeNull();
       const got = decodeChunk(bytes!, shapeOf(c), chunkFormat(info, scale));
       const expected: (number | bigint)[] = [];
-      for (let z = c.start[2]; z < c.stop[2]; z++) for (let y = c.start[1]; y < c.stop[1]; y++) for (let x = c.start[0]; x < c.stop[0]; x++) {
-        const [sx, sy] = shapeOf(bounds);
-        expected.push(want[mip][(x - bounds.start[0]) + sx * ((y - bounds.start[1]) + sy * (z - bounds.start[2]))]);
-      }
+      for (let z = c.start[2]; z < c.stop[2]; z++)
+        for (let y = c.start[1]; y < c.stop[1]; y++)
+          for (let x = c.start[0]; x < c.stop[0]; x++) {
+            const [sx, sy] = shapeOf(bounds);
+            expected.push(want[mip][x - bounds.start[0] + sx * (y - bounds.start[1] + sy * (z - bounds.start[2]))]);
+          }
       expect(Array.from(got as ArrayLike<number | bigint>), `${scale.key} ${chunkKey(c)}`).toEqual(expected);
       chunks++;
     }
@@ -158,20 +203,33 @@ describe('sharded layers written by digest', () => {
     ['identity, raw indices and data, 2 minishard bits', {}, { minishard_index_encoding: 'raw', data_encoding: 'raw', minishard_bits: 2 }],
     ['identity, preshift 0, many small shards', {}, { preshift_bits: 0, minishard_bits: 1 }],
     ['murmurhash3, gzip', {}, { hash: 'murmurhash3_x86_128', preshift_bits: 2, minishard_bits: 2, shard_bits: 3 }],
-    ['murmurhash3, raw, one minishard', {}, { hash: 'murmurhash3_x86_128', preshift_bits: 0, minishard_bits: 0, shard_bits: 2, minishard_index_encoding: 'raw' }],
+    [
+      'murmurhash3, raw, one minishard',
+      {},
+      { hash: 'murmurhash3_x86_128', preshift_bits: 0, minishard_bits: 0, shard_bits: 2, minishard_index_encoding: 'raw' },
+    ],
   ];
   for (const [name, , override] of settings) {
     for (const kind of ['image', 'segmentation'] as const) {
       it(`${kind}: ${name}`, async () => {
-        const layerSpec: LayerSpec = kind === 'image'
-          ? { ...geometry, type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1], sharding: { targetBytes: 8 * 8 * 4 * 16 } }
-          : { ...geometry, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', blockSize: [4, 4, 2], sharding: { targetBytes: 8 * 8 * 4 * 8 * 16 } };
+        const layerSpec: LayerSpec =
+          kind === 'image'
+            ? { ...geometry, type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1], sharding: { targetBytes: 8 * 8 * 4 * 16 } }
+            : {
+                ...geometry,
+                type: 'segmentation',
+                dataType: 'uint64',
+                encoding: 'compressed_segmentation',
+                blockSize: [4, 4, 2],
+                sharding: { targetBytes: 8 * 8 * 4 * 8 * 16 },
+              };
         const info = createInfo(layerSpec);
         if (override) for (const s of info.scales) s.sharding = { ...s.sharding!, ...override };
         const layer = `mem://sharded-${kind}-${name.replace(/\W+/g, '-')}`;
         const build = `${layer}-build`;
         await Volume.create(layer, info);
-        const array = (b: Box) => (kind === 'image' ? Uint8Array.from(values(b, 'image')) : BigUint64Array.from(values(b, 'labels'), (v) => (BigInt(v) << 33n) + 5n));
+        const array = (b: Box) =>
+          kind === 'image' ? Uint8Array.from(values(b, 'image')) : BigUint64Array.from(values(b, 'labels'), (v) => (BigInt(v) << 33n) + 5n);
         await writeBuild(build, scaleBounds(info.scales[0]), [24, 16, 12], array);
         const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' });
         expect(plan.stages[0].sets.every((s) => 'template' in s && s.template.kind === 'shard')).toBe(true);
@@ -182,7 +240,8 @@ describe('sharded layers written by digest', () => {
         // digest's own reader agrees, at every mip.
         const volume = await Volume.open(layer);
         const want = referencePyramid(info, array(scaleBounds(info.scales[0])));
-        for (let mip = 0; mip < info.scales.length; mip++) expect(Array.from((await volume.read(mip, volume.bounds(mip))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
+        for (let mip = 0; mip < info.scales.length; mip++)
+          expect(Array.from((await volume.read(mip, volume.bounds(mip))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
       });
     }
   }
@@ -193,15 +252,22 @@ describe('sharded layers written by digest', () => {
     const volume = await Volume.create(plain, info);
     for (let mip = 0; mip < info.scales.length; mip++) {
       const b = volume.bounds(mip);
-      await volume.writeChunks(mip, allChunks(volume.scale(mip)), Uint32Array.from(values(b, 'labels'), (v) => v + mip), b);
+      await volume.writeChunks(
+        mip,
+        allChunks(volume.scale(mip)),
+        Uint32Array.from(values(b, 'labels'), (v) => v + mip),
+        b,
+      );
     }
-    const sharded = `${plain}-sharded`, back = `${plain}-back`;
+    const sharded = `${plain}-sharded`,
+      back = `${plain}-back`;
     const there = await planTransfer({ from: plain, to: sharded, sharding: { targetBytes: 8 * 8 * 4 * 4 * 8 } });
     expect((await runPlan(there, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
     const again = await planTransfer({ from: sharded, to: back, sharding: 'unsharded' });
     expect(again.stages[0].sets.every((s) => 'template' in s && s.template.kind === 'transfer')).toBe(true);
     expect((await runPlan(again, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
-    const a = openStore(plain), c = openStore(back);
+    const a = openStore(plain),
+      c = openStore(back);
     const keys = (await listAll(a)).filter((k) => k !== 'info');
     expect(await listAll(c)).toEqual(await listAll(a));
     for (const k of keys) expect(await c.get(k), k).toEqual(await a.get(k));

@@ -34,7 +34,8 @@ export function mortonBits(grid: Vec3): Vec3 {
 /** The compressed Morton code of grid cell `g` (volume.md: bit i of axis d is used while 2^i < grid[d]). */
 export function compressedMortonCode(g: Vec3, grid: Vec3): bigint {
   const bits = mortonBits(grid);
-  let code = 0n, j = 0n;
+  let code = 0n,
+    j = 0n;
   for (let i = 0; i < Math.max(...bits); i++) {
     for (let d = 0; d < 3; d++) {
       if (i < bits[d]) {
@@ -81,9 +82,15 @@ const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0;
  * the 8-byte key is all tail, so only the tail rounds and the finalization run.
  */
 export function murmurHash3x86_128Low64(key: bigint, seed = 0): bigint {
-  const lo = Number(key & 0xffffffffn) >>> 0, hi = Number((key >> 32n) & 0xffffffffn) >>> 0;
-  let h1 = seed >>> 0, h2 = seed >>> 0, h3 = seed >>> 0, h4 = seed >>> 0;
-  const c1 = 0x239b961b, c2 = 0xab0e9789, c3 = 0x38b34ae5;
+  const lo = Number(key & 0xffffffffn) >>> 0,
+    hi = Number((key >> 32n) & 0xffffffffn) >>> 0;
+  let h1 = seed >>> 0,
+    h2 = seed >>> 0,
+    h3 = seed >>> 0,
+    h4 = seed >>> 0;
+  const c1 = 0x239b961b,
+    c2 = 0xab0e9789,
+    c3 = 0x38b34ae5;
   let k2 = Math.imul(hi, c2);
   k2 = rotl(k2, 16);
   k2 = Math.imul(k2, c3);
@@ -92,10 +99,18 @@ export function murmurHash3x86_128Low64(key: bigint, seed = 0): bigint {
   k1 = rotl(k1, 15);
   k1 = Math.imul(k1, c2);
   h1 = (h1 ^ k1) >>> 0;
-  h1 ^= 8; h2 ^= 8; h3 ^= 8; h4 ^= 8;
+  h1 ^= 8;
+  h2 ^= 8;
+  h3 ^= 8;
+  h4 ^= 8;
   h1 = (h1 + h2 + h3 + h4) >>> 0;
-  h2 = (h2 + h1) >>> 0; h3 = (h3 + h1) >>> 0; h4 = (h4 + h1) >>> 0;
-  h1 = fmix32(h1); h2 = fmix32(h2); h3 = fmix32(h3); h4 = fmix32(h4);
+  h2 = (h2 + h1) >>> 0;
+  h3 = (h3 + h1) >>> 0;
+  h4 = (h4 + h1) >>> 0;
+  h1 = fmix32(h1);
+  h2 = fmix32(h2);
+  h3 = fmix32(h3);
+  h4 = fmix32(h4);
   h1 = (h1 + h2 + h3 + h4) >>> 0;
   h2 = (h2 + h1) >>> 0;
   return (BigInt(h2) << 32n) | BigInt(h1);
@@ -134,7 +149,11 @@ export function compactShardShape(spec: ShardingSpec, grid: Vec3): Vec3 | null {
   const shape: Vec3 = [1, 1, 1];
   let j = 0;
   for (let i = 0; j < low && i < Math.max(...bits); i++) {
-    for (let d = 0; d < 3 && j < low; d++) if (i < bits[d]) { shape[d] *= 2; j++; }
+    for (let d = 0; d < 3 && j < low; d++)
+      if (i < bits[d]) {
+        shape[d] *= 2;
+        j++;
+      }
   }
   return shape;
 }
@@ -158,12 +177,19 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptio
   const parts: Uint8Array[] = [];
   const shardIndex = new BigUint64Array(2 * minishards);
   let offset = 0;
-  const append = (bytes: Uint8Array) => { parts.push(bytes); offset += bytes.length; };
+  const append = (bytes: Uint8Array) => {
+    parts.push(bytes);
+    offset += bytes.length;
+  };
   for (let m = 0; m < minishards; m++) {
     const chunks = byMinishard[m].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    if (chunks.length === 0) { shardIndex[2 * m] = shardIndex[2 * m + 1] = BigInt(offset); continue; }
+    if (chunks.length === 0) {
+      shardIndex[2 * m] = shardIndex[2 * m + 1] = BigInt(offset);
+      continue;
+    }
     const index = new BigUint64Array(3 * chunks.length);
-    let previousId = 0n, previousEnd = 0;
+    let previousId = 0n,
+      previousEnd = 0;
     chunks.forEach((c, i) => {
       if (i > 0 && c.id === chunks[i - 1].id) throw new InvalidInput(`shard: chunk id ${c.id} given twice`);
       const data = spec.data_encoding === 'gzip' ? gzip(c.bytes, gzipOptions) : c.bytes;
@@ -182,12 +208,18 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptio
   const out = new Uint8Array(16 * minishards + offset);
   out.set(new Uint8Array(shardIndex.buffer), 0);
   let at = 16 * minishards;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
 /** Byte range of chunk data within a shard file. */
-export interface ByteRange { start: number; end: number }
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
 /** A decoded minishard index: chunk id -> absolute byte range in the shard file. */
 export function decodeMinishardIndex(bytes: Uint8Array, spec: ShardingSpec, where: string, maxBytes: number): Map<bigint, ByteRange> {
@@ -198,7 +230,8 @@ export function decodeMinishardIndex(bytes: Uint8Array, spec: ShardingSpec, wher
   const base = 16 * 2 ** spec.minishard_bits;
   const out = new Map<bigint, ByteRange>();
   // Offsets and sizes stay uint64 until checked: a double would merge 2^60 + 32 and 2^60 + 80.
-  let id = 0n, end = BigInt(base);
+  let id = 0n,
+    end = BigInt(base);
   for (let i = 0; i < n; i++) {
     id += view.getBigUint64(8 * i, true);
     const start = end + view.getBigUint64(8 * (n + i), true);

@@ -14,7 +14,11 @@ export class Volume {
   /** Each scale's chunk store, made on first use: shard index caches live as long as this object. */
   private readonly stores = new Map<number, { chunks: ChunkStore; sharded?: ShardedScale }>();
 
-  constructor(readonly url: string, readonly store: Store, readonly info: Info) {}
+  constructor(
+    readonly url: string,
+    readonly store: Store,
+    readonly info: Info,
+  ) {}
 
   static async open(url: string): Promise<Volume> {
     const store = openStore(url);
@@ -91,7 +95,8 @@ export class Volume {
   /** The stored objects of the chunks that `region` touches, with their size limits (for prefetching). */
   chunkObjects(mip: number, region: Box): { storeUrl: string; key: string; maxBytes: number }[] {
     const format = this.format(mip);
-    return this.chunks(mip).objects(chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip))))
+    return this.chunks(mip)
+      .objects(chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip))))
       .map(({ key, chunk }) => ({ storeUrl: this.url, key, maxBytes: maxEncodedBytes(format, voxelCount(chunk)) }));
   }
 
@@ -121,14 +126,16 @@ export class Volume {
     if (!contains(bounds, region)) throw new InvalidInput(`read of ${formatBox(region)} at mip ${mip} is outside the layer bounds ${formatBox(bounds)}`);
     const channels = this.info.num_channels;
     const out = allocate(this.info.data_type, voxelCount(region) * channels);
-    await Promise.all(chunksIntersecting(this.scale(mip), region).map(async (chunk) => {
-      const copy = (data: TypedArray) => copyRegion(data, chunk, out, region, intersect(chunk, region), channels);
-      const found = await this.readAndDecode(mip, chunk, copy, true);
-      if (found === null) {
-        if (opts.missing === 'zero') return;
-        throw new InvalidInput(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
-      }
-    }));
+    await Promise.all(
+      chunksIntersecting(this.scale(mip), region).map(async (chunk) => {
+        const copy = (data: TypedArray) => copyRegion(data, chunk, out, region, intersect(chunk, region), channels);
+        const found = await this.readAndDecode(mip, chunk, copy, true);
+        if (found === null) {
+          if (opts.missing === 'zero') return;
+          throw new InvalidInput(`chunk ${this.url}/${this.chunkPath(mip, chunk)} is missing`);
+        }
+      }),
+    );
     return out;
   }
 
@@ -211,8 +218,10 @@ export class Volume {
   /** Checks and encodes one chunk; the bytes may be a view of `data` (raw encoding). */
   private encode(mip: number, chunk: Box, data: TypedArray): Uint8Array {
     assertChunkAligned(this.scale(mip), chunk, `write to ${this.url} at mip ${mip}: chunk`);
-    if (dataTypeOf(data) !== this.info.data_type) throw new InvalidInput(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
-    if (data.length !== voxelCount(chunk) * this.info.num_channels) throw new InvalidInput(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
+    if (dataTypeOf(data) !== this.info.data_type)
+      throw new InvalidInput(`write of ${chunkKey(chunk)}: data is ${dataTypeOf(data)}, layer data_type is ${this.info.data_type}`);
+    if (data.length !== voxelCount(chunk) * this.info.num_channels)
+      throw new InvalidInput(`write of ${chunkKey(chunk)}: ${data.length} values for ${voxelCount(chunk)} voxels x ${this.info.num_channels} channel(s)`);
     return encodeChunk(data, shapeOf(chunk), this.format(mip));
   }
 }

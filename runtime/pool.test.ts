@@ -23,13 +23,30 @@ afterAll(async () => {
 describe('task pool', () => {
   it('reads each layer info once per scope in a thread', async () => {
     const layer = 'gs://scoped/em';
-    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [64, 64, 16], resolution: [8, 8, 8], chunkSize: [16, 16, 16], mips: 2, factor: [2, 2, 1] }));
+    const volume = await Volume.create(
+      layer,
+      createInfo({
+        type: 'image',
+        dataType: 'uint8',
+        encoding: 'raw',
+        size: [64, 64, 16],
+        resolution: [8, 8, 8],
+        chunkSize: [16, 16, 16],
+        mips: 2,
+        factor: [2, 2, 1],
+      }),
+    );
     await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(64 * 64 * 16).fill(3), box([0, 0, 0], [64, 64, 16]));
     let infoReads = 0;
-    gcs.hang = (r) => { if (r.startsWith('GET') && r.includes('em%2Finfo')) infoReads++; return false; };
+    gcs.hang = (r) => {
+      if (r.startsWith('GET') && r.includes('em%2Finfo')) infoReads++;
+      return false;
+    };
     const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 1, backend: 'cpu', storage: { ...DEFAULT_STORAGE, gcsEndpoint: endpoint } });
     try {
-      const tasks = [0, 32].flatMap((x) => [0, 32].map((y) => ({ kind: 'downsample' as const, chunk_path: `16_16_8/${x / 2}-${x / 2 + 16}_${y / 2}-${y / 2 + 16}_0-16`, layer_path: layer })));
+      const tasks = [0, 32].flatMap((x) =>
+        [0, 32].map((y) => ({ kind: 'downsample' as const, chunk_path: `16_16_8/${x / 2}-${x / 2 + 16}_${y / 2}-${y / 2 + 16}_0-16`, layer_path: layer })),
+      );
       pool.beginScope('plan#0');
       for (const t of tasks) await pool.run(t);
       expect(infoReads).toBe(1);

@@ -26,14 +26,19 @@ export interface TaskPool {
 
 export function createTaskPool(config: Config): TaskPool {
   const pool = new Piscina({
-    filename: builtFile('runtime/worker.js'), minThreads: config.threads, maxThreads: config.threads, idleTimeout: 30_000,
+    filename: builtFile('runtime/worker.js'),
+    minThreads: config.threads,
+    maxThreads: config.threads,
+    idleTimeout: 30_000,
     // Each thread opens its own GPU device (Dawn is context-aware), on its first kernel call.
     workerData: { config },
   });
   let current: string | undefined;
   return {
     threads: config.threads,
-    beginScope(scope) { current = scope; },
+    beginScope(scope) {
+      current = scope;
+    },
     async run(task, prefetched = [], scope = current) {
       const signal = AbortSignal.timeout(config.taskTimeoutMs);
       let reply: WorkerReply | undefined;

@@ -14,7 +14,10 @@ const taskInputs = async (task: Parameters<typeof inputsOf>[0]) => (await inputs
 describe('prefetching', () => {
   it('lists exactly the chunks a task reads, fetches them, and the task thread reads them from memory once', async () => {
     const url = `file://${await mkdtemp(join(tmpdir(), 'digest-prefetch-'))}`;
-    const volume = await Volume.create(url, createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [40, 40, 20], chunkSize: [16, 16, 8], resolution: [4, 4, 40] }));
+    const volume = await Volume.create(
+      url,
+      createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [40, 40, 20], chunkSize: [16, 16, 8], resolution: [4, 4, 40] }),
+    );
     const data = Uint32Array.from({ length: 40 * 40 * 20 }, (_, i) => (i % 7) + 1);
     await volume.writeChunks(0, allChunks(volume.scale(0)), data, box([0, 0, 0], [40, 40, 20]));
 
@@ -23,13 +26,32 @@ describe('prefetching', () => {
     expect(await taskInputs(downsample)).toEqual([{ storeUrl: url, key: '4_4_40/32-40_32-40_16-20' }]);
     // Mip-1 chunk 0-16_0-16_0-8: children mip-0 0-32 x 0-32 x 0-16, 2 x 2 x 2 chunks.
     const first = { kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: url } as const;
-    const eight = ['0-16_0-16_0-8', '0-16_0-16_8-16', '0-16_16-32_0-8', '0-16_16-32_8-16', '16-32_0-16_0-8', '16-32_0-16_8-16', '16-32_16-32_0-8', '16-32_16-32_8-16'].map((k) => `4_4_40/${k}`);
+    const eight = [
+      '0-16_0-16_0-8',
+      '0-16_0-16_8-16',
+      '0-16_16-32_0-8',
+      '0-16_16-32_8-16',
+      '16-32_0-16_0-8',
+      '16-32_0-16_8-16',
+      '16-32_16-32_0-8',
+      '16-32_16-32_8-16',
+    ].map((k) => `4_4_40/${k}`);
     expect((await taskInputs(first)).map((o) => o.key).sort()).toEqual(eight);
     // Mesh of chunk 16-32_16-32_0-8: its voxels and one into the upper neighbours: 2 x 2 x 2 chunks.
     await volume.store.put('info', new TextEncoder().encode(JSON.stringify({ ...volume.info, mesh: 'mesh' })));
     const mesh = { kind: 'mesh', chunk_key: '4_4_40', chunk_position: '16-32_16-32_0-8', layer_path: url } as const;
     expect((await taskInputs(mesh)).map((o) => o.key).sort()).toEqual(
-      ['16-32_16-32_0-8', '16-32_16-32_8-16', '16-32_32-40_0-8', '16-32_32-40_8-16', '32-40_16-32_0-8', '32-40_16-32_8-16', '32-40_32-40_0-8', '32-40_32-40_8-16'].map((k) => `4_4_40/${k}`));
+      [
+        '16-32_16-32_0-8',
+        '16-32_16-32_8-16',
+        '16-32_32-40_0-8',
+        '16-32_32-40_8-16',
+        '32-40_16-32_0-8',
+        '32-40_16-32_8-16',
+        '32-40_32-40_0-8',
+        '32-40_32-40_8-16',
+      ].map((k) => `4_4_40/${k}`),
+    );
 
     const fetched = await prefetchInputs(first);
     expect(fetched.map((f) => f.url).sort()).toEqual(eight.map((k) => `${url}/${k}`));

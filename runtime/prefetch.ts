@@ -38,15 +38,17 @@ export async function prefetchInputs(task: Task, budget = Infinity): Promise<Pre
   }
   let planned = 0;
   inputs = inputs.filter((o) => (planned += o.maxBytes ?? 0) <= budget);
-  const fetched = await Promise.all(inputs.map(async ({ storeUrl, key, maxBytes }) => {
-    if (storeUrl.startsWith('mem://')) return null; // in-thread stores: the worker would not see them
-    try {
-      const bytes = await openStore(storeUrl).get(key, { maxBytes });
-      return bytes ? { url: objectUrl(storeUrl, key), bytes: ownBuffer(bytes) } : null;
-    } catch {
-      return null; // the task reads it again and reports the error
-    }
-  }));
+  const fetched = await Promise.all(
+    inputs.map(async ({ storeUrl, key, maxBytes }) => {
+      if (storeUrl.startsWith('mem://')) return null; // in-thread stores: the worker would not see them
+      try {
+        const bytes = await openStore(storeUrl).get(key, { maxBytes });
+        return bytes ? { url: objectUrl(storeUrl, key), bytes: ownBuffer(bytes) } : null;
+      } catch {
+        return null; // the task reads it again and reports the error
+      }
+    }),
+  );
   return fetched.filter((f): f is PrefetchedObject => f !== null);
 }
 

@@ -6,7 +6,11 @@ export class Progress {
   private lastDraw = 0;
   private lastDecile = -1;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly out: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   tick(voxels: number, retries: number, failed: number): void {
     this.done++;
@@ -38,7 +42,10 @@ export class Progress {
   private line(retries: number, failed: number): string {
     const width = 30;
     const filled = Math.round((width * this.done) / Math.max(1, this.total));
-    return `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} tasks  ${this.megavoxelsPerSecond().toFixed(1)} MVx/s` +
-      (retries ? `  ${retries} retried` : '') + (failed ? `  ${failed} failed` : '');
+    return (
+      `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} tasks  ${this.megavoxelsPerSecond().toFixed(1)} MVx/s` +
+      (retries ? `  ${retries} retried` : '') +
+      (failed ? `  ${failed} failed` : '')
+    );
   }
 }

@@ -58,7 +58,9 @@ function openIn(scope: string | undefined): (url: string) => Promise<Volume> {
   };
 }
 
-export default async function work(call: { task: Task; prefetched: PrefetchedObject[]; scope?: string } | { release: SharedArrayBuffer; threads: number }): Promise<WorkerReply | undefined> {
+export default async function work(
+  call: { task: Task; prefetched: PrefetchedObject[]; scope?: string } | { release: SharedArrayBuffer; threads: number },
+): Promise<WorkerReply | undefined> {
   if ('release' in call) return void (await release(new Int32Array(call.release), call.threads));
   const { task, prefetched, scope } = call;
   setPrefetched(prefetched);

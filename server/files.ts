@@ -10,7 +10,11 @@ import { logEvent } from '../common/log.js';
 import { contentTypeOf } from '../storage/copy.js';
 
 async function isFile(path: string): Promise<boolean> {
-  try { return (await stat(path)).isFile(); } catch { return false; }
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The file a request names, or the status to answer with instead. */
@@ -25,7 +29,10 @@ async function resolveFile(root: string, rawUrl: string): Promise<{ file: string
   const path = normalize(join(root, urlPath));
   const inside = (p: string) => p === root || p.startsWith(root + sep);
   if (!inside(path)) return { status: 403 };
-  for (const [file, gzip] of [[path, false], [path + '.gz', true]] as const) {
+  for (const [file, gzip] of [
+    [path, false],
+    [path + '.gz', true],
+  ] as const) {
     if (!(await isFile(file))) continue;
     // Symbolic links may point anywhere: follow them, then check again.
     if (!inside(await realpath(file))) return { status: 403 };
@@ -51,7 +58,13 @@ export function byteRange(header: string | undefined, size: number): { start: nu
 }
 
 /** Content types for the viewer's own files; layer objects as a bucket serves them. */
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+};
 
 /**
  * Who may read what a server serves. `allowOrigin`: the Access-Control-Allow-Origin answered ('*':
@@ -59,7 +72,10 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
  * names a request's Host header may give besides the loopback ones, so that a page on another site
  * cannot reach this server by pointing its own name at 127.0.0.1 (DNS rebinding).
  */
-export interface Access { allowOrigin: string | null; allowHosts: string[] }
+export interface Access {
+  allowOrigin: string | null;
+  allowHosts: string[];
+}
 
 export const SERVE_ACCESS: Access = { allowOrigin: '*', allowHosts: [] };
 
@@ -74,39 +90,64 @@ function hostName(header: string | undefined): string {
 /** Answers `req` with the file under `root` that `url` names (CORS, HEAD, key.gz as gzip). */
 export async function serveFile(root: string, url: string, req: IncomingMessage, res: ServerResponse, access: Access = SERVE_ACCESS): Promise<void> {
   const host = hostName(req.headers.host);
-  if (!LOOPBACK_HOSTS.includes(host) && !access.allowHosts.includes(host)) { res.writeHead(403).end(); return; }
+  if (!LOOPBACK_HOSTS.includes(host) && !access.allowHosts.includes(host)) {
+    res.writeHead(403).end();
+    return;
+  }
   if (access.allowOrigin !== null) {
     res.setHeader('Access-Control-Allow-Origin', access.allowOrigin);
     if (access.allowOrigin !== '*') res.setHeader('Vary', 'Origin');
   }
   res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
   res.setHeader('Access-Control-Allow-Headers', '*');
-  if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
-  if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return; }
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204).end();
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405).end();
+    return;
+  }
   const found = await resolveFile(root, url);
-  if ('status' in found) { res.writeHead(found.status).end(); return; }
+  if ('status' in found) {
+    res.writeHead(found.status).end();
+    return;
+  }
   if (found.gzip) res.setHeader('Content-Encoding', 'gzip');
   const plain = found.file.replace(/\.gz$/, '');
   res.setHeader('Content-Type', TYPES[extname(plain)] ?? contentTypeOf(plain));
   // Byte ranges (sharded layers are read by range), as a bucket answers them; not inside gzip.
   const size = (await stat(found.file)).size;
   const range = found.gzip ? undefined : byteRange(req.headers.range, size);
-  if (range === 'unsatisfiable') { res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end(); return; }
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+    return;
+  }
   res.setHeader('Accept-Ranges', found.gzip ? 'none' : 'bytes');
   if (range) {
     res.writeHead(206, { 'Content-Range': `bytes ${range.start}-${range.end}/${size}`, 'Content-Length': range.end - range.start + 1 });
   } else {
     res.writeHead(200, { 'Content-Length': size });
   }
-  if (req.method === 'HEAD') { res.end(); return; }
-  createReadStream(found.file, range ?? {}).on('error', () => res.destroy()).pipe(res);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  createReadStream(found.file, range ?? {})
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 /**
  * A server of files on `host`:`port` (0: any free port): `route` says which root and path a request
  * URL names (a URL it cannot decode gets 400); a request that fails is logged and answered 500.
  */
-export function serveFiles(route: (url: string) => { root: string; path: string }, port: number, host = '127.0.0.1', access: Access = SERVE_ACCESS): Promise<Server> {
+export function serveFiles(
+  route: (url: string) => { root: string; path: string },
+  port: number,
+  host = '127.0.0.1',
+  access: Access = SERVE_ACCESS,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     let target: { root: string; path: string };

@@ -5,7 +5,10 @@ import { createServer, Server } from 'node:http';
 
 export function serveHealth(port: number, state: () => { ok: boolean } & Record<string, unknown>): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url !== '/healthz' && req.url !== '/readyz') { res.writeHead(404).end(); return; }
+    if (req.url !== '/healthz' && req.url !== '/readyz') {
+      res.writeHead(404).end();
+      return;
+    }
     const s = state();
     const code = req.url === '/readyz' && !s.ok ? 503 : 200;
     res.writeHead(code, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: s.ok ? 'ok' : 'draining', ...s }));

@@ -32,7 +32,17 @@ if (!browserHere) {
 
 const SIZE: Vec3 = [40, 36, 20];
 const OFFSET: Vec3 = [3, 5, 7];
-const common = { size: SIZE, voxelOffset: OFFSET, resolution: [4, 4, 4] as Vec3, chunkSize: [16, 16, 8] as Vec3, factors: [[2, 2, 1], [2, 2, 2]] as Vec3[], mips: 2 };
+const common = {
+  size: SIZE,
+  voxelOffset: OFFSET,
+  resolution: [4, 4, 4] as Vec3,
+  chunkSize: [16, 16, 8] as Vec3,
+  factors: [
+    [2, 2, 1],
+    [2, 2, 2],
+  ] as Vec3[],
+  mips: 2,
+};
 
 /** One small layer per encoding and data type digest writes. */
 const LAYERS: Record<string, Omit<LayerSpec, keyof typeof common>> = {
@@ -74,9 +84,12 @@ async function writeLayer(dir: string, name: string): Promise<Volume> {
   const [sx, sy, sz] = [0, 1, 2].map((a) => bounds.stop[a] - bounds.start[a]);
   const data = allocate(info.data_type, sx * sy * sz * channels);
   let i = 0;
-  for (let ch = 0; ch < channels; ch++) for (let z = bounds.start[2]; z < bounds.stop[2]; z++) for (let y = bounds.start[1]; y < bounds.stop[1]; y++) for (let x = bounds.start[0]; x < bounds.stop[0]; x++) {
-    (data as unknown as (number | bigint)[])[i++] = voxelValue(name, x, y, z, ch) as never;
-  }
+  for (let ch = 0; ch < channels; ch++)
+    for (let z = bounds.start[2]; z < bounds.stop[2]; z++)
+      for (let y = bounds.start[1]; y < bounds.stop[1]; y++)
+        for (let x = bounds.start[0]; x < bounds.stop[0]; x++) {
+          (data as unknown as (number | bigint)[])[i++] = voxelValue(name, x, y, z, ch) as never;
+        }
   expect(await volume.writeWithin(0, bounds, data)).toBe(allChunks(volume.scale(0)).length);
   const summary = await runPlan(await planDownsample({ layerPath: url }), runTask, { concurrency: 2, progress: false });
   expect(summary.dead).toEqual([]);
@@ -108,8 +121,13 @@ describe('digest upload', () => {
     const from = await writeLayer(dir, 'raw_uint16');
     const to = `file://${join(dir, 'copy')}`;
     const summary = await copyLayer(openStore(from.url), openStore(to));
-    const files = async (root: string) => (await readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length)).sort();
-    const a = await files(join(dir, 'raw_uint16')), b = await files(join(dir, 'copy'));
+    const files = async (root: string) =>
+      (await readdir(root, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(root.length))
+        .sort();
+    const a = await files(join(dir, 'raw_uint16')),
+      b = await files(join(dir, 'copy'));
     expect(b).toEqual(a);
     expect(a.some((f) => f.endsWith('.gz'))).toBe(true);
     for (const f of a) expect((await readFile(join(dir, 'copy', f))).equals(await readFile(join(dir, 'raw_uint16', f))), f).toBe(true);
@@ -175,14 +193,29 @@ describe('digest view server', () => {
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--use-gl=angle',
+        '--use-angle=swiftshader',
+        '--enable-unsafe-swiftshader',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 640, height: 480 } });
     page.on('response', (r) => (r.status() >= 400 && !r.url().endsWith('/favicon.ico') ? failures.push(`${r.status()} ${r.url()}`) : ok.add(r.url())));
     // Neuroglancer cancels requests it no longer needs (net::ERR_ABORTED): not a failure.
-    page.on('requestfailed', (r) => { if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? '')) failures.push(`failed ${r.url()}: ${r.failure()?.errorText}`); });
-    page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) failures.push(`console: ${m.text()}`); });
+    page.on('requestfailed', (r) => {
+      if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? '')) failures.push(`failed ${r.url()}: ${r.failure()?.errorText}`);
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) failures.push(`console: ${m.text()}`);
+    });
     page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
   });
 
@@ -203,25 +236,28 @@ describe('digest view server', () => {
 
   /** Every layer's value at voxel p, as Neuroglancer reports it once the view has settled. */
   async function valuesAt(p: Vec3, layers: string[]): Promise<Record<string, unknown>> {
-    return page.evaluate(async ({ p, layers }) => {
-      const v = (window as unknown as { viewer: any }).viewer;
-      v.position.value = Float32Array.from(p.map((x) => x + 0.5));
-      let last = '';
-      for (let attempt = 0; attempt < 240; attempt++) {
-        await new Promise((r) => setTimeout(r, 250));
-        const ms = v.mouseState;
-        ms.coordinateSpace = v.coordinateSpace.value;
-        ms.position = Float32Array.from(p.map((x) => x + 0.5));
-        ms.active = true;
-        ms.changed.dispatch();
-        const values = v.layerSelectedValues.toJSON();
-        const text = JSON.stringify(values);
-        // Settled: a second has passed, every visible chunk is in (isReady), and two reads agree.
-        if (attempt >= 4 && v.isReady() && layers.every((l: string) => values[l]?.value !== undefined) && text === last) return values;
-        last = text;
-      }
-      return JSON.parse(last || '{}');
-    }, { p, layers });
+    return page.evaluate(
+      async ({ p, layers }) => {
+        const v = (window as unknown as { viewer: any }).viewer;
+        v.position.value = Float32Array.from(p.map((x) => x + 0.5));
+        let last = '';
+        for (let attempt = 0; attempt < 240; attempt++) {
+          await new Promise((r) => setTimeout(r, 250));
+          const ms = v.mouseState;
+          ms.coordinateSpace = v.coordinateSpace.value;
+          ms.position = Float32Array.from(p.map((x) => x + 0.5));
+          ms.active = true;
+          ms.changed.dispatch();
+          const values = v.layerSelectedValues.toJSON();
+          const text = JSON.stringify(values);
+          // Settled: a second has passed, every visible chunk is in (isReady), and two reads agree.
+          if (attempt >= 4 && v.isReady() && layers.every((l: string) => values[l]?.value !== undefined) && text === last) return values;
+          last = text;
+        }
+        return JSON.parse(last || '{}');
+      },
+      { p, layers },
+    );
   }
 
   /** Neuroglancer's values at `points` (in `mip`'s voxels) equal digest's, for every encoding. */
@@ -245,17 +281,23 @@ describe('digest view server', () => {
 
   const random = seededRandom(16);
   /** Random voxels of `mip` (2x2x1 below mip 1), in that mip's coordinates. */
-  const points = (n: number, mip: number): Vec3[] => Array.from({ length: n }, () => [0, 1, 2].map((a) => {
-    const f = mip === 0 || a === 2 ? 1 : 2;
-    const lo = Math.floor(OFFSET[a] / f), hi = Math.floor((OFFSET[a] + SIZE[a] - 1) / f);
-    return lo + Math.floor(random() * (hi - lo + 1));
-  }) as Vec3);
+  const points = (n: number, mip: number): Vec3[] =>
+    Array.from(
+      { length: n },
+      () =>
+        [0, 1, 2].map((a) => {
+          const f = mip === 0 || a === 2 ? 1 : 2;
+          const lo = Math.floor(OFFSET[a] / f),
+            hi = Math.floor((OFFSET[a] + SIZE[a] - 1) / f);
+          return lo + Math.floor(random() * (hi - lo + 1));
+        }) as Vec3,
+    );
 
-  it('reports digest\'s values at mip 0 for every encoding', async () => {
+  it("reports digest's values at mip 0 for every encoding", async () => {
     await check(0, points(4, 0));
   });
 
-  it('reports digest\'s values at mip 1 (2x2x1, odd sizes at the edges) for every encoding', async () => {
+  it("reports digest's values at mip 1 (2x2x1, odd sizes at the edges) for every encoding", async () => {
     await check(1, points(4, 1));
   });
 
@@ -275,8 +317,14 @@ describe('digest view server', () => {
     expect(wanted.filter((u) => !ok.has(u))).toEqual([]);
     // Every layer's chunks of mips 0 and 1 were fetched, and nothing failed.
     for (const name of names) {
-      expect([...ok].some((u) => u.includes(`/layers/${name}/${volumes[name].scale(0).key}/`)), name).toBe(true);
-      expect([...ok].some((u) => u.includes(`/layers/${mip1(name)}/${volumes[name].scale(1).key}/`)), mip1(name)).toBe(true);
+      expect(
+        [...ok].some((u) => u.includes(`/layers/${name}/${volumes[name].scale(0).key}/`)),
+        name,
+      ).toBe(true);
+      expect(
+        [...ok].some((u) => u.includes(`/layers/${mip1(name)}/${volumes[name].scale(1).key}/`)),
+        mip1(name),
+      ).toBe(true);
     }
     expect(failures).toEqual([]);
   });

@@ -39,7 +39,10 @@ async function someSegments(layerUrl: string, meshDir: string | undefined, count
     }
     if (ids.length >= 1000) break;
   }
-  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, count).map(String);
+  return ids
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, count)
+    .map(String);
 }
 
 /** One layer's description for the viewer state, read from its info. */
@@ -53,7 +56,10 @@ export async function findLayers(dir: string): Promise<string[]> {
   if (existsSync(join(dir, 'info'))) return [dir];
   const entries = await readdir(dir, { withFileTypes: true });
   // A linked layer folder counts too (it is served from where the link leads).
-  const layers = entries.filter((e) => (e.isDirectory() || e.isSymbolicLink()) && existsSync(join(dir, e.name, 'info'))).map((e) => join(dir, e.name)).sort();
+  const layers = entries
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && existsSync(join(dir, e.name, 'info')))
+    .map((e) => join(dir, e.name))
+    .sort();
   if (layers.length === 0) throw new InvalidInput(`${dir}: no precomputed layer here (no info file in it or in its subdirectories)`);
   return layers;
 }
@@ -67,7 +73,8 @@ export function viewerState(layers: ViewLayer[]): Record<string, unknown> {
       if (l.type === 'segmentation') return { type: 'segmentation', source: `precomputed://${l.source}`, name: l.name, segments: l.segments };
       if (l.channels === 3) {
         // Affinities (x, y, z) as red, green, blue.
-        const shader = '#uicontrol invlerp normalized\nvoid main() { emitRGB(vec3(toNormalized(getDataValue(0)), toNormalized(getDataValue(1)), toNormalized(getDataValue(2)))); }';
+        const shader =
+          '#uicontrol invlerp normalized\nvoid main() { emitRGB(vec3(toNormalized(getDataValue(0)), toNormalized(getDataValue(1)), toNormalized(getDataValue(2)))); }';
         return { type: 'image', source: `precomputed://${l.source}`, name: l.name, shader, visible: false };
       }
       return { type: 'image', source: `precomputed://${l.source}`, name: l.name };
@@ -81,7 +88,12 @@ export function stateUrl(base: string, state: Record<string, unknown>): string {
   return `${base}/#!${encodeURIComponent(JSON.stringify(state))}`;
 }
 
-export interface ViewServer { server: Server; url: string; port: number; layers: ViewLayer[] }
+export interface ViewServer {
+  server: Server;
+  url: string;
+  port: number;
+  layers: ViewLayer[];
+}
 
 /**
  * Serves the viewer at / and the layers of `dir` (file://) at /layers/<name>/, plus any `remote`
@@ -104,12 +116,17 @@ export async function serveView(sources: string[], port: number, access: Access 
     names.add(l.name);
   }
   const byName = new Map(local.map((l) => [l.name, l.path]));
-  const server = await serveFiles((url) => {
-    const m = /^\/layers\/([^/?#]+)(\/[^?#]*)?/.exec(url);
-    const layer = m ? byName.get(decodeURIComponent(m[1])) : undefined;
-    if (layer) return { root: layer, path: m![2] ?? '/' };
-    return { root: viewer, path: url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url };
-  }, port, '127.0.0.1', access);
+  const server = await serveFiles(
+    (url) => {
+      const m = /^\/layers\/([^/?#]+)(\/[^?#]*)?/.exec(url);
+      const layer = m ? byName.get(decodeURIComponent(m[1])) : undefined;
+      if (layer) return { root: layer, path: m![2] ?? '/' };
+      return { root: viewer, path: url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url };
+    },
+    port,
+    '127.0.0.1',
+    access,
+  );
   const actual = (server.address() as AddressInfo).port;
   const base = `http://127.0.0.1:${actual}`;
   const layers = [

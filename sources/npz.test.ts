@@ -6,11 +6,14 @@ import { encodeNpy, encodeNpz, readNpzVolume } from './npz.js';
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url)));
 const expectFormula = (data: ArrayLike<number | bigint>, [sx, sy, sz]: number[], channels: number, scale = 1, offset = 0n) => {
   let i = 0;
-  for (let c = 0; c < channels; c++) for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, i++) {
-    const v = (x + 10 * y + 100 * z + 1000 * c) * scale;
-    if (typeof data[i] === 'bigint') expect(data[i]).toBe(BigInt(v) + offset);
-    else expect(data[i]).toBe(v);
-  }
+  for (let c = 0; c < channels; c++)
+    for (let z = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++)
+        for (let x = 0; x < sx; x++, i++) {
+          const v = (x + 10 * y + 100 * z + 1000 * c) * scale;
+          if (typeof data[i] === 'bigint') expect(data[i]).toBe(BigInt(v) + offset);
+          else expect(data[i]).toBe(v);
+        }
   expect(data.length).toBe(i);
 };
 
@@ -64,7 +67,7 @@ describe('npz writer', () => {
     expect(v.data).toEqual(data);
   });
 
-  it('aligns each array\'s data in the file, so that the reader views it in place', () => {
+  it("aligns each array's data in the file, so that the reader views it in place", () => {
     const data = BigUint64Array.from({ length: 60 }, (_, i) => BigInt(i) * 0x1_0000_0001n);
     for (const name of ['data', 'a_longer_name_x', 'b']) {
       const file = encodeNpz({ first: encodeNpy(new Uint8Array(5), [5, 1, 1]), [name]: encodeNpy(data, [3, 4, 5]) });

@@ -18,7 +18,13 @@ export interface NpyArray {
 }
 
 const DESCR_TO_DTYPE: Record<string, DataType> = {
-  '|u1': 'uint8', '<u1': 'uint8', '|b1': 'uint8', '<u2': 'uint16', '<u4': 'uint32', '<u8': 'uint64', '<f4': 'float32',
+  '|u1': 'uint8',
+  '<u1': 'uint8',
+  '|b1': 'uint8',
+  '<u2': 'uint16',
+  '<u4': 'uint32',
+  '<u8': 'uint64',
+  '<f4': 'float32',
 };
 
 export function parseNpy(bytes: Uint8Array, what = 'npy'): NpyArray {
@@ -36,16 +42,28 @@ export function parseNpy(bytes: Uint8Array, what = 'npy'): NpyArray {
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new CorruptData(`${what}: malformed header ${header.trim()}`);
   const dtype = DESCR_TO_DTYPE[descr];
   if (!dtype) throw new InvalidInput(`${what}: dtype '${descr}' is not supported (use little-endian uint8, uint16, uint32, uint64 or float32)`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const body = bytes.subarray(dataStart);
   const size = toBytes(allocate(dtype, 1)).byteLength;
-  if (body.byteLength !== count * size) throw new CorruptData(`${what}: ${body.byteLength} data bytes, expected ${count * size} for shape (${shape}) of ${descr}`);
+  if (body.byteLength !== count * size)
+    throw new CorruptData(`${what}: ${body.byteLength} data bytes, expected ${count * size} for shape (${shape}) of ${descr}`);
   // A view, not a copy, wherever the data happens to be aligned.
   return { dtype, shape, fortranOrder: fortran === 'True', data: fromBytes(dtype, body) };
 }
 
-interface ZipEntry { name: string; method: number; crc: number; compressedSize: number; size: number; dataStart: number }
+interface ZipEntry {
+  name: string;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  dataStart: number;
+}
 
 /**
  * The entries of a zip archive (stored or deflated, zip64 aware), as numpy writes them: names and
@@ -66,7 +84,10 @@ function readCentralDirectory(bytes: Uint8Array, what: string): ZipEntry[] {
   const corrupt = (why: string) => new CorruptData(`${what}: corrupt zip archive (${why})`);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
-    if (view.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+    if (view.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) throw corrupt('no end-of-central-directory record');
   let entries = view.getUint16(eocd + 10, true);
@@ -85,17 +106,28 @@ function readCentralDirectory(bytes: Uint8Array, what: string): ZipEntry[] {
     const crc = view.getUint32(p + 16, true);
     let compressedSize = view.getUint32(p + 20, true);
     let size = view.getUint32(p + 24, true);
-    const nameLength = view.getUint16(p + 28, true), extraLength = view.getUint16(p + 30, true), commentLength = view.getUint16(p + 32, true);
+    const nameLength = view.getUint16(p + 28, true),
+      extraLength = view.getUint16(p + 30, true),
+      commentLength = view.getUint16(p + 32, true);
     let localOffset = view.getUint32(p + 42, true);
     const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLength));
     // zip64 extra field: the 64-bit values of whichever fields are 0xffffffff, in this order.
-    for (let x = p + 46 + nameLength; x < p + 46 + nameLength + extraLength; ) {
-      const id = view.getUint16(x, true), len = view.getUint16(x + 2, true);
+    for (let x = p + 46 + nameLength; x < p + 46 + nameLength + extraLength;) {
+      const id = view.getUint16(x, true),
+        len = view.getUint16(x + 2, true);
       if (id === 0x0001) {
         let q = x + 4;
-        if (size === 0xffffffff) { size = Number(view.getBigUint64(q, true)); q += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = Number(view.getBigUint64(q, true)); q += 8; }
-        if (localOffset === 0xffffffff) { localOffset = Number(view.getBigUint64(q, true)); }
+        if (size === 0xffffffff) {
+          size = Number(view.getBigUint64(q, true));
+          q += 8;
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = Number(view.getBigUint64(q, true));
+          q += 8;
+        }
+        if (localOffset === 0xffffffff) {
+          localOffset = Number(view.getBigUint64(q, true));
+        }
       }
       x += 4 + len;
     }
@@ -116,7 +148,11 @@ function entryBytes(bytes: Uint8Array, entry: ZipEntry, what: string): Uint8Arra
   let data: Uint8Array;
   if (entry.method === 0) data = raw;
   else {
-    try { data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) }); } catch (err) { throw corrupt(`${entry.name}: ${(err as Error).message}`, err); }
+    try {
+      data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+    } catch (err) {
+      throw corrupt(`${entry.name}: ${(err as Error).message}`, err);
+    }
   }
   if (data.length !== entry.size || crc32(data) !== entry.crc) throw corrupt(`${entry.name} fails its size or CRC check`);
   return data;
@@ -129,7 +165,11 @@ export function readZip(bytes: Uint8Array, what = 'zip'): Map<string, Uint8Array
 
 export type AxisOrder = 'xyz' | 'zyx';
 
-export interface Volume4 { data: TypedArray; shape: Vec3; channels: number }
+export interface Volume4 {
+  data: TypedArray;
+  shape: Vec3;
+  channels: number;
+}
 
 /**
  * The array `name` (default: 'data' if present, else the first) of an .npz, or a bare .npy, as an
@@ -162,9 +202,18 @@ function toXyzc(a: NpyArray, axes: AxisOrder, what: string): Volume4 {
   const strides = new Array<number>(dims);
   let s = 1;
   const memoryOrder = a.fortranOrder ? [...Array(dims).keys()] : [...Array(dims).keys()].reverse();
-  for (const i of memoryOrder) { strides[i] = s; s *= a.shape[i]; }
-  const sizeOf = (r: string) => { const i = roles.indexOf(r); return i >= 0 && i < dims ? a.shape[i] : 1; };
-  const strideOf = (r: string) => { const i = roles.indexOf(r); return i >= 0 && i < dims ? strides[i] : 0; };
+  for (const i of memoryOrder) {
+    strides[i] = s;
+    s *= a.shape[i];
+  }
+  const sizeOf = (r: string) => {
+    const i = roles.indexOf(r);
+    return i >= 0 && i < dims ? a.shape[i] : 1;
+  };
+  const strideOf = (r: string) => {
+    const i = roles.indexOf(r);
+    return i >= 0 && i < dims ? strides[i] : 0;
+  };
   const shape: Vec3 = [sizeOf('x'), sizeOf('y'), sizeOf('z')];
   const channels = sizeOf('c');
   const [tx, ty, tz, tc] = ['x', 'y', 'z', 'c'].map(strideOf);
@@ -172,10 +221,12 @@ function toXyzc(a: NpyArray, axes: AxisOrder, what: string): Volume4 {
   const out = allocate(a.dtype, a.data.length) as any;
   const src = a.data as any;
   let o = 0;
-  for (let c = 0; c < channels; c++) for (let z = 0; z < shape[2]; z++) for (let y = 0; y < shape[1]; y++) {
-    const base = c * tc + z * tz + y * ty;
-    for (let x = 0; x < shape[0]; x++) out[o++] = src[base + x * tx];
-  }
+  for (let c = 0; c < channels; c++)
+    for (let z = 0; z < shape[2]; z++)
+      for (let y = 0; y < shape[1]; y++) {
+        const base = c * tc + z * tz + y * ty;
+        for (let x = 0; x < shape[0]; x++) out[o++] = src[base + x * tx];
+      }
   return { data: out, shape, channels };
 }
 
@@ -212,15 +263,27 @@ export function encodeNpz(arrays: Record<string, Uint8Array>): Uint8Array {
     if (pad > 0 && pad < 4) pad += 64;
     const local = new Uint8Array(30 + fileName.length + pad);
     const lv = new DataView(local.buffer);
-    lv.setUint32(0, 0x04034b50, true); lv.setUint16(4, 20, true); lv.setUint32(14, crc, true);
-    lv.setUint32(18, npy.length, true); lv.setUint32(22, npy.length, true); lv.setUint16(26, fileName.length, true);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(4, 20, true);
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, npy.length, true);
+    lv.setUint32(22, npy.length, true);
+    lv.setUint16(26, fileName.length, true);
     lv.setUint16(28, pad, true);
     local.set(fileName, 30);
-    if (pad) { lv.setUint16(30 + fileName.length, 0xd197, true); lv.setUint16(32 + fileName.length, pad - 4, true); } // an id no zip tool defines
+    if (pad) {
+      lv.setUint16(30 + fileName.length, 0xd197, true);
+      lv.setUint16(32 + fileName.length, pad - 4, true);
+    } // an id no zip tool defines
     const entry = new Uint8Array(46 + fileName.length);
     const cv = new DataView(entry.buffer);
-    cv.setUint32(0, 0x02014b50, true); cv.setUint16(4, 20, true); cv.setUint16(6, 20, true); cv.setUint32(16, crc, true);
-    cv.setUint32(20, npy.length, true); cv.setUint32(24, npy.length, true); cv.setUint16(28, fileName.length, true);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(4, 20, true);
+    cv.setUint16(6, 20, true);
+    cv.setUint32(16, crc, true);
+    cv.setUint32(20, npy.length, true);
+    cv.setUint32(24, npy.length, true);
+    cv.setUint16(28, fileName.length, true);
     cv.setUint32(42, offset, true);
     entry.set(fileName, 46);
     parts.push(local, npy);
@@ -230,12 +293,18 @@ export function encodeNpz(arrays: Record<string, Uint8Array>): Uint8Array {
   const cdSize = central.reduce((a, b) => a + b.length, 0);
   const end = new Uint8Array(22);
   const ev = new DataView(end.buffer);
-  ev.setUint32(0, 0x06054b50, true); ev.setUint16(8, central.length, true); ev.setUint16(10, central.length, true);
-  ev.setUint32(12, cdSize, true); ev.setUint32(16, offset, true);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, central.length, true);
+  ev.setUint16(10, central.length, true);
+  ev.setUint32(12, cdSize, true);
+  ev.setUint32(16, offset, true);
   const all = [...parts, ...central, end];
   const out = new Uint8Array(all.reduce((a, b) => a + b.length, 0));
   let p = 0;
-  for (const part of all) { out.set(part, p); p += part.length; }
+  for (const part of all) {
+    out.set(part, p);
+    p += part.length;
+  }
   return out;
 }
 
@@ -248,7 +317,9 @@ export const npzFormat: BuildFormat = {
     const shape = shapeOf(r.box);
     const v = readNpzVolume(await readBuildFile(r, npzFormat), { axes: r.axes, what: r.where, maxBytes: buildDataBytes(r) });
     if (v.shape.some((s, i) => s !== shape[i]) || v.channels !== r.channels) {
-      throw new InvalidInput(`${r.where}: array has shape [${v.shape}] x ${v.channels} channel(s), but its name says [${shape}] and the layer has ${r.channels} channel(s)`);
+      throw new InvalidInput(
+        `${r.where}: array has shape [${v.shape}] x ${v.channels} channel(s), but its name says [${shape}] and the layer has ${r.channels} channel(s)`,
+      );
     }
     return v.data;
   },

@@ -36,21 +36,25 @@ async function readPngStack(dirUrl: string, box: Box, dataType: DataType, channe
   const sliceVoxels = sx * sy;
   const depth = dataType === 'uint16' ? 16 : 8;
   const out = allocate(dataType, voxelCount(box) * channels) as Uint8Array | Uint16Array;
-  await Promise.all(Array.from({ length: sz }, async (_, k) => {
-    const z = box.start[2] + k;
-    const key = slices.get(z);
-    if (key === undefined) throw new InvalidInput(`${where}: slice ${z}.png is missing`);
-    const bytes = await store.get(key, { maxBytes: 4 * sliceVoxels * channels * (depth / 8) + 65_536 });
-    if (!bytes) throw new InvalidInput(`${where}/${key} vanished while reading`);
-    const header = pngHeader(bytes, `${where}/${key}`);
-    if (header.width !== sx || header.height !== sy || header.channels !== channels || header.depth !== depth) {
-      throw new CorruptData(`${where}/${key}: ${header.width}x${header.height}, ${header.channels} channel(s), ${header.depth}-bit; expected ${sx}x${sy}, ${channels}, ${depth}-bit`);
-    }
-    const image = decodePngChecked(bytes, header, `${where}/${key}`);
-    for (let c = 0; c < channels; c++) {
-      const base = c * voxelCount(box) + k * sliceVoxels;
-      for (let i = 0; i < sliceVoxels; i++) out[base + i] = image.data[i * channels + c] as number;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: sz }, async (_, k) => {
+      const z = box.start[2] + k;
+      const key = slices.get(z);
+      if (key === undefined) throw new InvalidInput(`${where}: slice ${z}.png is missing`);
+      const bytes = await store.get(key, { maxBytes: 4 * sliceVoxels * channels * (depth / 8) + 65_536 });
+      if (!bytes) throw new InvalidInput(`${where}/${key} vanished while reading`);
+      const header = pngHeader(bytes, `${where}/${key}`);
+      if (header.width !== sx || header.height !== sy || header.channels !== channels || header.depth !== depth) {
+        throw new CorruptData(
+          `${where}/${key}: ${header.width}x${header.height}, ${header.channels} channel(s), ${header.depth}-bit; expected ${sx}x${sy}, ${channels}, ${depth}-bit`,
+        );
+      }
+      const image = decodePngChecked(bytes, header, `${where}/${key}`);
+      for (let c = 0; c < channels; c++) {
+        const base = c * voxelCount(box) + k * sliceVoxels;
+        for (let i = 0; i < sliceVoxels; i++) out[base + i] = image.data[i * channels + c] as number;
+      }
+    }),
+  );
   return out;
 }

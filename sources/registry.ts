@@ -19,7 +19,10 @@ const FORMATS = {
 export type BuildEncoding = keyof typeof FORMATS;
 export const BUILD_ENCODINGS = Object.keys(FORMATS) as [BuildEncoding, ...BuildEncoding[]];
 
-export interface BuildChunk { box: Box; data: TypedArray }
+export interface BuildChunk {
+  box: Box;
+  data: TypedArray;
+}
 
 /** A build chunk to read: where, in which format, for a layer of this data type and channel count. */
 export interface BuildChunkRef {

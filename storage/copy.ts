@@ -9,7 +9,11 @@ export function contentTypeOf(key: string): string {
   return /(^|\/)info$|\.json$|(^|\/)[^/]*:\d+$/.test(key) ? 'application/json' : 'application/octet-stream';
 }
 
-export interface CopySummary { objects: number; bytes: number; gzipped: number }
+export interface CopySummary {
+  objects: number;
+  bytes: number;
+  gzipped: number;
+}
 
 /** Copies all of `from` into `to`, `concurrency` objects at a time. */
 export async function copyLayer(from: Store, to: Store, concurrency = 16, onProgress?: (done: number, total: number) => void): Promise<CopySummary> {

@@ -54,7 +54,10 @@ export class FileStore implements Store {
   getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
     return files.run(async () => {
       const path = this.path(key);
-      for (const [file, gzip] of [[path, false], [path + '.gz', true]] as const) {
+      for (const [file, gzip] of [
+        [path, false],
+        [path + '.gz', true],
+      ] as const) {
         await this.assertInside(file);
         const body = await readOrNull(file, DEFAULT_MAX_BYTES);
         if (body) return { body, gzip };
@@ -110,7 +113,10 @@ export class FileStore implements Store {
     try {
       // Directories made (or found) once per process: a layer's chunks share a few directories, and
       // a write needs no more syscalls than its own. One removed meanwhile is made again.
-      if (!made.has(dir)) { await mkdir(dir, { recursive: true }); made.add(dir); }
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
       await sweepOnce(dir);
       await writeAtomically(target, body).catch(async (e) => {
         if (!isMissing(e)) throw e;
@@ -118,7 +124,9 @@ export class FileStore implements Store {
         await writeAtomically(target, body);
       });
       // A rerun may switch compression: never leave two versions of one key.
-      await unlink(other).catch((e) => { if (!isMissing(e)) throw e; });
+      await unlink(other).catch((e) => {
+        if (!isMissing(e)) throw e;
+      });
     } catch (e) {
       throw fileError(e, target);
     }

@@ -12,7 +12,10 @@ import { CorruptData, InvalidInput } from '../common/errors.js';
 
 let client: Storage | undefined;
 let limiter: Limiter | undefined;
-onStorageConfigured(() => { client = undefined; limiter = undefined; });
+onStorageConfigured(() => {
+  client = undefined;
+  limiter = undefined;
+});
 
 /**
  * One client per process, built from the storage options. The SDK loads on first use: it takes a
@@ -62,14 +65,16 @@ export class GcsStore implements Store {
 
   /** One request about `what`, limited, timed and retried; 404 gives null. */
   private request<T>(what: string, op: (signal: AbortSignal, progress: () => void) => Promise<T>): Promise<T | null> {
-    return requests().run(() => withRetries(what, async (signal, progress) => {
-      try {
-        return await op(signal, progress);
-      } catch (e) {
-        if ((e as { code?: number }).code === 404) return null;
-        throw e;
-      }
-    }));
+    return requests().run(() =>
+      withRetries(what, async (signal, progress) => {
+        try {
+          return await op(signal, progress);
+        } catch (e) {
+          if ((e as { code?: number }).code === 404) return null;
+          throw e;
+        }
+      }),
+    );
   }
 
   async get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
@@ -98,22 +103,35 @@ export class GcsStore implements Store {
   }
 
   /** The stored bytes (still gzip-encoded where the object is), collected with a stall timeout. */
-  private async download(key: string, opts: { start?: number; end?: number; validation: 'crc32c' | false }, signal: AbortSignal, progress: () => void, limit?: number): Promise<{ bytes: Uint8Array; gzip: boolean }> {
+  private async download(
+    key: string,
+    opts: { start?: number; end?: number; validation: 'crc32c' | false },
+    signal: AbortSignal,
+    progress: () => void,
+    limit?: number,
+  ): Promise<{ bytes: Uint8Array; gzip: boolean }> {
     const file = await this.file(key);
     return new Promise((resolve, reject) => {
       const stream = file.createReadStream({ ...opts, decompress: false });
       const parts: Buffer[] = [];
-      let size = 0, gzipped = false;
+      let size = 0,
+        gzipped = false;
       const abort = () => stream.destroy(signal.reason as Error);
       signal.addEventListener('abort', abort, { once: true });
-      stream.on('response', (res: { headers: Record<string, string | undefined> }) => { gzipped = res.headers['content-encoding'] === 'gzip'; progress(); });
+      stream.on('response', (res: { headers: Record<string, string | undefined> }) => {
+        gzipped = res.headers['content-encoding'] === 'gzip';
+        progress();
+      });
       stream.on('data', (chunk: Buffer) => {
         progress();
         size += chunk.length;
         if (limit !== undefined && size > limit) stream.destroy(new CorruptData(`${this.where(key)}: more than the ${limit} bytes expected`));
         else parts.push(chunk);
       });
-      stream.on('error', (e) => { signal.removeEventListener('abort', abort); reject(e); });
+      stream.on('error', (e) => {
+        signal.removeEventListener('abort', abort);
+        reject(e);
+      });
       stream.on('end', () => {
         signal.removeEventListener('abort', abort);
         const all = Buffer.concat(parts);
@@ -125,15 +143,17 @@ export class GcsStore implements Store {
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
     const { body, gzip } = storedBody(data, options);
     const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    await this.request(this.where(key), async () => (await this.file(key)).save(buffer, {
-      resumable: false,
-      validation: 'md5',
-      timeout: storageOptions().timeoutMs,
-      metadata: {
-        contentType: options.contentType ?? 'application/octet-stream',
-        ...(gzip ? { contentEncoding: 'gzip' } : {}),
-      },
-    }));
+    await this.request(this.where(key), async () =>
+      (await this.file(key)).save(buffer, {
+        resumable: false,
+        validation: 'md5',
+        timeout: storageOptions().timeoutMs,
+        metadata: {
+          contentType: options.contentType ?? 'application/octet-stream',
+          ...(gzip ? { contentEncoding: 'gzip' } : {}),
+        },
+      }),
+    );
   }
 
   async exists(key: string): Promise<boolean> {
@@ -144,9 +164,14 @@ export class GcsStore implements Store {
     const base = this.prefix ? `${this.prefix}/` : '';
     let pageToken: string | undefined;
     do {
-      const [files, next] = (await this.request(`listing gs://${this.bucketName}/${base}${prefix}`, async () => (await storageClient()).bucket(this.bucketName).getFiles({
-        prefix: base + prefix, autoPaginate: false, maxResults: 1000, ...(pageToken ? { pageToken } : {}),
-      })))!;
+      const [files, next] = (await this.request(`listing gs://${this.bucketName}/${base}${prefix}`, async () =>
+        (await storageClient()).bucket(this.bucketName).getFiles({
+          prefix: base + prefix,
+          autoPaginate: false,
+          maxResults: 1000,
+          ...(pageToken ? { pageToken } : {}),
+        }),
+      ))!;
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
       yield files.map((f) => f.name.slice(base.length));
     } while (pageToken);

@@ -16,9 +16,15 @@ function fibonacciSkewed(): Uint8Array {
   while (counts.length < 26) counts.push(counts.at(-1)! + counts.at(-2)!);
   const out = new Uint8Array(counts.reduce((a, b) => a + b, 0));
   let at = 0;
-  counts.forEach((c, symbol) => { out.fill(symbol * 7, at, at + c); at += c; });
+  counts.forEach((c, symbol) => {
+    out.fill(symbol * 7, at, at + c);
+    at += c;
+  });
   const r = seededRandom(3);
-  for (let i = out.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [out[i], out[j]] = [out[j], out[i]]; }
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
   return out;
 }
 
@@ -61,16 +67,23 @@ describe('gzip of data that coding cannot shrink', () => {
     ['one random byte', random(1)],
     ['empty', new Uint8Array(0)],
   ];
-  const options: GzipOptions[] = [huffman, { level: 6, strategy: 'default' }, { level: 1, strategy: 'rle' }, { level: 9, strategy: 'default' }, { level: 4, strategy: 'default' }];
-  for (const [name, data] of inputs) for (const o of options) {
-    it(`${name}, ${o.strategy} level ${o.level}: no larger than stored blocks and read back by node:zlib`, () => {
-      const zipped = gzip(data, o);
-      expect(zipped.length).toBeLessThanOrEqual(storedGzipBytes(data.length));
-      expect(storedGzipBytes(data.length)).toBeLessThanOrEqual(gzipBound(data.length));
-      expect(Buffer.from(gunzipSync(zipped)).equals(Buffer.from(data))).toBe(true);
-      expect(Buffer.from(gunzip(zipped, 'test', data.length)).equals(Buffer.from(data))).toBe(true);
-    });
-  }
+  const options: GzipOptions[] = [
+    huffman,
+    { level: 6, strategy: 'default' },
+    { level: 1, strategy: 'rle' },
+    { level: 9, strategy: 'default' },
+    { level: 4, strategy: 'default' },
+  ];
+  for (const [name, data] of inputs)
+    for (const o of options) {
+      it(`${name}, ${o.strategy} level ${o.level}: no larger than stored blocks and read back by node:zlib`, () => {
+        const zipped = gzip(data, o);
+        expect(zipped.length).toBeLessThanOrEqual(storedGzipBytes(data.length));
+        expect(storedGzipBytes(data.length)).toBeLessThanOrEqual(gzipBound(data.length));
+        expect(Buffer.from(gunzipSync(zipped)).equals(Buffer.from(data))).toBe(true);
+        expect(Buffer.from(gunzip(zipped, 'test', data.length)).equals(Buffer.from(data))).toBe(true);
+      });
+    }
   it('stores random data in stored blocks: header, blocks of 64 KiB with 5 bytes each, trailer', () => {
     const data = random(262_144);
     expect(gzip(data, huffman).length).toBe(10 + 262_144 + 5 * 5 + 8);

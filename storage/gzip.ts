@@ -65,8 +65,10 @@ function storedGzip(data: Uint8Array): Uint8Array {
     const n = Math.min(STORED_BLOCK, data.length - at);
     const last = at + n >= data.length;
     bytes[o] = last ? 1 : 0; // BFINAL, BTYPE 00 (stored), padded to the byte
-    bytes[o + 1] = n & 0xff; bytes[o + 2] = n >>> 8;
-    bytes[o + 3] = ~n & 0xff; bytes[o + 4] = (~n >>> 8) & 0xff;
+    bytes[o + 1] = n & 0xff;
+    bytes[o + 2] = n >>> 8;
+    bytes[o + 3] = ~n & 0xff;
+    bytes[o + 4] = (~n >>> 8) & 0xff;
     bytes.set(data.subarray(at, at + n), o + 5);
     o += 5 + n;
     if (last) return withGzipFrame(bytes, o, data);

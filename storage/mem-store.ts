@@ -4,7 +4,11 @@ import { CorruptData, InvalidInput } from '../common/errors.js';
 import { gunzip } from './gzip.js';
 import { checkKey, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
 
-interface Entry { data: Uint8Array; gzip: boolean; contentType?: string }
+interface Entry {
+  data: Uint8Array;
+  gzip: boolean;
+  contentType?: string;
+}
 const buckets = new Map<string, Map<string, Entry>>();
 
 export class MemStore implements Store {
@@ -53,7 +57,10 @@ export class MemStore implements Store {
 
   async *listPages(prefix = ''): AsyncIterable<string[]> {
     const start = this.prefix + prefix;
-    const keys = [...this.map.keys()].filter((k) => k.startsWith(start)).map((k) => k.slice(this.prefix.length)).sort();
+    const keys = [...this.map.keys()]
+      .filter((k) => k.startsWith(start))
+      .map((k) => k.slice(this.prefix.length))
+      .sort();
     for (let i = 0; i < keys.length; i += 1000) yield keys.slice(i, i + 1000);
   }
 

@@ -31,7 +31,12 @@ function schemeOf(url: string): string {
 export function openStore(url: string): Store {
   checkAllowed(url);
   const scheme = SCHEMES[schemeOf(url)];
-  if (!scheme) throw new InvalidInput(`unsupported storage URL "${url}": use ${Object.keys(SCHEMES).map((s) => `${s}//`).join(', ')}`);
+  if (!scheme)
+    throw new InvalidInput(
+      `unsupported storage URL "${url}": use ${Object.keys(SCHEMES)
+        .map((s) => `${s}//`)
+        .join(', ')}`,
+    );
   const store = scheme.open(url);
   return scheme.prefetched ? withPrefetched(store) : store;
 }
@@ -47,6 +52,9 @@ function checkAllowed(url: string): void {
   if (!prefixes) return;
   const at = canonical(url);
   // A prefix is a whole path: gs://lab allows gs://lab/x, not gs://lab-other.
-  const allowed = prefixes.some((p) => { const c = canonical(p).replace(/\/+$/, ''); return at === c || at.startsWith(`${c}/`); });
+  const allowed = prefixes.some((p) => {
+    const c = canonical(p).replace(/\/+$/, '');
+    return at === c || at.startsWith(`${c}/`);
+  });
   if (!allowed) throw new InvalidInput(`storage URL "${url}" is outside the allowed prefixes (${prefixes.join(', ')})`);
 }

@@ -4,7 +4,17 @@
 import { CorruptData, InvalidInput, isPermanent, messageOf, TimeoutError, TransientError, withContext } from '../common/errors.js';
 import { storageOptions } from './options.js';
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'CONTENT_DOWNLOAD_MISMATCH']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'CONTENT_DOWNLOAD_MISMATCH',
+]);
 
 /** Transient failures are worth retrying; 4xx other than 408/429 are not. */
 export function classify(e: unknown): 'transient' | 'permanent' | 'unknown' {
@@ -45,7 +55,9 @@ async function withTimeout<T>(what: string, timeoutMs: number, attempt: (signal:
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let fail: (e: Error) => void = () => {};
-  const stalled = new Promise<never>((_, reject) => { fail = reject; });
+  const stalled = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
   const arm = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {

@@ -24,18 +24,24 @@ function volumeData(seed: number) {
   const random = seededRandom(seed);
   const labels = new BigUint64Array(n);
   let i = 0;
-  for (let z = 0; z < size[2]; z++) for (let y = 0; y < size[1]; y++) for (let x = 0; x < size[0]; x++, i++) {
-    const cell = Math.floor(x / 7) + 10 * Math.floor(y / 9) + 100 * Math.floor(z / 5);
-    labels[i] = (x + y) % 13 === 0 ? 0n : (BigInt(cell) << 33n) + 1n; // ids above 2^32
-  }
+  for (let z = 0; z < size[2]; z++)
+    for (let y = 0; y < size[1]; y++)
+      for (let x = 0; x < size[0]; x++, i++) {
+        const cell = Math.floor(x / 7) + 10 * Math.floor(y / 9) + 100 * Math.floor(z / 5);
+        labels[i] = (x + y) % 13 === 0 ? 0n : (BigInt(cell) << 33n) + 1n; // ids above 2^32
+      }
   const affinities = Float32Array.from({ length: 3 * n }, () => random());
   return { labels, affinities };
 }
 
 async function layers(labels: BigUint64Array | Uint32Array, affinities: Float32Array) {
-  const segUrl = `mem://graph-seg-${count}`, affUrl = `mem://graph-aff-${count++}`;
+  const segUrl = `mem://graph-seg-${count}`,
+    affUrl = `mem://graph-aff-${count++}`;
   const common = { size, voxelOffset: offset, resolution: [4, 4, 40] as Vec3, chunkSize: chunk, mips: 0 };
-  const seg = await Volume.create(segUrl, createInfo({ ...common, type: 'segmentation', dataType: labels instanceof BigUint64Array ? 'uint64' : 'uint32', encoding: 'compressed_segmentation' }));
+  const seg = await Volume.create(
+    segUrl,
+    createInfo({ ...common, type: 'segmentation', dataType: labels instanceof BigUint64Array ? 'uint64' : 'uint32', encoding: 'compressed_segmentation' }),
+  );
   const aff = await Volume.create(affUrl, createInfo({ ...common, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw' }));
   await seg.writeChunks(0, allChunks(seg.scale(0)), labels, bounds);
   await aff.writeChunks(0, allChunks(aff.scale(0)), affinities, bounds);
@@ -45,20 +51,27 @@ async function layers(labels: BigUint64Array | Uint32Array, affinities: Float32A
 /** Straight from the definition: every voxel edge between two different non-zero labels, summed per pair. */
 function bruteForceGraph(labels: BigUint64Array, affinities: Float32Array): Map<string, { sum: number; count: number }> {
   const out = new Map<string, { sum: number; count: number }>();
-  for (let z = 0; z < size[2]; z++) for (let y = 0; y < size[1]; y++) for (let x = 0; x < size[0]; x++) {
-    const v = x + size[0] * (y + size[1] * z);
-    const neighbours = [[x - 1, y, z], [x, y - 1, z], [x, y, z - 1]];
-    neighbours.forEach(([px, py, pz], c) => {
-      if (px < 0 || py < 0 || pz < 0) return;
-      const a = labels[v], b = labels[px + size[0] * (py + size[1] * pz)];
-      if (a === 0n || b === 0n || a === b) return;
-      const key = a < b ? `${a},${b}` : `${b},${a}`;
-      const e = out.get(key) ?? { sum: 0, count: 0 };
-      e.sum += affinities[c * n + v];
-      e.count++;
-      out.set(key, e);
-    });
-  }
+  for (let z = 0; z < size[2]; z++)
+    for (let y = 0; y < size[1]; y++)
+      for (let x = 0; x < size[0]; x++) {
+        const v = x + size[0] * (y + size[1] * z);
+        const neighbours = [
+          [x - 1, y, z],
+          [x, y - 1, z],
+          [x, y, z - 1],
+        ];
+        neighbours.forEach(([px, py, pz], c) => {
+          if (px < 0 || py < 0 || pz < 0) return;
+          const a = labels[v],
+            b = labels[px + size[0] * (py + size[1] * pz)];
+          if (a === 0n || b === 0n || a === b) return;
+          const key = a < b ? `${a},${b}` : `${b},${a}`;
+          const e = out.get(key) ?? { sum: 0, count: 0 };
+          e.sum += affinities[c * n + v];
+          e.count++;
+          out.set(key, e);
+        });
+      }
   return out;
 }
 
@@ -100,16 +113,32 @@ describe('MeanGraph', () => {
   it('refuses unaligned boxes, wrong layers, bad affinities and corrupt chunk files, naming the field', async () => {
     const { labels, affinities } = volumeData(7);
     const { segUrl, affUrl, seg } = await layers(labels, affinities);
-    const task = (extra: object) => ({ kind: 'mean_graph', chunk_position: '5-21_0-16_2-10', layer_path_affinities: affUrl, layer_path_segmentation: segUrl, ...extra });
-    await expect(runTask(task({ chunk_position: '6-22_0-16_2-10' }))).rejects.toThrow('MeanGraph task: chunk_position 6-22_0-16_2-10 is not made of whole chunks [16,16,8] of scale 4_4_40 (bounds [5,0,2]-[45,36,22])');
-    await expect(runTask(task({ layer_path_affinities: segUrl }))).rejects.toThrow(`MeanGraph task: layer_path_affinities ${segUrl} is uint64 with 1 channel(s); affinities must be float32 with 3 channels (x, y, z edges)`);
-    await expect(runTask(task({ layer_path_segmentation: 'mem://nothing-here' }))).rejects.toThrow('MeanGraph task: layer_path_segmentation: layer mem://nothing-here has no info file');
+    const task = (extra: object) => ({
+      kind: 'mean_graph',
+      chunk_position: '5-21_0-16_2-10',
+      layer_path_affinities: affUrl,
+      layer_path_segmentation: segUrl,
+      ...extra,
+    });
+    await expect(runTask(task({ chunk_position: '6-22_0-16_2-10' }))).rejects.toThrow(
+      'MeanGraph task: chunk_position 6-22_0-16_2-10 is not made of whole chunks [16,16,8] of scale 4_4_40 (bounds [5,0,2]-[45,36,22])',
+    );
+    await expect(runTask(task({ layer_path_affinities: segUrl }))).rejects.toThrow(
+      `MeanGraph task: layer_path_affinities ${segUrl} is uint64 with 1 channel(s); affinities must be float32 with 3 channels (x, y, z edges)`,
+    );
+    await expect(runTask(task({ layer_path_segmentation: 'mem://nothing-here' }))).rejects.toThrow(
+      'MeanGraph task: layer_path_segmentation: layer mem://nothing-here has no info file',
+    );
     const bad = Float32Array.from(affinities);
     bad[5] = Number.NaN;
     const other = await layers(labels, bad);
-    await expect(runTask({ ...task({}), layer_path_affinities: other.affUrl })).rejects.toThrow(/MeanGraph task: layer_path_affinities .* affinity NaN .* is outside \[0, 1\]/);
+    await expect(runTask({ ...task({}), layer_path_affinities: other.affUrl })).rejects.toThrow(
+      /MeanGraph task: layer_path_affinities .* affinity NaN .* is outside \[0, 1\]/,
+    );
     await seg.store.put('mean_graph/chunks/5-21_0-16_2-10.json', new TextEncoder().encode('{"edges":[["1","2",0.5]]}'));
-    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: segUrl })).rejects.toThrow(`${segUrl}/mean_graph/chunks/5-21_0-16_2-10.json: edges[0] must be ["<a>", "<b>", sum, count], got ["1","2",0.5]`);
+    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: segUrl })).rejects.toThrow(
+      `${segUrl}/mean_graph/chunks/5-21_0-16_2-10.json: edges[0] must be ["<a>", "<b>", sum, count], got ["1","2",0.5]`,
+    );
     expect(() => decodeGraph(new TextEncoder().encode('{"edges":'), 'f.json')).toThrow('f.json: not valid JSON');
   });
 });
@@ -118,19 +147,28 @@ describe('Watershed task', () => {
   /** Two 8x8x8 blocks of strong affinities side by side (x 5..13 and 13..21), joined by a weak face. */
   function twoBlocks(): Float32Array {
     const affinities = new Float32Array(3 * n);
-    for (let z = 0; z < 8; z++) for (let y = 0; y < 8; y++) for (let x = 0; x < 16; x++) {
-      const v = x + size[0] * (y + size[1] * z);
-      if (x > 0) affinities[v] = x === 8 ? 0.3 : 0.9;
-      if (y > 0) affinities[n + v] = 0.9;
-      if (z > 0) affinities[2 * n + v] = 0.9;
-    }
+    for (let z = 0; z < 8; z++)
+      for (let y = 0; y < 8; y++)
+        for (let x = 0; x < 16; x++) {
+          const v = x + size[0] * (y + size[1] * z);
+          if (x > 0) affinities[v] = x === 8 ? 0.3 : 0.9;
+          if (y > 0) affinities[n + v] = 0.9;
+          if (z > 0) affinities[2 * n + v] = 0.9;
+        }
     return affinities;
   }
   const params = { high_threshold: 0.99, low_threshold: 0.1, merge_threshold: 0.5, merge_size: 0, dust_size: 0 };
 
   it('segments the box, writes only the crop, with labels unique to the crop chunk', async () => {
     const { segUrl, affUrl, seg } = await layers(new BigUint64Array(n).fill(99n), twoBlocks());
-    const result = await runTask({ kind: 'watershed', chunk_position: '5-29_0-16_2-12', crop_position: '5-21_0-16_2-10', layer_path_affinities: affUrl, layer_path_segmentation: segUrl, ...params });
+    const result = await runTask({
+      kind: 'watershed',
+      chunk_position: '5-29_0-16_2-12',
+      crop_position: '5-21_0-16_2-10',
+      layer_path_affinities: affUrl,
+      layer_path_segmentation: segUrl,
+      ...params,
+    });
     expect(result).toMatchObject({ kind: 'watershed', chunksWritten: 1 });
     const written = (await seg.read(0, box([5, 0, 2], [21, 16, 10]))) as BigUint64Array;
     const at = (x: number, y: number, z: number) => written[x + 16 * (y + 16 * z)];
@@ -143,11 +181,26 @@ describe('Watershed task', () => {
     // Outside the crop nothing is written: the chunk next to it still holds the layer's 99s.
     expect(new Set((await seg.read(0, box([21, 0, 2], [37, 16, 10]))) as BigUint64Array)).toEqual(new Set([99n]));
     // A larger box cropped to the next chunk, which the blocks do not reach: all 0 there.
-    await runTask({ kind: 'watershed', chunk_position: '5-37_0-16_2-12', crop_position: '21-37_0-16_2-10', layer_path_affinities: affUrl, layer_path_segmentation: segUrl, ...params });
+    await runTask({
+      kind: 'watershed',
+      chunk_position: '5-37_0-16_2-12',
+      crop_position: '21-37_0-16_2-10',
+      layer_path_affinities: affUrl,
+      layer_path_segmentation: segUrl,
+      ...params,
+    });
     const next = (await seg.read(0, box([21, 0, 2], [37, 16, 10]))) as BigUint64Array;
     expect(new Set(next)).toEqual(new Set([0n]));
     // With a low merge threshold the blocks (512 voxels each) merge when merge_size exceeds 512.
-    await runTask({ kind: 'watershed', chunk_position: '5-21_0-16_2-10', layer_path_affinities: affUrl, layer_path_segmentation: segUrl, ...params, merge_threshold: 0.2, merge_size: 513 });
+    await runTask({
+      kind: 'watershed',
+      chunk_position: '5-21_0-16_2-10',
+      layer_path_affinities: affUrl,
+      layer_path_segmentation: segUrl,
+      ...params,
+      merge_threshold: 0.2,
+      merge_size: 513,
+    });
     const merged = (await seg.read(0, box([5, 0, 2], [21, 16, 10]))) as BigUint64Array;
     expect(new Set(merged)).toEqual(new Set([0n, 1n]));
   });
@@ -155,7 +208,8 @@ describe('Watershed task', () => {
   it('uses the crop chunk index for the label space', async () => {
     const shifted = new Float32Array(3 * n);
     // A block of strong affinities inside chunk grid (1, 1, 0): x 21..37, y 16..32.
-    for (let z = 1; z < 6; z++) for (let y = 17; y < 30; y++) for (let x = 17; x < 30; x++) for (let c = 0; c < 3; c++) shifted[c * n + x + size[0] * (y + size[1] * z)] = 0.8;
+    for (let z = 1; z < 6; z++)
+      for (let y = 17; y < 30; y++) for (let x = 17; x < 30; x++) for (let c = 0; c < 3; c++) shifted[c * n + x + size[0] * (y + size[1] * z)] = 0.8;
     const { segUrl, affUrl, seg } = await layers(new BigUint64Array(n), shifted);
     await runTask({ kind: 'watershed', chunk_position: '21-37_16-32_2-10', layer_path_affinities: affUrl, layer_path_segmentation: segUrl, ...params });
     const labels = new Set((await seg.read(0, box([21, 16, 2], [37, 32, 10]))) as BigUint64Array);
@@ -165,16 +219,31 @@ describe('Watershed task', () => {
 
   it('refuses bad crops, thresholds and layers, naming the field', async () => {
     const { segUrl, affUrl } = await layers(new BigUint64Array(n), twoBlocks());
-    const task = (extra: object) => ({ kind: 'watershed', chunk_position: '5-29_0-16_2-12', crop_position: '5-21_0-16_2-10', layer_path_affinities: affUrl, layer_path_segmentation: segUrl, ...params, ...extra });
-    await expect(runTask(task({ crop_position: '6-22_0-16_2-10' }))).rejects.toThrow('Watershed task: crop_position 6-22_0-16_2-10 is not made of whole chunks [16,16,8] of scale 4_4_40');
-    await expect(runTask(task({ crop_position: '5-37_0-16_2-10' }))).rejects.toThrow('Watershed task: crop_position 5-37_0-16_2-10 is not inside chunk_position 5-29_0-16_2-12');
+    const task = (extra: object) => ({
+      kind: 'watershed',
+      chunk_position: '5-29_0-16_2-12',
+      crop_position: '5-21_0-16_2-10',
+      layer_path_affinities: affUrl,
+      layer_path_segmentation: segUrl,
+      ...params,
+      ...extra,
+    });
+    await expect(runTask(task({ crop_position: '6-22_0-16_2-10' }))).rejects.toThrow(
+      'Watershed task: crop_position 6-22_0-16_2-10 is not made of whole chunks [16,16,8] of scale 4_4_40',
+    );
+    await expect(runTask(task({ crop_position: '5-37_0-16_2-10' }))).rejects.toThrow(
+      'Watershed task: crop_position 5-37_0-16_2-10 is not inside chunk_position 5-29_0-16_2-12',
+    );
     await expect(runTask(task({ crop_position: undefined }))).rejects.toThrow('Watershed task: chunk_position 5-29_0-16_2-12 is not made of whole chunks');
-    await expect(runTask(task({ chunk_position: '5-29_0-16_2-40' }))).rejects.toThrow('Watershed task: chunk_position 5-29_0-16_2-40 is outside the layers\' bounds [5,0,2]-[45,36,22]');
+    await expect(runTask(task({ chunk_position: '5-29_0-16_2-40' }))).rejects.toThrow(
+      "Watershed task: chunk_position 5-29_0-16_2-40 is outside the layers' bounds [5,0,2]-[45,36,22]",
+    );
     await expect(runTask(task({ low_threshold: 0.5, high_threshold: 0.4 }))).rejects.toThrow('Watershed task: low_threshold 0.5 is above high_threshold 0.4');
     await expect(runTask(task({ merge_threshold: 1.5 }))).rejects.toThrow('Watershed task: merge_threshold must be a number in [0, 1], got 1.5');
     await expect(runTask(task({ dust_size: -1 }))).rejects.toThrow('Watershed task: dust_size must be an integer');
     const small = await layers(new Uint32Array(n), twoBlocks());
-    await expect(runTask({ ...task({}), layer_path_segmentation: small.segUrl, layer_path_affinities: small.affUrl }))
-      .rejects.toThrow(`Watershed task: layer_path_segmentation ${small.segUrl} is uint32; watershed writes uint64 labels (chunk index << 32 + n)`);
+    await expect(runTask({ ...task({}), layer_path_segmentation: small.segUrl, layer_path_affinities: small.affUrl })).rejects.toThrow(
+      `Watershed task: layer_path_segmentation ${small.segUrl} is uint32; watershed writes uint64 labels (chunk index << 32 + n)`,
+    );
   });
 });

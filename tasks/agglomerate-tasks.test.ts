@@ -22,15 +22,22 @@ import { runTask } from './registry.js';
  */
 function borderCuts(truth: BigUint64Array, labels: BigUint64Array, size: Vec3, chunk: Vec3): { pairs: number; cut: number } {
   const [sx, sy, sz] = size;
-  let pairs = 0, cut = 0;
-  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++) {
-    const i = x + sx * (y + sy * z);
-    for (const [onPlane, j] of [[x > 0 && x % chunk[0] === 0, i - 1], [y > 0 && y % chunk[1] === 0, i - sx], [z > 0 && z % chunk[2] === 0, i - sx * sy]] as [boolean, number][]) {
-      if (!onPlane || truth[i] === 0n || truth[i] !== truth[j] || labels[i] === 0n || labels[j] === 0n) continue;
-      pairs++;
-      if (labels[i] !== labels[j]) cut++;
-    }
-  }
+  let pairs = 0,
+    cut = 0;
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++) {
+        const i = x + sx * (y + sy * z);
+        for (const [onPlane, j] of [
+          [x > 0 && x % chunk[0] === 0, i - 1],
+          [y > 0 && y % chunk[1] === 0, i - sx],
+          [z > 0 && z % chunk[2] === 0, i - sx * sy],
+        ] as [boolean, number][]) {
+          if (!onPlane || truth[i] === 0n || truth[i] !== truth[j] || labels[i] === 0n || labels[j] === 0n) continue;
+          pairs++;
+          if (labels[i] !== labels[j]) cut++;
+        }
+      }
   return { pairs, cut };
 }
 
@@ -80,7 +87,8 @@ describe('agglomeration into segmentation_<t>', () => {
     // The true cells: the watershed cuts them at its task borders, the agglomeration joins them,
     // and merges no two cells.
     const truth = synthesize(box([0, 0, 0], size)).labels;
-    const before = borderCuts(truth, ws, size, [32, 32, 16]), after = borderCuts(truth, got, size, [32, 32, 16]);
+    const before = borderCuts(truth, ws, size, [32, 32, 16]),
+      after = borderCuts(truth, got, size, [32, 32, 16]);
     expect(before.pairs).toBeGreaterThan(1000);
     expect(before.cut).toBe(before.pairs);
     expect(after.cut).toBe(0);
@@ -88,9 +96,17 @@ describe('agglomeration into segmentation_<t>', () => {
 
     // Bad input, named.
     const remap = { kind: 'remap', layer_path_segmentation: result.watershedLayer, layer_path: result.agglomeratedLayer, threshold: 0.6 };
-    await expect(runTask({ ...remap, chunk_position: '1-33_0-32_0-16' })).rejects.toThrow(/Remap task: chunk_position 1-33_0-32_0-16 is not made of whole chunks/);
-    await expect(runTask({ ...remap, threshold: 0.7, chunk_position: '0-32_0-32_0-16' })).rejects.toThrow(/Remap task: no mapping .*agglomeration\/0\.7\/mapping \(run the Agglomerate task first\)/);
-    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.agglomeratedLayer, threshold: 0.6 })).rejects.toThrow(/Agglomerate task: no region graph .*mean_graph\/graph\.json/);
-    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.watershedLayer, threshold: 2 })).rejects.toThrow(/threshold.*must be at most 1/);
+    await expect(runTask({ ...remap, chunk_position: '1-33_0-32_0-16' })).rejects.toThrow(
+      /Remap task: chunk_position 1-33_0-32_0-16 is not made of whole chunks/,
+    );
+    await expect(runTask({ ...remap, threshold: 0.7, chunk_position: '0-32_0-32_0-16' })).rejects.toThrow(
+      /Remap task: no mapping .*agglomeration\/0\.7\/mapping \(run the Agglomerate task first\)/,
+    );
+    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.agglomeratedLayer, threshold: 0.6 })).rejects.toThrow(
+      /Agglomerate task: no region graph .*mean_graph\/graph\.json/,
+    );
+    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.watershedLayer, threshold: 2 })).rejects.toThrow(
+      /threshold.*must be at most 1/,
+    );
   });
 });

@@ -31,7 +31,8 @@ export const agglomerateTask = defineTask('agglomerate', 'Agglomerate task', agg
   async run(task, ctx) {
     const segmentation = await ctx.open(task.layer_path_segmentation);
     const bytes = await segmentation.store.get(GRAPH_FILE, { maxBytes: MAX_JSON_BYTES });
-    if (!bytes) throw new InvalidInput(`Agglomerate task: no region graph ${segmentation.url}/${GRAPH_FILE} (run the MeanGraph and MeanGraphReduce tasks first)`);
+    if (!bytes)
+      throw new InvalidInput(`Agglomerate task: no region graph ${segmentation.url}/${GRAPH_FILE} (run the MeanGraph and MeanGraphReduce tasks first)`);
     const result = agglomerate(decodeGraph(bytes, `${segmentation.url}/${GRAPH_FILE}`), task.threshold);
     await segmentation.store.put(mappingKey(task.threshold), encodeMapping(result.mapping), { gzip: true });
     return { kind: 'agglomerate', voxels: 0, chunksWritten: 0, files: 1 };
@@ -89,18 +90,26 @@ async function loadMapping(source: Volume, t: number): Promise<Map<bigint, bigin
 /** Replaces each label by its region id; runs of one label cost one lookup. */
 export function remapInPlace(labels: Uint32Array | BigUint64Array, mapping: Map<bigint, bigint>): void {
   if (labels instanceof BigUint64Array) {
-    let last = -1n, to = 0n;
+    let last = -1n,
+      to = 0n;
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i];
-      if (l !== last) { last = l; to = mapping.get(l) ?? l; }
+      if (l !== last) {
+        last = l;
+        to = mapping.get(l) ?? l;
+      }
       labels[i] = to;
     }
     return;
   }
-  let last = -1, to = 0;
+  let last = -1,
+    to = 0;
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
-    if (l !== last) { last = l; to = Number(mapping.get(BigInt(l)) ?? BigInt(l)); }
+    if (l !== last) {
+      last = l;
+      to = Number(mapping.get(BigInt(l)) ?? BigInt(l));
+    }
     labels[i] = to;
   }
 }

@@ -67,7 +67,8 @@ async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
   for (let j = 1; j < regions.length; j++) {
     const mip = sourceMip + j;
     const f = downsampleFactor(info, mip);
-    const below = regions[j - 1], here = regions[j];
+    const below = regions[j - 1],
+      here = regions[j];
     const phase = below.start.map((s, i) => s - here.start[i] * f[i]) as Vec3;
     const out = downsampledShape(shapeOf(below), f, phase);
     if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {

@@ -12,8 +12,8 @@ export const lod = integer(0, 1000);
 
 const MAX_UINT64 = (1n << 64n) - 1n;
 
-export const isSegmentId = (id: unknown) => (typeof id === 'number' && Number.isSafeInteger(id) && id > 0)
-  || (typeof id === 'string' && /^[1-9]\d*$/.test(id) && BigInt(id) <= MAX_UINT64);
+export const isSegmentId = (id: unknown) =>
+  (typeof id === 'number' && Number.isSafeInteger(id) && id > 0) || (typeof id === 'string' && /^[1-9]\d*$/.test(id) && BigInt(id) <= MAX_UINT64);
 
 const segmentId = v.custom<number | string>(isSegmentId, 'must be a non-zero uint64 id (a number, or a decimal string above 2^53)');
 

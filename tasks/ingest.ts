@@ -38,7 +38,14 @@ export type IngestTask = TaskOf<'ingest', typeof fields>;
 async function runIngest(task: IngestTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const { info } = volume;
-  const build = await readBuildChunk({ url: task.chunk_path, encoding: task.chunk_encoding, axes: task.axes, dataType: info.data_type, channels: info.num_channels, label: 'Ingest task' });
+  const build = await readBuildChunk({
+    url: task.chunk_path,
+    encoding: task.chunk_encoding,
+    axes: task.axes,
+    dataType: info.data_type,
+    channels: info.num_channels,
+    label: 'Ingest task',
+  });
   checkBuildBox(volume, build.box);
   let data: TypedArray = build.data;
   let dataBox: Box = build.box;

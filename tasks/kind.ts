@@ -46,11 +46,16 @@ export interface TaskKind<K extends string = string, T extends { kind: K } = { k
 export type TaskOf<K extends string, E extends v.ObjectEntries> = v.InferOutput<v.StrictObjectSchema<{ kind: v.LiteralSchema<K, undefined> } & E, string>>;
 
 /** Declares a kind; its schema gets the `kind` literal, so a kind module writes only its own fields. */
-export function defineTask<const K extends string, const E extends v.ObjectEntries>(kind: K, label: string, fields: E, does: {
-  id(task: TaskOf<K, E>): string;
-  inputs?(task: TaskOf<K, E>, open: OpenVolume): Promise<StoredObject[]>;
-  run(task: TaskOf<K, E>, ctx: TaskContext): Promise<TaskResult>;
-}) {
+export function defineTask<const K extends string, const E extends v.ObjectEntries>(
+  kind: K,
+  label: string,
+  fields: E,
+  does: {
+    id(task: TaskOf<K, E>): string;
+    inputs?(task: TaskOf<K, E>, open: OpenVolume): Promise<StoredObject[]>;
+    run(task: TaskOf<K, E>, ctx: TaskContext): Promise<TaskResult>;
+  },
+) {
   const entries = { kind: v.literal(kind), ...fields } as { kind: v.LiteralSchema<K, undefined> } & E;
   const schema = v.strictObject(entries, fieldsMessage(Object.keys(fields)));
   return { kind, label, schema, id: does.id, inputs: does.inputs, run: does.run };

@@ -65,12 +65,15 @@ async function runMeanGraphReduce(task: MeanGraphReduceTask, ctx: TaskContext) {
   const segmentation = await ctx.open(task.layer_path_segmentation);
   const keys = await listAll(segmentation.store, `${GRAPH_CHUNKS}/`);
   checkChunkGraphNames(segmentation, keys);
-  if (keys.length === 0) throw new InvalidInput(`MeanGraphReduce task: no chunk graphs under ${segmentation.url}/${GRAPH_CHUNKS}/ (run the MeanGraph tasks first)`);
-  const graphs = await Promise.all(keys.map(async (key) => {
-    const bytes = await segmentation.store.get(key, { maxBytes: MAX_JSON_BYTES });
-    if (!bytes) throw new TransientError(`MeanGraphReduce task: ${segmentation.url}/${key} was listed, then not found`);
-    return decodeGraph(bytes, `${segmentation.url}/${key}`);
-  }));
+  if (keys.length === 0)
+    throw new InvalidInput(`MeanGraphReduce task: no chunk graphs under ${segmentation.url}/${GRAPH_CHUNKS}/ (run the MeanGraph tasks first)`);
+  const graphs = await Promise.all(
+    keys.map(async (key) => {
+      const bytes = await segmentation.store.get(key, { maxBytes: MAX_JSON_BYTES });
+      if (!bytes) throw new TransientError(`MeanGraphReduce task: ${segmentation.url}/${key} was listed, then not found`);
+      return decodeGraph(bytes, `${segmentation.url}/${key}`);
+    }),
+  );
   await segmentation.store.put(GRAPH_FILE, encodeGraph(mergeGraphs(graphs), true), { contentType: 'application/json' });
   return { kind: 'mean_graph_reduce', voxels: 0, chunksWritten: 0, files: keys.length };
 }
@@ -81,7 +84,8 @@ async function runMeanGraphReduce(task: MeanGraphReduceTask, ctx: TaskContext) {
  */
 function checkChunkGraphNames(segmentation: Volume, keys: string[]): void {
   const scale = segmentation.scale(0);
-  const grid = gridShape(scale), c = chunkSize(scale);
+  const grid = gridShape(scale),
+    c = chunkSize(scale);
   const owner = new Map<number, string>();
   for (const key of keys) {
     const name = key.slice(GRAPH_CHUNKS.length + 1);

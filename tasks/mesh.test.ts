@@ -12,16 +12,27 @@ let layerCount = 0;
 const inProcess = { concurrency: 4, progress: false, retryDelayMs: 1 };
 
 /** A uint64 segmentation layer holding label(x, y, z) (global voxel coordinates), with its mesh plan run. */
-async function meshedLayer(opts: { size: Vec3; chunk: Vec3; offset?: Vec3; resolution?: Vec3; simplification?: number },
-  label: (x: number, y: number, z: number) => bigint): Promise<Volume> {
+async function meshedLayer(
+  opts: { size: Vec3; chunk: Vec3; offset?: Vec3; resolution?: Vec3; simplification?: number },
+  label: (x: number, y: number, z: number) => bigint,
+): Promise<Volume> {
   const url = `mem://mesh-${layerCount++}`;
-  const info = createInfo({ type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', size: opts.size, chunkSize: opts.chunk,
-    voxelOffset: opts.offset ?? [0, 0, 0], resolution: opts.resolution ?? [1, 1, 1], mips: 0 });
+  const info = createInfo({
+    type: 'segmentation',
+    dataType: 'uint64',
+    encoding: 'compressed_segmentation',
+    size: opts.size,
+    chunkSize: opts.chunk,
+    voxelOffset: opts.offset ?? [0, 0, 0],
+    resolution: opts.resolution ?? [1, 1, 1],
+    mips: 0,
+  });
   const volume = await Volume.create(url, info);
   const bounds = scaleBounds(info.scales[0]);
   const data = new BigUint64Array(opts.size[0] * opts.size[1] * opts.size[2]);
   let i = 0;
-  for (let z = bounds.start[2]; z < bounds.stop[2]; z++) for (let y = bounds.start[1]; y < bounds.stop[1]; y++) for (let x = bounds.start[0]; x < bounds.stop[0]; x++) data[i++] = label(x, y, z);
+  for (let z = bounds.start[2]; z < bounds.stop[2]; z++)
+    for (let y = bounds.start[1]; y < bounds.stop[1]; y++) for (let x = bounds.start[0]; x < bounds.stop[0]; x++) data[i++] = label(x, y, z);
   const { allChunks } = await import('../precomputed/info.js');
   await volume.writeChunks(0, allChunks(info.scales[0]), data, bounds);
   const plan = await planMesh({ layerPath: url, simplification: opts.simplification });
@@ -38,7 +49,8 @@ async function fragmentsOf(volume: Volume, segment: string) {
   return Promise.all(fragments.map(async (name) => ({ name, ...readFragment((await volume.store.get(`mesh/${name}`))!) })));
 }
 
-const inBox = (b: Box, x: number, y: number, z: number) => x >= b.start[0] && x < b.stop[0] && y >= b.start[1] && y < b.stop[1] && z >= b.start[2] && z < b.stop[2];
+const inBox = (b: Box, x: number, y: number, z: number) =>
+  x >= b.start[0] && x < b.stop[0] && y >= b.start[1] && y < b.stop[1] && z >= b.start[2] && z < b.stop[2];
 
 describe('Mesh and MeshManifest tasks', () => {
   it('write the info, mesh/info, and one manifest per segment listing every fragment', async () => {
@@ -55,9 +67,22 @@ describe('Mesh and MeshManifest tasks', () => {
       expect(listed).toEqual(fragments.filter((f) => f.startsWith(`${segment}:0:`)).sort());
     }
     // Label 5 spans x 0..20: chunks x 0-16 and 16-32, all 3x2 of them in y, z.
-    expect((await fragmentsOf(volume, '5')).map((f) => f.name.split(':')[2]).sort())
-      .toEqual(['0-16_0-16_0-16', '0-16_0-16_16-20', '0-16_16-32_0-16', '0-16_16-32_16-20', '0-16_32-40_0-16', '0-16_32-40_16-20',
-        '16-32_0-16_0-16', '16-32_0-16_16-20', '16-32_16-32_0-16', '16-32_16-32_16-20', '16-32_32-40_0-16', '16-32_32-40_16-20'].sort());
+    expect((await fragmentsOf(volume, '5')).map((f) => f.name.split(':')[2]).sort()).toEqual(
+      [
+        '0-16_0-16_0-16',
+        '0-16_0-16_16-20',
+        '0-16_16-32_0-16',
+        '0-16_16-32_16-20',
+        '0-16_32-40_0-16',
+        '0-16_32-40_16-20',
+        '16-32_0-16_0-16',
+        '16-32_0-16_16-20',
+        '16-32_16-32_0-16',
+        '16-32_16-32_16-20',
+        '16-32_32-40_0-16',
+        '16-32_32-40_16-20',
+      ].sort(),
+    );
   });
 
   for (const simplification of [0, 5]) {
@@ -67,7 +92,10 @@ describe('Mesh and MeshManifest tasks', () => {
       const label = (x: number, y: number, z: number) => (inBox(cube, x, y, z) ? 3n : inBox(block, x, y, z) ? 4n : 0n);
       const volume = await meshedLayer({ size: [40, 40, 40], chunk: [20, 20, 20], resolution: [4, 4, 4], simplification }, label);
       const whole = await meshedLayer({ size: [40, 40, 40], chunk: [64, 64, 64], resolution: [4, 4, 4], simplification }, label);
-      for (const [segment, b, chunks] of [['3', cube, 8], ['4', block, 2]] as const) {
+      for (const [segment, b, chunks] of [
+        ['3', cube, 8],
+        ['4', block, 2],
+      ] as const) {
         const parts = await fragmentsOf(volume, segment);
         expect(parts.length).toBe(chunks);
         const joined = weld(parts);
@@ -89,10 +117,12 @@ describe('Mesh and MeshManifest tasks', () => {
 
   it('put vertices in nm: a sphere with a voxel offset and anisotropic voxels has the right area and centre', async () => {
     const r = 20; // nm... in units of 8 nm (x, y) and 16 nm (z) voxels: an ellipsoid in voxels
-    const offset: Vec3 = [100, 200, 50], res: Vec3 = [8, 8, 16];
+    const offset: Vec3 = [100, 200, 50],
+      res: Vec3 = [8, 8, 16];
     const centre = [offset[0] * 8 + 200.3, offset[1] * 8 + 196.1, offset[2] * 16 + 203.7]; // nm
     const R = 10 * r; // 200 nm
-    const label = (x: number, y: number, z: number) => (((x + 0.5) * 8 - centre[0]) ** 2 + ((y + 0.5) * 8 - centre[1]) ** 2 + ((z + 0.5) * 16 - centre[2]) ** 2 <= R * R ? 9n : 0n);
+    const label = (x: number, y: number, z: number) =>
+      ((x + 0.5) * 8 - centre[0]) ** 2 + ((y + 0.5) * 8 - centre[1]) ** 2 + ((z + 0.5) * 16 - centre[2]) ** 2 <= R * R ? 9n : 0n;
     const volume = await meshedLayer({ size: [64, 64, 32], chunk: [64, 64, 32], offset, resolution: res }, label);
     const [sphere] = await fragmentsOf(volume, '9');
     expect(openEdges(sphere)).toBe(0);
@@ -103,19 +133,29 @@ describe('Mesh and MeshManifest tasks', () => {
 
   it('refuse bad input, naming the field', async () => {
     const url = `mem://mesh-bad-${layerCount++}`;
-    await Volume.create(url, createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [32, 32, 32], chunkSize: [16, 16, 16], resolution: [4, 4, 40], mips: 0 }));
+    await Volume.create(
+      url,
+      createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [32, 32, 32], chunkSize: [16, 16, 16], resolution: [4, 4, 40], mips: 0 }),
+    );
     const task = (extra: object) => ({ kind: 'mesh', chunk_key: '4_4_40', chunk_position: '0-16_0-16_0-16', layer_path: url, ...extra });
     await expect(runTask(task({}))).rejects.toThrow(`Mesh task: layer ${url} has no "mesh" key in its info (digest plan mesh adds it)`);
     await planMesh({ layerPath: url });
-    await expect(runTask(task({ chunk_position: '0-16_0-16_8-24' }))).rejects.toThrow('Mesh task: chunk_position 0-16_0-16_8-24 is not aligned to chunk size [16,16,16] of scale 4_4_40');
+    await expect(runTask(task({ chunk_position: '0-16_0-16_8-24' }))).rejects.toThrow(
+      'Mesh task: chunk_position 0-16_0-16_8-24 is not aligned to chunk size [16,16,16] of scale 4_4_40',
+    );
     await expect(runTask(task({ chunk_key: '8_8_40' }))).rejects.toThrow('Mesh task: chunk_key scale "8_8_40" is not in this layer (scales: 4_4_40)');
     await expect(runTask(task({ simplification: 11 }))).rejects.toThrow('Mesh task: simplification must be an integer 0..10, got 11');
     await expect(runTask(task({ segments: [1, '0'] }))).rejects.toThrow('Mesh task: segments[1] must be a non-zero uint64 id');
     await expect(runTask(task({ segments: ['18446744073709551616'] }))).rejects.toThrow('Mesh task: segments[0] must be a non-zero uint64 id');
     await expect(runTask(task({}))).rejects.toThrow(`chunk ${url}/4_4_40/0-16_0-16_0-16 is missing`);
-    await expect(runTask({ kind: 'mesh_manifest', layer_path: url, prefix: '1a' })).rejects.toThrow('MeshManifest task: prefix must be a string of decimal digits, got "1a"');
+    await expect(runTask({ kind: 'mesh_manifest', layer_path: url, prefix: '1a' })).rejects.toThrow(
+      'MeshManifest task: prefix must be a string of decimal digits, got "1a"',
+    );
     const image = `mem://mesh-image-${layerCount++}`;
-    await Volume.create(image, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], chunkSize: [16, 16, 16], resolution: [1, 1, 1], mips: 0 }));
+    await Volume.create(
+      image,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], chunkSize: [16, 16, 16], resolution: [1, 1, 1], mips: 0 }),
+    );
     await expect(planMesh({ layerPath: image })).rejects.toThrow(`plan mesh: layer ${image} is of type image, meshes need a segmentation`);
   });
 });

@@ -89,8 +89,14 @@ async function runMesh(task: MeshTask, ctx: TaskContext) {
   const segments = task.segments && task.segments.length > 0 ? new Set(task.segments.map((s) => BigInt(s))) : undefined;
   const meshes = await meshChunk({ labels, region, resolution: scale.resolution, simplification: task.simplification ?? 0, segments });
   const lod = task.lod ?? 0;
-  await Promise.all(meshes.map(({ label, mesh }) =>
-    volume.store.put(`${dir}/${fragmentName(label, lod, task.chunk_position)}`, encodeFragment(mesh), { gzip: true, contentType: 'application/octet-stream' })));
+  await Promise.all(
+    meshes.map(({ label, mesh }) =>
+      volume.store.put(`${dir}/${fragmentName(label, lod, task.chunk_position)}`, encodeFragment(mesh), {
+        gzip: true,
+        contentType: 'application/octet-stream',
+      }),
+    ),
+  );
   const triangles = meshes.reduce((n, m) => n + m.mesh.triangles.length / 3, 0);
   return { kind: 'mesh', voxels: voxelCount(chunk), chunksWritten: 0, files: meshes.length, triangles };
 }
@@ -108,7 +114,12 @@ async function runMeshManifest(task: MeshManifestTask, ctx: TaskContext) {
     list.push(name);
     fragments.set(parsed.segment, list);
   }
-  await Promise.all([...fragments].map(([segment, names]) =>
-    volume.store.put(`${dir}/${manifestName(segment, lod)}`, new TextEncoder().encode(JSON.stringify({ fragments: names.sort() })), { contentType: 'application/json' })));
+  await Promise.all(
+    [...fragments].map(([segment, names]) =>
+      volume.store.put(`${dir}/${manifestName(segment, lod)}`, new TextEncoder().encode(JSON.stringify({ fragments: names.sort() })), {
+        contentType: 'application/json',
+      }),
+    ),
+  );
   return { kind: 'mesh_manifest', voxels: 0, chunksWritten: 0, files: fragments.size };
 }

@@ -14,7 +14,19 @@ import { shard } from './shard.js';
 import { transfer } from './transfer.js';
 import { watershedTask } from './watershed.js';
 
-export const TASK_KINDS = [ingest, downsample, mesh, meshManifest, watershedTask, meanGraphTask, meanGraphReduce, agglomerateTask, remapTask, shard, transfer] as const;
+export const TASK_KINDS = [
+  ingest,
+  downsample,
+  mesh,
+  meshManifest,
+  watershedTask,
+  meanGraphTask,
+  meanGraphReduce,
+  agglomerateTask,
+  remapTask,
+  shard,
+  transfer,
+] as const;
 
 type Kind = (typeof TASK_KINDS)[number];
 export type Task = v.InferOutput<Kind['schema']>;
@@ -23,8 +35,11 @@ export type TaskKindName = Task['kind'];
 const byKind = new Map<string, Kind>(TASK_KINDS.map((k) => [k.kind, k]));
 const KIND_NAMES = TASK_KINDS.map((k) => k.kind);
 
-export const taskSchema = v.variant('kind', TASK_KINDS.map((k) => k.schema) as unknown as [Kind['schema'], ...Kind['schema'][]],
-  `must be one of ${KIND_NAMES.join(', ')}`);
+export const taskSchema = v.variant(
+  'kind',
+  TASK_KINDS.map((k) => k.schema) as unknown as [Kind['schema'], ...Kind['schema'][]],
+  `must be one of ${KIND_NAMES.join(', ')}`,
+);
 
 function kindOf(task: Task): Kind {
   return byKind.get(task.kind)!;

@@ -13,11 +13,14 @@ import { Volume } from '../precomputed/volume.js';
 import { joinUrl } from '../storage/store.js';
 import { BUILD_ENCODINGS, BuildChunk, buildChunkName, readBuildChunk } from '../sources/registry.js';
 
-export const sourceSchema = v.union([
-  v.literal('downsample'),
-  v.strictObject({ build: text, build_size: vec3Positive, encoding: choice(BUILD_ENCODINGS), axes: v.optional(choice(['xyz', 'zyx'])) }),
-  v.strictObject({ layer: text }),
-], 'must be "downsample", {"build", "build_size", "encoding"} or {"layer"}');
+export const sourceSchema = v.union(
+  [
+    v.literal('downsample'),
+    v.strictObject({ build: text, build_size: vec3Positive, encoding: choice(BUILD_ENCODINGS), axes: v.optional(choice(['xyz', 'zyx'])) }),
+    v.strictObject({ layer: text }),
+  ],
+  'must be "downsample", {"build", "build_size", "encoding"} or {"layer"}',
+);
 
 export type Source = v.InferOutput<typeof sourceSchema>;
 
@@ -26,10 +29,16 @@ export class RegionSource {
   private other?: Promise<Volume>;
   private readonly builds = new Map<string, Promise<BuildChunk>>();
 
-  constructor(private readonly volume: Volume, private readonly source: Source, private readonly label: string, private readonly open: (url: string) => Promise<Volume> = (url) => Volume.open(url)) {}
+  constructor(
+    private readonly volume: Volume,
+    private readonly source: Source,
+    private readonly label: string,
+    private readonly open: (url: string) => Promise<Volume> = (url) => Volume.open(url),
+  ) {}
 
   async read(mip: number, region: Box): Promise<TypedArray> {
-    if (!contains(this.volume.bounds(mip), region)) throw new InvalidInput(`${this.label}: region ${formatBox(region)} is outside mip ${mip}'s bounds ${formatBox(this.volume.bounds(mip))}`);
+    if (!contains(this.volume.bounds(mip), region))
+      throw new InvalidInput(`${this.label}: region ${formatBox(region)} is outside mip ${mip}'s bounds ${formatBox(this.volume.bounds(mip))}`);
     if (this.source === 'downsample') return this.downsampled(mip, region);
     if ('build' in this.source) return this.fromBuild(mip, region, this.source);
     return this.fromLayer(mip, region, this.source.layer);
@@ -59,11 +68,13 @@ export class RegionSource {
     const lo = region.start.map((s, i) => Math.floor((s - bounds.start[i]) / size[i]));
     const hi = region.stop.map((s, i) => Math.ceil((s - bounds.start[i]) / size[i]));
     const reads: Promise<void>[] = [];
-    for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) {
-      const start = [x, y, z].map((g, i) => bounds.start[i] + g * size[i]) as Vec3;
-      const cell = intersect(box(start, start.map((s, i) => s + size[i]) as Vec3), bounds);
-      reads.push(this.buildChunk(cell, source).then((b) => copyRegion(b.data, b.box, out, region, intersect(b.box, region), info.num_channels)));
-    }
+    for (let z = lo[2]; z < hi[2]; z++)
+      for (let y = lo[1]; y < hi[1]; y++)
+        for (let x = lo[0]; x < hi[0]; x++) {
+          const start = [x, y, z].map((g, i) => bounds.start[i] + g * size[i]) as Vec3;
+          const cell = intersect(box(start, start.map((s, i) => s + size[i]) as Vec3), bounds);
+          reads.push(this.buildChunk(cell, source).then((b) => copyRegion(b.data, b.box, out, region, intersect(b.box, region), info.num_channels)));
+        }
     await Promise.all(reads);
     return out;
   }
@@ -75,10 +86,12 @@ export class RegionSource {
       // Keep a few: a task reads its region's build chunks together, or chunk by chunk in Morton order.
       if (this.builds.size >= 8) this.builds.delete(this.builds.keys().next().value!);
       const { data_type: dataType, num_channels: channels } = this.volume.info;
-      p = readBuildChunk({ url: joinUrl(source.build, name), encoding: source.encoding, axes: source.axes, dataType, channels, label: this.label }).then((b) => {
-        if (!equals(b.box, cell)) throw new InvalidInput(`${this.label}: build chunk ${name} is not the grid cell ${chunkKey(cell)}`);
-        return b;
-      });
+      p = readBuildChunk({ url: joinUrl(source.build, name), encoding: source.encoding, axes: source.axes, dataType, channels, label: this.label }).then(
+        (b) => {
+          if (!equals(b.box, cell)) throw new InvalidInput(`${this.label}: build chunk ${name} is not the grid cell ${chunkKey(cell)}`);
+          return b;
+        },
+      );
       this.builds.set(name, p);
     }
     return p;
@@ -95,15 +108,19 @@ export class RegionSource {
 
 /** A layer copied into another must have the same data and the same scales (chunking and storage may differ). */
 export function checkSameGeometry(src: Volume, dst: Volume, label: string): void {
-  const a = src.info, b = dst.info;
+  const a = src.info,
+    b = dst.info;
   if (a.data_type !== b.data_type || a.num_channels !== b.num_channels) {
     throw new InvalidInput(`${label}: source ${src.url} is ${a.data_type} x ${a.num_channels}, destination ${dst.url} is ${b.data_type} x ${b.num_channels}`);
   }
-  if (a.scales.length < b.scales.length) throw new InvalidInput(`${label}: source ${src.url} has ${a.scales.length} scales, destination ${dst.url} needs ${b.scales.length}`);
+  if (a.scales.length < b.scales.length)
+    throw new InvalidInput(`${label}: source ${src.url} has ${a.scales.length} scales, destination ${dst.url} needs ${b.scales.length}`);
   b.scales.forEach((s, mip) => {
     const t = a.scales[mip];
     if (!equals(scaleBounds(s), scaleBounds(t)) || !s.resolution.every((r, i) => r === t.resolution[i])) {
-      throw new InvalidInput(`${label}: mip ${mip} differs: source ${formatBox(scaleBounds(t))} at [${t.resolution}] nm, destination ${formatBox(scaleBounds(s))} at [${s.resolution}] nm`);
+      throw new InvalidInput(
+        `${label}: mip ${mip} differs: source ${formatBox(scaleBounds(t))} at [${t.resolution}] nm, destination ${formatBox(scaleBounds(s))} at [${s.resolution}] nm`,
+      );
     }
   });
 }

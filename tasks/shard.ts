@@ -53,14 +53,16 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
 
 /** The task's shard: its number, or the compact shard whose region it names (checked to be exactly that). */
 function shardNumber(volume: Volume, task: ShardTask): number {
-  if ((task.shard === undefined) === (task.chunk_position === undefined)) throw new InvalidInput(`${LABEL}: give shard or chunk_position, not ${task.shard === undefined ? 'neither' : 'both'}`);
+  if ((task.shard === undefined) === (task.chunk_position === undefined))
+    throw new InvalidInput(`${LABEL}: give shard or chunk_position, not ${task.shard === undefined ? 'neither' : 'both'}`);
   if (task.shard !== undefined) return task.shard;
   const sharded = volume.shardedScale(task.mip)!;
   const region = parseChunkKey(task.chunk_position!, `${LABEL}: chunk_position`);
   assertChunkUnion(volume.scale(task.mip), region, `${LABEL}: chunk_position`);
   const number = sharded.shardOf(volume.gridCell(task.mip, region));
   const own = boundingBox(sharded.cellsOf(number).map((g) => chunkBox(volume.scale(task.mip), g)));
-  if (!sharded.compactShape || !equals(own, region)) throw new InvalidInput(`${LABEL}: chunk_position ${task.chunk_position} is not the region of one shard of mip ${task.mip}`);
+  if (!sharded.compactShape || !equals(own, region))
+    throw new InvalidInput(`${LABEL}: chunk_position ${task.chunk_position} is not the region of one shard of mip ${task.mip}`);
   return number;
 }
 

@@ -23,20 +23,27 @@ const fresh = (name: string) => `mem://tasks-${name}-${layerCount++}`;
 /** Deterministic, label-like or image-like data over a box, by coordinates. */
 function valuesFor(b: Box, kind: 'image' | 'labels'): number[] {
   const out: number[] = [];
-  for (let z = b.start[2]; z < b.stop[2]; z++) for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) {
-    out.push(kind === 'image' ? (x * 7 + y * 13 + z * 29 + ((x * y) % 11)) % 256 : Math.floor(x / 5) + 3 * Math.floor(y / 7) + 11 * Math.floor(z / 3));
-  }
+  for (let z = b.start[2]; z < b.stop[2]; z++)
+    for (let y = b.start[1]; y < b.stop[1]; y++)
+      for (let x = b.start[0]; x < b.stop[0]; x++) {
+        out.push(kind === 'image' ? (x * 7 + y * 13 + z * 29 + ((x * y) % 11)) % 256 : Math.floor(x / 5) + 3 * Math.floor(y / 7) + 11 * Math.floor(z / 3));
+      }
   return out;
 }
 
 async function writeBuildChunks(buildUrl: string, bounds: Box, buildSize: Vec3, toArray: (b: Box) => TypedArray, format: 'npz' | 'raw' = 'npz'): Promise<void> {
   const store = openStore(buildUrl);
-  for (let z = bounds.start[2]; z < bounds.stop[2]; z += buildSize[2]) for (let y = bounds.start[1]; y < bounds.stop[1]; y += buildSize[1]) for (let x = bounds.start[0]; x < bounds.stop[0]; x += buildSize[0]) {
-    const b: Box = { start: [x, y, z], stop: [Math.min(x + buildSize[0], bounds.stop[0]), Math.min(y + buildSize[1], bounds.stop[1]), Math.min(z + buildSize[2], bounds.stop[2])] };
-    const data = toArray(b);
-    const bytes = format === 'npz' ? encodeNpz({ data: encodeNpy(data, shapeOf(b)) }) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    await store.put(`${chunkKey(b)}.${format}`, bytes);
-  }
+  for (let z = bounds.start[2]; z < bounds.stop[2]; z += buildSize[2])
+    for (let y = bounds.start[1]; y < bounds.stop[1]; y += buildSize[1])
+      for (let x = bounds.start[0]; x < bounds.stop[0]; x += buildSize[0]) {
+        const b: Box = {
+          start: [x, y, z],
+          stop: [Math.min(x + buildSize[0], bounds.stop[0]), Math.min(y + buildSize[1], bounds.stop[1]), Math.min(z + buildSize[2], bounds.stop[2])],
+        };
+        const data = toArray(b);
+        const bytes = format === 'npz' ? encodeNpz({ data: encodeNpy(data, shapeOf(b)) }) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        await store.put(`${chunkKey(b)}.${format}`, bytes);
+      }
 }
 
 async function readAll(volume: Volume, mip: number): Promise<(number | bigint)[]> {
@@ -48,10 +55,21 @@ const inProcess = { concurrency: 4, progress: false, retryDelayMs: 1 };
 describe('ingest + downsample build the whole pyramid exactly', () => {
   const spec = { size: [50, 37, 20] as Vec3, voxelOffset: [3, 0, 1] as Vec3, resolution: [4, 4, 40] as Vec3, chunkSize: [16, 16, 8] as Vec3 };
   const cases: [string, LayerSpec, (b: Box) => TypedArray][] = [
-    ['uint8 image, raw, 2x2x1', { ...spec, type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1] }, (b) => Uint8Array.from(valuesFor(b, 'image'))],
-    ['uint64 segmentation, compressed_segmentation, 2x2x2', { ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', blockSize: [8, 8, 4] },
-      (b) => BigUint64Array.from(valuesFor(b, 'labels'), (v) => (BigInt(v) << 35n) + 1n)],
-    ['uint16 image, png, 2x2x2', { ...spec, type: 'image', dataType: 'uint16', encoding: 'png' }, (b) => Uint16Array.from(valuesFor(b, 'image'), (v) => v * 200)],
+    [
+      'uint8 image, raw, 2x2x1',
+      { ...spec, type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1] },
+      (b) => Uint8Array.from(valuesFor(b, 'image')),
+    ],
+    [
+      'uint64 segmentation, compressed_segmentation, 2x2x2',
+      { ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', blockSize: [8, 8, 4] },
+      (b) => BigUint64Array.from(valuesFor(b, 'labels'), (v) => (BigInt(v) << 35n) + 1n),
+    ],
+    [
+      'uint16 image, png, 2x2x2',
+      { ...spec, type: 'image', dataType: 'uint16', encoding: 'png' },
+      (b) => Uint16Array.from(valuesFor(b, 'image'), (v) => v * 200),
+    ],
   ];
   for (const [name, layerSpec, toArray] of cases) {
     it(name, async () => {
@@ -135,7 +153,16 @@ describe('other build chunk formats', () => {
   it('ingests a directory of PNG slices named by absolute z', async () => {
     const layer = fresh('png');
     const build = fresh('build');
-    const info = createInfo({ type: 'image', dataType: 'uint8', size: [16, 12, 6], voxelOffset: [0, 0, 100], resolution: [4, 4, 40], chunkSize: [8, 8, 3], encoding: 'jpeg', factor: [2, 2, 1] });
+    const info = createInfo({
+      type: 'image',
+      dataType: 'uint8',
+      size: [16, 12, 6],
+      voxelOffset: [0, 0, 100],
+      resolution: [4, 4, 40],
+      chunkSize: [8, 8, 3],
+      encoding: 'jpeg',
+      factor: [2, 2, 1],
+    });
     await Volume.create(layer, info);
     const bounds = scaleBounds(info.scales[0]);
     const store = openStore(build);
@@ -165,18 +192,25 @@ describe('bad input gets a clear error and writes nothing', () => {
 
   it('malformed task JSON, unknown kind, missing and unknown fields, bad choices', async () => {
     await expect(runTask('{"kind": "ingest",')).rejects.toThrow(/^task: not valid JSON/);
-    expect(() => parseTask({ kind: 'skeleton' })).toThrow('task: kind must be one of ingest, downsample, mesh, mesh_manifest, watershed, mean_graph, mean_graph_reduce, agglomerate, remap, shard, transfer, got "skeleton"');
+    expect(() => parseTask({ kind: 'skeleton' })).toThrow(
+      'task: kind must be one of ingest, downsample, mesh, mesh_manifest, watershed, mean_graph, mean_graph_reduce, agglomerate, remap, shard, transfer, got "skeleton"',
+    );
     expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding is missing');
-    expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow('Downsample task: mip is not a field (allowed: chunk_path, layer_path, mips)');
-    expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', chunk_encoding: 'hdf5', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding must be one of npz, raw, png, got "hdf5"');
+    expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow(
+      'Downsample task: mip is not a field (allowed: chunk_path, layer_path, mips)',
+    );
+    expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', chunk_encoding: 'hdf5', layer_path: 'b' })).toThrow(
+      'Ingest task: chunk_encoding must be one of npz, raw, png, got "hdf5"',
+    );
     expect(() => parseTask({ kind: 'downsample', chunk_path: 7, layer_path: 'b' })).toThrow('Downsample task: chunk_path must be a non-empty string, got 7');
   });
 
   it('an unaligned build chunk', async () => {
     const { layer, build } = await layerWithBuild();
     await openStore(build).put('8-24_0-16_0-8.npz', encodeNpz({ data: encodeNpy(new Uint8Array(16 * 16 * 8), [16, 16, 8]) }));
-    await expect(runTask({ kind: 'ingest', chunk_path: `${build}/8-24_0-16_0-8.npz`, chunk_encoding: 'npz', layer_path: layer }))
-      .rejects.toThrow('Ingest task: chunk_path 8-24_0-16_0-8 is not aligned to chunk size [16,16,8] of scale 4_4_40');
+    await expect(runTask({ kind: 'ingest', chunk_path: `${build}/8-24_0-16_0-8.npz`, chunk_encoding: 'npz', layer_path: layer })).rejects.toThrow(
+      'Ingest task: chunk_path 8-24_0-16_0-8 is not aligned to chunk size [16,16,8] of scale 4_4_40',
+    );
     expect(await written(layer)).toEqual([]);
   });
 
@@ -185,7 +219,9 @@ describe('bad input gets a clear error and writes nothing', () => {
     const store = openStore(build);
     const task = (name: string) => ({ kind: 'ingest', chunk_path: `${build}/${name}`, chunk_encoding: 'npz', layer_path: layer });
     await store.put('0-16_0-16_0-8.npz', encodeNpz({ data: encodeNpy(new Uint16Array(16 * 16 * 8), [16, 16, 8]) }));
-    await expect(runTask(task('0-16_0-16_0-8.npz'))).rejects.toThrow(`Ingest task: chunk_path ${build}/0-16_0-16_0-8.npz: dtype is uint16, layer data_type is uint8`);
+    await expect(runTask(task('0-16_0-16_0-8.npz'))).rejects.toThrow(
+      `Ingest task: chunk_path ${build}/0-16_0-16_0-8.npz: dtype is uint16, layer data_type is uint8`,
+    );
     await store.put('16-32_0-16_0-8.npz', encodeNpz({ data: encodeNpy(new Uint8Array(16 * 16 * 4), [16, 16, 4]) }));
     await expect(runTask(task('16-32_0-16_0-8.npz'))).rejects.toThrow(/array has shape \[16,16,4\] x 1 channel\(s\), but its name says \[16,16,8\]/);
     await expect(runTask(task('0-16_16-32_0-8.npz'))).rejects.toThrow(`Ingest task: chunk_path ${build}/0-16_16-32_0-8.npz: file not found`);
@@ -198,9 +234,15 @@ describe('bad input gets a clear error and writes nothing', () => {
   it('a downsample of an unaligned chunk, of mip 0, or with a child chunk missing', async () => {
     const { layer } = await layerWithBuild();
     const ds = (chunk_path: string) => runTask({ kind: 'downsample', chunk_path, layer_path: layer });
-    await expect(ds('8_8_80/0-10_0-16_0-8')).rejects.toThrow('Downsample task: chunk_path 0-10_0-16_0-8 is not made of whole chunks [16,16,8] of scale 8_8_80 (bounds [0,0,0]-[16,16,8])');
-    await expect(ds('4_4_40/0-16_0-16_0-8')).rejects.toThrow('Downsample task: chunk_path 4_4_40/0-16_0-16_0-8 with mips 1 would read below mip 0 (the top mip is 0)');
-    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer, mips: 2 })).rejects.toThrow(/with mips 2 would read below mip 0/);
+    await expect(ds('8_8_80/0-10_0-16_0-8')).rejects.toThrow(
+      'Downsample task: chunk_path 0-10_0-16_0-8 is not made of whole chunks [16,16,8] of scale 8_8_80 (bounds [0,0,0]-[16,16,8])',
+    );
+    await expect(ds('4_4_40/0-16_0-16_0-8')).rejects.toThrow(
+      'Downsample task: chunk_path 4_4_40/0-16_0-16_0-8 with mips 1 would read below mip 0 (the top mip is 0)',
+    );
+    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer, mips: 2 })).rejects.toThrow(
+      /with mips 2 would read below mip 0/,
+    );
     await expect(ds('9_9_9/0-16_0-16_0-8')).rejects.toThrow('scale "9_9_9" is not in this layer (scales: 4_4_40, 8_8_80)');
     await expect(ds('8_8_80/0-16_0-16_0-8')).rejects.toThrow(`chunk ${layer}/4_4_40/0-16_0-16_0-8 is missing`);
     expect(await written(layer)).toEqual([]);
@@ -211,8 +253,9 @@ describe('bad input gets a clear error and writes nothing', () => {
     const volume = await Volume.open(layer);
     for (const c of allChunks(volume.scale(0))) await volume.writeChunk(0, c, new Uint8Array(voxelCount(c)));
     await volume.store.put('4_4_40/16-32_16-32_8-16', new Uint8Array(7), { gzip: true });
-    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer }))
-      .rejects.toThrow(`${layer}/4_4_40/16-32_16-32_8-16: raw chunk has 7 bytes, expected 2048`);
+    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer })).rejects.toThrow(
+      `${layer}/4_4_40/16-32_16-32_8-16: raw chunk has 7 bytes, expected 2048`,
+    );
     expect(await volume.store.exists('8_8_80/0-16_0-16_0-8')).toBe(false);
   });
 
@@ -222,7 +265,9 @@ describe('bad input gets a clear error and writes nothing', () => {
     const store = openStore(build);
     await store.put('0-32_0-32_0-16.npz', new Uint8Array(1));
     await store.put('16-32_0-16_0-8.npz', new Uint8Array(1));
-    await expect(planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' })).rejects.toThrow('build chunks overlap: 0-32_0-32_0-16 and 16-32_0-16_0-8 would write the same chunks');
+    await expect(planIngest({ layerPath: layer, buildPath: build, encoding: 'npz' })).rejects.toThrow(
+      'build chunks overlap: 0-32_0-32_0-16 and 16-32_0-16_0-8 would write the same chunks',
+    );
   });
 });
 
@@ -251,12 +296,14 @@ describe('gzip of stored chunks', () => {
     expect(jpeg.plain!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
   });
 
-  it('follows the layer\'s setting: off, or a level', async () => {
+  it("follows the layer's setting: off, or a level", async () => {
     const off = await stored({ ...spec, type: 'image', dataType: 'uint8', encoding: 'raw', gzip: false }, image());
     expect(off.zipped).toBeUndefined();
     expect(off.plain!.length).toBe(16 * 16 * 8);
     const labels = BigUint64Array.from({ length: 32 * 32 * 8 }, (_, i) => BigInt(i >> 7));
-    const [fast, small] = await Promise.all([1, 9].map((level) => stored({ ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'raw', gzip: { level, strategy: 'default' } }, labels)));
+    const [fast, small] = await Promise.all(
+      [1, 9].map((level) => stored({ ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'raw', gzip: { level, strategy: 'default' } }, labels)),
+    );
     expect(fast.reread).toEqual(labels);
     expect(small.zipped!.length).toBeLessThan(fast.zipped!.length);
   });

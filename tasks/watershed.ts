@@ -41,10 +41,13 @@ export const watershedTask = defineTask('watershed', LABEL, fields, {
 });
 
 async function runWatershed(task: WatershedTask, ctx: TaskContext) {
-  if (task.low_threshold > task.high_threshold) throw new InvalidInput(`${LABEL}: low_threshold ${task.low_threshold} is above high_threshold ${task.high_threshold}`);
+  if (task.low_threshold > task.high_threshold)
+    throw new InvalidInput(`${LABEL}: low_threshold ${task.low_threshold} is above high_threshold ${task.high_threshold}`);
   const { affinities, segmentation } = await openAffinityLayers(task, LABEL, ctx.open);
   if (segmentation.info.data_type !== 'uint64') {
-    throw new InvalidInput(`${LABEL}: layer_path_segmentation ${segmentation.url} is ${segmentation.info.data_type}; watershed writes uint64 labels (chunk index << 32 + n)`);
+    throw new InvalidInput(
+      `${LABEL}: layer_path_segmentation ${segmentation.url} is ${segmentation.info.data_type}; watershed writes uint64 labels (chunk index << 32 + n)`,
+    );
   }
   const bounds = affinities.bounds(0);
   const box = parseChunkKey(task.chunk_position, `${LABEL}: chunk_position`);
@@ -57,12 +60,17 @@ async function runWatershed(task: WatershedTask, ctx: TaskContext) {
   const values = (await affinities.read(0, box)) as Float32Array;
   checkAffinityValues(values, LABEL, `${affinities.url} ${task.chunk_position}`);
   const { labels } = watershed(values, shapeOf(box), {
-    high: task.high_threshold, low: task.low_threshold, mergeThreshold: task.merge_threshold, mergeSize: task.merge_size, dustSize: task.dust_size,
+    high: task.high_threshold,
+    low: task.low_threshold,
+    mergeThreshold: task.merge_threshold,
+    mergeSize: task.merge_size,
+    dustSize: task.dust_size,
   });
 
   const cropped = new Uint32Array(voxelCount(crop));
   copyRegion(labels, box, cropped, crop, crop);
-  const grid = gridShape(scale), c = chunkSize(scale);
+  const grid = gridShape(scale),
+    c = chunkSize(scale);
   const g = crop.start.map((v, i) => (v - scale.voxel_offset[i]) / c[i]);
   const base = BigInt(g[0] + grid[0] * (g[1] + grid[1] * g[2])) << 32n;
   const out = new BigUint64Array(cropped.length);

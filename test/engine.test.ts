@@ -62,7 +62,10 @@ describe('runPlan', () => {
     const seen: string[] = [];
     const flaky = async (t: Task) => {
       const n = failures.get(taskId(t)) ?? 0;
-      if (n < 2) { failures.set(taskId(t), n + 1); throw new Error('transient'); }
+      if (n < 2) {
+        failures.set(taskId(t), n + 1);
+        throw new Error('transient');
+      }
       seen.push(taskId(t));
       return ok(t);
     };
@@ -74,12 +77,19 @@ describe('runPlan', () => {
 
   it('stops before the next stage when a task is dead', async () => {
     const ran: string[] = [];
-    const plan: Plan = listPlan('mem://x', [{ name: 'one', tasks: [task(1), task(2)] }, { name: 'two', tasks: [task(3)] }]);
-    const summary = await runPlan(plan, async (t) => {
-      ran.push(taskId(t));
-      if (taskId(t) === taskId(task(2))) throw new Error('corrupt chunk');
-      return ok(t);
-    }, { concurrency: 2, maxAttempts: 3, retryDelayMs: 1, progress: false });
+    const plan: Plan = listPlan('mem://x', [
+      { name: 'one', tasks: [task(1), task(2)] },
+      { name: 'two', tasks: [task(3)] },
+    ]);
+    const summary = await runPlan(
+      plan,
+      async (t) => {
+        ran.push(taskId(t));
+        if (taskId(t) === taskId(task(2))) throw new Error('corrupt chunk');
+        return ok(t);
+      },
+      { concurrency: 2, maxAttempts: 3, retryDelayMs: 1, progress: false },
+    );
     expect(summary.done).toBe(1);
     expect(summary.dead).toEqual([{ index: 1, task: task(2), attempts: 3, error: 'corrupt chunk' }]);
     expect(ran).not.toContain(taskId(task(3)));
@@ -91,10 +101,21 @@ describe('the worker pool runs the demo end to end', () => {
     const out = await mkdtemp(join(tmpdir(), 'digest-demo-'));
     const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 2 });
     try {
-      const result = await runDemo({ out, size: [96, 80, 48], buildSize: [64, 64, 32], chunkSize: [32, 32, 16], execute: (t) => pool.run(t), concurrency: 4, progress: false });
+      const result = await runDemo({
+        out,
+        size: [96, 80, 48],
+        buildSize: [64, 64, 32],
+        chunkSize: [32, 32, 16],
+        execute: (t) => pool.run(t),
+        concurrency: 4,
+        progress: false,
+      });
       expect(result.summary.dead).toEqual([]);
       const whole = synthesize(box([0, 0, 0], [96, 80, 48]));
-      for (const [layer, mip0] of [[result.imageLayer, whole.image], [result.segmentationLayer, whole.labels]] as const) {
+      for (const [layer, mip0] of [
+        [result.imageLayer, whole.image],
+        [result.segmentationLayer, whole.labels],
+      ] as const) {
         const volume = await Volume.open(layer);
         const want = referencePyramid(volume.info, mip0);
         expect(volume.info.scales.length).toBe(3);
@@ -124,7 +145,19 @@ describe('the worker pool runs the demo end to end', () => {
       const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 2, backend: backend as 'cpu' | 'gpu' });
       try {
         const results: TaskResult[] = [];
-        const run = await runDemo({ out, size: [96, 80, 48], buildSize: [32, 32, 16], chunkSize: [32, 32, 16], execute: async (t) => { const r = await pool.run(t); results.push(r); return r; }, concurrency: 4, progress: false });
+        const run = await runDemo({
+          out,
+          size: [96, 80, 48],
+          buildSize: [32, 32, 16],
+          chunkSize: [32, 32, 16],
+          execute: async (t) => {
+            const r = await pool.run(t);
+            results.push(r);
+            return r;
+          },
+          concurrency: 4,
+          progress: false,
+        });
         expect(run.summary.dead).toEqual([]);
         expect(results.some((r) => r.backend === backend)).toBe(true);
       } finally {
@@ -140,7 +173,9 @@ describe('the worker pool runs the demo end to end', () => {
   it('passes a task error from the worker thread back with its message', async () => {
     const pool = createTaskPool({ ...DEFAULT_CONFIG, threads: 1 });
     try {
-      await expect(pool.run({ kind: 'downsample', chunk_path: 'a/0-1_0-1_0-1', layer_path: join(tmpdir(), 'no-such-layer') })).rejects.toThrow(/has no info file/);
+      await expect(pool.run({ kind: 'downsample', chunk_path: 'a/0-1_0-1_0-1', layer_path: join(tmpdir(), 'no-such-layer') })).rejects.toThrow(
+        /has no info file/,
+      );
     } finally {
       await pool.close();
     }
@@ -149,16 +184,35 @@ describe('the worker pool runs the demo end to end', () => {
 
 describe('CLI', () => {
   const cli = join(__dirname, '..', 'dist', 'cli', 'main.js');
-  const run = (args: string[]) => promisify(execFile)(process.execPath, [cli, ...args]).then(
-    (r) => ({ code: 0, ...r }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, [cli, ...args]).then(
+      (r) => ({ code: 0, ...r }),
+      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+    );
 
   it('plans and runs a downsample from the command line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'digest-cli-'));
     const layer = `file://${join(dir, 'layer')}`;
-    const created = await run(['create-layer', layer, '--type', 'segmentation', '--dtype', 'uint32', '--size', '40,40,20', '--resolution', '4,4,40', '--chunk', '16,16,16', '--mips', '2']);
+    const created = await run([
+      'create-layer',
+      layer,
+      '--type',
+      'segmentation',
+      '--dtype',
+      'uint32',
+      '--size',
+      '40,40,20',
+      '--resolution',
+      '4,4,40',
+      '--chunk',
+      '16,16,16',
+      '--mips',
+      '2',
+    ]);
     expect(created.code).toBe(0);
     const volume = await Volume.open(layer);
-    for (const c of allChunks(volume.scale(0))) await volume.writeChunk(0, c, new Uint32Array((c.stop[0] - c.start[0]) * (c.stop[1] - c.start[1]) * (c.stop[2] - c.start[2])).fill(7));
+    for (const c of allChunks(volume.scale(0)))
+      await volume.writeChunk(0, c, new Uint32Array((c.stop[0] - c.start[0]) * (c.stop[1] - c.start[1]) * (c.stop[2] - c.start[2])).fill(7));
     const plan = join(dir, 'plan.json');
     expect((await run(['plan', 'downsample', '--layer', layer, '--out', plan])).code).toBe(0);
     const result = await run(['run', '--local', plan, '--threads', '1']);

@@ -13,7 +13,15 @@ import { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
 /** Hashes are taken when the object is written, as GCS does: bytes changed later fail them. */
-interface StoredObject { data: Buffer; contentType: string; contentEncoding?: string; generation: number; updated: string; md5: string; crc32c: string }
+interface StoredObject {
+  data: Buffer;
+  contentType: string;
+  contentEncoding?: string;
+  generation: number;
+  updated: string;
+  md5: string;
+  crc32c: string;
+}
 
 export class GcsTestServer {
   readonly buckets = new Map<string, Map<string, StoredObject>>();
@@ -50,19 +58,36 @@ export class GcsTestServer {
 
   private resource(bucket: string, name: string, o: StoredObject) {
     return {
-      kind: 'storage#object', id: `${bucket}/${name}/${o.generation}`, bucket, name,
-      size: String(o.data.length), contentType: o.contentType, contentEncoding: o.contentEncoding,
-      generation: String(o.generation), metageneration: '1', updated: o.updated, timeCreated: o.updated,
-      md5Hash: o.md5, crc32c: o.crc32c,
+      kind: 'storage#object',
+      id: `${bucket}/${name}/${o.generation}`,
+      bucket,
+      name,
+      size: String(o.data.length),
+      contentType: o.contentType,
+      contentEncoding: o.contentEncoding,
+      generation: String(o.generation),
+      metageneration: '1',
+      updated: o.updated,
+      timeCreated: o.updated,
+      md5Hash: o.md5,
+      crc32c: o.crc32c,
     };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
-    const body = await new Promise<Buffer>((ok) => { const parts: Buffer[] = []; req.on('data', (c) => parts.push(c)); req.on('end', () => ok(Buffer.concat(parts))); });
+    const body = await new Promise<Buffer>((ok) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c) => parts.push(c));
+      req.on('end', () => ok(Buffer.concat(parts)));
+    });
     this.log.push(`${req.method} ${url.pathname}${url.search}`);
     if (this.hang(`${req.method} ${url.pathname}`)) return; // the socket stays open, unanswered
-    if (this.failNext > 0) { this.failNext--; this.json(res, 503, { error: { code: 503, message: 'injected failure' } }); return; }
+    if (this.failNext > 0) {
+      this.failNext--;
+      this.json(res, 503, { error: { code: 503, message: 'injected failure' } });
+      return;
+    }
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = /^\/upload(?:\/storage\/v1)?\/b\/([^/]+)\/o$/.exec(url.pathname))) {
@@ -70,7 +95,8 @@ export class GcsTestServer {
     }
     // The client puts /storage/v1 in front for the real service but not for a custom endpoint.
     if ((m = /^(?:\/download)?(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname))) {
-      const bucket = decodeURIComponent(m[1]), name = decodeURIComponent(m[2]);
+      const bucket = decodeURIComponent(m[1]),
+        name = decodeURIComponent(m[2]);
       const o = this.bucket(bucket).get(name);
       if (req.method === 'DELETE') {
         if (!o) return this.json(res, 404, { error: { code: 404, message: 'No such object' } });
@@ -107,8 +133,12 @@ export class GcsTestServer {
     const stored = { 'Content-Type': o.contentType, 'x-goog-stored-content-encoding': o.contentEncoding ?? 'identity' };
     const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
     if (range) {
-      const start = Number(range[1]), end = range[2] ? Math.min(Number(range[2]), o.data.length - 1) : o.data.length - 1;
-      if (start >= o.data.length) { res.writeHead(416, { 'Content-Range': `bytes */${o.data.length}` }).end(); return; }
+      const start = Number(range[1]),
+        end = range[2] ? Math.min(Number(range[2]), o.data.length - 1) : o.data.length - 1;
+      if (start >= o.data.length) {
+        res.writeHead(416, { 'Content-Range': `bytes */${o.data.length}` }).end();
+        return;
+      }
       this.ranges++;
       res.writeHead(206, { ...stored, 'Content-Range': `bytes ${start}-${end}/${o.data.length}` }).end(o.data.subarray(start, end + 1));
       return;
@@ -139,9 +169,13 @@ export class GcsTestServer {
     const name = metadata.name ?? url.searchParams.get('name');
     if (!name) return this.json(res, 400, { error: { code: 400, message: 'object name missing' } });
     const o: StoredObject = {
-      data, contentType: metadata.contentType ?? 'application/octet-stream', contentEncoding: metadata.contentEncoding,
-      generation: this.generation++, updated: new Date().toISOString(),
-      md5: createHash('md5').update(data).digest('base64'), crc32c: crc32cBase64(data),
+      data,
+      contentType: metadata.contentType ?? 'application/octet-stream',
+      contentEncoding: metadata.contentEncoding,
+      generation: this.generation++,
+      updated: new Date().toISOString(),
+      md5: createHash('md5').update(data).digest('base64'),
+      crc32c: crc32cBase64(data),
     };
     this.bucket(bucket).set(name, o);
     this.json(res, 200, this.resource(bucket, name, o));

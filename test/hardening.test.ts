@@ -38,18 +38,28 @@ afterAll(async () => {
   await gcs.stop();
 });
 
-interface Ran { code: number; stdout: string; stderr: string; seconds: number }
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
 async function digest(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   const t0 = Date.now();
-  const r = await promisify(execFile)(process.execPath, [cli, ...args], { env: { ...process.env, STORAGE_EMULATOR_HOST: endpoint, ...env } })
-    .then((o) => ({ code: 0, ...o }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+  const r = await promisify(execFile)(process.execPath, [cli, ...args], { env: { ...process.env, STORAGE_EMULATOR_HOST: endpoint, ...env } }).then(
+    (o) => ({ code: 0, ...o }),
+    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+  );
   return { ...r, seconds: (Date.now() - t0) / 1000 };
 }
 
 const tmp = (name: string) => mkdtemp(join(tmpdir(), `digest-${name}-`));
 
 async function imageLayer(url: string, size: [number, number, number] = [32, 32, 16], encoding: 'raw' | 'jpeg' | 'png' = 'raw'): Promise<Volume> {
-  const volume = await Volume.create(url, createInfo({ type: 'image', dataType: 'uint8', encoding, size, resolution: [4, 4, 40], chunkSize: [16, 16, 8], mips: 1 }));
+  const volume = await Volume.create(
+    url,
+    createInfo({ type: 'image', dataType: 'uint8', encoding, size, resolution: [4, 4, 40], chunkSize: [16, 16, 8], mips: 1 }),
+  );
   await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(size[0] * size[1] * size[2]).fill(9), box([0, 0, 0], size));
   return volume;
 }
@@ -80,7 +90,14 @@ describe('finding 1: a storage request that never answers, and a task that runs 
     await imageLayer('gs://hang-always/layer');
     const dir = await tmp('hang');
     const plan = join(dir, 'plan.json');
-    await writeFile(plan, JSON.stringify(listPlan('gs://hang-always/layer', [{ name: 'one', tasks: [{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://hang-always/layer' }] }])));
+    await writeFile(
+      plan,
+      JSON.stringify(
+        listPlan('gs://hang-always/layer', [
+          { name: 'one', tasks: [{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://hang-always/layer' }] },
+        ]),
+      ),
+    );
     gcs.hang = (r) => r.includes('/b/hang-always/');
     try {
       const r = await digest(['run', '--local', plan, '--threads', '1', '--attempts', '2', '--storage-timeout', '0.5', '--storage-retries', '1']);
@@ -103,7 +120,12 @@ describe('finding 1: a storage request that never answers, and a task that runs 
       slow.latencyMs = 1500; // reading the info and 8 chunks and writing one takes far more than 1 s
       const dir = await tmp('slow');
       const plan = join(dir, 'plan.json');
-      await writeFile(plan, JSON.stringify(listPlan('gs://slow/layer', [{ name: 'one', tasks: [{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://slow/layer' }] }])));
+      await writeFile(
+        plan,
+        JSON.stringify(
+          listPlan('gs://slow/layer', [{ name: 'one', tasks: [{ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: 'gs://slow/layer' }] }]),
+        ),
+      );
       const r = await digest(['run', '--local', plan, '--threads', '1', '--attempts', '1', '--task-timeout', '1'], { STORAGE_EMULATOR_HOST: url });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('stopped after the task time limit of 1 s');
@@ -122,7 +144,13 @@ describe('finding 2: digest serve on hostile requests', () => {
     await symlink(join(outside, 'secret'), join(root, 'leak'));
     const server = await serveDirectory(root, 0);
     const port = (server.address() as AddressInfo).port;
-    const status = (path: string) => new Promise<number>((resolve, reject) => get({ host: '127.0.0.1', port, path }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject));
+    const status = (path: string) =>
+      new Promise<number>((resolve, reject) =>
+        get({ host: '127.0.0.1', port, path }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        }).on('error', reject),
+      );
     try {
       expect(await status('/%E0%A4%A')).toBe(400);
       expect(await status('/info')).toBe(200); // still serving
@@ -136,25 +164,40 @@ describe('finding 2: digest serve on hostile requests', () => {
 
 describe('finding 3: box keys must be canonical', () => {
   it('refuses suffixed or zero-padded boxes in tasks, and stray chunk graphs in the reducer', async () => {
-    const seg = 'mem://canonical/seg', aff = 'mem://canonical/aff';
-    await expect(runTask({ kind: 'mean_graph', chunk_position: '0-64_0-64_0-64.dup', layer_path_affinities: aff, layer_path_segmentation: seg }))
-      .rejects.toThrow('MeanGraph task: chunk_position must be a canonical box x0-x1_y0-y1_z0-z1 (no leading zeros, no suffix), got "0-64_0-64_0-64.dup"');
-    await expect(runTask({ kind: 'mesh', chunk_key: '4_4_40', chunk_position: '00-16_0-16_0-8', layer_path: seg }))
-      .rejects.toThrow(/Mesh task: chunk_position must be a canonical box/);
+    const seg = 'mem://canonical/seg',
+      aff = 'mem://canonical/aff';
+    await expect(
+      runTask({ kind: 'mean_graph', chunk_position: '0-64_0-64_0-64.dup', layer_path_affinities: aff, layer_path_segmentation: seg }),
+    ).rejects.toThrow('MeanGraph task: chunk_position must be a canonical box x0-x1_y0-y1_z0-z1 (no leading zeros, no suffix), got "0-64_0-64_0-64.dup"');
+    await expect(runTask({ kind: 'mesh', chunk_key: '4_4_40', chunk_position: '00-16_0-16_0-8', layer_path: seg })).rejects.toThrow(
+      /Mesh task: chunk_position must be a canonical box/,
+    );
     // A file named otherwise in mean_graph/chunks would be added twice by the reducer: refused.
-    const volume = await Volume.create(seg, createInfo({ type: 'segmentation', dataType: 'uint64', encoding: 'raw', size: [32, 32, 16], resolution: [4, 4, 40], chunkSize: [16, 16, 8], mips: 0 }));
+    const volume = await Volume.create(
+      seg,
+      createInfo({ type: 'segmentation', dataType: 'uint64', encoding: 'raw', size: [32, 32, 16], resolution: [4, 4, 40], chunkSize: [16, 16, 8], mips: 0 }),
+    );
     const graph = new TextEncoder().encode('{"edges":[["1","2",0.5,1]]}');
     await volume.store.put('mean_graph/chunks/0-16_0-16_0-8.json', graph);
     await volume.store.put('mean_graph/chunks/0-16_0-16_0-8.dup.json', graph);
-    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: seg })).rejects.toThrow('mean_graph/chunks/0-16_0-16_0-8.dup.json is not named <x0-x1_y0-y1_z0-z1>.json; remove it');
+    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: seg })).rejects.toThrow(
+      'mean_graph/chunks/0-16_0-16_0-8.dup.json is not named <x0-x1_y0-y1_z0-z1>.json; remove it',
+    );
     await volume.store.delete('mean_graph/chunks/0-16_0-16_0-8.dup.json');
     await volume.store.put('mean_graph/chunks/0-32_0-16_0-8.json', graph);
-    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: seg })).rejects.toThrow(/0-32_0-16_0-8.json overlaps .*0-16_0-16_0-8.json: their edges would be counted twice/);
+    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: seg })).rejects.toThrow(
+      /0-32_0-16_0-8.json overlaps .*0-16_0-16_0-8.json: their edges would be counted twice/,
+    );
   });
 });
 
 describe('finding 4: scale keys that would overwrite or escape', () => {
-  const info = (keys: string[]) => ({ type: 'image', data_type: 'uint8', num_channels: 1, scales: keys.map((key, i) => ({ key, size: [64, 64, 64], resolution: [4 << i, 4 << i, 40 << i], chunk_sizes: [[64, 64, 64]], encoding: 'raw' })) });
+  const info = (keys: string[]) => ({
+    type: 'image',
+    data_type: 'uint8',
+    num_channels: 1,
+    scales: keys.map((key, i) => ({ key, size: [64, 64, 64], resolution: [4 << i, 4 << i, 40 << i], chunk_sizes: [[64, 64, 64]], encoding: 'raw' })),
+  });
   it('refuses duplicate keys and keys with ".." parts before anything is written', async () => {
     expect(() => parseInfo(info(['4_4_40', '4_4_40']))).toThrow('info: scales[1].key "4_4_40" is also the key of scales[0]');
     expect(() => parseInfo(info(['4_4_40', '../escape']))).toThrow(/info: scales\[1\].key "..\/escape" must be a relative path/);
@@ -185,8 +228,16 @@ function pngFile(width: number, height: number, idat: Uint8Array): Uint8Array {
     return out;
   };
   const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr[8] = 8; ihdr[9] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 0;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 describe('finding 5: small hostile files must not inflate without bound', () => {
@@ -213,7 +264,8 @@ describe('finding 5: small hostile files must not inflate without bound', () => 
     await mkdir(join(dir, 'build', '16-32_16-32_0-1'));
     await writeFile(join(dir, 'build', '16-32_16-32_0-1', '0.png'), pngFile(16, 16, deflateSync(Buffer.alloc(32 << 20), { level: 9 })));
     expect(npz.length).toBeGreaterThan(0);
-    const ingest = (path: string, encoding: string) => JSON.stringify({ kind: 'ingest', chunk_path: `file://${join(dir, 'build', path)}`, chunk_encoding: encoding, layer_path: layer });
+    const ingest = (path: string, encoding: string) =>
+      JSON.stringify({ kind: 'ingest', chunk_path: `file://${join(dir, 'build', path)}`, chunk_encoding: encoding, layer_path: layer });
     const { out, maxRssMiB } = await inChild(`
       const { runTask } = await import('./tasks/registry.js');
       const { decodeJpeg } = await import('./codecs/jpeg.js');
@@ -231,8 +283,12 @@ describe('finding 5: small hostile files must not inflate without bound', () => 
       await say('jpeg 10000x10000', (async () => decodeJpeg(jpeg, [16, 16, 8], 1))());
     `);
     // Files larger than any chunk they could be are refused unread; smaller ones are not inflated past it.
-    expect(out).toContain(`gzip chunk: CorruptData: ${layer}/4_4_40/0-16_0-16_0-8: ${join(dir, 'layer', '4_4_40', '0-16_0-16_0-8.gz')}: 261080 bytes, more than the 2117 expected`);
-    expect(out).toContain(`small gzip chunk: CorruptData: ${layer}/4_4_40/16-32_0-16_0-8: ${join(dir, 'layer', '4_4_40', '16-32_0-16_0-8.gz')}: inflates to more than the 2048 bytes expected`);
+    expect(out).toContain(
+      `gzip chunk: CorruptData: ${layer}/4_4_40/0-16_0-16_0-8: ${join(dir, 'layer', '4_4_40', '0-16_0-16_0-8.gz')}: 261080 bytes, more than the 2117 expected`,
+    );
+    expect(out).toContain(
+      `small gzip chunk: CorruptData: ${layer}/4_4_40/16-32_0-16_0-8: ${join(dir, 'layer', '4_4_40', '16-32_0-16_0-8.gz')}: inflates to more than the 2048 bytes expected`,
+    );
     expect(out).toMatch(/npz: CorruptData: .*array 'data' declares 67108864 bytes, more than the 2048 bytes of data expected/);
     expect(out).toMatch(/png bomb: CorruptData: .*16-32_0-16_0-1\/0\.png: \d+ bytes, more than the 66560 expected/);
     expect(out).toMatch(/small png bomb: CorruptData: .*16-32_16-32_0-1\/0\.png: corrupt PNG data/);
@@ -240,7 +296,7 @@ describe('finding 5: small hostile files must not inflate without bound', () => 
     expect(out).toContain('10000x10000, 1 channel(s), 8-bit; expected 16x16, 1, 8-bit');
     expect(out).toContain('jpeg 10000x10000: CorruptData: jpeg chunk is 10000x10000, expected 16x128 for shape [16,16,8]');
     expect(maxRssMiB).toBeLessThan(200); // each bomb alone would take 256 MiB
-    expect((await volume.store.exists('8_8_80/0-16_0-16_0-8'))).toBe(false);
+    expect(await volume.store.exists('8_8_80/0-16_0-16_0-8')).toBe(false);
   });
 
   it('decodes fuzzed JPEGs to a chunk or a CorruptData error, never more', async () => {
@@ -257,7 +313,12 @@ describe('finding 5: small hostile files must not inflate without bound', () => 
       }
       console.log([...kinds].sort().join(','));
     `);
-    expect(out.trim().split(',').filter((k) => k !== 'decoded')).toEqual(['CorruptData']);
+    expect(
+      out
+        .trim()
+        .split(',')
+        .filter((k) => k !== 'decoded'),
+    ).toEqual(['CorruptData']);
     expect(maxRssMiB).toBeLessThan(200);
   });
 });
@@ -266,14 +327,28 @@ describe('finding 5: small hostile files must not inflate without bound', () => 
 function zipWithEntry(name: string, entry: Uint8Array, size: number): Uint8Array {
   const fileName = Buffer.from(name);
   const local = Buffer.alloc(30 + fileName.length);
-  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(entry.length, 18); local.writeUInt32LE(size, 22); local.writeUInt16LE(fileName.length, 26); fileName.copy(local, 30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(entry.length, 18);
+  local.writeUInt32LE(size, 22);
+  local.writeUInt16LE(fileName.length, 26);
+  fileName.copy(local, 30);
   const central = Buffer.alloc(46 + fileName.length);
-  central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(entry.length, 20); central.writeUInt32LE(size, 24); central.writeUInt16LE(fileName.length, 28); fileName.copy(central, 46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(entry.length, 20);
+  central.writeUInt32LE(size, 24);
+  central.writeUInt16LE(fileName.length, 28);
+  fileName.copy(central, 46);
   const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(1, 8); end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(central.length, 12); end.writeUInt32LE(local.length + entry.length, 16);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length, 12);
+  end.writeUInt32LE(local.length + entry.length, 16);
   return Buffer.concat([local, entry, central, end]);
 }
 
@@ -291,8 +366,14 @@ describe('finding 6: number flags', () => {
       [['run', '--local', plan, '--attempts', 'abc'], /option '--attempts <n>' argument 'abc' is invalid\. must be an integer 1\.\.100/],
       [['run', '--local', plan, '--threads', 'abc'], /option '--threads <n>' argument 'abc' is invalid/],
       [['run', '--local', plan, '--threads', '100000'], /option '--threads <n>' argument '100000' is invalid\. must be an integer 1\.\./],
-      [['create-layer', join(dir, 'l'), '--type', 'image', '--dtype', 'uint8', '--size', '1e8,1e8,1e8', '--resolution', '4,4,40'], /--size <x,y,z>' argument '1e8,1e8,1e8' is invalid\. must be three integers X,Y,Z/],
-      [['create-layer', join(dir, 'l'), '--type', 'image', '--dtype', 'uint8', '--size', '64,64,64', '--resolution', '4,4,40', '--mips', 'abc'], /--mips <n>' argument 'abc' is invalid/],
+      [
+        ['create-layer', join(dir, 'l'), '--type', 'image', '--dtype', 'uint8', '--size', '1e8,1e8,1e8', '--resolution', '4,4,40'],
+        /--size <x,y,z>' argument '1e8,1e8,1e8' is invalid\. must be three integers X,Y,Z/,
+      ],
+      [
+        ['create-layer', join(dir, 'l'), '--type', 'image', '--dtype', 'uint8', '--size', '64,64,64', '--resolution', '4,4,40', '--mips', 'abc'],
+        /--mips <n>' argument 'abc' is invalid/,
+      ],
       [['plan', 'downsample', '--layer', join(dir, 'l'), '--from-mip', 'x'], /--from-mip <m>' argument 'x' is invalid/],
       [['serve', dir, '--port', 'abc'], /--port <port>' argument 'abc' is invalid/],
       [['work', '--subscription', 's', '--prefetch', '-1'], /--prefetch <n>' argument '-1' is invalid/],
@@ -304,10 +385,29 @@ describe('finding 6: number flags', () => {
     }
     // A huge but valid size is accepted; planning it is refused before memory runs out.
     const big = join(dir, 'big');
-    expect((await digest(['create-layer', big, '--type', 'image', '--dtype', 'uint8', '--size', '100000000,100000000,100000000', '--resolution', '4,4,40', '--mips', '2'])).code).toBe(0);
+    expect(
+      (
+        await digest([
+          'create-layer',
+          big,
+          '--type',
+          'image',
+          '--dtype',
+          'uint8',
+          '--size',
+          '100000000,100000000,100000000',
+          '--resolution',
+          '4,4,40',
+          '--mips',
+          '2',
+        ])
+      ).code,
+    ).toBe(0);
     const r = await digest(['plan', 'downsample', '--layer', big]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/plan: downsample tasks over .* would be \d\.\d+e\+\d+ tasks, more than 2\.68e\+8; use larger chunks, or more --memory so that each task does more/);
+    expect(r.stderr).toMatch(
+      /plan: downsample tasks over .* would be \d\.\d+e\+\d+ tasks, more than 2\.68e\+8; use larger chunks, or more --memory so that each task does more/,
+    );
   });
 });
 
@@ -315,11 +415,15 @@ describe('finding 7: two files for one PNG slice', () => {
   it('refuses the stack, naming both', async () => {
     const build = `mem://png-dup/${Date.now()}`;
     const layer = `mem://png-dup-layer/${Date.now()}`;
-    await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 2], resolution: [4, 4, 40], chunkSize: [16, 16, 2], mips: 0 }));
+    await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 2], resolution: [4, 4, 40], chunkSize: [16, 16, 2], mips: 0 }),
+    );
     const slice = encodePng(new Uint8Array(256), [16, 16, 1], 1);
     for (const name of ['0.png', '1.png', '0001.png']) await openStore(build).put(`0-16_0-16_0-2/${name}`, slice);
-    await expect(runTask({ kind: 'ingest', chunk_path: `${build}/0-16_0-16_0-2`, chunk_encoding: 'png', layer_path: layer }))
-      .rejects.toThrow(/0001\.png and 1\.png are both slice 1; keep one|1\.png and 0001\.png are both slice 1; keep one/);
+    await expect(runTask({ kind: 'ingest', chunk_path: `${build}/0-16_0-16_0-2`, chunk_encoding: 'png', layer_path: layer })).rejects.toThrow(
+      /0001\.png and 1\.png are both slice 1; keep one|1\.png and 0001\.png are both slice 1; keep one/,
+    );
   });
 });
 
@@ -331,10 +435,20 @@ describe('finding 9: errors name the file', () => {
     expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: not valid JSON`);
     await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [1]}');
     expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0] must be a JSON object, got 1`);
-    await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [{"name": "s", "sets": [{"list": [{"kind": "downsample", "chunk_path": 7, "layer_path": "y"}]}]}]}');
-    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0].sets[0].list[0].chunk_path must be a non-empty string, got 7`);
-    await writeFile(plan, '{"version": 2, "layer_path": "x", "stages": [{"name": "s", "sets": [{"template": {"kind": "downsample", "layer_path": "y"}, "field": "chunk_path", "count": 3}]}]}');
-    expect((await digest(['run', '--local', plan])).stderr).toContain(`digest: ${plan}: stages[0].sets[0]: task 0 would be invalid: Downsample task: chunk_path must be a non-empty string, got 0`);
+    await writeFile(
+      plan,
+      '{"version": 2, "layer_path": "x", "stages": [{"name": "s", "sets": [{"list": [{"kind": "downsample", "chunk_path": 7, "layer_path": "y"}]}]}]}',
+    );
+    expect((await digest(['run', '--local', plan])).stderr).toContain(
+      `digest: ${plan}: stages[0].sets[0].list[0].chunk_path must be a non-empty string, got 7`,
+    );
+    await writeFile(
+      plan,
+      '{"version": 2, "layer_path": "x", "stages": [{"name": "s", "sets": [{"template": {"kind": "downsample", "layer_path": "y"}, "field": "chunk_path", "count": 3}]}]}',
+    );
+    expect((await digest(['run', '--local', plan])).stderr).toContain(
+      `digest: ${plan}: stages[0].sets[0]: task 0 would be invalid: Downsample task: chunk_path must be a non-empty string, got 0`,
+    );
     expect((await digest(['run', '--local', join(dir, 'missing.json')])).stderr).toContain(`digest: plan ${join(dir, 'missing.json')}: ENOENT`);
 
     // An npz whose central directory points outside the file.
@@ -353,8 +467,9 @@ describe('finding 9: errors name the file', () => {
     await imageLayer(layer);
     await rm(join(dir, 'layer', '4_4_40', '0-16_0-16_8-16.gz'));
     await mkdir(join(dir, 'layer', '4_4_40', '0-16_0-16_8-16'));
-    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer }))
-      .rejects.toThrow(`${join(dir, 'layer', '4_4_40', '0-16_0-16_8-16')} is a directory, not a stored object`);
+    await expect(runTask({ kind: 'downsample', chunk_path: '8_8_80/0-16_0-16_0-8', layer_path: layer })).rejects.toThrow(
+      `${join(dir, 'layer', '4_4_40', '0-16_0-16_8-16')} is a directory, not a stored object`,
+    );
 
     // A full disk: the system's ENOSPC, with the path it was writing.
     const full = fileError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), '/data/layer/4_4_40/0-64_0-64_0-64.gz');
@@ -371,7 +486,7 @@ describe('finding 9: errors name the file', () => {
 });
 
 describe('finding 10: temp files of killed writers', () => {
-  it('are swept by the next write into their directory; live writers\' are left alone', async () => {
+  it("are swept by the next write into their directory; live writers' are left alone", async () => {
     const dir = await tmp('leftovers');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     const deadPid = child.pid!;
@@ -408,7 +523,10 @@ describe('finding 12: the GCS test server behaves like GCS on downloads', () => 
 
   it('serves byte ranges of stored objects', async () => {
     const gs = openStore('gs://ranges/layer');
-    await gs.put('r', Uint8Array.from({ length: 100 }, (_, i) => i));
+    await gs.put(
+      'r',
+      Uint8Array.from({ length: 100 }, (_, i) => i),
+    );
     expect(Array.from((await gs.getRange('r', 10, 5))!)).toEqual([10, 11, 12, 13, 14]);
     expect(Array.from((await gs.getRange('r', 98, 5))!)).toEqual([98, 99]);
     expect((await gs.getRange('r', 200, 5))!.length).toBe(0);

@@ -21,10 +21,11 @@ describe('layering', () => {
 
   it('the layers themselves are acyclic and name only product folders', () => {
     const folders = Object.keys(LAYERS);
-    for (const [folder, below] of Object.entries(LAYERS)) for (const b of below) {
-      expect(folders, `${folder} -> ${b}`).toContain(b);
-      expect(LAYERS[b], `${b} may not import ${folder} back`).not.toContain(folder);
-    }
+    for (const [folder, below] of Object.entries(LAYERS))
+      for (const b of below) {
+        expect(folders, `${folder} -> ${b}`).toContain(b);
+        expect(LAYERS[b], `${b} may not import ${folder} back`).not.toContain(folder);
+      }
   });
 
   it('catches a wrong import, a dynamic one and a cycle', async () => {

@@ -23,7 +23,13 @@ export const LAYERS: Record<string, string[]> = {
   cli: ['common', 'wasm', 'storage', 'codecs', 'precomputed', 'kernels', 'mesh', 'affinities', 'sources', 'tasks', 'runtime', 'queue', 'server', 'demo'],
 };
 
-export interface Import { file: string; line: number; spec: string; from: string; to: string }
+export interface Import {
+  file: string;
+  line: number;
+  spec: string;
+  from: string;
+  to: string;
+}
 
 /** Every relative import (static, re-export or dynamic) of the product's non-test .ts files under `root`. */
 export function productImports(root: string): Import[] {
@@ -45,7 +51,11 @@ export function productImports(root: string): Import[] {
 
 function tsFiles(dir: string): string[] {
   let entries;
-  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return []; }
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
   return entries.flatMap((e) => {
     const p = join(dir, e.name);
     if (e.isDirectory()) return tsFiles(p);

@@ -21,7 +21,8 @@ export function readFragment(bytes: Uint8Array): { positions: number[]; triangle
 /** One mesh from several, vertices at the same position merged. */
 export function weld(meshes: TestMesh[]): { positions: number[]; triangles: number[] } {
   const index = new Map<string, number>();
-  const positions: number[] = [], triangles: number[] = [];
+  const positions: number[] = [],
+    triangles: number[] = [];
   for (const m of meshes) {
     const remap: number[] = [];
     for (let v = 0; v < m.positions.length / 3; v++) {
@@ -43,10 +44,11 @@ export function weld(meshes: TestMesh[]): { positions: number[]; triangles: numb
 export function openEdges(mesh: TestMesh): number {
   const directed = new Map<string, number>();
   const t = mesh.triangles;
-  for (let i = 0; i < t.length; i += 3) for (let k = 0; k < 3; k++) {
-    const key = `${t[i + k]},${t[i + (k + 1) % 3]}`;
-    directed.set(key, (directed.get(key) ?? 0) + 1);
-  }
+  for (let i = 0; i < t.length; i += 3)
+    for (let k = 0; k < 3; k++) {
+      const key = `${t[i + k]},${t[i + ((k + 1) % 3)]}`;
+      directed.set(key, (directed.get(key) ?? 0) + 1);
+    }
   let bad = 0;
   for (const [key, n] of directed) {
     const [a, b] = key.split(',');
@@ -59,17 +61,23 @@ export function openEdges(mesh: TestMesh): number {
 export function nonManifoldVertices(mesh: TestMesh): number {
   const next = new Map<number, Map<number, number>>(); // vertex -> (a -> b) for each face (v, a, b)
   const t = mesh.triangles;
-  for (let i = 0; i < t.length; i += 3) for (let k = 0; k < 3; k++) {
-    const v = t[i + k], a = t[i + (k + 1) % 3], b = t[i + (k + 2) % 3];
-    if (!next.has(v)) next.set(v, new Map());
-    next.get(v)!.set(a, b);
-  }
+  for (let i = 0; i < t.length; i += 3)
+    for (let k = 0; k < 3; k++) {
+      const v = t[i + k],
+        a = t[i + ((k + 1) % 3)],
+        b = t[i + ((k + 2) % 3)];
+      if (!next.has(v)) next.set(v, new Map());
+      next.get(v)!.set(a, b);
+    }
   let bad = mesh.positions.length / 3 - next.size;
   for (const fan of next.values()) {
     let steps = 0;
     const first = fan.keys().next().value as number;
     let a: number | undefined = first;
-    do { a = fan.get(a!); steps++; } while (a !== undefined && a !== first && steps <= fan.size);
+    do {
+      a = fan.get(a!);
+      steps++;
+    } while (a !== undefined && a !== first && steps <= fan.size);
     if (a !== first || steps !== fan.size) bad++;
   }
   return bad;
@@ -79,10 +87,12 @@ export function nonManifoldVertices(mesh: TestMesh): number {
 export function eulerCharacteristic(mesh: TestMesh): number {
   const edges = new Set<string>();
   const t = mesh.triangles;
-  for (let i = 0; i < t.length; i += 3) for (let k = 0; k < 3; k++) {
-    const a = t[i + k], b = t[i + (k + 1) % 3];
-    edges.add(a < b ? `${a},${b}` : `${b},${a}`);
-  }
+  for (let i = 0; i < t.length; i += 3)
+    for (let k = 0; k < 3; k++) {
+      const a = t[i + k],
+        b = t[i + ((k + 1) % 3)];
+      edges.add(a < b ? `${a},${b}` : `${b},${a}`);
+    }
   return mesh.positions.length / 3 - edges.size + t.length / 3;
 }
 
@@ -95,7 +105,8 @@ export function surfaceArea(mesh: TestMesh): number {
   let area = 0;
   for (let i = 0; i < mesh.triangles.length; i += 3) {
     const [a, b, c] = [corner(mesh, i), corner(mesh, i + 1), corner(mesh, i + 2)];
-    const u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]], w = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
+    const u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+      w = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
     area += Math.hypot(u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]) / 2;
   }
   return area;
@@ -114,6 +125,7 @@ export function signedVolume(mesh: TestMesh): number {
 /** x-fastest mask of `shape` from a predicate on voxel coordinates. */
 export function maskOf(shape: [number, number, number], inside: (x: number, y: number, z: number) => boolean): Uint8Array {
   const data = new Uint8Array(shape[0] * shape[1] * shape[2]);
-  for (let z = 0; z < shape[2]; z++) for (let y = 0; y < shape[1]; y++) for (let x = 0; x < shape[0]; x++) data[x + shape[0] * (y + shape[1] * z)] = inside(x, y, z) ? 1 : 0;
+  for (let z = 0; z < shape[2]; z++)
+    for (let y = 0; y < shape[1]; y++) for (let x = 0; x < shape[0]; x++) data[x + shape[0] * (y + shape[1] * z)] = inside(x, y, z) ? 1 : 0;
   return data;
 }

@@ -30,14 +30,34 @@ export async function pubsubEmulator(): Promise<Emulator | undefined> {
     return undefined;
   }
   const port = await freePort();
-  const child: ChildProcess = spawn('gcloud', ['beta', 'emulators', 'pubsub', 'start', `--host-port=127.0.0.1:${port}`, '--project=digest-test'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawn('gcloud', ['beta', 'emulators', 'pubsub', 'start', `--host-port=127.0.0.1:${port}`, '--project=digest-test'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the Pub/Sub emulator did not start within 60 s')), 60_000);
-    const watch = (chunk: Buffer) => { if (chunk.toString().includes('Server started')) { clearTimeout(timer); resolve(); } };
+    const watch = (chunk: Buffer) => {
+      if (chunk.toString().includes('Server started')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
     child.stdout!.on('data', watch);
     child.stderr!.on('data', watch);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the Pub/Sub emulator exited with ${code}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the Pub/Sub emulator exited with ${code}`));
+    });
   });
   // gcloud starts Java in a process group of its own; stop them all.
-  return { host: `127.0.0.1:${port}`, stop: () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } } };
+  return {
+    host: `127.0.0.1:${port}`,
+    stop: () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    },
+  };
 }

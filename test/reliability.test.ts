@@ -36,27 +36,40 @@ const cli = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const dist = join(__dirname, '..', 'dist');
 const tmp = (name: string) => mkdtemp(join(tmpdir(), `digest-${name}-`));
 
-interface Ran { code: number; stdout: string; stderr: string }
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function digest(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return promisify(execFile)(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 })
-    .then((o) => ({ code: 0, ...o }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+  return promisify(execFile)(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }).then(
+    (o) => ({ code: 0, ...o }),
+    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+  );
 }
 
 /** Writes `data` ([x, y, z] x-fastest over `size`) as npz build chunks of `step` under `dir`. */
 async function writeBuild(dir: string, data: TypedArray, size: Vec3, step: Vec3): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (let z = 0; z < size[2]; z += step[2]) for (let y = 0; y < size[1]; y += step[1]) for (let x = 0; x < size[0]; x += step[0]) {
-    const s: Vec3 = [Math.min(step[0], size[0] - x), Math.min(step[1], size[1] - y), Math.min(step[2], size[2] - z)];
-    const part = new (data.constructor as any)(s[0] * s[1] * s[2]) as TypedArray;
-    let o = 0;
-    for (let k = 0; k < s[2]; k++) for (let j = 0; j < s[1]; j++) for (let i = 0; i < s[0]; i++) (part as any)[o++] = (data as any)[x + i + size[0] * (y + j + size[1] * (z + k))];
-    await writeFile(join(dir, `${x}-${x + s[0]}_${y}-${y + s[1]}_${z}-${z + s[2]}.npz`), encodeNpz({ data: encodeNpy(part, s) }));
-  }
+  for (let z = 0; z < size[2]; z += step[2])
+    for (let y = 0; y < size[1]; y += step[1])
+      for (let x = 0; x < size[0]; x += step[0]) {
+        const s: Vec3 = [Math.min(step[0], size[0] - x), Math.min(step[1], size[1] - y), Math.min(step[2], size[2] - z)];
+        const part = new (data.constructor as any)(s[0] * s[1] * s[2]) as TypedArray;
+        let o = 0;
+        for (let k = 0; k < s[2]; k++)
+          for (let j = 0; j < s[1]; j++) for (let i = 0; i < s[0]; i++) (part as any)[o++] = (data as any)[x + i + size[0] * (y + j + size[1] * (z + k))];
+        await writeFile(join(dir, `${x}-${x + s[0]}_${y}-${y + s[1]}_${z}-${z + s[2]}.npz`), encodeNpz({ data: encodeNpy(part, s) }));
+      }
 }
 
 /** create-layer, plan ingest, run --local: the CLI as a user runs it; throws with its output on failure. */
 async function ingest(layer: string, build: string, flags: string[]): Promise<void> {
-  for (const args of [['create-layer', layer, ...flags], ['plan', 'ingest', '--layer', layer, '--build', build, '--out', `${layer}.plan.json`], ['run', `${layer}.plan.json`, '--local', '--threads', '2', '--backend', 'cpu']]) {
+  for (const args of [
+    ['create-layer', layer, ...flags],
+    ['plan', 'ingest', '--layer', layer, '--build', build, '--out', `${layer}.plan.json`],
+    ['run', `${layer}.plan.json`, '--local', '--threads', '2', '--backend', 'cpu'],
+  ]) {
     const r = await digest(args);
     if (r.code !== 0) throw new Error(`digest ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   }
@@ -71,11 +84,16 @@ describe('finding 0: 2x2x1 downsampling on a fresh thread', () => {
       const shape: Vec3 = [256, 256, 2];
       const n = shape[0] * shape[1] * shape[2];
       const r = seededRandom(kinds.indexOf(kind) + 5);
-      const data: TypedArray = kind === 'uint8' ? Uint8Array.from({ length: n }, () => Math.floor(r() * 256))
-        : kind === 'uint16' ? Uint16Array.from({ length: n }, () => Math.floor(r() * 65536))
-        : kind === 'float32' ? Float32Array.from({ length: n }, () => r() * 100)
-        : kind === 'uint32' ? Uint32Array.from({ length: n }, () => Math.floor(r() * 3))
-        : BigUint64Array.from({ length: n }, () => BigInt(Math.floor(r() * 3)) << 40n);
+      const data: TypedArray =
+        kind === 'uint8'
+          ? Uint8Array.from({ length: n }, () => Math.floor(r() * 256))
+          : kind === 'uint16'
+            ? Uint16Array.from({ length: n }, () => Math.floor(r() * 65536))
+            : kind === 'float32'
+              ? Float32Array.from({ length: n }, () => r() * 100)
+              : kind === 'uint32'
+                ? Uint32Array.from({ length: n }, () => Math.floor(r() * 3))
+                : BigUint64Array.from({ length: n }, () => BigInt(Math.floor(r() * 3)) << 40n);
       const input = { data, shape, channels: 1, factor: [2, 2, 1] as Vec3, phase: [0, 0, 0] as Vec3 };
       const image = kind === 'uint8' || kind === 'uint16' || kind === 'float32';
       const expected = image ? averageDownsample(input, { jsOnly: true }) : modeDownsample(input, { jsOnly: true });
@@ -87,7 +105,10 @@ describe('finding 0: 2x2x1 downsampling on a fresh thread', () => {
         }).catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
       const got = await new Promise<any>((resolve, reject) => {
         const worker = new Worker(code, { eval: true, workerData: { data, shape, channels: 1, image } });
-        worker.once('message', (m) => { void worker.terminate(); resolve(m); });
+        worker.once('message', (m) => {
+          void worker.terminate();
+          resolve(m);
+        });
         worker.once('error', reject);
       });
       expect(got.error).toBeUndefined();
@@ -96,19 +117,45 @@ describe('finding 0: 2x2x1 downsampling on a fresh thread', () => {
   }
 
   const size: Vec3 = [256, 256, 8];
-  for (const [encoding, type, dtype] of [['jpeg', 'image', 'uint8'], ['raw', 'image', 'uint16'], ['compressed_segmentation', 'segmentation', 'uint64'], ['raw', 'segmentation', 'uint32']] as const) {
+  for (const [encoding, type, dtype] of [
+    ['jpeg', 'image', 'uint8'],
+    ['raw', 'image', 'uint16'],
+    ['compressed_segmentation', 'segmentation', 'uint64'],
+    ['raw', 'segmentation', 'uint32'],
+  ] as const) {
     it(`ingests a ${dtype} ${encoding} layer with --factor 2,2,1 and reads back the pyramid`, async () => {
       const dir = await tmp('aniso');
       const n = size[0] * size[1] * size[2];
       const r = seededRandom(17);
       // Smooth enough for JPEG to keep close; labels in runs so that the mode has work.
-      const data: TypedArray = dtype === 'uint8' ? Uint8Array.from({ length: n }, (_, i) => 100 + ((i % 256) >> 3) + Math.floor(r() * 4))
-        : dtype === 'uint16' ? Uint16Array.from({ length: n }, () => Math.floor(r() * 65536))
-        : dtype === 'uint64' ? BigUint64Array.from({ length: n }, (_, i) => BigInt(1 + ((i >> 4) % 7)) * 0x1_0000_0001n)
-        : Uint32Array.from({ length: n }, (_, i) => 1 + ((i >> 3) % 5));
+      const data: TypedArray =
+        dtype === 'uint8'
+          ? Uint8Array.from({ length: n }, (_, i) => 100 + ((i % 256) >> 3) + Math.floor(r() * 4))
+          : dtype === 'uint16'
+            ? Uint16Array.from({ length: n }, () => Math.floor(r() * 65536))
+            : dtype === 'uint64'
+              ? BigUint64Array.from({ length: n }, (_, i) => BigInt(1 + ((i >> 4) % 7)) * 0x1_0000_0001n)
+              : Uint32Array.from({ length: n }, (_, i) => 1 + ((i >> 3) % 5));
       await writeBuild(join(dir, 'build'), data, size, [256, 256, 8]); // one task: its region is the kernel's input
       const layer = join(dir, 'layer');
-      await ingest(layer, join(dir, 'build'), ['--type', type, '--dtype', dtype, '--size', size.join(','), '--resolution', '4,4,40', '--encoding', encoding, '--factor', '2,2,1', '--mips', '3', '--chunk', '64,64,8']);
+      await ingest(layer, join(dir, 'build'), [
+        '--type',
+        type,
+        '--dtype',
+        dtype,
+        '--size',
+        size.join(','),
+        '--resolution',
+        '4,4,40',
+        '--encoding',
+        encoding,
+        '--factor',
+        '2,2,1',
+        '--mips',
+        '3',
+        '--chunk',
+        '64,64,8',
+      ]);
       const volume = await Volume.open(layer);
       const mip0 = await volume.read(0, box([0, 0, 0], size));
       if (encoding === 'jpeg') {
@@ -120,7 +167,7 @@ describe('finding 0: 2x2x1 downsampling on a fresh thread', () => {
       const levels = referencePyramid(volume.info, data);
       for (let m = 0; m < volume.info.scales.length; m++) {
         const s = volume.info.scales[m].size;
-        expect(Array.from(await volume.read(m, box([0, 0, 0], s)) as ArrayLike<any>)).toEqual(levels[m]);
+        expect(Array.from((await volume.read(m, box([0, 0, 0], s))) as ArrayLike<any>)).toEqual(levels[m]);
       }
     });
   }
@@ -134,7 +181,19 @@ describe('finding 1: digest reads back what it writes, for chunks that coding ca
       const data = new Uint8Array(randomBytes(size[0] * size[1] * size[2]));
       await writeBuild(join(dir, 'build'), data, size, [64, 64, 64]);
       const layer = join(dir, 'layer');
-      await ingest(layer, join(dir, 'build'), ['--type', 'image', '--dtype', 'uint8', '--size', size.join(','), '--resolution', '8,8,8', '--mips', '3', ...(sharded ? ['--sharded'] : [])]);
+      await ingest(layer, join(dir, 'build'), [
+        '--type',
+        'image',
+        '--dtype',
+        'uint8',
+        '--size',
+        size.join(','),
+        '--resolution',
+        '8,8,8',
+        '--mips',
+        '3',
+        ...(sharded ? ['--sharded'] : []),
+      ]);
       const volume = await Volume.open(layer);
       const levels = referencePyramid(volume.info, data);
       for (let m = 0; m < volume.info.scales.length; m++) {
@@ -162,7 +221,11 @@ describe('finding 0b, 0c and 4: the agglomeration mapping and the region graph',
     for (const [row, why] of bad) {
       const text = new TextDecoder().decode(graphFile([row])).replace('null', '1e309');
       let error: unknown;
-      try { decodeGraph(new TextEncoder().encode(text), 'g/graph.json'); } catch (e) { error = e; }
+      try {
+        decodeGraph(new TextEncoder().encode(text), 'g/graph.json');
+      } catch (e) {
+        error = e;
+      }
       expect(error, JSON.stringify(row)).toBeInstanceOf(CorruptData);
       expect((error as Error).message).toMatch(/^g\/graph\.json: edges\[0\] /);
       expect((error as Error).message).toMatch(why);
@@ -177,13 +240,25 @@ describe('finding 0b, 0c and 4: the agglomeration mapping and the region graph',
     expect(() => decodeMapping(pairs(5n, 0n), 'm')).toThrow(/maps label 5 to 0/);
     expect(() => decodeMapping(pairs(5n, 9n), 'm')).toThrow(CorruptData);
     expect(() => decodeMapping(pairs(9n, 5n, 7n, 5n), 'm')).toThrow(/increasing/);
-    expect([...decodeMapping(pairs(7n, 5n, 9n, 5n), 'm')]).toEqual([[7n, 5n], [9n, 5n]]);
+    expect([...decodeMapping(pairs(7n, 5n, 9n, 5n), 'm')]).toEqual([
+      [7n, 5n],
+      [9n, 5n],
+    ]);
   });
 
   it('a long-lived thread remaps with the mapping as it is now, not as it was', async () => {
     const dir = await tmp('mapping');
-    const ws = join(dir, 'ws'), out = join(dir, 'out');
-    const info = createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 });
+    const ws = join(dir, 'ws'),
+      out = join(dir, 'out');
+    const info = createInfo({
+      type: 'segmentation',
+      dataType: 'uint32',
+      encoding: 'raw',
+      size: [8, 8, 8],
+      resolution: [8, 8, 8],
+      chunkSize: [8, 8, 8],
+      mips: 1,
+    });
     const labels = Uint32Array.from({ length: 512 }, (_, i) => 1 + (i % 3));
     const source = await Volume.create(ws, info);
     await source.writeChunk(0, box([0, 0, 0], [8, 8, 8]), labels);
@@ -192,10 +267,14 @@ describe('finding 0b, 0c and 4: the agglomeration mapping and the region graph',
     const write = (p: bigint[]) => source.store.put(mappingKey(0.5), new Uint8Array(BigUint64Array.from(p).buffer), { gzip: true });
     await write([2n, 1n]);
     await runTask(remap);
-    expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(Array.from(labels, (l) => (l === 2 ? 1 : l)));
+    expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(
+      Array.from(labels, (l) => (l === 2 ? 1 : l)),
+    );
     await write([3n, 1n]); // the same URL, another mapping (a later plan)
     await runTask(remap);
-    expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(Array.from(labels, (l) => (l === 3 ? 1 : l)));
+    expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(
+      Array.from(labels, (l) => (l === 3 ? 1 : l)),
+    );
   });
 });
 
@@ -210,7 +289,10 @@ describe('finding 2: side files that inflate without bound', () => {
   it('refuses a graph, chunk graphs, progress records and plans that inflate past their bound, in bounded memory', async () => {
     const dir = await tmp('side-bombs');
     const layer = join(dir, 'seg');
-    await Volume.create(layer, createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }));
+    await Volume.create(
+      layer,
+      createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }),
+    );
     const gz = bomb();
     await mkdir(join(layer, 'mean_graph', 'chunks'), { recursive: true });
     await writeFile(join(layer, 'mean_graph', 'graph.json.gz'), gz);
@@ -218,7 +300,10 @@ describe('finding 2: side files that inflate without bound', () => {
     await mkdir(join(dir, 'progress', 'records', '0'), { recursive: true });
     await writeFile(join(dir, 'progress', 'plan.json.gz'), gz);
     const before = process.memoryUsage().rss;
-    for (const task of [{ kind: 'agglomerate', layer_path_segmentation: layer, threshold: 0.5 }, { kind: 'mean_graph_reduce', layer_path_segmentation: layer }]) {
+    for (const task of [
+      { kind: 'agglomerate', layer_path_segmentation: layer, threshold: 0.5 },
+      { kind: 'mean_graph_reduce', layer_path_segmentation: layer },
+    ]) {
       await expect(runTask(JSON.stringify(task))).rejects.toThrow(CorruptData);
     }
     await expect(new ProgressStore(join(dir, 'progress')).status()).rejects.toThrow(/inflates to more than/);
@@ -248,7 +333,12 @@ describe('finding 3: PNG bombs in ancillary chunks', () => {
 
 describe('finding 4: a compressed_segmentation chunk with a channel offset past the end', () => {
   it('fails as CorruptData naming the fault, on the WebAssembly path too', () => {
-    const good = encodeCompressedSegmentation(Uint32Array.from({ length: 512 }, (_, i) => i % 5), [8, 8, 8], 1, [8, 8, 8]);
+    const good = encodeCompressedSegmentation(
+      Uint32Array.from({ length: 512 }, (_, i) => i % 5),
+      [8, 8, 8],
+      1,
+      [8, 8, 8],
+    );
     for (const offset of [good.length / 4, 0x7fff_ffff, 0xffff_ffff]) {
       const bad = good.slice();
       new DataView(bad.buffer).setUint32(0, offset, true);
@@ -262,14 +352,20 @@ describe('finding 5 and 6: FIFOs, links and missing layers', () => {
   it('a FIFO where a chunk belongs is refused at once, naming it; run --local exits', async () => {
     const dir = await tmp('fifo');
     const layer = join(dir, 'layer');
-    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 2 }));
+    const volume = await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 2 }),
+    );
     await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(16 ** 3).fill(1), box([0, 0, 0], [16, 16, 16]));
     const chunk = join(layer, '8_8_8', '0-8_0-8_0-8');
     await rm(`${chunk}.gz`, { force: true });
     await rm(chunk, { force: true });
     await promisify(execFile)('mkfifo', [chunk]);
     await expect(volume.read(0, box([0, 0, 0], [8, 8, 8]))).rejects.toThrow(`${chunk} is not a regular file`);
-    await writeFile(join(dir, 'plan.json'), JSON.stringify(listPlan(layer, [{ name: 'd', tasks: [{ kind: 'downsample', chunk_path: '16_16_16/0-8_0-8_0-8', layer_path: layer }] }])));
+    await writeFile(
+      join(dir, 'plan.json'),
+      JSON.stringify(listPlan(layer, [{ name: 'd', tasks: [{ kind: 'downsample', chunk_path: '16_16_16/0-8_0-8_0-8', layer_path: layer }] }])),
+    );
     const r = await digest(['run', join(dir, 'plan.json'), '--local', '--threads', '1', '--task-timeout', '5', '--backend', 'cpu']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${chunk} is not a regular file`);
@@ -302,7 +398,10 @@ describe('finding 5 and 6: FIFOs, links and missing layers', () => {
 
   it('view takes a layer folder that is a link', async () => {
     const dir = await tmp('view-link');
-    await Volume.create(join(dir, 'elsewhere', 'em'), createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }));
+    await Volume.create(
+      join(dir, 'elsewhere', 'em'),
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }),
+    );
     await mkdir(join(dir, 'layers'));
     await symlink(join(dir, 'elsewhere', 'em'), join(dir, 'layers', 'em'));
     expect(await findLayers(join(dir, 'layers'))).toEqual([join(dir, 'layers', 'em')]);
@@ -310,16 +409,52 @@ describe('finding 5 and 6: FIFOs, links and missing layers', () => {
 });
 
 describe('finding 7: shard indices past 2^53 and duplicate chunk ids', () => {
-  const spec = { '@type': 'neuroglancer_uint64_sharded_v1', preshift_bits: 0, hash: 'identity', minishard_bits: 0, shard_bits: 0, minishard_index_encoding: 'raw', data_encoding: 'raw' } as const;
-  const index = (rows: bigint[][]) => { // [id delta, offset delta, size] per entry, written as [3, n]
+  const spec = {
+    '@type': 'neuroglancer_uint64_sharded_v1',
+    preshift_bits: 0,
+    hash: 'identity',
+    minishard_bits: 0,
+    shard_bits: 0,
+    minishard_index_encoding: 'raw',
+    data_encoding: 'raw',
+  } as const;
+  const index = (rows: bigint[][]) => {
+    // [id delta, offset delta, size] per entry, written as [3, n]
     const out = new BigUint64Array(3 * rows.length);
-    rows.forEach((r, i) => { out[i] = r[0]; out[rows.length + i] = r[1]; out[2 * rows.length + i] = r[2]; });
+    rows.forEach((r, i) => {
+      out[i] = r[0];
+      out[rows.length + i] = r[1];
+      out[2 * rows.length + i] = r[2];
+    });
     return new Uint8Array(out.buffer);
   };
   it('refuses offsets that doubles would round, and a chunk listed twice, as CorruptData', () => {
     expect(() => decodeMinishardIndex(index([[1n, 2n ** 60n + 32n, 8n]]), spec, 'shard', 1 << 20)).toThrow(/points past 2\^53/);
-    expect(() => decodeMinishardIndex(index([[1n, 0n, 8n], [0n, 0n, 8n]]), spec, 'shard', 1 << 20)).toThrow(/lists chunk 1 twice/);
-    expect([...decodeMinishardIndex(index([[1n, 0n, 8n], [2n, 0n, 8n]]), spec, 'shard', 1 << 20)]).toEqual([[1n, { start: 16, end: 24 }], [3n, { start: 24, end: 32 }]]);
+    expect(() =>
+      decodeMinishardIndex(
+        index([
+          [1n, 0n, 8n],
+          [0n, 0n, 8n],
+        ]),
+        spec,
+        'shard',
+        1 << 20,
+      ),
+    ).toThrow(/lists chunk 1 twice/);
+    expect([
+      ...decodeMinishardIndex(
+        index([
+          [1n, 0n, 8n],
+          [2n, 0n, 8n],
+        ]),
+        spec,
+        'shard',
+        1 << 20,
+      ),
+    ]).toEqual([
+      [1n, { start: 16, end: 24 }],
+      [3n, { start: 24, end: 32 }],
+    ]);
   });
 });
 
@@ -329,33 +464,56 @@ describe('finding 8: bad plans, flags, slices and scale keys are refused when gi
     const template = { kind: 'downsample', layer_path: 'x' };
     const plans = [
       { sets: [{ template, field: 'chunk_path', count: 2 ** 53 - 1 }] },
-      { sets: [{ template, field: 'chunk_path', format: 's/{box}', origin: [0, 0, 0], step: [1, 1, 1], shape: [2 ** 20, 2 ** 20, 2 ** 20], clip: { start: [0, 0, 0], stop: [2 ** 20, 2 ** 20, 2 ** 20] } }] },
+      {
+        sets: [
+          {
+            template,
+            field: 'chunk_path',
+            format: 's/{box}',
+            origin: [0, 0, 0],
+            step: [1, 1, 1],
+            shape: [2 ** 20, 2 ** 20, 2 ** 20],
+            clip: { start: [0, 0, 0], stop: [2 ** 20, 2 ** 20, 2 ** 20] },
+          },
+        ],
+      },
     ];
     for (const stage of plans) {
       const file = join(dir, 'plan.json');
       await writeFile(file, JSON.stringify({ version: 2, layer_path: 'x', stages: [{ name: 's', ...stage }] }));
-      for (const args of [['run', file, '--local'], ['publish', file, '--topic', 't', '--subscription', 's', '--progress', join(dir, 'p')]]) {
+      for (const args of [
+        ['run', file, '--local'],
+        ['publish', file, '--topic', 't', '--subscription', 's', '--progress', join(dir, 'p')],
+      ]) {
         const r = await digest(args);
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/stages\[0\] has \d+ tasks, more than the 1073741824 a stage may hold/);
       }
     }
     const layer = join(dir, 'seg');
-    await Volume.create(layer, createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }));
+    await Volume.create(
+      layer,
+      createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }),
+    );
     const mesh = await digest(['plan', 'mesh', '--layer', layer, '--segments', '0,abc,-5', '--out', join(dir, 'mesh.json')]);
     expect(mesh.code).toBe(2);
     expect(mesh.stderr).toContain('must be non-zero uint64 segment ids, comma-separated; "0" is not');
   });
 
-  it('two files for one PNG slice, and scale keys of dots or inside the layer\'s own folders', async () => {
+  it("two files for one PNG slice, and scale keys of dots or inside the layer's own folders", async () => {
     const dir = await tmp('slices');
     await mkdir(join(dir, 'build', '0-8_0-8_10-11'), { recursive: true });
     const png = encodePng(new Uint8Array(64), [8, 8, 1], 1);
     await writeFile(join(dir, 'build', '0-8_0-8_10-11', '10.png'), png);
     await writeFile(join(dir, 'build', '0-8_0-8_10-11', '10.png.gz'), gzipSync(png));
     const layer = join(dir, 'layer');
-    await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 20], resolution: [8, 8, 8], chunkSize: [8, 8, 1], mips: 1 }));
-    await expect(runTask(JSON.stringify({ kind: 'ingest', chunk_path: join(dir, 'build', '0-8_0-8_10-11'), chunk_encoding: 'png', layer_path: layer }))).rejects.toThrow(/10\.png and its \.gz are both there/);
+    await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 20], resolution: [8, 8, 8], chunkSize: [8, 8, 1], mips: 1 }),
+    );
+    await expect(
+      runTask(JSON.stringify({ kind: 'ingest', chunk_path: join(dir, 'build', '0-8_0-8_10-11'), chunk_encoding: 'png', layer_path: layer })),
+    ).rejects.toThrow(/10\.png and its \.gz are both there/);
     const info = createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 });
     for (const key of ['...', 'mean_graph/chunks', 'agglomeration', 'a/../b']) {
       expect(() => parseInfo(JSON.stringify({ ...info, scales: [{ ...info.scales[0], key }] })), key).toThrow(InvalidInput);
@@ -366,7 +524,7 @@ describe('finding 8: bad plans, flags, slices and scale keys are refused when gi
 });
 
 describe('finding 9: temp files of a killed writer on this machine', () => {
-  it('are swept by the next write into their directory at once, whatever their age; another machine\'s are left for an hour', async () => {
+  it("are swept by the next write into their directory at once, whatever their age; another machine's are left for an hour", async () => {
     const dir = await tmp('temps');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     const deadPid = child.pid!;
@@ -374,7 +532,8 @@ describe('finding 9: temp files of a killed writer on this machine', () => {
     await new Promise((r) => child.once('exit', r));
     const host = hostname().replace(/[^A-Za-z0-9]/g, '_');
     await mkdir(join(dir, 's'));
-    const mine = `chunk.gz.tmp-${host}-${deadPid}-0badc0de`, theirs = `chunk.gz.tmp-otherhost-${deadPid}-0badc0df`;
+    const mine = `chunk.gz.tmp-${host}-${deadPid}-0badc0de`,
+      theirs = `chunk.gz.tmp-otherhost-${deadPid}-0badc0df`;
     for (const f of [mine, theirs]) await writeFile(join(dir, 's', f), '');
     await new FileStore(dir).put('s/new', new Uint8Array(3));
     expect((await readdir(join(dir, 's'))).sort()).toEqual(['new', theirs].sort());
@@ -387,15 +546,38 @@ describe('finding 12b: JPEG layers are the same bytes whichever path made their 
     const size: Vec3 = [256, 256, 64];
     const r = seededRandom(23);
     const data = Uint8Array.from({ length: size[0] * size[1] * size[2] }, (_, i) => 60 + ((i * 7) % 97) + Math.floor(r() * 30));
-    const flags = ['--type', 'image', '--dtype', 'uint8', '--size', size.join(','), '--resolution', '4,4,40', '--encoding', 'jpeg', '--factor', '2,2,1', '--mips', '5', '--chunk', '64,64,16'];
+    const flags = [
+      '--type',
+      'image',
+      '--dtype',
+      'uint8',
+      '--size',
+      size.join(','),
+      '--resolution',
+      '4,4,40',
+      '--encoding',
+      'jpeg',
+      '--factor',
+      '2,2,1',
+      '--mips',
+      '5',
+      '--chunk',
+      '64,64,16',
+    ];
     await writeBuild(join(dir, 'whole'), data, size, size);
     await writeBuild(join(dir, 'pieces'), data, size, [64, 64, 16]);
     await ingest(join(dir, 'a'), join(dir, 'whole'), flags); // one task: every mip from memory
     await ingest(join(dir, 'b'), join(dir, 'pieces'), flags); // mip 0 only: the chunks are the build's
     await ingest(join(dir, 'c'), join(dir, 'pieces'), flags);
-    for (const [layer, memory] of [['b', '64'], ['c', '4096']]) {
+    for (const [layer, memory] of [
+      ['b', '64'],
+      ['c', '4096'],
+    ]) {
       const plan = join(dir, `${layer}.down.json`);
-      for (const args of [['plan', 'downsample', '--layer', join(dir, layer), '--from-mip', '1', '--memory', memory, '--out', plan], ['run', plan, '--local', '--threads', '2', '--backend', 'cpu']]) {
+      for (const args of [
+        ['plan', 'downsample', '--layer', join(dir, layer), '--from-mip', '1', '--memory', memory, '--out', plan],
+        ['run', plan, '--local', '--threads', '2', '--backend', 'cpu'],
+      ]) {
         const ran = await digest(args);
         if (ran.code !== 0) throw new Error(ran.stderr);
       }
@@ -430,12 +612,19 @@ describe('a long-lived reader fed corrupt gzip', () => {
 });
 
 describe('security defaults: serve and view, and workers confined to prefixes', () => {
-  const request = (port: number, path: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, headers }, (res) => { res.resume(); resolve({ status: res.statusCode!, headers: res.headers }); }).on('error', reject);
-  });
+  const request = (port: number, path: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path, headers }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode!, headers: res.headers });
+      }).on('error', reject);
+    });
   it('answers only loopback Host names (no DNS rebinding), and CORS only as allowed', async () => {
     const dir = await tmp('serve-access');
-    await Volume.create(join(dir, 'em'), createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }));
+    await Volume.create(
+      join(dir, 'em'),
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [8, 8, 8], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 1 }),
+    );
     const open = await serveDirectory(dir, 0);
     const strict = await serveDirectory(dir, 0, '127.0.0.1', { allowOrigin: 'https://lab.example', allowHosts: ['viewer.lab'] });
     const view = await serveView([dir], 0);
@@ -459,7 +648,10 @@ describe('security defaults: serve and view, and workers confined to prefixes', 
   it('--allow-prefix refuses tasks that name storage outside the prefixes, before reading anything', async () => {
     const dir = await tmp('prefix');
     const layer = join(dir, 'allowed', 'em');
-    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 2 }));
+    const volume = await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [16, 16, 16], resolution: [8, 8, 8], chunkSize: [8, 8, 8], mips: 2 }),
+    );
     await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(16 ** 3).fill(5), box([0, 0, 0], [16, 16, 16]));
     const task = (l: string) => JSON.stringify({ kind: 'downsample', chunk_path: '16_16_16/0-8_0-8_0-8', layer_path: l });
     const ok = await digest(['task', task(layer), '--allow-prefix', join(dir, 'allowed') + '/', '--backend', 'cpu']);

@@ -15,7 +15,8 @@ export interface SpecJson {
 }
 
 export function mortonCode(cell: number[], grid: number[]): bigint {
-  let out = 0n, bit = 0n;
+  let out = 0n,
+    bit = 0n;
   for (let i = 0; i < 64; i++) {
     for (let d = 0; d < 3; d++) {
       if (2 ** i < grid[d]) {
@@ -50,7 +51,8 @@ export function chunkFromShardFile(file: Uint8Array, id: bigint, spec: SpecJson)
   const index = decode(file.subarray(start, end), spec.minishard_index_encoding);
   const n = index.length / 24;
   const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
-  let chunk = 0n, offset = BigInt(indexEnd);
+  let chunk = 0n,
+    offset = BigInt(indexEnd);
   for (let i = 0; i < n; i++) {
     chunk += iv.getBigUint64(8 * i, true);
     offset += iv.getBigUint64(8 * (n + i), true);

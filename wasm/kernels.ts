@@ -25,8 +25,11 @@ let BASE = 0;
 export function wasmKernels(): Exports | null {
   if (instance === undefined) {
     try {
-      const abort = () => { throw new Error('WebAssembly kernel aborted (an index out of range)'); };
-      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(builtFile('assembly/kernels.wasm'))), { env: { abort } }).exports as unknown as Exports;
+      const abort = () => {
+        throw new Error('WebAssembly kernel aborted (an index out of range)');
+      };
+      instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(builtFile('assembly/kernels.wasm'))), { env: { abort } })
+        .exports as unknown as Exports;
       BASE = (instance.heap_base() + 63) & ~63;
     } catch {
       instance = null;
@@ -43,11 +46,24 @@ const align = (n: number) => (n + 15) & ~15;
  * Runs `kernel` over input slices `a` and `b` (b === a for 2x2x1) of sx x sy elements, writing
  * ox x oy outputs with row stride `ostride` into `out` (which must hold oy rows of that stride).
  */
-export function runSlice(w: Exports, kernel: SliceKernel, a: ArrayBufferView, b: ArrayBufferView, sx: number, ox: number, oy: number, out: ArrayBufferView, ostride: number, extra: number | undefined): void {
+export function runSlice(
+  w: Exports,
+  kernel: SliceKernel,
+  a: ArrayBufferView,
+  b: ArrayBufferView,
+  sx: number,
+  ox: number,
+  oy: number,
+  out: ArrayBufferView,
+  ostride: number,
+  extra: number | undefined,
+): void {
   // The output goes after both inputs, whose room is reserved too: for 2x2x1 (b === a) the input
   // is larger than the output, and the memory may be as small as the module started with.
   const same = a === b;
-  const pa = BASE, pb = same ? pa : align(pa + a.byteLength), po = align(pb + b.byteLength);
+  const pa = BASE,
+    pb = same ? pa : align(pa + a.byteLength),
+    po = align(pb + b.byteLength);
   const bytes = reserve(w, po - BASE + out.byteLength);
   bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), pa);
   if (!same) bytes.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), pb);
@@ -67,9 +83,17 @@ function reserve(w: Exports, bytes: number): Uint8Array {
  * words there: valid only until the next kernel call on this thread. Null when a channel is corrupt
  * (the JS decoder then names the fault).
  */
-export function decodeCompressedSegmentationInMemory(w: Exports, words: Uint32Array, shape: [number, number, number], channels: number, blockSize: [number, number, number], wordsPerVoxel: 1 | 2): Uint32Array | null {
+export function decodeCompressedSegmentationInMemory(
+  w: Exports,
+  words: Uint32Array,
+  shape: [number, number, number],
+  channels: number,
+  blockSize: [number, number, number],
+  wordsPerVoxel: 1 | 2,
+): Uint32Array | null {
   const voxels = shape[0] * shape[1] * shape[2];
-  const src = BASE, out = align(src + 4 * words.length + 16); // (one spare word: the decoder may read a word ahead)
+  const src = BASE,
+    out = align(src + 4 * words.length + 16); // (one spare word: the decoder may read a word ahead)
   const bytes = reserve(w, out - BASE + 4 * voxels * channels * wordsPerVoxel);
   bytes.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), src);
   for (let c = 0; c < channels; c++) {
@@ -78,7 +102,19 @@ export function decodeCompressedSegmentationInMemory(w: Exports, words: Uint32Ar
     if (words[c] >= words.length) return null;
     let status: number;
     try {
-      status = w.decode_cseg(src, words.length, words[c], shape[0], shape[1], shape[2], blockSize[0], blockSize[1], blockSize[2], wordsPerVoxel, out + 4 * c * voxels * wordsPerVoxel);
+      status = w.decode_cseg(
+        src,
+        words.length,
+        words[c],
+        shape[0],
+        shape[1],
+        shape[2],
+        blockSize[0],
+        blockSize[1],
+        blockSize[2],
+        wordsPerVoxel,
+        out + 4 * c * voxels * wordsPerVoxel,
+      );
     } catch {
       return null; // a trap (an access out of bounds): the JS decoder names the fault
     }
@@ -92,7 +128,8 @@ export function decodeCompressedSegmentationInMemory(w: Exports, words: Uint32Ar
  * before it and `tail` after (room for a container's header and trailer).
  */
 export function huffmanDeflate(w: Exports, data: Uint8Array, head: number, tail: number): { bytes: Uint8Array; start: number; end: number } {
-  const src = BASE, dst = align(src + data.length + 16);
+  const src = BASE,
+    dst = align(src + data.length + 16);
   const memory = reserve(w, dst - BASE + 2 * data.length + 1024);
   memory.set(data, src);
   const n = w.huffman_deflate(src, data.length, dst);

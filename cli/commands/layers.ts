@@ -4,7 +4,21 @@ import { writeFile } from 'node:fs/promises';
 import { DATA_TYPES } from '../../common/dtype.js';
 import { createInfo, ENCODINGS, Info } from '../../precomputed/info.js';
 import { Volume } from '../../precomputed/volume.js';
-import { DEFAULT_TASK_MEMORY, Plan, planDownsample, planIngest, planAgglomerate, planMeanGraph, planMesh, planSize, planTransfer, planWatershed, parsePlan, stageSize, stageTasks } from '../../tasks/plan/planners.js';
+import {
+  DEFAULT_TASK_MEMORY,
+  Plan,
+  planDownsample,
+  planIngest,
+  planAgglomerate,
+  planMeanGraph,
+  planMesh,
+  planSize,
+  planTransfer,
+  planWatershed,
+  parsePlan,
+  stageSize,
+  stageTasks,
+} from '../../tasks/plan/planners.js';
 import { estimatePlan, formatEstimate } from '../../tasks/plan/estimate.js';
 import { Vec3 } from '../../common/box.js';
 import { BUILD_ENCODINGS } from '../../sources/registry.js';
@@ -14,7 +28,11 @@ import { configureStorageFlags, storageFlags } from '../options.js';
 
 const EXTENT = 2 ** 40;
 
-interface PlanOutput { out?: string; list?: boolean; estimate?: boolean }
+interface PlanOutput {
+  out?: string;
+  list?: boolean;
+  estimate?: boolean;
+}
 
 /** Writes the plan (a description: stages of task sets), its task list as JSON lines, or its cost. */
 async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
@@ -23,9 +41,10 @@ async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
   parsePlan(text, o.out ?? 'the plan');
   const summary = `${planSize(plan).toLocaleString('en')} tasks in ${plan.stages.length} stage(s): ${plan.stages.map((s) => `${s.name} ${stageSize(s).toLocaleString('en')}`).join(', ')}`;
   if (o.list) {
-    for (const [i, stage] of plan.stages.entries()) for (const { index, task } of stageTasks(stage)) {
-      if (!process.stdout.write(`${JSON.stringify({ stage: i, index, task })}\n`)) await new Promise((r) => process.stdout.once('drain', r));
-    }
+    for (const [i, stage] of plan.stages.entries())
+      for (const { index, task } of stageTasks(stage)) {
+        if (!process.stdout.write(`${JSON.stringify({ stage: i, index, task })}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+      }
   }
   if (o.estimate) console.log(`${summary}\n\n${formatEstimate(estimatePlan(plan, await layerInfos(plan)))}`);
   if (o.out) {
@@ -37,10 +56,11 @@ async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
 /** The infos of every layer a plan's task sets name. */
 async function layerInfos(plan: Plan): Promise<Map<string, Info>> {
   const urls = new Set<string>();
-  for (const stage of plan.stages) for (const set of stage.sets) {
-    const first = 'list' in set ? (set.list[0] as { layer_path?: string } | undefined) : (set.template as { layer_path?: string });
-    if (first?.layer_path) urls.add(first.layer_path);
-  }
+  for (const stage of plan.stages)
+    for (const set of stage.sets) {
+      const first = 'list' in set ? (set.list[0] as { layer_path?: string } | undefined) : (set.template as { layer_path?: string });
+      if (first?.layer_path) urls.add(first.layer_path);
+    }
   const infos = new Map<string, Info>();
   for (const url of urls) infos.set(url, (await Volume.open(url)).info);
   return infos;
@@ -54,12 +74,15 @@ function planCommand(plan: Command, name: string, description: string): Command 
     .option('--estimate', 'print what the plan will cost: tasks, objects, bytes, operations, CPU-hours, price');
 }
 
-const memoryOption = () => new Option('--memory <mib>', 'memory one task may use; sets how many mips a downsample task makes from one read').argParser(integer(64, 1 << 24)).default(DEFAULT_TASK_MEMORY / 2 ** 20);
+const memoryOption = () =>
+  new Option('--memory <mib>', 'memory one task may use; sets how many mips a downsample task makes from one read')
+    .argParser(integer(64, 1 << 24))
+    .default(DEFAULT_TASK_MEMORY / 2 ** 20);
 
 export function addLayerCommands(program: Command): void {
-  const create = storageFlags(program.command('create-layer')
-    .description('write the info of a new layer: mip 0 and its downsampled scales')
-    .argument('<layer>', 'layer URL'))
+  const create = storageFlags(
+    program.command('create-layer').description('write the info of a new layer: mip 0 and its downsampled scales').argument('<layer>', 'layer URL'),
+  )
     .addOption(new Option('--type <type>', 'layer type').choices(['image', 'segmentation']).makeOptionMandatory())
     .addOption(new Option('--dtype <dtype>', 'voxel type').choices(DATA_TYPES).makeOptionMandatory())
     .addOption(new Option('--size <x,y,z>', 'voxels at mip 0').argParser(vector3(1, EXTENT)).makeOptionMandatory())
@@ -68,25 +91,43 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--encoding <encoding>', 'default: compressed_segmentation for segmentation, raw for images').choices(ENCODINGS))
     .addOption(new Option('--block <x,y,z>', 'compressed_segmentation block size').argParser(vector3(1, 64)).default([8, 8, 8]))
     .addOption(new Option('--offset <x,y,z>', 'voxel_offset').argParser(vector3(-EXTENT, EXTENT)).default([0, 0, 0]))
-    .addOption(new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)')
-      .argParser((text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)]))
+    .addOption(
+      new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)').argParser(
+        (text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)],
+      ),
+    )
     .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
     .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1))
-    .addOption(new Option('--gzip <level>', 'gzip level 1..9 of stored chunks, or off (default: by encoding, see README)')
-      .argParser((text: string) => (text === 'off' ? false : integer(1, 9)(text))))
-    .addOption(new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman').choices(GZIP_STRATEGIES).default('default'));
-  shardingOptions(create)
-    .action(async (layer: string, o) => {
-      configureStorageFlags(o);
-      const info = createInfo({
-        type: o.type, dataType: o.dtype, numChannels: o.channels, size: o.size, resolution: o.resolution, voxelOffset: o.offset,
-        chunkSize: o.chunk, encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'), blockSize: o.block,
-        factors: o.factor ?? [[2, 2, 2]], mips: o.mips, sharding: shardingChoiceFrom(o),
-        ...(o.gzip === undefined ? {} : { gzip: o.gzip === false ? false : { level: o.gzip, strategy: o.gzipStrategy } }),
-      });
-      await Volume.create(layer, info);
-      console.log(JSON.stringify(info, null, 2));
+    .addOption(
+      new Option('--gzip <level>', 'gzip level 1..9 of stored chunks, or off (default: by encoding, see README)').argParser((text: string) =>
+        text === 'off' ? false : integer(1, 9)(text),
+      ),
+    )
+    .addOption(
+      new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman')
+        .choices(GZIP_STRATEGIES)
+        .default('default'),
+    );
+  shardingOptions(create).action(async (layer: string, o) => {
+    configureStorageFlags(o);
+    const info = createInfo({
+      type: o.type,
+      dataType: o.dtype,
+      numChannels: o.channels,
+      size: o.size,
+      resolution: o.resolution,
+      voxelOffset: o.offset,
+      chunkSize: o.chunk,
+      encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'),
+      blockSize: o.block,
+      factors: o.factor ?? [[2, 2, 2]],
+      mips: o.mips,
+      sharding: shardingChoiceFrom(o),
+      ...(o.gzip === undefined ? {} : { gzip: o.gzip === false ? false : { level: o.gzip, strategy: o.gzipStrategy } }),
     });
+    await Volume.create(layer, info);
+    console.log(JSON.stringify(info, null, 2));
+  });
 
   const plan = program.command('plan').description('write the tasks of a job as stages that run in order');
 
@@ -95,11 +136,16 @@ export function addLayerCommands(program: Command): void {
     .requiredOption('--build <url>', 'directory of build chunks named <x0-x1_y0-y1_z0-z1>.npz|.raw, or directories of PNG slices')
     .addOption(new Option('--encoding <encoding>', 'build chunk format').choices(BUILD_ENCODINGS).default('npz'))
     .addOption(new Option('--axes <order>', 'npz axis order').choices(['xyz', 'zyx']))
-    .addOption(new Option('--build-size <x,y,z>', 'the build chunks tile mip 0 from its voxel_offset in this size: they are not listed').argParser(vector3(1, EXTENT)))
+    .addOption(
+      new Option('--build-size <x,y,z>', 'the build chunks tile mip 0 from its voxel_offset in this size: they are not listed').argParser(vector3(1, EXTENT)),
+    )
     .addOption(memoryOption())
     .action(async (o) => {
       configureStorageFlags(o);
-      await writePlan(await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }), o);
+      await writePlan(
+        await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }),
+        o,
+      );
     });
 
   planCommand(plan, 'downsample', 'every chunk of the mips above --from-mip, from the mip below')
@@ -135,21 +181,27 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--overlap <v>', 'voxels of context around each chunk').argParser(integer(0, 4096)).default(0))
     .action(async (o) => {
       configureStorageFlags(o);
-      await writePlan(await planWatershed({
-        affinitiesPath: o.affinities, segmentationPath: o.segmentation, overlap: o.overlap,
-        params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
-      }), o);
+      await writePlan(
+        await planWatershed({
+          affinitiesPath: o.affinities,
+          segmentationPath: o.segmentation,
+          overlap: o.overlap,
+          params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
+        }),
+        o,
+      );
     });
 
-  shardingOptions(planCommand(plan, 'transfer', 'copy a layer into another, every scale: unsharded to sharded, sharded to unsharded, or re-encoded')
-    .requiredOption('--from <url>', 'the layer to copy')
-    .requiredOption('--to <url>', 'the destination (made from the source\'s info when it has none)')
-    .option('--unsharded', 'a new destination stores chunks as separate objects'))
-    .action(async (o) => {
-      configureStorageFlags(o);
-      const sharding = o.unsharded ? 'unsharded' as const : shardingChoiceFrom(o);
-      await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o);
-    });
+  shardingOptions(
+    planCommand(plan, 'transfer', 'copy a layer into another, every scale: unsharded to sharded, sharded to unsharded, or re-encoded')
+      .requiredOption('--from <url>', 'the layer to copy')
+      .requiredOption('--to <url>', "the destination (made from the source's info when it has none)")
+      .option('--unsharded', 'a new destination stores chunks as separate objects'),
+  ).action(async (o) => {
+    configureStorageFlags(o);
+    const sharding = o.unsharded ? ('unsharded' as const) : shardingChoiceFrom(o);
+    await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o);
+  });
 
   planCommand(plan, 'mean-graph', 'the mean-affinity region graph: chunk graphs, then the reducer')
     .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
@@ -159,14 +211,25 @@ export function addLayerCommands(program: Command): void {
       await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o);
     });
 
-  planCommand(plan, 'agglomerate', 'segmentation_<threshold>: the watershed\'s region graph, mean-affinity agglomeration, remapped chunks, mips, meshes')
+  planCommand(plan, 'agglomerate', "segmentation_<threshold>: the watershed's region graph, mean-affinity agglomeration, remapped chunks, mips, meshes")
     .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
     .requiredOption('--segmentation <url>', 'the watershed layer')
-    .addOption(new Option('--threshold <t>', 'merge while 1 - mean affinity < t (as waterz\'s OneMinus<MeanAffinity>)').argParser(number(0, 1)).makeOptionMandatory())
+    .addOption(
+      new Option('--threshold <t>', "merge while 1 - mean affinity < t (as waterz's OneMinus<MeanAffinity>)").argParser(number(0, 1)).makeOptionMandatory(),
+    )
     .option('--out-layer <url>', 'the agglomerated layer (default: segmentation_<threshold> beside the watershed layer)')
     .addOption(new Option('--simplification <s>', 'mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .action(async (o) => {
       configureStorageFlags(o);
-      await writePlan(await planAgglomerate({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, threshold: o.threshold, outPath: o.outLayer, simplification: o.simplification }), o);
+      await writePlan(
+        await planAgglomerate({
+          affinitiesPath: o.affinities,
+          segmentationPath: o.segmentation,
+          threshold: o.threshold,
+          outPath: o.outLayer,
+          simplification: o.simplification,
+        }),
+        o,
+      );
     });
 }

@@ -18,14 +18,22 @@ export interface AdapterProbe {
 /** Runs the probe in a child process (at most `timeoutMs`: a hung driver is no GPU). */
 export function probeAdapter(timeoutMs = 60_000): Promise<AdapterProbe> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [builtFile('kernels/gpu/adapter-probe.js')], { timeout: timeoutMs, env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' } }, (error, stdout, stderr) => {
-      const messages = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at '));
-      try {
-        resolve({ ...(JSON.parse(stdout) as Omit<AdapterProbe, 'messages'>), messages });
-      } catch {
-        resolve({ error: `the adapter probe failed (${error?.signal ?? `exit ${error?.code ?? 0}`})`, messages });
-      }
-    });
+    execFile(
+      process.execPath,
+      [builtFile('kernels/gpu/adapter-probe.js')],
+      { timeout: timeoutMs, env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? 'surfaceless' } },
+      (error, stdout, stderr) => {
+        const messages = stderr
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith('at '));
+        try {
+          resolve({ ...(JSON.parse(stdout) as Omit<AdapterProbe, 'messages'>), messages });
+        } catch {
+          resolve({ error: `the adapter probe failed (${error?.signal ?? `exit ${error?.code ?? 0}`})`, messages });
+        }
+      },
+    );
   });
 }
 

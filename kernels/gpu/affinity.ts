@@ -50,12 +50,18 @@ export async function gpuBoundaryAffinities(gpu: GpuDevice, input: BoundaryInput
   // 12 bytes a voxel, the halo slice included.
   for (const [z0, z1] of zSlabs(sz, slice * 12, gpu.maxBinding - slice * 12)) {
     const halo = z0 > 0 ? 1 : 0;
-    const from = slice * (z0 - halo), to = slice * z1;
+    const from = slice * (z0 - halo),
+      to = slice * z1;
     const slices = z1 - z0 + halo;
     const affinities = new Float32Array(3 * (to - from));
     for (let c = 0; c < 3; c++) affinities.set(input.affinities.subarray(c * n + from, c * n + to), c * (to - from));
     const voxels = slice * (z1 - z0);
-    const buffers = [upload(gpu, input.labels.subarray(from, to)), upload(gpu, affinities), storage(gpu, 12 * voxels), uniforms(gpu, [sx, sy, slices, halo, z0, voxels])];
+    const buffers = [
+      upload(gpu, input.labels.subarray(from, to)),
+      upload(gpu, affinities),
+      storage(gpu, 12 * voxels),
+      uniforms(gpu, [sx, sy, slices, halo, z0, voxels]),
+    ];
     const encoder = gpu.device.createCommandEncoder();
     dispatch(gpu, encoder, pipeline, buffers, voxels);
     const bytes = await readBack(gpu, encoder, buffers[2], 12 * voxels);

@@ -44,7 +44,11 @@ export function openGpu(): Promise<GpuDevice> {
 export async function closeGpu(): Promise<void> {
   const was = opened;
   opened = undefined;
-  if (was) await was.then((d) => d.destroy(), () => undefined);
+  if (was)
+    await was.then(
+      (d) => d.destroy(),
+      () => undefined,
+    );
 }
 
 // EGL (Dawn's OpenGL ES backend) picks its platform from the C environment, which only the main
@@ -92,7 +96,10 @@ async function openDevice(): Promise<GpuDevice> {
     try {
       const instance = webgpu.create(flags);
       const adapter = await instance.requestAdapter(options);
-      if (!adapter) { reasons.push(`${backend}: no adapter`); continue; }
+      if (!adapter) {
+        reasons.push(`${backend}: no adapter`);
+        continue;
+      }
       return await deviceOn(instance, adapter, backend);
     } catch (e) {
       reasons.push(`${backend}: ${(e as Error).message}`);
@@ -105,19 +112,24 @@ async function deviceOn(instance: GPU, adapter: GPUAdapter, backend: AdapterSumm
   const info = adapter.info;
   const label = [info.vendor, info.device || info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const name = `${label} (${info.description || backend})`;
-  const software = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true || SOFTWARE.test(`${info.device} ${info.description} ${info.architecture}`);
+  const software =
+    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true || SOFTWARE.test(`${info.device} ${info.description} ${info.architecture}`);
   const limits = adapter.limits;
   // The adapter's own limits: the defaults (128 invocations per workgroup in compatibility mode) are
   // below what the scan's 256-wide workgroups need, and far below real storage buffer sizes.
   const device = await adapter.requestDevice({
     requiredLimits: {
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxBufferSize: limits.maxBufferSize,
-      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX, maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
     },
   });
   let lost = false;
-  void device.lost.then(() => { lost = true; });
+  void device.lost.then(() => {
+    lost = true;
+  });
   const pipelines = new Map<string, GPUComputePipeline>();
   return {
     instance,
@@ -127,14 +139,22 @@ async function deviceOn(instance: GPU, adapter: GPUAdapter, backend: AdapterSumm
     pipeline(key, code) {
       if (lost) throw new Error('the GPU device was lost');
       let p = pipelines.get(key);
-      if (!p) pipelines.set(key, (p = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } })));
+      if (!p)
+        pipelines.set(
+          key,
+          (p = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } })),
+        );
       return p;
     },
     async checked(run) {
       device.pushErrorScope('out-of-memory');
       device.pushErrorScope('validation');
       let result: Awaited<ReturnType<typeof run>> | undefined, thrown: unknown;
-      try { result = await run(); } catch (e) { thrown = e; }
+      try {
+        result = await run();
+      } catch (e) {
+        thrown = e;
+      }
       const [validation, memory] = [await device.popErrorScope(), await device.popErrorScope()];
       const error = validation ?? memory;
       if (error) throw new Error(`WebGPU ${validation ? 'validation' : 'out-of-memory'} error: ${error.message.split('\n')[0]}`, { cause: thrown });
@@ -164,7 +184,11 @@ function bindable(gpu: GpuDevice, bytes: number): number {
 /** A storage buffer holding `data`'s bytes (padded to 4), ready to bind. */
 export function upload(gpu: GpuDevice, data: ArrayBufferView, extraUsage = 0): GPUBuffer {
   const size = bindable(gpu, data.byteLength);
-  const buffer = gpu.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage, mappedAtCreation: true });
+  const buffer = gpu.device.createBuffer({
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage,
+    mappedAtCreation: true,
+  });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   buffer.unmap();
   return buffer;
@@ -185,13 +209,24 @@ export function uniforms(gpu: GpuDevice, words: number[]): GPUBuffer {
 }
 
 /** Encodes one compute pass of `items` work items (`perGroup` per workgroup) with bindings 0, 1, ... */
-export function dispatch(gpu: GpuDevice, encoder: GPUCommandEncoder, pipeline: GPUComputePipeline, buffers: GPUBuffer[], items: number, perGroup = WORKGROUP): void {
+export function dispatch(
+  gpu: GpuDevice,
+  encoder: GPUCommandEncoder,
+  pipeline: GPUComputePipeline,
+  buffers: GPUBuffer[],
+  items: number,
+  perGroup = WORKGROUP,
+): void {
   if (items === 0) return;
   const groups = Math.ceil(items / perGroup);
-  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const gx = Math.min(groups, 65535),
+    gy = Math.ceil(groups / gx);
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) }));
+  pass.setBindGroup(
+    0,
+    gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) }),
+  );
   pass.dispatchWorkgroups(gx, gy);
   pass.end();
 }

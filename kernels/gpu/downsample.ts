@@ -53,8 +53,8 @@ type ImageType = 'uint8' | 'uint16' | 'float32';
 const PER_WORD: Record<ImageType, number> = { uint8: 4, uint16: 2, float32: 1 };
 
 function averageShader(dtype: ImageType): string {
-  const value = dtype === 'uint8' ? '(src[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu'
-    : dtype === 'uint16' ? '(src[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu' : 'src[i]';
+  const value =
+    dtype === 'uint8' ? '(src[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu' : dtype === 'uint16' ? '(src[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu' : 'src[i]';
   const float = dtype === 'float32';
   const bits = 32 / PER_WORD[dtype];
   return /* wgsl */ `${PARAMS}
@@ -119,7 +119,11 @@ function release(): void {
 }
 
 /** A kernel's shape: each work item writes `perItem` values (one 32-bit word of them, or one label). */
-interface Plan { pipeline: GPUComputePipeline; bytesPerValue: number; perItem: number }
+interface Plan {
+  pipeline: GPUComputePipeline;
+  bytesPerValue: number;
+  perItem: number;
+}
 
 /**
  * Runs a downsampling pipeline: in one dispatch over all channels when input and output fit one
@@ -131,7 +135,22 @@ async function run(gpu: GpuDevice, input: DownsampleInput, phase: Vec3, plan: Pl
   const out = downsampledShape(shape, factor, phase);
   const outputs = out[0] * out[1] * out[2] * channels;
   const targetBytes = (values: number) => Math.max(4 * Math.ceil(values / plan.perItem), values * plan.bytesPerValue);
-  const params = (osz: number, bz: number, isz: number, values: number) => [sx, sy, isz, out[0], out[1], osz, factor[0], factor[1], factor[2], -phase[0], -phase[1], bz, values, Math.ceil(values / plan.perItem)];
+  const params = (osz: number, bz: number, isz: number, values: number) => [
+    sx,
+    sy,
+    isz,
+    out[0],
+    out[1],
+    osz,
+    factor[0],
+    factor[1],
+    factor[2],
+    -phase[0],
+    -phase[1],
+    bz,
+    values,
+    Math.ceil(values / plan.perItem),
+  ];
   if (data.byteLength <= gpu.maxBinding && outputs * plan.bytesPerValue <= gpu.maxBinding) {
     const source = resident?.array === data && resident.device === gpu.device ? resident.buffer : upload(gpu, data);
     const target = storage(gpu, targetBytes(outputs));
@@ -147,11 +166,13 @@ async function run(gpu: GpuDevice, input: DownsampleInput, phase: Vec3, plan: Pl
     return;
   }
   release();
-  const n = sx * sy * sz, on = out[0] * out[1] * out[2];
+  const n = sx * sy * sz,
+    on = out[0] * out[1] * out[2];
   const sliceBytes = sx * sy * factor[2] * data.BYTES_PER_ELEMENT;
   for (let c = 0; c < channels; c++) {
     for (const [z0, z1] of zSlabs(out[2], sliceBytes, gpu.maxBinding / 2)) {
-      const iz0 = Math.max(0, z0 * factor[2] - phase[2]), iz1 = Math.min(sz, z1 * factor[2] - phase[2]);
+      const iz0 = Math.max(0, z0 * factor[2] - phase[2]),
+        iz1 = Math.min(sz, z1 * factor[2] - phase[2]);
       const slab = data.subarray(c * n + sx * sy * iz0, c * n + sx * sy * iz1);
       const values = out[0] * out[1] * (z1 - z0);
       const source = upload(gpu, slab);
@@ -162,7 +183,9 @@ async function run(gpu: GpuDevice, input: DownsampleInput, phase: Vec3, plan: Pl
       const bytes = await readBack(gpu, encoder, target, values * plan.bytesPerValue);
       const at = (c * on + out[0] * out[1] * z0) * plan.bytesPerValue;
       new Uint8Array(result.buffer, result.byteOffset + at, bytes.length).set(bytes);
-      source.destroy(); target.destroy(); uniform.destroy();
+      source.destroy();
+      target.destroy();
+      uniform.destroy();
     }
   }
 }

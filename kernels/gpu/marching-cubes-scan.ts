@@ -87,14 +87,18 @@ export async function gpuMarchingCubesScan(gpu: GpuDevice, mask: Uint8Array, sha
   const cases = new Uint8Array(cx * cy * cz);
   const offsets = new Uint32Array(cases.length + 1);
   if (cases.length === 0) return { cubes, cases, offsets };
-  const casesK = gpu.pipeline('mc-cases', CASES), scanK = gpu.pipeline('mc-scan', SCAN), addK = gpu.pipeline('mc-add', ADD);
+  const casesK = gpu.pipeline('mc-cases', CASES),
+    scanK = gpu.pipeline('mc-scan', SCAN),
+    addK = gpu.pipeline('mc-add', ADD);
   let total = 0;
   // A slab of cube slices reads one more mask slice; its offsets (4 bytes a cube) bound its size.
   for (const [z0, z1] of zSlabs(cz, 4 * cx * cy, gpu.maxBinding)) {
     const n = cx * cy * (z1 - z0);
     const blocks = Math.ceil(n / BLOCK);
     const maskBuffer = upload(gpu, mask.subarray(sx * sy * z0, sx * sy * (z1 + 1)));
-    const casesBuffer = storage(gpu, n), counts = storage(gpu, 4 * n), totals = storage(gpu, 4 * blocks);
+    const casesBuffer = storage(gpu, n),
+      counts = storage(gpu, 4 * n),
+      totals = storage(gpu, 4 * blocks);
     const first = uniforms(gpu, [sx, sy, cx, cy, n, 0]);
     let encoder = gpu.device.createCommandEncoder();
     dispatch(gpu, encoder, casesK, [maskBuffer, casesBuffer, counts, first], Math.ceil(n / 4));
@@ -103,7 +107,10 @@ export async function gpuMarchingCubesScan(gpu: GpuDevice, mask: Uint8Array, sha
     // Exclusive scan of the block totals, in uint32 like the CPU kernel's offsets.
     const bases = new Uint32Array(blocks);
     let sum = 0;
-    for (let b = 0; b < blocks; b++) { bases[b] = sum; sum = (sum + blockTotals[b]) >>> 0; }
+    for (let b = 0; b < blocks; b++) {
+      bases[b] = sum;
+      sum = (sum + blockTotals[b]) >>> 0;
+    }
     const basesBuffer = upload(gpu, bases);
     const second = uniforms(gpu, [sx, sy, cx, cy, n, total]);
     encoder = gpu.device.createCommandEncoder();

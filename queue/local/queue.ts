@@ -21,7 +21,12 @@ export interface DeadTask {
   error: string;
 }
 
-interface Waiting { index: number; task: Task; attempt: number; readyAt: number }
+interface Waiting {
+  index: number;
+  task: Task;
+  attempt: number;
+  readyAt: number;
+}
 
 export class LocalQueue {
   private readonly retrying: Waiting[] = [];
@@ -32,7 +37,10 @@ export class LocalQueue {
   retries = 0;
 
   /** `tasks` is drawn from lazily; an array works too. */
-  constructor(private readonly tasks: Iterator<{ index: number; task: Task }>, readonly opts: { maxAttempts?: number; retryDelayMs?: number } = {}) {}
+  constructor(
+    private readonly tasks: Iterator<{ index: number; task: Task }>,
+    readonly opts: { maxAttempts?: number; retryDelayMs?: number } = {},
+  ) {}
 
   static of(tasks: Task[], opts?: { maxAttempts?: number; retryDelayMs?: number }): LocalQueue {
     return new LocalQueue(tasks.map((task, index) => ({ index, task }))[Symbol.iterator](), opts);
@@ -46,13 +54,19 @@ export class LocalQueue {
   lease(max: number): Lease[] {
     const now = Date.now();
     const out: Lease[] = [];
-    for (let i = 0; i < this.retrying.length && out.length < max; ) {
-      if (this.retrying[i].readyAt > now) { i++; continue; }
+    for (let i = 0; i < this.retrying.length && out.length < max;) {
+      if (this.retrying[i].readyAt > now) {
+        i++;
+        continue;
+      }
       out.push(this.hold(this.retrying.splice(i, 1)[0]));
     }
     while (out.length < max && !this.exhausted) {
       const next = this.tasks.next();
-      if (next.done) { this.exhausted = true; break; }
+      if (next.done) {
+        this.exhausted = true;
+        break;
+      }
       out.push(this.hold({ ...next.value, attempt: 1, readyAt: 0 }));
     }
     return out;
@@ -75,7 +89,10 @@ export class LocalQueue {
 
   /** Settles a lease by what the executor says became of it. */
   settle(lease: Lease, outcome: Outcome): void {
-    if (outcome.kind === 'done' || outcome.kind === 'skipped') { this.ack(lease); return; }
+    if (outcome.kind === 'done' || outcome.kind === 'skipped') {
+      this.ack(lease);
+      return;
+    }
     const w = this.leased.get(lease.id);
     if (!w) return;
     this.leased.delete(lease.id);

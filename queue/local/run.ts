@@ -36,7 +36,12 @@ export interface RunSummary {
 }
 
 /** Leases tasks while there is room, runs each through the executor, settles it by the outcome. */
-export async function drainQueue(queue: LocalQueue, run: Execute, concurrency: number, onDone?: (r: TaskResult, index: number) => Promise<void> | void): Promise<void> {
+export async function drainQueue(
+  queue: LocalQueue,
+  run: Execute,
+  concurrency: number,
+  onDone?: (r: TaskResult, index: number) => Promise<void> | void,
+): Promise<void> {
   const running = new Set<Promise<void>>();
   while (!queue.drained) {
     for (const lease of queue.lease(concurrency - running.size)) {
@@ -63,16 +68,23 @@ export async function runPlan(plan: Plan, execute: Execute, opts: RunOptions): P
     const earlier = store ? (await store.stageState(i, n)).done : undefined;
     const skipped = earlier?.count() ?? 0;
     const recorder: Recorder | undefined = store?.recorder(i, n, `local-${process.pid}-${started}`);
-    const todo = (function* () { for (const t of stageTasks(stage)) if (!earlier?.has(t.index)) yield t; })();
+    const todo = (function* () {
+      for (const t of stageTasks(stage)) if (!earlier?.has(t.index)) yield t;
+    })();
     const queue = new LocalQueue(todo, { maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelayMs });
     const bar = opts.progress === false ? undefined : new Progress(`stage ${i + 1}/${plan.stages.length} (${stage.name})`, n - skipped);
     await drainQueue(queue, execute, opts.concurrency, async (r, index) => {
       summary.voxels += r.voxels;
-      if (recorder) { recorder.finished(index); await recorder.flush(); }
+      if (recorder) {
+        recorder.finished(index);
+        await recorder.flush();
+      }
       bar?.tick(r.voxels, queue.retries, queue.dead.length);
     });
     for (const d of queue.dead) recorder?.failed(d.index, d.error);
-    await recorder?.flush().catch((e) => { throw new Error(`recording progress under ${opts.progressUrl}: ${messageOf(e)}`, { cause: e }); });
+    await recorder?.flush().catch((e) => {
+      throw new Error(`recording progress under ${opts.progressUrl}: ${messageOf(e)}`, { cause: e });
+    });
     bar?.finish();
     summary.skipped += skipped;
     summary.done += queue.done;

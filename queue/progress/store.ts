@@ -18,7 +18,12 @@ import { openStore } from '../../storage/open.js';
 import { listAll, MAX_JSON_BYTES, MAX_SMALL_JSON_BYTES, Store } from '../../storage/store.js';
 
 const recordSchema = record({
-  recorder: text, stage: count, tasks: count, first: count, updated: count, done: count,
+  recorder: text,
+  stage: count,
+  tasks: count,
+  first: count,
+  updated: count,
+  done: count,
   /** gzip of the bitmap (bit i: task i done), base64. */
   bitmap: v.string(),
   dead: v.array(v.tuple([count, v.string()]), 'must be [index, error] pairs'),
@@ -43,13 +48,27 @@ export interface StageStatus {
 /** Bits of finished task indices, with a count. */
 export class Bitmap {
   constructor(readonly bits: Uint8Array) {}
-  static of(tasks: number): Bitmap { return new Bitmap(new Uint8Array(Math.ceil(tasks / 8))); }
-  has(i: number): boolean { return (this.bits[i >> 3] & (1 << (i & 7))) !== 0; }
-  add(i: number): void { this.bits[i >> 3] |= 1 << (i & 7); }
-  or(other: Bitmap): void { for (let i = 0; i < this.bits.length; i++) this.bits[i] |= other.bits[i] ?? 0; }
+  static of(tasks: number): Bitmap {
+    return new Bitmap(new Uint8Array(Math.ceil(tasks / 8)));
+  }
+  has(i: number): boolean {
+    return (this.bits[i >> 3] & (1 << (i & 7))) !== 0;
+  }
+  add(i: number): void {
+    this.bits[i >> 3] |= 1 << (i & 7);
+  }
+  or(other: Bitmap): void {
+    for (let i = 0; i < this.bits.length; i++) this.bits[i] |= other.bits[i] ?? 0;
+  }
   count(): number {
     let n = 0;
-    for (const b of this.bits) { let x = b; while (x) { x &= x - 1; n++; } }
+    for (const b of this.bits) {
+      let x = b;
+      while (x) {
+        x &= x - 1;
+        n++;
+      }
+    }
     return n;
   }
 }
@@ -87,7 +106,9 @@ export class ProgressStore {
         if (!bytes) throw new InvalidInput(`no plan under ${this.url} (plan.json)`);
         return parsePlan(bytes, `${this.url}/plan.json`);
       });
-      this.planCache.catch(() => { this.planCache = undefined; }); // a plan saved later is found then
+      this.planCache.catch(() => {
+        this.planCache = undefined;
+      }); // a plan saved later is found then
     }
     return this.planCache;
   }
@@ -130,9 +151,17 @@ export class ProgressStore {
     const tasks = stageSize(plan.stages[stage]);
     const [{ done, dead, records }, published] = await Promise.all([this.stageState(stage, tasks), this.published(stage)]);
     const nDone = done.count();
-    const status: StageStatus = { name: plan.stages[stage].name, tasks, published, done: nDone, dead: dead.size, backlog: Math.max(0, published - nDone - dead.size) };
+    const status: StageStatus = {
+      name: plan.stages[stage].name,
+      tasks,
+      published,
+      done: nDone,
+      dead: dead.size,
+      backlog: Math.max(0, published - nDone - dead.size),
+    };
     if (records.length > 0 && nDone > 0) {
-      const first = Math.min(...records.map((r) => r.first)), last = Math.max(...records.map((r) => r.updated));
+      const first = Math.min(...records.map((r) => r.first)),
+        last = Math.max(...records.map((r) => r.updated));
       if (last > first) {
         status.rate = nDone / ((last - first) / 1000);
         status.etaSeconds = (tasks - nDone - dead.size) / status.rate;
@@ -181,7 +210,12 @@ export class Recorder {
   private pending?: Promise<void>;
   private queued?: Promise<void>;
 
-  constructor(private readonly progress: ProgressStore, readonly stage: number, readonly tasks: number, readonly name: string) {
+  constructor(
+    private readonly progress: ProgressStore,
+    readonly stage: number,
+    readonly tasks: number,
+    readonly name: string,
+  ) {
     this.done = Bitmap.of(tasks);
   }
 
@@ -198,20 +232,30 @@ export class Recorder {
   flush(): Promise<void> {
     if (this.queued) return this.queued;
     if (!this.pending) {
-      this.pending = this.write().finally(() => { this.pending = undefined; });
+      this.pending = this.write().finally(() => {
+        this.pending = undefined;
+      });
       return this.pending;
     }
-    this.queued = this.pending.catch(() => {}).then(() => {
-      this.queued = undefined;
-      return this.flush();
-    });
+    this.queued = this.pending
+      .catch(() => {})
+      .then(() => {
+        this.queued = undefined;
+        return this.flush();
+      });
     return this.queued;
   }
 
   private async write(): Promise<void> {
     const r: RecordJson = {
-      recorder: this.name, stage: this.stage, tasks: this.tasks, first: this.first, updated: Date.now(), done: this.done.count(),
-      bitmap: gzipSync(this.done.bits).toString('base64'), dead: [...this.dead],
+      recorder: this.name,
+      stage: this.stage,
+      tasks: this.tasks,
+      first: this.first,
+      updated: Date.now(),
+      done: this.done.count(),
+      bitmap: gzipSync(this.done.bits).toString('base64'),
+      dead: [...this.dead],
     };
     await this.progress.store.put(`records/${this.stage}/${this.name}`, json(r), { contentType: 'application/json' });
   }

@@ -33,7 +33,10 @@ export interface QueueNames {
 async function ensureTopic(name: string): Promise<Topic> {
   const topic = pubsub().topic(name);
   const [exists] = await topic.exists();
-  if (!exists) await topic.create().catch((e) => { if (e.code !== 6) throw e; }); // 6: ALREADY_EXISTS (a race)
+  if (!exists)
+    await topic.create().catch((e) => {
+      if (e.code !== 6) throw e;
+    }); // 6: ALREADY_EXISTS (a race)
   return topic;
 }
 
@@ -44,14 +47,21 @@ export async function ensureQueue(names: QueueNames): Promise<{ topic: Topic; su
   const subscription = topic.subscription(names.subscription);
   const [exists] = await subscription.exists();
   if (!exists) {
-    await topic.createSubscription(names.subscription, {
-      ackDeadlineSeconds: names.ackDeadline ?? 60,
-      deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: names.maxAttempts },
-      retryPolicy: { minimumBackoff: { seconds: names.retryBackoff?.[0] ?? 10 }, maximumBackoff: { seconds: names.retryBackoff?.[1] ?? 120 } },
-    }).catch((e) => { if (e.code !== 6) throw e; });
+    await topic
+      .createSubscription(names.subscription, {
+        ackDeadlineSeconds: names.ackDeadline ?? 60,
+        deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: names.maxAttempts },
+        retryPolicy: { minimumBackoff: { seconds: names.retryBackoff?.[0] ?? 10 }, maximumBackoff: { seconds: names.retryBackoff?.[1] ?? 120 } },
+      })
+      .catch((e) => {
+        if (e.code !== 6) throw e;
+      });
   }
   // Dead letters are kept on a subscription of their own, so they can be read back.
   const deadSubscription = deadLetter.subscription(`${names.deadLetterTopic}-kept`);
-  if (!(await deadSubscription.exists())[0]) await deadLetter.createSubscription(`${names.deadLetterTopic}-kept`).catch((e) => { if (e.code !== 6) throw e; });
+  if (!(await deadSubscription.exists())[0])
+    await deadLetter.createSubscription(`${names.deadLetterTopic}-kept`).catch((e) => {
+      if (e.code !== 6) throw e;
+    });
   return { topic, subscription };
 }

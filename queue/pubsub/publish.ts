@@ -45,21 +45,30 @@ export async function publishPlan(plan: Plan, opts: PublishOptions): Promise<voi
  * Publishes tasks [from, n) of stage `s` in index order, at most `maxInFlight` unconfirmed, and records
  * the confirmed prefix every `maxInFlight` tasks (at most every thousand). Returns n.
  */
-async function publishStage(plan: Plan, s: number, from: number, progress: ProgressStore,
-  send: (data: Buffer, attributes: Record<string, string>) => Promise<string>, maxInFlight: number): Promise<number> {
+async function publishStage(
+  plan: Plan,
+  s: number,
+  from: number,
+  progress: ProgressStore,
+  send: (data: Buffer, attributes: Record<string, string>) => Promise<string>,
+  maxInFlight: number,
+): Promise<number> {
   const stage = plan.stages[s];
   const n = stageSize(stage);
   // Confirmed indices past the confirmed prefix; the window past the prefix is bounded too.
   const confirmed = new Set<number>();
-  let prefix = from, recorded = from;
+  let prefix = from,
+    recorded = from;
   const inFlight = new Set<Promise<unknown>>();
   const attributes = { progress: progress.url, stage: String(s), tasks: String(n) };
   for (const { index, task } of stageTasks(stage, from)) {
     while (inFlight.size >= maxInFlight || (inFlight.size > 0 && index - prefix >= 4 * maxInFlight)) await Promise.race(inFlight);
-    const p: Promise<void> = send(Buffer.from(JSON.stringify(task)), { ...attributes, index: String(index) }).then(() => {
-      confirmed.add(index);
-      while (confirmed.delete(prefix)) prefix++;
-    }).finally(() => inFlight.delete(p));
+    const p: Promise<void> = send(Buffer.from(JSON.stringify(task)), { ...attributes, index: String(index) })
+      .then(() => {
+        confirmed.add(index);
+        while (confirmed.delete(prefix)) prefix++;
+      })
+      .finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (prefix - recorded >= Math.min(1000, maxInFlight)) {
       recorded = prefix;
@@ -78,11 +87,22 @@ async function waitForStage(progress: ProgressStore, i: number, opts: PublishOpt
     opts.onPoll?.(i, status);
     if (status.done !== lastDone) {
       lastDone = status.done;
-      logEvent('INFO', 'stage progress', { stage: i, done: status.done, dead: status.dead, backlog: status.backlog, tasks: status.tasks, ...(status.etaSeconds !== undefined ? { etaSeconds: Math.round(status.etaSeconds) } : {}) });
+      logEvent('INFO', 'stage progress', {
+        stage: i,
+        done: status.done,
+        dead: status.dead,
+        backlog: status.backlog,
+        tasks: status.tasks,
+        ...(status.etaSeconds !== undefined ? { etaSeconds: Math.round(status.etaSeconds) } : {}),
+      });
     }
-    if (status.dead > 0) throw new Error(`stage ${i + 1}: ${status.dead} task(s) dead-lettered after ${opts.maxAttempts} attempts (see ${opts.progressUrl}/records/${i}/); later stages not published`);
+    if (status.dead > 0)
+      throw new Error(
+        `stage ${i + 1}: ${status.dead} task(s) dead-lettered after ${opts.maxAttempts} attempts (see ${opts.progressUrl}/records/${i}/); later stages not published`,
+      );
     if (status.done === status.tasks) return;
-    if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) throw new Error(`stage ${i + 1}: ${status.done}/${status.tasks} done after ${opts.timeoutMs} ms`);
+    if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs)
+      throw new Error(`stage ${i + 1}: ${status.done}/${status.tasks} done after ${opts.timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000));
   }
 }

@@ -68,20 +68,31 @@ function startWorker(args: string[]): Worker {
 
 async function writeBuild(url: string, size: Vec3, build: Vec3, pick: (s: ReturnType<typeof synthesize>) => Uint8Array | BigUint64Array) {
   const store = openStore(url);
-  for (let z = 0; z < size[2]; z += build[2]) for (let y = 0; y < size[1]; y += build[1]) for (let x = 0; x < size[0]; x += build[0]) {
-    const region = box([x, y, z], [x + build[0], y + build[1], z + build[2]]);
-    await store.put(`${chunkKey(region)}.npz`, encodeNpz({ data: encodeNpy(pick(synthesize(region)), build) }));
-  }
+  for (let z = 0; z < size[2]; z += build[2])
+    for (let y = 0; y < size[1]; y += build[1])
+      for (let x = 0; x < size[0]; x += build[0]) {
+        const region = box([x, y, z], [x + build[0], y + build[1], z + build[2]]);
+        await store.put(`${chunkKey(region)}.npz`, encodeNpz({ data: encodeNpy(pick(synthesize(region)), build) }));
+      }
 }
 
 describe('Pub/Sub workers', () => {
   it('run a published ingest + downsample plan to the end, though one worker is killed mid-task', async (ctx) => {
     if (!emulator) return ctx.skip();
-    const size: Vec3 = [128, 128, 64], build: Vec3 = [64, 64, 32];
+    const size: Vec3 = [128, 128, 64],
+      build: Vec3 = [64, 64, 32];
     const common = { size, resolution: [8, 8, 8] as Vec3, chunkSize: [32, 32, 16] as Vec3 };
     const layers = {
-      image: { url: 'gs://e2e/image', info: createInfo({ ...common, type: 'image', dataType: 'uint8', encoding: 'raw' }), pick: (s: ReturnType<typeof synthesize>) => s.image },
-      segmentation: { url: 'gs://e2e/segmentation', info: createInfo({ ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }), pick: (s: ReturnType<typeof synthesize>) => s.labels },
+      image: {
+        url: 'gs://e2e/image',
+        info: createInfo({ ...common, type: 'image', dataType: 'uint8', encoding: 'raw' }),
+        pick: (s: ReturnType<typeof synthesize>) => s.image,
+      },
+      segmentation: {
+        url: 'gs://e2e/segmentation',
+        info: createInfo({ ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }),
+        pick: (s: ReturnType<typeof synthesize>) => s.labels,
+      },
     };
     const plans: Plan[] = [];
     for (const [name, l] of Object.entries(layers)) {
@@ -92,7 +103,14 @@ describe('Pub/Sub workers', () => {
     const plan: Plan = { version: 2, layer_path: 'gs://e2e', stages: plans[0].stages.map((s, i) => mergeStages(s.name, [s, plans[1].stages[i]])) };
     expect(plan.stages.length).toBeGreaterThan(1);
 
-    const names = { topic: `tasks-${Date.now()}`, subscription: `work-${Date.now()}`, deadLetterTopic: `dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10, retryBackoff: [1, 2] as [number, number] };
+    const names = {
+      topic: `tasks-${Date.now()}`,
+      subscription: `work-${Date.now()}`,
+      deadLetterTopic: `dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+      retryBackoff: [1, 2] as [number, number],
+    };
     const workerArgs = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2', '--ack-deadline', '10', '--health-port', '0'];
     // The queue must exist before the workers subscribe; publishPlan would create it too.
     const { ensureQueue } = await import('./client.js');
@@ -111,9 +129,14 @@ describe('Pub/Sub workers', () => {
     const status = await new ProgressStore('gs://e2e/progress').status();
     expect(status.map((s) => [s.done, s.dead, s.backlog])).toEqual(plan.stages.map((s) => [stageSize(s), 0, 0]));
     const printed = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [cli, 'status', '--progress', 'gs://e2e/progress', '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, [cli, 'status', '--progress', 'gs://e2e/progress', '--json'], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let out = '';
-      child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
       child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`digest status exited ${code}`))));
     });
     expect(JSON.parse(printed)).toEqual(status); // the CLI view of the same markers
@@ -127,7 +150,10 @@ describe('Pub/Sub workers', () => {
       }
     }
     // What the killed worker held came back to the survivor as a second delivery.
-    const redelivered = survivor.lines.filter((l) => l.includes('"message":"task started"')).map((l) => JSON.parse(l)).filter((e) => e.attempt >= 2);
+    const redelivered = survivor.lines
+      .filter((l) => l.includes('"message":"task started"'))
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.attempt >= 2);
     expect(redelivered.length).toBeGreaterThanOrEqual(1);
 
     // SIGTERM: the survivor drains and exits cleanly.
@@ -143,7 +169,19 @@ describe('Pub/Sub workers', () => {
     if (!emulator) return ctx.skip();
     const dir = await mkdtemp(join(tmpdir(), 'digest-republish-'));
     const layer = `file://${join(dir, 'layer')}`;
-    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [80, 50, 1], resolution: [8, 8, 8], chunkSize: [1, 1, 1], factors: [[2, 2, 1]], mips: 1 }));
+    const volume = await Volume.create(
+      layer,
+      createInfo({
+        type: 'image',
+        dataType: 'uint8',
+        encoding: 'raw',
+        size: [80, 50, 1],
+        resolution: [8, 8, 8],
+        chunkSize: [1, 1, 1],
+        factors: [[2, 2, 1]],
+        mips: 1,
+      }),
+    );
     const b = volume.bounds(0);
     const values = Uint8Array.from({ length: 80 * 50 }, (_, i) => (i * 37) % 251);
     await volume.writeChunks(0, allChunks(volume.scale(0)), values, b);
@@ -153,13 +191,44 @@ describe('Pub/Sub workers', () => {
     const planFile = join(dir, 'plan.json');
     await writeFile(planFile, JSON.stringify(plan));
     const progressUrl = `file://${join(dir, 'progress')}`;
-    const names = { topic: `many-${Date.now()}`, subscription: `many-work-${Date.now()}`, deadLetterTopic: `many-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10, retryBackoff: [1, 2] as [number, number] };
+    const names = {
+      topic: `many-${Date.now()}`,
+      subscription: `many-work-${Date.now()}`,
+      deadLetterTopic: `many-dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+      retryBackoff: [1, 2] as [number, number],
+    };
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     const args = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2'];
     const workers = [startWorker(args), startWorker(args)];
-    const publish = () => spawn(process.execPath, [cli, 'publish', planFile, '--topic', names.topic, '--subscription', names.subscription, '--dead-letter', names.deadLetterTopic,
-      '--progress', progressUrl, '--max-in-flight', '20', '--poll', '0.3', '--retry-backoff', '1,2', '--ack-deadline', '10'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const publish = () =>
+      spawn(
+        process.execPath,
+        [
+          cli,
+          'publish',
+          planFile,
+          '--topic',
+          names.topic,
+          '--subscription',
+          names.subscription,
+          '--dead-letter',
+          names.deadLetterTopic,
+          '--progress',
+          progressUrl,
+          '--max-in-flight',
+          '20',
+          '--poll',
+          '0.3',
+          '--retry-backoff',
+          '1,2',
+          '--ack-deadline',
+          '10',
+        ],
+        { env: { ...process.env, ...env }, stdio: 'ignore' },
+      );
     // Kill the first publisher once it has recorded some of the stage as published, long before all.
     const first = publish();
     const progress = new ProgressStore(progressUrl);
@@ -173,7 +242,9 @@ describe('Pub/Sub workers', () => {
     const polls: number[] = [];
     const exited = new Promise<number | null>((r) => second.once('exit', r));
     let done = false;
-    void exited.then(() => { done = true; });
+    void exited.then(() => {
+      done = true;
+    });
     while (!done) {
       polls.push((await progress.stageStatus(0)).done);
       await new Promise((r) => setTimeout(r, 200));
@@ -186,7 +257,10 @@ describe('Pub/Sub workers', () => {
     for (const w of workers) w.child.kill('SIGTERM');
     for (const w of workers) expect(await w.exit).toBe(0);
     // Every task ran; at most the window in flight at the kill ran twice.
-    const started = workers.flatMap((w) => w.lines).filter((l) => l.includes('"message":"task started"')).map((l) => JSON.parse(l).index as number);
+    const started = workers
+      .flatMap((w) => w.lines)
+      .filter((l) => l.includes('"message":"task started"'))
+      .map((l) => JSON.parse(l).index as number);
     expect(new Set(started).size).toBe(n);
     expect(started.length - n).toBeLessThanOrEqual(20);
     const want = referencePyramid(volume.info, values)[1];
@@ -195,13 +269,27 @@ describe('Pub/Sub workers', () => {
 
   it('dead-letters a task that cannot succeed at once, and a message that is no task, and exits when idle', async (ctx) => {
     if (!emulator) return ctx.skip();
-    const names = { topic: `poison-${Date.now()}`, subscription: `poison-work-${Date.now()}`, deadLetterTopic: `poison-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10, retryBackoff: [1, 2] as [number, number] };
+    const names = {
+      topic: `poison-${Date.now()}`,
+      subscription: `poison-work-${Date.now()}`,
+      deadLetterTopic: `poison-dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+      retryBackoff: [1, 2] as [number, number],
+    };
     const poison = { kind: 'downsample', chunk_path: '16_16_16/0-32_0-32_0-32', layer_path: 'gs://e2e/no-such-layer' } as const;
     const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
-    const published = publishPlan(listPlan('x', [{ name: 'poison', tasks: [poison] }]), { ...names, progressUrl: 'gs://e2e/poison-progress', pollMs: 300, timeoutMs: 120_000 });
+    const published = publishPlan(listPlan('x', [{ name: 'poison', tasks: [poison] }]), {
+      ...names,
+      progressUrl: 'gs://e2e/poison-progress',
+      pollMs: 300,
+      timeoutMs: 120_000,
+    });
     await expect(published).rejects.toThrow(/stage 1: 1 task\(s\) dead-lettered/);
     // Not JSON at all, published by hand into the same stage.
-    await pubsub().topic(names.topic).publishMessage({ data: Buffer.from('{"kind": "downsample",'), attributes: { progress: 'gs://e2e/poison-progress', stage: '0' } });
+    await pubsub()
+      .topic(names.topic)
+      .publishMessage({ data: Buffer.from('{"kind": "downsample",'), attributes: { progress: 'gs://e2e/poison-progress', stage: '0' } });
     expect(await worker.exit).toBe(1); // idle exit; it finished nothing
     const status = await new ProgressStore('gs://e2e/poison-progress').status();
     expect(status[0]).toMatchObject({ tasks: 1, done: 0, dead: 1, backlog: 0 });
@@ -219,7 +307,11 @@ describe('Pub/Sub workers', () => {
     const kept = pubsub().subscription(`${names.deadLetterTopic}-kept`);
     const letters = await new Promise<string[]>((resolve) => {
       const got: string[] = [];
-      kept.on('message', (m) => { m.ack(); got.push(m.data.toString()); if (got.length === 2) resolve(got); });
+      kept.on('message', (m) => {
+        m.ack();
+        got.push(m.data.toString());
+        if (got.length === 2) resolve(got);
+      });
     });
     await kept.close();
     expect(letters.map((l) => (l.startsWith('{"kind": "downsample",') ? 'not json' : JSON.parse(l))).sort()).toEqual(['not json', poison].sort());
@@ -229,27 +321,43 @@ describe('Pub/Sub workers', () => {
   it('dead-letters a message whose attributes name no task of the plan, without running its task', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/attributes';
-    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }));
+    const volume = await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
+    );
     await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(7), box([0, 0, 0], [32, 32, 32]));
     const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
     const progress = 'gs://e2e/attributes-progress';
     await new ProgressStore(progress).savePlan(listPlan(layer, [{ name: 'one', tasks: [task] }]));
-    const names = { topic: `attrs-${Date.now()}`, subscription: `attrs-work-${Date.now()}`, deadLetterTopic: `attrs-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10 };
+    const names = {
+      topic: `attrs-${Date.now()}`,
+      subscription: `attrs-work-${Date.now()}`,
+      deadLetterTopic: `attrs-dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+    };
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
     // A valid task, but attributes that claim 2^53 - 1 tasks (a bitmap that size would take 1 PiB),
     // then a stage the plan does not have.
-    for (const attributes of [{ progress, stage: '0', index: '0', tasks: String(2 ** 53 - 1) }, { progress, stage: '3', index: '0', tasks: '1' }]) {
-      await pubsub().topic(names.topic).publishMessage({ data: Buffer.from(JSON.stringify(task)), attributes });
+    for (const attributes of [
+      { progress, stage: '0', index: '0', tasks: String(2 ** 53 - 1) },
+      { progress, stage: '3', index: '0', tasks: '1' },
+    ]) {
+      await pubsub()
+        .topic(names.topic)
+        .publishMessage({ data: Buffer.from(JSON.stringify(task)), attributes });
     }
     expect(await worker.exit).toBe(1);
     const failures = worker.lines.filter((l) => l.includes('task cannot succeed')).map((l) => JSON.parse(l));
     expect(failures.map((f) => f.attempt)).toEqual([1, 1]);
-    expect(failures.map((f) => f.error)).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^message attributes stage 0, index 0, tasks 9007199254740991 do not name a task/),
-      expect.stringMatching(/^message attributes stage 3, tasks 1 are not a stage of the plan at gs:\/\/e2e\/attributes-progress \(1 stages\)/),
-    ]));
+    expect(failures.map((f) => f.error)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^message attributes stage 0, index 0, tasks 9007199254740991 do not name a task/),
+        expect.stringMatching(/^message attributes stage 3, tasks 1 are not a stage of the plan at gs:\/\/e2e\/attributes-progress \(1 stages\)/),
+      ]),
+    );
     expect(worker.lines.some((l) => l.includes('task started'))).toBe(false);
     expect(await volume.store.exists('16_16_16/0-16_0-16_0-16')).toBe(false); // never ran
   });
@@ -257,10 +365,19 @@ describe('Pub/Sub workers', () => {
   it('keeps extending the lease of a task that runs longer than the ack deadline: it runs once', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/slow';
-    const volume = await Volume.create(layer, createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }));
+    const volume = await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
+    );
     await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(7), box([0, 0, 0], [32, 32, 32]));
     const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
-    const names = { topic: `slow-${Date.now()}`, subscription: `slow-work-${Date.now()}`, deadLetterTopic: `slow-dead-${Date.now()}`, maxAttempts: 5, ackDeadline: 10 };
+    const names = {
+      topic: `slow-${Date.now()}`,
+      subscription: `slow-work-${Date.now()}`,
+      deadLetterTopic: `slow-dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+    };
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     // Every storage request now takes 4 s: reading the info, the chunks, writing the output and the
@@ -270,7 +387,12 @@ describe('Pub/Sub workers', () => {
     const args = ['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--ack-deadline', '10'];
     const workers = [startWorker(args), startWorker(args)];
     try {
-      await publishPlan(listPlan(layer, [{ name: 'slow', tasks: [task] }]), { ...names, progressUrl: 'gs://e2e/slow-progress', pollMs: 500, timeoutMs: 120_000 });
+      await publishPlan(listPlan(layer, [{ name: 'slow', tasks: [task] }]), {
+        ...names,
+        progressUrl: 'gs://e2e/slow-progress',
+        pollMs: 500,
+        timeoutMs: 120_000,
+      });
     } finally {
       gcs.latencyMs = 0;
     }

@@ -82,7 +82,11 @@ interface Held {
 }
 
 /** One stage's recorder in this worker, and the stage's known-done tasks (refreshed now and then). */
-interface StageBook { recorder: Recorder; known: Bitmap; refreshed: number }
+interface StageBook {
+  recorder: Recorder;
+  known: Bitmap;
+  refreshed: number;
+}
 
 /** How often a worker re-reads a stage's records to learn which tasks are done elsewhere. */
 const KNOWN_DONE_REFRESH_MS = 30_000;
@@ -138,13 +142,22 @@ class PubSubWorker {
     this.deadLetterTopic = metadata.deadLetterPolicy?.deadLetterTopic ?? undefined;
     if (this.opts.healthPort !== undefined) {
       this.health = await serveHealth(this.opts.healthPort, () => ({
-        ok: !this.draining, running: this.running, waiting: this.waiting.length, done: this.summary.done, failed: this.summary.failed,
+        ok: !this.draining,
+        running: this.running,
+        waiting: this.waiting.length,
+        done: this.summary.done,
+        failed: this.summary.failed,
       }));
     }
     this.leaseTimer = setInterval(() => this.extendLeases(), (this.ackDeadline * 1000) / 3);
     process.on('SIGTERM', this.onTerm);
     process.on('SIGINT', this.onInt);
-    logEvent('INFO', 'worker started', { subscription: this.opts.subscription, threads: this.threads, prefetch: this.opts.prefetch, maxAttempts: this.maxAttempts });
+    logEvent('INFO', 'worker started', {
+      subscription: this.opts.subscription,
+      threads: this.threads,
+      prefetch: this.opts.prefetch,
+      maxAttempts: this.maxAttempts,
+    });
   }
 
   /** The main loop: pull what there is room for, start what can run, until drained. */
@@ -152,14 +165,19 @@ class PubSubWorker {
     while (!this.draining) {
       const room = this.threads + this.opts.prefetch - this.running - this.waiting.length;
       if (room <= 0) {
-        await new Promise<void>((resolve) => { this.wake = resolve; });
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
         continue;
       }
       for (const r of await this.pull(room)) this.receive(r);
       this.pump();
       this.exitIfIdle();
     }
-    while (this.running > 0) await new Promise<void>((resolve) => { this.wake = resolve; });
+    while (this.running > 0)
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
   }
 
   /** Nacks what is still held, closes the clients and the pool. */
@@ -194,12 +212,20 @@ class PubSubWorker {
     this.lastActivity = Date.now();
     const raw = r.message?.data ?? '';
     const m: Held = {
-      ackId: r.ackId!, id: r.message?.messageId ?? '?', attributes: r.message?.attributes ?? {},
+      ackId: r.ackId!,
+      id: r.message?.messageId ?? '?',
+      attributes: r.message?.attributes ?? {},
       data: typeof raw === 'string' ? Buffer.from(raw, 'base64').toString('utf8') : Buffer.from(raw).toString('utf8'),
-      attempt: r.deliveryAttempt || 1, since: Date.now(), inputs: Promise.resolve([]), reserved: 0,
+      attempt: r.deliveryAttempt || 1,
+      since: Date.now(),
+      inputs: Promise.resolve([]),
+      reserved: 0,
     };
     this.held.set(m.ackId, m);
-    if (this.draining) { void this.settle(m, false); return; }
+    if (this.draining) {
+      void this.settle(m, false);
+      return;
+    }
     try {
       // Both parsed before the task is kept: a message with bad attributes never runs its task.
       const task = parseTask(m.data);
@@ -250,21 +276,26 @@ class PubSubWorker {
     const p = m.progress;
     let book: StageBook | undefined;
     const where = p ? { stage: p.stage, index: p.index } : {};
-    const outcome = await execute({ ...m, scope: p && `${p.store.url}#${p.stage}` }, (task, inputs, scope) => this.pool.run(task, inputs, scope), this.maxAttempts, {
-      alreadyDone: async () => {
-        book = p && (await this.book(p));
-        return book !== undefined && (book.known.has(p!.index) || book.recorder.done.has(p!.index));
+    const outcome = await execute(
+      { ...m, scope: p && `${p.store.url}#${p.stage}` },
+      (task, inputs, scope) => this.pool.run(task, inputs, scope),
+      this.maxAttempts,
+      {
+        alreadyDone: async () => {
+          book = p && (await this.book(p));
+          return book !== undefined && (book.known.has(p!.index) || book.recorder.done.has(p!.index));
+        },
+        started: () => {
+          logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...where });
+          this.release(m);
+        },
+        record: async () => {
+          if (!book) return;
+          book.recorder.finished(p!.index);
+          await book.recorder.flush();
+        },
       },
-      started: () => {
-        logEvent('INFO', 'task started', { task: m.task, attempt: m.attempt, id: m.id, ...where });
-        this.release(m);
-      },
-      record: async () => {
-        if (!book) return;
-        book.recorder.finished(p!.index);
-        await book.recorder.flush();
-      },
-    });
+    );
     if (outcome.kind === 'skipped') {
       logEvent('INFO', 'task already done: acked without running', { id: m.id, ...where });
       await this.settle(m, true);
@@ -272,7 +303,14 @@ class PubSubWorker {
       await this.settle(m, true);
       this.summary.done++;
       this.summary.voxels += outcome.result.voxels;
-      logEvent('INFO', 'task done', { kind: m.task!.kind, id: m.id, attempt: m.attempt, seconds: outcome.seconds, voxels: outcome.result.voxels, backend: outcome.result.backend });
+      logEvent('INFO', 'task done', {
+        kind: m.task!.kind,
+        id: m.id,
+        attempt: m.attempt,
+        seconds: outcome.seconds,
+        voxels: outcome.result.voxels,
+        backend: outcome.result.backend,
+      });
     } else {
       this.summary.failed++;
       await this.fail(m, outcome, book);
@@ -284,7 +322,9 @@ class PubSubWorker {
     const key = `${p.store.url}#${p.stage}`;
     let book = this.books.get(key);
     if (!book) {
-      book = checkAgainstPlan(p).then(() => p.store.stageState(p.stage, p.tasks)).then(({ done }) => ({ recorder: p.store.recorder(p.stage, p.tasks, this.name), known: done, refreshed: Date.now() }));
+      book = checkAgainstPlan(p)
+        .then(() => p.store.stageState(p.stage, p.tasks))
+        .then(({ done }) => ({ recorder: p.store.recorder(p.stage, p.tasks, this.name), known: done, refreshed: Date.now() }));
       book.catch(() => this.books.delete(key));
       this.books.set(key, book);
       return book;
@@ -307,7 +347,11 @@ class PubSubWorker {
     const error = messageOf(outcome.error);
     const permanent = outcome.kind === 'dead' && outcome.permanent;
     const last = outcome.kind === 'dead';
-    const what = permanent ? 'task cannot succeed: dead-lettered at once' : last ? 'task failed its last attempt: dead-lettered' : 'task failed: will be retried';
+    const what = permanent
+      ? 'task cannot succeed: dead-lettered at once'
+      : last
+        ? 'task failed its last attempt: dead-lettered'
+        : 'task failed: will be retried';
     logEvent(last ? 'ERROR' : 'WARNING', what, { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
     if (last) await this.recordDead(m, error, book);
     if (permanent && (await this.publishDeadLetter(m, error))) await this.settle(m, true);
@@ -331,9 +375,12 @@ class PubSubWorker {
   private async publishDeadLetter(m: Held, error: string): Promise<boolean> {
     if (!this.deadLetterTopic) return false;
     try {
-      await pubsub().topic(this.deadLetterTopic).publishMessage({
-        data: Buffer.from(m.data), attributes: { ...m.attributes, error: error.slice(0, 1024), deliveryAttempt: String(m.attempt) },
-      });
+      await pubsub()
+        .topic(this.deadLetterTopic)
+        .publishMessage({
+          data: Buffer.from(m.data),
+          attributes: { ...m.attributes, error: error.slice(0, 1024), deliveryAttempt: String(m.attempt) },
+        });
       return true;
     } catch (e) {
       logEvent('WARNING', 'dead-letter publish failed: nacked instead', { id: m.id, error: messageOf(e) });
@@ -358,7 +405,8 @@ class PubSubWorker {
     const now = Date.now();
     const ackIds = [...this.held.values()].filter((m) => now - m.since < this.opts.config.taskTimeoutMs).map((m) => m.ackId);
     if (ackIds.length > 0) {
-      this.client.modifyAckDeadline({ subscription: this.subscription, ackIds, ackDeadlineSeconds: this.ackDeadline })
+      this.client
+        .modifyAckDeadline({ subscription: this.subscription, ackIds, ackDeadlineSeconds: this.ackDeadline })
         .catch((e) => logEvent('WARNING', 'lease extension failed', { error: messageOf(e) }));
     }
   }
@@ -398,6 +446,8 @@ async function checkAgainstPlan(p: NonNullable<Held['progress']>): Promise<void>
   const plan = await p.store.plan();
   const stage = plan.stages[p.stage];
   if (!stage || stageSize(stage) !== p.tasks) {
-    throw new InvalidInput(`message attributes stage ${p.stage}, tasks ${p.tasks} are not a stage of the plan at ${p.store.url} (${plan.stages.length} stages${stage ? `, stage ${p.stage} has ${stageSize(stage)} tasks` : ''})`);
+    throw new InvalidInput(
+      `message attributes stage ${p.stage}, tasks ${p.tasks} are not a stage of the plan at ${p.store.url} (${plan.stages.length} stages${stage ? `, stage ${p.stage} has ${stageSize(stage)} tasks` : ''})`,
+    );
   }
 }

@@ -20,8 +20,7 @@ export interface Rates {
 }
 
 /** GCS standard storage in a US region, and an on-demand n2 vCPU with 4 GB. */
-export const DEFAULT_RATES: Rates = { classA: 0.005, classB: 0.0004, storage: 0.020, cpuHour: 0.0475 };
-
+export const DEFAULT_RATES: Rates = { classA: 0.005, classB: 0.0004, storage: 0.02, cpuHour: 0.0475 };
 
 /** Megavoxels per second per core, ingest + downsample (bench/RESULTS.md, uint8 image). */
 export const DEFAULT_MVX_PER_CORE = 20;
@@ -70,15 +69,20 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
   const rates = opts.rates ?? DEFAULT_RATES;
   // Ingest writes the mips below the first one a later stage of the plan writes.
   let ingestTop = Infinity;
-  for (const stage of plan.stages) for (const set of stage.sets) {
-    if ('list' in set || set.template.kind !== 'downsample' && set.template.kind !== 'shard') continue;
-    const info = infos.get(String(set.template.layer_path));
-    if (info) ingestTop = Math.min(ingestTop, ...mipsWritten(info, { ...set.template, format: 'format' in set ? set.format : undefined }, String(set.template.kind), 0));
-  }
+  for (const stage of plan.stages)
+    for (const set of stage.sets) {
+      if ('list' in set || (set.template.kind !== 'downsample' && set.template.kind !== 'shard')) continue;
+      const info = infos.get(String(set.template.layer_path));
+      if (info)
+        ingestTop = Math.min(
+          ingestTop,
+          ...mipsWritten(info, { ...set.template, format: 'format' in set ? set.format : undefined }, String(set.template.kind), 0),
+        );
+    }
   const stages = plan.stages.map((stage): StageEstimate => {
     const e: StageEstimate = { name: stage.name, tasks: stageSize(stage), objects: 0, bytes: 0, reads: 0, writes: 0, voxels: 0 };
     for (const set of stage.sets) {
-      const first = 'list' in set ? set.list[0] as unknown as Record<string, unknown> : { ...set.template, format: 'format' in set ? set.format : undefined };
+      const first = 'list' in set ? (set.list[0] as unknown as Record<string, unknown>) : { ...set.template, format: 'format' in set ? set.format : undefined };
       const layer = first && (first.layer_path as string | undefined);
       const info = layer ? infos.get(layer) : undefined;
       const n = 'list' in set ? set.list.length : 'count' in set ? set.count : cells(set.shape);
@@ -107,8 +111,18 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
     }
     return e;
   });
-  const total = stages.reduce((t, s) => ({ ...t, tasks: t.tasks + s.tasks, objects: t.objects + s.objects, bytes: t.bytes + s.bytes, reads: t.reads + s.reads, writes: t.writes + s.writes, voxels: t.voxels + s.voxels }),
-    { name: 'total', tasks: 0, objects: 0, bytes: 0, reads: 0, writes: 0, voxels: 0 });
+  const total = stages.reduce(
+    (t, s) => ({
+      ...t,
+      tasks: t.tasks + s.tasks,
+      objects: t.objects + s.objects,
+      bytes: t.bytes + s.bytes,
+      reads: t.reads + s.reads,
+      writes: t.writes + s.writes,
+      voxels: t.voxels + s.voxels,
+    }),
+    { name: 'total', tasks: 0, objects: 0, bytes: 0, reads: 0, writes: 0, voxels: 0 },
+  );
   const mvx = opts.mvxPerCore ?? DEFAULT_MVX_PER_CORE;
   const cpuHours = total.voxels / (mvx * 1e6) / 3600;
   const price = {
@@ -129,7 +143,9 @@ export function formatEstimate(e: Estimate): string {
   const lines = ['stage | tasks | objects written | stored | reads | writes', '--- | --- | --- | --- | --- | ---'];
   for (const s of [...e.stages, e.total]) lines.push(`${s.name} | ${n(s.tasks)} | ${n(s.objects)} | ${tb(s.bytes)} | ${n(s.reads)} | ${n(s.writes)}`);
   lines.push('', `CPU: ${e.cpuHours.toFixed(0)} core-hours for ${(e.total.voxels / 1e12).toFixed(2)} Tvx processed`);
-  lines.push(`Price (USD): writes ${e.price.writes.toFixed(2)}, reads ${e.price.reads.toFixed(2)}, storage ${e.price.storageMonth.toFixed(2)} per month, compute ${e.price.compute.toFixed(2)}; total ${e.price.total.toFixed(2)} (one month stored)`);
+  lines.push(
+    `Price (USD): writes ${e.price.writes.toFixed(2)}, reads ${e.price.reads.toFixed(2)}, storage ${e.price.storageMonth.toFixed(2)} per month, compute ${e.price.compute.toFixed(2)}; total ${e.price.total.toFixed(2)} (one month stored)`,
+  );
   lines.push(`Assumed: ${e.assumptions}`);
   return lines.join('\n');
 }

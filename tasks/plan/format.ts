@@ -8,8 +8,10 @@ import { count, parseJson, record, text, vec3Integer, vec3Positive } from '../..
 import { box, Box, chunkKey, intersect, Vec3 } from '../../common/box.js';
 import { checkTask, Task, taskSchema } from '../registry.js';
 
-const templateSchema = v.pipe(v.record(v.string(), v.unknown(), 'must be a task template object'),
-  v.check((t) => typeof t.kind === 'string', 'must name its kind'));
+const templateSchema = v.pipe(
+  v.record(v.string(), v.unknown(), 'must be a task template object'),
+  v.check((t) => typeof t.kind === 'string', 'must name its kind'),
+);
 
 /** Explicit tasks. */
 const listSchema = record({ list: v.array(taskSchema, 'must be an array of tasks') });
@@ -23,10 +25,15 @@ const rangeSchema = record({ template: templateSchema, field: text, count });
  * = the box grown by `grow` voxels on every side, clipped too (a watershed's context).
  */
 const boxesSchema = record({
-  template: templateSchema, field: text, format: v.pipe(text, v.includes('{box}', 'must contain {box}')),
-  origin: vec3Integer, step: vec3Positive, shape: vec3Positive,
+  template: templateSchema,
+  field: text,
+  format: v.pipe(text, v.includes('{box}', 'must contain {box}')),
+  origin: vec3Integer,
+  step: vec3Positive,
+  shape: vec3Positive,
   clip: record({ start: vec3Integer, stop: vec3Integer }),
-  grown_field: v.optional(text), grow: v.optional(count),
+  grown_field: v.optional(text),
+  grow: v.optional(count),
 });
 
 /** The set's kind follows from its keys, so errors point inside the set rather than at it. */
@@ -40,7 +47,11 @@ const stageSchema = record({ name: text, sets: v.array(taskSetSchema, 'must be a
 export type Stage = v.InferOutput<typeof stageSchema>;
 
 export const planSchema = record({ version: v.literal(2, 'must be 2'), layer_path: text, stages: v.array(stageSchema, 'must be an array of stages') });
-export interface Plan { version: 2; layer_path: string; stages: Stage[] }
+export interface Plan {
+  version: 2;
+  layer_path: string;
+  stages: Stage[];
+}
 
 /**
  * The most tasks one stage may hold: 2^30, a 128 MiB progress bitmap (the 100 TB ingest is under
@@ -53,16 +64,19 @@ export function parsePlan(input: string | Uint8Array, file: string): Plan {
   const plan = parseJson(planSchema, input, file) as Plan;
   plan.stages.forEach((stage, s) => {
     const size = stageSize(stage);
-    if (!(size <= MAX_STAGE_TASKS)) throw new InvalidInput(`${file}: stages[${s}] has ${size} tasks, more than the ${MAX_STAGE_TASKS} a stage may hold (split it)`);
+    if (!(size <= MAX_STAGE_TASKS))
+      throw new InvalidInput(`${file}: stages[${s}] has ${size} tasks, more than the ${MAX_STAGE_TASKS} a stage may hold (split it)`);
   });
-  plan.stages.forEach((stage, s) => stage.sets.forEach((set, k) => {
-    if ('list' in set || setSize(set) === 0) return;
-    try {
-      taskOfSet(set, 0);
-    } catch (e) {
-      throw new InvalidInput(`${file}: stages[${s}].sets[${k}]: task 0 would be invalid: ${(e as Error).message}`, { cause: e });
-    }
-  }));
+  plan.stages.forEach((stage, s) =>
+    stage.sets.forEach((set, k) => {
+      if ('list' in set || setSize(set) === 0) return;
+      try {
+        taskOfSet(set, 0);
+      } catch (e) {
+        throw new InvalidInput(`${file}: stages[${s}].sets[${k}]: task 0 would be invalid: ${(e as Error).message}`, { cause: e });
+      }
+    }),
+  );
   return plan;
 }
 
@@ -95,7 +109,9 @@ function taskOfSet(set: TaskSet, i: number): Task {
   const fields: Record<string, string> = { [set.field]: set.format.replace('{box}', chunkKey(cell)) };
   if (set.grown_field) {
     const g = set.grow ?? 0;
-    fields[set.grown_field] = chunkKey(intersect(box(cell.start.map((s) => s - g) as Vec3, cell.stop.map((s) => s + g) as Vec3), { start: set.clip.start, stop: set.clip.stop }));
+    fields[set.grown_field] = chunkKey(
+      intersect(box(cell.start.map((s) => s - g) as Vec3, cell.stop.map((s) => s + g) as Vec3), { start: set.clip.start, stop: set.clip.stop }),
+    );
   }
   return checkTask({ ...set.template, ...fields });
 }

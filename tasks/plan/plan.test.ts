@@ -17,14 +17,28 @@ import { runTask, Task } from '../registry.js';
 
 /** The job of issue 12: 200,000 x 200,000 x 2,500 uint8 at 4x4x40 nm, 128x128x64 chunks, three 2x2x1 mips then 2x2x2. */
 const BIG: LayerSpec = {
-  type: 'image', dataType: 'uint8', encoding: 'raw', size: [200_000, 200_000, 2_500], resolution: [4, 4, 40], chunkSize: [128, 128, 64],
-  factors: [[2, 2, 1], [2, 2, 1], [2, 2, 1], [2, 2, 2]],
+  type: 'image',
+  dataType: 'uint8',
+  encoding: 'raw',
+  size: [200_000, 200_000, 2_500],
+  resolution: [4, 4, 40],
+  chunkSize: [128, 128, 64],
+  factors: [
+    [2, 2, 1],
+    [2, 2, 1],
+    [2, 2, 1],
+    [2, 2, 2],
+  ],
 };
 
 /** The scales' sizes worked out here, by hand: ceil(size / factor) per mip until one chunk holds it. */
 function expectedSizes(): Vec3[] {
   const sizes: Vec3[] = [[200_000, 200_000, 2_500]];
-  const factors: Vec3[] = [[2, 2, 1], [2, 2, 1], [2, 2, 1]];
+  const factors: Vec3[] = [
+    [2, 2, 1],
+    [2, 2, 1],
+    [2, 2, 1],
+  ];
   while (true) {
     const last = sizes[sizes.length - 1];
     if (last[0] <= 128 && last[1] <= 128 && last[2] <= 64) return sizes;
@@ -58,7 +72,7 @@ describe('planning the 100 TB image without holding it', () => {
     for (const stage of plan.stages.slice(1)) {
       for (const set of stage.sets) {
         expect('template' in set && set.template.kind).toBe('downsample');
-        const t = (set as { template: { mips?: number }; format: string });
+        const t = set as { template: { mips?: number }; format: string };
         const top = info.scales.findIndex((s) => s.key === t.format.split('/')[0]);
         const mips = t.template.mips ?? 1;
         for (let m = top - mips + 1; m <= top; m++) written.push(m);
@@ -109,16 +123,37 @@ describe('multi-mip downsample tasks', () => {
   const values = (b: Box) => {
     const out = new Uint16Array(voxelCount(b));
     let i = 0;
-    for (let z = b.start[2]; z < b.stop[2]; z++) for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) out[i++] = (x * 31 + y * 17 + z * 7 + ((x ^ y) & 15)) % 65536;
+    for (let z = b.start[2]; z < b.stop[2]; z++)
+      for (let y = b.start[1]; y < b.stop[1]; y++) for (let x = b.start[0]; x < b.stop[0]; x++) out[i++] = (x * 31 + y * 17 + z * 7 + ((x ^ y) & 15)) % 65536;
     return out;
   };
 
   for (const [name, spec] of [
     ['aligned, 2x2x2', { size: [96, 80, 72], voxelOffset: [0, 0, 0], factors: [[2, 2, 2]] }],
-    ['odd offsets and sizes, 2x2x1 then 2x2x2', { size: [101, 77, 45], voxelOffset: [3, 5, 1], factors: [[2, 2, 1], [2, 2, 2]] }],
+    [
+      'odd offsets and sizes, 2x2x1 then 2x2x2',
+      {
+        size: [101, 77, 45],
+        voxelOffset: [3, 5, 1],
+        factors: [
+          [2, 2, 1],
+          [2, 2, 2],
+        ],
+      },
+    ],
   ] as const) {
     it(`write the same bytes as the mip-by-mip path: ${name}`, async () => {
-      const info = createInfo({ type: 'image', dataType: 'uint16', encoding: 'raw', resolution: [4, 4, 40], chunkSize: [8, 8, 4], ...spec, size: [...spec.size] as Vec3, voxelOffset: [...spec.voxelOffset] as Vec3, factors: spec.factors.map((f) => [...f] as Vec3) });
+      const info = createInfo({
+        type: 'image',
+        dataType: 'uint16',
+        encoding: 'raw',
+        resolution: [4, 4, 40],
+        chunkSize: [8, 8, 4],
+        ...spec,
+        size: [...spec.size] as Vec3,
+        voxelOffset: [...spec.voxelOffset] as Vec3,
+        factors: spec.factors.map((f) => [...f] as Vec3),
+      });
       const layers: string[] = [];
       const stagesUsed: number[] = [];
       for (const memory of [1 << 30, 64 << 10]) {
@@ -144,7 +179,15 @@ describe('multi-mip downsample tasks', () => {
 describe('resuming a local run', () => {
   it('skips exactly the tasks an earlier run finished', async () => {
     const layer = `mem://resume-${Date.now()}`;
-    const info: Info = createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [64, 64, 16], resolution: [4, 4, 40], chunkSize: [8, 8, 8], mips: 1 });
+    const info: Info = createInfo({
+      type: 'image',
+      dataType: 'uint8',
+      encoding: 'raw',
+      size: [64, 64, 16],
+      resolution: [4, 4, 40],
+      chunkSize: [8, 8, 8],
+      mips: 1,
+    });
     const v = await Volume.create(layer, info);
     await v.writeChunks(0, allChunks(v.scale(0)), new Uint8Array(64 * 64 * 16).fill(3), v.bounds(0));
     const plan = await planDownsample({ layerPath: layer, memory: 1 << 20 });
@@ -153,15 +196,26 @@ describe('resuming a local run', () => {
     const progressUrl = `mem://resume-progress-${Date.now()}`;
     const ran: string[][] = [[], []];
     // First run: every other task fails for good (one attempt), the rest finish.
-    const first = await runPlan(plan, async (t: Task) => {
-      const key = (t as { chunk_path: string }).chunk_path;
-      if (parseChunkKey(key.split('/')[1]).start[0] % 16 === 8) throw new TransientError('storage went away');
-      ran[0].push(key);
-      return runTask(t);
-    }, { concurrency: 2, progress: false, maxAttempts: 1, progressUrl });
+    const first = await runPlan(
+      plan,
+      async (t: Task) => {
+        const key = (t as { chunk_path: string }).chunk_path;
+        if (parseChunkKey(key.split('/')[1]).start[0] % 16 === 8) throw new TransientError('storage went away');
+        ran[0].push(key);
+        return runTask(t);
+      },
+      { concurrency: 2, progress: false, maxAttempts: 1, progressUrl },
+    );
     expect(first.done).toBe(n / 2);
     expect(first.dead.length).toBe(n / 2);
-    const second = await runPlan(plan, async (t: Task) => { ran[1].push((t as { chunk_path: string }).chunk_path); return runTask(t); }, { concurrency: 2, progress: false, progressUrl });
+    const second = await runPlan(
+      plan,
+      async (t: Task) => {
+        ran[1].push((t as { chunk_path: string }).chunk_path);
+        return runTask(t);
+      },
+      { concurrency: 2, progress: false, progressUrl },
+    );
     expect(second.skipped).toBe(n / 2);
     expect(second.done).toBe(n / 2);
     expect(second.dead).toEqual([]);
@@ -172,7 +226,9 @@ describe('resuming a local run', () => {
     expect(status[0]).toMatchObject({ tasks: n, done: n, dead: 0 });
     // A third run does nothing; another plan under the same progress is refused.
     expect((await runPlan(plan, runTask, { concurrency: 2, progress: false, progressUrl })).skipped).toBe(n);
-    await expect(runPlan({ ...plan, layer_path: 'mem://other' }, runTask, { concurrency: 2, progress: false, progressUrl })).rejects.toThrow(/holds the progress of another plan/);
+    await expect(runPlan({ ...plan, layer_path: 'mem://other' }, runTask, { concurrency: 2, progress: false, progressUrl })).rejects.toThrow(
+      /holds the progress of another plan/,
+    );
     expect(chunkKey(box([0, 0, 0], [1, 1, 1]))).toBe('0-1_0-1_0-1');
   });
 });

@@ -43,10 +43,19 @@ const voxelBytes = (info: Info) => info.num_channels * BYTES_PER_VOXEL[info.data
 const cells = (v: Vec3) => v[0] * v[1] * v[2];
 
 /** A set of boxes tiling `bounds` from its start in steps of `step` (the last clipped), one task each. */
-function boxesSet(template: Record<string, unknown>, field: string, format: string, bounds: Box, step: Vec3, extra: Partial<Extract<TaskSet, { format: string }>> = {}): TaskSet {
+function boxesSet(
+  template: Record<string, unknown>,
+  field: string,
+  format: string,
+  bounds: Box,
+  step: Vec3,
+  extra: Partial<Extract<TaskSet, { format: string }>> = {},
+): TaskSet {
   const shape = shapeOf(bounds).map((n, i) => Math.ceil(n / step[i])) as Vec3;
   if (cells(shape) > MAX_SET_TASKS) {
-    throw new InvalidInput(`plan: ${String(template.kind)} tasks over ${formatBox(bounds)} in steps of [${step}] would be ${cells(shape).toExponential(2)} tasks, more than ${MAX_SET_TASKS.toExponential(2)}; use larger chunks, or more --memory so that each task does more`);
+    throw new InvalidInput(
+      `plan: ${String(template.kind)} tasks over ${formatBox(bounds)} in steps of [${step}] would be ${cells(shape).toExponential(2)} tasks, more than ${MAX_SET_TASKS.toExponential(2)}; use larger chunks, or more --memory so that each task does more`,
+    );
   }
   return { template, field, format, origin: bounds.start, step, shape, clip: bounds, ...extra };
 }
@@ -58,7 +67,9 @@ function chunkSet(scale: Scale, template: Record<string, unknown>, field: string
 
 // ---- build chunks
 
-export interface BuildGrid { size: Vec3 }
+export interface BuildGrid {
+  size: Vec3;
+}
 
 /** Build chunks under `buildUrl`, streamed page by page; boxes kept as numbers (6 per chunk). */
 export async function listBuildBoxes(buildUrl: string, encoding: IngestTask['chunk_encoding']): Promise<Float64Array> {
@@ -74,20 +85,28 @@ export async function listBuildBoxes(buildUrl: string, encoding: IngestTask['chu
       if (!isBoxKey(boxName)) continue;
       last = name;
       const b = parseChunkKey(boxName);
-      if (6 * (n + 1) > boxes.length) { const grown = new Float64Array(boxes.length * 2); grown.set(boxes); boxes = grown; }
+      if (6 * (n + 1) > boxes.length) {
+        const grown = new Float64Array(boxes.length * 2);
+        grown.set(boxes);
+        boxes = grown;
+      }
       boxes.set([...b.start, ...b.stop], 6 * n++);
     }
   }
   return boxes.subarray(0, 6 * n);
 }
 
-const boxAt = (boxes: Float64Array, i: number): Box => box([boxes[6 * i], boxes[6 * i + 1], boxes[6 * i + 2]], [boxes[6 * i + 3], boxes[6 * i + 4], boxes[6 * i + 5]]);
+const boxAt = (boxes: Float64Array, i: number): Box =>
+  box([boxes[6 * i], boxes[6 * i + 1], boxes[6 * i + 2]], [boxes[6 * i + 3], boxes[6 * i + 4], boxes[6 * i + 5]]);
 
 /** The build size, when `boxes` are exactly the cells of a regular grid over `bounds` (clipped at its end). */
 export function regularBuildGrid(boxes: Float64Array, bounds: Box): Vec3 | null {
   const n = boxes.length / 6;
   let first: Box | undefined;
-  for (let i = 0; i < n && !first; i++) { const b = boxAt(boxes, i); if (equals({ start: b.start, stop: b.start }, { start: bounds.start, stop: bounds.start })) first = b; }
+  for (let i = 0; i < n && !first; i++) {
+    const b = boxAt(boxes, i);
+    if (equals({ start: b.start, stop: b.start }, { start: bounds.start, stop: bounds.start })) first = b;
+  }
   if (!first) return null;
   const size = shapeOf(first);
   const grid = shapeOf(bounds).map((s, i) => Math.ceil(s / size[i])) as Vec3;
@@ -109,21 +128,31 @@ export function regularBuildGrid(boxes: Float64Array, bounds: Box): Vec3 | null 
  * together they must cover every chunk once (a bitmap over the chunk grid).
  */
 function checkBuildCover(boxes: Float64Array, scale: Scale, buildUrl: string): void {
-  const grid = gridShape(scale), c = chunkSize(scale), bounds = scaleBounds(scale);
-  if (cells(grid) > 2 ** 31) throw new InvalidInput(`plan ingest: ${cells(grid)} chunks at mip 0 are too many to check irregular build chunks against; give the build chunks one regular grid (--build-size)`);
+  const grid = gridShape(scale),
+    c = chunkSize(scale),
+    bounds = scaleBounds(scale);
+  if (cells(grid) > 2 ** 31)
+    throw new InvalidInput(
+      `plan ingest: ${cells(grid)} chunks at mip 0 are too many to check irregular build chunks against; give the build chunks one regular grid (--build-size)`,
+    );
   const owner = new Int32Array(cells(grid)).fill(-1);
   for (let i = 0; i < boxes.length / 6; i++) {
     const b = boxAt(boxes, i);
     const lo = b.start.map((s, d) => (s - bounds.start[d]) / c[d]);
     const hi = b.stop.map((s, d) => (s === bounds.stop[d] ? grid[d] : (s - bounds.start[d]) / c[d]));
     if (![...lo, ...hi].every(Number.isInteger) || !lo.every((v, d) => v >= 0 && hi[d] <= grid[d] && v < hi[d])) {
-      throw new InvalidInput(`plan ingest: build chunk ${chunkKey(b)} under ${buildUrl} does not start and end on mip 0's chunk grid [${c}] (bounds ${formatBox(bounds)})`);
+      throw new InvalidInput(
+        `plan ingest: build chunk ${chunkKey(b)} under ${buildUrl} does not start and end on mip 0's chunk grid [${c}] (bounds ${formatBox(bounds)})`,
+      );
     }
-    for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) {
-      const cell = x + grid[0] * (y + grid[1] * z);
-      if (owner[cell] >= 0) throw new InvalidInput(`build chunks overlap: ${chunkKey(boxAt(boxes, owner[cell]))} and ${chunkKey(b)} would write the same chunks`);
-      owner[cell] = i;
-    }
+    for (let z = lo[2]; z < hi[2]; z++)
+      for (let y = lo[1]; y < hi[1]; y++)
+        for (let x = lo[0]; x < hi[0]; x++) {
+          const cell = x + grid[0] * (y + grid[1] * z);
+          if (owner[cell] >= 0)
+            throw new InvalidInput(`build chunks overlap: ${chunkKey(boxAt(boxes, owner[cell]))} and ${chunkKey(b)} would write the same chunks`);
+          owner[cell] = i;
+        }
   }
   const missing = owner.indexOf(-1);
   if (missing >= 0) {
@@ -150,7 +179,8 @@ export interface IngestOptions {
 
 export async function planIngest(opts: IngestOptions): Promise<Plan> {
   const { info } = await Volume.open(opts.layerPath);
-  const scale0 = info.scales[0], bounds = scaleBounds(scale0);
+  const scale0 = info.scales[0],
+    bounds = scaleBounds(scale0);
   let buildSize = opts.buildSize;
   let listed: Float64Array | undefined;
   if (!buildSize) {
@@ -166,7 +196,8 @@ export async function planIngest(opts: IngestOptions): Promise<Plan> {
 }
 
 function checkBuildGridAligned(size: Vec3, scale: Scale): void {
-  const c = chunkSize(scale), grid = shapeOf(scaleBounds(scale));
+  const c = chunkSize(scale),
+    grid = shapeOf(scaleBounds(scale));
   if (!size.every((s, i) => s % c[i] === 0 || s >= grid[i])) {
     throw new InvalidInput(`plan ingest: build size [${size}] is not a multiple of mip 0's chunk size [${c}]; build chunks must start on the chunk grid`);
   }
@@ -177,7 +208,10 @@ function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefine
   const suffix = buildSuffix(opts.encoding);
   const axes = opts.axes ? { axes: opts.axes } : {};
   if (scale0.sharding) {
-    if (!buildSize) throw new InvalidInput(`plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`);
+    if (!buildSize)
+      throw new InvalidInput(
+        `plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`,
+      );
     const source: Source = { build: opts.buildPath, build_size: buildSize, encoding: opts.encoding, ...axes };
     return { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, source)] };
   }
@@ -185,7 +219,10 @@ function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefine
   if (buildSize) return { name: 'ingest', sets: [boxesSet(template, 'chunk_path', joinUrl(opts.buildPath, `{box}${suffix}`), scaleBounds(scale0), buildSize)] };
   const n = listed!.length / 6;
   if (n > MAX_LISTED_TASKS) throw new InvalidInput(`plan ingest: ${n} irregular build chunks would be listed one by one; give them one regular grid`);
-  const list = Array.from({ length: n }, (_, i) => ({ ...template, chunk_path: joinUrl(opts.buildPath, `${chunkKey(boxAt(listed!, i))}${suffix}`) }) as IngestTask);
+  const list = Array.from(
+    { length: n },
+    (_, i) => ({ ...template, chunk_path: joinUrl(opts.buildPath, `${chunkKey(boxAt(listed!, i))}${suffix}`) }) as IngestTask,
+  );
   return { name: 'ingest', sets: [{ list }] };
 }
 
@@ -207,17 +244,22 @@ function firstIncompleteMipOfGrid(info: Info, size: Vec3): number {
   for (let mip = 1; mip < info.scales.length; mip++) {
     if (info.scales[mip].sharding) return mip;
     const scale = info.scales[mip];
-    const grid = gridShape(scale), c = chunkSize(scale);
+    const grid = gridShape(scale),
+      c = chunkSize(scale);
     const next = alive.map((a) => a.slice());
     const complete = [0, 1, 2].every((d) => {
       const covered = new Uint8Array(grid[d]);
       perAxis[d].forEach((iv, k) => {
         if (!next[d][k]) return;
         const lo = completedRegion1d(info, mip, d, iv);
-        iv[0] = lo[0]; iv[1] = lo[1];
+        iv[0] = lo[0];
+        iv[1] = lo[1];
         const first = Math.ceil((lo[0] - scale.voxel_offset[d]) / c[d]);
         const lastStop = lo[1] === scaleBounds(scale).stop[d] ? grid[d] : Math.floor((lo[1] - scale.voxel_offset[d]) / c[d]);
-        if (lastStop <= first) { next[d][k] = false; return; }
+        if (lastStop <= first) {
+          next[d][k] = false;
+          return;
+        }
         covered.fill(1, first, lastStop);
       });
       return covered.every((v) => v === 1);
@@ -230,10 +272,15 @@ function firstIncompleteMipOfGrid(info: Info, size: Vec3): number {
 }
 
 function completedRegion1d(info: Info, mip: number, axis: number, [s, e]: [number, number]): [number, number] {
-  const start: Vec3 = [0, 0, 0], stop: Vec3 = [1, 1, 1];
-  start[axis] = s; stop[axis] = e;
+  const start: Vec3 = [0, 0, 0],
+    stop: Vec3 = [1, 1, 1];
+  start[axis] = s;
+  stop[axis] = e;
   const full = scaleBounds(info.scales[mip - 1]);
-  const region = completedRegion(info, mip, { start: start.map((v, i) => (i === axis ? v : full.start[i])) as Vec3, stop: stop.map((v, i) => (i === axis ? v : full.stop[i])) as Vec3 });
+  const region = completedRegion(info, mip, {
+    start: start.map((v, i) => (i === axis ? v : full.start[i])) as Vec3,
+    stop: stop.map((v, i) => (i === axis ? v : full.stop[i])) as Vec3,
+  });
   return [region.start[axis], region.stop[axis]];
 }
 
@@ -243,16 +290,22 @@ function firstIncompleteMipOfList(info: Info, boxes: Float64Array): number {
   for (let mip = 1; mip < info.scales.length; mip++) {
     const scale = info.scales[mip];
     if (scale.sharding) return mip;
-    const grid = gridShape(scale), c = chunkSize(scale), bounds = scaleBounds(scale);
+    const grid = gridShape(scale),
+      c = chunkSize(scale),
+      bounds = scaleBounds(scale);
     const covered = new Uint8Array(cells(grid));
     regions.forEach((r, i) => {
       if (!r) return;
       const done = completedRegion(info, mip, r);
       const lo = done.start.map((s, d) => Math.ceil((s - bounds.start[d]) / c[d]));
       const hi = done.stop.map((s, d) => (s === bounds.stop[d] ? grid[d] : Math.floor((s - bounds.start[d]) / c[d])));
-      if (!lo.every((v, d) => v < hi[d])) { (regions as (Box | null)[])[i] = null; return; }
+      if (!lo.every((v, d) => v < hi[d])) {
+        (regions as (Box | null)[])[i] = null;
+        return;
+      }
       regions[i] = done;
-      for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) covered.fill(1, lo[0] + grid[0] * (y + grid[1] * z), hi[0] + grid[0] * (y + grid[1] * z));
+      for (let z = lo[2]; z < hi[2]; z++)
+        for (let y = lo[1]; y < hi[1]; y++) covered.fill(1, lo[0] + grid[0] * (y + grid[1] * z), hi[0] + grid[0] * (y + grid[1] * z));
     });
     if (covered.includes(0)) return mip;
   }
@@ -289,7 +342,11 @@ function alignsDown(info: Info, low: number, top: number, step: Vec3): boolean {
   return true;
 }
 
-export interface DownsampleChoice { top: number; mips: number; peakBytes: number }
+export interface DownsampleChoice {
+  top: number;
+  mips: number;
+  peakBytes: number;
+}
 
 /** The most mips one task can write from `m` up, within `memory`: its region is one unit of the top mip. */
 export function chooseLevels(info: Info, m: number, memory: number): DownsampleChoice {
@@ -299,7 +356,10 @@ export function chooseLevels(info: Info, m: number, memory: number): DownsampleC
     const scale = info.scales[top];
     const step = chunkSize(scale).map((c, d) => c * unitCells(scale)![d]) as Vec3;
     const f: Vec3 = [1, 1, 1];
-    for (let mip = top; mip >= m; mip--) downsampleFactor(info, mip).forEach((x, d) => { f[d] *= x; });
+    for (let mip = top; mip >= m; mip--)
+      downsampleFactor(info, mip).forEach((x, d) => {
+        f[d] *= x;
+      });
     const source = cells(step.map((s, d) => Math.min(s, scale.size[d]) * f[d]) as Vec3) * voxelBytes(info);
     const peakBytes = PEAK_PER_SOURCE_BYTE * source;
     if ((peakBytes <= memory || top === m) && alignsDown(info, m, top, step)) return { top, mips: top - m + 1, peakBytes };
@@ -321,11 +381,17 @@ export function downsampleStages(info: Info, layerPath: string, fromMip: number,
       continue;
     }
     const { top, mips, peakBytes } = chooseLevels(info, m, memory);
-    if (peakBytes > memory) throw new InvalidInput(`plan downsample: one task for mip ${m} needs about ${Math.ceil(peakBytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB`);
+    if (peakBytes > memory)
+      throw new InvalidInput(
+        `plan downsample: one task for mip ${m} needs about ${Math.ceil(peakBytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB`,
+      );
     const topScale = info.scales[top];
     const step = chunkSize(topScale).map((c, d) => c * unitCells(topScale)![d]) as Vec3;
     const template = { kind: 'downsample', layer_path: layerPath, ...(mips > 1 ? { mips } : {}) };
-    stages.push({ name: mips > 1 ? `downsample mips ${m}-${top}` : `downsample mip ${m}`, sets: [boxesSet(template, 'chunk_path', `${topScale.key}/{box}`, scaleBounds(topScale), step)] });
+    stages.push({
+      name: mips > 1 ? `downsample mips ${m}-${top}` : `downsample mip ${m}`,
+      sets: [boxesSet(template, 'chunk_path', `${topScale.key}/{box}`, scaleBounds(topScale), step)],
+    });
     m = top + 1;
   }
   return stages;
@@ -354,9 +420,16 @@ export function shardSet(info: Info, layerPath: string, mip: number, source: Sou
  * Mesh every chunk of one scale, then write the manifests (one task per leading digit of the ids).
  * Gives the layer a mesh directory first when it has none: info "mesh" and mesh/info.
  */
-export async function planMesh(opts: { layerPath: string; mip?: number; lod?: number; simplification?: number; segments?: (number | string)[] }): Promise<Plan> {
+export async function planMesh(opts: {
+  layerPath: string;
+  mip?: number;
+  lod?: number;
+  simplification?: number;
+  segments?: (number | string)[];
+}): Promise<Plan> {
   const volume = await Volume.open(opts.layerPath);
-  if (volume.info.type !== 'segmentation') throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
+  if (volume.info.type !== 'segmentation')
+    throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
   if (!volume.info.mesh) {
     volume.info.mesh = 'mesh';
     await volume.saveInfo();
@@ -368,20 +441,35 @@ export async function planMesh(opts: { layerPath: string; mip?: number; lod?: nu
   const scale = volume.scale(opts.mip ?? 0);
   const lod = opts.lod ? { lod: opts.lod } : {};
   const template = {
-    kind: 'mesh', chunk_key: scale.key, layer_path: opts.layerPath, ...lod,
+    kind: 'mesh',
+    chunk_key: scale.key,
+    layer_path: opts.layerPath,
+    ...lod,
     ...(opts.simplification ? { simplification: opts.simplification } : {}),
     ...(opts.segments?.length ? { segments: opts.segments } : {}),
   };
   const manifests = '123456789'.split('').map((prefix) => ({ kind: 'mesh_manifest' as const, layer_path: opts.layerPath, ...lod, prefix }));
-  return { version: 2, layer_path: opts.layerPath, stages: [{ name: 'mesh', sets: [chunkSet(scale, template, 'chunk_position')] }, { name: 'mesh manifests', sets: [{ list: manifests }] }] };
+  return {
+    version: 2,
+    layer_path: opts.layerPath,
+    stages: [
+      { name: 'mesh', sets: [chunkSet(scale, template, 'chunk_position')] },
+      { name: 'mesh manifests', sets: [{ list: manifests }] },
+    ],
+  };
 }
 
 /** One Watershed task per segmentation chunk: the chunk grown by `overlap` voxels (within the bounds), cropped back to the chunk. */
 export async function planWatershed(opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number }): Promise<Plan> {
-  const { segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan watershed');
+  const { segmentation } = await openAffinityLayers(
+    { layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath },
+    'plan watershed',
+  );
   const scale = segmentation.scale(0);
   if (scale.sharding) {
-    throw new InvalidInput(`plan watershed: ${opts.segmentationPath} is sharded; watershed tasks write chunk by chunk, so write it unsharded and then copy it (digest plan transfer --sharded)`);
+    throw new InvalidInput(
+      `plan watershed: ${opts.segmentationPath} is sharded; watershed tasks write chunk by chunk, so write it unsharded and then copy it (digest plan transfer --sharded)`,
+    );
   }
   const template = { kind: 'watershed', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath, ...opts.params };
   const set = boxesSet(template, 'crop_position', '{box}', scaleBounds(scale), chunkSize(scale), { grown_field: 'chunk_position', grow: opts.overlap ?? 0 });
@@ -390,10 +478,20 @@ export async function planWatershed(opts: { affinitiesPath: string; segmentation
 
 /** One MeanGraph task per segmentation chunk, then the reducer. */
 export async function planMeanGraph(opts: { affinitiesPath: string; segmentationPath: string }): Promise<Plan> {
-  const { segmentation } = await openAffinityLayers({ layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath }, 'plan mean-graph');
+  const { segmentation } = await openAffinityLayers(
+    { layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath },
+    'plan mean-graph',
+  );
   const template = { kind: 'mean_graph', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath };
   const reduce = { kind: 'mean_graph_reduce' as const, layer_path_segmentation: opts.segmentationPath };
-  return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] }, { name: 'mean graph reduce', sets: [{ list: [reduce] }] }] };
+  return {
+    version: 2,
+    layer_path: opts.segmentationPath,
+    stages: [
+      { name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] },
+      { name: 'mean graph reduce', sets: [{ list: [reduce] }] },
+    ],
+  };
 }
 
 // ---- agglomeration
@@ -428,8 +526,14 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   // The watershed's mip 0 (its grid, encoding) with mips up to one chunk, whatever mips it has itself.
   const s0 = source.scale(0);
   const info = createInfo({
-    type: 'segmentation', dataType: source.info.data_type, size: s0.size, resolution: s0.resolution, voxelOffset: s0.voxel_offset,
-    chunkSize: s0.chunk_sizes[0], encoding: s0.encoding, blockSize: s0.compressed_segmentation_block_size,
+    type: 'segmentation',
+    dataType: source.info.data_type,
+    size: s0.size,
+    resolution: s0.resolution,
+    voxelOffset: s0.voxel_offset,
+    chunkSize: s0.chunk_sizes[0],
+    encoding: s0.encoding,
+    blockSize: s0.compressed_segmentation_block_size,
   });
   const out = (await openStore(outPath).exists('info')) ? await Volume.open(outPath) : await Volume.create(outPath, info);
   const grid = (s: Scale) => JSON.stringify([s.voxel_offset, s.size, s.chunk_sizes[0]]);
@@ -482,7 +586,8 @@ export async function planTransfer(opts: TransferOptions): Promise<Plan> {
 
 async function openOrCreateCopy(src: Volume, opts: TransferOptions): Promise<Volume> {
   if (await openStore(opts.to).exists('info')) {
-    if (opts.sharding) throw new InvalidInput(`plan transfer: ${opts.to} exists already; its info says how it is stored (--sharded and --unsharded only shape a new one)`);
+    if (opts.sharding)
+      throw new InvalidInput(`plan transfer: ${opts.to} exists already; its info says how it is stored (--sharded and --unsharded only shape a new one)`);
     return Volume.open(opts.to);
   }
   const info = structuredClone(src.info);
