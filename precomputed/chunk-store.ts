@@ -1,7 +1,7 @@
 // Where a scale's chunks are kept: one object per chunk under the scale's key, or shards (a
 // ShardedKvStore keyed by the chunks' compressed Morton ids). The volume reads and writes chunks by
 // box through this and never asks which.
-import { Box, chunkKey } from '../common/box.js';
+import { Box } from '../common/box.js';
 import { GzipOptions } from '../storage/gzip.js';
 import { Store } from '../storage/store.js';
 import { ShardedScale } from './sharded-scale.js';
@@ -21,16 +21,12 @@ export interface ChunkStore {
   write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false, contentType: string): Promise<void>;
 }
 
-/** One object per chunk, `<scale key>/<box>`; uploads start as each chunk is encoded. */
+/** One object per chunk (named by the volume: `<scale key>/<box>`); uploads start as each chunk is encoded. */
 export class ChunkObjects implements ChunkStore {
   constructor(
     private readonly store: Store,
-    private readonly scaleKey: string,
+    private readonly key: (chunk: Box) => string,
   ) {}
-
-  key(chunk: Box): string {
-    return `${this.scaleKey}/${chunkKey(chunk)}`;
-  }
 
   read(chunk: Box, maxBytes: number): Promise<Uint8Array | null> {
     return this.store.get(this.key(chunk), { maxBytes });

@@ -76,7 +76,7 @@ export class Volume {
       if (scale.sharding) {
         const sharded = new ShardedScale(this.store, scale.key, scale.sharding, gridShape(scale));
         s = { chunks: new ChunkShards(sharded, (c) => this.gridCell(mip, c)), sharded };
-      } else s = { chunks: new ChunkObjects(this.store, scale.key) };
+      } else s = { chunks: new ChunkObjects(this.store, (c) => this.chunkPath(mip, c)) };
       this.stores.set(mip, s);
     }
     return s;

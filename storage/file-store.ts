@@ -24,6 +24,7 @@ const files = new Limiter(64);
 
 export class FileStore implements Store {
   readonly root: string;
+  private realRoot?: Promise<string>;
 
   constructor(readonly url: string) {
     // file:///abs/path, file://relative/path and plain paths all name a directory.
@@ -73,7 +74,8 @@ export class FileStore implements Store {
       throw fileError(e, path);
     });
     if (real === null) return;
-    const root = await realpath(this.root).catch(() => this.root);
+    // The root's own real path, once per store (an upload checks every object).
+    const root = await (this.realRoot ??= realpath(this.root).catch(() => this.root));
     if (real !== root && !real.startsWith(root + sep)) throw new InvalidInput(`${path} is a link to ${real}, outside ${root}: refused`);
   }
 

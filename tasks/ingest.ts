@@ -52,7 +52,8 @@ async function runIngest(task: IngestTask, ctx: TaskContext) {
   let written = 0;
   // A level's writes go on while the next level is computed.
   const writes: Promise<void>[] = [];
-  for (const level of pyramidFrom(info, build.box)) {
+  const levels = pyramidFrom(info, build.box);
+  for (const [k, level] of levels.entries()) {
     if (level.mip > 0) {
       // Downsample everything we hold; only the completed region's chunks are written.
       const f = downsampleFactor(info, level.mip);
@@ -65,7 +66,7 @@ async function runIngest(task: IngestTask, ctx: TaskContext) {
     write.catch(() => {}); // (reported below)
     writes.push(write);
     written += level.chunks.length;
-    data = volume.storedValues(level.mip, level.chunks, data, dataBox);
+    if (k + 1 < levels.length) data = volume.storedValues(level.mip, level.chunks, data, dataBox);
   }
   await Promise.all(writes);
   return { kind: 'ingest', voxels: voxelCount(build.box), chunksWritten: written };

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { listAll } from '../storage/store.js';
 import { describe, expect, it } from 'vitest';
 import { box } from '../common/box.js';
@@ -21,6 +19,7 @@ import { DEFAULT_CONFIG } from '../runtime/config.js';
 import { createTaskPool } from '../runtime/pool.js';
 import { runPlan } from '../queue/local/run.js';
 import { synthesize } from '../demo/synthetic.js';
+import { runDigest } from './cli.js';
 
 // Whether a WebGPU adapter opens here (then released: the workers open their own).
 const gpuHere = (await gpuKernelsForTests()) !== undefined;
@@ -183,12 +182,7 @@ describe('the worker pool runs the demo end to end', () => {
 });
 
 describe('CLI', () => {
-  const cli = join(__dirname, '..', 'dist', 'cli', 'main.js');
-  const run = (args: string[]) =>
-    promisify(execFile)(process.execPath, [cli, ...args]).then(
-      (r) => ({ code: 0, ...r }),
-      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-    );
+  const run = runDigest;
 
   it('plans and runs a downsample from the command line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'digest-cli-'));

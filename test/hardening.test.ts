@@ -1,10 +1,9 @@
 // The findings of the attack on digest's edges (issue 10), one describe per finding: each test
 // reproduces what went wrong and checks what happens now.
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
@@ -23,8 +22,8 @@ import { runTask } from '../tasks/registry.js';
 import { listPlan } from '../tasks/plan/format.js';
 import { GcsTestServer } from './gcs-server.js';
 import { serveDirectory } from '../server/files.js';
+import { runDigest, tmpDir } from './cli.js';
 
-const cli = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const dist = join(__dirname, '..', 'dist');
 const gcs = new GcsTestServer();
 let endpoint = '';
@@ -38,22 +37,10 @@ afterAll(async () => {
   await gcs.stop();
 });
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-async function digest(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const t0 = Date.now();
-  const r = await promisify(execFile)(process.execPath, [cli, ...args], { env: { ...process.env, STORAGE_EMULATOR_HOST: endpoint, ...env } }).then(
-    (o) => ({ code: 0, ...o }),
-    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-  );
-  return { ...r, seconds: (Date.now() - t0) / 1000 };
-}
+/** The CLI against the GCS test server. */
+const digest = (args: string[], env: Record<string, string> = {}) => runDigest(args, { STORAGE_EMULATOR_HOST: endpoint, ...env });
 
-const tmp = (name: string) => mkdtemp(join(tmpdir(), `digest-${name}-`));
+const tmp = tmpDir;
 
 async function imageLayer(url: string, size: [number, number, number] = [32, 32, 16], encoding: 'raw' | 'jpeg' | 'png' = 'raw'): Promise<Volume> {
   const volume = await Volume.create(

@@ -2,8 +2,8 @@
 // reproduces what went wrong and checks what happens now.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -31,22 +31,11 @@ import { AddressInfo } from 'node:net';
 import { mappingKey } from '../tasks/agglomerate.js';
 import { runTask } from '../tasks/registry.js';
 import { ProgressStore } from '../queue/progress/store.js';
+import { runDigest, tmpDir } from './cli.js';
 
-const cli = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const dist = join(__dirname, '..', 'dist');
-const tmp = (name: string) => mkdtemp(join(tmpdir(), `digest-${name}-`));
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function digest(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return promisify(execFile)(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }).then(
-    (o) => ({ code: 0, ...o }),
-    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
-  );
-}
+const tmp = tmpDir;
+const digest = runDigest;
 
 /** Writes `data` ([x, y, z] x-fastest over `size`) as npz build chunks of `step` under `dir`. */
 async function writeBuild(dir: string, data: TypedArray, size: Vec3, step: Vec3): Promise<void> {
