@@ -1,43 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/reference.js';
-import { agglomerate, decodeMapping, encodeMapping } from './agglomerate.js';
-import { GraphEdge } from './mean-graph.js';
+import { bruteForceAgglomeration } from '../test/reference-agglomeration.js';
+import { agglomerate, decodeMapping, encodeMapping, GraphEdge } from './agglomerate.js';
 
 const edge = (a: number, b: number, sum: number, count: number): GraphEdge => ({ a: BigInt(a), b: BigInt(b), sum, count });
 /** Region id of every label 1..n under `mapping`. */
 const regions = (mapping: Map<bigint, bigint>, n: number) => Array.from({ length: n }, (_, i) => Number(mapping.get(BigInt(i + 1)) ?? BigInt(i + 1)));
-
-/**
- * Independent reference: regions as sets of labels; each step recomputes, from the original edges,
- * the mean between every pair of touching regions, merges the best (highest mean, then smaller
- * region ids) while it is above 1 - t, names each region by its smallest label.
- */
-function bruteForce(edges: GraphEdge[], t: number): Map<bigint, bigint> {
-  const regionOf = new Map<bigint, bigint>();
-  const labels = new Set(edges.flatMap((e) => [e.a, e.b]));
-  for (const l of labels) regionOf.set(l, l);
-  for (;;) {
-    const between = new Map<string, { a: bigint; b: bigint; sum: number; count: number }>();
-    for (const e of edges) {
-      const [ra, rb] = [regionOf.get(e.a)!, regionOf.get(e.b)!];
-      if (ra === rb) continue;
-      const [a, b] = ra < rb ? [ra, rb] : [rb, ra];
-      const k = `${a},${b}`;
-      const x = between.get(k) ?? { a, b, sum: 0, count: 0 };
-      x.sum += e.sum;
-      x.count += e.count;
-      between.set(k, x);
-    }
-    let best: { a: bigint; b: bigint; mean: number } | undefined;
-    for (const x of between.values()) {
-      const mean = x.sum / x.count;
-      if (!best || mean > best.mean || (mean === best.mean && (x.a < best.a || (x.a === best.a && x.b < best.b)))) best = { a: x.a, b: x.b, mean };
-    }
-    if (!best || !(best.mean > 1 - t)) break;
-    for (const [l, r] of regionOf) if (r === best.b) regionOf.set(l, best.a);
-  }
-  return new Map([...regionOf].filter(([l, r]) => l !== r));
-}
 
 describe('mean-affinity agglomeration', () => {
   it('merges a chain strongest first, recomputing combined means, and stops below the threshold', () => {
@@ -45,7 +13,7 @@ describe('mean-affinity agglomeration', () => {
     // {1,2}-{3,4} has (0.7 + 1.5) / 4 = 0.55.
     const edges = [edge(1, 2, 0.9, 1), edge(2, 3, 0.7, 1), edge(3, 4, 0.95, 1), edge(1, 3, 1.5, 3)];
     expect(regions(agglomerate(edges, 0.2).mapping, 4)).toEqual([1, 1, 3, 3]); // merges above 0.8
-    expect(agglomerate(edges, 0.2).mergeMeans).toEqual([0.95, 0.9]);
+    expect(agglomerate(edges, 0.2).merges).toBe(2);
     expect(regions(agglomerate(edges, 0.46).mapping, 4)).toEqual([1, 1, 1, 1]); // 0.55 > 0.54
     expect(regions(agglomerate(edges, 0.44).mapping, 4)).toEqual([1, 1, 3, 3]); // 0.55 < 0.56
     expect(regions(agglomerate(edges, 0).mapping, 4)).toEqual([1, 2, 3, 4]);
@@ -53,10 +21,11 @@ describe('mean-affinity agglomeration', () => {
   });
 
   it('does not merge an edge whose mean is exactly 1 - t, and merges it just past', () => {
-    const edges = [edge(5, 9, 1.6, 2)]; // mean 0.8 = 1 - 0.2 in float64
-    expect(1 - 0.2).toBe(1.6 / 2);
-    expect(agglomerate(edges, 0.2).mapping.size).toBe(0);
-    expect([...agglomerate(edges, 0.2000001).mapping]).toEqual([[9n, 5n]]);
+    const edges = [edge(5, 9, 1.5, 2)]; // mean 0.75 = 1 - 0.25 exactly
+    expect(agglomerate(edges, 0.25).mapping.size).toBe(0);
+    expect([...agglomerate(edges, 0.2500001).mapping]).toEqual([[9n, 5n]]);
+    // 1 - 0.2 is a float64 a little below 0.8; a sum of 1.6 in units of 2^-32 a little above: exact comparison merges it.
+    expect([...agglomerate([edge(5, 9, 1.6, 2)], 0.2).mapping]).toEqual([[9n, 5n]]);
   });
 
   it('breaks ties by the smaller labels, whatever the input order', () => {
@@ -65,6 +34,29 @@ describe('mean-affinity agglomeration', () => {
     const r = agglomerate(edges, 0.5);
     expect(regions(r.mapping, 4)).toEqual([1, 1, 1, 1]);
     expect(agglomerate([...edges].reverse(), 0.5).mapping).toEqual(r.mapping);
+  });
+
+  it("gives a combined edge the smaller of its parts' tie keys", () => {
+    // 3-5 merges first; {3,5}-1 (0.5, parts 1-3 and 1-5) then ties 1-4 (0.5). Its key is (1,3), before
+    // (1,4): 1 joins {3,5}, and {1,3,5}-4 is (0.5 + 0.1) / 2 = 0.3, below 0.45. (With the larger key,
+    // (1,5), 1 would join 4 instead.)
+    const edges = [edge(3, 5, 0.9, 1), edge(1, 3, 0.5, 1), edge(1, 5, 0.5, 1), edge(1, 4, 0.5, 1), edge(4, 5, 0.1, 1)];
+    expect(regions(agglomerate(edges, 0.55).mapping, 5)).toEqual([1, 2, 1, 4, 1]);
+  });
+
+  it('compares means exactly: sums of float32 affinities in any order give one answer', () => {
+    // 0.1 + 0.2 + 0.3 in float64 depends on the order; in units of 2^-32 it does not. Two edges whose
+    // float64 sums differ in the last bit have equal exact means and tie: the smaller labels win.
+    const f = (x: number) => Math.fround(x);
+    const units = (xs: number[]) => xs.reduce((s, x) => s + Math.round(x * 2 ** 32), 0) / 2 ** 32;
+    const a = units([f(0.1), f(0.2), f(0.3)]),
+      b = units([f(0.3), f(0.2), f(0.1)]);
+    expect(a).toBe(b);
+    const edges = [edge(7, 8, b, 3), edge(1, 2, a, 3)];
+    expect([...agglomerate(edges, 0.9).mapping]).toEqual([
+      [2n, 1n],
+      [8n, 7n],
+    ]);
   });
 
   it('equals an independent brute-force agglomeration on random graphs', () => {
@@ -79,11 +71,12 @@ describe('mean-affinity agglomeration', () => {
         if (a === b || seen.has(`${Math.min(a, b)},${Math.max(a, b)}`)) continue;
         seen.add(`${Math.min(a, b)},${Math.max(a, b)}`);
         const count = 1 + Math.floor(random() * 5);
-        // Affinities in eighths, so that ties happen and every sum is exact in float64 whatever the
-        // order of the additions (the brute force adds them in another order than the heap).
-        edges.push(edge(a + 2 ** 33, b + 2 ** 33, (count * Math.floor(random() * 9)) / 8, count));
+        // Sums in eighths (ties happen) or in any units of 2^-32 (exact either way).
+        const sum = trial % 2 ? (count * Math.floor(random() * 9)) / 8 : Math.floor(random() * count * 2 ** 32) / 2 ** 32;
+        edges.push(edge(a + 2 ** 33, b + 2 ** 33, sum, count));
       }
-      for (const t of [0.1, 0.3, 0.5, 0.8]) expect(agglomerate(edges, t).mapping, `trial ${trial} t ${t}`).toEqual(bruteForce(edges, t));
+      const exact = edges.map((e) => ({ a: e.a < e.b ? e.a : e.b, b: e.a < e.b ? e.b : e.a, units: BigInt(e.sum * 2 ** 32), count: BigInt(e.count) }));
+      for (const t of [0, 0.1, 0.3, 0.5, 0.8, 1]) expect(agglomerate(edges, t).mapping, `trial ${trial} t ${t}`).toEqual(bruteForceAgglomeration(exact, t));
     }
   });
 

@@ -1,173 +1,463 @@
-// Mean-affinity agglomeration of a region graph (the MeanGraph reducer's graph of watershed labels),
-// as waterz does with its default scoring function OneMinus<MeanAffinity>: regions merge
-// hierarchically, the pair with the highest mean affinity first; when two regions merge, their edges
-// to a common neighbour combine by adding sums and counts (so a mean is always over every voxel edge
-// between the two regions). A threshold t (the seed's "segmentation_0.2") merges while
-// 1 - mean < t, that is while mean > 1 - t, with 1 - t computed once in float64: an edge whose mean
-// equals 1 - t exactly does not merge (waterz stops at score >= threshold).
-// Deterministic: ties go to the pair with the smaller labels; a region is named by its smallest label.
+// Mean-affinity agglomeration of a region graph, as waterz does with OneMinus<MeanAffinity>: the
+// pair of regions with the highest mean affinity merges first; when two regions merge, their edges
+// to a common neighbour combine (sums and counts add, so a mean is always over every voxel edge
+// between the two regions). Threshold t merges while the mean is above 1 - t (1 - t computed once in
+// float64); a mean equal to it does not merge.
+//
+// The order of edges is a total order that merges preserve, so that agglomerating block by block
+// (abiss's method; Lu, Zlateski and Seung 2017) gives exactly the single-task result:
+// - higher exact mean first: sums are exact (region-graph.ts), means compared as exact rationals;
+// - then the smaller tie key, compared as (a, b): an original edge's tie key is its label pair, a
+//   combined edge's the smaller of its parts' keys.
+// A merge never makes an edge better than the better of its parts (a combined mean lies between its
+// parts' means; when equal, it takes the better key), so the order is reducible: the same merges
+// happen whatever order mutual-best pairs are taken in, which is all that a block can see.
+//
+// agglomerateBlock runs one block. Regions that touch the block's faces (faces bits) may have edges
+// the block cannot see: they never merge here ("frozen"). A region whose best edge goes to a frozen
+// or stuck region cannot merge here either ("stuck": its best edge stays best, as no merge makes an
+// edge better). The block passes up its frozen and stuck regions and the edges between them; the
+// others are final (every edge at or below 1 - t; no merge can raise one) and are dropped.
 import { CorruptData, InvalidInput } from '../common/errors.js';
-import { GraphEdge } from './mean-graph.js';
+import { emptyEdges, emptyRegions, EdgeList, NameSection, RegionGraph, UNITS_PER_AFFINITY } from './region-graph.js';
 
-interface Edge {
+export interface BlockChild {
+  graph: RegionGraph;
+  /** The child's faces that lie on the block's faces (FACE_BITS); its other faces are inside the block. */
+  outer: number;
+  /** Names the child's section in the block's name table. */
+  key: bigint;
+}
+
+export interface BlockResult {
+  /** What the parent needs: frozen and stuck regions and the edges between them. */
+  graph: RegionGraph;
+  /** Per child, each of its regions (chunk graphs: those inside the chunk) and the region it is in now. */
+  names: NameSection[];
+  merges: number;
+}
+
+const FROZEN = 1,
+  STUCK = 2;
+
+/** Agglomerates one block of children (chunk graphs, or the block graphs of the level below) at `threshold`. */
+export function agglomerateBlock(children: BlockChild[], threshold: number): BlockResult {
+  if (!(threshold >= 0 && threshold <= 1)) throw new InvalidInput(`agglomeration threshold ${threshold} is not in [0, 1]`);
+  const labels = regionLabels(children);
+  const n = labels.length;
+  if (n > 94_000_000) throw new InvalidInput(`agglomeration block: ${n} regions are too many for one block; use smaller blocks`);
+  const finder = labelFinder(labels);
+  const state = new Uint8Array(n);
+  const faces = new Uint8Array(n);
+  for (const child of children) {
+    const r = child.graph.regions;
+    for (let i = 0; i < r.length; i++) faces[finder(r.label[i], 'region')] |= r.faces[i] & child.outer;
+  }
+  for (let i = 0; i < n; i++) if (faces[i]) state[i] = FROZEN;
+  const g = new Graph(n, 1 - threshold);
+  g.load(children, finder);
+  const merges = g.run(state);
+  return { graph: g.remaining(labels, state, faces), names: nameSections(children, labels, g), merges };
+}
+
+/** Every region label of the children, ascending, once. */
+function regionLabels(children: BlockChild[]): BigUint64Array {
+  const all = new BigUint64Array(children.reduce((s, c) => s + c.graph.regions.length, 0));
+  let k = 0;
+  for (const c of children) {
+    all.set(c.graph.regions.label, k);
+    k += c.graph.regions.length;
+  }
+  all.sort();
+  let m = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[m - 1]) all[m++] = all[i];
+  return all.slice(0, m);
+}
+
+/** Index of a label in the ascending `labels` (binary search on 32-bit halves: no bigint per step). */
+function labelFinder(labels: BigUint64Array): (label: bigint, what: string) => number {
+  const words = new Uint32Array(labels.buffer, labels.byteOffset, 2 * labels.length);
+  return (label, what) => {
+    const lo = Number(label & 0xffffffffn),
+      hi = Number(label >> 32n);
+    let l = 0,
+      r = labels.length - 1;
+    while (l <= r) {
+      const m = (l + r) >> 1;
+      const mh = words[2 * m + 1],
+        ml = words[2 * m];
+      if (mh === hi && ml === lo) return m;
+      if (mh < hi || (mh === hi && ml < lo)) l = m + 1;
+      else r = m - 1;
+    }
+    throw new CorruptData(`agglomeration block: ${what} label ${label} is in an edge but in no region list of the block's inputs`);
+  };
+}
+
+/** Splits uint64 labels into 32-bit halves for fast comparison of tie keys. */
+function halves(x: bigint): [number, number] {
+  return [Number(x >> 32n), Number(x & 0xffffffffn)];
+}
+
+/** Growable typed arrays of edges between region indices, their exact sums, tie keys and a heap. */
+class Graph {
+  size = 0;
+  u = new Int32Array(16);
+  v = new Int32Array(16);
+  whole = new Float64Array(16);
+  fraction = new Float64Array(16);
+  count = new Float64Array(16);
+  mean = new Float64Array(16);
+  tie = new Uint32Array(64); // a hi, a lo, b hi, b lo
+  alive = new Uint8Array(16);
+  adjacency: (Map<number, number> | undefined)[];
+  parent: Int32Array;
+  /** A root's name: the smallest region index in it (indices follow label order). */
+  name: Int32Array;
+  heap = new Int32Array(16);
+  heapSize = 0;
+  private readonly floorExact: { mantissa: bigint; exponent: number };
+
+  constructor(
+    readonly n: number,
+    readonly floor: number,
+  ) {
+    this.adjacency = new Array(n);
+    this.parent = Int32Array.from({ length: n }, (_, i) => i);
+    this.name = Int32Array.from({ length: n }, (_, i) => i);
+    this.floorExact = exactDouble(floor);
+  }
+
+  private grow(): void {
+    const cap = this.u.length * 2;
+    const more = <T extends Int32Array | Float64Array | Uint8Array | Uint32Array>(a: T, k = 1): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap * k);
+      b.set(a);
+      return b;
+    };
+    this.u = more(this.u);
+    this.v = more(this.v);
+    this.whole = more(this.whole);
+    this.fraction = more(this.fraction);
+    this.count = more(this.count);
+    this.mean = more(this.mean);
+    this.tie = more(this.tie, 4);
+    this.alive = more(this.alive);
+  }
+
+  private add(u: number, v: number, whole: number, fraction: number, count: number, t0: number, t1: number, t2: number, t3: number): number {
+    if (this.size === this.u.length) this.grow();
+    const e = this.size++;
+    this.u[e] = u;
+    this.v[e] = v;
+    this.whole[e] = whole;
+    this.fraction[e] = fraction;
+    this.count[e] = count;
+    this.mean[e] = (whole + fraction / UNITS_PER_AFFINITY) / count;
+    this.tie[4 * e] = t0;
+    this.tie[4 * e + 1] = t1;
+    this.tie[4 * e + 2] = t2;
+    this.tie[4 * e + 3] = t3;
+    this.alive[e] = 1;
+    return e;
+  }
+
+  /** An edge from the sums of e and f, with the smaller of their tie keys. */
+  private combine(u: number, v: number, e: number, f: number): number {
+    let fraction = this.fraction[e] + this.fraction[f],
+      whole = this.whole[e] + this.whole[f];
+    if (fraction >= UNITS_PER_AFFINITY) {
+      fraction -= UNITS_PER_AFFINITY;
+      whole += 1;
+    }
+    const t = this.tie;
+    const k = tieBefore(t, e, f) ? e : f;
+    return this.add(u, v, whole, fraction, this.count[e] + this.count[f], t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]);
+  }
+
+  load(children: BlockChild[], find: (label: bigint, what: string) => number): void {
+    for (const child of children) {
+      const e = child.graph.edges;
+      for (let i = 0; i < e.length; i++) {
+        let p = find(e.a[i], 'edge'),
+          q = find(e.b[i], 'edge');
+        if (p > q) [p, q] = [q, p];
+        const [a0, a1] = halves(e.tieA[i]),
+          [b0, b1] = halves(e.tieB[i]);
+        const map = (this.adjacency[p] ??= new Map());
+        const have = map.get(q);
+        const x = this.add(p, q, e.whole[i], e.fraction[i], e.count[i], a0, a1, b0, b1);
+        if (have === undefined) {
+          map.set(q, x);
+          (this.adjacency[q] ??= new Map()).set(p, x);
+        } else {
+          // The same pair from two children: partial sums of one edge (voxel edges owned by each).
+          const y = this.combine(p, q, have, x);
+          this.alive[have] = this.alive[x] = 0;
+          map.set(q, y);
+          this.adjacency[q]!.set(p, y);
+        }
+      }
+    }
+    for (let e = 0; e < this.size; e++) if (this.alive[e]) this.push(e);
+  }
+
+  /** Whether edge e comes before edge f in the order (exact mean, then tie key). */
+  private before(e: number, f: number): boolean {
+    const me = this.mean[e],
+      mf = this.mean[f];
+    // The float64 means are within a few ulps of the exact ones: apart by more, their order is the exact order.
+    if (Math.abs(me - mf) > 1e-12 * Math.max(me, mf)) return me > mf;
+    const c = this.compareExact(e, f);
+    if (c !== 0) return c > 0;
+    return tieBefore(this.tie, e, f);
+  }
+
+  /** Sign of mean(e) - mean(f), exactly: sum_e * count_f against sum_f * count_e in integers. */
+  private compareExact(e: number, f: number): number {
+    const se = (BigInt(this.whole[e]) << 32n) + BigInt(this.fraction[e]),
+      sf = (BigInt(this.whole[f]) << 32n) + BigInt(this.fraction[f]);
+    const l = se * BigInt(this.count[f]),
+      r = sf * BigInt(this.count[e]);
+    return l > r ? 1 : l < r ? -1 : 0;
+  }
+
+  /** Whether mean(e) > floor, exactly. */
+  private aboveFloor(e: number): boolean {
+    const m = this.mean[e];
+    if (Math.abs(m - this.floor) > 1e-12 * Math.max(m, this.floor)) return m > this.floor;
+    // sum / 2^32 / count > mantissa * 2^exponent  <=>  sum * 2^-(32 + exponent) > count * mantissa
+    const sum = (BigInt(this.whole[e]) << 32n) + BigInt(this.fraction[e]);
+    const rhs = BigInt(this.count[e]) * this.floorExact.mantissa;
+    const shift = -(32 + this.floorExact.exponent);
+    return shift >= 0 ? sum << BigInt(shift) > rhs : sum > rhs << BigInt(-shift);
+  }
+
+  private push(e: number): void {
+    if (this.heapSize === this.heap.length) {
+      const h = new Int32Array(this.heap.length * 2);
+      h.set(this.heap);
+      this.heap = h;
+    }
+    const h = this.heap;
+    let i = this.heapSize++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(e, h[p])) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  private pop(): number {
+    const h = this.heap;
+    const top = h[0];
+    const last = h[--this.heapSize];
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= this.heapSize) break;
+      const c = l + 1 < this.heapSize && this.before(h[l + 1], h[l]) ? l + 1 : l;
+      if (!this.before(h[c], last)) break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = last;
+    return top;
+  }
+
+  /** Best edge first: merge where both regions are free; mark both stuck where either is not. */
+  run(state: Uint8Array): number {
+    let merges = 0;
+    while (this.heapSize > 0) {
+      const e = this.pop();
+      if (!this.alive[e]) continue;
+      if (!this.aboveFloor(e)) break;
+      const p = this.u[e],
+        q = this.v[e];
+      if (state[p] || state[q]) {
+        if (!state[p]) state[p] = STUCK;
+        if (!state[q]) state[q] = STUCK;
+        continue;
+      }
+      this.merge(e, p, q);
+      merges++;
+    }
+    return merges;
+  }
+
+  private merge(e: number, p: number, q: number): void {
+    const ap = this.adjacency[p]!,
+      aq = this.adjacency[q]!;
+    const [big, small] = ap.size >= aq.size ? [p, q] : [q, p];
+    const bigAdj = this.adjacency[big]!,
+      smallAdj = this.adjacency[small]!;
+    this.parent[small] = big;
+    if (this.name[small] < this.name[big]) this.name[big] = this.name[small];
+    this.alive[e] = 0;
+    bigAdj.delete(small);
+    smallAdj.delete(big);
+    for (const [other, f] of smallAdj) {
+      const otherAdj = this.adjacency[other]!;
+      otherAdj.delete(small);
+      const g = bigAdj.get(other);
+      if (g === undefined) {
+        // The edge moves to the merged region unchanged: its place in the heap stays right.
+        if (this.u[f] === small) this.u[f] = big;
+        else this.v[f] = big;
+        bigAdj.set(other, f);
+        otherAdj.set(big, f);
+      } else {
+        const h = this.combine(big, other, f, g);
+        this.alive[f] = this.alive[g] = 0;
+        bigAdj.set(other, h);
+        otherAdj.set(big, h);
+        this.push(h);
+      }
+    }
+    this.adjacency[small] = undefined;
+  }
+
+  find(x: number): number {
+    let r = x;
+    while (this.parent[r] !== r) r = this.parent[r];
+    while (this.parent[x] !== r) {
+      const next = this.parent[x];
+      this.parent[x] = r;
+      x = next;
+    }
+    return r;
+  }
+
+  /** The frozen and stuck regions (named), and the live edges between them, sorted. */
+  remaining(labels: BigUint64Array, state: Uint8Array, faces: Uint8Array): RegionGraph {
+    const kept: number[] = [];
+    for (let i = 0; i < this.n; i++) if (this.parent[i] === i && state[i]) kept.push(i);
+    kept.sort((x, y) => this.name[x] - this.name[y]);
+    const regions = emptyRegions(kept.length);
+    kept.forEach((r, i) => {
+      regions.label[i] = labels[this.name[r]];
+      regions.faces[i] = state[r] === FROZEN ? faces[r] : 0;
+      regions.inside[i] = 1;
+    });
+    const list: number[] = [];
+    for (let e = 0; e < this.size; e++) if (this.alive[e] && state[this.u[e]] && state[this.v[e]]) list.push(e);
+    const ends = (e: number): [number, number] => {
+      const x = this.name[this.u[e]],
+        y = this.name[this.v[e]];
+      return x < y ? [x, y] : [y, x];
+    };
+    list.sort((e, f) => {
+      const [a, b] = ends(e),
+        [c, d] = ends(f);
+      return a - c || b - d;
+    });
+    const edges: EdgeList = emptyEdges(list.length);
+    const t = this.tie;
+    list.forEach((e, i) => {
+      const [a, b] = ends(e);
+      edges.a[i] = labels[a];
+      edges.b[i] = labels[b];
+      edges.whole[i] = this.whole[e];
+      edges.fraction[i] = this.fraction[e];
+      edges.count[i] = this.count[e];
+      edges.tieA[i] = (BigInt(t[4 * e]) << 32n) | BigInt(t[4 * e + 1]);
+      edges.tieB[i] = (BigInt(t[4 * e + 2]) << 32n) | BigInt(t[4 * e + 3]);
+    });
+    return { kind: 'block', edges, regions };
+  }
+}
+
+/** Whether tie key of e is before that of f: (a hi, a lo, b hi, b lo) lexicographically. */
+function tieBefore(t: Uint32Array, e: number, f: number): boolean {
+  for (let k = 0; k < 4; k++) {
+    const x = t[4 * e + k],
+      y = t[4 * f + k];
+    if (x !== y) return x < y;
+  }
+  return false;
+}
+
+/** A finite double as mantissa * 2^exponent, exactly. */
+function exactDouble(x: number): { mantissa: bigint; exponent: number } {
+  if (x === 0) return { mantissa: 0n, exponent: 0 };
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  return biased === 0 ? { mantissa: fraction, exponent: -1074 } : { mantissa: fraction | (1n << 52n), exponent: biased - 1075 };
+}
+
+function nameSections(children: BlockChild[], labels: BigUint64Array, g: Graph): NameSection[] {
+  const find = labelFinder(labels);
+  return children.map((child) => {
+    const r = child.graph.regions;
+    const named: number[] = [];
+    for (let i = 0; i < r.length; i++) if (r.inside[i]) named.push(i);
+    const from = new BigUint64Array(named.length),
+      to = new BigUint64Array(named.length);
+    named.forEach((i, k) => {
+      from[k] = r.label[i];
+      to[k] = labels[g.name[g.find(find(r.label[i], 'region'))]];
+    });
+    return { key: child.key, from, to };
+  });
+}
+
+// ---- the whole graph in one block, and the mapping values
+
+export interface GraphEdge {
+  a: bigint;
+  b: bigint;
+  /** The affinity sum; exact when a multiple of 2^-32 (else rounded to one). */
   sum: number;
   count: number;
 }
-/**
- * A candidate merge: regions held at union-find roots ra, rb, named a < b by their smallest ids
- * (ids are indices into the sorted labels, so id order is label order).
- */
-interface Entry {
-  mean: number;
-  a: number;
-  b: number;
-  ra: number;
-  rb: number;
-}
 
-/** Heap order: higher mean first, then smaller a, then smaller b. */
-function before(x: Entry, y: Entry): boolean {
-  if (x.mean !== y.mean) return x.mean > y.mean;
-  if (x.a !== y.a) return x.a < y.a;
-  return x.b < y.b;
-}
-
-class Heap {
-  private items: Entry[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  push(e: Entry): void {
-    const h = this.items;
-    h.push(e);
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-  peek(): Entry | undefined {
-    return this.items[0];
-  }
-  pop(): Entry | undefined {
-    const h = this.items;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1,
-          r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
+/** A chunk graph of these edges whose regions (every label in them) lie whole inside it. */
+export function wholeGraph(edges: GraphEdge[]): RegionGraph {
+  const sorted = edges
+    .map((e) => (e.a < e.b ? e : { ...e, a: e.b, b: e.a }))
+    .sort((p, q) => (p.a < q.a ? -1 : p.a > q.a ? 1 : p.b < q.b ? -1 : p.b > q.b ? 1 : 0));
+  const list = emptyEdges(sorted.length);
+  sorted.forEach((e, i) => {
+    if (e.a === e.b || e.a === 0n) throw new CorruptData(`region graph edge ${e.a}-${e.b}: an edge joins two different non-zero labels`);
+    if (i > 0 && sorted[i - 1].a === e.a && sorted[i - 1].b === e.b) throw new CorruptData(`region graph edge ${e.a}-${e.b} appears twice`);
+    const units = Math.round(e.sum * UNITS_PER_AFFINITY);
+    list.a[i] = list.tieA[i] = e.a;
+    list.b[i] = list.tieB[i] = e.b;
+    list.whole[i] = Math.floor(units / UNITS_PER_AFFINITY);
+    list.fraction[i] = units - list.whole[i] * UNITS_PER_AFFINITY;
+    list.count[i] = e.count;
+  });
+  const labels = [...new Set(sorted.flatMap((e) => [e.a, e.b]))].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  const regions = emptyRegions(labels.length);
+  labels.forEach((l, i) => {
+    regions.label[i] = l;
+    regions.inside[i] = 1;
+  });
+  return { kind: 'chunk', edges: list, regions };
 }
 
 export interface Agglomeration {
   /** label -> region id (its smallest label), for every label whose region id differs from it. */
   mapping: Map<bigint, bigint>;
   merges: number;
-  /** The means at which merges happened, in order (non-increasing). */
-  mergeMeans: number[];
 }
 
-/** Agglomerates `edges` (pairs of distinct non-zero labels; a pair at most once) at threshold `t`. */
+/** Agglomerates a whole graph in one block (every region complete). */
 export function agglomerate(edges: GraphEdge[], threshold: number): Agglomeration {
-  if (!(threshold >= 0 && threshold <= 1)) throw new InvalidInput(`agglomeration threshold ${threshold} is not in [0, 1]`);
-  const floor = 1 - threshold;
-  // Labels renumbered to dense ids in label order (numbers are far cheaper keys than bigints).
-  const labels = [...new Set(edges.flatMap((e) => [e.a, e.b]))].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-  const idOf = new Map<bigint, number>(labels.map((l, i) => [l, i]));
-  const adjacency: Map<number, Edge>[] = labels.map(() => new Map());
-  const heap = new Heap();
-  for (const e of edges) {
-    if (e.a === e.b || e.a === 0n || e.b === 0n) throw new CorruptData(`region graph edge ${e.a}-${e.b}: an edge joins two different non-zero labels`);
-    const [a, b] = [idOf.get(e.a)!, idOf.get(e.b)!].sort((x, y) => x - y);
-    if (adjacency[a].has(b)) throw new CorruptData(`region graph edge ${labels[a]}-${labels[b]} appears twice`);
-    const edge = { sum: e.sum, count: e.count };
-    adjacency[a].set(b, edge);
-    adjacency[b].set(a, edge);
-    heap.push({ mean: e.sum / e.count, a, b, ra: a, rb: b });
-  }
-  // Union-find over ids. A region's data (its edges) live at its root, which is the member whose
-  // adjacency was larger at each merge (merging costs the smaller side); its name is its smallest id.
-  const parent = Int32Array.from(labels, (_, i) => i);
-  const name = Int32Array.from(labels, (_, i) => i);
-  const find = (x: number): number => {
-    let r = x;
-    while (parent[r] !== r) r = parent[r];
-    while (parent[x] !== r) {
-      const next = parent[x];
-      parent[x] = r;
-      x = next;
-    }
-    return r;
-  };
-  const entry = (mean: number, r1: number, r2: number): Entry =>
-    name[r1] < name[r2] ? { mean, a: name[r1], b: name[r2], ra: r1, rb: r2 } : { mean, a: name[r2], b: name[r1], ra: r2, rb: r1 };
-  const mergeMeans: number[] = [];
-  // An entry is dead when a region merged since (not a root) or the edge combined since (another
-  // mean); it is misnamed when a region took a smaller name since: its place among equal means may
-  // then be too late, so every entry of the best mean is gathered and renamed before choosing.
-  const live = (x: Entry) => {
-    const edge = parent[x.ra] === x.ra && parent[x.rb] === x.rb ? adjacency[x.ra].get(x.rb) : undefined;
-    return edge !== undefined && edge.sum / edge.count === x.mean;
-  };
-  while (heap.size > 0) {
-    let top = heap.pop()!;
-    if (!live(top)) continue;
-    if (!(top.mean > floor)) break;
-    const ties: Entry[] = [];
-    while (heap.size > 0 && heap.peek()!.mean === top.mean) {
-      const x = heap.pop()!;
-      if (live(x)) ties.push(x);
-    }
-    if (ties.length > 0 || name[top.ra] !== top.a || name[top.rb] !== top.b) {
-      const all = [top, ...ties].map((x) => entry(x.mean, x.ra, x.rb));
-      all.sort((x, y) => (before(x, y) ? -1 : before(y, x) ? 1 : 0));
-      top = all[0];
-      for (const x of all.slice(1)) heap.push(x);
-    }
-    const { ra, rb } = top;
-    const [big, small] = adjacency[ra].size >= adjacency[rb].size ? [ra, rb] : [rb, ra];
-    parent[small] = big;
-    if (name[small] < name[big]) name[big] = name[small];
-    mergeMeans.push(top.mean);
-    const bigAdj = adjacency[big],
-      smallAdj = adjacency[small];
-    bigAdj.delete(small);
-    smallAdj.delete(big);
-    for (const [n, e] of smallAdj) {
-      const nAdj = adjacency[n];
-      nAdj.delete(small);
-      const existing = bigAdj.get(n);
-      const combined = existing ? { sum: existing.sum + e.sum, count: existing.count + e.count } : e;
-      bigAdj.set(n, combined);
-      nAdj.set(big, combined);
-      // A new entry for each edge from the smaller side (its root or mean changed); the region's
-      // other edges keep theirs, renamed when they reach the top.
-      heap.push(entry(combined.sum / combined.count, big, n));
-    }
-    adjacency[small] = new Map();
-  }
+  const result = agglomerateBlock([{ graph: wholeGraph(edges), outer: 0, key: 0n }], threshold);
   const mapping = new Map<bigint, bigint>();
-  for (let i = 0; i < labels.length; i++) {
-    const r = name[find(i)];
-    if (r !== i) mapping.set(labels[i], labels[r]);
-  }
-  return { mapping, merges: mergeMeans.length, mergeMeans };
+  const [names] = result.names;
+  for (let i = 0; i < names.from.length; i++) if (names.to[i] !== names.from[i]) mapping.set(names.from[i], names.to[i]);
+  return { mapping, merges: result.merges };
 }
 
 /**
- * The mapping file: little-endian uint64 pairs (label, region id), sorted by label, for the labels
+ * A mapping value: little-endian uint64 pairs (label, region id), sorted by label, for the labels
  * whose region id differs from the label (every other label maps to itself).
  */
 export function encodeMapping(mapping: Map<bigint, bigint>): Uint8Array {
@@ -180,24 +470,18 @@ export function encodeMapping(mapping: Map<bigint, bigint>): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-/** The largest mapping file: a JS Map holds at most 2^24 entries, 16 bytes each here. */
-export const MAX_MAPPING_BYTES = 16 << 24;
-
 /**
- * The mapping file's pairs, checked as the writer writes them: labels increasing, every label and
- * region id non-zero (background stays background), a region id never above its label.
+ * The mapping's pairs, checked as the writer writes them: labels increasing, every label and region
+ * id non-zero (background stays background), a region id never above its label. Added to `into`.
  */
-export function decodeMapping(bytes: Uint8Array, where: string): Map<bigint, bigint> {
+export function decodeMapping(bytes: Uint8Array, where: string, into = new Map<bigint, bigint>()): Map<bigint, bigint> {
   if (bytes.length % 16 !== 0) throw new CorruptData(`${where}: ${bytes.length} bytes is not a whole number of (label, id) uint64 pairs`);
-  if (bytes.length > MAX_MAPPING_BYTES)
-    throw new CorruptData(`${where}: ${bytes.length / 16} pairs, more than the ${MAX_MAPPING_BYTES / 16} a mapping may hold`);
   const words = new BigUint64Array(bytes.slice().buffer);
-  const mapping = new Map<bigint, bigint>();
   for (let i = 0; i < words.length; i += 2) {
     if (i > 0 && words[i] <= words[i - 2]) throw new CorruptData(`${where}: labels are not in increasing order at pair ${i / 2}`);
     if (words[i + 1] === 0n || words[i + 1] >= words[i])
       throw new CorruptData(`${where}: pair ${i / 2} maps label ${words[i]} to ${words[i + 1]}; a region id is a smaller non-zero label`);
-    mapping.set(words[i], words[i + 1]);
+    into.set(words[i], words[i + 1]);
   }
-  return mapping;
+  return into;
 }

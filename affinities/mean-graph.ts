@@ -1,128 +1,162 @@
-// The mean-affinity region graph: for every pair of touching segments, the sum and the count of the
-// affinities on the voxel edges between them. Sums and counts (not means) are kept so that the graphs
-// of many chunks merge exactly: mean = sum of sums / sum of counts.
-//
-// A chunk file (one per MeanGraph task) and the merged graph share one JSON shape:
-//   {"edges": [["<a>", "<b>", sum, count], ...]}   a < b, segment ids as decimal strings (uint64),
-// sorted by (a, b); the merged graph adds the mean as a fifth member.
+// The mean-affinity region graph of one chunk (region-graph.ts has the file): for every pair of
+// touching segments, the exact sum and the count of the affinities on the voxel edges between them
+// that the chunk owns (the edges whose upper voxel, v for the edge between v and v - e_c, lies in
+// it; so each voxel edge is counted by exactly one chunk and the graphs of many chunks add up
+// exactly), and the chunk's regions: every label with voxels in it, with the faces it touches, and
+// the labels just below its low faces that its edges reach. The faces say which regions a block of
+// chunks sees whole (agglomerate.ts).
 import { Kernels } from '../kernels/backend.js';
 import { NOT_BOUNDARY } from '../kernels/affinity.js';
 import { labelOfId, renumberLabels } from '../kernels/renumber.js';
 import { Box, shapeOf } from '../common/box.js';
-import { CorruptData, InvalidInput } from '../common/errors.js';
-
-export interface GraphEdge {
-  a: bigint;
-  b: bigint;
-  sum: number;
-  count: number;
-}
+import { InvalidInput } from '../common/errors.js';
+import { affinityUnits, emptyEdges, emptyRegions, RegionGraph, UNITS_PER_AFFINITY } from './region-graph.js';
 
 export interface MeanGraphInput {
   labels: Uint32Array | BigUint64Array;
   /** 3 channels, channel-major, over the same box as the labels. */
   affinities: Float32Array;
-  /** The box of `labels` and `affinities`. */
+  /** The box of `labels` and `affinities`: the chunks and one voxel below them (inside the volume). */
   box: Box;
-  /** Only edges whose upper voxel (v, for the edge between v and v - e_c) lies here are counted. */
-  owned: Box;
+  /** The chunks to make graphs of. */
+  chunks: Box[];
+  /** The volume's bounds: faces on them touch nothing. */
+  bounds: Box;
   kernels: Kernels;
 }
 
-/** The graph of the owned edges, sorted by (a, b). */
-export async function meanGraph(input: MeanGraphInput): Promise<GraphEdge[]> {
+/** One chunk graph per chunk of `input.chunks`, in that order. */
+export async function chunkGraphs(input: MeanGraphInput): Promise<RegionGraph[]> {
   const shape = shapeOf(input.box);
-  const [sx, sy] = shape;
-  const n = sx * sy * shape[2];
-  // The kernel picks out the edges between two different non-zero labels; sums run here in float64.
   const boundary = await input.kernels.boundaryAffinities({ labels: input.labels, affinities: input.affinities, shape });
   const table = renumberLabels(input.labels);
-  const { ids } = table;
   const k = table.labels.length / table.wordsPerLabel;
   if (k * k > Number.MAX_SAFE_INTEGER) throw new InvalidInput(`mean graph: ${k} segments are too many for one box; use smaller tasks`);
-  const sums = new Map<number, { sum: number; count: number }>();
-  const lo = input.owned.start.map((v, i) => v - input.box.start[i]);
-  const hi = input.owned.stop.map((v, i) => v - input.box.start[i]);
+  return input.chunks.map((chunk) => chunkGraph(input, chunk, shape, boundary, table.ids, k, (id) => labelOfId(table, id)));
+}
+
+function chunkGraph(
+  input: MeanGraphInput,
+  chunk: Box,
+  shape: number[],
+  boundary: Float32Array,
+  ids: Uint32Array,
+  k: number,
+  labelOf: (id: number) => bigint,
+): RegionGraph {
+  const [sx, sy] = shape;
+  const n = sx * sy * shape[2];
+  const lo = chunk.start.map((v, i) => v - input.box.start[i]);
+  const hi = chunk.stop.map((v, i) => v - input.box.start[i]);
   const steps = [1, sx, sx * sy];
+  // Per pair of ids: a slot of exact sums (whole units of 2^32 carried out of the fraction).
+  const slotOf = new Map<number, number>();
+  const whole: number[] = [],
+    fraction: number[] = [],
+    count: number[] = [];
+  const faces = new Uint8Array(k),
+    inside = new Uint8Array(k),
+    reached = new Uint8Array(k);
   for (let c = 0; c < 3; c++)
     for (let z = lo[2]; z < hi[2]; z++)
       for (let y = lo[1]; y < hi[1]; y++) {
         let v = lo[0] + sx * (y + sy * z);
+        const rowShell = (c === 1 && y === lo[1]) || (c === 2 && z === lo[2]);
         for (let x = lo[0]; x < hi[0]; x++, v++) {
           const aff = boundary[c * n + v];
           if (aff === NOT_BOUNDARY) continue;
           const p = ids[v],
             q = ids[v - steps[c]];
+          // The lower voxel lies below the chunk's low face c: its label is reached across that face.
+          if (rowShell || (c === 0 && x === lo[0])) reached[q] |= 1 << c;
           const key = p < q ? p * k + q : q * k + p;
-          const entry = sums.get(key);
-          if (entry) {
-            entry.sum += aff;
-            entry.count++;
-          } else sums.set(key, { sum: aff, count: 1 });
+          let slot = slotOf.get(key);
+          if (slot === undefined) {
+            slot = whole.length;
+            slotOf.set(key, slot);
+            whole.push(0);
+            fraction.push(0);
+            count.push(0);
+          }
+          let f = fraction[slot] + affinityUnits(aff);
+          if (f >= UNITS_PER_AFFINITY) {
+            f -= UNITS_PER_AFFINITY;
+            whole[slot]++;
+          }
+          fraction[slot] = f;
+          count[slot]++;
         }
       }
+  markInside(ids, chunk, input, shape, inside, faces);
+
+  const keys = [...slotOf.keys()].sort((x, y) => x - y);
+  const edges = emptyEdges(keys.length);
   // Ids keep label order, so (id pair) order is (label pair) order.
-  return [...sums]
-    .sort((p, q) => p[0] - q[0])
-    .map(([key, { sum, count }]) => ({ a: labelOfId(table, Math.floor(key / k)), b: labelOfId(table, key % k), sum, count }));
-}
-
-/** Adds graphs edge by edge; the result is sorted by (a, b). Sums are added in the order given. */
-export function mergeGraphs(graphs: GraphEdge[][]): GraphEdge[] {
-  const merged = new Map<string, GraphEdge>();
-  for (const graph of graphs)
-    for (const e of graph) {
-      const key = `${e.a},${e.b}`;
-      const have = merged.get(key);
-      if (have) {
-        have.sum += e.sum;
-        have.count += e.count;
-      } else merged.set(key, { ...e });
-    }
-  return [...merged.values()].sort((p, q) => (p.a < q.a ? -1 : p.a > q.a ? 1 : p.b < q.b ? -1 : p.b > q.b ? 1 : 0));
-}
-
-export function encodeGraph(edges: GraphEdge[], withMean = false): Uint8Array {
-  const rows = edges.map((e) => `["${e.a}","${e.b}",${e.sum},${e.count}${withMean ? `,${e.sum / e.count}` : ''}]`);
-  return new TextEncoder().encode(`{"edges":[\n${rows.join(',\n')}\n]}\n`);
-}
-
-const MAX_LABEL = (1n << 64n) - 1n;
-
-/**
- * Parses a chunk file or the merged graph; `where` names it in errors. Anything a writer of this
- * format cannot have written is CorruptData: labels outside 1..2^64-1, a < b, sums that are not
- * finite or outside [0, count] (affinities lie in [0, 1]), counts that are not positive integers.
- */
-export function decodeGraph(bytes: Uint8Array, where: string): GraphEdge[] {
-  let raw: any;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new CorruptData(`${where}: not valid JSON (${(e as Error).message})`, { cause: e });
-  }
-  if (!raw || !Array.isArray(raw.edges)) throw new CorruptData(`${where}: no "edges" array`);
-  return raw.edges.map((row: unknown, i: number) => {
-    const bad = (why: string) => new CorruptData(`${where}: edges[${i}] ${why}, got ${JSON.stringify(row)?.slice(0, 200)}`);
-    if (
-      !Array.isArray(row) ||
-      row.length < 4 ||
-      row.length > 5 ||
-      typeof row[0] !== 'string' ||
-      typeof row[1] !== 'string' ||
-      !/^\d{1,20}$/.test(row[0]) ||
-      !/^\d{1,20}$/.test(row[1]) ||
-      typeof row[2] !== 'number' ||
-      !Number.isSafeInteger(row[3]) ||
-      row[3] < 1
-    ) {
-      throw bad('must be ["<a>", "<b>", sum, count]');
-    }
-    const a = BigInt(row[0]),
-      b = BigInt(row[1]);
-    if (a < 1n || b > MAX_LABEL || !(a < b)) throw bad('must join labels 0 < a < b < 2^64');
-    if (!Number.isFinite(row[2]) || row[2] < 0 || row[2] > row[3]) throw bad('must have a sum in [0, count] (affinities are in [0, 1])');
-    if (row.length === 5 && !(typeof row[4] === 'number' && row[4] >= 0 && row[4] <= 1)) throw bad('must have a mean in [0, 1]');
-    return { a, b, sum: row[2], count: row[3] };
+  keys.forEach((key, i) => {
+    const slot = slotOf.get(key)!;
+    edges.a[i] = edges.tieA[i] = labelOf(Math.floor(key / k));
+    edges.b[i] = edges.tieB[i] = labelOf(key % k);
+    edges.whole[i] = whole[slot];
+    edges.fraction[i] = fraction[slot];
+    edges.count[i] = count[slot];
   });
+  const listed: number[] = [];
+  for (let id = 1; id < k; id++) if (inside[id] || reached[id]) listed.push(id);
+  const regions = emptyRegions(listed.length);
+  listed.forEach((id, i) => {
+    regions.label[i] = labelOf(id);
+    regions.faces[i] = faces[id] | reached[id];
+    regions.inside[i] = inside[id];
+  });
+  return { kind: 'chunk', edges, regions };
+}
+
+/** Marks every label with voxels in the chunk, and the chunk's faces (not on the volume's bounds) it touches. */
+function markInside(ids: Uint32Array, chunk: Box, input: MeanGraphInput, shape: number[], inside: Uint8Array, faces: Uint8Array): void {
+  const [sx, sy] = shape;
+  const lo = chunk.start.map((v, i) => v - input.box.start[i]);
+  const hi = chunk.stop.map((v, i) => v - input.box.start[i]);
+  const low = [0, 1, 2].map((d) => chunk.start[d] > input.bounds.start[d]);
+  const high = [0, 1, 2].map((d) => chunk.stop[d] < input.bounds.stop[d]);
+  for (let z = lo[2]; z < hi[2]; z++)
+    for (let y = lo[1]; y < hi[1]; y++) {
+      let v = lo[0] + sx * (y + sy * z);
+      let rowFaces = 0;
+      if (low[1] && y === lo[1]) rowFaces |= 2;
+      if (low[2] && z === lo[2]) rowFaces |= 4;
+      if (high[1] && y === hi[1] - 1) rowFaces |= 16;
+      if (high[2] && z === hi[2] - 1) rowFaces |= 32;
+      for (let x = lo[0]; x < hi[0]; x++, v++) {
+        const id = ids[v];
+        if (id === 0) continue;
+        inside[id] = 1;
+        let f = rowFaces;
+        if (low[0] && x === lo[0]) f |= 1;
+        if (high[0] && x === hi[0] - 1) f |= 8;
+        faces[id] |= f;
+      }
+    }
+}
+
+/** Adds chunk graphs (edge sums of the same pair add); sorted by (a, b). For export and tests. */
+export function mergedEdges(graphs: RegionGraph[]): { a: bigint; b: bigint; whole: number; fraction: number; count: number }[] {
+  const merged = new Map<string, { a: bigint; b: bigint; whole: number; fraction: number; count: number }>();
+  for (const g of graphs) {
+    const e = g.edges;
+    for (let i = 0; i < e.length; i++) {
+      const key = `${e.a[i]},${e.b[i]}`;
+      const have = merged.get(key);
+      if (!have) merged.set(key, { a: e.a[i], b: e.b[i], whole: e.whole[i], fraction: e.fraction[i], count: e.count[i] });
+      else {
+        have.fraction += e.fraction[i];
+        have.whole += e.whole[i];
+        if (have.fraction >= UNITS_PER_AFFINITY) {
+          have.fraction -= UNITS_PER_AFFINITY;
+          have.whole++;
+        }
+        have.count += e.count[i];
+      }
+    }
+  }
+  return [...merged.values()].sort((p, q) => (p.a < q.a ? -1 : p.a > q.a ? 1 : p.b < q.b ? -1 : p.b > q.b ? 1 : 0));
 }

@@ -2,6 +2,7 @@
 // range-checked options (cli/options.ts), help generated per command.
 import { Command, Option } from 'commander';
 import { addCloudCommands } from './commands/cloud.js';
+import { addGraphCommands } from './commands/graph.js';
 import { addLayerCommands } from './commands/layers.js';
 import { addRunCommands } from './commands/run.js';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   addRunCommands(program);
   addLayerCommands(program);
+  addGraphCommands(program);
   addCloudCommands(program);
   return program;
 }

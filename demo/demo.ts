@@ -90,7 +90,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     planIngest({ layerPath: affinityLayer, buildPath: `file://${affinityBuild}`, encoding: 'npz' }),
   ]);
   // The layers' stage i run together. Meshes and the watershed need only mip 0, so they run beside
-  // the first downsample stage; then the manifests and the region graph of the watershed, then its reducer.
+  // the first downsample stage; then the manifests and the region graph of the watershed.
   const depth = Math.max(2, ...plans.map((p) => p.stages.length));
   const stages = Array.from({ length: depth }, (_, i) =>
     mergeStages(
@@ -102,7 +102,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
   // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
   const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
-  const [graph, reduce, ...agglomeration] = (
+  const [graph, ...agglomeration] = (
     await planAgglomerate({
       affinitiesPath: affinityLayer,
       segmentationPath: watershedLayer,
@@ -112,7 +112,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     })
   ).stages;
   stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
-  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), reduce, ...agglomeration);
+  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), ...agglomeration);
   const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
   const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress, onStage: opts.onStage });
   return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };

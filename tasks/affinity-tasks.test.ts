@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decodeGraph, meanGraph } from '../affinities/mean-graph.js';
+import { chunkGraphs, mergedEdges } from '../affinities/mean-graph.js';
+import { decodeRegionGraph, encodeRegionGraph, RegionGraph } from '../affinities/region-graph.js';
 import { runPlan } from '../queue/local/run.js';
 import { cpuKernels } from '../kernels/backend.js';
 import { box, Vec3 } from '../common/box.js';
-import { allChunks, createInfo } from '../precomputed/info.js';
+import { allChunks, createInfo, chunkBox, gridShape } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { gpuKernelsForTests } from '../test/gpu.js';
 import { seededRandom } from '../test/reference.js';
-import { GRAPH_FILE } from './mean-graph.js';
+import { chunkGraphKey } from './mean-graph.js';
 import { planMeanGraph } from './plan/planners.js';
 import { stageSize } from './plan/format.js';
 import { runTask } from './registry.js';
@@ -49,8 +50,8 @@ async function layers(labels: BigUint64Array | Uint32Array, affinities: Float32A
 }
 
 /** Straight from the definition: every voxel edge between two different non-zero labels, summed per pair. */
-function bruteForceGraph(labels: BigUint64Array, affinities: Float32Array): Map<string, { sum: number; count: number }> {
-  const out = new Map<string, { sum: number; count: number }>();
+function bruteForceGraph(labels: BigUint64Array, affinities: Float32Array): Map<string, { units: bigint; count: number }> {
+  const out = new Map<string, { units: bigint; count: number }>();
   for (let z = 0; z < size[2]; z++)
     for (let y = 0; y < size[1]; y++)
       for (let x = 0; x < size[0]; x++) {
@@ -66,8 +67,8 @@ function bruteForceGraph(labels: BigUint64Array, affinities: Float32Array): Map<
             b = labels[px + size[0] * (py + size[1] * pz)];
           if (a === 0n || b === 0n || a === b) return;
           const key = a < b ? `${a},${b}` : `${b},${a}`;
-          const e = out.get(key) ?? { sum: 0, count: 0 };
-          e.sum += affinities[c * n + v];
+          const e = out.get(key) ?? { units: 0n, count: 0 };
+          e.units += BigInt(Math.round(affinities[c * n + v] * 2 ** 32));
           e.count++;
           out.set(key, e);
         });
@@ -75,44 +76,87 @@ function bruteForceGraph(labels: BigUint64Array, affinities: Float32Array): Map<
   return out;
 }
 
+/** Per chunk (grid cell), by brute force: each label with voxels in it, and the faces (FACE_BITS) it touches. */
+function bruteForceRegions(labels: BigUint64Array, cell: Vec3): Map<bigint, number> {
+  const out = new Map<bigint, number>();
+  const lo = cell.map((c, d) => c * chunk[d]),
+    hi = cell.map((c, d) => Math.min((c + 1) * chunk[d], size[d]));
+  for (let z = lo[2]; z < hi[2]; z++)
+    for (let y = lo[1]; y < hi[1]; y++)
+      for (let x = lo[0]; x < hi[0]; x++) {
+        const l = labels[x + size[0] * (y + size[1] * z)];
+        if (l === 0n) continue;
+        let f = 0;
+        [x, y, z].forEach((p, d) => {
+          if (p === lo[d] && lo[d] > 0) f |= 1 << d;
+          if (p === hi[d] - 1 && hi[d] < size[d]) f |= 8 << d;
+        });
+        out.set(l, (out.get(l) ?? 0) | f);
+      }
+  return out;
+}
+
 describe('MeanGraph', () => {
-  it('chunk graphs merged by the reducer equal a brute-force graph of the whole volume', async () => {
+  it("writes chunk graphs that add up to a brute-force graph of the whole volume, exactly, with each chunk's regions and faces", async () => {
     const { labels, affinities } = volumeData(3);
     const { segUrl, affUrl, seg } = await layers(labels, affinities);
     const plan = await planMeanGraph({ affinitiesPath: affUrl, segmentationPath: segUrl });
-    expect(plan.stages.map((s) => stageSize(s))).toEqual([3 * 3 * 3, 1]);
+    expect(plan.stages.map((s) => stageSize(s))).toEqual([3 * 3 * 3]);
     const summary = await runPlan(plan, runTask, { concurrency: 4, progress: false, retryDelayMs: 1 });
     expect(summary.dead).toEqual([]);
-    const merged = JSON.parse(new TextDecoder().decode((await seg.store.get(GRAPH_FILE))!)).edges as [string, string, number, number, number][];
+    const read = async () => {
+      const graphs: RegionGraph[] = [];
+      const files: string[] = [];
+      const [gx, gy, gz] = gridShape(seg.scale(0));
+      for (let z = 0; z < gz; z++)
+        for (let y = 0; y < gy; y++)
+          for (let x = 0; x < gx; x++) {
+            const key = chunkGraphKey(chunkBox(seg.scale(0), [x, y, z]));
+            const bytes = (await seg.store.get(key))!;
+            files.push(Buffer.from(bytes).toString('hex'));
+            const g = decodeRegionGraph(bytes, key, 'chunk');
+            graphs.push(g);
+            // Every label inside, with its faces; the others listed are below a low face, reached by an edge.
+            const inside = new Map<bigint, number>();
+            for (let i = 0; i < g.regions.length; i++) if (g.regions.inside[i]) inside.set(g.regions.label[i], g.regions.faces[i]);
+            const want = bruteForceRegions(labels, [x, y, z]);
+            // Every face a label touches is marked; beyond those only low faces (a label reached across one).
+            for (const [l, f] of want) expect(f & ~(inside.get(l) ?? 0), `chunk ${[x, y, z]} label ${l}`).toBe(0);
+            expect(new Set(inside.keys())).toEqual(new Set(want.keys()));
+            for (const [l, f] of inside) expect(f & ~want.get(l)! & 0x38, `chunk ${[x, y, z]} label ${l}: high faces`).toBe(0);
+          }
+      return { graphs, files };
+    };
+    const { graphs, files } = await read();
+    const merged = mergedEdges(graphs);
     const want = bruteForceGraph(labels, affinities);
     expect(merged.length).toBe(want.size);
     expect(want.size).toBeGreaterThan(100);
-    for (const [a, b, sum, cnt, mean] of merged) {
-      const e = want.get(`${a},${b}`)!;
-      expect(BigInt(a) < BigInt(b)).toBe(true);
-      expect(cnt).toBe(e.count);
-      expect(sum).toBeCloseTo(e.sum, 9);
-      expect(mean).toBeCloseTo(e.sum / e.count, 12);
+    for (const e of merged) {
+      const w = want.get(`${e.a},${e.b}`)!;
+      expect(e.count).toBe(w.count);
+      expect(BigInt(e.whole) * 2n ** 32n + BigInt(e.fraction)).toBe(w.units);
     }
-    // Rerunning is harmless: the same files, the same graph.
+    // Rerunning is harmless: the same files.
     const again = await runPlan(plan, runTask, { concurrency: 4, progress: false, retryDelayMs: 1 });
     expect(again.dead).toEqual([]);
-    expect(JSON.parse(new TextDecoder().decode((await seg.store.get(GRAPH_FILE))!)).edges).toEqual(merged);
+    expect((await read()).files).toEqual(files);
   });
 
-  it('gives the same sums with the gpu kernel as with the cpu kernel', async () => {
+  it('gives the same graphs with the gpu kernel as with the cpu kernel', async () => {
     const gpu = await gpuKernelsForTests();
     if (!gpu) return;
     const { labels, affinities } = volumeData(5);
     const whole = box([0, 0, 0], size);
-    const owned = box([1, 1, 1], size);
-    const cpu = await meanGraph({ labels, affinities, box: whole, owned, kernels: cpuKernels });
-    expect(await meanGraph({ labels, affinities, box: whole, owned, kernels: gpu })).toEqual(cpu);
+    const chunks = [box([1, 1, 1], size)];
+    const cpu = await chunkGraphs({ labels, affinities, box: whole, chunks, bounds: whole, kernels: cpuKernels });
+    const got = await chunkGraphs({ labels, affinities, box: whole, chunks, bounds: whole, kernels: gpu });
+    expect(Buffer.from(encodeRegionGraph(got[0])).equals(Buffer.from(encodeRegionGraph(cpu[0])))).toBe(true);
   });
 
-  it('refuses unaligned boxes, wrong layers, bad affinities and corrupt chunk files, naming the field', async () => {
+  it('refuses unaligned boxes, wrong layers and bad affinities, naming the field', async () => {
     const { labels, affinities } = volumeData(7);
-    const { segUrl, affUrl, seg } = await layers(labels, affinities);
+    const { segUrl, affUrl } = await layers(labels, affinities);
     const task = (extra: object) => ({
       kind: 'mean_graph',
       chunk_position: '5-21_0-16_2-10',
@@ -135,11 +179,6 @@ describe('MeanGraph', () => {
     await expect(runTask({ ...task({}), layer_path_affinities: other.affUrl })).rejects.toThrow(
       /MeanGraph task: layer_path_affinities .* affinity NaN .* is outside \[0, 1\]/,
     );
-    await seg.store.put('mean_graph/chunks/5-21_0-16_2-10.json', new TextEncoder().encode('{"edges":[["1","2",0.5]]}'));
-    await expect(runTask({ kind: 'mean_graph_reduce', layer_path_segmentation: segUrl })).rejects.toThrow(
-      `${segUrl}/mean_graph/chunks/5-21_0-16_2-10.json: edges[0] must be ["<a>", "<b>", sum, count], got ["1","2",0.5]`,
-    );
-    expect(() => decodeGraph(new TextEncoder().encode('{"edges":'), 'f.json')).toThrow('f.json: not valid JSON');
   });
 });
 

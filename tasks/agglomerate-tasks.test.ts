@@ -1,10 +1,9 @@
 // The agglomeration pipeline on the demo's synthetic volume (whose true cells the generator knows):
 // plan agglomerate's stages run by the demo, then the written layer checked independently.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeMapping } from '../affinities/agglomerate.js';
 import { runDemo } from '../demo/demo.js';
 import { synthesize } from '../demo/synthetic.js';
 import { box, Vec3 } from '../common/box.js';
@@ -12,7 +11,11 @@ import { scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { listAll } from '../storage/store.js';
 import { referencePyramid } from '../test/reference.js';
-import { mappingKey } from './agglomerate.js';
+import { bruteForceAgglomeration, voxelEdges } from '../test/reference-agglomeration.js';
+import { runDigest } from '../test/cli.js';
+import { loadMapping, mappingDir } from './agglomerate.js';
+import { planAgglomerate } from './plan/planners.js';
+import { runPlan } from '../queue/local/run.js';
 import { runTask } from './registry.js';
 
 /**
@@ -59,11 +62,11 @@ describe('agglomeration into segmentation_<t>', () => {
     expect(result.summary.dead).toEqual([]);
     expect(result.agglomeratedLayer).toMatch(/segmentation_0\.6$/);
     const [watershed, agglomerated] = await Promise.all([Volume.open(result.watershedLayer), Volume.open(result.agglomeratedLayer)]);
-    const mapping = decodeMapping((await watershed.store.get(mappingKey(0.6)))!, 'mapping');
+    const whole = scaleBounds(watershed.scale(0));
+    const mapping = await loadMapping(watershed, 0.6, whole);
     expect(mapping.size).toBeGreaterThan(0);
 
     // Mip 0 is the watershed through the mapping; every label written is a region id (no key of the mapping).
-    const whole = scaleBounds(watershed.scale(0));
     const ws = (await watershed.read(0, whole)) as BigUint64Array;
     const want = ws.map((l) => mapping.get(l) ?? l);
     const got = (await agglomerated.read(0, whole)) as BigUint64Array;
@@ -100,13 +103,62 @@ describe('agglomeration into segmentation_<t>', () => {
       /Remap task: chunk_position 1-33_0-32_0-16 is not made of whole chunks/,
     );
     await expect(runTask({ ...remap, threshold: 0.7, chunk_position: '0-32_0-32_0-16' })).rejects.toThrow(
-      /Remap task: no mapping .*agglomeration\/0\.7\/mapping \(run the Agglomerate task first\)/,
+      /Remap task: no mapping .*agglomeration\/0\.7\/mapping\/info/,
     );
-    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.agglomeratedLayer, threshold: 0.6 })).rejects.toThrow(
-      /Agglomerate task: no region graph .*mean_graph\/graph\.json/,
+    const block = { kind: 'agglomerate_block', layer_path_segmentation: result.watershedLayer, threshold: 0.6, block: 1, level: 0 };
+    await expect(runTask({ ...block, block_position: '0-32_0-32_0-16', layer_path_segmentation: result.agglomeratedLayer })).rejects.toThrow(
+      /mean_graph\/chunks\/0-32_0-32_0-16\.graph is missing \(run the MeanGraph tasks first\)/,
     );
-    await expect(runTask({ kind: 'agglomerate', layer_path_segmentation: result.watershedLayer, threshold: 2 })).rejects.toThrow(
-      /threshold.*must be at most 1/,
-    );
+    await expect(runTask({ ...block, block_position: '0-64_0-32_0-16' })).rejects.toThrow(/block_position 0-64_0-32_0-16 is not a level 0 block of 1 chunks/);
+    await expect(runTask({ ...block, level: 9, block_position: '0-32_0-32_0-16' })).rejects.toThrow(/level 9 is above the root's 2/);
+    await expect(runTask({ ...block, threshold: 2, block_position: '0-32_0-32_0-16' })).rejects.toThrow(/threshold.*must be at most 1/);
+  });
+
+  it('writes the same mapping, byte for byte, for every block size', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'digest-blockwise-'));
+    const size: Vec3 = [96, 80, 48];
+    const result = await runDemo({ out, size, buildSize: [64, 64, 32], chunkSize: [16, 16, 16], execute: runTask, concurrency: 4, progress: false });
+    expect(result.summary.dead).toEqual([]);
+    const watershed = await Volume.open(result.watershedLayer);
+    const files = async () => {
+      const keys = (await listAll(watershed.store, `${mappingDir(0.6)}/`)).sort();
+      return new Map(await Promise.all(keys.map(async (k) => [k, Buffer.from((await watershed.store.get(k))!).toString('hex')] as const)));
+    };
+    const demo = await files(); // the demo's default block size
+    expect(demo.size).toBeGreaterThan(1);
+    const whole = scaleBounds(watershed.scale(0));
+    const mapping = await loadMapping(watershed, 0.6, whole);
+    expect(mapping.size).toBeGreaterThan(100);
+    // The mapping is the brute force's on the whole watershed's voxel edges; the exported graph is its graph.
+    const labels = (await watershed.read(0, whole)) as BigUint64Array;
+    const affinities = (await (await Volume.open(result.affinityLayer)).read(0, whole)) as Float32Array;
+    const edges = voxelEdges(labels, affinities, size);
+    expect(mapping).toEqual(bruteForceAgglomeration(edges, 0.6));
+    const json = join(out, 'graph.json');
+    const ran = await runDigest(['graph', 'export', '--layer', result.watershedLayer, '--out', json]);
+    expect(ran.stderr).toBe('');
+    const exported = JSON.parse(await readFile(json, 'utf8')).edges as [string, string, number, number, number][];
+    expect(exported.length).toBe(edges.length);
+    const byPair = new Map(edges.map((e) => [`${e.a},${e.b}`, e]));
+    for (const [a, b, sum, count, mean] of exported) {
+      const e = byPair.get(`${a},${b}`)!;
+      expect(count).toBe(Number(e.count));
+      expect(sum).toBeCloseTo(Number(e.units) / 2 ** 32, 9);
+      expect(mean).toBeCloseTo(sum / count, 12);
+    }
+    // Grid of 6x5x3 chunks: blocks of 1 (4 levels), 2 (3), 3 (2) and 6 (the whole grid, one task).
+    for (const block of [1, 2, 3, 6]) {
+      await watershed.store.delete(`${mappingDir(0.6)}/info`);
+      for (const k of demo.keys()) await watershed.store.delete(k);
+      const plan = await planAgglomerate({ affinitiesPath: result.affinityLayer, segmentationPath: result.watershedLayer, threshold: 0.6, block });
+      const upToMapping = plan.stages.slice(
+        1,
+        plan.stages.findIndex((s) => s.name === 'remap'),
+      );
+      expect(upToMapping.length, `block ${block}`).toBe({ 1: 8, 2: 6, 3: 4, 6: 2 }[block]);
+      const summary = await runPlan({ ...plan, stages: upToMapping }, runTask, { concurrency: 4, progress: false });
+      expect(summary.dead).toEqual([]);
+      expect(await files(), `block ${block}`).toEqual(demo);
+    }
   });
 });

@@ -3,12 +3,12 @@
 import * as v from 'valibot';
 import { InvalidInput } from '../common/errors.js';
 import { formatIssue } from '../common/schema.js';
-import { agglomerateTask, remapTask } from './agglomerate.js';
+import { agglomerateBlockTask, agglomerateMappingTask, agglomerateNamesTask, remapTask } from './agglomerate.js';
 import { downsample } from './downsample.js';
 import { ingest } from './ingest.js';
 import { plainContext, TaskContext } from './context.js';
 import { OpenVolume, StoredObject, TaskResult } from './kind.js';
-import { meanGraphReduce, meanGraphTask } from './mean-graph.js';
+import { meanGraphTask } from './mean-graph.js';
 import { mesh, meshManifest } from './mesh.js';
 import { shard } from './shard.js';
 import { transfer } from './transfer.js';
@@ -21,8 +21,9 @@ export const TASK_KINDS = [
   meshManifest,
   watershedTask,
   meanGraphTask,
-  meanGraphReduce,
-  agglomerateTask,
+  agglomerateBlockTask,
+  agglomerateNamesTask,
+  agglomerateMappingTask,
   remapTask,
   shard,
   transfer,

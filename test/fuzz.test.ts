@@ -6,7 +6,8 @@
 import { crc32, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeMapping, encodeMapping } from '../affinities/agglomerate.js';
-import { decodeGraph, encodeGraph } from '../affinities/mean-graph.js';
+import { agglomerateBlock, wholeGraph } from '../affinities/agglomerate.js';
+import { decodeNames, decodeRegionGraph, encodeNames, encodeRegionGraph } from '../affinities/region-graph.js';
 import { decodeChunk, encodeChunk } from '../codecs/registry.js';
 import { encodeNpy, encodeNpz, readNpzVolume } from '../sources/npz.js';
 import { DigestError } from '../common/errors.js';
@@ -237,14 +238,13 @@ describe('fuzz: side files', () => {
     ]),
   );
   fuzz('agglomeration mapping', mapping, (b) => decodeMapping(b, 'mapping'), 400);
-  const graph = encodeGraph(
-    [
-      { a: 1n, b: 2n, sum: 1.5, count: 2 },
-      { a: 2n, b: 2n ** 64n - 1n, sum: 0.25, count: 1 },
-    ],
-    true,
-  );
-  fuzz('region graph', graph, (b) => decodeGraph(b, 'graph.json'), 401);
+  const graph = wholeGraph([
+    { a: 1n, b: 2n, sum: 1.5, count: 2 },
+    { a: 2n, b: 2n ** 64n - 1n, sum: 0.25, count: 1 },
+  ]);
+  fuzz('region graph', encodeRegionGraph(graph), (b) => decodeRegionGraph(b, 'x.graph'), 401);
+  const block = agglomerateBlock([{ graph, outer: 0, key: 3n }], 0.6);
+  fuzz('name table', encodeNames(block.names), (b) => decodeNames(b, 'x.names'), 402);
   const plan = new TextEncoder().encode(
     JSON.stringify({
       version: 2,

@@ -16,7 +16,6 @@ import { Volume } from '../precomputed/volume.js';
 import { referencePyramid, seededRandom } from './reference.js';
 import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { CorruptData, InvalidInput } from '../common/errors.js';
-import { decodeGraph } from '../affinities/mean-graph.js';
 import { decodeMapping } from '../affinities/agglomerate.js';
 import { decodeCompressedSegmentation, encodeCompressedSegmentation } from '../codecs/compressed-segmentation.js';
 import { decodePng, encodePng } from '../codecs/png.js';
@@ -28,7 +27,9 @@ import { findLayers, serveView } from '../server/view.js';
 import { serveDirectory } from '../server/files.js';
 import { get } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { mappingKey } from '../tasks/agglomerate.js';
+import { mappingDir, mappingInfo } from '../tasks/agglomerate.js';
+import { ShardedScale } from '../precomputed/sharded-scale.js';
+import { chooseSharding } from '../precomputed/sharding.js';
 import { runTask } from '../tasks/registry.js';
 import { ProgressStore } from '../queue/progress/store.js';
 import { runDigest, tmpDir } from './cli.js';
@@ -193,36 +194,7 @@ describe('finding 1: digest reads back what it writes, for chunks that coding ca
   }
 });
 
-describe('finding 0b, 0c and 4: the agglomeration mapping and the region graph', () => {
-  const graphFile = (rows: unknown[]) => new TextEncoder().encode(JSON.stringify({ edges: rows }));
-  it('refuses graph rows no writer of the format makes, as CorruptData naming the file and row', () => {
-    const bad: [unknown, RegExp][] = [
-      [['18446744073709551616', '7', 1, 2], /labels 0 < a < b < 2\^64/], // 2^64 would wrap to 0
-      [['0', '7', 1, 2], /labels 0 < a < b/],
-      [['7', '3', 1, 2], /labels 0 < a < b/],
-      [['3', '7', 1e309, 2], /sum in \[0, count\]/], // JSON's 1e309 is Infinity
-      [['3', '7', -1, 2], /sum in \[0, count\]/],
-      [['3', '7', 3, 2], /sum in \[0, count\]/], // a mean above 1
-      [['3', '7', 1, 0], /must be \["<a>"/],
-      [['3', '7', 1, 2.5], /must be \["<a>"/],
-      [['3', '7', 1, 2, 7], /mean in \[0, 1\]/],
-    ];
-    for (const [row, why] of bad) {
-      const text = new TextDecoder().decode(graphFile([row])).replace('null', '1e309');
-      let error: unknown;
-      try {
-        decodeGraph(new TextEncoder().encode(text), 'g/graph.json');
-      } catch (e) {
-        error = e;
-      }
-      expect(error, JSON.stringify(row)).toBeInstanceOf(CorruptData);
-      expect((error as Error).message).toMatch(/^g\/graph\.json: edges\[0\] /);
-      expect((error as Error).message).toMatch(why);
-    }
-    expect(() => decodeGraph(new TextEncoder().encode('{"edges": ['), 'g')).toThrow(CorruptData);
-    expect(decodeGraph(graphFile([['3', '18446744073709551615', 1.5, 2]]), 'g')).toEqual([{ a: 3n, b: 2n ** 64n - 1n, sum: 1.5, count: 2 }]);
-  });
-
+describe('finding 0b, 0c and 4: the agglomeration mapping', () => {
   it('refuses torn and impossible mappings as CorruptData', () => {
     const pairs = (...p: bigint[]) => new Uint8Array(BigUint64Array.from(p).buffer);
     expect(() => decodeMapping(new Uint8Array(3), 'm')).toThrow(CorruptData);
@@ -253,7 +225,10 @@ describe('finding 0b, 0c and 4: the agglomeration mapping and the region graph',
     await source.writeChunk(0, box([0, 0, 0], [8, 8, 8]), labels);
     await Volume.create(out, info);
     const remap = JSON.stringify({ kind: 'remap', chunk_position: '0-8_0-8_0-8', layer_path_segmentation: ws, layer_path: out, threshold: 0.5 });
-    const write = (p: bigint[]) => source.store.put(mappingKey(0.5), new Uint8Array(BigUint64Array.from(p).buffer), { gzip: true });
+    const sharding = chooseSharding([1, 1, 1], 1, { targetBytes: 512 });
+    await source.store.put(`${mappingDir(0.5)}/info`, new TextEncoder().encode(JSON.stringify(mappingInfo([1, 1, 1], sharding))));
+    const mapping = new ShardedScale(source.store, mappingDir(0.5), sharding, [1, 1, 1]);
+    const write = (p: bigint[]) => mapping.writeShard(0, [{ id: mapping.idOf([0, 0, 0]), bytes: new Uint8Array(BigUint64Array.from(p).buffer) }]);
     await write([2n, 1n]);
     await runTask(remap);
     expect(Array.from((await (await Volume.open(out)).read(0, box([0, 0, 0], [8, 8, 8]))) as Uint32Array)).toEqual(
@@ -284,14 +259,20 @@ describe('finding 2: side files that inflate without bound', () => {
     );
     const gz = bomb();
     await mkdir(join(layer, 'mean_graph', 'chunks'), { recursive: true });
-    await writeFile(join(layer, 'mean_graph', 'graph.json.gz'), gz);
-    await writeFile(join(layer, 'mean_graph', 'chunks', '0-8_0-8_0-8.json.gz'), gz);
+    await writeFile(join(layer, 'mean_graph', 'chunks', '0-8_0-8_0-8.graph.gz'), gz);
+    await mkdir(join(layer, 'agglomeration', '0.5', 'blocks-1', '0'), { recursive: true });
+    await writeFile(join(layer, 'agglomeration', '0.5', 'blocks-1', '0', '0_0_0.names.gz'), gz);
+    const info = mappingInfo([1, 1, 1], chooseSharding([1, 1, 1], 1, { targetBytes: 512 }));
+    await writeFile(join(layer, 'agglomeration', '0.5', 'mapping', 'info'), JSON.stringify(info)).catch(async () => {
+      await mkdir(join(layer, 'agglomeration', '0.5', 'mapping'), { recursive: true });
+      await writeFile(join(layer, 'agglomeration', '0.5', 'mapping', 'info'), JSON.stringify(info));
+    });
     await mkdir(join(dir, 'progress', 'records', '0'), { recursive: true });
     await writeFile(join(dir, 'progress', 'plan.json.gz'), gz);
     const before = process.memoryUsage().rss;
     for (const task of [
-      { kind: 'agglomerate', layer_path_segmentation: layer, threshold: 0.5 },
-      { kind: 'mean_graph_reduce', layer_path_segmentation: layer },
+      { kind: 'agglomerate_block', layer_path_segmentation: layer, threshold: 0.5, block: 1, level: 0, block_position: '0-8_0-8_0-8' },
+      { kind: 'agglomerate_mapping', layer_path_segmentation: layer, threshold: 0.5, block: 1, shard: 0 },
     ]) {
       await expect(runTask(JSON.stringify(task))).rejects.toThrow(CorruptData);
     }

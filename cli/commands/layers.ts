@@ -9,6 +9,7 @@ import {
   Plan,
   planDownsample,
   planIngest,
+  DEFAULT_AGGLOMERATION_BLOCK,
   planAgglomerate,
   planMeanGraph,
   planMesh,
@@ -203,7 +204,7 @@ export function addLayerCommands(program: Command): void {
     await writePlan(await planTransfer({ from: o.from, to: o.to, sharding }), o);
   });
 
-  planCommand(plan, 'mean-graph', 'the mean-affinity region graph: chunk graphs, then the reducer')
+  planCommand(plan, 'mean-graph', 'the mean-affinity region graph: a binary graph file per chunk')
     .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
     .requiredOption('--segmentation <url>', 'the segmentation layer')
     .action(async (o) => {
@@ -219,10 +220,16 @@ export function addLayerCommands(program: Command): void {
     )
     .option('--out-layer <url>', 'the agglomerated layer (default: segmentation_<threshold> beside the watershed layer)')
     .addOption(new Option('--simplification <s>', 'mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
+    .addOption(
+      new Option('--block <n>', 'chunks a side of a level 0 agglomeration block (2x2x2 blocks join at each level above); at least the grid: one task')
+        .argParser(integer(1, 2 ** 20))
+        .default(DEFAULT_AGGLOMERATION_BLOCK),
+    )
     .action(async (o) => {
       configureStorageFlags(o);
       await writePlan(
         await planAgglomerate({
+          block: o.block,
           affinitiesPath: o.affinities,
           segmentationPath: o.segmentation,
           threshold: o.threshold,

@@ -89,7 +89,7 @@ export function addRunCommands(program: Command): void {
       );
       process.exitCode = report(result.summary);
       console.log(
-        `\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/graph.json)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`,
+        `\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/chunks, mapping: agglomeration/)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`,
       );
       if (o.serve && process.exitCode === 0) await viewForever([`${o.out}/layers`], o.port);
       console.log(`\nTo view them: digest view ${o.out}/layers   (or: digest demo --serve)`);

@@ -20,6 +20,8 @@ import { completedRegion } from '../pyramid.js';
 import { Source } from '../shard-sources.js';
 import { checkSameGeometry } from '../shard-sources.js';
 import { WatershedParamsJson } from '../watershed.js';
+import { mappingDir, mappingInfo } from '../agglomerate.js';
+import { blockSide, checkTree, rootLevel } from '../../affinities/block-tree.js';
 
 export { listPlan, parsePlan, planSize, stageSize, stageTasks, taskAt } from './format.js';
 export type { Plan, Stage } from './format.js';
@@ -476,21 +478,17 @@ export async function planWatershed(opts: { affinitiesPath: string; segmentation
   return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'watershed', sets: [set] }] };
 }
 
-/** One MeanGraph task per segmentation chunk, then the reducer. */
+/** One MeanGraph task per segmentation chunk: a region graph per chunk. */
 export async function planMeanGraph(opts: { affinitiesPath: string; segmentationPath: string }): Promise<Plan> {
   const { segmentation } = await openAffinityLayers(
     { layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath },
     'plan mean-graph',
   );
   const template = { kind: 'mean_graph', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath };
-  const reduce = { kind: 'mean_graph_reduce' as const, layer_path_segmentation: opts.segmentationPath };
   return {
     version: 2,
     layer_path: opts.segmentationPath,
-    stages: [
-      { name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] },
-      { name: 'mean graph reduce', sets: [{ list: [reduce] }] },
-    ],
+    stages: [{ name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] }],
   };
 }
 
@@ -505,7 +503,12 @@ export interface AgglomerateOptions {
   outPath?: string;
   /** Mesh simplification of the agglomerated segments (0..10). */
   simplification?: number;
+  /** Chunks a side of a level 0 agglomeration block (default DEFAULT_AGGLOMERATION_BLOCK); at least the grid: one task. */
+  block?: number;
 }
+
+/** Level 0 blocks of 4x4x4 chunks: 64 chunk graphs, a few hundred thousand edges for 64^3 chunks. */
+export const DEFAULT_AGGLOMERATION_BLOCK = 4;
 
 /** The agglomerated layer's default URL: `segmentation_<t>` beside the watershed layer. */
 export function agglomeratedLayerPath(segmentationPath: string, threshold: number): string {
@@ -513,9 +516,9 @@ export function agglomeratedLayerPath(segmentationPath: string, threshold: numbe
 }
 
 /**
- * Region graph (MeanGraph, reduce), agglomeration (one task), Remap of mip 0 chunk by chunk into the
- * agglomerated layer (created here: the watershed's scales, no meshes yet), its mips by Downsample,
- * then its meshes and manifests.
+ * Region graph (MeanGraph per chunk), the blockwise agglomeration (block levels up, names down, the
+ * mapping shard by shard), Remap of mip 0 chunk by chunk into the agglomerated layer (created here:
+ * the watershed's scales, no meshes yet), its mips by Downsample, then its meshes and manifests.
  */
 export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   if (!(opts.threshold >= 0 && opts.threshold <= 1)) throw new InvalidInput(`plan agglomerate: --threshold ${opts.threshold} must be in [0, 1]`);
@@ -540,7 +543,6 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   if (out.info.data_type !== source.info.data_type || grid(out.scale(0)) !== grid(s0)) {
     throw new InvalidInput(`plan agglomerate: ${outPath} exists with another grid or data type than ${opts.segmentationPath}`);
   }
-  const agglomerate = { kind: 'agglomerate' as const, layer_path_segmentation: opts.segmentationPath, threshold: opts.threshold };
   const remap = { kind: 'remap', layer_path_segmentation: opts.segmentationPath, layer_path: outPath, threshold: opts.threshold };
   const meshes = await planMesh({ layerPath: outPath, simplification: opts.simplification });
   return {
@@ -548,12 +550,44 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
     layer_path: outPath,
     stages: [
       ...graph.stages,
-      { name: 'agglomerate', sets: [{ list: [agglomerate] }] },
+      ...(await planAgglomerationTree({ segmentationPath: opts.segmentationPath, threshold: opts.threshold, block: opts.block })).stages,
       { name: 'remap', sets: [chunkSet(out.scale(0), remap, 'chunk_position')] },
       ...downsampleStages(out.info, outPath, 0),
       ...meshes.stages,
     ],
   };
+}
+
+/**
+ * The block tree's stages (affinities/block-tree.ts): AgglomerateBlock per level up to the root,
+ * AgglomerateNames per level down from it, then AgglomerateMapping per shard of the mapping, whose
+ * info this writes (shards of 512 chunks: each task reads the names of about that many chunks).
+ */
+export async function planAgglomerationTree(opts: { segmentationPath: string; threshold: number; block?: number }): Promise<Plan> {
+  const { segmentationPath, threshold } = opts;
+  if (!(threshold >= 0 && threshold <= 1)) throw new InvalidInput(`plan agglomerate: --threshold ${threshold} must be in [0, 1]`);
+  const source = await Volume.open(segmentationPath);
+  const scale = source.scale(0);
+  const leaf = opts.block ?? DEFAULT_AGGLOMERATION_BLOCK;
+  const tree = checkTree({ grid: gridShape(scale), leaf: Math.min(leaf, Math.max(...gridShape(scale))) });
+  const top = rootLevel(tree);
+  const common = { layer_path_segmentation: segmentationPath, threshold, block: tree.leaf };
+  const blocks = (kind: string, level: number) =>
+    boxesSet({ kind, ...common, level }, 'block_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c) => c * blockSide(tree, level)) as Vec3);
+  const sharding = chooseSharding(tree.grid, 1, { targetBytes: 512 });
+  await source.store.put(`${mappingDir(threshold)}/info`, new TextEncoder().encode(JSON.stringify(mappingInfo(tree.grid, sharding))), {
+    contentType: 'application/json',
+  });
+  const mapping = new ShardedScale(source.store, mappingDir(threshold), sharding, tree.grid);
+  const stages: Stage[] = [
+    ...Array.from({ length: top + 1 }, (_, level) => ({ name: `agglomerate level ${level}`, sets: [blocks('agglomerate_block', level)] })),
+    ...Array.from({ length: top }, (_, i) => ({ name: `agglomeration names level ${top - i}`, sets: [blocks('agglomerate_names', top - i)] })),
+    {
+      name: 'agglomeration mapping',
+      sets: [{ template: { kind: 'agglomerate_mapping', ...common }, field: 'shard', count: Math.max(...mapping.shards()) + 1 }],
+    },
+  ];
+  return { version: 2, layer_path: segmentationPath, stages };
 }
 
 // ---- transfer
