@@ -40,8 +40,12 @@ export interface BlockResult {
 const FROZEN = 1,
   STUCK = 2;
 
-/** Agglomerates one block of children (chunk graphs, or the block graphs of the level below) at `threshold`. */
-export function agglomerateBlock(children: BlockChild[], threshold: number): BlockResult {
+/**
+ * Agglomerates one block of children (chunk graphs, or the block graphs of the level below) at
+ * `threshold`. With `release`, each child's edge list is emptied once loaded (a task's memory then
+ * holds its edges once, not twice).
+ */
+export function agglomerateBlock(children: BlockChild[], threshold: number, release = false): BlockResult {
   if (!(threshold >= 0 && threshold <= 1)) throw new InvalidInput(`agglomeration threshold ${threshold} is not in [0, 1]`);
   const labels = regionLabels(children);
   const n = labels.length;
@@ -54,8 +58,12 @@ export function agglomerateBlock(children: BlockChild[], threshold: number): Blo
     for (let i = 0; i < r.length; i++) faces[finder(r.label[i], 'region')] |= r.faces[i] & child.outer;
   }
   for (let i = 0; i < n; i++) if (faces[i]) state[i] = FROZEN;
-  const g = new Graph(n, 1 - threshold);
-  g.load(children, finder);
+  const g = new Graph(
+    n,
+    1 - threshold,
+    children.reduce((k, c) => k + c.graph.edges.length, 0),
+  );
+  g.load(children, finder, release);
   const merges = g.run(state);
   return { graph: g.remaining(labels, state, faces), names: nameSections(children, labels, g), merges };
 }
@@ -102,34 +110,60 @@ function halves(x: bigint): [number, number] {
 /** Growable typed arrays of edges between region indices, their exact sums, tie keys and a heap. */
 class Graph {
   size = 0;
-  u = new Int32Array(16);
-  v = new Int32Array(16);
-  whole = new Float64Array(16);
-  fraction = new Float64Array(16);
-  count = new Float64Array(16);
-  mean = new Float64Array(16);
-  tie = new Uint32Array(64); // a hi, a lo, b hi, b lo
-  alive = new Uint8Array(16);
-  adjacency: (Map<number, number> | undefined)[];
+  u: Int32Array;
+  v: Int32Array;
+  whole: Float64Array;
+  fraction: Float64Array;
+  count: Float64Array;
+  mean: Float64Array;
+  tie: Uint32Array; // a hi, a lo, b hi, b lo
+  alive: Uint8Array;
+  /**
+   * Each region's edges as a linked list of nodes, node 2e + 0 for edge e at its u end, 2e + 1 at
+   * its v end (dead and moved edges stay listed and are skipped); `degree` counts what was linked.
+   */
+  next: Int32Array;
+  head: Int32Array;
+  tail: Int32Array;
+  degree: Float64Array;
+  /** The live edge of each pair of regions. */
+  pairs: PairTable;
   parent: Int32Array;
   /** A root's name: the smallest region index in it (indices follow label order). */
   name: Int32Array;
-  heap = new Int32Array(16);
+  heap: Int32Array;
   heapSize = 0;
   private readonly floorExact: { mantissa: bigint; exponent: number };
 
+  /** `edges`: the input's edge count; merges add a combined edge for every pair of edges they join (room for a quarter more is made at once). */
   constructor(
     readonly n: number,
     readonly floor: number,
+    edges: number,
   ) {
-    this.adjacency = new Array(n);
+    const cap = Math.max(16, Math.ceil(edges * 1.25));
+    this.u = new Int32Array(cap);
+    this.v = new Int32Array(cap);
+    this.whole = new Float64Array(cap);
+    this.fraction = new Float64Array(cap);
+    this.count = new Float64Array(cap);
+    this.mean = new Float64Array(cap);
+    this.tie = new Uint32Array(4 * cap);
+    this.alive = new Uint8Array(cap);
+    this.heap = new Int32Array(cap);
+    this.next = new Int32Array(2 * cap);
+    this.head = new Int32Array(n).fill(-1);
+    this.tail = new Int32Array(n).fill(-1);
+    this.degree = new Float64Array(n);
+    this.pairs = new PairTable(n, cap);
+    this.pairs.bind(this);
     this.parent = Int32Array.from({ length: n }, (_, i) => i);
     this.name = Int32Array.from({ length: n }, (_, i) => i);
     this.floorExact = exactDouble(floor);
   }
 
   private grow(): void {
-    const cap = this.u.length * 2;
+    const cap = Math.ceil(this.u.length * 1.5);
     const more = <T extends Int32Array | Float64Array | Uint8Array | Uint32Array>(a: T, k = 1): T => {
       const b = new (a.constructor as new (n: number) => T)(cap * k);
       b.set(a);
@@ -143,6 +177,15 @@ class Graph {
     this.mean = more(this.mean);
     this.tie = more(this.tie, 4);
     this.alive = more(this.alive);
+    this.next = more(this.next, 2);
+  }
+
+  private link(region: number, node: number): void {
+    this.next[node] = -1;
+    if (this.tail[region] < 0) this.head[region] = node;
+    else this.next[this.tail[region]] = node;
+    this.tail[region] = node;
+    this.degree[region]++;
   }
 
   private add(u: number, v: number, whole: number, fraction: number, count: number, t0: number, t1: number, t2: number, t3: number): number {
@@ -159,6 +202,9 @@ class Graph {
     this.tie[4 * e + 2] = t2;
     this.tie[4 * e + 3] = t3;
     this.alive[e] = 1;
+    this.link(u, 2 * e);
+    this.link(v, 2 * e + 1);
+    this.pairs.set(u, v, e);
     return e;
   }
 
@@ -175,7 +221,7 @@ class Graph {
     return this.add(u, v, whole, fraction, this.count[e] + this.count[f], t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]);
   }
 
-  load(children: BlockChild[], find: (label: bigint, what: string) => number): void {
+  load(children: BlockChild[], find: (label: bigint, what: string) => number, release: boolean): void {
     for (const child of children) {
       const e = child.graph.edges;
       for (let i = 0; i < e.length; i++) {
@@ -184,20 +230,15 @@ class Graph {
         if (p > q) [p, q] = [q, p];
         const [a0, a1] = halves(e.tieA[i]),
           [b0, b1] = halves(e.tieB[i]);
-        const map = (this.adjacency[p] ??= new Map());
-        const have = map.get(q);
+        const have = this.pairs.get(p, q, this);
         const x = this.add(p, q, e.whole[i], e.fraction[i], e.count[i], a0, a1, b0, b1);
-        if (have === undefined) {
-          map.set(q, x);
-          (this.adjacency[q] ??= new Map()).set(p, x);
-        } else {
+        if (have >= 0) {
           // The same pair from two children: partial sums of one edge (voxel edges owned by each).
-          const y = this.combine(p, q, have, x);
+          this.combine(p, q, have, x);
           this.alive[have] = this.alive[x] = 0;
-          map.set(q, y);
-          this.adjacency[q]!.set(p, y);
         }
       }
+      if (release) child.graph.edges = emptyEdges(0);
     }
     for (let e = 0; e < this.size; e++) if (this.alive[e]) this.push(e);
   }
@@ -235,7 +276,7 @@ class Graph {
 
   private push(e: number): void {
     if (this.heapSize === this.heap.length) {
-      const h = new Int32Array(this.heap.length * 2);
+      const h = new Int32Array(Math.ceil(this.heap.length * 1.5));
       h.set(this.heap);
       this.heap = h;
     }
@@ -288,35 +329,41 @@ class Graph {
   }
 
   private merge(e: number, p: number, q: number): void {
-    const ap = this.adjacency[p]!,
-      aq = this.adjacency[q]!;
-    const [big, small] = ap.size >= aq.size ? [p, q] : [q, p];
-    const bigAdj = this.adjacency[big]!,
-      smallAdj = this.adjacency[small]!;
+    const [big, small] = this.degree[p] >= this.degree[q] ? [p, q] : [q, p];
     this.parent[small] = big;
     if (this.name[small] < this.name[big]) this.name[big] = this.name[small];
     this.alive[e] = 0;
-    bigAdj.delete(small);
-    smallAdj.delete(big);
-    for (const [other, f] of smallAdj) {
-      const otherAdj = this.adjacency[other]!;
-      otherAdj.delete(small);
-      const g = bigAdj.get(other);
-      if (g === undefined) {
+    for (let node = this.head[small]; node >= 0; node = this.next[node]) {
+      const f = node >> 1;
+      if (!this.alive[f]) continue;
+      const side = node & 1;
+      // Listed at small's end: its other end.
+      const other = side === 0 ? this.v[f] : this.u[f];
+      const g = this.pairs.get(big, other, this);
+      if (g < 0) {
         // The edge moves to the merged region unchanged: its place in the heap stays right.
-        if (this.u[f] === small) this.u[f] = big;
+        if (side === 0) this.u[f] = big;
         else this.v[f] = big;
-        bigAdj.set(other, f);
-        otherAdj.set(big, f);
+        this.pairs.set(big, other, f);
       } else {
         const h = this.combine(big, other, f, g);
         this.alive[f] = this.alive[g] = 0;
-        bigAdj.set(other, h);
-        otherAdj.set(big, h);
         this.push(h);
       }
     }
-    this.adjacency[small] = undefined;
+    // Small's list (its moved edges among them) joins big's.
+    if (this.head[small] >= 0) {
+      if (this.tail[big] < 0) this.head[big] = this.head[small];
+      else this.next[this.tail[big]] = this.head[small];
+      this.tail[big] = this.tail[small];
+    }
+    this.degree[big] += this.degree[small];
+    this.head[small] = this.tail[small] = -1;
+  }
+
+  /** Whether e is a live edge between regions p and q. */
+  joins(e: number, p: number, q: number): boolean {
+    return this.alive[e] === 1 && ((this.u[e] === p && this.v[e] === q) || (this.u[e] === q && this.v[e] === p));
   }
 
   find(x: number): number {
@@ -366,6 +413,84 @@ class Graph {
       edges.tieB[i] = (BigInt(t[4 * e + 2]) << 32n) | BigInt(t[4 * e + 3]);
     });
     return { kind: 'block', edges, regions };
+  }
+}
+
+/**
+ * Open-addressing hash table from a pair of region indices to an edge index. Entries are never
+ * removed: an entry whose edge no longer joins the pair (dead, or moved by a merge) reads as absent
+ * and is dropped when the table grows.
+ */
+class PairTable {
+  private keys: Float64Array;
+  private values: Int32Array;
+  private used = 0;
+
+  constructor(
+    private readonly n: number,
+    expected: number,
+  ) {
+    const size = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * expected)));
+    this.keys = new Float64Array(size).fill(-1);
+    this.values = new Int32Array(size);
+  }
+
+  private slot(key: number): number {
+    const mask = this.keys.length - 1;
+    let h = Math.imul((key % 0x7fffffff) | 0, 0x9e3779b1) ^ Math.imul(Math.floor(key / 0x7fffffff) | 0, 0x85ebca6b);
+    h ^= h >>> 16;
+    let i = h & mask;
+    while (this.keys[i] !== -1 && this.keys[i] !== key) i = (i + 1) & mask;
+    return i;
+  }
+
+  private key(p: number, q: number): number {
+    return p < q ? p * this.n + q : q * this.n + p;
+  }
+
+  /** The live edge between p and q, or -1. */
+  get(p: number, q: number, g: Graph): number {
+    const i = this.slot(this.key(p, q));
+    if (this.keys[i] === -1) return -1;
+    const e = this.values[i];
+    return g.joins(e, p, q) ? e : -1;
+  }
+
+  set(p: number, q: number, e: number): void {
+    const key = this.key(p, q);
+    const i = this.slot(key);
+    if (this.keys[i] === -1) {
+      this.keys[i] = key;
+      this.used++;
+    }
+    this.values[i] = e;
+    if (2 * this.used > this.keys.length) this.rehash();
+  }
+
+  private graph?: Graph;
+  /** The graph whose edges the values are (to tell live entries from stale ones when growing). */
+  bind(g: Graph): void {
+    this.graph = g;
+  }
+
+  /** Twice the room, keeping only entries whose edge still joins their pair. */
+  private rehash(): void {
+    const g = this.graph!;
+    const keys = this.keys,
+      values = this.values;
+    let live = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== -1 && g.joins(values[i], Math.floor(keys[i] / this.n), keys[i] % this.n)) live++;
+    const size = 2 ** Math.ceil(Math.log2(Math.max(16, 4 * live)));
+    this.keys = new Float64Array(size).fill(-1);
+    this.values = new Int32Array(size);
+    this.used = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === -1 || !g.joins(values[i], Math.floor(keys[i] / this.n), keys[i] % this.n)) continue;
+      const j = this.slot(keys[i]);
+      this.keys[j] = keys[i];
+      this.values[j] = values[i];
+      this.used++;
+    }
   }
 }
 

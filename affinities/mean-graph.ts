@@ -57,6 +57,8 @@ function chunkGraph(
   const faces = new Uint8Array(k),
     inside = new Uint8Array(k),
     reached = new Uint8Array(k);
+  let lastKey = -1,
+    lastSlot = 0;
   for (let c = 0; c < 3; c++)
     for (let z = lo[2]; z < hi[2]; z++)
       for (let y = lo[1]; y < hi[1]; y++) {
@@ -70,7 +72,8 @@ function chunkGraph(
           // The lower voxel lies below the chunk's low face c: its label is reached across that face.
           if (rowShell || (c === 0 && x === lo[0])) reached[q] |= 1 << c;
           const key = p < q ? p * k + q : q * k + p;
-          let slot = slotOf.get(key);
+          // Neighbouring voxel edges mostly join the same pair: the last pair's slot saves a lookup.
+          let slot = key === lastKey ? lastSlot : slotOf.get(key);
           if (slot === undefined) {
             slot = whole.length;
             slotOf.set(key, slot);
@@ -78,6 +81,8 @@ function chunkGraph(
             fraction.push(0);
             count.push(0);
           }
+          lastKey = key;
+          lastSlot = slot;
           let f = fraction[slot] + affinityUnits(aff);
           if (f >= UNITS_PER_AFFINITY) {
             f -= UNITS_PER_AFFINITY;

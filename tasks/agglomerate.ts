@@ -144,12 +144,13 @@ export const agglomerateBlockTask = defineTask('agglomerate_block', 'Agglomerate
           missing: `run the level ${c.level} AgglomerateBlock tasks first`,
         });
     }
-    const graphs: RegionGraph[] = await Promise.all(
-      wanted.map(async (w) => decodeRegionGraph(await readFile(store, w.key, w.maxBytes, w.missing), `${store.url}/${w.key}`, w.kind)),
-    );
+    // One file at a time: a task holds its children's edges once, never their files beside them.
+    const graphs: RegionGraph[] = [];
+    for (const w of wanted) graphs.push(decodeRegionGraph(await readFile(store, w.key, w.maxBytes, w.missing), `${store.url}/${w.key}`, w.kind));
     let i = 0;
     const children = blockChildren(tree, block, () => graphs[i++]);
-    const result = agglomerateBlock(children, task.threshold);
+    graphs.length = 0;
+    const result = agglomerateBlock(children, task.threshold, true);
     // The root passes nothing up: its graph is empty by construction.
     const puts = [store.put(blockKey(dir, block, 'names'), encodeNames(result.names))];
     if (block.level < rootLevel(tree)) puts.push(store.put(blockKey(dir, block, 'graph'), encodeRegionGraph(result.graph)));
