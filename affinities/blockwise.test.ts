@@ -4,7 +4,6 @@
 // every block size and threshold; mapping values compared byte for byte.
 import { describe, expect, it } from 'vitest';
 import { box, Box, copyRegion, intersect, Vec3 } from '../common/box.js';
-import { cpuKernels } from '../kernels/backend.js';
 import { seededRandom } from '../test/reference.js';
 import { bruteForceAgglomeration, voxelEdges } from '../test/reference-agglomeration.js';
 import { encodeMapping } from './agglomerate.js';
@@ -73,7 +72,7 @@ async function chunkGraphsOf(vol: Volume, chunk: Vec3): Promise<{ grid: Vec3; gr
         copyRegion(vol.labels, bounds, labels, region, region);
         const affinities = new Float32Array(3 * labels.length);
         copyRegion(vol.affinities, bounds, affinities, region, region, 3);
-        const [graph] = await chunkGraphs({ labels, affinities, box: region, chunks: [owned], bounds, kernels: cpuKernels });
+        const [graph] = chunkGraphs({ labels, affinities, box: region, chunks: [owned], bounds });
         graphs.set(cellKey(g, grid), decodeRegionGraph(encodeRegionGraph(graph), `chunk ${g}`, 'chunk'));
       }
   return { grid, graphs };

@@ -6,10 +6,11 @@
 //   PEER labels.u64 aff.f32 sx sy sz 1 [edges.txt]
 // that prints "... N edges in S s" and writes "a b mean" lines; this checks both found the same
 // pairs and means (the peer's are float32 running means). Medians of --rounds.
-//   node dist/bench/mean-graph-peer.js --peer /tmp/waterz-rg/rg [--size 256] [--rounds 5] [--dir D]
+//   node dist/bench/mean-graph-peer.js --peer /tmp/waterz-rg/rg [--size 256] [--rounds 5] [--merge-size N] [--dust-size N] (the watershed's) [--noise A (affinities moved by up to A)] [--dir D]
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { seededRandom } from '../test/reference.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chunkGraphs } from '../affinities/mean-graph.js';
@@ -17,9 +18,18 @@ import { watershed } from '../affinities/watershed.js';
 import { box, Vec3 } from '../common/box.js';
 import { DEMO_WATERSHED } from '../demo/demo.js';
 import { synthesizeAffinities } from '../demo/synthetic.js';
-import { cpuKernels } from '../kernels/backend.js';
 
-const { values } = parseArgs({ options: { peer: { type: 'string' }, size: { type: 'string' }, rounds: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    peer: { type: 'string' },
+    size: { type: 'string' },
+    rounds: { type: 'string' },
+    dir: { type: 'string' },
+    'merge-size': { type: 'string' },
+    'dust-size': { type: 'string' },
+    noise: { type: 'string' },
+  },
+});
 const peer: string = values.peer ?? '';
 if (!peer) throw new Error('mean-graph-peer: --peer PROGRAM is required');
 const size = Number(values.size ?? 256);
@@ -32,13 +42,17 @@ async function main(): Promise<void> {
   const shape: Vec3 = [size, size, size];
   const whole = box([0, 0, 0], shape);
   const affinities = synthesizeAffinities(whole);
+  // --noise a: each affinity moved by up to a (clipped to [0, 1]): many more, smaller fragments.
+  const noise = Number(values.noise ?? 0);
+  const random = seededRandom(11);
+  if (noise > 0) for (let i = 0; i < affinities.length; i++) affinities[i] = Math.min(1, Math.max(0, affinities[i] + (2 * random() - 1) * noise));
   const p = DEMO_WATERSHED;
   const ws = watershed(affinities, shape, {
     high: p.high_threshold,
     low: p.low_threshold,
     mergeThreshold: p.merge_threshold,
     mergeSize: p.merge_size,
-    dustSize: p.dust_size,
+    dustSize: Number(values['dust-size'] ?? p.dust_size),
   });
   const labels = BigUint64Array.from(ws.labels, (l) => BigInt(l));
   await mkdir(dir, { recursive: true });
@@ -52,7 +66,7 @@ async function main(): Promise<void> {
   let graph;
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
-    [graph] = await chunkGraphs({ labels, affinities, box: whole, chunks: [whole], bounds: whole, kernels: cpuKernels });
+    [graph] = chunkGraphs({ labels, affinities, box: whole, chunks: [whole], bounds: whole });
     ours.push((performance.now() - t0) / 1000);
     const out = execFileSync(peer, [labelsFile, affFile, ...shape.map(String), '1', ...(r === rounds - 1 ? [edgesFile] : [])], { encoding: 'utf8' });
     const m = /(\d+) edges in ([\d.]+) s/.exec(out);

@@ -9,6 +9,8 @@ export interface Renumbered {
   /** Label words of each id (wordsPerLabel per id; id 0 is label 0). */
   labels: Uint32Array;
   wordsPerLabel: 1 | 2;
+  /** Unordered ids (first seen): each id's place in label order (id 0: 0). */
+  rank?: Uint32Array;
 }
 
 /** Open-addressing hash of (lo, hi) label words -> first-seen index. */
@@ -56,39 +58,51 @@ class LabelTable {
   }
 }
 
-export function renumberLabels(data: Uint32Array | BigUint64Array): Renumbered {
+/** `ordered` false: ids in first-seen order (one pass less), with their label order in `rank`. */
+export function renumberLabels(data: Uint32Array | BigUint64Array, ordered = true): Renumbered {
   const { words, wordsPerLabel: w } = labelWords(data);
   const n = data.length;
   const table = new LabelTable();
   const keysLo: number[] = [],
     keysHi: number[] = [];
   const firstSeen = new Uint32Array(n); // first-seen index + 1, 0 for label 0
-  let lastLo = 0,
-    lastHi = 0,
-    last = 0; // runs of one label are common: skip the hash for them
-  for (let i = 0; i < n; i++) {
-    const lo = words[w * i],
-      hi = w === 2 ? words[w * i + 1] : 0;
-    if (lo === lastLo && hi === lastHi) {
-      firstSeen[i] = last;
-      continue;
-    }
-    lastLo = lo;
-    lastHi = hi;
-    last = lo === 0 && hi === 0 ? 0 : table.find(lo, hi, keysLo, keysHi) + 1;
-    firstSeen[i] = last;
-  }
+  markFirstSeen(words, w, table, keysLo, keysHi, firstSeen);
   const order = Array.from({ length: table.count }, (_, i) => i);
   order.sort((a, b) => keysHi[a] - keysHi[b] || keysLo[a] - keysLo[b]);
   const rank = new Uint32Array(table.count + 1);
   const labels = new Uint32Array(w * (table.count + 1));
   order.forEach((seen, r) => {
     rank[seen + 1] = r + 1;
-    labels[w * (r + 1)] = keysLo[seen];
-    if (w === 2) labels[w * (r + 1) + 1] = keysHi[seen];
+    const at = ordered ? r + 1 : seen + 1;
+    labels[w * at] = keysLo[seen];
+    if (w === 2) labels[w * at + 1] = keysHi[seen];
   });
-  for (let i = 0; i < n; i++) firstSeen[i] = rank[firstSeen[i]];
+  if (!ordered) return { ids: firstSeen, labels, wordsPerLabel: w, rank };
+  applyRank(firstSeen, rank);
   return { ids: firstSeen, labels, wordsPerLabel: w };
+}
+
+/** Each voxel's label as its first-seen index + 1 (0 for label 0). Its own function: a tight loop. */
+function markFirstSeen(words: Uint32Array, w: 1 | 2, table: LabelTable, keysLo: number[], keysHi: number[], out: Uint32Array): void {
+  let lastLo = 0,
+    lastHi = 0,
+    last = 0; // runs of one label are common: skip the hash for them
+  for (let i = 0; i < out.length; i++) {
+    const lo = words[w * i],
+      hi = w === 2 ? words[w * i + 1] : 0;
+    if (lo === lastLo && hi === lastHi) {
+      out[i] = last;
+      continue;
+    }
+    lastLo = lo;
+    lastHi = hi;
+    last = lo === 0 && hi === 0 ? 0 : table.find(lo, hi, keysLo, keysHi) + 1;
+    out[i] = last;
+  }
+}
+
+function applyRank(ids: Uint32Array, rank: Uint32Array): void {
+  for (let i = 0; i < ids.length; i++) ids[i] = rank[ids[i]];
 }
 
 /** The label of one id. */

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { chunkGraphs, mergedEdges } from '../affinities/mean-graph.js';
+import { mergedEdges } from '../affinities/mean-graph.js';
 import { decodeRegionGraph, encodeRegionGraph, RegionGraph } from '../affinities/region-graph.js';
 import { runPlan } from '../queue/local/run.js';
-import { cpuKernels } from '../kernels/backend.js';
 import { box, Vec3 } from '../common/box.js';
 import { allChunks, createInfo, chunkBox, gridShape } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { gpuKernelsForTests } from '../test/gpu.js';
 import { seededRandom } from '../test/reference.js';
 import { chunkGraphKey } from './mean-graph.js';
 import { planMeanGraph } from './plan/planners.js';
@@ -141,17 +139,6 @@ describe('MeanGraph', () => {
     const again = await runPlan(plan, runTask, { concurrency: 4, progress: false, retryDelayMs: 1 });
     expect(again.dead).toEqual([]);
     expect((await read()).files).toEqual(files);
-  });
-
-  it('gives the same graphs with the gpu kernel as with the cpu kernel', async () => {
-    const gpu = await gpuKernelsForTests();
-    if (!gpu) return;
-    const { labels, affinities } = volumeData(5);
-    const whole = box([0, 0, 0], size);
-    const chunks = [box([1, 1, 1], size)];
-    const cpu = await chunkGraphs({ labels, affinities, box: whole, chunks, bounds: whole, kernels: cpuKernels });
-    const got = await chunkGraphs({ labels, affinities, box: whole, chunks, bounds: whole, kernels: gpu });
-    expect(Buffer.from(encodeRegionGraph(got[0])).equals(Buffer.from(encodeRegionGraph(cpu[0])))).toBe(true);
   });
 
   it('refuses unaligned boxes, wrong layers and bad affinities, naming the field', async () => {

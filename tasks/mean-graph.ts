@@ -53,7 +53,7 @@ async function runMeanGraph(task: MeanGraphTask, ctx: TaskContext) {
   const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
   checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${task.chunk_position}`);
   const chunks = chunksWithin(scale, owned);
-  const graphs = await chunkGraphs({ labels: asLabels(labels), affinities: values as Float32Array, box: region, chunks, bounds, kernels: await ctx.kernels() });
+  const graphs = chunkGraphs({ labels: asLabels(labels), affinities: values as Float32Array, box: region, chunks, bounds });
   await Promise.all(chunks.map((c, i) => segmentation.store.put(chunkGraphKey(c), encodeRegionGraph(graphs[i]), { contentType: 'application/octet-stream' })));
   return { kind: 'mean_graph', voxels: voxelCount(owned), chunksWritten: 0, files: chunks.length };
 }
