@@ -155,8 +155,7 @@ class Graph {
     this.head = new Int32Array(n).fill(-1);
     this.tail = new Int32Array(n).fill(-1);
     this.degree = new Float64Array(n);
-    this.pairs = new PairTable(n, cap);
-    this.pairs.bind(this);
+    this.pairs = new PairTable(n, cap, this);
     this.parent = Int32Array.from({ length: n }, (_, i) => i);
     this.name = Int32Array.from({ length: n }, (_, i) => i);
     this.floorExact = exactDouble(floor);
@@ -230,7 +229,7 @@ class Graph {
         if (p > q) [p, q] = [q, p];
         const [a0, a1] = halves(e.tieA[i]),
           [b0, b1] = halves(e.tieB[i]);
-        const have = this.pairs.get(p, q, this);
+        const have = this.pairs.get(p, q);
         const x = this.add(p, q, e.whole[i], e.fraction[i], e.count[i], a0, a1, b0, b1);
         if (have >= 0) {
           // The same pair from two children: partial sums of one edge (voxel edges owned by each).
@@ -339,7 +338,7 @@ class Graph {
       const side = node & 1;
       // Listed at small's end: its other end.
       const other = side === 0 ? this.v[f] : this.u[f];
-      const g = this.pairs.get(big, other, this);
+      const g = this.pairs.get(big, other);
       if (g < 0) {
         // The edge moves to the merged region unchanged: its place in the heap stays right.
         if (side === 0) this.u[f] = big;
@@ -426,9 +425,11 @@ class PairTable {
   private values: Int32Array;
   private used = 0;
 
+  /** `graph`: whose edges the values are (to tell live entries from stale ones). */
   constructor(
     private readonly n: number,
     expected: number,
+    private readonly graph: Graph,
   ) {
     const size = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * expected)));
     this.keys = new Float64Array(size).fill(-1);
@@ -449,11 +450,11 @@ class PairTable {
   }
 
   /** The live edge between p and q, or -1. */
-  get(p: number, q: number, g: Graph): number {
+  get(p: number, q: number): number {
     const i = this.slot(this.key(p, q));
     if (this.keys[i] === -1) return -1;
     const e = this.values[i];
-    return g.joins(e, p, q) ? e : -1;
+    return this.graph.joins(e, p, q) ? e : -1;
   }
 
   set(p: number, q: number, e: number): void {
@@ -467,15 +468,9 @@ class PairTable {
     if (2 * this.used > this.keys.length) this.rehash();
   }
 
-  private graph?: Graph;
-  /** The graph whose edges the values are (to tell live entries from stale ones when growing). */
-  bind(g: Graph): void {
-    this.graph = g;
-  }
-
-  /** Twice the room, keeping only entries whose edge still joins their pair. */
+  /** Room for four times the entries whose edge still joins their pair; only those are kept. */
   private rehash(): void {
-    const g = this.graph!;
+    const g = this.graph;
     const keys = this.keys,
       values = this.values;
     let live = 0;

@@ -78,9 +78,10 @@ export function affinityUnits(affinity: number): number {
   return Math.round(affinity * UNITS_PER_AFFINITY);
 }
 
-/** The affinity sum of an edge as a float64 (for people and for the order's fast path). */
-export function sumOf(edges: EdgeList, i: number): number {
-  return edges.whole[i] + edges.fraction[i] / UNITS_PER_AFFINITY;
+/** The bytes as uint64 words (a view where aligned, else a copy); the length is a multiple of 8. */
+function wordsOf(bytes: Uint8Array): BigUint64Array {
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  return new BigUint64Array(aligned.buffer, aligned.byteOffset, aligned.length / 8);
 }
 
 export function encodeRegionGraph(graph: RegionGraph): Uint8Array {
@@ -149,11 +150,7 @@ export function decodeRegionGraph(bytes: Uint8Array, where: string, expect?: Gra
   if (want !== BigInt(bytes.length))
     throw fail(`the header lists ${edgeCount} edges and ${regionCount} regions (${want} bytes), the file has ${bytes.length} bytes`);
   if (view.getUint32(48, true) !== crc32(bytes.subarray(HEADER_BYTES))) throw fail('checksum mismatch (torn or altered file)');
-  const words = new BigUint64Array(
-    bytes.byteOffset % 8 === 0 ? bytes.buffer : bytes.slice().buffer,
-    bytes.byteOffset % 8 === 0 ? bytes.byteOffset : 0,
-    bytes.length / 8,
-  );
+  const words = wordsOf(bytes);
   const ne = Number(edgeCount),
     nr = Number(regionCount);
   const edges = emptyEdges(ne);
@@ -250,11 +247,7 @@ export function decodeNames(bytes: Uint8Array, where: string): NameSection[] {
   if (want !== BigInt(bytes.length))
     throw fail(`the header lists ${sectionCount} sections and ${pairCount} pairs (${want} bytes), the file has ${bytes.length}`);
   if (view.getUint32(24, true) !== crc32(bytes.subarray(NAMES_HEADER))) throw fail('checksum mismatch (torn or altered file)');
-  const words = new BigUint64Array(
-    bytes.byteOffset % 8 === 0 ? bytes.buffer : bytes.slice().buffer,
-    bytes.byteOffset % 8 === 0 ? bytes.byteOffset : 0,
-    bytes.length / 8,
-  );
+  const words = wordsOf(bytes);
   const sections: NameSection[] = [];
   let w = NAMES_HEADER / 8,
     p = w + 2 * Number(sectionCount),

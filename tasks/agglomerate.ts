@@ -23,12 +23,13 @@ import {
   cellKey,
   checkTree,
   childBlocks,
+  chunksOf,
   finalNames,
   leafBlockOf,
   NO_NAMES,
   rootLevel,
 } from '../affinities/block-tree.js';
-import { decodeNames, decodeRegionGraph, encodeNames, encodeRegionGraph, HEADER_BYTES, NameSection, RegionGraph } from '../affinities/region-graph.js';
+import { decodeNames, decodeRegionGraph, encodeNames, encodeRegionGraph, NameSection, RegionGraph } from '../affinities/region-graph.js';
 import { box, Box, chunkKey, equals, intersect, parseChunkKey, voxelCount, Vec3 } from '../common/box.js';
 import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
@@ -40,7 +41,7 @@ import { Volume } from '../precomputed/volume.js';
 import { MAX_SMALL_JSON_BYTES, Store } from '../storage/store.js';
 import { boxKey, count, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
-import { chunkGraphKey } from './mean-graph.js';
+import { chunkGraphKey, maxChunkGraphBytes } from './mean-graph.js';
 
 const threshold = v.pipe(v.number('must be a number'), v.minValue(0, 'must be at least 0'), v.maxValue(1, 'must be at most 1'));
 
@@ -54,15 +55,6 @@ export function mappingDir(t: number): string {
 
 /** The largest block graph or name table a task reads: what one block may hold. */
 const MAX_BLOCK_FILE_BYTES = 1 << 30;
-/**
- * The largest graph a chunk can have: at most 3 edges (40 bytes) a voxel, and a region (16 bytes) a
- * voxel of the chunk and of the layer of voxels below it.
- */
-function maxChunkGraphBytes(chunk: Box): number {
-  const withShell = chunk.stop.reduce((n, s, d) => n * (s - chunk.start[d] + 1), 1);
-  return HEADER_BYTES + 120 * voxelCount(chunk) + 16 * withShell;
-}
-
 // ---- the tree in a layer
 
 const blockFields = {
@@ -130,11 +122,10 @@ export const agglomerateBlockTask = defineTask('agglomerate_block', 'Agglomerate
     const scale = segmentation.scale(0);
     const wanted: { key: string; kind: 'chunk' | 'block'; maxBytes: number; missing: string }[] = [];
     if (block.level === 0) {
-      blockChildren(tree, block, (cells) => {
-        const chunk = chunkBox(scale, cells.start);
+      for (const cell of chunksOf(tree, block)) {
+        const chunk = chunkBox(scale, cell);
         wanted.push({ key: chunkGraphKey(chunk), kind: 'chunk', maxBytes: maxChunkGraphBytes(chunk), missing: 'run the MeanGraph tasks first' });
-        return undefined!;
-      });
+      }
     } else {
       for (const c of childBlocks(tree, block))
         wanted.push({

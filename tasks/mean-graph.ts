@@ -4,7 +4,7 @@
 // the one that holds its upper voxel. So a task reads one voxel below its box (the lower ends of its
 // edges), and the graphs of all chunks add up exactly. The agglomeration's blocks read them.
 import { chunkGraphs } from '../affinities/mean-graph.js';
-import { encodeRegionGraph } from '../affinities/region-graph.js';
+import { encodeRegionGraph, HEADER_BYTES } from '../affinities/region-graph.js';
 import { box, Box, chunkKey, intersect, parseChunkKey, voxelCount, Vec3 } from '../common/box.js';
 import { asLabels } from '../common/dtype.js';
 import { assertChunkUnion, chunksWithin } from '../precomputed/info.js';
@@ -19,6 +19,15 @@ const LABEL = 'MeanGraph task';
 /** Where a chunk's region graph lives in the segmentation layer. */
 export function chunkGraphKey(chunk: Box): string {
   return `${GRAPH_CHUNKS}/${chunkKey(chunk)}.graph`;
+}
+
+/**
+ * The largest graph a chunk can have: at most 3 edges (40 bytes) a voxel, and a region (16 bytes) a
+ * voxel of the chunk and of the layer of voxels below it.
+ */
+export function maxChunkGraphBytes(chunk: Box): number {
+  const withShell = chunk.stop.reduce((n, s, d) => n * (s - chunk.start[d] + 1), 1);
+  return HEADER_BYTES + 120 * voxelCount(chunk) + 16 * withShell;
 }
 
 const graphFields = {

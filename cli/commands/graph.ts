@@ -8,7 +8,8 @@ import { mergedEdges } from '../../affinities/mean-graph.js';
 import { decodeRegionGraph, RegionGraph, UNITS_PER_AFFINITY } from '../../affinities/region-graph.js';
 import { InvalidInput } from '../../common/errors.js';
 import { Volume } from '../../precomputed/volume.js';
-import { GRAPH_CHUNKS } from '../../tasks/mean-graph.js';
+import { GRAPH_CHUNKS, maxChunkGraphBytes } from '../../tasks/mean-graph.js';
+import { isBoxKey, parseChunkKey } from '../../common/box.js';
 import { listAll } from '../../storage/store.js';
 import { configureStorageFlags, storageFlags } from '../options.js';
 
@@ -46,7 +47,9 @@ async function exportedEdges(layerUrl: string) {
   if (keys.length === 0) throw new InvalidInput(`graph export: no chunk graphs under ${layer.url}/${GRAPH_CHUNKS}/ (run the MeanGraph tasks first)`);
   const graphs: RegionGraph[] = [];
   for (const key of keys) {
-    const bytes = await layer.store.get(key);
+    const name = key.slice(GRAPH_CHUNKS.length + 1, -'.graph'.length);
+    if (!isBoxKey(name)) throw new InvalidInput(`graph export: ${layer.url}/${key} is not named <x0-x1_y0-y1_z0-z1>.graph`);
+    const bytes = await layer.store.get(key, { maxBytes: maxChunkGraphBytes(parseChunkKey(name)) });
     if (bytes) graphs.push(decodeRegionGraph(bytes, `${layer.url}/${key}`, 'chunk'));
   }
   return mergedEdges(graphs);
