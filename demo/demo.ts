@@ -1,5 +1,5 @@
 // `digest demo`: synthetic image, segmentation and affinities as npz build chunks -> ingest ->
-// downsample to the top mip; meshes of every segment; a watershed of the affinities and its
+// downsample to the top mip; multi-resolution meshes of every segment; a watershed of the affinities and its
 // mean-affinity region graph.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -8,12 +8,12 @@ import { box, chunkKey, Vec3 } from '../common/box.js';
 import { createInfo, LayerSpec } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { mergeStages } from '../tasks/plan/format.js';
-import { Plan, planAgglomerate, planIngest, planMesh, planWatershed } from '../tasks/plan/planners.js';
+import { Plan, planAgglomerate, planIngest, planMultiresMesh, planWatershed } from '../tasks/plan/planners.js';
 import { Execute, runPlan, RunSummary } from '../queue/local/run.js';
 import { synthesize, synthesizeAffinities } from './synthetic.js';
 
-/** Meshes at simplification 2 keep the shapes and a quarter of the triangles. */
-const DEMO_SIMPLIFICATION = 2;
+/** segmentation_<t>'s multi-resolution meshes in 4 shards (the segmentation's are unsharded: both kinds shown). */
+const DEMO_MESH_SHARD_BITS = 2;
 /**
  * segmentation_0.6: merge while mean affinity > 0.4. The generator's affinities are 0.75-0.95 inside
  * a cell and 0.1-0.4 across a membrane, and watershed fragments of one cell meet where affinities
@@ -98,7 +98,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       plans.map((p) => p.stages[i]),
     ),
   );
-  const [meshes, manifests] = (await planMesh({ layerPath: segmentationLayer, simplification: DEMO_SIMPLIFICATION })).stages;
+  // Multi-resolution meshes: unsharded for the segmentation, sharded (4 shards) for segmentation_<t>.
+  const [meshes, manifests] = (await planMultiresMesh({ layerPath: segmentationLayer })).stages;
   const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
   // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
   const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
@@ -108,11 +109,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       segmentationPath: watershedLayer,
       threshold: DEMO_AGGLOMERATION_THRESHOLD,
       outPath: agglomeratedLayer,
-      simplification: DEMO_SIMPLIFICATION,
+      shardBits: DEMO_MESH_SHARD_BITS,
     })
   ).stages;
-  stages[1] = mergeStages(`${stages[1].name}, meshes, watershed`, [stages[1], meshes, watershed]);
-  stages.push(mergeStages('mesh manifests, mean graph', [manifests, graph]), ...agglomeration);
+  stages[1] = mergeStages(`${stages[1].name}, mesh forge, watershed`, [stages[1], meshes, watershed]);
+  stages.push(mergeStages('mesh merge, mean graph', [manifests, graph]), ...agglomeration);
   const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
   const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress, onStage: opts.onStage });
   return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };

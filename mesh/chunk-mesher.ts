@@ -34,6 +34,28 @@ export function meshRegion(chunk: Box, bounds: Box): MeshRegion {
   return { readBox, ownedCubes, sharedPlanes };
 }
 
+/**
+ * The cubes of lod 0 node `cell` of a multi-resolution mesh (mesh/multires.ts) with nodes of `size`
+ * voxels: per axis the cubes whose lower corner lies in [S - 1 + k size, S - 1 + (k + 1) size) and in
+ * [S - 1, E) (the volume [S, E) padded by one voxel). Null when the node has no cube. Its faces inside
+ * the padded volume are shared planes, as chunk faces are for the legacy mesh.
+ */
+export function nodeRegion(cell: Vec3, size: Vec3, bounds: Box): MeshRegion | null {
+  const start = cell.map((k, d) => bounds.start[d] - 1 + k * size[d]) as Vec3;
+  const stop = cell.map((k, d) => Math.min(bounds.start[d] - 1 + (k + 1) * size[d], bounds.stop[d])) as Vec3;
+  if (start.some((s, d) => s >= stop[d])) return null;
+  const sharedPlanes = [0, 1, 2].map((d) => [
+    ...(start[d] > bounds.start[d] - 1 ? [start[d]] : []),
+    ...(stop[d] < bounds.stop[d] ? [stop[d]] : []),
+  ]) as MeshRegion['sharedPlanes'];
+  return { readBox: box(start, stop.map((e) => e + 1) as Vec3), ownedCubes: box(start, stop), sharedPlanes };
+}
+
+/** Lod 0 nodes per axis of a volume's multi-resolution mesh: its padded cubes [S - 1, E) in nodes of `size`. */
+export function nodeGrid(size: Vec3, bounds: Box): Vec3 {
+  return size.map((c, d) => Math.ceil((bounds.stop[d] - bounds.start[d] + 1) / c)) as Vec3;
+}
+
 export interface ChunkMeshInput {
   /** Labels of region.readBox, x fastest. */
   labels: Uint32Array | BigUint64Array;

@@ -49,9 +49,15 @@ function quadricError(q: Quadric, o: number, x: number, y: number, z: number): n
   );
 }
 
-export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: SimplifyLimits): IndexedMesh {
+/** A box a simplification's vertices stay in (a multi-resolution mesh's octree cell). */
+export interface WithinBox {
+  lo: ArrayLike<number>;
+  hi: ArrayLike<number>;
+}
+
+export function simplifyMesh(mesh: IndexedMesh, fixed: Uint8Array, limits: SimplifyLimits, within?: WithinBox): IndexedMesh {
   if (mesh.triangles.length / 3 <= limits.targetTriangles) return mesh;
-  const collapse = new EdgeCollapse(mesh, fixed);
+  const collapse = new EdgeCollapse(mesh, fixed, within);
   collapse.queueEveryEdge();
   collapse.run(limits);
   return collapse.result();
@@ -84,7 +90,11 @@ class EdgeCollapse {
   private readonly after = new Float64Array(3);
   private readonly q = new Float64Array(10);
 
-  constructor(mesh: IndexedMesh, fixed: Uint8Array) {
+  constructor(
+    mesh: IndexedMesh,
+    fixed: Uint8Array,
+    private readonly within?: WithinBox,
+  ) {
     const n = mesh.positions.length / 3,
       m = mesh.triangles.length / 3;
     this.triangles = m;
@@ -174,7 +184,7 @@ class EdgeCollapse {
       const x = -(d * (e * h - f * f) - b * (g * h - f * i) + c * (g * f - e * i)) / det;
       const y = -(a * (g * h - i * f) - d * (b * h - f * c) + c * (b * i - g * c)) / det;
       const z = -(a * (e * i - f * g) - b * (b * i - g * c) + d * (b * f - e * c)) / det;
-      if ((x - mx) ** 2 + (y - my) ** 2 + (z - mz) ** 2 <= edge2) {
+      if ((x - mx) ** 2 + (y - my) ** 2 + (z - mz) ** 2 <= edge2 && this.inside(x, y, z)) {
         out[0] = x;
         out[1] = y;
         out[2] = z;
@@ -195,6 +205,12 @@ class EdgeCollapse {
     consider(pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]);
     consider(mx, my, mz);
     return Math.max(0, best);
+  }
+
+  /** Whether a merged vertex may go here: anywhere, or inside the box (the ends and midpoint always are). */
+  private inside(x: number, y: number, z: number): boolean {
+    const w = this.within;
+    return !w || (x >= w.lo[0] && x <= w.hi[0] && y >= w.lo[1] && y <= w.hi[1] && z >= w.lo[2] && z <= w.hi[2]);
   }
 
   private neighbours(v: number): number[] {

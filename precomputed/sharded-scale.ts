@@ -74,6 +74,12 @@ export class ShardedScale {
     return [...new Set(this.scatteredShards())].sort((a, b) => a - b);
   }
 
+  /** One past the highest shard that holds a cell (0 for none): how many shard tasks a stage numbers. */
+  shardSpan(): number {
+    const shards = this.shards();
+    return shards.length === 0 ? 0 : shards[shards.length - 1] + 1;
+  }
+
   private scatteredShards(): Int32Array {
     if (this.cellShards) return this.cellShards;
     const [gx, gy, gz] = this.grid;

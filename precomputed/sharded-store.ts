@@ -100,6 +100,17 @@ export class ShardedKvStore {
     return decodeMinishardIndex(bytes, this.spec, where, maxIndex);
   }
 
+  /** Every id stored in `shard`, ascending (its minishard indices read; none when it has no file). */
+  async ids(shard: number): Promise<bigint[]> {
+    const out: bigint[] = [];
+    for (let m = 0; m < 2 ** this.spec.minishard_bits; m++) {
+      const index = await this.minishardIndex(shard, m);
+      if (!index) return [];
+      for (const id of index.keys()) out.push(id);
+    }
+    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   /** Writes one shard, every entry of it, atomically; `gzip` where the spec says gzip. */
   async writeShard(shard: number, entries: ShardEntry[], gzip?: GzipOptions): Promise<void> {
     try {

@@ -164,6 +164,11 @@ export interface ShardEntry {
   id: bigint;
   /** The chunk as stored before data_encoding (e.g. a raw or compressed_segmentation chunk). */
   bytes: Uint8Array;
+  /**
+   * Bytes stored just before the value and not indexed: a multi-resolution mesh's fragment data,
+   * which precedes its manifest in the shard (meshes.md); never data_encoded.
+   */
+  prefix?: Uint8Array;
 }
 
 /**
@@ -193,6 +198,7 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptio
     chunks.forEach((c, i) => {
       if (i > 0 && c.id === chunks[i - 1].id) throw new InvalidInput(`shard: chunk id ${c.id} given twice`);
       const data = spec.data_encoding === 'gzip' ? gzip(c.bytes, gzipOptions) : c.bytes;
+      if (c.prefix) append(c.prefix);
       index[i] = c.id - previousId;
       index[chunks.length + i] = BigInt(offset - previousEnd);
       index[2 * chunks.length + i] = BigInt(data.length);

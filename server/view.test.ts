@@ -17,7 +17,9 @@ import { Volume } from '../precomputed/volume.js';
 import { copyLayer } from '../storage/copy.js';
 import { openStore } from '../storage/open.js';
 import { listAll } from '../storage/store.js';
-import { planDownsample, planMesh } from '../tasks/plan/planners.js';
+import { planDownsample, planMesh, planMultiresMesh } from '../tasks/plan/planners.js';
+import { parseManifest } from '../test/multires-reader.js';
+import { chunkFromShardFile, shardFileOf, SpecJson } from '../test/sharded-reader.js';
 import { runTask } from '../tasks/registry.js';
 import { seededRandom } from '../test/reference.js';
 import { runPlan } from '../queue/local/run.js';
@@ -60,6 +62,9 @@ const LAYERS: Record<string, Omit<LayerSpec, keyof typeof common>> = {
   // Sharded (neuroglancer_uint64_sharded_v1), about 4 chunks to a shard.
   sharded_uint64: { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', sharding: { targetBytes: 4 * 16 * 16 * 8 * 8 } },
   sharded_uint8: { type: 'image', dataType: 'uint8', encoding: 'raw', sharding: { targetBytes: 4 * 16 * 16 * 8 } },
+  // Multi-resolution meshes of a few large segments (several nodes each: more than one lod).
+  multires_uint32: { type: 'segmentation', dataType: 'uint32', encoding: 'compressed_segmentation' },
+  multires_sharded: { type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', sharding: { targetBytes: 4 * 16 * 16 * 8 * 8 } },
 };
 /** JPEG is lossy and browsers decode it with their own IDCT: values within this of digest's decode. */
 const JPEG_TOLERANCE = 3;
@@ -67,6 +72,10 @@ const JPEG_TOLERANCE = 3;
 /** Smooth values (JPEG keeps them near), labels in blocks, values that need all of their type's bits. */
 function voxelValue(name: string, x: number, y: number, z: number, c: number): number | bigint {
   const smooth = Math.round(128 + 60 * Math.sin(x / 7 + c) + 40 * Math.cos(y / 5) + 20 * Math.sin(z / 3));
+  if (name.startsWith('multires')) {
+    const label = 1 + (x >= 23 ? 1 : 0) + (y >= 25 ? 2 : 0) + (z >= 17 ? 4 : 0);
+    return name.endsWith('sharded') ? BigInt(label) + 2n ** 33n : label;
+  }
   if (name.endsWith('uint64')) return 2n ** 40n + BigInt((x >> 3) + 16 * (y >> 3) + 256 * (z >> 2));
   if (name === 'cseg_uint32') return 2 ** 31 + (x >> 3) + 16 * (y >> 3) + 256 * (z >> 2);
   if (name.endsWith('uint16')) return smooth * 257 + (x % 7);
@@ -94,6 +103,9 @@ async function writeLayer(dir: string, name: string): Promise<Volume> {
   const summary = await runPlan(await planDownsample({ layerPath: url }), runTask, { concurrency: 2, progress: false });
   expect(summary.dead).toEqual([]);
   if (name === 'cseg_uint64') expect((await runPlan(await planMesh({ layerPath: url }), runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+  // Multi-resolution meshes: unsharded on one layer, sharded (two shards) on another.
+  const multires = name === 'multires_uint32' ? {} : name === 'multires_sharded' ? { shardBits: 1 } : undefined;
+  if (multires) expect((await runPlan(await planMultiresMesh({ layerPath: url, ...multires }), runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
   return Volume.open(url);
 }
 
@@ -175,6 +187,7 @@ describe('digest view server', () => {
   const volumes: Record<string, Volume> = {};
   const failures: string[] = [];
   const ok = new Set<string>();
+  const ranges: { url: string; start: number; end: number }[] = [];
   const names = Object.keys(LAYERS);
   const mip1 = (name: string) => `${name}_mip1`;
 
@@ -217,6 +230,10 @@ describe('digest view server', () => {
       if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) failures.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+      const range = /^bytes=(\d+)-(\d+)$/.exec(r.headers()['range'] ?? '');
+      if (range) ranges.push({ url: r.url(), start: Number(range[1]), end: Number(range[2]) + 1 });
+    });
   });
 
   afterAll(async () => {
@@ -299,6 +316,56 @@ describe('digest view server', () => {
 
   it("reports digest's values at mip 1 (2x2x1, odd sizes at the edges) for every encoding", async () => {
     await check(1, points(4, 1));
+  });
+
+  /**
+   * The byte ranges each lod's fragments take in the file that holds them (`<id>` unsharded, its
+   * shard sharded), from the layer's files read by the test readers.
+   */
+  async function lodRanges(name: string, id: string): Promise<{ file: string; lods: { start: number; end: number }[] }> {
+    const meshDir = join(dir, name, 'mesh');
+    const info = JSON.parse(await readFile(join(meshDir, 'info'), 'utf8')) as { sharding?: SpecJson };
+    let manifest: Uint8Array, dataStart: number, file: string;
+    if (info.sharding) {
+      file = shardFileOf(BigInt(id), info.sharding);
+      const bytes = new Uint8Array(await readFile(join(meshDir, file)));
+      manifest = chunkFromShardFile(bytes, BigInt(id), info.sharding)!;
+      const total = parseManifest(manifest).lods.reduce((n, l) => n + l.sizes.reduce((a, b) => a + b, 0), 0);
+      dataStart = manifest.byteOffset - bytes.byteOffset - total;
+    } else {
+      file = id;
+      manifest = new Uint8Array(await readFile(join(meshDir, `${id}.index`)));
+      dataStart = 0;
+    }
+    const lods: { start: number; end: number }[] = [];
+    let at = dataStart;
+    for (const l of parseManifest(manifest).lods) {
+      const size = l.sizes.reduce((a, b) => a + b, 0);
+      lods.push({ start: at, end: at + size });
+      at += size;
+    }
+    return { file, lods };
+  }
+
+  it('loads multi-resolution meshes, sharded and unsharded, at more than one lod', async () => {
+    for (const name of ['multires_uint32', 'multires_sharded']) {
+      const segments: string[] = view.layers.find((l) => l.name === name)!.segments;
+      expect(segments.length, name).toBeGreaterThan(0);
+      ranges.length = 0;
+      // The default 3D view fits the volume (a voxel about 12 pixels): Neuroglancer wants the finest
+      // lod and fetches it after the coarser ones.
+      await open([name], '3d');
+      const base = `http://127.0.0.1:${view.port}/layers/${name}/mesh/`;
+      const wanted = await Promise.all(segments.map((id) => lodRanges(name, id)));
+      const lodsFetched = () =>
+        wanted.map(({ file, lods }) => lods.filter((l) => ranges.some((r) => r.url === `${base}${file}` && r.start < l.end && r.end > l.start)).length);
+      for (let i = 0; i < 240 && !lodsFetched().some((n) => n >= 2); i++) await page.waitForTimeout(250);
+      expect(Math.max(...lodsFetched()), `${name}: lods fetched per segment ${lodsFetched()} (of ${wanted.map((w) => w.lods.length)})`).toBeGreaterThanOrEqual(
+        2,
+      );
+      if (name === 'multires_uint32') for (const id of segments) expect(ok.has(`${base}${id}.index`), `${name} ${id}.index`).toBe(true);
+    }
+    expect(failures).toEqual([]);
   });
 
   it('loads the meshes of the selected segments, and every request succeeded', async () => {

@@ -9,6 +9,9 @@ import { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { builtFile } from '../common/built.js';
 import { InvalidInput } from '../common/errors.js';
+import * as v from 'valibot';
+import { ShardedKvStore } from '../precomputed/sharded-store.js';
+import { shardingSchema } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { Access, serveFiles } from './files.js';
@@ -28,17 +31,28 @@ export interface ViewLayer {
   segments: string[];
 }
 
-/** A few segment ids with meshes (mesh/<id>:0 manifests), else none. */
+/**
+ * A few segment ids with meshes, else none: legacy manifests (`<id>:0`), multi-resolution manifests
+ * (`<id>.index`), or the ids of the first shards of a sharded multi-resolution mesh.
+ */
 async function someSegments(layerUrl: string, meshDir: string | undefined, count = 3): Promise<string[]> {
   if (!meshDir) return [];
+  const store = openStore(layerUrl);
   const ids: bigint[] = [];
-  for await (const page of openStore(layerUrl).listPages(`${meshDir}/`)) {
-    for (const key of page) {
-      const m = /\/(\d+):0$/.exec(key);
-      if (m) ids.push(BigInt(m[1]));
+  const info = await store.get(`${meshDir}/info`, { maxBytes: 64 << 10 });
+  const sharding = info && (JSON.parse(new TextDecoder().decode(info)) as { sharding?: unknown }).sharding;
+  if (sharding) {
+    const spec = v.parse(shardingSchema, sharding);
+    const shards = new ShardedKvStore(store, meshDir, spec, 1 << 24);
+    for (let shard = 0; shard < 2 ** spec.shard_bits && ids.length < 1000; shard++) for (const id of await shards.ids(shard)) ids.push(id);
+  } else
+    for await (const page of store.listPages(`${meshDir}/`)) {
+      for (const key of page) {
+        const m = /\/(\d+)(:0|\.index)$/.exec(key);
+        if (m) ids.push(BigInt(m[1]));
+      }
+      if (ids.length >= 1000) break;
     }
-    if (ids.length >= 1000) break;
-  }
   return ids
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     .slice(0, count)

@@ -15,8 +15,12 @@ import { bruteForceAgglomeration, voxelEdges } from '../test/reference-agglomera
 import { runDigest } from '../test/cli.js';
 import { loadMapping, mappingDir } from './agglomerate.js';
 import { planAgglomerate } from './plan/planners.js';
+import { estimatePlan } from './plan/estimate.js';
+import { measureGraphDensity } from './plan/graph-estimate.js';
 import { runPlan } from '../queue/local/run.js';
 import { runTask } from './registry.js';
+import { meshedSegments, readSegmentMesh } from '../test/multires-reader.js';
+import { openEdges, weld } from '../test/mesh-check.js';
 
 /**
  * Voxel pairs across a watershed task border (the chunk planes) inside one true cell: how many, and
@@ -42,6 +46,24 @@ function borderCuts(truth: BigUint64Array, labels: BigUint64Array, size: Vec3, c
         }
       }
   return { pairs, cut };
+}
+
+/** Distinct label pairs (both nonzero) of face-adjacent voxels, counted per cubic chunk of the upper voxel. */
+function chunkPairs(labels: BigUint64Array, size: Vec3, chunk: number): number {
+  const [sx, sy, sz] = size;
+  const pairs = new Set<string>();
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++) {
+        const i = x + sx * (y + sy * z);
+        const cell = `${Math.floor(x / chunk)},${Math.floor(y / chunk)},${Math.floor(z / chunk)}`;
+        for (const j of [x > 0 ? i - 1 : -1, y > 0 ? i - sx : -1, z > 0 ? i - sx * sy : -1]) {
+          if (j < 0 || labels[i] === 0n || labels[j] === 0n || labels[i] === labels[j]) continue;
+          const [a, b] = labels[i] < labels[j] ? [labels[i], labels[j]] : [labels[j], labels[i]];
+          pairs.add(`${cell}:${a},${b}`);
+        }
+      }
+  return pairs.size;
 }
 
 /** Labels whose voxels lie in more than one true cell (wrong merges). */
@@ -83,9 +105,16 @@ describe('agglomeration into segmentation_<t>', () => {
       expect(Array.from(level as BigUint64Array), `mip ${mip}`).toEqual(pyramid[mip]);
     }
 
-    // Meshes: a manifest for every region id in the layer.
-    const manifests = (await listAll(agglomerated.store, 'mesh/')).filter((k) => /^mesh\/\d+:0$/.test(k)).map((k) => BigInt(k.slice(5, -2)));
-    expect(new Set(manifests)).toEqual(new Set([...new Set(got)].filter((l) => l !== 0n)));
+    // Meshes: a sharded multi-resolution mesh for every region id in the layer, each closed at lod 0.
+    const meshDir = join(result.agglomeratedLayer.replace(/^file:\/\//, ''), 'mesh');
+    const ids = new Set([...new Set(got)].filter((l) => l !== 0n));
+    expect(await meshedSegments(meshDir)).toEqual(ids);
+    for (const id of [...ids].slice(0, 20)) {
+      const mesh = (await readSegmentMesh(meshDir, id))!;
+      expect(mesh.info.sharding, `segment ${id}`).toBeDefined();
+      const lod0 = weld(mesh.fragments.filter((f) => f.lod === 0).map((f) => ({ positions: f.stored, triangles: f.triangles })));
+      expect(openEdges(lod0), `segment ${id}`).toBe(0);
+    }
 
     // The true cells: the watershed cuts them at its task borders, the agglomeration joins them,
     // and merges no two cells.
@@ -146,6 +175,41 @@ describe('agglomeration into segmentation_<t>', () => {
       expect(sum).toBeCloseTo(Number(e.units) / 2 ** 32, 9);
       expect(mean).toBeCloseTo(sum / count, 12);
     }
+    // The estimate counts the chunk graphs' edges (all 90 sampled): as many as distinct label pairs
+    // per chunk of the voxel pairs whose upper voxel it holds; fewer edges each level up.
+    const perChunk = chunkPairs(labels, size, 16);
+    const density = (await measureGraphDensity(watershed, 1000))!;
+    expect(density.source).toBe('counted in 90 chunk graph(s)');
+    expect(density.edgesPerVoxel * 96 * 80 * 48).toBeCloseTo(perChunk, 6);
+    const estimate = estimatePlan(
+      await planAgglomerate({ affinitiesPath: result.affinityLayer, segmentationPath: result.watershedLayer, threshold: 0.6, block: 1 }),
+      new Map([[result.watershedLayer, watershed.info]]),
+      { density },
+    );
+    const levels = estimate.stages.filter((st) => st.name.startsWith('agglomerate level'));
+    expect(levels.length).toBe(4);
+    expect(levels[0].edges).toBeCloseTo(perChunk, 6);
+    for (let l = 1; l < levels.length; l++) expect(levels[l].edges!).toBeLessThan(levels[l - 1].edges!);
+    expect(levels[3].edgesPerTask).toBe(levels[3].edges);
+    expect(estimate.stages[0]).toMatchObject({ name: 'mean graph', tasks: 90, objects: 90 });
+    expect(estimate.stages[0].edges).toBeCloseTo(perChunk, 6);
+    const printed = await runDigest([
+      'plan',
+      'agglomerate',
+      '--affinities',
+      result.affinityLayer,
+      '--segmentation',
+      result.watershedLayer,
+      '--threshold',
+      '0.6',
+      '--block',
+      '1',
+      '--estimate',
+    ]);
+    expect(printed.stdout).toMatch(/\| core-hours \| edges read \| edges, largest task/);
+    expect(printed.stdout).toContain(`agglomerate level 0 | 90 | 180 |`);
+    expect(printed.stdout).toContain('counted in 16 chunk graph(s)');
+
     // Grid of 6x5x3 chunks: blocks of 1 (4 levels), 2 (3), 3 (2) and 6 (the whole grid, one task).
     for (const block of [1, 2, 3, 6]) {
       await watershed.store.delete(`${mappingDir(0.6)}/info`);

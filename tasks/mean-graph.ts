@@ -58,11 +58,16 @@ async function runMeanGraph(task: MeanGraphTask, ctx: TaskContext) {
   const scale = segmentation.scale(0);
   assertChunkUnion(scale, owned, `${LABEL}: chunk_position`);
   const bounds = segmentation.bounds(0);
-  const region = meanGraphRegion(owned, bounds);
-  const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
-  checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${task.chunk_position}`);
+  // One z layer of chunks at a time: a chunk's graph needs only its voxels and the plane below, so a
+  // task of a 512^3 box holds one layer of its chunks (and that plane), not the whole box.
   const chunks = chunksWithin(scale, owned);
-  const graphs = chunkGraphs({ labels: asLabels(labels), affinities: values as Float32Array, box: region, chunks, bounds });
-  await Promise.all(chunks.map((c, i) => segmentation.store.put(chunkGraphKey(c), encodeRegionGraph(graphs[i]), { contentType: 'application/octet-stream' })));
+  for (const z of new Set(chunks.map((c) => c.start[2]))) {
+    const layer = chunks.filter((c) => c.start[2] === z);
+    const region = meanGraphRegion(box([owned.start[0], owned.start[1], z], [owned.stop[0], owned.stop[1], layer[0].stop[2]]), bounds);
+    const [labels, values] = await Promise.all([segmentation.read(0, region), affinities.read(0, region)]);
+    checkAffinityValues(values as Float32Array, LABEL, `${affinities.url} ${chunkKey(region)}`);
+    const graphs = chunkGraphs({ labels: asLabels(labels), affinities: values as Float32Array, box: region, chunks: layer, bounds });
+    await Promise.all(layer.map((c, i) => segmentation.store.put(chunkGraphKey(c), encodeRegionGraph(graphs[i]), { contentType: 'application/octet-stream' })));
+  }
   return { kind: 'mean_graph', voxels: voxelCount(owned), chunksWritten: 0, files: chunks.length };
 }

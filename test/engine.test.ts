@@ -20,6 +20,7 @@ import { createTaskPool } from '../runtime/pool.js';
 import { runPlan } from '../queue/local/run.js';
 import { synthesize } from '../demo/synthetic.js';
 import { runDigest } from './cli.js';
+import { meshedSegments } from './multires-reader.js';
 
 // Whether a WebGPU adapter opens here (then released: the workers open their own).
 const gpuHere = (await gpuKernelsForTests()) !== undefined;
@@ -123,10 +124,9 @@ describe('the worker pool runs the demo end to end', () => {
           expect(Array.from((await volume.read(mip, scaleBounds(volume.scale(mip)))) as ArrayLike<number | bigint>)).toEqual(want[mip]);
         }
       }
-      // Every segment has a mesh manifest; the watershed layer is complete; the region graph has edges.
-      const segmentation = await Volume.open(result.segmentationLayer);
-      const manifests = (await listAll(segmentation.store, 'mesh/')).filter((k) => /^mesh\/\d+:0$/.test(k)).map((k) => BigInt(k.slice(5, -2)));
-      expect(new Set(manifests)).toEqual(new Set([...whole.labels].filter((l) => l !== 0n)));
+      // Every segment has a multi-resolution mesh; the watershed layer is complete; the region graph has edges.
+      const meshDir = join(result.segmentationLayer.replace(/^file:\/\//, ''), 'mesh');
+      expect(await meshedSegments(meshDir)).toEqual(new Set([...whole.labels].filter((l) => l !== 0n)));
       const watershed = await Volume.open(result.watershedLayer);
       for (const c of allChunks(watershed.scale(0))) expect(await watershed.store.exists(watershed.chunkPath(0, c))).toBe(true);
       const graphs = await listAll(watershed.store, 'mean_graph/chunks/');

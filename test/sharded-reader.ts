@@ -68,3 +68,20 @@ export function shardFileOf(id: bigint, spec: SpecJson): string {
   const shard = (hashId(id, spec) >> BigInt(spec.minishard_bits)) & ((1n << BigInt(spec.shard_bits)) - 1n);
   return `${shard.toString(16).padStart(Math.ceil(spec.shard_bits / 4), '0')}.shard`;
 }
+
+/** Every id a shard file's minishard indices list. */
+export function idsInShardFile(file: Uint8Array, spec: SpecJson): bigint[] {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const indexEnd = 16 * 2 ** spec.minishard_bits;
+  const ids: bigint[] = [];
+  for (let m = 0; m < 2 ** spec.minishard_bits; m++) {
+    const start = indexEnd + Number(view.getBigUint64(16 * m, true));
+    const end = indexEnd + Number(view.getBigUint64(16 * m + 8, true));
+    if (start === end) continue;
+    const index = decode(file.subarray(start, end), spec.minishard_index_encoding);
+    const iv = new DataView(index.buffer, index.byteOffset, index.byteLength);
+    let id = 0n;
+    for (let i = 0; i < index.length / 24; i++) ids.push((id += iv.getBigUint64(8 * i, true)));
+  }
+  return ids;
+}

@@ -13,6 +13,7 @@ import {
   planAgglomerate,
   planMeanGraph,
   planMesh,
+  planMultiresMesh,
   planSize,
   planTransfer,
   planWatershed,
@@ -20,7 +21,8 @@ import {
   stageSize,
   stageTasks,
 } from '../../tasks/plan/planners.js';
-import { estimatePlan, formatEstimate } from '../../tasks/plan/estimate.js';
+import { estimatePlan, formatEstimate, layerOf } from '../../tasks/plan/estimate.js';
+import { GraphDensity, measureGraphDensity } from '../../tasks/plan/graph-estimate.js';
 import { Vec3 } from '../../common/box.js';
 import { BUILD_ENCODINGS } from '../../sources/registry.js';
 import { GZIP_STRATEGIES } from '../../storage/gzip.js';
@@ -47,24 +49,36 @@ async function writePlan(plan: Plan, o: PlanOutput): Promise<void> {
         if (!process.stdout.write(`${JSON.stringify({ stage: i, index, task })}\n`)) await new Promise((r) => process.stdout.once('drain', r));
       }
   }
-  if (o.estimate) console.log(`${summary}\n\n${formatEstimate(estimatePlan(plan, await layerInfos(plan)))}`);
+  if (o.estimate) {
+    const infos = await layerInfos(plan);
+    console.log(`${summary}\n\n${formatEstimate(estimatePlan(plan, infos, { density: await graphDensity(plan) }))}`);
+  }
   if (o.out) {
     await writeFile(o.out, text);
     console.error(`${summary} -> ${o.out}`);
   } else if (!o.list && !o.estimate) console.log(text);
 }
 
+/** The first task (or template) of every task set of a plan. */
+function firstTasks(plan: Plan): Record<string, unknown>[] {
+  return plan.stages.flatMap((stage) =>
+    stage.sets.flatMap((set) => ('list' in set ? (set.list.slice(0, 1) as unknown as Record<string, unknown>[]) : [set.template])),
+  );
+}
+
 /** The infos of every layer a plan's task sets name. */
 async function layerInfos(plan: Plan): Promise<Map<string, Info>> {
-  const urls = new Set<string>();
-  for (const stage of plan.stages)
-    for (const set of stage.sets) {
-      const first = 'list' in set ? (set.list[0] as { layer_path?: string } | undefined) : (set.template as { layer_path?: string });
-      if (first?.layer_path) urls.add(first.layer_path);
-    }
+  const urls = new Set(firstTasks(plan).flatMap((t) => layerOf(t) ?? []));
   const infos = new Map<string, Info>();
   for (const url of urls) infos.set(url, (await Volume.open(url)).info);
   return infos;
+}
+
+/** The region graph's density, counted in the chunk graphs MeanGraph has written already, if any. */
+async function graphDensity(plan: Plan): Promise<GraphDensity | undefined> {
+  const graph = firstTasks(plan).find((t) => t.kind === 'mean_graph' || t.kind === 'agglomerate_block');
+  const layer = graph && layerOf(graph);
+  return (layer && (await measureGraphDensity(await Volume.open(layer)))) || undefined;
 }
 
 /** A `plan <what>` subcommand with the storage options and the outputs. */
@@ -158,14 +172,24 @@ export function addLayerCommands(program: Command): void {
       await writePlan(await planDownsample({ layerPath: o.layer, fromMip: o.fromMip, memory: o.memory * 2 ** 20 }), o);
     });
 
-  planCommand(plan, 'mesh', 'meshes of every segment, then their manifests (adds the "mesh" directory to the info)')
+  planCommand(plan, 'mesh', 'meshes of every segment (adds the "mesh" directory to the info): multi-resolution (forge, merge) or legacy (mesh, manifests)')
     .requiredOption('--layer <url>', 'a segmentation layer')
-    .addOption(new Option('--mip <m>', 'the scale to mesh').argParser(integer(0, 40)).default(0))
-    .addOption(new Option('--simplification <s>', '0 (none) .. 10').argParser(integer(0, 10)).default(0))
-    .addOption(new Option('--lod <n>', 'level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
-    .addOption(new Option('--segments <ids>', 'only these segment ids, comma-separated').argParser(segmentIds))
+    .addOption(
+      new Option('--format <f>', 'multires: Neuroglancer multilod_draco; legacy: one fragment per chunk').choices(['multires', 'legacy']).default('legacy'),
+    )
+    .addOption(new Option('--lods <n>', 'multires: most levels of detail a segment gets').argParser(integer(1, 32)))
+    .addOption(new Option('--shard-bits <n>', 'multires: sharded, 2^n shard files (one merge task each); unsharded when absent').argParser(integer(0, 24)))
+    .addOption(new Option('--forge-block <n>', 'multires: chunks a side of a forge task (default: about 256 voxels)').argParser(integer(1, 1024)))
+    .addOption(new Option('--mip <m>', 'legacy: the scale to mesh').argParser(integer(0, 40)).default(0))
+    .addOption(new Option('--simplification <s>', 'legacy: 0 (none) .. 10').argParser(integer(0, 10)).default(0))
+    .addOption(new Option('--lod <n>', 'legacy: level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
+    .addOption(new Option('--segments <ids>', 'legacy: only these segment ids, comma-separated').argParser(segmentIds))
     .action(async (o) => {
       configureStorageFlags(o);
+      if (o.format === 'multires') {
+        await writePlan(await planMultiresMesh({ layerPath: o.layer, lods: o.lods, shardBits: o.shardBits, forgeBlock: o.forgeBlock }), o);
+        return;
+      }
       const segments = o.segments as string[] | undefined;
       await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o);
     });
@@ -219,7 +243,13 @@ export function addLayerCommands(program: Command): void {
       new Option('--threshold <t>', "merge while 1 - mean affinity < t (as waterz's OneMinus<MeanAffinity>)").argParser(number(0, 1)).makeOptionMandatory(),
     )
     .option('--out-layer <url>', 'the agglomerated layer (default: segmentation_<threshold> beside the watershed layer)')
-    .addOption(new Option('--simplification <s>', 'mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
+    .addOption(
+      new Option('--mesh-format <f>', 'meshes of segmentation_<t>: multires (Neuroglancer multilod_draco) or legacy')
+        .choices(['multires', 'legacy'])
+        .default('multires'),
+    )
+    .addOption(new Option('--mesh-shard-bits <n>', 'multires meshes sharded in 2^n shards; unsharded when absent').argParser(integer(0, 24)))
+    .addOption(new Option('--simplification <s>', 'legacy mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(
       new Option('--block <n>', 'chunks a side of a level 0 agglomeration block (2x2x2 blocks join at each level above); at least the grid: one task')
         .argParser(integer(1, 2 ** 20))
@@ -235,6 +265,8 @@ export function addLayerCommands(program: Command): void {
           threshold: o.threshold,
           outPath: o.outLayer,
           simplification: o.simplification,
+          meshFormat: o.meshFormat,
+          shardBits: o.meshShardBits,
         }),
         o,
       );

@@ -109,7 +109,7 @@ export class LocalQueue {
   nextReadyIn(): number | null {
     if (!this.exhausted) return 0;
     if (this.retrying.length === 0) return null;
-    return Math.max(0, Math.min(...this.retrying.map((w) => w.readyAt)) - Date.now());
+    return Math.max(0, this.retrying.reduce((t, w) => Math.min(t, w.readyAt), Infinity) - Date.now());
   }
 
   get inFlight(): number {

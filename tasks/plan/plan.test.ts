@@ -11,7 +11,8 @@ import { openStore } from '../../storage/open.js';
 import { listAll } from '../../storage/store.js';
 import { seededRandom } from '../../test/reference.js';
 import { estimatePlan } from './estimate.js';
-import { planDownsample, planIngest, planMesh, planSize, stageSize, taskAt } from './planners.js';
+import { planAgglomerate, planDownsample, planIngest, planMesh, planSize, stageSize, taskAt } from './planners.js';
+import { AGGLOMERATE_US_PER_EDGE, ASSUMED_DENSITY } from './graph-estimate.js';
 import { parsePlan } from './format.js';
 import { runTask, Task } from '../registry.js';
 
@@ -116,6 +117,33 @@ describe('planning the 100 TB image without holding it', () => {
     expect(taskAt(plan.stages[0], 1563 + 2)).toMatchObject({ chunk_position: '256-384_128-256_0-64' });
     // The plan file round-trips through its schema.
     expect(parsePlan(JSON.stringify(plan), 'plan.json')).toEqual(plan);
+  });
+});
+
+describe('the agglomeration of a 100 TB watershed', () => {
+  it('is planned and estimated level by level: edges, bytes, core-hours', async () => {
+    const id = Date.now();
+    const segmentationPath = `mem://big-${id}/ws`,
+      affinitiesPath = `mem://big-${id}/aff`;
+    const spec = { ...BIG, mips: 0 };
+    await Volume.create(segmentationPath, createInfo({ ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
+    await Volume.create(affinitiesPath, createInfo({ ...spec, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw' }));
+    const plan = await planAgglomerate({ affinitiesPath, segmentationPath, threshold: 0.5, block: 4 });
+    const ws = await Volume.open(segmentationPath);
+    const e = estimatePlan(plan, new Map([[segmentationPath, ws.info]]), { density: ASSUMED_DENSITY });
+    const voxels = 200_000 * 200_000 * 2_500;
+    const levels = e.stages.filter((st) => st.name.startsWith('agglomerate level'));
+    // Blocks of 4 chunks (512x512x256 voxels), doubling up to the 1563x1563x40 grid: levels 0..9.
+    expect(levels.map((l) => l.tasks)).toEqual([391 * 391 * 10, 196 * 196 * 5, 98 * 98 * 3, 49 * 49 * 2, 25 * 25, 13 * 13, 7 * 7, 4 * 4, 2 * 2, 1]);
+    expect(levels[0].edges).toBeCloseTo(voxels * ASSUMED_DENSITY.edgesPerVoxel, -3);
+    // Level 1 reads the edges of fragments within a fragment's width (21.5 voxels) of a level 0 block's faces.
+    const width = Math.cbrt(ASSUMED_DENSITY.voxelsPerRegion);
+    expect(levels[1].edges! / levels[0].edges!).toBeCloseTo(1 - (1 - width / 512) ** 2 * (1 - width / 256), 9);
+    for (let l = 1; l < levels.length; l++) expect(levels[l].edges!).toBeLessThan(levels[l - 1].edges!);
+    expect(levels[9].edgesPerTask).toBe(levels[9].edges);
+    for (const l of levels) expect(l.coreHours).toBeCloseTo((l.edges! * AGGLOMERATE_US_PER_EDGE * 1e-6) / 3600, 6);
+    expect(e.stages[0]).toMatchObject({ name: 'mean graph', tasks: 1563 * 1563 * 40 });
+    expect(e.stages[0].coreHours).toBeCloseTo(voxels / 5e6 / 3600, 3);
   });
 });
 

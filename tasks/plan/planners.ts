@@ -15,6 +15,8 @@ import { buildSuffix } from '../../sources/registry.js';
 import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
+import { forgeBoxes, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
+import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
 import { completedRegion } from '../pyramid.js';
 import { Source } from '../shard-sources.js';
@@ -413,7 +415,7 @@ export function shardSet(info: Info, layerPath: string, mip: number, source: Sou
   const template = { kind: 'shard', layer_path: layerPath, mip, source };
   if (unit) return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c, d) => c * unit[d]) as Vec3);
   const sharded = new ShardedScale(openStore(layerPath), scale.key, scale.sharding!, gridShape(scale));
-  return { template, field: 'shard', count: Math.min(2 ** scale.sharding!.shard_bits, Math.max(...sharded.shards()) + 1) };
+  return { template, field: 'shard', count: Math.min(2 ** scale.sharding!.shard_bits, sharded.shardSpan()) };
 }
 
 // ---- meshes, watershed, mean graph
@@ -461,6 +463,79 @@ export async function planMesh(opts: {
   };
 }
 
+export interface MultiresMeshOptions {
+  layerPath: string;
+  /** Most lods a segment gets (default DEFAULT_MAX_LODS). */
+  lods?: number;
+  /** Sharded: 2^shardBits shards, one MeshMerge task each; unsharded when absent. */
+  shardBits?: number;
+  /** Chunks a side of a MeshForge task's box (default: about 256 voxels a side). */
+  forgeBlock?: number;
+  /** Unsharded: MeshMerge tasks (segment id mod batches); default one per forge task. */
+  batches?: number;
+}
+
+/** Minishards of a mesh shard: 2^6, so each minishard index lists a few hundred segments. */
+const MESH_MINISHARD_BITS = 6;
+
+/**
+ * Multi-resolution meshes of mip 0: MeshForge per box of chunks (lod 0 fragments, one object a task),
+ * then MeshMerge per shard or segment batch (lods, Draco, manifests). Writes the mesh info (and the
+ * layer's "mesh" key) first; refuses a mesh directory that holds another format.
+ */
+export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan> {
+  const volume = await Volume.open(opts.layerPath);
+  if (volume.info.type !== 'segmentation')
+    throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
+  if (!volume.info.mesh) {
+    volume.info.mesh = 'mesh';
+    await volume.saveInfo();
+  }
+  const dir = meshDirectory(volume, 'plan mesh');
+  const scale = volume.scale(0);
+  const sharding =
+    opts.shardBits === undefined
+      ? undefined
+      : {
+          '@type': 'neuroglancer_uint64_sharded_v1' as const,
+          hash: 'murmurhash3_x86_128' as const,
+          preshift_bits: 0,
+          minishard_bits: MESH_MINISHARD_BITS,
+          shard_bits: opts.shardBits,
+          minishard_index_encoding: 'gzip' as const,
+          // Raw: a manifest's fragments are found by byte offsets before it in the shard.
+          data_encoding: 'raw' as const,
+        };
+  const info = multiresInfo(scale.resolution, sharding);
+  const existing = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
+  if (existing) {
+    const type = (JSON.parse(new TextDecoder().decode(existing)) as { '@type'?: string })['@type'];
+    if (type !== MULTIRES_MESH_TYPE)
+      throw new InvalidInput(
+        `plan mesh: ${opts.layerPath}/${dir}/info is ${JSON.stringify(type)}; write multires meshes to a layer whose "mesh" directory has none`,
+      );
+  }
+  await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(info)), { contentType: 'application/json' });
+  const forgeBlock = opts.forgeBlock ?? Math.max(1, Math.round(256 / Math.max(...chunkSize(scale))));
+  const forgeTasks = forgeBoxes(volume, forgeBlock).length;
+  const batches = sharding ? undefined : (opts.batches ?? forgeTasks);
+  const common = { layer_path: opts.layerPath, ...(batches ? { batches } : {}) };
+  const forge = boxesSet({ kind: 'mesh_forge', ...common }, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c) => c * forgeBlock) as Vec3);
+  const merge = {
+    template: { kind: 'mesh_merge', ...common, forge_block: forgeBlock, ...(opts.lods ? { lods: opts.lods } : {}) },
+    field: 'group',
+    count: sharding ? 2 ** sharding.shard_bits : batches!,
+  };
+  return {
+    version: 2,
+    layer_path: opts.layerPath,
+    stages: [
+      { name: 'mesh forge', sets: [forge] },
+      { name: 'mesh merge', sets: [merge] },
+    ],
+  };
+}
+
 /** One Watershed task per segmentation chunk: the chunk grown by `overlap` voxels (within the bounds), cropped back to the chunk. */
 export async function planWatershed(opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number }): Promise<Plan> {
   const { segmentation } = await openAffinityLayers(
@@ -501,8 +576,12 @@ export interface AgglomerateOptions {
   threshold: number;
   /** The agglomerated layer; default: segmentation_<threshold> beside the watershed layer. */
   outPath?: string;
-  /** Mesh simplification of the agglomerated segments (0..10). */
+  /** Meshes of the agglomerated segments: multi-resolution (default; `shardBits` sharded) or legacy. */
+  meshFormat?: 'multires' | 'legacy';
+  /** Legacy meshes: simplification (0..10). */
   simplification?: number;
+  /** Multi-resolution meshes: sharded in 2^shardBits shards; unsharded when absent. */
+  shardBits?: number;
   /** Chunks a side of a level 0 agglomeration block (default DEFAULT_AGGLOMERATION_BLOCK); at least the grid: one task. */
   block?: number;
 }
@@ -518,7 +597,8 @@ export function agglomeratedLayerPath(segmentationPath: string, threshold: numbe
 /**
  * Region graph (MeanGraph per chunk), the blockwise agglomeration (block levels up, names down, the
  * mapping shard by shard), Remap of mip 0 chunk by chunk into the agglomerated layer (created here:
- * the watershed's scales, no meshes yet), its mips by Downsample, then its meshes and manifests.
+ * the watershed's scales, no meshes yet), its mips by Downsample, then its meshes (forge and merge,
+ * or legacy meshes and manifests).
  */
 export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   if (!(opts.threshold >= 0 && opts.threshold <= 1)) throw new InvalidInput(`plan agglomerate: --threshold ${opts.threshold} must be in [0, 1]`);
@@ -544,7 +624,10 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
     throw new InvalidInput(`plan agglomerate: ${outPath} exists with another grid or data type than ${opts.segmentationPath}`);
   }
   const remap = { kind: 'remap', layer_path_segmentation: opts.segmentationPath, layer_path: outPath, threshold: opts.threshold };
-  const meshes = await planMesh({ layerPath: outPath, simplification: opts.simplification });
+  const meshes =
+    opts.meshFormat === 'legacy'
+      ? await planMesh({ layerPath: outPath, simplification: opts.simplification })
+      : await planMultiresMesh({ layerPath: outPath, shardBits: opts.shardBits });
   return {
     version: 2,
     layer_path: outPath,
@@ -584,7 +667,7 @@ export async function planAgglomerationTree(opts: { segmentationPath: string; th
     ...Array.from({ length: top }, (_, i) => ({ name: `agglomeration names level ${top - i}`, sets: [blocks('agglomerate_names', top - i)] })),
     {
       name: 'agglomeration mapping',
-      sets: [{ template: { kind: 'agglomerate_mapping', ...common }, field: 'shard', count: Math.max(...mapping.shards()) + 1 }],
+      sets: [{ template: { kind: 'agglomerate_mapping', ...common }, field: 'shard', count: mapping.shardSpan() }],
     },
   ];
   return { version: 2, layer_path: segmentationPath, stages };

@@ -1,0 +1,186 @@
+// Neuroglancer's multi-resolution mesh format (neuroglancer_multilod_draco, meshes.md): per segment an
+// octree of fragments, level of detail (lod) 0 the finest, each node of lod L covering 2x2x2 nodes of
+// lod L-1; a manifest lists every lod's node positions (Z-order) and fragment sizes; fragments are
+// Draco meshes with positions quantized to the node's box.
+//
+// Coordinates ("stored model" space) are voxels with voxel v's centre at v + 0.5 (the info's transform
+// scales them to nm). The octree's lod 0 nodes are the cube-ownership boxes of mesh/chunk-mesher.ts
+// (multiresRegion), so a node's mesh lies inside its node and its vertices on the node's faces are
+// where marching cubes put them, shared exactly with the neighbouring node.
+//
+// Lod L > 0 is built from lod L-1: each child node's fragment, its parts welded, is simplified on its
+// own with every vertex on the child's faces locked and the merged vertices kept inside the child's
+// box; the parent's fragment is the union of its children's. So no triangle of lod L crosses its
+// node's 2x2x2 subdivision, and the surface's trace on every octree face is the same at every lod:
+// no cracks between neighbouring nodes drawn at different lods.
+import { Vec3 } from '../common/box.js';
+import { IndexedMesh } from './marching-cubes.js';
+import { simplifyMesh } from './simplify.js';
+import { encodeDracoMesh } from './draco.js';
+
+export const VERTEX_QUANTIZATION_BITS = 10;
+
+export interface OctreeGeometry {
+  /** Stored-model origin of node (0, 0, 0). */
+  gridOrigin: Vec3;
+  /** Stored-model extent of a lod 0 node. */
+  chunkShape: Vec3;
+}
+
+export interface Fragment {
+  /** Node position in units of this lod's node size. */
+  position: Vec3;
+  /** Positions in stored-model coordinates. */
+  mesh: IndexedMesh;
+}
+
+/** The info of a multi-resolution mesh directory: stored-model voxels to nm by `resolution`. */
+export function multiresInfo(resolution: Vec3, sharding?: object): Record<string, unknown> {
+  return {
+    '@type': 'neuroglancer_multilod_draco',
+    vertex_quantization_bits: VERTEX_QUANTIZATION_BITS,
+    transform: [resolution[0], 0, 0, 0, 0, resolution[1], 0, 0, 0, 0, resolution[2], 0],
+    lod_scale_multiplier: 1,
+    ...(sharding ? { sharding } : {}),
+  };
+}
+
+/** The stored-model box of node `position` at `lod`. */
+export function nodeBox(g: OctreeGeometry, lod: number, position: Vec3): { lo: Vec3; hi: Vec3 } {
+  const size = g.chunkShape.map((c) => c * 2 ** lod);
+  return {
+    lo: position.map((p, d) => g.gridOrigin[d] + p * size[d]) as Vec3,
+    hi: position.map((p, d) => g.gridOrigin[d] + (p + 1) * size[d]) as Vec3,
+  };
+}
+
+/** Interleaved bits of x, y, z (x lowest): the Z-curve order the manifest requires. */
+export function zOrder(p: Vec3): bigint {
+  let code = 0n;
+  for (let bit = 0; bit < 32; bit++) for (let d = 0; d < 3; d++) if ((p[d] >>> bit) & 1) code |= 1n << BigInt(3 * bit + d);
+  return code;
+}
+
+/**
+ * Every lod of one segment from its lod 0 fragments: lods are added until one node holds the whole
+ * segment or `maxLods` are made. Each lod aims at half the triangles of the one below.
+ */
+export function buildLods(lod0: Fragment[], g: OctreeGeometry, maxLods: number): Fragment[][] {
+  const lods = [sortZ(lod0)];
+  for (let lod = 1; lod < maxLods && lods[lod - 1].length > 1; lod++) {
+    const parents = new Map<bigint, { position: Vec3; parts: IndexedMesh[] }>();
+    for (const child of lods[lod - 1]) {
+      const position = child.position.map((p) => p >>> 1) as Vec3;
+      const key = zOrder(position);
+      const parent = parents.get(key) ?? { position, parts: [] };
+      parent.parts.push(coarsen(child, lod - 1, g));
+      parents.set(key, parent);
+    }
+    lods.push(sortZ([...parents.values()].map(({ position, parts }) => ({ position, mesh: concat(parts) }))));
+  }
+  return lods;
+}
+
+/** A child's fragment at half its triangles, inside its node, its faces' vertices kept. */
+function coarsen(child: Fragment, lod: number, g: OctreeGeometry): IndexedMesh {
+  const mesh = weld(child.mesh);
+  const { lo, hi } = nodeBox(g, lod, child.position);
+  const fixed = new Uint8Array(mesh.positions.length / 3);
+  for (let v = 0; v < fixed.length; v++)
+    for (let d = 0; d < 3; d++) {
+      const x = mesh.positions[3 * v + d];
+      if (x <= lo[d] || x >= hi[d]) fixed[v] = 1;
+    }
+  // Half the triangles; a merged vertex may stray 2^lod voxels from its faces' planes (one voxel for
+  // lod 1, as the detail it shows is twice as coarse as lod 0's), in the quadric's summed measure.
+  const deviation = 2 ** lod;
+  const triangles = mesh.triangles.length / 3;
+  return simplifyMesh(mesh, fixed, { targetTriangles: Math.ceil(triangles / 2), maxError: 4 * deviation * deviation }, { lo, hi });
+}
+
+/** One vertex per distinct position (the parts of a fragment repeat the vertices on their shared faces). */
+export function weld(mesh: IndexedMesh): IndexedMesh {
+  const index = new Map<string, number>();
+  const remap = new Uint32Array(mesh.positions.length / 3);
+  const positions: number[] = [];
+  const p = mesh.positions;
+  for (let v = 0; v < remap.length; v++) {
+    const key = `${p[3 * v]},${p[3 * v + 1]},${p[3 * v + 2]}`;
+    let i = index.get(key);
+    if (i === undefined) {
+      i = positions.length / 3;
+      index.set(key, i);
+      positions.push(p[3 * v], p[3 * v + 1], p[3 * v + 2]);
+    }
+    remap[v] = i;
+  }
+  return { positions: Float32Array.from(positions), triangles: mesh.triangles.map((t) => remap[t]) };
+}
+
+export function concat(parts: IndexedMesh[]): IndexedMesh {
+  const positions = new Float32Array(parts.reduce((n, m) => n + m.positions.length, 0));
+  const triangles = new Uint32Array(parts.reduce((n, m) => n + m.triangles.length, 0));
+  let v = 0,
+    t = 0;
+  for (const m of parts) {
+    positions.set(m.positions, 3 * v);
+    for (let i = 0; i < m.triangles.length; i++) triangles[t + i] = m.triangles[i] + v;
+    v += m.positions.length / 3;
+    t += m.triangles.length;
+  }
+  return { positions, triangles };
+}
+
+function sortZ(fragments: Fragment[]): Fragment[] {
+  return fragments
+    .map((f) => ({ f, key: zOrder(f.position) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ f }) => f);
+}
+
+/** Positions as integers in [0, 2^bits - 1] across the node's box (its faces map to 0 and the maximum exactly). */
+export function quantize(mesh: IndexedMesh, box: { lo: Vec3; hi: Vec3 }, bits = VERTEX_QUANTIZATION_BITS): Int32Array {
+  const top = 2 ** bits - 1;
+  const out = new Int32Array(mesh.positions.length);
+  for (let i = 0; i < out.length; i++) {
+    const d = i % 3;
+    const x = Math.round(((mesh.positions[i] - box.lo[d]) / (box.hi[d] - box.lo[d])) * top);
+    out[i] = Math.min(top, Math.max(0, x));
+  }
+  return out;
+}
+
+/**
+ * A segment's manifest and fragment data: lods in order, fragments in Z-order, each Draco-encoded
+ * with positions quantized to its node.
+ */
+export async function encodeSegment(lods: Fragment[][], g: OctreeGeometry): Promise<{ manifest: Uint8Array; data: Uint8Array }> {
+  const encoded: Uint8Array[][] = [];
+  for (const [lod, fragments] of lods.entries()) {
+    const level: Uint8Array[] = [];
+    for (const f of fragments) level.push(await encodeDracoMesh(quantize(f.mesh, nodeBox(g, lod, f.position)), f.mesh.triangles));
+    encoded.push(level);
+  }
+  const fragments = lods.reduce((n, l) => n + l.length, 0);
+  const manifest = new DataView(new ArrayBuffer(4 * (3 + 3 + 1 + lods.length * 5) + 16 * fragments));
+  let o = 0;
+  const f32 = (x: number) => (manifest.setFloat32(o, x, true), (o += 4));
+  const u32 = (x: number) => (manifest.setUint32(o, x, true), (o += 4));
+  g.chunkShape.forEach(f32);
+  g.gridOrigin.forEach(f32);
+  u32(lods.length);
+  lods.forEach((_, lod) => f32(2 ** lod));
+  lods.forEach(() => [0, 0, 0].forEach(f32)); // vertex_offsets
+  lods.forEach((l) => u32(l.length));
+  for (const [lod, level] of lods.entries()) {
+    for (let d = 0; d < 3; d++) for (const f of level) u32(f.position[d]);
+    for (const bytes of encoded[lod]) u32(bytes.length);
+  }
+  const data = new Uint8Array(encoded.flat().reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of encoded.flat()) {
+    data.set(b, at);
+    at += b.length;
+  }
+  return { manifest: new Uint8Array(manifest.buffer), data };
+}

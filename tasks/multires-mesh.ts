@@ -1,0 +1,190 @@
+// Multi-resolution meshes (mesh/multires.ts has the format) in two stages:
+// - MeshForge, per box of whole mip 0 chunks: the lod 0 fragment of every segment in each octree node
+//   of the box (nodes are chunk-sized, shifted by the one-voxel padding: chunk-mesher's nodeRegion),
+//   written as one object and a small index of the merge groups in it (mesh/forge-object.ts), under
+//   `<mesh dir>/forge/`.
+// - MeshMerge, per group (a shard, or a batch of segment ids when unsharded): reads its byte range of
+//   every forge object (found from the forge grid, nothing listed), builds each segment's lods and
+//   Draco fragments, and writes them: the shard whole in one put, or per segment `<id>` (fragments)
+//   then `<id>.index` (manifest).
+import { box, Box, chunkKey, copyRegion, intersect, parseChunkKey, Vec3, voxelCount } from '../common/box.js';
+import { asLabels } from '../common/dtype.js';
+import { CorruptData, InvalidInput } from '../common/errors.js';
+import { count, integer } from '../common/schema.js';
+import { meshChunk, nodeGrid, nodeRegion } from '../mesh/chunk-mesher.js';
+import { decodeGroup, encodeForgeObject, findGroup, maxForgeIndexBytes } from '../mesh/forge-object.js';
+import { buildLods, encodeSegment, Fragment, OctreeGeometry } from '../mesh/multires.js';
+import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
+import { ShardedKvStore } from '../precomputed/sharded-store.js';
+import { locateChunk, shardingSchema, ShardingSpec } from '../precomputed/sharding.js';
+import { Volume } from '../precomputed/volume.js';
+import { boxKey, text } from './fields.js';
+import { defineTask, TaskOf } from './kind.js';
+import { meshDirectory } from './mesh.js';
+import * as v from 'valibot';
+import type { TaskContext } from './context.js';
+
+export const MULTIRES_MESH_TYPE = 'neuroglancer_multilod_draco';
+/** Lods a segment gets at most: 2^9 chunks a side is past any volume's extent in nodes of 64. */
+export const DEFAULT_MAX_LODS = 10;
+/** The largest fragment data and manifest a segment may have (Neuroglancer's decoder fails near 512 MB). */
+const MAX_SEGMENT_BYTES = 256 << 20;
+
+const forgeFields = {
+  layer_path: text,
+  /** Whole mip 0 chunks, `x0-x1_y0-y1_z0-z1` in voxels: the octree nodes of these chunks. */
+  chunk_position: boxKey,
+  /** Unsharded meshes: segment id mod batches is the merge task that takes it. */
+  batches: v.optional(integer(1, 2 ** 30)),
+};
+export const meshForge = defineTask('mesh_forge', 'MeshForge task', forgeFields, {
+  id: (task) => `mesh_forge:${task.layer_path}:${task.chunk_position}`,
+  run: runForge,
+});
+export type MeshForgeTask = TaskOf<'mesh_forge', typeof forgeFields>;
+
+const mergeFields = {
+  layer_path: text,
+  /** The shard (sharded) or batch (unsharded) to write. */
+  group: count,
+  /** Unsharded: how many batches the ids are split into (as the forge tasks were told). */
+  batches: v.optional(integer(1, 2 ** 30)),
+  /** Chunks a side of the forge tasks' boxes (their grid over mip 0). */
+  forge_block: integer(1, 2 ** 20),
+  /** Most lods a segment gets. Default DEFAULT_MAX_LODS. */
+  lods: v.optional(integer(1, 32)),
+};
+export const meshMerge = defineTask('mesh_merge', 'MeshMerge task', mergeFields, {
+  id: (task) => `mesh_merge:${task.layer_path}:${task.group}`,
+  run: runMerge,
+});
+export type MeshMergeTask = TaskOf<'mesh_merge', typeof mergeFields>;
+
+/** The multi-resolution mesh directory of a layer and its sharding (undefined: unsharded), checked. */
+async function multiresMesh(volume: Volume, what: string): Promise<{ dir: string; sharding?: ShardingSpec }> {
+  const dir = meshDirectory(volume, what);
+  const bytes = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
+  const where = `${volume.url}/${dir}/info`;
+  if (!bytes) throw new InvalidInput(`${what}: ${where} is missing (digest plan mesh --format multires writes it)`);
+  let info: { '@type'?: unknown; sharding?: unknown };
+  try {
+    info = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new CorruptData(`${where}: not JSON`, { cause: e });
+  }
+  if (info['@type'] !== MULTIRES_MESH_TYPE)
+    throw new InvalidInput(`${what}: ${where} "@type" is ${JSON.stringify(info['@type'])}, not "${MULTIRES_MESH_TYPE}"`);
+  if (info.sharding === undefined) return { dir };
+  const parsed = v.safeParse(shardingSchema, info.sharding);
+  if (!parsed.success) throw new CorruptData(`${where}: "sharding": ${parsed.issues[0].message}`);
+  return { dir, sharding: parsed.output };
+}
+
+/** The octree of a layer's mip 0: chunk-sized lod 0 nodes from the padded volume's lower corner. */
+export function octreeOf(volume: Volume): OctreeGeometry {
+  const scale = volume.scale(0);
+  return { gridOrigin: scale.voxel_offset.map((o) => o - 0.5) as Vec3, chunkShape: chunkSize(scale) };
+}
+
+function groupOf(sharding: ShardingSpec | undefined, batches: number | undefined, what: string): (id: bigint) => number {
+  if (sharding) return (id) => locateChunk(id, sharding).shard;
+  if (!batches) throw new InvalidInput(`${what}: batches is required for unsharded meshes`);
+  const n = BigInt(batches);
+  return (id) => Number(id % n);
+}
+
+const forgeKey = (dir: string, chunks: Box, ext: 'frags' | 'index') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
+
+async function runForge(task: MeshForgeTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
+  const { dir, sharding } = await multiresMesh(volume, 'MeshForge task');
+  const scale = volume.scale(0);
+  const chunks = parseChunkKey(task.chunk_position, 'MeshForge task: chunk_position');
+  assertChunkUnion(scale, chunks, 'MeshForge task: chunk_position');
+  const bounds = volume.bounds(0);
+  const size = chunkSize(scale);
+  // The nodes of these chunks (node k holds chunk k's cubes shifted by one), and at the volume's upper
+  // faces the nodes past the last chunk (the padding's cubes) where the grid of nodes has one more.
+  const grid = gridShape(scale),
+    nodes = nodeGrid(size, bounds);
+  const first = chunks.start.map((s, d) => (s - bounds.start[d]) / size[d]) as Vec3;
+  const last = chunks.stop.map((s, d) => Math.ceil((s - bounds.start[d]) / size[d])) as Vec3;
+  const end = last.map((l, d) => (l === grid[d] ? nodes[d] : l)) as Vec3;
+  const segments = new Map<bigint, Fragment[]>();
+  for (let z = first[2]; z < end[2]; z++)
+    for (let y = first[1]; y < end[1]; y++)
+      for (let x = first[0]; x < end[0]; x++) {
+        const region = nodeRegion([x, y, z], size, bounds);
+        if (!region) continue;
+        const inside = intersect(region.readBox, bounds);
+        const data = asLabels(await volume.read(0, inside));
+        const labels = data instanceof BigUint64Array ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
+        copyRegion(data, inside, labels, region.readBox, inside);
+        // Resolution 1: positions in stored-model voxels, voxel v's centre at v + 0.5.
+        for (const { label, mesh } of await meshChunk({ labels, region, resolution: [1, 1, 1], simplification: 0 })) {
+          const list = segments.get(label) ?? [];
+          list.push({ position: [x, y, z], mesh });
+          segments.set(label, list);
+        }
+      }
+  const { frags, index } = encodeForgeObject(segments, groupOf(sharding, task.batches, 'MeshForge task'));
+  // The fragments before their index: a merge that finds the index finds the fragments too.
+  await volume.store.put(forgeKey(dir, chunks, 'frags'), frags, { contentType: 'application/octet-stream' });
+  await volume.store.put(forgeKey(dir, chunks, 'index'), index, { contentType: 'application/octet-stream' });
+  return { kind: 'mesh_forge', voxels: voxelCount(chunks), chunksWritten: 0, files: 2, segments: segments.size };
+}
+
+/** The forge tasks' chunk boxes: blocks of `block` chunks a side over mip 0. */
+export function forgeBoxes(volume: Volume, block: number): Box[] {
+  const scale = volume.scale(0);
+  const bounds = scaleBounds(scale);
+  const step = chunkSize(scale).map((c) => c * block);
+  const out: Box[] = [];
+  for (let z = bounds.start[2]; z < bounds.stop[2]; z += step[2])
+    for (let y = bounds.start[1]; y < bounds.stop[1]; y += step[1])
+      for (let x = bounds.start[0]; x < bounds.stop[0]; x += step[0]) out.push(intersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), bounds));
+  return out;
+}
+
+async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
+  const what = 'MeshMerge task';
+  const { dir, sharding } = await multiresMesh(volume, what);
+  groupOf(sharding, task.batches, what); // checks batches is given where needed
+  const groups = sharding ? 2 ** sharding.shard_bits : task.batches!;
+  if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
+  const segments = new Map<bigint, Fragment[]>();
+  for (const chunks of forgeBoxes(volume, task.forge_block)) {
+    const indexKey = forgeKey(dir, chunks, 'index');
+    const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
+    if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the MeshForge tasks first)`);
+    const range = findGroup(index, task.group, `${volume.url}/${indexKey}`);
+    if (!range || range.length === 0) continue;
+    const fragsKey = forgeKey(dir, chunks, 'frags');
+    const bytes = await volume.store.getRange(fragsKey, range.offset, range.length);
+    if (!bytes || bytes.length !== range.length)
+      throw new CorruptData(`${what}: ${volume.url}/${fragsKey} ends before group ${task.group}'s ${range.length} bytes`);
+    decodeGroup(bytes, range, `${volume.url}/${fragsKey}`, segments);
+  }
+  const geometry = octreeOf(volume);
+  const ids = [...segments.keys()].sort((a, b) => (a < b ? -1 : 1));
+  const entries: { id: bigint; bytes: Uint8Array; prefix: Uint8Array }[] = [];
+  let triangles = 0;
+  for (const id of ids) {
+    const lods = buildLods(segments.get(id)!, geometry, task.lods ?? DEFAULT_MAX_LODS);
+    segments.delete(id); // its lod 0 meshes are in `lods` now; the map no longer needs them
+    triangles += lods[0].reduce((n, f) => n + f.mesh.triangles.length / 3, 0);
+    const { manifest, data } = await encodeSegment(lods, geometry);
+    if (data.length + manifest.length > MAX_SEGMENT_BYTES)
+      throw new InvalidInput(
+        `${what}: segment ${id} would take ${data.length + manifest.length} bytes, more than the ${MAX_SEGMENT_BYTES} a viewer can decode`,
+      );
+    if (sharding) entries.push({ id, bytes: manifest, prefix: data });
+    else {
+      await volume.store.put(`${dir}/${id}`, data, { contentType: 'application/octet-stream' });
+      await volume.store.put(`${dir}/${id}.index`, manifest, { contentType: 'application/octet-stream' });
+    }
+  }
+  if (sharding && entries.length > 0) await new ShardedKvStore(volume.store, dir, sharding, entries.length).writeShard(task.group, entries);
+  return { kind: 'mesh_merge', voxels: 0, chunksWritten: 0, files: sharding ? Math.min(1, entries.length) : 2 * ids.length, segments: ids.length, triangles };
+}
