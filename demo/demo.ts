@@ -99,7 +99,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     ),
   );
   // Multi-resolution meshes: unsharded for the segmentation, sharded (4 shards) for segmentation_<t>.
-  const [meshes, manifests] = (await planMultiresMesh({ layerPath: segmentationLayer })).stages;
+  const [forge, merge, properties] = (await planMultiresMesh({ layerPath: segmentationLayer })).stages;
   const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
   // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
   const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
@@ -112,8 +112,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       shardBits: DEMO_MESH_SHARD_BITS,
     })
   ).stages;
-  stages[1] = mergeStages(`${stages[1].name}, mesh forge, watershed`, [stages[1], meshes, watershed]);
-  stages.push(mergeStages('mesh merge, mean graph', [manifests, graph]), ...agglomeration);
+  stages[1] = mergeStages(`${stages[1].name}, mesh forge, watershed`, [stages[1], forge, watershed]);
+  stages.push(
+    mergeStages('mesh merge, mean graph', [merge, graph]),
+    mergeStages(`segment properties, ${agglomeration[0].name}`, [properties, agglomeration[0]]),
+    ...agglomeration.slice(1),
+  );
   const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
   const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress, onStage: opts.onStage });
   return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };

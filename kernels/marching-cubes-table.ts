@@ -1,7 +1,8 @@
 // Marching-cubes tables, generated rather than typed in, with one fixed rule for ambiguous faces (a
 // face whose inside corners are diagonal: each inside corner is cut off on its own). The rule depends
 // only on the face's four corners, so the two cubes sharing a face always agree and the surface is
-// watertight.
+// watertight; and loops are cut into triangles with no chord lying in a cube face, so no edge has
+// more than two triangles: the surface is manifold too.
 //
 // Corner i of a cube at (x, y, z) is at (x + dx, y + dy, z + dz) with
 //   0 (0,0,0)  1 (1,0,0)  2 (1,1,0)  3 (0,1,0)  4 (0,0,1)  5 (1,0,1)  6 (1,1,1)  7 (0,1,1)
@@ -106,12 +107,38 @@ export function caseLoops(caseIndex: number): number[][] {
   return loops;
 }
 
+/** Whether two cube edges bound a common face (a chord between their vertices would lie in it). */
+function onOneFace(e: number, f: number): boolean {
+  const corners = new Set([...EDGE_CORNERS[e], ...EDGE_CORNERS[f]]);
+  return FACES.some((face) => [...corners].every((c) => face.corners.includes(c)));
+}
+
 /**
- * Triangles of each case, as edge triples: each loop fanned from its first edge, wound so that they
- * are counterclockwise seen from outside (the loops run clockwise seen from outside the surface).
+ * A loop's triangles (edge triples, in the loop's winding) with no chord in a cube face. A chord in a
+ * face would be a flat triangle edge there; where the neighbouring cube draws one on the same two
+ * vertices (an ambiguous face whose two segments both belong to one loop on each side: two outside
+ * voxels touching diagonally), four triangles would share that edge and the mesh would not be
+ * manifold. Found by search (loops have at most 12 vertices); null if there is none.
+ */
+function triangulate(loop: number[]): number[][] | null {
+  if (loop.length === 3) return [[loop[0], loop[1], loop[2]]];
+  for (let i = 0; i < loop.length; i++) {
+    const prev = loop[(i + loop.length - 1) % loop.length],
+      next = loop[(i + 1) % loop.length];
+    if (onOneFace(prev, next)) continue;
+    const rest = triangulate(loop.filter((_, j) => j !== i));
+    if (rest) return [[prev, loop[i], next], ...rest];
+  }
+  return null;
+}
+
+/**
+ * Triangles of each case, as edge triples, wound so that they are counterclockwise seen from outside
+ * (the loops run clockwise seen from outside the surface): each loop cut into triangles with no
+ * chord in a cube face (triangulate), else fanned from its first edge.
  */
 export const CASE_TRIANGLES: readonly (readonly number[])[] = Array.from({ length: 256 }, (_, caseIndex) =>
-  caseLoops(caseIndex).flatMap((loop) => loop.slice(1, -1).flatMap((e, i) => [loop[0], loop[i + 2], e])),
+  caseLoops(caseIndex).flatMap((loop) => (triangulate(loop) ?? loop.slice(1, -1).map((e, i) => [loop[0], e, loop[i + 2]])).flatMap(([a, b, c]) => [a, c, b])),
 );
 
 /** Triangle count of each case. */

@@ -2,7 +2,8 @@
 // the merge task that takes each segment (its shard, or its batch when unsharded), and a small index
 // of those groups, so a merge task reads one index and one byte range per forge task, and no stage
 // lists the bucket. Little endian throughout.
-//   <box>.frags: per group, per segment (ascending id): u64 id, u32 fragment count, then per fragment
+//   <box>.frags: per group, per segment (ascending id): u64 id, u64 voxels (of the task's chunks),
+//     u32 fragment count, then per fragment
 //     u32 x, y, z (lod 0 node), u32 vertices, u32 triangles, f32 x y z per vertex, u32 3 per triangle.
 //   <box>.index: "DGMI", u32 version 1, u32 group count, u32 0, then per group (ascending):
 //     u32 group, u32 segments, u64 offset, u64 length (of its bytes in .frags).
@@ -26,12 +27,18 @@ export function maxForgeIndexBytes(groups: number): number {
   return INDEX_HEADER + INDEX_ENTRY * groups;
 }
 
-/** The .frags bytes and their index, from each segment's lod 0 fragments and its group. */
-export function encodeForgeObject(segments: Map<bigint, Fragment[]>, groupOf: (id: bigint) => number): { frags: Uint8Array; index: Uint8Array } {
+/** A segment as the forge tasks see it: its lod 0 fragments and its voxels, summed over tasks by the merge. */
+export interface ForgedSegment {
+  fragments: Fragment[];
+  voxels: number;
+}
+
+/** The .frags bytes and their index, from each segment's lod 0 fragments and voxels, and its group. */
+export function encodeForgeObject(segments: Map<bigint, ForgedSegment>, groupOf: (id: bigint) => number): { frags: Uint8Array; index: Uint8Array } {
   const ids = [...segments.keys()].sort((a, b) => groupOf(a) - groupOf(b) || (a < b ? -1 : a > b ? 1 : 0));
   let size = 0;
-  for (const id of ids) for (const f of segments.get(id)!) size += 20 + 4 * f.mesh.positions.length + 4 * f.mesh.triangles.length;
-  size += 12 * ids.length;
+  for (const id of ids) for (const f of segments.get(id)!.fragments) size += 20 + 4 * f.mesh.positions.length + 4 * f.mesh.triangles.length;
+  size += 20 * ids.length;
   const frags = new Uint8Array(size);
   const view = new DataView(frags.buffer);
   const groups: GroupRange[] = [];
@@ -40,10 +47,11 @@ export function encodeForgeObject(segments: Map<bigint, Fragment[]>, groupOf: (i
     const group = groupOf(id);
     if (groups.at(-1)?.group !== group) groups.push({ group, segments: 0, offset: o, length: 0 });
     const range = groups.at(-1)!;
-    const fragments = segments.get(id)!;
+    const { fragments, voxels } = segments.get(id)!;
     view.setBigUint64(o, id, true);
-    view.setUint32(o + 8, fragments.length, true);
-    o += 12;
+    view.setBigUint64(o + 8, BigInt(voxels), true);
+    view.setUint32(o + 16, fragments.length, true);
+    o += 20;
     for (const f of fragments) {
       f.position.forEach((p, d) => view.setUint32(o + 4 * d, p, true));
       view.setUint32(o + 12, f.mesh.positions.length / 3, true);
@@ -88,19 +96,22 @@ export function findGroup(bytes: Uint8Array, group: number, where: string): Grou
   return { group, segments: view.getUint32(at + 4, true), offset: Number(view.getBigUint64(at + 8, true)), length: Number(view.getBigUint64(at + 16, true)) };
 }
 
-/** The segments of one group's bytes, their fragments appended to `into` (fragments of one node never repeat). */
-export function decodeGroup(bytes: Uint8Array, range: GroupRange, where: string, into: Map<bigint, Fragment[]>): void {
+/** The segments of one group's bytes, their fragments and voxels added to `into` (fragments of one node never repeat). */
+export function decodeGroup(bytes: Uint8Array, range: GroupRange, where: string, into: Map<bigint, ForgedSegment>): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 0;
   const need = (n: number) => {
     if (o + n > bytes.length) throw new CorruptData(`${where}: group ${range.group} ends inside a record (byte ${o}, ${n} more needed of ${bytes.length})`);
   };
   for (let s = 0; s < range.segments; s++) {
-    need(12);
+    need(20);
     const id = view.getBigUint64(o, true);
-    const count = view.getUint32(o + 8, true);
-    o += 12;
-    const list = into.get(id) ?? [];
+    const voxels = Number(view.getBigUint64(o + 8, true));
+    const count = view.getUint32(o + 16, true);
+    o += 20;
+    const segment = into.get(id) ?? { fragments: [], voxels: 0 };
+    segment.voxels += voxels;
+    const list = segment.fragments;
     for (let k = 0; k < count; k++) {
       need(20);
       const position = [0, 1, 2].map((d) => view.getUint32(o + 4 * d, true)) as Vec3;
@@ -117,7 +128,7 @@ export function decodeGroup(bytes: Uint8Array, range: GroupRange, where: string,
       }
       list.push({ position, mesh: { positions, triangles: tri } });
     }
-    into.set(id, list);
+    into.set(id, segment);
   }
   if (o !== bytes.length) throw new CorruptData(`${where}: group ${range.group} has ${bytes.length - o} bytes after its ${range.segments} segments`);
 }

@@ -69,6 +69,53 @@ describe('a sphere', () => {
   });
 });
 
+describe('ambiguous faces', () => {
+  it('mesh closed and manifold where outside voxels touch diagonally, and on random voxels', async () => {
+    const block = (holes: number[][]) => (x: number, y: number, z: number) =>
+      x >= 1 && x < 7 && y >= 1 && y < 7 && z >= 1 && z < 7 && !holes.some((h) => h[0] === x && h[1] === y && h[2] === z) ? 7 : 0;
+    const cases = [
+      [
+        [3, 3, 3],
+        [4, 4, 3],
+      ], // touching along a z edge: the face between them is ambiguous
+      [
+        [3, 3, 3],
+        [3, 4, 4],
+      ],
+      [
+        [3, 3, 3],
+        [4, 3, 4],
+      ],
+      [
+        [3, 3, 3],
+        [4, 4, 4],
+      ], // at a corner only
+      [
+        [2, 2, 2],
+        [3, 3, 2],
+        [4, 4, 2],
+        [3, 2, 3],
+      ],
+    ];
+    for (const holes of cases) {
+      const meshes = await meshWhole([8, 8, 8], block(holes));
+      for (const { mesh } of meshes) {
+        expect(openEdges(mesh), `holes ${JSON.stringify(holes)}`).toBe(0);
+        expect(nonManifoldVertices(mesh), `holes ${JSON.stringify(holes)}`).toBe(0);
+      }
+    }
+    // Random voxels: every ambiguous face and cube configuration many times over.
+    let seed = 12345;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const size: Vec3 = [14, 13, 12];
+    const labels = new Uint8Array(size[0] * size[1] * size[2]).map(() => (random() < 0.5 ? 1 : 0));
+    const meshes = await meshWhole(size, (x, y, z) => labels[x + size[0] * (y + size[1] * z)] * 5);
+    expect(meshes.length).toBe(1);
+    expect(openEdges(meshes[0].mesh)).toBe(0);
+    expect(nonManifoldVertices(meshes[0].mesh)).toBe(0);
+  });
+});
+
 describe('chunk meshing', () => {
   it('keeps the vertices on shared planes where marching cubes put them, through smoothing and simplification', async () => {
     const bounds = box([0, 0, 0], [40, 40, 40]);

@@ -49,7 +49,7 @@ const gzipSchema = v.union([
 const SCALE_KEY_PART = /^[A-Za-z0-9_.,-]+$/;
 const isScaleKey = (key: unknown) => typeof key === 'string' && key.split('/').every((p) => SCALE_KEY_PART.test(p) && !/^\.+$/.test(p));
 /** What else a layer holds at its top level: a scale there would mix its chunks with these files. */
-const RESERVED_TOP = ['info', 'provenance', 'mean_graph', 'agglomeration', 'mesh', 'skeletons'];
+const RESERVED_TOP = ['info', 'provenance', 'mean_graph', 'agglomeration', 'mesh', 'skeletons', 'segment_properties'];
 /** Voxel coordinates stay exact in doubles and chunk indices in 64-bit Morton codes. */
 const MAX_EXTENT = 2 ** 40;
 

@@ -9,6 +9,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { decode as decodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { box, Box, Vec3 } from '../common/box.js';
 import { allChunks, createInfo, LayerSpec, scaleBounds } from '../precomputed/info.js';
@@ -23,7 +24,7 @@ import { chunkFromShardFile, shardFileOf, SpecJson } from '../test/sharded-reade
 import { runTask } from '../tasks/registry.js';
 import { seededRandom } from '../test/reference.js';
 import { runPlan } from '../queue/local/run.js';
-import { serveView, ViewServer } from './view.js';
+import { serveView, viewerState, ViewServer } from './view.js';
 
 const CHROMIUM = process.env.DIGEST_CHROMIUM ?? '/usr/bin/chromium';
 const browserHere = existsSync(CHROMIUM);
@@ -182,6 +183,44 @@ describe('digest view server', () => {
   });
 });
 
+describe('the default view', () => {
+  it('shows one segmentation (the agglomerated one), its largest segments, and a tilted 3D panel without sections', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-view-default-'));
+    await writeLayer(dir, 'raw_uint8');
+    await writeLayer(dir, 'cseg_uint64');
+    await writeLayer(dir, 'multires_uint32');
+    // The largest segments of multires_uint32, counted here from its voxel values.
+    const counts = new Map<string, number>();
+    for (let z = OFFSET[2]; z < OFFSET[2] + SIZE[2]; z++)
+      for (let y = OFFSET[1]; y < OFFSET[1] + SIZE[1]; y++)
+        for (let x = OFFSET[0]; x < OFFSET[0] + SIZE[0]; x++) {
+          const id = String(voxelValue('multires_uint32', x, y, z, 0));
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
+    const largest = [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([id]) => id);
+    const view = await serveView([dir], 0);
+    try {
+      const state = JSON.parse(decodeURIComponent(view.url.split('#!')[1]));
+      const byName = Object.fromEntries(state.layers.map((l: { name: string }) => [l.name, l]));
+      expect(byName.multires_uint32.segments).toEqual(largest);
+      expect(state).toMatchObject({ showSlices: false, layout: '4panel' });
+      expect(state.projectionOrientation).toHaveLength(4);
+    } finally {
+      view.server.close();
+    }
+    const seg = (name: string) => ({ name, source: name, type: 'segmentation' as const, channels: 1, segments: [] });
+    const image = { name: 'image', source: 'image', type: 'image' as const, channels: 1, segments: [] };
+    const visible = (layers: ReturnType<typeof seg>[]) =>
+      (viewerState([image, ...layers]).layers as { name: string; visible?: boolean }[]).filter((l) => l.visible !== false).map((l) => l.name);
+    expect(visible([seg('segmentation'), seg('watershed'), seg('segmentation_0.6')])).toEqual(['image', 'segmentation_0.6']);
+    expect(visible([seg('watershed'), seg('segmentation')])).toEqual(['image', 'segmentation']);
+    expect(visible([seg('b'), seg('a')])).toEqual(['image', 'b']);
+  });
+});
+
 (browserHere ? describe : describe.skip)('Neuroglancer in Chromium', () => {
   let dir: string, view: ViewServer, browser: Browser, page: Page;
   const volumes: Record<string, Volume> = {};
@@ -221,7 +260,7 @@ describe('digest view server', () => {
       ],
     });
     page = await browser.newPage({ viewport: { width: 640, height: 480 } });
-    page.on('response', (r) => (r.status() >= 400 && !r.url().endsWith('/favicon.ico') ? failures.push(`${r.status()} ${r.url()}`) : ok.add(r.url())));
+    page.on('response', (r) => (r.status() >= 400 ? failures.push(`${r.status()} ${r.url()}`) : ok.add(r.url())));
     // Neuroglancer cancels requests it no longer needs (net::ERR_ABORTED): not a failure.
     page.on('requestfailed', (r) => {
       if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? '')) failures.push(`failed ${r.url()}: ${r.failure()?.errorText}`);
@@ -366,6 +405,44 @@ describe('digest view server', () => {
       if (name === 'multires_uint32') for (const id of segments) expect(ok.has(`${base}${id}.index`), `${name} ${id}.index`).toBe(true);
     }
     expect(failures).toEqual([]);
+  });
+
+  it("shows a newcomer the image, the segmentation and its largest segments' meshes in the 3D panel (screenshot)", async () => {
+    // A layer directory as a user has it: an image and a segmentation with multi-resolution meshes.
+    const mine = await mkdtemp(join(tmpdir(), 'digest-newcomer-'));
+    await copyLayer(openStore(volumes.raw_uint8.url), openStore(`file://${join(mine, 'image')}`));
+    await copyLayer(openStore(volumes.multires_uint32.url), openStore(`file://${join(mine, 'segmentation')}`));
+    const own = await serveView([mine], 0);
+    try {
+      const shown = await browser.newPage({ viewport: { width: 800, height: 600 } });
+      const errors: string[] = [];
+      shown.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+      shown.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+      await shown.goto(own.url);
+      await shown.waitForFunction(() => (window as unknown as { viewer?: { isReady(): boolean } }).viewer?.isReady() === true, null, { timeout: 60_000 });
+      await shown.waitForTimeout(2000);
+      const file = join(mine, 'default-view.png');
+      await shown.screenshot({ path: file });
+      await shown.close();
+      console.log(`the default view: ${file}`);
+      // The 3D panel (lower left of the 4 panels, black without sections): coloured mesh pixels,
+      // not the yellow bounding box or the thin axis lines.
+      const png = decodePng(await readFile(file));
+      let coloured = 0,
+        total = 0;
+      for (let y = Math.round(png.height * 0.56); y < png.height - 30; y++)
+        for (let x = 10; x < png.width / 2 - 10; x++) {
+          const i = png.channels * (y * png.width + x);
+          const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
+          total++;
+          const yellow = r > 150 && g > 150 && b < 100;
+          if (!yellow && Math.max(r, g, b) - Math.min(r, g, b) > 60 && Math.max(r, g, b) > 90) coloured++;
+        }
+      expect(coloured / total, `coloured pixels in the 3D panel of ${file}`).toBeGreaterThan(0.01);
+      expect(errors).toEqual([]);
+    } finally {
+      own.server.close();
+    }
   });
 
   it('loads the meshes of the selected segments, and every request succeeded', async () => {

@@ -8,12 +8,13 @@ import { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { builtFile } from '../common/built.js';
-import { InvalidInput } from '../common/errors.js';
+import { CorruptData, InvalidInput } from '../common/errors.js';
 import * as v from 'valibot';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
 import { shardingSchema } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
+import { MAX_JSON_BYTES, Store } from '../storage/store.js';
 import { Access, serveFiles } from './files.js';
 
 /** The bundled viewer (dist/viewer). */
@@ -35,9 +36,11 @@ export interface ViewLayer {
  * A few segment ids with meshes, else none: legacy manifests (`<id>:0`), multi-resolution manifests
  * (`<id>.index`), or the ids of the first shards of a sharded multi-resolution mesh.
  */
-async function someSegments(layerUrl: string, meshDir: string | undefined, count = 3): Promise<string[]> {
+async function someSegments(layerUrl: string, meshDir: string | undefined, propertiesDir: unknown, count = 3): Promise<string[]> {
   if (!meshDir) return [];
   const store = openStore(layerUrl);
+  const largest = typeof propertiesDir === 'string' ? await largestSegments(store, propertiesDir, count) : [];
+  if (largest.length > 0) return largest;
   const ids: bigint[] = [];
   const info = await store.get(`${meshDir}/info`, { maxBytes: 64 << 10 });
   const sharding = info && (JSON.parse(new TextDecoder().decode(info)) as { sharding?: unknown }).sharding;
@@ -59,10 +62,36 @@ async function someSegments(layerUrl: string, meshDir: string | undefined, count
     .map(String);
 }
 
+/** The `count` largest segments by segment_properties' "voxels" (as MeshMerge counted them), if any. */
+async function largestSegments(store: Store, dir: string, count: number): Promise<string[]> {
+  const bytes = await store.get(`${dir.replace(/\/+$/, '')}/info`, { maxBytes: MAX_JSON_BYTES });
+  if (!bytes) return [];
+  let ids: unknown, voxels: unknown;
+  try {
+    const inline = JSON.parse(new TextDecoder().decode(bytes)).inline;
+    ids = inline?.ids;
+    voxels = inline?.properties?.find((p: { id?: string }) => p.id === 'voxels')?.values;
+  } catch (e) {
+    throw new CorruptData(`${store.url}/${dir}/info: not JSON`, { cause: e });
+  }
+  if (!Array.isArray(ids) || !Array.isArray(voxels) || ids.length !== voxels.length) return [];
+  return ids
+    .map((id, i) => ({ id: String(id), n: Number(voxels[i]) }))
+    .sort((a, b) => b.n - a.n)
+    .slice(0, count)
+    .map((s) => s.id);
+}
+
 /** One layer's description for the viewer state, read from its info. */
 export async function describeLayer(layerUrl: string, name: string, source: string): Promise<ViewLayer> {
   const { info } = await Volume.open(layerUrl);
-  return { name, source, type: info.type, channels: info.num_channels, segments: info.type === 'segmentation' ? await someSegments(layerUrl, info.mesh) : [] };
+  return {
+    name,
+    source,
+    type: info.type,
+    channels: info.num_channels,
+    segments: info.type === 'segmentation' ? await someSegments(layerUrl, info.mesh, info.segment_properties) : [],
+  };
 }
 
 /** Layers under a directory: the directory itself if it holds an info file, else its children that do. */
@@ -78,13 +107,32 @@ export async function findLayers(dir: string): Promise<string[]> {
   return layers;
 }
 
-/** The Neuroglancer state showing `layers`: images first, then segmentations, 4-panel layout. */
+/**
+ * The segmentation a newcomer should see: an agglomeration (`segmentation_<t>`), else one named
+ * `segmentation`, else the first; the others are listed but hidden (tiles of a watershed drawn over
+ * the final segments look like a rendering bug).
+ */
+function shownSegmentation(layers: ViewLayer[]): ViewLayer | undefined {
+  const segmentations = layers.filter((l) => l.type === 'segmentation');
+  return segmentations.find((l) => /^segmentation_/.test(l.name)) ?? segmentations.find((l) => l.name === 'segmentation') ?? segmentations[0];
+}
+
+/** The 3D view turned 40 degrees about (1, 1, 0), so it looks at the meshes, not edge-on at a section. */
+const TILTED = [0.2418, 0.2418, 0, 0.9397];
+
+/**
+ * The Neuroglancer state showing `layers`: images first, then segmentations (one visible, with its
+ * largest segments selected), 4-panel layout with the 3D panel tilted and no sections in it, so
+ * the selected segments' meshes are in view.
+ */
 export function viewerState(layers: ViewLayer[]): Record<string, unknown> {
   const order = (l: ViewLayer) => (l.type === 'image' && l.channels === 1 ? 0 : l.type === 'segmentation' ? 1 : 2);
   const sorted = [...layers].sort((a, b) => order(a) - order(b));
+  const shown = shownSegmentation(layers);
   return {
     layers: sorted.map((l) => {
-      if (l.type === 'segmentation') return { type: 'segmentation', source: `precomputed://${l.source}`, name: l.name, segments: l.segments };
+      if (l.type === 'segmentation')
+        return { type: 'segmentation', source: `precomputed://${l.source}`, name: l.name, segments: l.segments, ...(l === shown ? {} : { visible: false }) };
       if (l.channels === 3) {
         // Affinities (x, y, z) as red, green, blue.
         const shader =
@@ -93,8 +141,10 @@ export function viewerState(layers: ViewLayer[]): Record<string, unknown> {
       }
       return { type: 'image', source: `precomputed://${l.source}`, name: l.name };
     }),
-    selectedLayer: { layer: sorted.find((l) => l.type === 'segmentation')?.name ?? sorted[0]?.name, visible: false },
+    selectedLayer: { layer: shown?.name ?? sorted[0]?.name, visible: false },
     layout: '4panel',
+    showSlices: false,
+    projectionOrientation: TILTED,
   };
 }
 

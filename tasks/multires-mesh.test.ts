@@ -1,7 +1,7 @@
 // Multi-resolution meshes end to end: plan mesh --format multires's stages run on a segmentation on
 // disk, then every lod of every segment read back by the independent reader (test/multires-reader.ts:
 // its own manifest parser, draco3d's decoder, the test shard reader) and checked from the definitions.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -146,6 +146,22 @@ describe('multi-resolution meshes', () => {
       const lod0 = lodMesh(a.fragments, 0);
       expect(openEdges(lod0), `segment ${id}`).toBe(0);
       expect(nonManifoldVertices(lod0), `segment ${id}`).toBe(0);
+    }
+    // segment_properties: every segment's voxels, counted here by brute force, largest first.
+    const counts = new Map<string, number>();
+    for (let z = 7; z < 79; z++)
+      for (let y = 5; y < 77; y++)
+        for (let x = 3; x < 75; x++) {
+          const l = shifted(x, y, z);
+          if (l) counts.set(String(l), (counts.get(String(l)) ?? 0) + 1);
+        }
+    for (const meshDir of [unsharded, sharded]) {
+      const props = JSON.parse(await readFile(join(meshDir, '..', 'segment_properties', 'info'), 'utf8'));
+      expect(props['@type']).toBe('neuroglancer_segment_properties');
+      const got = new Map((props.inline.ids as string[]).map((id, i) => [id, props.inline.properties[0].values[i] as number]));
+      expect(got).toEqual(counts);
+      expect(props.inline.ids[0]).toBe('100');
+      expect(JSON.parse(await readFile(join(meshDir, '..', 'info'), 'utf8')).segment_properties).toBe('segment_properties');
     }
     // The slab spans the volume: the most lods, its top a single node.
     const slab = (await readSegmentMesh(unsharded, 100n))!;

@@ -12,8 +12,8 @@ import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
 import { meshChunk, nodeGrid, nodeRegion } from '../mesh/chunk-mesher.js';
-import { decodeGroup, encodeForgeObject, findGroup, maxForgeIndexBytes } from '../mesh/forge-object.js';
-import { buildLods, encodeSegment, Fragment, OctreeGeometry } from '../mesh/multires.js';
+import { decodeGroup, encodeForgeObject, findGroup, ForgedSegment, maxForgeIndexBytes } from '../mesh/forge-object.js';
+import { buildLods, encodeSegment, OctreeGeometry } from '../mesh/multires.js';
 import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
 import { locateChunk, shardingSchema, ShardingSpec } from '../precomputed/sharding.js';
@@ -94,6 +94,8 @@ function groupOf(sharding: ShardingSpec | undefined, batches: number | undefined
 }
 
 const forgeKey = (dir: string, chunks: Box, ext: 'frags' | 'index') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
+/** A merge group's segment sizes: u64 id, u64 voxels per segment, ascending id. */
+const sizesKey = (dir: string, group: number) => `${dir}/forge/sizes/${group}`;
 
 async function runForge(task: MeshForgeTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
@@ -110,7 +112,12 @@ async function runForge(task: MeshForgeTask, ctx: TaskContext) {
   const first = chunks.start.map((s, d) => (s - bounds.start[d]) / size[d]) as Vec3;
   const last = chunks.stop.map((s, d) => Math.ceil((s - bounds.start[d]) / size[d])) as Vec3;
   const end = last.map((l, d) => (l === grid[d] ? nodes[d] : l)) as Vec3;
-  const segments = new Map<bigint, Fragment[]>();
+  const segments = new Map<bigint, ForgedSegment>();
+  const segment = (label: bigint) => {
+    let s = segments.get(label);
+    if (!s) segments.set(label, (s = { fragments: [], voxels: 0 }));
+    return s;
+  };
   for (let z = first[2]; z < end[2]; z++)
     for (let y = first[1]; y < end[1]; y++)
       for (let x = first[0]; x < end[0]; x++) {
@@ -120,18 +127,47 @@ async function runForge(task: MeshForgeTask, ctx: TaskContext) {
         const data = asLabels(await volume.read(0, inside));
         const labels = data instanceof BigUint64Array ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
         copyRegion(data, inside, labels, region.readBox, inside);
+        // Voxels of chunk (x, y, z) (node k holds chunk k's voxels; the nodes past the last chunk none).
+        const owned = intersect(
+          box([x, y, z].map((k, d) => bounds.start[d] + k * size[d]) as Vec3, [x, y, z].map((k, d) => bounds.start[d] + (k + 1) * size[d]) as Vec3),
+          bounds,
+        );
+        if (owned.start.every((v, d) => v < owned.stop[d])) for (const [label, n] of countLabels(data, inside, owned)) segment(label).voxels += n;
         // Resolution 1: positions in stored-model voxels, voxel v's centre at v + 0.5.
-        for (const { label, mesh } of await meshChunk({ labels, region, resolution: [1, 1, 1], simplification: 0 })) {
-          const list = segments.get(label) ?? [];
-          list.push({ position: [x, y, z], mesh });
-          segments.set(label, list);
-        }
+        for (const { label, mesh } of await meshChunk({ labels, region, resolution: [1, 1, 1], simplification: 0 }))
+          segment(label).fragments.push({ position: [x, y, z], mesh });
       }
   const { frags, index } = encodeForgeObject(segments, groupOf(sharding, task.batches, 'MeshForge task'));
   // The fragments before their index: a merge that finds the index finds the fragments too.
   await volume.store.put(forgeKey(dir, chunks, 'frags'), frags, { contentType: 'application/octet-stream' });
   await volume.store.put(forgeKey(dir, chunks, 'index'), index, { contentType: 'application/octet-stream' });
   return { kind: 'mesh_forge', voxels: voxelCount(chunks), chunksWritten: 0, files: 2, segments: segments.size };
+}
+
+/** Voxels of each nonzero label within `region` of `data` (which covers `dataBox`). */
+function countLabels(data: Uint32Array | BigUint64Array, dataBox: Box, region: Box): Map<bigint, number> {
+  const counts = new Map<bigint, number>();
+  const [sx, sy] = [0, 1].map((d) => dataBox.stop[d] - dataBox.start[d]);
+  let last: bigint | number = 0,
+    run = 0;
+  const flush = () => {
+    if (run > 0 && last !== 0 && last !== 0n) counts.set(BigInt(last), (counts.get(BigInt(last)) ?? 0) + run);
+  };
+  for (let z = region.start[2]; z < region.stop[2]; z++)
+    for (let y = region.start[1]; y < region.stop[1]; y++) {
+      const row = (y - dataBox.start[1]) * sx + (z - dataBox.start[2]) * sx * sy - dataBox.start[0];
+      for (let x = region.start[0]; x < region.stop[0]; x++) {
+        const l = data[row + x];
+        if (l === last) run++;
+        else {
+          flush();
+          last = l;
+          run = 1;
+        }
+      }
+    }
+  flush();
+  return counts;
 }
 
 /** The forge tasks' chunk boxes: blocks of `block` chunks a side over mip 0. */
@@ -153,7 +189,7 @@ async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
   groupOf(sharding, task.batches, what); // checks batches is given where needed
   const groups = sharding ? 2 ** sharding.shard_bits : task.batches!;
   if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
-  const segments = new Map<bigint, Fragment[]>();
+  const segments = new Map<bigint, ForgedSegment>();
   for (const chunks of forgeBoxes(volume, task.forge_block)) {
     const indexKey = forgeKey(dir, chunks, 'index');
     const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
@@ -169,10 +205,15 @@ async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
   const geometry = octreeOf(volume);
   const ids = [...segments.keys()].sort((a, b) => (a < b ? -1 : 1));
   const entries: { id: bigint; bytes: Uint8Array; prefix: Uint8Array }[] = [];
+  const sizes = new BigUint64Array(2 * ids.length);
   let triangles = 0;
-  for (const id of ids) {
-    const lods = buildLods(segments.get(id)!, geometry, task.lods ?? DEFAULT_MAX_LODS);
-    segments.delete(id); // its lod 0 meshes are in `lods` now; the map no longer needs them
+  for (const [i, id] of ids.entries()) {
+    const { fragments, voxels } = segments.get(id)!;
+    sizes[2 * i] = id;
+    sizes[2 * i + 1] = BigInt(voxels);
+    segments.delete(id); // its lod 0 meshes go into `lods` now; the map no longer needs them
+    if (fragments.length === 0) throw new CorruptData(`${what}: segment ${id} has voxels but no lod 0 fragment in any forge object`);
+    const lods = buildLods(fragments, geometry, task.lods ?? DEFAULT_MAX_LODS);
     triangles += lods[0].reduce((n, f) => n + f.mesh.triangles.length / 3, 0);
     const { manifest, data } = await encodeSegment(lods, geometry);
     if (data.length + manifest.length > MAX_SEGMENT_BYTES)
@@ -186,5 +227,57 @@ async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
     }
   }
   if (sharding && entries.length > 0) await new ShardedKvStore(volume.store, dir, sharding, entries.length).writeShard(task.group, entries);
+  // The group's segment sizes, for the SegmentProperties task (after the meshes: a size means a mesh).
+  await volume.store.put(sizesKey(dir, task.group), new Uint8Array(sizes.buffer), { contentType: 'application/octet-stream' });
   return { kind: 'mesh_merge', voxels: 0, chunksWritten: 0, files: sharding ? Math.min(1, entries.length) : 2 * ids.length, segments: ids.length, triangles };
+}
+
+/** The most segments segment_properties lists (inline, one JSON file): the largest. */
+export const MAX_SEGMENT_PROPERTIES = 100_000;
+
+const propertiesFields = {
+  layer_path: text,
+  /** How many MeshMerge groups wrote sizes (shards, or batches). */
+  groups: integer(1, 2 ** 30),
+};
+export const segmentProperties = defineTask('segment_properties', 'SegmentProperties task', propertiesFields, {
+  id: (task) => `segment_properties:${task.layer_path}`,
+  run: runSegmentProperties,
+});
+export type SegmentPropertiesTask = TaskOf<'segment_properties', typeof propertiesFields>;
+
+/**
+ * Neuroglancer segment_properties (inline) with each segment's voxels at mip 0, for the largest
+ * MAX_SEGMENT_PROPERTIES segments, from the merge groups' sizes: the viewer can sort by size, and
+ * `digest view` selects the largest.
+ */
+async function runSegmentProperties(task: SegmentPropertiesTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
+  const what = 'SegmentProperties task';
+  const { dir } = await multiresMesh(volume, what);
+  const propertiesDir = volume.info.segment_properties;
+  if (typeof propertiesDir !== 'string' || propertiesDir === '')
+    throw new InvalidInput(`${what}: layer ${volume.url} has no "segment_properties" key in its info (digest plan mesh adds it)`);
+  // The largest so far, kept to at most twice the limit and cut back (no list of every segment).
+  let kept: { id: bigint; voxels: number }[] = [];
+  const bySize = (a: { id: bigint; voxels: number }, b: { id: bigint; voxels: number }) => b.voxels - a.voxels || (a.id < b.id ? -1 : 1);
+  for (let group = 0; group < task.groups; group++) {
+    const key = sizesKey(dir, group);
+    const bytes = await volume.store.get(key);
+    if (!bytes) throw new InvalidInput(`${what}: ${volume.url}/${key} is missing (run the MeshMerge tasks first)`);
+    if (bytes.length % 16 !== 0) throw new CorruptData(`${what}: ${volume.url}/${key} has ${bytes.length} bytes, not whole (id, voxels) pairs`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let o = 0; o < bytes.length; o += 16) kept.push({ id: view.getBigUint64(o, true), voxels: Number(view.getBigUint64(o + 8, true)) });
+    if (kept.length > 2 * MAX_SEGMENT_PROPERTIES) kept = kept.sort(bySize).slice(0, MAX_SEGMENT_PROPERTIES);
+  }
+  kept = kept.sort(bySize).slice(0, MAX_SEGMENT_PROPERTIES);
+  const info = {
+    '@type': 'neuroglancer_segment_properties',
+    inline: {
+      ids: kept.map((s) => String(s.id)),
+      properties: [{ id: 'voxels', type: 'number', data_type: 'float32', description: 'voxels at mip 0', values: kept.map((s) => s.voxels) }],
+    },
+  };
+  await volume.store.put(`${propertiesDir.replace(/\/+$/, '')}/info`, new TextEncoder().encode(JSON.stringify(info)), { contentType: 'application/json' });
+  return { kind: 'segment_properties', voxels: 0, chunksWritten: 0, files: 1 };
 }

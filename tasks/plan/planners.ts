@@ -480,15 +480,17 @@ const MESH_MINISHARD_BITS = 6;
 
 /**
  * Multi-resolution meshes of mip 0: MeshForge per box of chunks (lod 0 fragments, one object a task),
- * then MeshMerge per shard or segment batch (lods, Draco, manifests). Writes the mesh info (and the
- * layer's "mesh" key) first; refuses a mesh directory that holds another format.
+ * then MeshMerge per shard or segment batch (lods, Draco, manifests), then SegmentProperties (the
+ * largest segments' sizes). Writes the mesh info (and the layer's "mesh" and "segment_properties"
+ * keys) first; refuses a mesh directory that holds another format.
  */
 export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan> {
   const volume = await Volume.open(opts.layerPath);
   if (volume.info.type !== 'segmentation')
     throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
-  if (!volume.info.mesh) {
-    volume.info.mesh = 'mesh';
+  if (!volume.info.mesh || !volume.info.segment_properties) {
+    volume.info.mesh ??= 'mesh';
+    volume.info.segment_properties ??= 'segment_properties';
     await volume.saveInfo();
   }
   const dir = meshDirectory(volume, 'plan mesh');
@@ -532,6 +534,7 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
     stages: [
       { name: 'mesh forge', sets: [forge] },
       { name: 'mesh merge', sets: [merge] },
+      { name: 'segment properties', sets: [{ list: [{ kind: 'segment_properties', layer_path: opts.layerPath, groups: merge.count }] }] },
     ],
   };
 }
