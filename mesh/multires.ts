@@ -56,8 +56,13 @@ export function nodeBox(g: OctreeGeometry, lod: number, position: Vec3): { lo: V
 
 /** Interleaved bits of x, y, z (x lowest): the Z-curve order the manifest requires. */
 export function zOrder(p: Vec3): bigint {
+  // 10 bits of each axis at a time in a number (30 bits), then placed in the bigint.
   let code = 0n;
-  for (let bit = 0; bit < 32; bit++) for (let d = 0; d < 3; d++) if ((p[d] >>> bit) & 1) code |= 1n << BigInt(3 * bit + d);
+  for (let chunk = 0; chunk < 32 && (p[0] | p[1] | p[2]) >>> chunk !== 0; chunk += 10) {
+    let part = 0;
+    for (let bit = 0; bit < 10 && chunk + bit < 32; bit++) for (let d = 0; d < 3; d++) part |= ((p[d] >>> (chunk + bit)) & 1) << (3 * bit + d);
+    code |= BigInt(part >>> 0) << BigInt(3 * chunk);
+  }
   return code;
 }
 
@@ -98,23 +103,42 @@ function coarsen(child: Fragment, lod: number, g: OctreeGeometry): IndexedMesh {
   return simplifyMesh(mesh, fixed, { targetTriangles: Math.ceil(triangles / 2), maxError: 4 * deviation * deviation }, { lo, hi });
 }
 
-/** One vertex per distinct position (the parts of a fragment repeat the vertices on their shared faces). */
+/**
+ * One vertex per distinct position (the parts of a fragment repeat the vertices on their shared
+ * faces): an open-addressing table on the positions' float32 bits.
+ */
 export function weld(mesh: IndexedMesh): IndexedMesh {
-  const index = new Map<string, number>();
-  const remap = new Uint32Array(mesh.positions.length / 3);
-  const positions: number[] = [];
+  const n = mesh.positions.length / 3;
   const p = mesh.positions;
-  for (let v = 0; v < remap.length; v++) {
-    const key = `${p[3 * v]},${p[3 * v + 1]},${p[3 * v + 2]}`;
-    let i = index.get(key);
-    if (i === undefined) {
-      i = positions.length / 3;
-      index.set(key, i);
-      positions.push(p[3 * v], p[3 * v + 1], p[3 * v + 2]);
+  // Hashed on the float32 bits, -0 as +0 (they are one position).
+  const bits = Uint32Array.from(new Uint32Array(p.buffer, p.byteOffset, p.length), (b) => (b === 0x80000000 ? 0 : b));
+  let size = 1;
+  while (size < 2 * n) size *= 2;
+  const slots = new Int32Array(size).fill(-1);
+  const remap = new Uint32Array(n);
+  const positions = new Float32Array(mesh.positions.length);
+  let kept = 0;
+  for (let v = 0; v < n; v++) {
+    const x = bits[3 * v],
+      y = bits[3 * v + 1],
+      z = bits[3 * v + 2];
+    let slot = (Math.imul(x, 0x9e3779b1) ^ Math.imul(y, 0x85ebca77) ^ Math.imul(z, 0xc2b2ae3d)) & (size - 1);
+    for (;;) {
+      const k = slots[slot];
+      if (k < 0) {
+        slots[slot] = kept;
+        positions.set(mesh.positions.subarray(3 * v, 3 * v + 3), 3 * kept);
+        remap[v] = kept++;
+        break;
+      }
+      if (positions[3 * k] === p[3 * v] && positions[3 * k + 1] === p[3 * v + 1] && positions[3 * k + 2] === p[3 * v + 2]) {
+        remap[v] = k;
+        break;
+      }
+      slot = (slot + 1) & (size - 1);
     }
-    remap[v] = i;
   }
-  return { positions: Float32Array.from(positions), triangles: mesh.triangles.map((t) => remap[t]) };
+  return { positions: positions.slice(0, 3 * kept), triangles: mesh.triangles.map((t) => remap[t]) };
 }
 
 export function concat(parts: IndexedMesh[]): IndexedMesh {

@@ -90,7 +90,7 @@ function planCommand(plan: Command, name: string, description: string): Command 
 }
 
 const memoryOption = () =>
-  new Option('--memory <mib>', 'memory one task may use; sets how many mips a downsample task makes from one read')
+  new Option('--memory <mib>', "memory one task may use; sets how many mips a downsample task makes from one read, and a mesh forge task's box")
     .argParser(integer(64, 1 << 24))
     .default(DEFAULT_TASK_MEMORY / 2 ** 20);
 
@@ -179,7 +179,8 @@ export function addLayerCommands(program: Command): void {
     )
     .addOption(new Option('--lods <n>', 'multires: most levels of detail a segment gets').argParser(integer(1, 32)))
     .addOption(new Option('--shard-bits <n>', 'multires: sharded, 2^n shard files (one merge task each); unsharded when absent').argParser(integer(0, 24)))
-    .addOption(new Option('--forge-block <n>', 'multires: chunks a side of a forge task (default: about 256 voxels)').argParser(integer(1, 1024)))
+    .addOption(new Option('--forge-block <n>', 'multires: chunks a side of a forge task (default: the most that fit --memory)').argParser(integer(1, 1024)))
+    .addOption(memoryOption())
     .addOption(new Option('--mip <m>', 'legacy: the scale to mesh').argParser(integer(0, 40)).default(0))
     .addOption(new Option('--simplification <s>', 'legacy: 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(new Option('--lod <n>', 'legacy: level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
@@ -187,7 +188,10 @@ export function addLayerCommands(program: Command): void {
     .action(async (o) => {
       configureStorageFlags(o);
       if (o.format === 'multires') {
-        await writePlan(await planMultiresMesh({ layerPath: o.layer, lods: o.lods, shardBits: o.shardBits, forgeBlock: o.forgeBlock }), o);
+        await writePlan(
+          await planMultiresMesh({ layerPath: o.layer, lods: o.lods, shardBits: o.shardBits, forgeBlock: o.forgeBlock, memory: o.memory * 2 ** 20 }),
+          o,
+        );
         return;
       }
       const segments = o.segments as string[] | undefined;

@@ -469,10 +469,27 @@ export interface MultiresMeshOptions {
   lods?: number;
   /** Sharded: 2^shardBits shards, one MeshMerge task each; unsharded when absent. */
   shardBits?: number;
-  /** Chunks a side of a MeshForge task's box (default: about 256 voxels a side). */
+  /** Chunks a side of a MeshForge task's box (default: the largest cube of chunks that fits `memory`). */
   forgeBlock?: number;
+  /** Bytes a MeshForge task may use (default DEFAULT_TASK_MEMORY). */
+  memory?: number;
   /** Unsharded: MeshMerge tasks (segment id mod batches); default one per forge task. */
   batches?: number;
+}
+
+/**
+ * A MeshForge task's memory: measured 486 MiB peak for a 256^3 box of the demo generator's cells
+ * (bench/multires-mesh.ts), about 24 bytes a voxel over a 100 MiB process.
+ */
+const FORGE_BYTES_PER_VOXEL = 24,
+  FORGE_BASE_BYTES = 100 * 2 ** 20;
+
+/** The largest cube of chunks (at least one) whose forge task fits `memory` bytes. */
+export function forgeBlockFor(chunk: Vec3, memory: number): number {
+  const fits = (b: number) => cells(chunk.map((c) => c * b) as Vec3) * FORGE_BYTES_PER_VOXEL <= memory - FORGE_BASE_BYTES;
+  let block = 1;
+  while (fits(block + 1)) block++;
+  return block;
 }
 
 /** Minishards of a mesh shard: 2^6, so each minishard index lists a few hundred segments. */
@@ -518,7 +535,7 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
       );
   }
   await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(info)), { contentType: 'application/json' });
-  const forgeBlock = opts.forgeBlock ?? Math.max(1, Math.round(256 / Math.max(...chunkSize(scale))));
+  const forgeBlock = opts.forgeBlock ?? forgeBlockFor(chunkSize(scale), opts.memory ?? DEFAULT_TASK_MEMORY);
   const forgeTasks = forgeBoxes(volume, forgeBlock).length;
   const batches = sharding ? undefined : (opts.batches ?? forgeTasks);
   const common = { layer_path: opts.layerPath, ...(batches ? { batches } : {}) };
