@@ -13,7 +13,7 @@ import { labelOfId, renumberLabels } from '../kernels/renumber.js';
 import { box, Box, shapeOf, Vec3 } from '../common/box.js';
 import { emitTriangles, IndexedMesh } from './marching-cubes.js';
 import { simplificationLimits, simplifyMesh } from './simplify.js';
-import { taubinSmooth } from './smooth.js';
+import { FREE, PINNED, SLIDE_X, taubinSmooth } from './smooth.js';
 
 export interface MeshRegion {
   /** Voxels the owned cubes touch, to read (zero outside the volume). */
@@ -64,6 +64,8 @@ export interface ChunkMeshInput {
   resolution: Vec3;
   /** 0..10, see mesh/simplify.ts. */
   simplification: number;
+  /** False: the marching-cubes surface unsmoothed, vertices on grid-edge midpoints (as zmesh's). */
+  smoothing?: boolean;
   /** Only these labels; all non-zero labels when absent. */
   segments?: Set<bigint>;
   /** The marching-cubes scan's kernels; this thread's (kernels()) when absent. */
@@ -123,24 +125,27 @@ export async function meshChunk(input: ChunkMeshInput): Promise<LabelMesh[]> {
     const raw = emitTriangles(await scanKernels.marchingCubesScan(mask, mshape), mshape);
     if (raw.triangles.length === 0) continue;
     const origin = start.map((v, a) => v + readBox.start[a]) as Vec3; // global voxel of local (0, 0, 0)
-    const fixed = sharedVertices(raw.positions, origin, sharedPlanes);
-    const smooth = taubinSmooth(raw, fixed); // same vertices, so `fixed` still applies
-    const simple = input.simplification > 0 ? simplifyMesh(smooth, fixed, simplificationLimits(input.simplification, smooth.triangles.length / 3)) : smooth;
-    out.push({ label, mesh: { positions: toNanometres(simple.positions, origin, input.resolution), triangles: simple.triangles } });
+    const positions = raw.positions.map((v, i) => v + origin[i % 3]); // exact: voxel halves
+    const pins = sharedVertices(positions, sharedPlanes);
+    const surface = { positions, triangles: raw.triangles };
+    const smooth = input.smoothing === false ? surface : taubinSmooth(surface, pins); // same vertices, so `pins` still applies
+    const simple = input.simplification > 0 ? simplifyMesh(smooth, pins, simplificationLimits(input.simplification, smooth.triangles.length / 3)) : smooth;
+    out.push({ label, mesh: { positions: toNanometres(simple.positions, input.resolution), triangles: simple.triangles } });
   }
   return out;
 }
 
-function sharedVertices(local: Float32Array, origin: Vec3, planes: MeshRegion['sharedPlanes']): Uint8Array {
-  const fixed = new Uint8Array(local.length / 3);
-  for (let v = 0; v < fixed.length; v++) {
-    for (let a = 0; a < 3; a++) if (planes[a].includes(local[3 * v + a] + origin[a])) fixed[v] = 1;
+/** How each vertex may move (mesh/smooth.ts): on one shared plane it slides in it, on two it is pinned. */
+function sharedVertices(positions: Float32Array, planes: MeshRegion['sharedPlanes']): Uint8Array {
+  const pins = new Uint8Array(positions.length / 3);
+  for (let v = 0; v < pins.length; v++) {
+    for (let a = 0; a < 3; a++) if (planes[a].includes(positions[3 * v + a])) pins[v] = pins[v] === FREE ? SLIDE_X + a : PINNED;
   }
-  return fixed;
+  return pins;
 }
 
-function toNanometres(local: Float32Array, origin: Vec3, resolution: Vec3): Float32Array {
-  const out = new Float32Array(local.length);
-  for (let i = 0; i < local.length; i++) out[i] = (local[i] + origin[i % 3] + 0.5) * resolution[i % 3];
+function toNanometres(voxels: Float32Array, resolution: Vec3): Float32Array {
+  const out = new Float32Array(voxels.length);
+  for (let i = 0; i < voxels.length; i++) out[i] = (voxels[i] + 0.5) * resolution[i % 3];
   return out;
 }

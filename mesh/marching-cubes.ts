@@ -21,32 +21,36 @@ const EDGE_ORIGIN = EDGE_CORNERS.map(([a, b]) => {
 });
 
 export function emitTriangles(scan: MarchingCubesScan, shape: Vec3): IndexedMesh {
-  const [sx, sy] = shape;
+  const [sx, sy, sz] = shape;
   const [cx, cy, cz] = scan.cubes;
   const total = scan.offsets[scan.cases.length];
   const triangles = new Uint32Array(3 * total);
-  const vertexOfEdge = new Map<number, number>();
-  const positions: number[] = [];
+  // Vertex of each grid edge (3 per grid point, by axis), -1 until a cube crosses it: typed arrays,
+  // not a Map, as this loop is most of meshing's time.
+  const vertexOfEdge = new Int32Array(3 * sx * sy * sz).fill(-1);
+  const positions = new Float32Array(9 * total); // at most three new vertices a triangle
   let t = 0,
-    i = 0;
+    i = 0,
+    n = 0;
   for (let z = 0; z < cz; z++)
     for (let y = 0; y < cy; y++)
       for (let x = 0; x < cx; x++, i++) {
         const edges = CASE_TRIANGLES[scan.cases[i]];
-        for (const e of edges) {
-          const { offset, axis } = EDGE_ORIGIN[e];
+        for (let k = 0; k < edges.length; k++) {
+          const { offset, axis } = EDGE_ORIGIN[edges[k]];
           const px = x + offset[0],
             py = y + offset[1],
             pz = z + offset[2];
           const id = 3 * (px + sx * (py + sy * pz)) + axis;
-          let v = vertexOfEdge.get(id);
-          if (v === undefined) {
-            v = positions.length / 3;
-            vertexOfEdge.set(id, v);
-            positions.push(px + (axis === 0 ? 0.5 : 0), py + (axis === 1 ? 0.5 : 0), pz + (axis === 2 ? 0.5 : 0));
+          let v = vertexOfEdge[id];
+          if (v < 0) {
+            v = vertexOfEdge[id] = n++;
+            positions[3 * v] = px + (axis === 0 ? 0.5 : 0);
+            positions[3 * v + 1] = py + (axis === 1 ? 0.5 : 0);
+            positions[3 * v + 2] = pz + (axis === 2 ? 0.5 : 0);
           }
           triangles[t++] = v;
         }
       }
-  return { positions: Float32Array.from(positions), triangles };
+  return { positions: positions.slice(0, 3 * n), triangles };
 }

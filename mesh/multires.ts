@@ -175,6 +175,29 @@ export function quantize(mesh: IndexedMesh, box: { lo: Vec3; hi: Vec3 }, bits = 
 }
 
 /**
+ * Quantized positions without the triangles that quantization collapsed (two vertices on one integer
+ * position) and the vertices left unused. Such triangles have no area to draw, and Draco cannot
+ * encode a mesh of only them: an isolated voxel, smoothed to a dot, at a coarse lod. A fragment left
+ * with none is empty (0 bytes), which Neuroglancer's manifest reader marks as such.
+ */
+export function withoutDegenerate(quantized: Int32Array, triangles: Uint32Array): { positions: Int32Array; triangles: Uint32Array } {
+  const same = (a: number, b: number) =>
+    quantized[3 * a] === quantized[3 * b] && quantized[3 * a + 1] === quantized[3 * b + 1] && quantized[3 * a + 2] === quantized[3 * b + 2];
+  const kept: number[] = [];
+  for (let t = 0; t < triangles.length; t += 3) {
+    const [a, b, c] = [triangles[t], triangles[t + 1], triangles[t + 2]];
+    if (!same(a, b) && !same(b, c) && !same(a, c)) kept.push(a, b, c);
+  }
+  if (kept.length === triangles.length) return { positions: quantized, triangles };
+  const index = new Int32Array(quantized.length / 3).fill(-1);
+  let used = 0;
+  for (const v of kept) if (index[v] < 0) index[v] = used++;
+  const positions = new Int32Array(3 * used);
+  for (let v = 0; v < index.length; v++) if (index[v] >= 0) positions.set(quantized.subarray(3 * v, 3 * v + 3), 3 * index[v]);
+  return { positions, triangles: Uint32Array.from(kept, (v) => index[v]) };
+}
+
+/**
  * A segment's manifest and fragment data: lods in order, fragments in Z-order, each Draco-encoded
  * with positions quantized to its node.
  */
@@ -182,7 +205,10 @@ export async function encodeSegment(lods: Fragment[][], g: OctreeGeometry): Prom
   const encoded: Uint8Array[][] = [];
   for (const [lod, fragments] of lods.entries()) {
     const level: Uint8Array[] = [];
-    for (const f of fragments) level.push(await encodeDracoMesh(quantize(f.mesh, nodeBox(g, lod, f.position)), f.mesh.triangles));
+    for (const f of fragments) {
+      const { positions, triangles } = withoutDegenerate(quantize(f.mesh, nodeBox(g, lod, f.position)), f.mesh.triangles);
+      level.push(await encodeDracoMesh(positions, triangles));
+    }
     encoded.push(level);
   }
   const fragments = lods.reduce((n, l) => n + l.length, 0);

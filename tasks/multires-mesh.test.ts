@@ -42,7 +42,7 @@ async function meshed(
   await volume.writeChunks(0, allChunks(info.scales[0]), data, bounds);
   const plan = await planMultiresMesh({ layerPath: url, shardBits: opts.shardBits, forgeBlock: opts.forgeBlock, batches: opts.batches });
   const summary = await runPlan(plan, runTask, inProcess);
-  expect(summary.dead).toEqual([]);
+  expect(summary.dead.map((d) => JSON.stringify(d).slice(0, 600))).toEqual([]);
   return join(dir, 'mesh');
 }
 
@@ -51,6 +51,14 @@ const ball = (r: number, c: number[]) => (x: number, y: number, z: number) => (x
 /** A lod's fragments welded into one mesh of stored-model (voxel) positions. */
 const lodMesh = (fragments: ReadFragment[], lod: number) =>
   weld(fragments.filter((f) => f.lod === lod).map((f) => ({ positions: f.stored, triangles: f.triangles })));
+
+/** Triangles with two vertices on one stored position. */
+const degenerateTriangles = (f: ReadFragment) => {
+  const key = (v: number) => Array.from(f.stored.subarray(3 * v, 3 * v + 3)).join(',');
+  let n = 0;
+  for (let t = 0; t < f.triangles.length; t += 3) if (new Set([0, 1, 2].map((k) => key(f.triangles[t + k]))).size < 3) n++;
+  return n;
+};
 
 const triangleCount = (fragments: ReadFragment[], lod: number) => fragments.filter((f) => f.lod === lod).reduce((n, f) => n + f.triangles.length / 3, 0);
 
@@ -103,9 +111,9 @@ describe('multi-resolution meshes', () => {
       expect(nonManifoldVertices(mesh), `lod ${lod}`).toBe(0);
       expect(eulerCharacteristic(mesh), `lod ${lod}`).toBe(2);
     }
-    // Lod 0: area within 2% of the sphere's (as the legacy mesher's), vertices within a voxel of it.
+    // Lod 0: area within 1% of the sphere's (as the legacy mesher's), vertices within a voxel of it.
     const lod0 = lodMesh(fragments, 0);
-    expect(Math.abs(surfaceArea(lod0) / (4 * Math.PI * r * r) - 1)).toBeLessThan(0.02);
+    expect(Math.abs(surfaceArea(lod0) / (4 * Math.PI * r * r) - 1)).toBeLessThan(0.01);
     for (let v = 0; v < lod0.positions.length; v += 3) {
       const d = Math.hypot(lod0.positions[v] - 0.5 - c[0], lod0.positions[v + 1] - 0.5 - c[1], lod0.positions[v + 2] - 0.5 - c[2]);
       expect(Math.abs(d - r)).toBeLessThan(1);
@@ -123,6 +131,8 @@ describe('multi-resolution meshes', () => {
 
   it('sharded and unsharded give the same meshes for many segments, fragments before each manifest in the shard', async () => {
     // Eight balls in a 2x2x2 arrangement and a slab across the whole volume (it touches every node).
+    // The slab cuts one voxel off each upper ball (segments 5-8: z = 43, at distance 11 from its
+    // centre): smoothed to a dot, it collapses under quantization, and must not fail the merge.
     const label = (x: number, y: number, z: number) => {
       if (z >= 44 && z < 50) return 100;
       const cell = [x, y, z].map((v) => Math.floor(v / 36));
@@ -143,6 +153,7 @@ describe('multi-resolution meshes', () => {
       expect(b.manifest).toEqual(a.manifest);
       expect(b.fragments.map((f) => Array.from(f.stored))).toEqual(a.fragments.map((f) => Array.from(f.stored)));
       expect(a.manifest.gridOrigin).toEqual([2.5, 4.5, 6.5]);
+      for (const f of a.fragments) expect(degenerateTriangles(f), `segment ${id} lod ${f.lod}`).toBe(0);
       const lod0 = lodMesh(a.fragments, 0);
       expect(openEdges(lod0), `segment ${id}`).toBe(0);
       expect(nonManifoldVertices(lod0), `segment ${id}`).toBe(0);

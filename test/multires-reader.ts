@@ -113,7 +113,9 @@ export async function readSegmentMesh(dir: string, id: bigint): Promise<{ info: 
   for (const [lod, level] of manifest.lods.entries()) {
     for (const [i, position] of level.positions.entries()) {
       const size = level.sizes[i];
-      const { positions, triangles } = await decodeDraco(data.subarray(offset, offset + size));
+      // A 0-byte fragment is empty (Neuroglancer marks it so).
+      const { positions, triangles } =
+        size === 0 ? { positions: new Int32Array(0), triangles: new Uint32Array(0) } : await decodeDraco(data.subarray(offset, offset + size));
       offset += size;
       const stored = new Float64Array(positions.length);
       for (let v = 0; v < positions.length; v++) {
