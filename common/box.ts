@@ -25,6 +25,14 @@ export function isEmpty(b: Box): boolean {
   return b.stop.some((s, i) => s <= b.start[i]);
 }
 
+/** The smallest box that holds all of `boxes` (at least one). */
+export function union(boxes: Box[]): Box {
+  return {
+    start: [0, 1, 2].map((i) => Math.min(...boxes.map((b) => b.start[i]))) as Vec3,
+    stop: [0, 1, 2].map((i) => Math.max(...boxes.map((b) => b.stop[i]))) as Vec3,
+  };
+}
+
 export function intersect(a: Box, b: Box): Box {
   return {
     start: [0, 1, 2].map((i) => Math.max(a.start[i], b.start[i])) as Vec3,

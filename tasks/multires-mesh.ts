@@ -7,11 +7,11 @@
 //   every forge object (found from the forge grid, nothing listed), builds each segment's lods and
 //   Draco fragments, and writes them: the shard whole in one put, or per segment `<id>` (fragments)
 //   then `<id>.index` (manifest).
-import { box, Box, chunkKey, copyRegion, intersect, parseChunkKey, Vec3, voxelCount } from '../common/box.js';
+import { box, Box, chunkKey, copyRegion, intersect, parseChunkKey, shapeOf, union, Vec3, voxelCount } from '../common/box.js';
 import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
-import { meshChunk, nodeGrid, nodeRegion } from '../mesh/chunk-mesher.js';
+import { meshChunk, MeshRegion, nodeGrid, nodeRegion } from '../mesh/chunk-mesher.js';
 import { decodeGroup, encodeForgeObject, findGroup, ForgedSegment, maxForgeIndexBytes } from '../mesh/forge-object.js';
 import { buildLods, encodeSegment, OctreeGeometry } from '../mesh/multires.js';
 import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
@@ -118,25 +118,51 @@ async function runForge(task: MeshForgeTask, ctx: TaskContext) {
     if (!s) segments.set(label, (s = { fragments: [], voxels: 0 }));
     return s;
   };
-  for (let z = first[2]; z < end[2]; z++)
+  // One z layer of nodes at a time, read as one slab (their read boxes' union, zero outside the
+  // volume), so each chunk is decoded once: a slab's top voxel plane is the next slab's bottom one
+  // and is carried over instead of read again.
+  let carried: { z: number; plane: Uint32Array | BigUint64Array } | undefined;
+  for (let z = first[2]; z < end[2]; z++) {
+    const layer: [Vec3, MeshRegion][] = [];
     for (let y = first[1]; y < end[1]; y++)
       for (let x = first[0]; x < end[0]; x++) {
         const region = nodeRegion([x, y, z], size, bounds);
-        if (!region) continue;
-        const inside = intersect(region.readBox, bounds);
-        const data = asLabels(await volume.read(0, inside));
-        const labels = data instanceof BigUint64Array ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
-        copyRegion(data, inside, labels, region.readBox, inside);
-        // Voxels of chunk (x, y, z) (node k holds chunk k's voxels; the nodes past the last chunk none).
-        const owned = intersect(
-          box([x, y, z].map((k, d) => bounds.start[d] + k * size[d]) as Vec3, [x, y, z].map((k, d) => bounds.start[d] + (k + 1) * size[d]) as Vec3),
-          bounds,
-        );
-        if (owned.start.every((v, d) => v < owned.stop[d])) for (const [label, n] of countLabels(data, inside, owned)) segment(label).voxels += n;
-        // Resolution 1: positions in stored-model voxels, voxel v's centre at v + 0.5.
-        for (const { label, mesh } of await meshChunk({ labels, region, resolution: [1, 1, 1], simplification: 0 }))
-          segment(label).fragments.push({ position: [x, y, z], mesh });
+        if (region) layer.push([[x, y, z], region]);
       }
+    if (layer.length === 0) {
+      carried = undefined;
+      continue;
+    }
+    const slab = union(layer.map(([, r]) => r.readBox));
+    const [sx, sy, sz] = shapeOf(slab);
+    const fresh = intersect(slab, bounds);
+    let labels: Uint32Array | BigUint64Array | undefined;
+    if (carried && carried.z === slab.start[2] && carried.plane.length === sx * sy) {
+      labels = carried.plane instanceof BigUint64Array ? new BigUint64Array(sx * sy * sz) : new Uint32Array(sx * sy * sz);
+      new Uint8Array(labels.buffer).set(new Uint8Array(carried.plane.buffer)); // its bottom plane
+      fresh.start[2] = Math.max(fresh.start[2], slab.start[2] + 1);
+    }
+    if (fresh.start[2] < fresh.stop[2]) {
+      const data = asLabels(await volume.read(0, fresh));
+      labels ??= data instanceof BigUint64Array ? new BigUint64Array(sx * sy * sz) : new Uint32Array(sx * sy * sz);
+      copyRegion(data, fresh, labels, slab, fresh);
+    }
+    labels ??= new Uint32Array(sx * sy * sz);
+    carried = { z: slab.stop[2] - 1, plane: labels.slice((sz - 1) * sx * sy) };
+    for (const [node, region] of layer) {
+      const nodeLabels = labels instanceof BigUint64Array ? new BigUint64Array(voxelCount(region.readBox)) : new Uint32Array(voxelCount(region.readBox));
+      copyRegion(labels, slab, nodeLabels, region.readBox, region.readBox);
+      // Voxels of chunk `node` (node k holds chunk k's voxels; the nodes past the last chunk none).
+      const owned = intersect(
+        box(node.map((k, d) => bounds.start[d] + k * size[d]) as Vec3, node.map((k, d) => bounds.start[d] + (k + 1) * size[d]) as Vec3),
+        bounds,
+      );
+      if (owned.start.every((v, d) => v < owned.stop[d])) for (const [label, n] of countLabels(labels, slab, owned)) segment(label).voxels += n;
+      // Resolution 1: positions in stored-model voxels, voxel v's centre at v + 0.5.
+      for (const { label, mesh } of await meshChunk({ labels: nodeLabels, region, resolution: [1, 1, 1], simplification: 0 }))
+        segment(label).fragments.push({ position: node, mesh });
+    }
+  }
   const { frags, index } = encodeForgeObject(segments, groupOf(sharding, task.batches, 'MeshForge task'));
   // The fragments before their index: a merge that finds the index finds the fragments too.
   await volume.store.put(forgeKey(dir, chunks, 'frags'), frags, { contentType: 'application/octet-stream' });
