@@ -362,6 +362,56 @@ describe('Pub/Sub workers', () => {
     expect(await volume.store.exists('16_16_16/0-16_0-16_0-16')).toBe(false); // never ran
   });
 
+  it('waits, not ready, for a subscription made after it starts, then works; with --exit-when-idle it gives up naming it', async (ctx) => {
+    if (!emulator) return ctx.skip();
+    const layer = 'gs://e2e/early';
+    const volume = await Volume.create(
+      layer,
+      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
+    );
+    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(9), box([0, 0, 0], [32, 32, 32]));
+    const names = {
+      topic: `early-${Date.now()}`,
+      subscription: `early-work-${Date.now()}`,
+      deadLetterTopic: `early-dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+    };
+    const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--health-port', '0']);
+    const listening = new Promise<number>((resolve) => {
+      const look = setInterval(() => {
+        const line = worker.lines.find((l) => l.includes('"message":"health server listening"'));
+        if (line) {
+          clearInterval(look);
+          resolve(JSON.parse(line).port);
+        }
+      }, 100);
+    });
+    await worker.waitFor('waiting for the subscription');
+    const port = await listening;
+    const ready = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return [res.status, ((await res.json()) as { status: string }).status];
+    };
+    expect(await ready()).toEqual([503, 'waiting for the subscription']);
+    const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
+    await publishPlan(listPlan(layer, [{ name: 'early', tasks: [task] }]), {
+      ...names,
+      progressUrl: 'gs://e2e/early-progress',
+      pollMs: 300,
+      timeoutMs: 120_000,
+    });
+    expect(await ready()).toEqual([200, 'ok']);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exit).toBe(0);
+    expect(worker.lines.filter((l) => l.includes('"message":"task done"')).length).toBe(1);
+    expect(new Set((await volume.read(1, volume.bounds(1))) as Uint8Array)).toEqual(new Set([9]));
+    // A subscription nobody makes: the worker looks for it until its idle limit, then says so.
+    const lost = startWorker(['--subscription', `never-${Date.now()}`, '--exit-when-idle', '2']);
+    expect(await lost.exit).toBe(1);
+    expect(lost.lines.join('\n')).toMatch(/subscription never-\d+ does not exist \(waited 2 s\); publish a plan to make it/);
+  });
+
   it('keeps extending the lease of a task that runs longer than the ack deadline: it runs once', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/slow';

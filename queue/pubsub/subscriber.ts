@@ -20,10 +20,12 @@
 //   finish and are acked, then the process exits 0. Tasks are idempotent, so a redelivery after a
 //   crash rewrites the same bytes.
 // - With exitWhenIdleSeconds the worker exits once nothing has arrived for that long and nothing runs.
-import { v1 } from '@google-cloud/pubsub';
+// - A worker started before its subscription exists waits for it (readiness 503 meanwhile).
+import { Subscription, v1 } from '@google-cloud/pubsub';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { InvalidInput, messageOf } from '../../common/errors.js';
 import { execute, Outcome } from '../../runtime/executor.js';
 import { logEvent } from '../../common/log.js';
@@ -91,6 +93,10 @@ interface StageBook {
 /** How often a worker re-reads a stage's records to learn which tasks are done elsewhere. */
 const KNOWN_DONE_REFRESH_MS = 30_000;
 
+/** gRPC's NOT_FOUND, and the longest wait between looks for a subscription that does not exist yet. */
+const NOT_FOUND = 5,
+  SUBSCRIPTION_WAIT_MAX_MS = 30_000;
+
 export async function work(opts: WorkOptions): Promise<WorkSummary> {
   const worker = new PubSubWorker(opts);
   await worker.start();
@@ -116,6 +122,7 @@ class PubSubWorker {
   private readonly held = new Map<string, Held>(); // every message not yet acked or nacked
   private running = 0;
   private draining = false;
+  private subscribed = false;
   private lastActivity = Date.now();
   private wake: () => void = () => {};
   private health?: Server;
@@ -133,31 +140,68 @@ class PubSubWorker {
     this.ackDeadline = Math.min(opts.maxAckDeadlineSeconds ?? 60, 600);
   }
 
-  /** Reads the subscription's dead-letter policy, starts the health server, lease timer and signal handlers. */
+  /**
+   * Starts the health server and signal handlers, waits for the subscription to exist (reading its
+   * dead-letter policy), then starts the lease timer. Pods may start before `digest publish` has made
+   * the subscription: they wait, not ready (readiness 503), instead of crash-looping.
+   */
   async start(): Promise<void> {
-    const handle = pubsub().subscription(this.opts.subscription);
-    this.subscription = handle.name; // projects/<p>/subscriptions/<s>
-    const [metadata] = await handle.getMetadata();
-    this.maxAttempts = metadata.deadLetterPolicy?.maxDeliveryAttempts ?? Infinity;
-    this.deadLetterTopic = metadata.deadLetterPolicy?.deadLetterTopic ?? undefined;
+    process.on('SIGTERM', this.onTerm);
+    process.on('SIGINT', this.onInt);
     if (this.opts.healthPort !== undefined) {
       this.health = await serveHealth(this.opts.healthPort, () => ({
-        ok: !this.draining,
+        ok: this.subscribed && !this.draining,
+        status: this.draining ? 'draining' : this.subscribed ? 'ok' : 'waiting for the subscription',
         running: this.running,
         waiting: this.waiting.length,
         done: this.summary.done,
         failed: this.summary.failed,
       }));
+      logEvent('INFO', 'health server listening', { port: (this.health.address() as AddressInfo).port });
     }
+    const handle = pubsub().subscription(this.opts.subscription);
+    this.subscription = handle.name; // projects/<p>/subscriptions/<s>
+    const metadata = await this.awaitSubscription(handle);
+    if (!metadata) return; // drained while waiting
+    this.subscribed = true;
+    this.maxAttempts = metadata.deadLetterPolicy?.maxDeliveryAttempts ?? Infinity;
+    this.deadLetterTopic = metadata.deadLetterPolicy?.deadLetterTopic ?? undefined;
     this.leaseTimer = setInterval(() => this.extendLeases(), (this.ackDeadline * 1000) / 3);
-    process.on('SIGTERM', this.onTerm);
-    process.on('SIGINT', this.onInt);
     logEvent('INFO', 'worker started', {
       subscription: this.opts.subscription,
       threads: this.threads,
       prefetch: this.opts.prefetch,
       maxAttempts: this.maxAttempts,
     });
+  }
+
+  /**
+   * The subscription's metadata once it exists: NOT_FOUND is retried with backoff (1 s doubling to
+   * 30 s) until it appears, the worker drains, or exitWhenIdleSeconds pass (then an error naming it).
+   */
+  private async awaitSubscription(handle: Subscription): Promise<Subscription['metadata'] | undefined> {
+    const since = Date.now();
+    for (let delay = 1000, attempt = 1; ; delay = Math.min(delay * 2, SUBSCRIPTION_WAIT_MAX_MS), attempt++) {
+      try {
+        const [metadata] = await handle.getMetadata();
+        return metadata;
+      } catch (e) {
+        if ((e as { code?: number }).code !== NOT_FOUND) throw e;
+        const limit = this.opts.exitWhenIdleSeconds;
+        if (limit !== undefined && Date.now() - since >= limit * 1000) {
+          throw new InvalidInput(`subscription ${this.opts.subscription} does not exist (waited ${limit} s); publish a plan to make it`, { cause: e });
+        }
+        if (attempt === 1) logEvent('INFO', 'waiting for the subscription', { subscription: this.opts.subscription });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (this.draining) return undefined;
+    }
   }
 
   /** The main loop: pull what there is room for, start what can run, until drained. */

@@ -478,10 +478,10 @@ export interface MultiresMeshOptions {
 }
 
 /**
- * A MeshForge task's memory: measured 486 MiB peak for a 256^3 box of the demo generator's cells
- * (bench/multires-mesh.ts), about 24 bytes a voxel over a 100 MiB process.
+ * A MeshForge task's memory (bench/multires-mesh.ts, the demo generator's cells, fresh process):
+ * 557 MiB peak for a 256^3 box, 1,454 MiB for 384^3; about 28 bytes a voxel over a 100 MiB process.
  */
-const FORGE_BYTES_PER_VOXEL = 24,
+const FORGE_BYTES_PER_VOXEL = 28,
   FORGE_BASE_BYTES = 100 * 2 ** 20;
 
 /** The largest cube of chunks (at least one) whose forge task fits `memory` bytes. */
