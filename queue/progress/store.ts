@@ -16,6 +16,7 @@ import { count, parseJson, record, text } from '../../common/schema.js';
 import { parsePlan, Plan, stageSize } from '../../tasks/plan/format.js';
 import { openStore } from '../../storage/open.js';
 import { listAll, MAX_JSON_BYTES, MAX_SMALL_JSON_BYTES, Store } from '../../storage/store.js';
+import { Limiter } from '../../storage/limit.js';
 
 const recordSchema = record({
   recorder: text,
@@ -27,8 +28,17 @@ const recordSchema = record({
   /** gzip of the bitmap (bit i: task i done), base64. */
   bitmap: v.string(),
   dead: v.array(v.tuple([count, v.string()]), 'must be [index, error] pairs'),
+  /** [time, done] at recent flushes (oldest first, one per RECENT_SAMPLE_MS, the last RECENT_WINDOW_MS): the recent rate. */
+  recent: v.optional(v.pipe(v.array(v.tuple([count, count]), 'must be [time, done] pairs'), v.maxLength(64, 'must have at most 64 samples'))),
 });
 type RecordJson = v.InferOutput<typeof recordSchema>;
+
+/** The window the ETA's rate is measured over, and the spacing of the samples a record keeps of it. */
+export const RECENT_WINDOW_MS = 5 * 60_000,
+  RECENT_SAMPLE_MS = 15_000;
+
+/** Records read at once by status (each up to a few MiB at 10^8 tasks). */
+const RECORD_READS = 16;
 
 const json = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value)}\n`);
 
@@ -40,7 +50,10 @@ export interface StageStatus {
   dead: number;
   /** Published and neither done nor dead. */
   backlog: number;
-  /** Tasks per second over the stage's records so far, and the time left at that rate. */
+  /**
+   * Tasks per second: over the last RECENT_WINDOW_MS of the records that flushed within it (a
+   * stopped worker adds nothing), else over the stage's records so far; and the time left at it.
+   */
   rate?: number;
   etaSeconds?: number;
 }
@@ -122,15 +135,19 @@ export class ProgressStore {
     await this.store.put(`published/${stage}`, json({ published }), { contentType: 'application/json' });
   }
 
-  /** Every record of a stage. */
+  /** Every record of a stage, read RECORD_READS at a time. */
   async records(stage: number): Promise<RecordJson[]> {
     const keys = await listAll(this.store, `records/${stage}/`);
-    const out: RecordJson[] = [];
-    for (const key of keys) {
-      const bytes = await this.store.get(key, { maxBytes: MAX_JSON_BYTES });
-      if (bytes) out.push(parseJson(recordSchema, bytes, `${this.url}/${key}`));
-    }
-    return out;
+    const limiter = new Limiter(RECORD_READS);
+    const read = await Promise.all(
+      keys.map((key) =>
+        limiter.run(async () => {
+          const bytes = await this.store.get(key, { maxBytes: MAX_JSON_BYTES });
+          return bytes ? parseJson(recordSchema, bytes, `${this.url}/${key}`) : undefined;
+        }),
+      ),
+    );
+    return read.filter((r): r is RecordJson => r !== undefined);
   }
 
   /** The union of a stage's records: finished tasks, and the dead ones (not finished elsewhere) with an error. */
@@ -159,13 +176,10 @@ export class ProgressStore {
       dead: dead.size,
       backlog: Math.max(0, published - nDone - dead.size),
     };
-    if (records.length > 0 && nDone > 0) {
-      const first = Math.min(...records.map((r) => r.first)),
-        last = Math.max(...records.map((r) => r.updated));
-      if (last > first) {
-        status.rate = nDone / ((last - first) / 1000);
-        status.etaSeconds = (tasks - nDone - dead.size) / status.rate;
-      }
+    const rate = recentRate(records, Date.now()) ?? cumulativeRate(records, nDone);
+    if (rate !== undefined && nDone > 0) {
+      status.rate = rate;
+      if (rate > 0) status.etaSeconds = (tasks - nDone - dead.size) / rate;
     }
     return status;
   }
@@ -179,6 +193,30 @@ export class ProgressStore {
   recorder(stage: number, tasks: number, name = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`): Recorder {
     return new Recorder(this, stage, tasks, name);
   }
+}
+
+/**
+ * Tasks a second over the last RECENT_WINDOW_MS: per record that flushed within it, its done count
+ * now against its oldest sample in the window (or just before it); undefined when no record has.
+ */
+export function recentRate(records: RecordJson[], now: number): number | undefined {
+  let rate: number | undefined;
+  for (const r of records) {
+    if (!r.recent || now - r.updated > RECENT_WINDOW_MS) continue;
+    let from = r.recent[0];
+    for (const sample of r.recent) if (sample[0] <= now - RECENT_WINDOW_MS) from = sample;
+    if (!from || r.updated <= from[0]) continue;
+    rate = (rate ?? 0) + (r.done - from[1]) / ((r.updated - from[0]) / 1000);
+  }
+  return rate;
+}
+
+/** Tasks a second over the whole time the stage's records span. */
+function cumulativeRate(records: RecordJson[], done: number): number | undefined {
+  if (records.length === 0) return undefined;
+  const first = Math.min(...records.map((r) => r.first)),
+    last = Math.max(...records.map((r) => r.updated));
+  return last > first ? done / ((last - first) / 1000) : undefined;
 }
 
 /** The finished tasks of a record of a stage of `tasks` tasks (which the record must count). */
@@ -207,6 +245,8 @@ export class Recorder {
   readonly done: Bitmap;
   private readonly dead = new Map<number, string>();
   private readonly first = Date.now();
+  /** [time, done] samples for the recent rate: the last RECENT_WINDOW_MS and one before it. */
+  private readonly recent: [number, number][] = [];
   private pending?: Promise<void>;
   private queued?: Promise<void>;
 
@@ -247,15 +287,21 @@ export class Recorder {
   }
 
   private async write(): Promise<void> {
+    const now = Date.now(),
+      done = this.done.count();
+    const last = this.recent.at(-1);
+    if (!last || now - last[0] >= RECENT_SAMPLE_MS) this.recent.push([now, done]);
+    while (this.recent.length > 2 && this.recent[1][0] <= now - RECENT_WINDOW_MS) this.recent.shift();
     const r: RecordJson = {
       recorder: this.name,
       stage: this.stage,
       tasks: this.tasks,
       first: this.first,
-      updated: Date.now(),
-      done: this.done.count(),
+      updated: now,
+      done,
       bitmap: gzipSync(this.done.bits).toString('base64'),
       dead: [...this.dead],
+      recent: [...this.recent],
     };
     await this.progress.store.put(`records/${this.stage}/${this.name}`, json(r), { contentType: 'application/json' });
   }
