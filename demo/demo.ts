@@ -100,7 +100,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   );
   // Multi-resolution meshes: unsharded for the segmentation, sharded (4 shards) for segmentation_<t>.
   const [forge, merge, properties] = (await planMultiresMesh({ layerPath: segmentationLayer })).stages;
-  const [watershed] = (await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8 })).stages;
+  // One watershed task per chunk (a real run sizes them by --memory): this small volume then has
+  // task borders that cut cells, for the agglomeration to join.
+  const [watershed] = (
+    await planWatershed({ affinitiesPath: affinityLayer, segmentationPath: watershedLayer, params: DEMO_WATERSHED, overlap: 8, taskChunks: 1 })
+  ).stages;
   // The watershed's region graph, then its agglomeration into segmentation_<t>: remap, mips, meshes.
   const agglomeratedLayer = layer(`segmentation_${DEMO_AGGLOMERATION_THRESHOLD}`);
   const [graph, ...agglomeration] = (

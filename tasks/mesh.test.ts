@@ -13,7 +13,7 @@ const inProcess = { concurrency: 4, progress: false, retryDelayMs: 1 };
 
 /** A uint64 segmentation layer holding label(x, y, z) (global voxel coordinates), with its mesh plan run. */
 async function meshedLayer(
-  opts: { size: Vec3; chunk: Vec3; offset?: Vec3; resolution?: Vec3; simplification?: number },
+  opts: { size: Vec3; chunk: Vec3; offset?: Vec3; resolution?: Vec3; simplification?: number; taskChunks?: number },
   label: (x: number, y: number, z: number) => bigint,
 ): Promise<Volume> {
   const url = `mem://mesh-${layerCount++}`;
@@ -35,7 +35,7 @@ async function meshedLayer(
     for (let y = bounds.start[1]; y < bounds.stop[1]; y++) for (let x = bounds.start[0]; x < bounds.stop[0]; x++) data[i++] = label(x, y, z);
   const { allChunks } = await import('../precomputed/info.js');
   await volume.writeChunks(0, allChunks(info.scales[0]), data, bounds);
-  const plan = await planMesh({ layerPath: url, simplification: opts.simplification });
+  const plan = await planMesh({ layerPath: url, simplification: opts.simplification, taskChunks: opts.taskChunks ?? 1 });
   const summary = await runPlan(plan, runTask, inProcess);
   expect(summary.dead).toEqual([]);
   return Volume.open(url);
@@ -112,6 +112,17 @@ describe('Mesh and MeshManifest tasks', () => {
         }
         expect(Math.abs(surfaceArea(joined) / surfaceArea(single) - 1)).toBeLessThan(0.03);
       }
+      // Tasks of 2x2x2 chunks of 10^3 cover the same boxes as the 20^3 chunks: the same fragments, byte for byte.
+      const paired = await meshedLayer({ size: [40, 40, 40], chunk: [10, 10, 10], resolution: [4, 4, 4], simplification, taskChunks: 2 }, label);
+      const fragmentBytes = async (v: Volume) =>
+        Object.fromEntries(
+          await Promise.all(
+            (await listAll(v.store, 'mesh/'))
+              .filter((k) => k.split(':').length === 3)
+              .map(async (k) => [k, Buffer.from((await v.store.get(k))!).toString('hex')]),
+          ),
+        );
+      expect(await fragmentBytes(paired)).toEqual(await fragmentBytes(volume));
     });
   }
 
@@ -141,7 +152,7 @@ describe('Mesh and MeshManifest tasks', () => {
     await expect(runTask(task({}))).rejects.toThrow(`Mesh task: layer ${url} has no "mesh" key in its info (digest plan mesh adds it)`);
     await planMesh({ layerPath: url });
     await expect(runTask(task({ chunk_position: '0-16_0-16_8-24' }))).rejects.toThrow(
-      'Mesh task: chunk_position 0-16_0-16_8-24 is not aligned to chunk size [16,16,16] of scale 4_4_40',
+      /^Mesh task: chunk_position 0-16_0-16_8-24 is not made of whole chunks \[16,16,16\] of scale 4_4_40/,
     );
     await expect(runTask(task({ chunk_key: '8_8_40' }))).rejects.toThrow('Mesh task: chunk_key scale "8_8_40" is not in this layer (scales: 4_4_40)');
     await expect(runTask(task({ simplification: 11 }))).rejects.toThrow('Mesh task: simplification must be an integer 0..10, got 11');

@@ -7,7 +7,7 @@ import { meshChunk, meshRegion } from '../mesh/chunk-mesher.js';
 import { encodeFragment, fragmentName, manifestName, parseFragmentName } from '../mesh/fragment.js';
 import { copyRegion, intersect, parseChunkKey, voxelCount } from '../common/box.js';
 import { asLabels } from '../common/dtype.js';
-import { assertChunkAligned, scaleIndex } from '../precomputed/info.js';
+import { assertChunkUnion, scaleIndex } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { checkKey, listAll } from '../storage/store.js';
 import { boxKey, lod, segments, text } from './fields.js';
@@ -17,7 +17,7 @@ import type { TaskContext } from './context.js';
 const meshFields = {
   /** The scale's key, e.g. "8_8_40". */
   chunk_key: text,
-  /** The chunk to mesh, `x0-x1_y0-y1_z0-z1` in voxels of that scale (a grid chunk). */
+  /** The whole chunks to mesh, `x0-x1_y0-y1_z0-z1` in voxels of that scale; the fragments are named by it. */
   chunk_position: boxKey,
   /** A segmentation layer whose info has a "mesh" key. */
   layer_path: text,
@@ -78,7 +78,7 @@ async function runMesh(task: MeshTask, ctx: TaskContext) {
   }
   const scale = volume.scale(mip);
   const chunk = parseChunkKey(task.chunk_position, 'Mesh task: chunk_position');
-  assertChunkAligned(scale, chunk, 'Mesh task: chunk_position');
+  assertChunkUnion(scale, chunk, 'Mesh task: chunk_position');
   const bounds = volume.bounds(mip);
   const region = meshRegion(chunk, bounds);
   const inside = intersect(region.readBox, bounds);

@@ -377,7 +377,7 @@ describe('finding 6: number flags', () => {
     const r = await digest(['plan', 'downsample', '--layer', big]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /plan: downsample tasks over .* would be \d\.\d+e\+\d+ tasks, more than 2\.68e\+8; use larger chunks, or more --memory so that each task does more/,
+      /plan: downsample tasks over .* would be \d\.\d+e\+\d+ tasks, more than 2\.68e\+8; use larger chunks, or more --memory \(more mips a task\)/,
     );
   });
 });

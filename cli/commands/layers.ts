@@ -90,9 +90,17 @@ function planCommand(plan: Command, name: string, description: string): Command 
 }
 
 const memoryOption = () =>
-  new Option('--memory <mib>', "memory one task may use; sets how many mips a downsample task makes from one read, and a mesh forge task's box")
+  new Option(
+    '--memory <mib>',
+    'memory one task may use (MiB): sets how many mips a downsample task makes from one read, and how many chunks a watershed, mean graph, remap or mesh task covers',
+  )
     .argParser(integer(64, 1 << 24))
     .default(DEFAULT_TASK_MEMORY / 2 ** 20);
+
+const taskChunksOption = () =>
+  new Option('--task-chunks <n>', 'chunks a side of each watershed, mean graph, remap or legacy mesh task (default: as many as fit --memory)').argParser(
+    integer(1, 2 ** 20),
+  );
 
 export function addLayerCommands(program: Command): void {
   const create = storageFlags(
@@ -181,6 +189,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--shard-bits <n>', 'multires: sharded, 2^n shard files (one merge task each); unsharded when absent').argParser(integer(0, 24)))
     .addOption(new Option('--forge-block <n>', 'multires: chunks a side of a forge task (default: the most that fit --memory)').argParser(integer(1, 1024)))
     .addOption(memoryOption())
+    .addOption(taskChunksOption())
     .addOption(new Option('--mip <m>', 'legacy: the scale to mesh').argParser(integer(0, 40)).default(0))
     .addOption(new Option('--simplification <s>', 'legacy: 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(new Option('--lod <n>', 'legacy: level of detail in the fragment names').argParser(integer(0, 1000)).default(0))
@@ -195,11 +204,22 @@ export function addLayerCommands(program: Command): void {
         return;
       }
       const segments = o.segments as string[] | undefined;
-      await writePlan(await planMesh({ layerPath: o.layer, mip: o.mip, lod: o.lod, simplification: o.simplification, segments }), o);
+      await writePlan(
+        await planMesh({
+          layerPath: o.layer,
+          mip: o.mip,
+          lod: o.lod,
+          simplification: o.simplification,
+          segments,
+          memory: o.memory * 2 ** 20,
+          taskChunks: o.taskChunks,
+        }),
+        o,
+      );
     });
 
   const unit = () => number(0, 1);
-  planCommand(plan, 'watershed', 'one watershed task per segmentation chunk, grown by --overlap voxels')
+  planCommand(plan, 'watershed', 'watershed tasks of as many segmentation chunks as fit --memory, grown by --overlap voxels')
     .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
     .requiredOption('--segmentation <url>', 'uint64 segmentation layer to write')
     .addOption(new Option('--high <t>', 'high threshold').argParser(unit()).makeOptionMandatory())
@@ -208,6 +228,8 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--merge-size <n>', 'merge regions smaller than this').argParser(integer(0, Number.MAX_SAFE_INTEGER)).makeOptionMandatory())
     .addOption(new Option('--dust-size <n>', 'drop regions smaller than this').argParser(integer(0, Number.MAX_SAFE_INTEGER)).makeOptionMandatory())
     .addOption(new Option('--overlap <v>', 'voxels of context around each chunk').argParser(integer(0, 4096)).default(0))
+    .addOption(memoryOption())
+    .addOption(taskChunksOption())
     .action(async (o) => {
       configureStorageFlags(o);
       await writePlan(
@@ -215,6 +237,8 @@ export function addLayerCommands(program: Command): void {
           affinitiesPath: o.affinities,
           segmentationPath: o.segmentation,
           overlap: o.overlap,
+          memory: o.memory * 2 ** 20,
+          taskChunks: o.taskChunks,
           params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
         }),
         o,
@@ -235,9 +259,14 @@ export function addLayerCommands(program: Command): void {
   planCommand(plan, 'mean-graph', 'the mean-affinity region graph: a binary graph file per chunk')
     .requiredOption('--affinities <url>', 'float32 affinity layer, 3 channels')
     .requiredOption('--segmentation <url>', 'the segmentation layer')
+    .addOption(memoryOption())
+    .addOption(taskChunksOption())
     .action(async (o) => {
       configureStorageFlags(o);
-      await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation }), o);
+      await writePlan(
+        await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, memory: o.memory * 2 ** 20, taskChunks: o.taskChunks }),
+        o,
+      );
     });
 
   planCommand(plan, 'agglomerate', "segmentation_<threshold>: the watershed's region graph, mean-affinity agglomeration, remapped chunks, mips, meshes")
@@ -259,6 +288,8 @@ export function addLayerCommands(program: Command): void {
         .argParser(integer(1, 2 ** 20))
         .default(DEFAULT_AGGLOMERATION_BLOCK),
     )
+    .addOption(memoryOption())
+    .addOption(taskChunksOption())
     .action(async (o) => {
       configureStorageFlags(o);
       await writePlan(
@@ -271,6 +302,8 @@ export function addLayerCommands(program: Command): void {
           simplification: o.simplification,
           meshFormat: o.meshFormat,
           shardBits: o.meshShardBits,
+          memory: o.memory * 2 ** 20,
+          taskChunks: o.taskChunks,
         }),
         o,
       );

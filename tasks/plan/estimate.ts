@@ -197,9 +197,12 @@ function addGraphStage(e: StageEstimate, tasks: number, info: Info, task: Record
     task.kind === 'mean_graph' ? meanGraphEstimate(info, density) : agglomerateLevelEstimate(info, Number(task.block), Number(task.level), density);
   e.edges = (e.edges ?? 0) + g.edges;
   e.edgesPerTask = Math.max(e.edgesPerTask ?? 0, g.edgesPerTask);
-  e.objects += task.kind === 'mean_graph' ? tasks : 2 * tasks;
-  e.writes += task.kind === 'mean_graph' ? tasks : 2 * tasks;
-  e.reads += task.kind === 'mean_graph' ? 2 * tasks : 8 * tasks;
+  // MeanGraph writes a graph a chunk and reads each chunk of both layers (tasks cover many chunks);
+  // a block level two objects a task and its 8 children's.
+  const chunks = cells(gridShape(info.scales[0]));
+  e.objects += task.kind === 'mean_graph' ? chunks : 2 * tasks;
+  e.writes += task.kind === 'mean_graph' ? chunks : 2 * tasks;
+  e.reads += task.kind === 'mean_graph' ? 2 * chunks : 8 * tasks;
   e.bytes += g.bytesWritten;
   e.coreHours += g.coreHours;
 }

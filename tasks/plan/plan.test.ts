@@ -11,7 +11,7 @@ import { openStore } from '../../storage/open.js';
 import { listAll } from '../../storage/store.js';
 import { seededRandom } from '../../test/reference.js';
 import { estimatePlan } from './estimate.js';
-import { planAgglomerate, planDownsample, planIngest, planMesh, planSize, stageSize, taskAt } from './planners.js';
+import { agglomeratedLayerPath, planAgglomerate, planDownsample, planIngest, planMesh, planSize, planWatershed, stageSize, taskAt } from './planners.js';
 import { AGGLOMERATE_US_PER_EDGE, ASSUMED_DENSITY } from './graph-estimate.js';
 import { parsePlan } from './format.js';
 import { runTask, Task } from '../registry.js';
@@ -108,7 +108,7 @@ describe('planning the 100 TB image without holding it', () => {
     const layer = `mem://big-seg-${Date.now()}`;
     const info = createInfo({ ...BIG, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', mips: 0 });
     await Volume.create(layer, info);
-    const plan = await planMesh({ layerPath: layer });
+    const plan = await planMesh({ layerPath: layer, taskChunks: 1 });
     const n = cells(grid([200_000, 200_000, 2_500], [128, 128, 64]));
     expect(n).toBe(1563 * 1563 * 40);
     expect(stageSize(plan.stages[0])).toBe(n);
@@ -142,8 +142,63 @@ describe('the agglomeration of a 100 TB watershed', () => {
     for (let l = 1; l < levels.length; l++) expect(levels[l].edges!).toBeLessThan(levels[l - 1].edges!);
     expect(levels[9].edgesPerTask).toBe(levels[9].edges);
     for (const l of levels) expect(l.coreHours).toBeCloseTo((l.edges! * AGGLOMERATE_US_PER_EDGE * 1e-6) / 3600, 6);
-    expect(e.stages[0]).toMatchObject({ name: 'mean graph', tasks: 1563 * 1563 * 40 });
+    // MeanGraph tasks of 5^3 chunks: one z layer, (5 * 128 + 1)^2 x 65 voxels at 64 bytes, 1,730 MiB
+    // with the 100 MiB process (6^3: 2,446 MiB, over the default 2 GiB).
+    expect(e.stages[0]).toMatchObject({ name: 'mean graph', tasks: 313 * 313 * 8 });
     expect(e.stages[0].coreHours).toBeCloseTo(voxels / 5e6 / 3600, 3);
+    // The watershed has no mips: segmentation_<t>'s go toward isotropic voxels (2x2x1 until 32x32x40 nm).
+    const out = await Volume.open(agglomeratedLayerPath(segmentationPath, 0.5));
+    expect(out.info.scales.slice(0, 6).map((sc) => sc.resolution)).toEqual([
+      [4, 4, 40],
+      [8, 8, 40],
+      [16, 16, 40],
+      [32, 32, 40],
+      [64, 64, 80],
+      [128, 128, 160],
+    ]);
+  });
+});
+
+describe('tasks sized by --memory', () => {
+  it('gives each kind the largest cube of chunks its measured cost fits, refuses one that does not, and names options that exist', async () => {
+    const id = Date.now();
+    const segmentationPath = `mem://sized-${id}/ws`,
+      affinitiesPath = `mem://sized-${id}/aff`;
+    await Volume.create(segmentationPath, createInfo({ ...BIG, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
+    await Volume.create(affinitiesPath, createInfo({ ...BIG, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw', mips: 0 }));
+    const params = { high_threshold: 0.99, low_threshold: 0.05, merge_threshold: 0.5, merge_size: 100, dust_size: 10 };
+    const step = (stage: { sets: unknown[] }) => (stage.sets[0] as { step: Vec3 }).step;
+    // By hand, 128x128x64 chunks, 2 GiB, a 100 MiB process: watershed 76 bytes a voxel of its box
+    // grown by 8 voxels, 2^3 chunks (2 * 128 + 16)^2 x (2 * 64 + 16) 872 MiB, 3^3 2,512 MiB.
+    const ws = await planWatershed({ affinitiesPath, segmentationPath, params, overlap: 8 });
+    expect(step(ws.stages[0])).toEqual([256, 256, 128]);
+    expect(stageSize(ws.stages[0])).toBe(782 * 782 * 20);
+    // Remap 16 bytes a voxel: 4^3 1,124 MiB, 5^3 2,100 MiB. Legacy meshes 34 bytes a padded voxel: 3^3 1,028 MiB, 4^3 2,293.
+    const plan = await planAgglomerate({ affinitiesPath, segmentationPath, threshold: 0.5, meshFormat: 'legacy' });
+    const stage = (name: string) => plan.stages.find((st) => st.name === name)!;
+    expect(step(stage('remap'))).toEqual([512, 512, 256]);
+    expect(step(stage('mesh'))).toEqual([384, 384, 192]);
+    expect(stageSize(stage('mesh'))).toBe(521 * 521 * 14);
+    // segmentation_<t> takes the watershed's factors (2x2x1, then 2x2x2), not 2x2x2 throughout.
+    const out = await Volume.open(agglomeratedLayerPath(segmentationPath, 0.5));
+    expect(out.info.scales.slice(1, 5).map((sc) => sc.resolution)).toEqual([
+      [8, 8, 40],
+      [16, 16, 40],
+      [32, 32, 40],
+      [64, 64, 80],
+    ]);
+    // Once refused at 3.9e8 tasks with advice to use an option plan mesh did not have; now 64^3
+    // chunks plan (6^3 chunks a task, 1,950 MiB; 7^3 3,035), and at 64 MiB one chunk does not fit and the error says so.
+    const small = `mem://sized-${id}/small`;
+    await Volume.create(
+      small,
+      createInfo({ ...BIG, chunkSize: [64, 64, 64], type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', mips: 0 }),
+    );
+    expect(stageSize((await planMesh({ layerPath: small })).stages[0])).toBe(cells(grid([200_000, 200_000, 2_500], [64 * 6, 64 * 6, 64 * 6])));
+    await expect(planMesh({ layerPath: small, memory: 64 * 2 ** 20 })).rejects.toThrow(
+      /one mesh task of one chunk \[64,64,64\] needs about 109 MiB, more than --memory 64 MiB; give it more --memory or the layer smaller chunks/,
+    );
+    await expect(planMesh({ layerPath: small, taskChunks: 1 })).rejects.toThrow(/would be 3\.91e\+8 tasks, more than 2\.68e\+8; use a larger --task-chunks/);
   });
 });
 

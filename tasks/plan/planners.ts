@@ -18,6 +18,7 @@ import { meshDirectory } from '../mesh.js';
 import { forgeBoxes, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
+import { TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
 import { completedRegion } from '../pyramid.js';
 import { Source } from '../shard-sources.js';
 import { checkSameGeometry } from '../shard-sources.js';
@@ -54,19 +55,49 @@ function boxesSet(
   bounds: Box,
   step: Vec3,
   extra: Partial<Extract<TaskSet, { format: string }>> = {},
+  advice = 'more --memory, so that each task covers more chunks',
 ): TaskSet {
   const shape = shapeOf(bounds).map((n, i) => Math.ceil(n / step[i])) as Vec3;
   if (cells(shape) > MAX_SET_TASKS) {
     throw new InvalidInput(
-      `plan: ${String(template.kind)} tasks over ${formatBox(bounds)} in steps of [${step}] would be ${cells(shape).toExponential(2)} tasks, more than ${MAX_SET_TASKS.toExponential(2)}; use larger chunks, or more --memory so that each task does more`,
+      `plan: ${String(template.kind)} tasks over ${formatBox(bounds)} in steps of [${step}] would be ${cells(shape).toExponential(2)} tasks, more than ${MAX_SET_TASKS.toExponential(2)}; use ${advice}`,
     );
   }
   return { template, field, format, origin: bounds.start, step, shape, clip: bounds, ...extra };
 }
 
-/** One task per chunk of a scale. */
-function chunkSet(scale: Scale, template: Record<string, unknown>, field: string, format = '{box}'): TaskSet {
-  return boxesSet(template, field, format, scaleBounds(scale), chunkSize(scale));
+/** How big a task of a sized kind is: by `memory` (default DEFAULT_TASK_MEMORY), or `taskChunks` a side. */
+export interface TaskSizing {
+  memory?: number;
+  /** Chunks a side of each task's box (clipped to the grid), instead of as many as fit `memory`. */
+  taskChunks?: number;
+}
+
+/**
+ * Tasks of whole chunks of a scale, each the largest cube of them that fits `memory` by the kind's
+ * measured cost (task-size.ts), or `taskChunks` a side; refused when one chunk alone does not fit.
+ */
+function sizedSet(
+  scale: Scale,
+  cost: TaskCost,
+  sizing: TaskSizing,
+  template: Record<string, unknown>,
+  field: string,
+  extra: Partial<Extract<TaskSet, { format: string }>> = {},
+): TaskSet {
+  const grow = extra.grow ?? 0;
+  const memory = sizing.memory ?? DEFAULT_TASK_MEMORY;
+  const { block, bytes } =
+    sizing.taskChunks === undefined
+      ? taskBlock(cost, chunkSize(scale), gridShape(scale), memory, grow)
+      : { block: gridShape(scale).map((g) => Math.min(g, sizing.taskChunks!)) as Vec3, bytes: 0 };
+  if (bytes > memory)
+    throw new InvalidInput(
+      `plan: one ${String(template.kind)} task of one chunk [${chunkSize(scale)}]${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller chunks`,
+    );
+  const step = block.map((b, d) => b * chunkSize(scale)[d]) as Vec3;
+  const advice = sizing.taskChunks === undefined ? 'larger chunks (each task already fills --memory) or more --memory' : 'a larger --task-chunks';
+  return boxesSet(template, field, '{box}', scaleBounds(scale), step, extra, advice);
 }
 
 // ---- build chunks
@@ -220,7 +251,11 @@ function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefine
     return { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, source)] };
   }
   const template = { kind: 'ingest', chunk_encoding: opts.encoding, layer_path: opts.layerPath, ...axes };
-  if (buildSize) return { name: 'ingest', sets: [boxesSet(template, 'chunk_path', joinUrl(opts.buildPath, `{box}${suffix}`), scaleBounds(scale0), buildSize)] };
+  if (buildSize)
+    return {
+      name: 'ingest',
+      sets: [boxesSet(template, 'chunk_path', joinUrl(opts.buildPath, `{box}${suffix}`), scaleBounds(scale0), buildSize, {}, 'larger build chunks')],
+    };
   const n = listed!.length / 6;
   if (n > MAX_LISTED_TASKS) throw new InvalidInput(`plan ingest: ${n} irregular build chunks would be listed one by one; give them one regular grid`);
   const list = Array.from(
@@ -394,7 +429,7 @@ export function downsampleStages(info: Info, layerPath: string, fromMip: number,
     const template = { kind: 'downsample', layer_path: layerPath, ...(mips > 1 ? { mips } : {}) };
     stages.push({
       name: mips > 1 ? `downsample mips ${m}-${top}` : `downsample mip ${m}`,
-      sets: [boxesSet(template, 'chunk_path', `${topScale.key}/{box}`, scaleBounds(topScale), step)],
+      sets: [boxesSet(template, 'chunk_path', `${topScale.key}/{box}`, scaleBounds(topScale), step, {}, 'larger chunks, or more --memory (more mips a task)')],
     });
     m = top + 1;
   }
@@ -413,7 +448,7 @@ export function shardSet(info: Info, layerPath: string, mip: number, source: Sou
   const scale = info.scales[mip];
   const unit = unitCells(scale);
   const template = { kind: 'shard', layer_path: layerPath, mip, source };
-  if (unit) return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c, d) => c * unit[d]) as Vec3);
+  if (unit) return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c, d) => c * unit[d]) as Vec3, {}, 'larger shards');
   const sharded = new ShardedScale(openStore(layerPath), scale.key, scale.sharding!, gridShape(scale));
   return { template, field: 'shard', count: Math.min(2 ** scale.sharding!.shard_bits, sharded.shardSpan()) };
 }
@@ -424,13 +459,15 @@ export function shardSet(info: Info, layerPath: string, mip: number, source: Sou
  * Mesh every chunk of one scale, then write the manifests (one task per leading digit of the ids).
  * Gives the layer a mesh directory first when it has none: info "mesh" and mesh/info.
  */
-export async function planMesh(opts: {
-  layerPath: string;
-  mip?: number;
-  lod?: number;
-  simplification?: number;
-  segments?: (number | string)[];
-}): Promise<Plan> {
+export async function planMesh(
+  opts: {
+    layerPath: string;
+    mip?: number;
+    lod?: number;
+    simplification?: number;
+    segments?: (number | string)[];
+  } & TaskSizing,
+): Promise<Plan> {
   const volume = await Volume.open(opts.layerPath);
   if (volume.info.type !== 'segmentation')
     throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
@@ -457,7 +494,7 @@ export async function planMesh(opts: {
     version: 2,
     layer_path: opts.layerPath,
     stages: [
-      { name: 'mesh', sets: [chunkSet(scale, template, 'chunk_position')] },
+      { name: 'mesh', sets: [sizedSet(scale, TASK_COSTS.mesh, opts, template, 'chunk_position')] },
       { name: 'mesh manifests', sets: [{ list: manifests }] },
     ],
   };
@@ -477,19 +514,9 @@ export interface MultiresMeshOptions {
   batches?: number;
 }
 
-/**
- * A MeshForge task's memory (bench/multires-mesh.ts, the demo generator's cells, fresh process):
- * 557 MiB peak for a 256^3 box, 1,454 MiB for 384^3; about 28 bytes a voxel over a 100 MiB process.
- */
-const FORGE_BYTES_PER_VOXEL = 28,
-  FORGE_BASE_BYTES = 100 * 2 ** 20;
-
 /** The largest cube of chunks (at least one) whose forge task fits `memory` bytes. */
 export function forgeBlockFor(chunk: Vec3, memory: number): number {
-  const fits = (b: number) => cells(chunk.map((c) => c * b) as Vec3) * FORGE_BYTES_PER_VOXEL <= memory - FORGE_BASE_BYTES;
-  let block = 1;
-  while (fits(block + 1)) block++;
-  return block;
+  return taskBlock(TASK_COSTS.mesh, chunk, [Infinity, Infinity, Infinity], memory).block[0];
 }
 
 /** Minishards of a mesh shard: 2^6, so each minishard index lists a few hundred segments. */
@@ -556,8 +583,13 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
   };
 }
 
-/** One Watershed task per segmentation chunk: the chunk grown by `overlap` voxels (within the bounds), cropped back to the chunk. */
-export async function planWatershed(opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number }): Promise<Plan> {
+/**
+ * Watershed tasks of whole segmentation chunks (as many as fit `memory`): each box grown by `overlap`
+ * voxels (within the bounds), cropped back to its chunks.
+ */
+export async function planWatershed(
+  opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number } & TaskSizing,
+): Promise<Plan> {
   const { segmentation } = await openAffinityLayers(
     { layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath },
     'plan watershed',
@@ -569,12 +601,15 @@ export async function planWatershed(opts: { affinitiesPath: string; segmentation
     );
   }
   const template = { kind: 'watershed', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath, ...opts.params };
-  const set = boxesSet(template, 'crop_position', '{box}', scaleBounds(scale), chunkSize(scale), { grown_field: 'chunk_position', grow: opts.overlap ?? 0 });
+  const set = sizedSet(scale, TASK_COSTS.watershed, opts, template, 'crop_position', {
+    grown_field: 'chunk_position',
+    grow: opts.overlap ?? 0,
+  });
   return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'watershed', sets: [set] }] };
 }
 
-/** One MeanGraph task per segmentation chunk: a region graph per chunk. */
-export async function planMeanGraph(opts: { affinitiesPath: string; segmentationPath: string }): Promise<Plan> {
+/** MeanGraph tasks of whole chunks (as many as fit `memory`): a region graph per chunk. */
+export async function planMeanGraph(opts: { affinitiesPath: string; segmentationPath: string } & TaskSizing): Promise<Plan> {
   const { segmentation } = await openAffinityLayers(
     { layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath },
     'plan mean-graph',
@@ -583,7 +618,7 @@ export async function planMeanGraph(opts: { affinitiesPath: string; segmentation
   return {
     version: 2,
     layer_path: opts.segmentationPath,
-    stages: [{ name: 'mean graph', sets: [chunkSet(segmentation.scale(0), template, 'chunk_position')] }],
+    stages: [{ name: 'mean graph', sets: [sizedSet(segmentation.scale(0), TASK_COSTS.mean_graph, opts, template, 'chunk_position')] }],
   };
 }
 
@@ -604,6 +639,10 @@ export interface AgglomerateOptions {
   shardBits?: number;
   /** Chunks a side of a level 0 agglomeration block (default DEFAULT_AGGLOMERATION_BLOCK); at least the grid: one task. */
   block?: number;
+  /** Bytes a task may use (default DEFAULT_TASK_MEMORY): sizes the mean graph, remap, downsample and mesh tasks. */
+  memory?: number;
+  /** Chunks a side of each mean graph, remap and legacy mesh task instead (not the forge's: forgeBlock). */
+  taskChunks?: number;
 }
 
 /** Level 0 blocks of 4x4x4 chunks: 64 chunk graphs, a few hundred thousand edges for 64^3 chunks. */
@@ -622,12 +661,16 @@ export function agglomeratedLayerPath(segmentationPath: string, threshold: numbe
  */
 export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   if (!(opts.threshold >= 0 && opts.threshold <= 1)) throw new InvalidInput(`plan agglomerate: --threshold ${opts.threshold} must be in [0, 1]`);
-  const graph = await planMeanGraph({ affinitiesPath: opts.affinitiesPath, segmentationPath: opts.segmentationPath });
+  const memory = opts.memory ?? DEFAULT_TASK_MEMORY;
+  const sizing = { memory, taskChunks: opts.taskChunks };
+  const graph = await planMeanGraph({ affinitiesPath: opts.affinitiesPath, segmentationPath: opts.segmentationPath, ...sizing });
   const source = await Volume.open(opts.segmentationPath);
   if (source.scale(0).sharding) throw new InvalidInput(`plan agglomerate: ${opts.segmentationPath} is sharded; Remap tasks write chunk by chunk`);
   const outPath = opts.outPath ?? agglomeratedLayerPath(opts.segmentationPath, opts.threshold);
-  // The watershed's mip 0 (its grid, encoding) with mips up to one chunk, whatever mips it has itself.
+  // The watershed's mip 0 (its grid, encoding) with mips up to one chunk, by the watershed's own
+  // downsampling factors (its last one repeated), or toward isotropic voxels when it has no mips.
   const s0 = source.scale(0);
+  const factors = source.info.scales.slice(1).map((_, i) => downsampleFactor(source.info, i + 1));
   const info = createInfo({
     type: 'segmentation',
     dataType: source.info.data_type,
@@ -637,6 +680,7 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
     chunkSize: s0.chunk_sizes[0],
     encoding: s0.encoding,
     blockSize: s0.compressed_segmentation_block_size,
+    factors: factors.length ? factors : towardIsotropic(s0.resolution),
   });
   const out = (await openStore(outPath).exists('info')) ? await Volume.open(outPath) : await Volume.create(outPath, info);
   const grid = (s: Scale) => JSON.stringify([s.voxel_offset, s.size, s.chunk_sizes[0]]);
@@ -646,19 +690,36 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   const remap = { kind: 'remap', layer_path_segmentation: opts.segmentationPath, layer_path: outPath, threshold: opts.threshold };
   const meshes =
     opts.meshFormat === 'legacy'
-      ? await planMesh({ layerPath: outPath, simplification: opts.simplification })
-      : await planMultiresMesh({ layerPath: outPath, shardBits: opts.shardBits });
+      ? await planMesh({ layerPath: outPath, simplification: opts.simplification, ...sizing })
+      : await planMultiresMesh({ layerPath: outPath, shardBits: opts.shardBits, memory });
   return {
     version: 2,
     layer_path: outPath,
     stages: [
       ...graph.stages,
       ...(await planAgglomerationTree({ segmentationPath: opts.segmentationPath, threshold: opts.threshold, block: opts.block })).stages,
-      { name: 'remap', sets: [chunkSet(out.scale(0), remap, 'chunk_position')] },
-      ...downsampleStages(out.info, outPath, 0),
+      { name: 'remap', sets: [sizedSet(out.scale(0), TASK_COSTS.remap, sizing, remap, 'chunk_position')] },
+      ...downsampleStages(out.info, outPath, 0, memory),
       ...meshes.stages,
     ],
   };
+}
+
+/**
+ * Downsampling factors that halve each axis whose voxels are less than twice the finest axis's, mip
+ * after mip (4x4x40 nm: 2x2x1 until 32x32x40, then 2x2x2), as igneous chooses them; enough mips for
+ * any volume.
+ */
+function towardIsotropic(resolution: Vec3): Vec3[] {
+  const factors: Vec3[] = [];
+  let r = resolution;
+  for (let mip = 0; mip < 40; mip++) {
+    const finest = Math.min(...r);
+    const f = r.map((v) => (v < 2 * finest ? 2 : 1)) as Vec3;
+    factors.push(f);
+    r = r.map((v, d) => v * f[d]) as Vec3;
+  }
+  return factors;
 }
 
 /**
@@ -676,7 +737,15 @@ export async function planAgglomerationTree(opts: { segmentationPath: string; th
   const top = rootLevel(tree);
   const common = { layer_path_segmentation: segmentationPath, threshold, block: tree.leaf };
   const blocks = (kind: string, level: number) =>
-    boxesSet({ kind, ...common, level }, 'block_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c) => c * blockSide(tree, level)) as Vec3);
+    boxesSet(
+      { kind, ...common, level },
+      'block_position',
+      '{box}',
+      scaleBounds(scale),
+      chunkSize(scale).map((c) => c * blockSide(tree, level)) as Vec3,
+      {},
+      'a larger --block',
+    );
   const sharding = chooseSharding(tree.grid, 1, { targetBytes: 512 });
   await source.store.put(`${mappingDir(threshold)}/info`, new TextEncoder().encode(JSON.stringify(mappingInfo(tree.grid, sharding))), {
     contentType: 'application/json',
@@ -716,7 +785,7 @@ export async function planTransfer(opts: TransferOptions): Promise<Plan> {
   const sets = dst.info.scales.map((scale, mip) => {
     if (scale.sharding) return shardSet(dst.info, opts.to, mip, { layer: opts.from });
     const template = { kind: 'transfer', layer_path: opts.to, source_path: opts.from, mip };
-    return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkBlock(dst.info, scale, opts.taskBytes ?? 256 << 20));
+    return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkBlock(dst.info, scale, opts.taskBytes ?? 256 << 20), {}, 'larger chunks');
   });
   return { version: 2, layer_path: opts.to, stages: [{ name: 'transfer', sets }] };
 }
