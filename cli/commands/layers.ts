@@ -102,6 +102,9 @@ const taskChunksOption = () =>
     integer(1, 2 ** 20),
   );
 
+/** What --memory and --task-chunks say of a sized task kind's tasks (tasks/plan/task-size.ts). */
+const taskSizing = (o: { memory: number; taskChunks?: number }) => ({ memory: o.memory * 2 ** 20, taskChunks: o.taskChunks });
+
 export function addLayerCommands(program: Command): void {
   const create = storageFlags(
     program.command('create-layer').description('write the info of a new layer: mip 0 and its downsampled scales').argument('<layer>', 'layer URL'),
@@ -211,8 +214,7 @@ export function addLayerCommands(program: Command): void {
           lod: o.lod,
           simplification: o.simplification,
           segments,
-          memory: o.memory * 2 ** 20,
-          taskChunks: o.taskChunks,
+          ...taskSizing(o),
         }),
         o,
       );
@@ -237,8 +239,7 @@ export function addLayerCommands(program: Command): void {
           affinitiesPath: o.affinities,
           segmentationPath: o.segmentation,
           overlap: o.overlap,
-          memory: o.memory * 2 ** 20,
-          taskChunks: o.taskChunks,
+          ...taskSizing(o),
           params: { high_threshold: o.high, low_threshold: o.low, merge_threshold: o.mergeThreshold, merge_size: o.mergeSize, dust_size: o.dustSize },
         }),
         o,
@@ -263,10 +264,7 @@ export function addLayerCommands(program: Command): void {
     .addOption(taskChunksOption())
     .action(async (o) => {
       configureStorageFlags(o);
-      await writePlan(
-        await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, memory: o.memory * 2 ** 20, taskChunks: o.taskChunks }),
-        o,
-      );
+      await writePlan(await planMeanGraph({ affinitiesPath: o.affinities, segmentationPath: o.segmentation, ...taskSizing(o) }), o);
     });
 
   planCommand(plan, 'agglomerate', "segmentation_<threshold>: the watershed's region graph, mean-affinity agglomeration, remapped chunks, mips, meshes")
@@ -302,8 +300,7 @@ export function addLayerCommands(program: Command): void {
           simplification: o.simplification,
           meshFormat: o.meshFormat,
           shardBits: o.meshShardBits,
-          memory: o.memory * 2 ** 20,
-          taskChunks: o.taskChunks,
+          ...taskSizing(o),
         }),
         o,
       );

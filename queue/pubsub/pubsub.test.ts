@@ -66,6 +66,16 @@ function startWorker(args: string[]): Worker {
   return { child, lines, exit, waitFor: (message) => new Promise((resolve) => waiters.push({ message, resolve })) };
 }
 
+/** A 32^3 uint8 image layer in 16^3 chunks, every voxel `value`: one downsample task's input. */
+async function filledLayer(url: string, value: number): Promise<Volume> {
+  const volume = await Volume.create(
+    url,
+    createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
+  );
+  await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(value), box([0, 0, 0], [32, 32, 32]));
+  return volume;
+}
+
 async function writeBuild(url: string, size: Vec3, build: Vec3, pick: (s: ReturnType<typeof synthesize>) => Uint8Array | BigUint64Array) {
   const store = openStore(url);
   for (let z = 0; z < size[2]; z += build[2])
@@ -321,11 +331,7 @@ describe('Pub/Sub workers', () => {
   it('dead-letters a message whose attributes name no task of the plan, without running its task', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/attributes';
-    const volume = await Volume.create(
-      layer,
-      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
-    );
-    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(7), box([0, 0, 0], [32, 32, 32]));
+    const volume = await filledLayer(layer, 7);
     const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
     const progress = 'gs://e2e/attributes-progress';
     await new ProgressStore(progress).savePlan(listPlan(layer, [{ name: 'one', tasks: [task] }]));
@@ -365,11 +371,7 @@ describe('Pub/Sub workers', () => {
   it('waits, not ready, for a subscription made after it starts, then works; with --exit-when-idle it gives up naming it', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/early';
-    const volume = await Volume.create(
-      layer,
-      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
-    );
-    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(9), box([0, 0, 0], [32, 32, 32]));
+    const volume = await filledLayer(layer, 9);
     const names = {
       topic: `early-${Date.now()}`,
       subscription: `early-work-${Date.now()}`,
@@ -415,11 +417,7 @@ describe('Pub/Sub workers', () => {
   it('keeps extending the lease of a task that runs longer than the ack deadline: it runs once', async (ctx) => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/slow';
-    const volume = await Volume.create(
-      layer,
-      createInfo({ type: 'image', dataType: 'uint8', encoding: 'raw', size: [32, 32, 32], resolution: [8, 8, 8], chunkSize: [16, 16, 16] }),
-    );
-    await volume.writeChunks(0, allChunks(volume.scale(0)), new Uint8Array(32 ** 3).fill(7), box([0, 0, 0], [32, 32, 32]));
+    const volume = await filledLayer(layer, 7);
     const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
     const names = {
       topic: `slow-${Date.now()}`,

@@ -99,8 +99,10 @@ const NOT_FOUND = 5,
 
 export async function work(opts: WorkOptions): Promise<WorkSummary> {
   const worker = new PubSubWorker(opts);
-  await worker.start();
   try {
+    // Inside the try: a start that fails (no subscription after exitWhenIdleSeconds) still closes
+    // the health server, signal handlers, client and pool.
+    await worker.start();
     await worker.pullUntilDrained();
   } finally {
     await worker.stop();

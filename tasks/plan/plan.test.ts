@@ -120,14 +120,19 @@ describe('planning the 100 TB image without holding it', () => {
   });
 });
 
+/** Empty layers of the 100 TB geometry: a uint64 watershed (`mips` as given) and its float32 x 3 affinities (mip 0 only). */
+async function bigWatershed(name: string, mips: { mips?: number }): Promise<{ segmentationPath: string; affinitiesPath: string }> {
+  const id = `${name}-${Date.now()}`;
+  const segmentationPath = `mem://${id}/ws`,
+    affinitiesPath = `mem://${id}/aff`;
+  await Volume.create(segmentationPath, createInfo({ ...BIG, ...mips, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
+  await Volume.create(affinitiesPath, createInfo({ ...BIG, mips: 0, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw' }));
+  return { segmentationPath, affinitiesPath };
+}
+
 describe('the agglomeration of a 100 TB watershed', () => {
   it('is planned and estimated level by level: edges, bytes, core-hours', async () => {
-    const id = Date.now();
-    const segmentationPath = `mem://big-${id}/ws`,
-      affinitiesPath = `mem://big-${id}/aff`;
-    const spec = { ...BIG, mips: 0 };
-    await Volume.create(segmentationPath, createInfo({ ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
-    await Volume.create(affinitiesPath, createInfo({ ...spec, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw' }));
+    const { segmentationPath, affinitiesPath } = await bigWatershed('big', { mips: 0 });
     const plan = await planAgglomerate({ affinitiesPath, segmentationPath, threshold: 0.5, block: 4 });
     const ws = await Volume.open(segmentationPath);
     const e = estimatePlan(plan, new Map([[segmentationPath, ws.info]]), { density: ASSUMED_DENSITY });
@@ -161,11 +166,7 @@ describe('the agglomeration of a 100 TB watershed', () => {
 
 describe('tasks sized by --memory', () => {
   it('gives each kind the largest cube of chunks its measured cost fits, refuses one that does not, and names options that exist', async () => {
-    const id = Date.now();
-    const segmentationPath = `mem://sized-${id}/ws`,
-      affinitiesPath = `mem://sized-${id}/aff`;
-    await Volume.create(segmentationPath, createInfo({ ...BIG, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
-    await Volume.create(affinitiesPath, createInfo({ ...BIG, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw', mips: 0 }));
+    const { segmentationPath, affinitiesPath } = await bigWatershed('sized', {});
     const params = { high_threshold: 0.99, low_threshold: 0.05, merge_threshold: 0.5, merge_size: 100, dust_size: 10 };
     const step = (stage: { sets: unknown[] }) => (stage.sets[0] as { step: Vec3 }).step;
     // By hand, 128x128x64 chunks, 2 GiB, a 100 MiB process: watershed 76 bytes a voxel of its box
@@ -189,7 +190,7 @@ describe('tasks sized by --memory', () => {
     ]);
     // Once refused at 3.9e8 tasks with advice to use an option plan mesh did not have; now 64^3
     // chunks plan (6^3 chunks a task, 1,950 MiB; 7^3 3,035), and at 64 MiB one chunk does not fit and the error says so.
-    const small = `mem://sized-${id}/small`;
+    const small = `${segmentationPath}-small`;
     await Volume.create(
       small,
       createInfo({ ...BIG, chunkSize: [64, 64, 64], type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', mips: 0 }),
