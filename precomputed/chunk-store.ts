@@ -2,7 +2,8 @@
 // ShardedKvStore keyed by the chunks' compressed Morton ids). The volume reads and writes chunks by
 // box through this and never asks which.
 import { Box } from '../common/box.js';
-import { GzipOptions } from '../storage/gzip.js';
+import { InvalidInput } from '../common/errors.js';
+import { DEFAULT_GZIP, GzipOptions } from '../storage/gzip.js';
 import { Store } from '../storage/store.js';
 import { ShardedScale } from './sharded-scale.js';
 import { ShardEntry } from './sharding.js';
@@ -19,6 +20,19 @@ export interface ChunkStore {
   writable(chunks: Box[]): Box[];
   /** Writes `chunks` from their encodings; `gzip`: the layer's choice for its chunks. */
   write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false, contentType: string): Promise<void>;
+  /** A writer that takes a region's chunks a piece (a z slab) at a time: see ChunkWriter. */
+  writer(gzip: GzipOptions | false, contentType: string): ChunkWriter;
+}
+
+/**
+ * Chunks given piece by piece (a task that streams its region in slabs). Chunk objects are put as
+ * they come; a shard's chunks are kept as stored (compressed by its data_encoding) until the shard
+ * has all of them, then it is written whole: a task holds its slab and the shards it is filling.
+ */
+export interface ChunkWriter {
+  add(chunks: Box[], encoded: EncodedChunks): Promise<void>;
+  /** Refuses a shard left incomplete (its writer was given only part of it): nothing of it is written. */
+  finish(): Promise<void>;
 }
 
 /** One object per chunk (named by the volume: `<scale key>/<box>`); uploads start as each chunk is encoded. */
@@ -41,16 +55,25 @@ export class ChunkObjects implements ChunkStore {
   }
 
   async write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false, contentType: string): Promise<void> {
+    await this.writer(gzip, contentType).add(chunks, encoded);
+  }
+
+  writer(gzip: GzipOptions | false, contentType: string): ChunkWriter {
     const options = { gzip: gzip ? ('compressed' as const) : false, contentType };
-    const puts: Promise<void>[] = [];
-    for (const [i, bytes] of encoded(gzip || undefined)) {
-      const put = this.store.put(this.key(chunks[i]), bytes, options);
-      put.catch(() => {}); // (reported by Promise.all below; a rejection before then is not unhandled)
-      puts.push(put);
-      // Yield to the uploads every few chunks, so that writing overlaps encoding.
-      if (puts.length % 4 === 0) await new Promise(setImmediate);
-    }
-    await Promise.all(puts);
+    return {
+      add: async (chunks, encoded) => {
+        const puts: Promise<void>[] = [];
+        for (const [i, bytes] of encoded(gzip || undefined)) {
+          const put = this.store.put(this.key(chunks[i]), bytes, options);
+          put.catch(() => {}); // (reported by Promise.all below; a rejection before then is not unhandled)
+          puts.push(put);
+          // Yield to the uploads every few chunks, so that writing overlaps encoding.
+          if (puts.length % 4 === 0) await new Promise(setImmediate);
+        }
+        await Promise.all(puts);
+      },
+      finish: async () => {},
+    };
   }
 }
 
@@ -76,18 +99,39 @@ export class ChunkShards implements ChunkStore {
 
   /** The shards' data_encoding gzips each chunk inside them; the layer's gzip choice does not apply. */
   async write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false): Promise<void> {
-    const entries: ShardEntry[] = [];
-    for (const [i, bytes] of encoded(undefined)) entries[i] = { id: this.sharded.idOf(this.gridCell(chunks[i])), bytes };
-    const byShard = this.byShard(chunks.map((c, i) => [c, i] as const));
-    await Promise.all(
-      [...byShard].map(([shard, cs]) =>
-        this.sharded.writeShard(
-          shard,
-          cs.map(([, i]) => entries[i]),
-          gzip || undefined,
-        ),
-      ),
-    );
+    const writer = this.writer(gzip);
+    await writer.add(chunks, encoded);
+    await writer.finish();
+  }
+
+  writer(gzip: GzipOptions | false): ChunkWriter {
+    const options = gzip || DEFAULT_GZIP;
+    const dataGzip = this.sharded.spec.data_encoding === 'gzip' ? options : undefined;
+    // Each shard's entries so far, and how many it holds.
+    const filling = new Map<number, ShardEntry[] & { size: number }>();
+    const writes: Promise<void>[] = [];
+    return {
+      add: async (chunks, encoded) => {
+        for (const [i, bytes] of encoded(dataGzip)) {
+          const g = this.gridCell(chunks[i]);
+          const shard = this.sharded.shardOf(g);
+          let entries = filling.get(shard);
+          if (!entries) filling.set(shard, (entries = Object.assign([], { size: this.sharded.cellsOf(shard).length })));
+          entries.push({ id: this.sharded.idOf(g), bytes, stored: dataGzip !== undefined });
+          if (entries.length === entries.size) {
+            filling.delete(shard);
+            const write = this.sharded.writeShard(shard, entries, options);
+            write.catch(() => {}); // (reported by finish)
+            writes.push(write);
+          }
+        }
+      },
+      finish: async () => {
+        await Promise.all(writes);
+        for (const [shard, entries] of filling)
+          throw new InvalidInput(`scale ${this.sharded.key}: shard ${shard} got ${entries.length} of its ${entries.size} chunks; a shard is written whole`);
+      },
+    };
   }
 
   private byShard<T extends readonly [Box, number]>(items: T[]): Map<number, T[]> {

@@ -11,7 +11,10 @@ import { planIngest, planTransfer } from '../tasks/plan/planners.js';
 import { runTask } from '../tasks/registry.js';
 import { referencePyramid, seededRandom } from '../test/reference.js';
 import { chunkFromShardFile, hashId, mortonCode, shardFileOf, SpecJson } from '../test/sharded-reader.js';
-import { Box, chunkKey, shapeOf, Vec3, voxelCount } from '../common/box.js';
+import { Box, box, chunkKey, contains, formatBox, shapeOf, Vec3, voxelCount } from '../common/box.js';
+import { memRequests } from '../storage/mem-store.js';
+import { downsampleSlabs, slabsOf } from '../tasks/pyramid.js';
+import { TaskSet } from '../tasks/plan/format.js';
 import { allChunks, chunkBox, createInfo, gridShape, Info, LayerSpec, scaleBounds } from './info.js';
 import { ShardedScale } from './sharded-scale.js';
 import { cellOfMortonCode, compactShardShape, compressedMortonCode, encodeShard, murmurHash3x86_128Low64, ShardingSpec } from './sharding.js';
@@ -276,10 +279,68 @@ describe('sharded layers written by digest', () => {
     expect((await listAll(openStore(sharded))).filter((k) => k !== 'info').every((k) => k.endsWith('.shard'))).toBe(true);
   });
 
+  it('streams a region in slabs of whole chunks: one chunk layer deep, halved in y then x over the bound, each chunk in one slab', () => {
+    // (Offset 0 in x and y, so that the chunk grids of mips 0-2 nest: slabs of whole chunks exist.)
+    const info = createInfo({ ...geometry, voxelOffset: [0, 0, 1], type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1], mips: 2 });
+    const region = scaleBounds(info.scales[2]);
+    expect(formatBox(region)).toBe('[0,0,1]-[18,12,24]'); // 3x2x6 chunks of mip 2, the last ones clipped
+    const covered = (slabs: Box[][], j: number, mip: number) => {
+      const seen = new Map<string, number>();
+      for (const slab of slabs)
+        for (const c of allChunks(info.scales[mip]).filter((c) => contains(slab[j], c))) seen.set(chunkKey(c), (seen.get(chunkKey(c)) ?? 0) + 1);
+      return seen;
+    };
+    // Unbounded: one slab per chunk layer of mip 2, the whole region in x and y.
+    const layers = downsampleSlabs(info, 2, 2, region);
+    expect(layers.map((s) => formatBox(s[2]))).toEqual([0, 1, 2, 3, 4, 5].map((k) => `[0,0,${1 + 4 * k}]-[18,12,${Math.min(24, 5 + 4 * k)}]`));
+    expect(formatBox(layers[0][0])).toBe('[0,0,1]-[70,45,5]'); // its source at mip 0
+    // A bound of one mip-2 chunk's source: halved in y (2 -> 1 chunk), then in x (3 -> 2 -> 1).
+    const perSlab = 8 * 8 * 4 * 16; // mip 0 voxels under one mip-2 chunk (factors 2x2x1 twice)
+    const small = downsampleSlabs(info, 2, 2, region, perSlab);
+    expect(small.length).toBe(6 * 2 * 3);
+    for (const slab of small) expect(voxelCount(slab[0])).toBeLessThanOrEqual(perSlab);
+    for (const [j, mip] of [
+      [1, 1],
+      [2, 2],
+    ])
+      expect([...covered(small, j, mip).values()].every((n) => n === 1) && covered(small, j, mip).size).toBe(allChunks(info.scales[mip]).length);
+    expect(slabsOf(box([0, 0, 0], [10, 10, 3]), [0, 0, 0], [4, 4, 2], 4 * 10 * 2, voxelCount).map(formatBox)).toEqual([
+      '[0,0,0]-[10,4,2]',
+      '[0,4,0]-[10,8,2]',
+      '[0,8,0]-[10,10,2]',
+      '[0,0,2]-[10,4,3]',
+      '[0,4,2]-[10,8,3]',
+      '[0,8,2]-[10,10,3]',
+    ]);
+  });
+
+  it('a Shard task writes every shard of a region of several from build chunks spanning them, each build chunk read once; refuses part of a shard', async () => {
+    const info = createInfo({ ...geometry, type: 'image', dataType: 'uint8', encoding: 'raw', mips: 0, sharding: { targetBytes: 8 * 8 * 4 * 8 } });
+    const bucket = `shards-of-builds-${Date.now()}`;
+    const layer = `mem://${bucket}/layer`,
+      build = `mem://${bucket}/build`;
+    await Volume.create(layer, info);
+    const array = (b: Box) => Uint8Array.from(values(b, 'image'));
+    await writeBuild(build, scaleBounds(info.scales[0]), [32, 32, 16], array);
+    const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz', buildSize: [32, 32, 16] });
+    const set = plan.stages[0].sets[0] as Extract<TaskSet, { step: Vec3 }>;
+    expect(set.step).toEqual([32, 32, 16]); // one build chunk's region: 2x2x2 shards of 2x2x2 chunks
+    expect((await runPlan(plan, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+    const reads = memRequests(bucket).readsOf;
+    const builds = [...reads].filter(([k]) => k.startsWith('build/'));
+    expect(builds.length).toBe(3 * 2 * 2);
+    expect(builds.every(([, n]) => n === 1)).toBe(true);
+    await checkWithIndependentReader(layer, info, array(scaleBounds(info.scales[0])));
+    const task = { kind: 'shard', layer_path: layer, mip: 0, source: { build, build_size: [32, 32, 16], encoding: 'npz' } };
+    await expect(runTask({ ...task, chunk_position: '3-19_0-16_1-5' })).rejects.toThrow(
+      /chunk_position 3-19_0-16_1-5 is not a region of whole shards of mip 0/,
+    );
+  });
+
   it('refuses to write part of a shard', async () => {
     const info = createInfo({ ...geometry, type: 'image', dataType: 'uint8', encoding: 'raw', mips: 0, sharding: { targetBytes: 8 * 8 * 4 * 8 } });
     const volume = await Volume.create(`mem://partial-${Date.now()}`, info);
     const chunk = chunkBox(volume.scale(0), [0, 0, 0]);
-    await expect(volume.writeChunk(0, chunk, new Uint8Array(voxelCount(chunk)))).rejects.toThrow(/shard 0 has 8 chunks, 1 given; a shard is written whole/);
+    await expect(volume.writeChunk(0, chunk, new Uint8Array(voxelCount(chunk)))).rejects.toThrow(/shard 0 got 1 of its 8 chunks; a shard is written whole/);
   });
 });

@@ -7,7 +7,7 @@
 import * as v from 'valibot';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { choice, integer, record } from '../common/schema.js';
-import { gunzip, gzip, GzipOptions } from '../storage/gzip.js';
+import { DEFAULT_GZIP, gunzip, gzip, GzipOptions } from '../storage/gzip.js';
 import { Vec3 } from '../common/box.js';
 
 const ENCODING = choice(['raw', 'gzip']);
@@ -169,13 +169,15 @@ export interface ShardEntry {
    * which precedes its manifest in the shard (meshes.md); never data_encoded.
    */
   prefix?: Uint8Array;
+  /** `bytes` have the data_encoding applied already (gzipped as they were made, to hold less). */
+  stored?: boolean;
 }
 
 /**
  * One shard file of `entries` (all in this shard, ids distinct). Layout as tensorstore writes it:
  * for each minishard in order, its chunks' data sorted by id, then its minishard index.
  */
-export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptions: GzipOptions = { level: 6, strategy: 'default' }): Uint8Array {
+export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptions: GzipOptions = DEFAULT_GZIP): Uint8Array {
   const minishards = 2 ** spec.minishard_bits;
   const byMinishard: ShardEntry[][] = Array.from({ length: minishards }, () => []);
   for (const e of entries) byMinishard[locateChunk(e.id, spec).minishard].push(e);
@@ -197,7 +199,7 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptio
       previousEnd = 0;
     chunks.forEach((c, i) => {
       if (i > 0 && c.id === chunks[i - 1].id) throw new InvalidInput(`shard: chunk id ${c.id} given twice`);
-      const data = spec.data_encoding === 'gzip' ? gzip(c.bytes, gzipOptions) : c.bytes;
+      const data = spec.data_encoding === 'gzip' && !c.stored ? gzip(c.bytes, gzipOptions) : c.bytes;
       if (c.prefix) append(c.prefix);
       index[i] = c.id - previousId;
       index[chunks.length + i] = BigInt(offset - previousEnd);

@@ -167,9 +167,28 @@ export class Volume {
    * whoever owns them. Returns the chunks written.
    */
   async writeWithin(mip: number, region: Box, data: TypedArray): Promise<number> {
-    const chunks = this.chunks(mip).writable(chunksWithin(this.scale(mip), region));
+    const chunks = this.writableWithin(mip, region);
     await this.writeChunks(mip, chunks, data, region);
     return chunks.length;
+  }
+
+  /** The write units of scale `mip` wholly inside `region`, as chunks: what a task holding that region owns. */
+  writableWithin(mip: number, region: Box): Box[] {
+    return this.chunks(mip).writable(chunksWithin(this.scale(mip), region));
+  }
+
+  /**
+   * A writer of scale `mip`'s chunks for a task that streams its region a slab at a time: chunk
+   * objects are put as each slab comes; a shard's chunks are kept, compressed as stored, until it has
+   * them all (ChunkWriter). `finish` once every slab is added.
+   */
+  slabWriter(mip: number): { add(chunks: Box[], data: TypedArray, region: Box): Promise<void>; finish(): Promise<void> } {
+    const f = this.format(mip);
+    const writer = this.chunks(mip).writer(gzipOptions(f), contentType(f));
+    return {
+      add: (chunks, data, region) => writer.add(chunks, (zip) => this.encoded(mip, chunks, data, region, zip)),
+      finish: () => writer.finish(),
+    };
   }
 
   /**

@@ -16,7 +16,10 @@ export interface GzipOptions {
 
 const STRATEGY = { default: constants.Z_DEFAULT_STRATEGY, rle: constants.Z_RLE, huffman: constants.Z_HUFFMAN_ONLY };
 
-export function gzip(data: Uint8Array, options: GzipOptions = { level: 6, strategy: 'default' }): Uint8Array {
+/** zlib's default level and strategy. */
+export const DEFAULT_GZIP: GzipOptions = { level: 6, strategy: 'default' };
+
+export function gzip(data: Uint8Array, options: GzipOptions = DEFAULT_GZIP): Uint8Array {
   const kernels = options.strategy === 'huffman' ? wasmKernels() : null;
   let out: Uint8Array;
   if (kernels) out = huffmanGzip(kernels, data);

@@ -13,7 +13,7 @@ import { assertChunkUnion, chunksWithin, downsampleFactor, scaleIndex } from '..
 import { Volume } from '../precomputed/volume.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
-import { childrenRegion } from './pyramid.js';
+import { childrenRegion, downsampleSlabs } from './pyramid.js';
 import type { TaskContext } from './context.js';
 
 const LABEL = 'Downsample task';
@@ -58,25 +58,38 @@ export function downsampleRegions(volume: Volume, task: Pick<DownsampleTask, 'ch
   return { sourceMip: top - mips, regions };
 }
 
+/**
+ * Streams the region in z slabs of one top-mip chunk layer where they fall on whole chunks at every
+ * mip it writes (downsampleSlabs): a task holds one slab's voxels, and the shards it fills, as stored.
+ */
 async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const { info } = volume;
   const { sourceMip, regions } = downsampleRegions(volume, task);
-  let data: TypedArray = await volume.read(sourceMip, regions[0]);
+  // What the task owns at each mip it writes: the chunks, or whole shards, inside its region there.
+  const owned = regions.map((r, j) => (j === 0 ? new Set<string>() : new Set(volume.writableWithin(sourceMip + j, r).map(chunkKey))));
+  const writers = regions.map((_, j) => (j === 0 ? undefined : volume.slabWriter(sourceMip + j)));
   let written = 0;
-  for (let j = 1; j < regions.length; j++) {
-    const mip = sourceMip + j;
-    const f = downsampleFactor(info, mip);
-    const below = regions[j - 1],
-      here = regions[j];
-    const phase = below.start.map((s, i) => s - here.start[i] * f[i]) as Vec3;
-    const out = downsampledShape(shapeOf(below), f, phase);
-    if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {
-      throw new InvalidInput(`${LABEL}: children ${formatBox(below)} at mip ${mip - 1} do not cover ${chunkKey(here)}; the info's scales are inconsistent`);
+  for (const slab of downsampleSlabs(info, sourceMip + regions.length - 1, regions.length - 1, regions[regions.length - 1])) {
+    let data: TypedArray = await volume.read(sourceMip, slab[0]);
+    for (let j = 1; j < slab.length; j++) {
+      const mip = sourceMip + j;
+      const f = downsampleFactor(info, mip);
+      const below = slab[j - 1],
+        here = slab[j];
+      const phase = below.start.map((s, i) => s - here.start[i] * f[i]) as Vec3;
+      const out = downsampledShape(shapeOf(below), f, phase);
+      if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {
+        throw new InvalidInput(`${LABEL}: children ${formatBox(below)} at mip ${mip - 1} do not cover ${chunkKey(here)}; the info's scales are inconsistent`);
+      }
+      data = await downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
+      const chunks = chunksWithin(volume.scale(mip), here);
+      const mine = chunks.filter((c) => owned[j].has(chunkKey(c)));
+      await writers[j]!.add(mine, data, here);
+      written += mine.length;
+      if (j + 1 < slab.length) data = volume.storedValues(mip, chunks, data, here);
     }
-    data = await downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
-    written += await volume.writeWithin(mip, here, data);
-    if (j + 1 < regions.length) data = volume.storedValues(mip, chunksWithin(volume.scale(mip), here), data, here);
   }
+  for (const writer of writers) await writer?.finish();
   return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };
 }

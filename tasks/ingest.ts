@@ -1,6 +1,6 @@
-// Ingest: one build chunk -> its mip-0 chunks and every higher-mip chunk it completes.
+// Ingest: one build chunk -> its mip-0 chunks and every higher-mip chunk it completes (below `mips`).
 import { InvalidInput } from '../common/errors.js';
-import { choice } from '../common/schema.js';
+import { choice, integer } from '../common/schema.js';
 import { downsample } from '../kernels/backend.js';
 import { Box, chunkKey, contains, formatBox, shapeOf, Vec3, voxelCount } from '../common/box.js';
 import { TypedArray } from '../common/dtype.js';
@@ -21,6 +21,8 @@ const fields = {
   layer_path: text,
   /** npz only: the array's axis order, 'xyz' (arr[x,y,z,c], default) or 'zyx' (arr[z,y,x] / arr[c,z,y,x]). */
   axes: v.optional(choice(['xyz', 'zyx'])),
+  /** Writes mips below this only (the plan's Downsample tasks write the others); default: every mip it completes. */
+  mips: v.optional(integer(1, 64)),
 };
 export const ingest = defineTask('ingest', 'Ingest task', fields, {
   id: (task) => `ingest:${task.layer_path}:${task.chunk_path}`,
@@ -52,7 +54,7 @@ async function runIngest(task: IngestTask, ctx: TaskContext) {
   let written = 0;
   // A level's writes go on while the next level is computed.
   const writes: Promise<void>[] = [];
-  const levels = pyramidFrom(info, build.box);
+  const levels = pyramidFrom(info, build.box).filter((level) => level.mip < (task.mips ?? Infinity));
   for (const [k, level] of levels.entries()) {
     if (level.mip > 0) {
       // Downsample everything we hold; only the completed region's chunks are written.

@@ -44,6 +44,11 @@ export class RegionSource {
     return this.fromLayer(mip, region, this.source.layer);
   }
 
+  /** Drops the cached build chunks: a task streaming slabs of whole build chunks needs each once. */
+  forgetBuildChunks(): void {
+    this.builds.clear();
+  }
+
   private async downsampled(mip: number, region: Box): Promise<TypedArray> {
     if (mip === 0) throw new InvalidInput(`${this.label}: mip 0 cannot be downsampled from below`);
     const { info } = this.volume;

@@ -1,11 +1,15 @@
-// Shard: writes one whole shard of a sharded scale, filled from a source (tasks/sources.ts): build
-// chunks (mip 0), the mip below (downsampled), or another layer (transfer). A compact shard (one
-// aligned block of chunks) is read as one region; a scattered one (murmurhash) chunk by chunk.
+// Shard: writes whole shards of a sharded scale, filled from a source (tasks/shard-sources.ts): build
+// chunks (mip 0), the mip below (downsampled), or another layer (transfer). Compact shards (aligned
+// blocks of chunks) are streamed in z slabs, a scattered one (murmurhash) chunk by chunk; either way
+// the task holds its slab and the shards' chunks as stored, not the shards' voxels.
 import { InvalidInput } from '../common/errors.js';
 import { integer } from '../common/schema.js';
 import * as v from 'valibot';
-import { Box, box, equals, parseChunkKey, Vec3, voxelCount } from '../common/box.js';
-import { assertChunkUnion, chunkBox } from '../precomputed/info.js';
+import { Box, parseChunkKey, union, Vec3, voxelCount } from '../common/box.js';
+import { BYTES_PER_VOXEL } from '../common/dtype.js';
+import { SLAB_BYTES, slabsOf } from './pyramid.js';
+import { assertChunkUnion, chunkBox, chunkSize, chunksWithin } from '../precomputed/info.js';
+import { ShardedScale } from '../precomputed/sharded-scale.js';
 import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
@@ -19,7 +23,7 @@ const fields = {
   mip: integer(0, 63),
   /** The shard number (the `<hex>.shard` file's number); or: */
   shard: v.optional(integer(0, Number.MAX_SAFE_INTEGER)),
-  /** the region of one compact shard (an aligned block of chunks, clipped at the bounds). */
+  /** the region of one or more whole compact shards (aligned blocks of chunks, clipped at the bounds). */
   chunk_position: v.optional(boxKey),
   source: sourceSchema,
 };
@@ -34,40 +38,62 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
   const sharded = volume.shardedScale(task.mip);
   if (!sharded) throw new InvalidInput(`${LABEL}: mip ${task.mip} of ${task.layer_path} is not sharded`);
   const scale = volume.scale(task.mip);
-  const number = shardNumber(volume, task);
-  const cells = sharded.cellsOf(number);
-  // A shard number may name no chunk (murmurhash spreads chunks over every number, but not always).
-  if (cells.length === 0) return { kind: 'shard', voxels: 0, chunksWritten: 0, files: 0 };
-  const chunks = cells.map((g) => chunkBox(scale, g));
+  const { shards, region, cells } = taskShards(volume, sharded, task);
   const source = new RegionSource(volume, task.source, LABEL, ctx.open);
-  const encoded: Uint8Array[] = [];
-  if (sharded.compactShape) {
-    const region = boundingBox(chunks);
-    encoded.push(...volume.encodeChunks(task.mip, chunks, await source.read(task.mip, region), region));
+  const writer = volume.slabWriter(task.mip);
+  let voxels = 0,
+    written = 0;
+  const bytesPerVoxel = volume.info.num_channels * BYTES_PER_VOXEL[volume.info.data_type];
+  if (region) {
+    // Compact shards: their region streamed in z slabs, each build chunk or source chunk read once.
+    for (const slab of slabsOf(region, scale.voxel_offset, slabUnit(task, chunkSize(scale)), SLAB_BYTES, (b) => voxelCount(b) * bytesPerVoxel)) {
+      const chunks = chunksWithin(scale, slab);
+      await writer.add(chunks, await source.read(task.mip, slab), slab);
+      source.forgetBuildChunks();
+      written += chunks.length;
+      voxels += voxelCount(slab);
+    }
   } else {
-    for (const chunk of chunks) encoded.push(...volume.encodeChunks(task.mip, [chunk], await source.read(task.mip, chunk), chunk));
+    // Scattered: chunk by chunk (in Morton order, which the source's few cached build chunks serve).
+    for (const g of cells) {
+      const chunk = chunkBox(scale, g);
+      await writer.add([chunk], await source.read(task.mip, chunk), chunk);
+      written++;
+      voxels += voxelCount(chunk);
+    }
   }
-  await volume.writeEncoded(task.mip, chunks, encoded);
-  return { kind: 'shard', voxels: chunks.reduce((n, c) => n + voxelCount(c), 0), chunksWritten: chunks.length, files: 1 };
+  await writer.finish();
+  return { kind: 'shard', voxels, chunksWritten: written, files: shards };
 }
 
-/** The task's shard: its number, or the compact shard whose region it names (checked to be exactly that). */
-function shardNumber(volume: Volume, task: ShardTask): number {
+/**
+ * The task's shards: one by number (a compact one as its region, a scattered one as its cells), or
+ * the compact shards making up `chunk_position` exactly (a region of whole shards, checked).
+ */
+function taskShards(volume: Volume, sharded: ShardedScale, task: ShardTask): { shards: number; region?: Box; cells: Vec3[] } {
   if ((task.shard === undefined) === (task.chunk_position === undefined))
     throw new InvalidInput(`${LABEL}: give shard or chunk_position, not ${task.shard === undefined ? 'neither' : 'both'}`);
-  if (task.shard !== undefined) return task.shard;
-  const sharded = volume.shardedScale(task.mip)!;
+  const scale = volume.scale(task.mip);
+  if (task.shard !== undefined) {
+    const cells = sharded.cellsOf(task.shard);
+    // A shard number may name no chunk (murmurhash spreads chunks over every number, but not always).
+    if (cells.length === 0) return { shards: 0, cells };
+    return sharded.compactShape ? { shards: 1, region: union(cells.map((g) => chunkBox(scale, g))), cells } : { shards: 1, cells };
+  }
   const region = parseChunkKey(task.chunk_position!, `${LABEL}: chunk_position`);
-  assertChunkUnion(volume.scale(task.mip), region, `${LABEL}: chunk_position`);
-  const number = sharded.shardOf(volume.gridCell(task.mip, region));
-  const own = boundingBox(sharded.cellsOf(number).map((g) => chunkBox(volume.scale(task.mip), g)));
-  if (!sharded.compactShape || !equals(own, region))
-    throw new InvalidInput(`${LABEL}: chunk_position ${task.chunk_position} is not the region of one shard of mip ${task.mip}`);
-  return number;
+  assertChunkUnion(scale, region, `${LABEL}: chunk_position`);
+  const counts = new Map<number, number>();
+  for (const chunk of chunksWithin(scale, region)) {
+    const shard = sharded.shardOf(volume.gridCell(task.mip, chunk));
+    counts.set(shard, (counts.get(shard) ?? 0) + 1);
+  }
+  if (!sharded.compactShape || [...counts].some(([shard, n]) => n !== sharded.cellsOf(shard).length))
+    throw new InvalidInput(`${LABEL}: chunk_position ${task.chunk_position} is not a region of whole shards of mip ${task.mip}`);
+  return { shards: counts.size, region, cells: [] };
 }
 
-function boundingBox(boxes: Box[]): Box {
-  const start = [0, 1, 2].map((i) => Math.min(...boxes.map((b) => b.start[i]))) as Vec3;
-  const stop = [0, 1, 2].map((i) => Math.max(...boxes.map((b) => b.stop[i]))) as Vec3;
-  return box(start, stop);
+/** Slabs of whole build chunks where they stack on the chunk grid (each read once), else of whole chunks. */
+function slabUnit(task: ShardTask, chunk: Vec3): Vec3 {
+  const build = typeof task.source === 'object' && 'build' in task.source ? task.source.build_size : undefined;
+  return chunk.map((c, d) => (build && build[d] % c === 0 ? build[d] : c)) as Vec3;
 }

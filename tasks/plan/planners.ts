@@ -3,7 +3,8 @@
 // longer than a few explicit tasks, and every check is grid arithmetic or a bitmap.
 import { InvalidInput } from '../../common/errors.js';
 import { LEGACY_MESH_INFO } from '../../mesh/fragment.js';
-import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkKey, shapeOf, Vec3 } from '../../common/box.js';
+import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkKey, shapeOf, union, Vec3, voxelCount } from '../../common/box.js';
+import { codecOf } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
 import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds } from '../../precomputed/info.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
@@ -19,7 +20,7 @@ import { forgeBoxes, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
 import { TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
-import { completedRegion } from '../pyramid.js';
+import { completedRegion, downsampleSlabs, SLAB_BYTES, slabsOf } from '../pyramid.js';
 import { Source } from '../shard-sources.js';
 import { checkSameGeometry } from '../shard-sources.js';
 import { WatershedParamsJson } from '../watershed.js';
@@ -75,7 +76,8 @@ export interface TaskSizing {
 
 /**
  * Tasks of whole chunks of a scale, each the largest cube of them that fits `memory` by the kind's
- * measured cost (task-size.ts), or `taskChunks` a side; refused when one chunk alone does not fit.
+ * measured cost (task-size.ts), or `taskChunks` a side; refused when one chunk alone does not fit. A
+ * kind that writes the scale (`writes`) gets whole shards of a sharded one: cubes of compact shards.
  */
 function sizedSet(
   scale: Scale,
@@ -84,18 +86,27 @@ function sizedSet(
   template: Record<string, unknown>,
   field: string,
   extra: Partial<Extract<TaskSet, { format: string }>> = {},
+  writes = false,
 ): TaskSet {
   const grow = extra.grow ?? 0;
   const memory = sizing.memory ?? DEFAULT_TASK_MEMORY;
+  const unit: Vec3 | null = writes ? unitCells(scale) : [1, 1, 1];
+  if (!unit)
+    throw new InvalidInput(
+      `plan: ${String(template.kind)} tasks write whole shards, and the shards of ${scale.key} are scattered (murmurhash): give the layer identity-hashed shards`,
+    );
+  const unitSize = chunkSize(scale).map((c, d) => c * unit[d]) as Vec3;
+  const unitGrid = gridShape(scale).map((g, d) => Math.ceil(g / unit[d])) as Vec3;
   const { block, bytes } =
     sizing.taskChunks === undefined
-      ? taskBlock(cost, chunkSize(scale), gridShape(scale), memory, grow)
-      : { block: gridShape(scale).map((g) => Math.min(g, sizing.taskChunks!)) as Vec3, bytes: 0 };
+      ? taskBlock(cost, unitSize, unitGrid, memory, grow)
+      : { block: unitGrid.map((g, d) => Math.min(g, Math.max(1, Math.round(sizing.taskChunks! / unit[d])))) as Vec3, bytes: 0 };
+  const what = cells(unit) > 1 ? `shard [${unitSize}]` : `chunk [${unitSize}]`;
   if (bytes > memory)
     throw new InvalidInput(
-      `plan: one ${String(template.kind)} task of one chunk [${chunkSize(scale)}]${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller chunks`,
+      `plan: one ${String(template.kind)} task of one ${what}${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller ${cells(unit) > 1 ? 'shards' : 'chunks'}`,
     );
-  const step = block.map((b, d) => b * chunkSize(scale)[d]) as Vec3;
+  const step = block.map((b, d) => b * unitSize[d]) as Vec3;
   const advice = sizing.taskChunks === undefined ? 'larger chunks (each task already fills --memory) or more --memory' : 'a larger --task-chunks';
   return boxesSet(template, field, '{box}', scaleBounds(scale), step, extra, advice);
 }
@@ -225,8 +236,10 @@ export async function planIngest(opts: IngestOptions): Promise<Plan> {
   }
   if (buildSize) checkBuildGridAligned(buildSize, scale0);
   else checkBuildCover(listed!, scale0, opts.buildPath);
-  const ingest = ingestStage(info, opts, buildSize, listed);
   const firstIncomplete = buildSize ? firstIncompleteMipOfGrid(info, buildSize) : firstIncompleteMipOfList(info, listed!);
+  // Ingest tasks stop below the mips Downsample tasks write: a build chunk at the bounds may complete
+  // a chunk of those too, which would then be written twice.
+  const ingest = ingestStage(info, opts, buildSize, listed, firstIncomplete);
   return { version: 2, layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, firstIncomplete - 1, opts.memory)] };
 }
 
@@ -238,7 +251,7 @@ function checkBuildGridAligned(size: Vec3, scale: Scale): void {
   }
 }
 
-function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefined, listed: Float64Array | undefined): Stage {
+function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefined, listed: Float64Array | undefined, mips: number): Stage {
   const scale0 = info.scales[0];
   const suffix = buildSuffix(opts.encoding);
   const axes = opts.axes ? { axes: opts.axes } : {};
@@ -248,9 +261,9 @@ function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefine
         `plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`,
       );
     const source: Source = { build: opts.buildPath, build_size: buildSize, encoding: opts.encoding, ...axes };
-    return { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, source)] };
+    return { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, source, opts.memory)] };
   }
-  const template = { kind: 'ingest', chunk_encoding: opts.encoding, layer_path: opts.layerPath, ...axes };
+  const template = { kind: 'ingest', chunk_encoding: opts.encoding, layer_path: opts.layerPath, ...axes, ...(mips < info.scales.length ? { mips } : {}) };
   if (buildSize)
     return {
       name: 'ingest',
@@ -387,25 +400,41 @@ export interface DownsampleChoice {
   peakBytes: number;
 }
 
-/** The most mips one task can write from `m` up, within `memory`: its region is one unit of the top mip. */
+/**
+ * The most mips one task can write from `m` up, within `memory`: its region is one unit of the top
+ * mip, streamed in z slabs where they fall on whole chunks (downsampleSlabs). It holds one slab's
+ * source, the levels made from it and encoding buffers (PEAK_PER_SOURCE_BYTE of it), the shards it
+ * fills as stored, and the source's chunk objects a prefetcher fetched for it.
+ */
 export function chooseLevels(info: Info, m: number, memory: number): DownsampleChoice {
   const maxTop = info.scales.length - 1;
   for (let top = Math.min(maxTop, m + 7); top >= m; top--) {
     if (info.scales.slice(m, top + 1).some((s) => !unitCells(s))) continue;
     const scale = info.scales[top];
     const step = chunkSize(scale).map((c, d) => c * unitCells(scale)![d]) as Vec3;
-    const f: Vec3 = [1, 1, 1];
-    for (let mip = top; mip >= m; mip--)
-      downsampleFactor(info, mip).forEach((x, d) => {
-        f[d] *= x;
-      });
-    const source = cells(step.map((s, d) => Math.min(s, scale.size[d]) * f[d]) as Vec3) * voxelBytes(info);
-    const peakBytes = PEAK_PER_SOURCE_BYTE * source;
+    const peakBytes = downsamplePeakBytes(
+      info,
+      top,
+      top - m + 1,
+      intersect(box(scale.voxel_offset, scale.voxel_offset.map((o, d) => o + step[d]) as Vec3), scaleBounds(scale)),
+    );
     if ((peakBytes <= memory || top === m) && alignsDown(info, m, top, step)) return { top, mips: top - m + 1, peakBytes };
   }
   return { top: m, mips: 1, peakBytes: 0 };
 }
 
+/** The peak of a Downsample task writing `region` of mip `top` and the `mips` - 1 below it (see chooseLevels). */
+export function downsamplePeakBytes(info: Info, top: number, mips: number, region: Box): number {
+  const slabs = downsampleSlabs(info, top, mips, region);
+  const bytes = (mip: number, r: Box) => voxelCount(r) * voxelBytes(info) * (mip < 0 ? 1 : codecOf(info.scales[mip].encoding).compression);
+  const source = top - mips;
+  const whole = slabs[0].map((_, j) => union(slabs.map((slab) => slab[j])));
+  const held = whole.reduce(
+    (sum, r, j) => sum + (j === 0 ? (info.scales[source].sharding ? 0 : bytes(source, r)) : info.scales[source + j].sharding ? bytes(source + j, r) : 0),
+    0,
+  );
+  return PEAK_PER_SOURCE_BYTE * Math.max(...slabs.map((slab) => bytes(-1, slab[0]))) + held;
+}
 /**
  * Stages that make mips fromMip+1 .. top: each stage's tasks write as many mips as fit in `memory`
  * from one read (a unit of its top mip each); scattered shards are written shard by shard.
@@ -415,7 +444,7 @@ export function downsampleStages(info: Info, layerPath: string, fromMip: number,
   for (let m = Math.max(1, fromMip + 1); m < info.scales.length;) {
     const scale = info.scales[m];
     if (!unitCells(scale)) {
-      stages.push({ name: `downsample mip ${m}`, sets: [shardSet(info, layerPath, m, 'downsample')] });
+      stages.push({ name: `downsample mip ${m}`, sets: [shardSet(info, layerPath, m, 'downsample', memory)] });
       m++;
       continue;
     }
@@ -443,14 +472,52 @@ export async function planDownsample(opts: { layerPath: string; fromMip?: number
 
 // ---- shards
 
-/** Shard tasks for every shard of `mip`: a box set of compact shards' regions, else every shard number. */
-export function shardSet(info: Info, layerPath: string, mip: number, source: Source): TaskSet {
+/**
+ * Shard tasks for every shard of `mip`: a box set of compact shards' regions (from build chunks that
+ * span several shards, one task per build chunk's shards: each build chunk is read once), else every
+ * shard number; refused when one task would need more than `memory`.
+ */
+export function shardSet(info: Info, layerPath: string, mip: number, source: Source, memory = DEFAULT_TASK_MEMORY): TaskSet {
   const scale = info.scales[mip];
   const unit = unitCells(scale);
   const template = { kind: 'shard', layer_path: layerPath, mip, source };
-  if (unit) return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c, d) => c * unit[d]) as Vec3, {}, 'larger shards');
+  const build = typeof source === 'object' && 'build' in source ? source.build_size : undefined;
+  const shardExtent = unit && (chunkSize(scale).map((c, d) => c * unit[d]) as Vec3);
+  const step = shardExtent && (shardExtent.map((e, d) => (build && build[d] > e && build[d] % e === 0 ? build[d] : e)) as Vec3);
+  const region = intersect(box(scale.voxel_offset, scale.voxel_offset.map((o, d) => o + (step ?? chunkSize(scale))[d]) as Vec3), scaleBounds(scale));
+  const peak = shardPeakBytes(info, mip, region, build, !unit);
+  if (peak > memory)
+    throw new InvalidInput(
+      `plan: one shard task for mip ${mip} (${formatBox(region)}) needs about ${Math.ceil(peak / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory, or the layer smaller shards (--shard-mib) or smaller build chunks`,
+    );
+  if (step) return boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale), step, {}, 'larger shards');
   const sharded = new ShardedScale(openStore(layerPath), scale.key, scale.sharding!, gridShape(scale));
   return { template, field: 'shard', count: Math.min(2 ** scale.sharding!.shard_bits, sharded.shardSpan()) };
+}
+
+/** Bytes of a build chunk decoded, over its voxels' bytes: the npz's inflated bytes and the array made of them. */
+const BUILD_DECODE_FACTOR = 2;
+/** Build chunks a source keeps (shard-sources.ts), read chunk by chunk for a scattered shard. */
+const CACHED_BUILD_CHUNKS = 8;
+
+/**
+ * The peak of a Shard task writing `region` of `mip` (a compact shard's, or one chunk's of a
+ * scattered shard): one slab at a time (slabsOf, as the task cuts it) twice over (the voxels and
+ * their copy into a chunk), the build chunks it touches decoded, and the shard's chunks as stored.
+ */
+export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3 | undefined, scattered: boolean): number {
+  const scale = info.scales[mip];
+  const vb = voxelBytes(info);
+  const unit = chunkSize(scale).map((c, d) => (build && build[d] % c === 0 ? build[d] : c)) as Vec3;
+  const slab = scattered ? [region] : slabsOf(region, scale.voxel_offset, unit, SLAB_BYTES, (b) => voxelCount(b) * vb);
+  const buildBytes = (b: Box) => {
+    if (!build) return 0;
+    const n = [0, 1, 2].map((d) => Math.ceil((b.stop[d] - scale.voxel_offset[d]) / build[d]) - Math.floor((b.start[d] - scale.voxel_offset[d]) / build[d]));
+    return (scattered ? CACHED_BUILD_CHUNKS : n[0] * n[1] * n[2]) * cells(build) * vb * BUILD_DECODE_FACTOR;
+  };
+  const shardChunks = scattered ? 2 ** (scale.sharding!.preshift_bits + scale.sharding!.minishard_bits) : 1;
+  const held = voxelCount(region) * shardChunks * vb * codecOf(scale.encoding).compression;
+  return Math.max(...slab.map((b) => 2 * voxelCount(b) * vb + buildBytes(b))) + held;
 }
 
 // ---- meshes, watershed, mean graph
@@ -595,16 +662,8 @@ export async function planWatershed(
     'plan watershed',
   );
   const scale = segmentation.scale(0);
-  if (scale.sharding) {
-    throw new InvalidInput(
-      `plan watershed: ${opts.segmentationPath} is sharded; watershed tasks write chunk by chunk, so write it unsharded and then copy it (digest plan transfer --sharded)`,
-    );
-  }
   const template = { kind: 'watershed', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath, ...opts.params };
-  const set = sizedSet(scale, TASK_COSTS.watershed, opts, template, 'crop_position', {
-    grown_field: 'chunk_position',
-    grow: opts.overlap ?? 0,
-  });
+  const set = sizedSet(scale, TASK_COSTS.watershed, opts, template, 'crop_position', { grown_field: 'chunk_position', grow: opts.overlap ?? 0 }, true);
   return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'watershed', sets: [set] }] };
 }
 
@@ -665,7 +724,6 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   const sizing = { memory, taskChunks: opts.taskChunks };
   const graph = await planMeanGraph({ affinitiesPath: opts.affinitiesPath, segmentationPath: opts.segmentationPath, ...sizing });
   const source = await Volume.open(opts.segmentationPath);
-  if (source.scale(0).sharding) throw new InvalidInput(`plan agglomerate: ${opts.segmentationPath} is sharded; Remap tasks write chunk by chunk`);
   const outPath = opts.outPath ?? agglomeratedLayerPath(opts.segmentationPath, opts.threshold);
   // The watershed's mip 0 (its grid, encoding) with mips up to one chunk, by the watershed's own
   // downsampling factors (its last one repeated), or toward isotropic voxels when it has no mips.
@@ -682,6 +740,13 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
     blockSize: s0.compressed_segmentation_block_size,
     factors: factors.length ? factors : towardIsotropic(s0.resolution),
   });
+  // Sharded as the watershed is: each scale's shards of as many chunks as the watershed's mip 0 has.
+  if (s0.sharding) {
+    const chunks = 2 ** (s0.sharding.preshift_bits + s0.sharding.minishard_bits);
+    const chunkBytes = cells(chunkSize(s0)) * BYTES_PER_VOXEL[source.info.data_type];
+    for (const scale of info.scales)
+      scale.sharding = chooseSharding(gridShape(scale), chunkBytes, { targetBytes: chunks * chunkBytes, dataEncoding: s0.sharding.data_encoding });
+  }
   const out = (await openStore(outPath).exists('info')) ? await Volume.open(outPath) : await Volume.create(outPath, info);
   const grid = (s: Scale) => JSON.stringify([s.voxel_offset, s.size, s.chunk_sizes[0]]);
   if (out.info.data_type !== source.info.data_type || grid(out.scale(0)) !== grid(s0)) {
@@ -698,7 +763,7 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
     stages: [
       ...graph.stages,
       ...(await planAgglomerationTree({ segmentationPath: opts.segmentationPath, threshold: opts.threshold, block: opts.block })).stages,
-      { name: 'remap', sets: [sizedSet(out.scale(0), TASK_COSTS.remap, sizing, remap, 'chunk_position')] },
+      { name: 'remap', sets: [sizedSet(out.scale(0), TASK_COSTS.remap, sizing, remap, 'chunk_position', {}, true)] },
       ...downsampleStages(out.info, outPath, 0, memory),
       ...meshes.stages,
     ],
