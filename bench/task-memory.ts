@@ -3,7 +3,8 @@
 // `--size` in `--chunk` chunks on file://, then plans and runs (in this process, one thread) the
 // watershed and the agglomeration into segmentation_<t> with multires meshes, all at `--memory`;
 // for each sized kind the largest task runs again in a fresh process under /usr/bin/time: its box,
-// the planner's figure, the peak RSS and the time.
+// the planner's figure, the peak RSS and the time; then each stage's time against the estimate's
+// core time for it (the density counted in the chunk graphs written).
 //   node dist/bench/task-memory.js [--size 384] [--chunk 64] [--memory 1024] [--dir D]
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -19,6 +20,8 @@ import { runPlan } from '../queue/local/run.js';
 import { Plan, Stage, stageTasks } from '../tasks/plan/format.js';
 import { planAgglomerate, planWatershed } from '../tasks/plan/planners.js';
 import { TASK_COSTS, TaskCost } from '../tasks/plan/task-size.js';
+import { estimatePlan } from '../tasks/plan/estimate.js';
+import { measureGraphDensity } from '../tasks/plan/graph-estimate.js';
 import { runTask, Task } from '../tasks/registry.js';
 
 const { values } = parseArgs({ options: { size: { type: 'string' }, chunk: { type: 'string' }, memory: { type: 'string' }, dir: { type: 'string' } } });
@@ -78,7 +81,8 @@ async function main(): Promise<void> {
     console.log(`| ${kind} | ${tasks} | ${extent.join('x')} | ${cost ? mib(planned) : '-'} | ${mib(rss)} | ${one.toFixed(1)} s | ${seconds.toFixed(1)} s |`);
   };
   const [watershed] = (await planWatershed({ affinitiesPath: affUrl, segmentationPath: wsUrl, params: DEMO_WATERSHED, overlap: OVERLAP, memory })).stages;
-  row('watershed', TASK_COSTS.watershed, watershed, 'chunk_position', await runStage(watershed, wsUrl));
+  const watershedSeconds = await runStage(watershed, wsUrl);
+  row('watershed', TASK_COSTS.watershed, watershed, 'chunk_position', watershedSeconds);
   const plan = await planAgglomerate({
     affinitiesPath: affUrl,
     segmentationPath: wsUrl,
@@ -86,13 +90,34 @@ async function main(): Promise<void> {
     shardBits: 2,
     memory,
   });
+  const stageSeconds: number[] = [];
   for (const stage of plan.stages) {
     const seconds = await runStage(stage, plan.layer_path);
+    stageSeconds.push(seconds);
     if (stage.name === 'mean graph') row('mean graph', TASK_COSTS.mean_graph, stage, 'chunk_position', seconds);
     else if (stage.name === 'remap') row('remap', TASK_COSTS.remap, stage, 'chunk_position', seconds);
     else if (stage.name === 'mesh forge') row('mesh forge', TASK_COSTS.mesh, stage, 'chunk_position', seconds);
     else console.log(`| ${stage.name} | ${[...stageTasks(stage)].length} | | | | | ${seconds.toFixed(1)} s |`);
   }
+  // The estimate of the same plans (with the density counted in the chunk graphs) against the stage times.
+  const infos = new Map([
+    [wsUrl, (await Volume.open(wsUrl)).info],
+    [plan.layer_path, (await Volume.open(plan.layer_path)).info],
+  ]);
+  const density = (await measureGraphDensity(await Volume.open(wsUrl))) ?? undefined;
+  const estimated = [
+    ...estimatePlan({ version: 2, layer_path: wsUrl, stages: [watershed] }, infos, { density }).stages,
+    ...estimatePlan(plan, infos, { density }).stages,
+  ];
+  const measured = [watershedSeconds, ...stageSeconds];
+  console.log('\n| stage | one thread | estimated core time | estimate / measured |\n| --- | --- | --- | --- |');
+  estimated.forEach((e, i) => {
+    if (measured[i] < 0.5 && e.coreHours * 3600 < 0.5) return;
+    console.log(`| ${e.name} | ${measured[i].toFixed(1)} s | ${(e.coreHours * 3600).toFixed(1)} s | ${((e.coreHours * 3600) / measured[i]).toFixed(2)} |`);
+  });
+  const total = measured.reduce((a, b) => a + b, 0),
+    totalEstimate = estimated.reduce((a, e) => a + e.coreHours * 3600, 0);
+  console.log(`| total | ${total.toFixed(1)} s | ${totalEstimate.toFixed(1)} s | ${(totalEstimate / total).toFixed(2)} |`);
 }
 
 main().catch((e) => {

@@ -281,4 +281,17 @@ describe('fuzz: side files', () => {
     }),
   );
   fuzz('progress record', record, (b) => decodeRecord(b, 'records/0/w', 100), 403);
+  const runs = new TextEncoder().encode(
+    JSON.stringify({
+      recorder: 'w',
+      stage: 0,
+      tasks: 100,
+      first: 1,
+      updated: 2,
+      done: 8,
+      runs: Buffer.from([0, 3, 10, 4, 0x81, 0x00, 1]).toString('base64'),
+      dead: [],
+    }),
+  );
+  fuzz('progress record of runs', runs, (b) => decodeRecord(b, 'records/0/w', 100), 404);
 });

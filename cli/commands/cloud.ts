@@ -36,6 +36,12 @@ export function addCloudCommands(program: Command): void {
         .default(1000),
     )
     .addOption(new Option('--poll <seconds>', "how often to read the stage's progress").argParser(number(0.1, 3600)).default(2))
+    .addOption(
+      new Option(
+        '--tasks-per-message <n>',
+        'tasks a message names (a range the workers make from the plan); default: 1, or as many as keep a stage to 10^6 messages',
+      ).argParser(integer(1, 1_000_000)),
+    )
     .action(async (file: string, o) => {
       configureStorageFlags(o, 'json');
       configurePubsub(o.project);
@@ -50,6 +56,7 @@ export function addCloudCommands(program: Command): void {
         progressUrl: o.progress,
         maxInFlight: o.maxInFlight,
         pollMs: o.poll * 1000,
+        tasksPerMessage: o.tasksPerMessage,
       });
       logEvent('INFO', 'all tasks done', { tasks: planSize(plan) });
     });

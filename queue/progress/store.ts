@@ -2,14 +2,14 @@
 // listing one object per task:
 //   plan.json                   the plan (a description: stages of task sets)
 //   published/<stage>           how many of the stage's tasks (in index order) have been published
-//   records/<stage>/<recorder>  one per worker process (or local run): a bitmap of the task indices it
-//                               finished, the ones it gave up on with their errors, and its timing
+//   records/<stage>/<recorder>  one per worker process (or local run): the task indices it finished
+//                               (as runs), the ones it gave up on with their errors, and its timing
 // Status reads the records of a stage (one per process that ever worked on it: a bounded number) and
 // unions their bitmaps, so duplicate deliveries never count twice and the count is exact. A record is
 // written before the tasks in it are acknowledged, so "done" always means the output is complete.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import * as v from 'valibot';
 import { CorruptData, InvalidInput } from '../../common/errors.js';
 import { count, parseJson, record, text } from '../../common/schema.js';
@@ -25,8 +25,10 @@ const recordSchema = record({
   first: count,
   updated: count,
   done: count,
+  /** The finished task indices as runs (encodeRuns), base64; or, in records of older workers: */
+  runs: v.optional(v.string()),
   /** gzip of the bitmap (bit i: task i done), base64. */
-  bitmap: v.string(),
+  bitmap: v.optional(v.string()),
   dead: v.array(v.tuple([count, v.string()]), 'must be [index, error] pairs'),
   /** [time, done] at recent flushes (oldest first, one per RECENT_SAMPLE_MS, the last RECENT_WINDOW_MS): the recent rate. */
   recent: v.optional(v.pipe(v.array(v.tuple([count, count]), 'must be [time, done] pairs'), v.maxLength(64, 'must have at most 64 samples'))),
@@ -70,6 +72,14 @@ export class Bitmap {
   add(i: number): void {
     this.bits[i >> 3] |= 1 << (i & 7);
   }
+  /** Sets bits [start, end): whole bytes at once. */
+  addRange(start: number, end: number): void {
+    let i = start;
+    for (; i < end && i & 7; i++) this.add(i);
+    const whole = i + 8 * Math.floor((end - i) / 8);
+    this.bits.fill(255, i >> 3, whole >> 3);
+    for (i = whole; i < end; i++) this.add(i);
+  }
   or(other: Bitmap): void {
     for (let i = 0; i < this.bits.length; i++) this.bits[i] |= other.bits[i] ?? 0;
   }
@@ -84,6 +94,77 @@ export class Bitmap {
     }
     return n;
   }
+}
+
+/**
+ * The set bits of a bitmap as runs: for each run of consecutive indices, LEB128 varints of its gap
+ * from the end of the one before (from 0) and its length. A worker's record is then a few bytes a
+ * run, not a bitmap of the whole stage: contiguous tasks (ranges) cost almost nothing, scattered
+ * ones two or three bytes each.
+ */
+export function encodeRuns(done: Bitmap): Uint8Array {
+  const bits = done.bits;
+  const out: number[] = [];
+  const varint = (x: number) => {
+    for (; x >= 0x80; x = Math.floor(x / 0x80)) out.push((x % 0x80) | 0x80);
+    out.push(x);
+  };
+  let end = 0; // where the last run ended
+  let start = -1; // the run being read, if any
+  // Whole words, then bytes, of zeros (outside a run) or ones (inside one) hold no run's start or end.
+  const words = bits.byteOffset % 4 === 0 ? new Uint32Array(bits.buffer, bits.byteOffset, bits.length >> 2) : new Uint32Array(0);
+  for (let byte = 0; byte < bits.length; byte++) {
+    if ((byte & 3) === 0 && byte >> 2 < words.length) {
+      const w = words[byte >> 2];
+      if ((w === 0 && start < 0) || (w === 0xffffffff && start >= 0)) {
+        byte += 3;
+        continue;
+      }
+    }
+    const b = bits[byte];
+    if ((b === 0 && start < 0) || (b === 255 && start >= 0)) continue;
+    for (let k = 0; k < 8; k++) {
+      const i = 8 * byte + k;
+      const set = (b >> k) & 1;
+      if (set && start < 0) start = i;
+      else if (!set && start >= 0) {
+        varint(start - end);
+        varint(i - start);
+        end = i;
+        start = -1;
+      }
+    }
+  }
+  if (start >= 0) {
+    varint(start - end);
+    varint(8 * bits.length - start);
+  }
+  return Uint8Array.from(out);
+}
+
+/** The bitmap of `tasks` tasks that encodeRuns wrote; runs past the stage or malformed are refused. */
+export function decodeRuns(bytes: Uint8Array, tasks: number, where: string): Bitmap {
+  const done = Bitmap.of(tasks);
+  let at = 0,
+    end = 0;
+  const varint = () => {
+    let x = 0;
+    for (let shift = 1, k = 0; ; shift *= 0x80, k++) {
+      if (at >= bytes.length || k === 5) throw new CorruptData(`${where}: the runs end inside a number, or a number is longer than 5 bytes`);
+      const b = bytes[at++];
+      x += (b & 0x7f) * shift;
+      if (b < 0x80) return x;
+    }
+  };
+  while (at < bytes.length) {
+    const start = end + varint(),
+      length = varint();
+    if (length < 1 || start + length > tasks)
+      throw new CorruptData(`${where}: a run of ${length} task(s) from ${start} is not inside the stage's ${tasks} tasks`);
+    done.addRange(start, start + length);
+    end = start + length;
+  }
+  return done;
 }
 
 export class ProgressStore {
@@ -222,6 +303,8 @@ function cumulativeRate(records: RecordJson[], done: number): number | undefined
 /** The finished tasks of a record of a stage of `tasks` tasks (which the record must count). */
 function recordBitmap(r: RecordJson, where: string, tasks: number): Bitmap {
   if (r.tasks !== tasks) throw new CorruptData(`${where}: counts ${r.tasks} tasks, its stage has ${tasks}`);
+  if (r.runs !== undefined) return decodeRuns(Buffer.from(r.runs, 'base64'), tasks, where);
+  if (r.bitmap === undefined) throw new CorruptData(`${where}: has neither "runs" nor "bitmap"`);
   try {
     return new Bitmap(new Uint8Array(gunzipSync(Buffer.from(r.bitmap, 'base64'), { maxOutputLength: Math.ceil(tasks / 8) + 1 })));
   } catch (e) {
@@ -299,7 +382,7 @@ export class Recorder {
       first: this.first,
       updated: now,
       done,
-      bitmap: gzipSync(this.done.bits).toString('base64'),
+      runs: Buffer.from(encodeRuns(this.done)).toString('base64'),
       dead: [...this.dead],
       recent: [...this.recent],
     };

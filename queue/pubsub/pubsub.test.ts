@@ -277,6 +277,65 @@ describe('Pub/Sub workers', () => {
     expect(Array.from((await volume.read(1, volume.bounds(1))) as Uint8Array)).toEqual(want);
   });
 
+  it('runs a stage published in ranges the workers expand: a range held by a killed worker comes back, and only its tasks not done run again', async (ctx) => {
+    if (!emulator) return ctx.skip();
+    const dir = await mkdtemp(join(tmpdir(), 'digest-ranges-'));
+    const layer = `file://${join(dir, 'layer')}`;
+    const volume = await Volume.create(
+      layer,
+      createInfo({
+        type: 'image',
+        dataType: 'uint8',
+        encoding: 'raw',
+        size: [40, 20, 1],
+        resolution: [8, 8, 8],
+        chunkSize: [1, 1, 1],
+        factors: [[2, 2, 1]],
+        mips: 1,
+      }),
+    );
+    const values = Uint8Array.from({ length: 40 * 20 }, (_, i) => (i * 53) % 251);
+    await volume.writeChunks(0, allChunks(volume.scale(0)), values, volume.bounds(0));
+    const plan = await planDownsample({ layerPath: layer });
+    const n = stageSize(plan.stages[0]);
+    expect(n).toBe(200);
+    const progressUrl = `file://${join(dir, 'progress')}`;
+    const names = {
+      topic: `ranges-${Date.now()}`,
+      subscription: `ranges-work-${Date.now()}`,
+      deadLetterTopic: `ranges-dead-${Date.now()}`,
+      maxAttempts: 5,
+      ackDeadline: 10,
+      retryBackoff: [1, 2] as [number, number],
+    };
+    const { ensureQueue } = await import('./client.js');
+    await ensureQueue(names);
+    // 200 tasks in ranges of 16: 13 messages. The first worker is killed once it has finished a few
+    // tasks (each recorded as it finishes); the second starts after that, so its first read of the
+    // records knows them.
+    const args = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '0', '--ack-deadline', '10'];
+    const doomed = startWorker(args);
+    const published = publishPlan(plan, { ...names, progressUrl, pollMs: 300, timeoutMs: 120_000, tasksPerMessage: 16 });
+    while (doomed.lines.filter((l) => l.includes('"message":"task done"')).length < 5) await new Promise((r) => setTimeout(r, 20));
+    doomed.child.kill('SIGKILL');
+    await doomed.exit;
+    const survivor = startWorker(args);
+    await published;
+    const status = await new ProgressStore(progressUrl).stageStatus(0);
+    expect(status).toMatchObject({ tasks: n, published: n, done: n, dead: 0, backlog: 0 });
+    survivor.child.kill('SIGTERM');
+    expect(await survivor.exit).toBe(0);
+    const indices = (w: Worker, message: string) => w.lines.filter((l) => l.includes(`"message":"${message}"`)).map((l) => JSON.parse(l).index as number);
+    const doneFirst = indices(doomed, 'task done');
+    // Every task ran to the end once across both (a task the killed worker had started but not
+    // finished ran again), and what the killed worker finished in the range it held was skipped.
+    expect(new Set([...doneFirst, ...indices(survivor, 'task done')]).size).toBe(n);
+    expect(indices(survivor, 'task done').filter((i) => doneFirst.includes(i))).toEqual([]);
+    expect(survivor.lines.filter((l) => l.includes('"message":"task already done: acked without running"')).length).toBeGreaterThanOrEqual(1);
+    const want = referencePyramid(volume.info, values)[1];
+    expect(Array.from((await volume.read(1, volume.bounds(1))) as Uint8Array)).toEqual(want);
+  });
+
   it('dead-letters a task that cannot succeed at once, and a message that is no task, and exits when idle', async (ctx) => {
     if (!emulator) return ctx.skip();
     const names = {

@@ -21,6 +21,9 @@
 //   crash rewrites the same bytes.
 // - With exitWhenIdleSeconds the worker exits once nothing has arrived for that long and nothing runs.
 // - A worker started before its subscription exists waits for it (readiness 503 meanwhile).
+// - A range message (attribute `count`: tasks index .. index + count - 1 of its stage) is expanded
+//   here from the plan and run task by task, each recorded as it finishes, and acked when all are:
+//   a stage of 10^8 tasks is 10^6 messages, and a redelivery runs only what is not done.
 import { Subscription, v1 } from '@google-cloud/pubsub';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -30,7 +33,7 @@ import { InvalidInput, messageOf } from '../../common/errors.js';
 import { execute, Outcome } from '../../runtime/executor.js';
 import { logEvent } from '../../common/log.js';
 import { parseTask, Task } from '../../tasks/registry.js';
-import { MAX_STAGE_TASKS, stageSize } from '../../tasks/plan/format.js';
+import { MAX_STAGE_TASKS, Stage, stageSize, taskAt } from '../../tasks/plan/format.js';
 import { Config } from '../../runtime/config.js';
 import { serveHealth } from '../../server/health.js';
 import { prefetchInputs, PrefetchedObject } from '../../runtime/prefetch.js';
@@ -81,6 +84,8 @@ interface Held {
   reserved: number;
   /** Where its completion is recorded: the plan's progress store, its stage and index. */
   progress?: { store: ProgressStore; stage: number; index: number; tasks: number };
+  /** A range message: tasks index .. index + range - 1 of its stage, made here from the plan. */
+  range?: number;
 }
 
 /** One stage's recorder in this worker, and the stage's known-done tasks (refreshed now and then). */
@@ -274,7 +279,8 @@ class PubSubWorker {
     }
     try {
       // Both parsed before the task is kept: a message with bad attributes never runs its task.
-      const task = parseTask(m.data);
+      m.range = rangeOf(m.attributes);
+      const task = m.range === undefined ? parseTask(m.data) : undefined;
       m.progress = progressOf(m.attributes);
       m.task = task;
     } catch (e) {
@@ -317,8 +323,52 @@ class PubSubWorker {
     }
   }
 
-  /** Runs a held message through the executor, then settles it by the outcome. */
+  /** Runs a held message (one task, or a range of them) and settles it. */
   private async execute(m: Held): Promise<void> {
+    if (m.range !== undefined && m.invalid === undefined) return this.executeRange(m);
+    const settled = await this.runOne(m);
+    await this.settle(m, settled === 'ack');
+  }
+
+  /**
+   * Runs a range message's tasks one after another (each made from the plan by its index; those the
+   * records count as done are skipped), then acks it. A transient failure stops the range and nacks
+   * it: the redelivery runs only what is not done. A task that cannot succeed, or fails its last
+   * attempt, is recorded dead (and dead-lettered alone) and the rest go on; after a last attempt the
+   * range is nacked, so that Pub/Sub moves it to the dead-letter topic. Draining stops between tasks.
+   */
+  private async executeRange(m: Held): Promise<void> {
+    const p = m.progress!;
+    let stage: Stage;
+    try {
+      await this.book(p);
+      stage = (await p.store.plan()).stages[p.stage];
+    } catch (e) {
+      m.invalid = e;
+      return this.settle(m, (await this.runOne(m)) === 'ack');
+    }
+    let ack = true;
+    for (let index = p.index; index < p.index + m.range!; index++) {
+      if (this.draining) {
+        ack = false;
+        break;
+      }
+      m.since = Date.now(); // the lease is kept up to the time limit of each task
+      const task = taskAt(stage, index);
+      const attributes: Record<string, string> = { ...m.attributes, index: String(index) };
+      delete attributes.count; // (a child dead-lettered alone is one task)
+      const settled = await this.runOne({ ...m, task, data: JSON.stringify(task), attributes, range: undefined, progress: { ...p, index } });
+      if (settled !== 'ack') ack = false;
+      if (settled === 'retry') break;
+    }
+    await this.settle(m, ack);
+  }
+
+  /**
+   * Runs one task through the executor: 'ack' when it is done (or known done, or dead-lettered at
+   * once), 'retry' when it should come again, 'last' when its last attempt failed (recorded dead).
+   */
+  private async runOne(m: Held): Promise<'ack' | 'retry' | 'last'> {
     const p = m.progress;
     let book: StageBook | undefined;
     const where = p ? { stage: p.stage, index: p.index } : {};
@@ -344,9 +394,9 @@ class PubSubWorker {
     );
     if (outcome.kind === 'skipped') {
       logEvent('INFO', 'task already done: acked without running', { id: m.id, ...where });
-      await this.settle(m, true);
-    } else if (outcome.kind === 'done') {
-      await this.settle(m, true);
+      return 'ack';
+    }
+    if (outcome.kind === 'done') {
       this.summary.done++;
       this.summary.voxels += outcome.result.voxels;
       logEvent('INFO', 'task done', {
@@ -356,11 +406,12 @@ class PubSubWorker {
         seconds: outcome.seconds,
         voxels: outcome.result.voxels,
         backend: outcome.result.backend,
+        ...where,
       });
-    } else {
-      this.summary.failed++;
-      await this.fail(m, outcome, book);
+      return 'ack';
     }
+    this.summary.failed++;
+    return this.fail(m, outcome, book);
   }
 
   /** The recorder of a message's stage in this worker, and what the stage's records say is done. */
@@ -389,7 +440,7 @@ class PubSubWorker {
    * nacked for redelivery, and on its last allowed attempt recorded as dead (Pub/Sub moves it to the
    * dead-letter topic).
    */
-  private async fail(m: Held, outcome: Extract<Outcome, { kind: 'retry' | 'dead' }>, book: StageBook | undefined): Promise<void> {
+  private async fail(m: Held, outcome: Extract<Outcome, { kind: 'retry' | 'dead' }>, book: StageBook | undefined): Promise<'ack' | 'retry' | 'last'> {
     const error = messageOf(outcome.error);
     const permanent = outcome.kind === 'dead' && outcome.permanent;
     const last = outcome.kind === 'dead';
@@ -400,8 +451,8 @@ class PubSubWorker {
         : 'task failed: will be retried';
     logEvent(last ? 'ERROR' : 'WARNING', what, { task: m.task ?? m.data, id: m.id, attempt: m.attempt, error });
     if (last) await this.recordDead(m, error, book);
-    if (permanent && (await this.publishDeadLetter(m, error))) await this.settle(m, true);
-    else await this.settle(m, false);
+    if (permanent && (await this.publishDeadLetter(m, error))) return 'ack';
+    return last ? 'last' : 'retry';
   }
 
   /** A dead task goes into the worker's record of its stage (or, for a message that is no task, its own). */
@@ -471,6 +522,16 @@ class PubSubWorker {
     for (const m of this.waiting.splice(0)) void this.settle(m, false);
     this.wake();
   }
+}
+
+/** A range message's task count (attribute `count`); undefined for a message of one task. */
+function rangeOf(a: Record<string, string>): number | undefined {
+  if (a.count === undefined) return undefined;
+  const count = /^\d{1,10}$/.test(a.count) ? Number(a.count) : NaN;
+  const [index, tasks] = [a.index, a.tasks].map(Number);
+  if (!(count >= 1) || !a.progress || !(index + count <= tasks))
+    throw new InvalidInput(`message attributes index ${a.index}, count ${a.count}, tasks ${a.tasks} do not name a range of tasks of the plan at ${a.progress}`);
+  return count;
 }
 
 /**

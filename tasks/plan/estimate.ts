@@ -392,6 +392,9 @@ function addSegmentationSet(
 /** Objects (chunk files or shard files) of one scale. */
 function objectsOf(scale: Scale, layerPath: string): number {
   if (!scale.sharding) return cells(gridShape(scale));
+  // Compact shards tile the grid in blocks; scattered ones are counted by hashing.
+  const unit = compactShardShape(scale.sharding, gridShape(scale));
+  if (unit) return cells(gridShape(scale).map((g, d) => Math.ceil(g / unit[d])));
   return new ShardedScale(openStore(layerPath), scale.key, scale.sharding, gridShape(scale)).shards().length;
 }
 

@@ -19,7 +19,7 @@ import { meshDirectory } from '../mesh.js';
 import { forgeBoxes, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
-import { TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
+import { PROCESS_BYTES, TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
 import { completedRegion, downsampleSlabs, SLAB_BYTES, slabsOf } from '../pyramid.js';
 import { Source } from '../shard-sources.js';
 import { checkSameGeometry } from '../shard-sources.js';
@@ -104,7 +104,7 @@ function sizedSet(
   const what = cells(unit) > 1 ? `shard [${unitSize}]` : `chunk [${unitSize}]`;
   if (bytes > memory)
     throw new InvalidInput(
-      `plan: one ${String(template.kind)} task of one ${what}${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller ${cells(unit) > 1 ? 'shards' : 'chunks'}`,
+      `plan: one ${String(template.kind)} task of one ${what}${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller ${cells(unit) > 1 ? `shards (--shard-mib), or write it unsharded and copy it into shards (digest plan transfer --sharded)` : 'chunks'}`,
     );
   const step = block.map((b, d) => b * unitSize[d]) as Vec3;
   const advice = sizing.taskChunks === undefined ? 'larger chunks (each task already fills --memory) or more --memory' : 'a larger --task-chunks';
@@ -433,7 +433,7 @@ export function downsamplePeakBytes(info: Info, top: number, mips: number, regio
     (sum, r, j) => sum + (j === 0 ? (info.scales[source].sharding ? 0 : bytes(source, r)) : info.scales[source + j].sharding ? bytes(source + j, r) : 0),
     0,
   );
-  return PEAK_PER_SOURCE_BYTE * Math.max(...slabs.map((slab) => bytes(-1, slab[0]))) + held;
+  return PROCESS_BYTES + PEAK_PER_SOURCE_BYTE * Math.max(...slabs.map((slab) => bytes(-1, slab[0]))) + held;
 }
 /**
  * Stages that make mips fromMip+1 .. top: each stage's tasks write as many mips as fit in `memory`
@@ -502,8 +502,9 @@ const CACHED_BUILD_CHUNKS = 8;
 
 /**
  * The peak of a Shard task writing `region` of `mip` (a compact shard's, or one chunk's of a
- * scattered shard): one slab at a time (slabsOf, as the task cuts it) twice over (the voxels and
- * their copy into a chunk), the build chunks it touches decoded, and the shard's chunks as stored.
+ * scattered shard): the process, one slab at a time (slabsOf, as the task cuts it) twice over (the
+ * voxels and their copy into a chunk), the build chunks it touches decoded, and the shards' chunks as
+ * stored. Measured: 863 MiB for a 1024x1024x256 uint8 shard planned at 842 (bench/sharded-memory.ts).
  */
 export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3 | undefined, scattered: boolean): number {
   const scale = info.scales[mip];
@@ -517,7 +518,7 @@ export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3
   };
   const shardChunks = scattered ? 2 ** (scale.sharding!.preshift_bits + scale.sharding!.minishard_bits) : 1;
   const held = voxelCount(region) * shardChunks * vb * codecOf(scale.encoding).compression;
-  return Math.max(...slab.map((b) => 2 * voxelCount(b) * vb + buildBytes(b))) + held;
+  return PROCESS_BYTES + Math.max(...slab.map((b) => 2 * voxelCount(b) * vb + buildBytes(b))) + held;
 }
 
 // ---- meshes, watershed, mean graph

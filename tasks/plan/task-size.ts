@@ -15,7 +15,9 @@ export interface TaskCost {
 }
 
 const cells = (v: Vec3) => v[0] * v[1] * v[2];
-const BASE = 100 * 2 ** 20;
+/** Bytes of a task's process before any voxel: Node, the kernels, the clients (every kind's peak adds it). */
+export const PROCESS_BYTES = 100 * 2 ** 20;
+const BASE = PROCESS_BYTES;
 
 export const TASK_COSTS = {
   /**

@@ -1,0 +1,101 @@
+// Benchmark: the memory of sharded tasks at the default shard size, streamed. A uint8 image of
+// `--size` (2048x2048x512: eight 256 MiB mip-0 shards, and one mip-1 shard whose source is all of
+// mip 0) at 128x128x64 chunks, `create-layer --sharded` defaults, incompressible voxels (the shards'
+// gzip keeps nothing out: the worst case for what a task holds); build chunks of 1024x1024x128 npz.
+// The plan's first Shard task (mip 0 from build chunks) and its mip-1 Downsample task run again in a
+// fresh process under /usr/bin/time: peak RSS against the planner's figure, and time.
+//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--dir D]
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { box, chunkKey, parseChunkKey, shapeOf, Vec3 } from '../common/box.js';
+import { Volume } from '../precomputed/volume.js';
+import { runPlan } from '../queue/local/run.js';
+import { encodeNpy, encodeNpz } from '../sources/npz.js';
+import { stageTasks, taskAt } from '../tasks/plan/format.js';
+import { chooseLevels, planIngest, shardPeakBytes } from '../tasks/plan/planners.js';
+import { runTask, Task } from '../tasks/registry.js';
+
+const { values } = parseArgs({ options: { size: { type: 'string' }, dir: { type: 'string' } } });
+const size = (values.size ?? '2048,2048,512').split(',').map(Number) as Vec3;
+const dir = values.dir ?? '/tmp/digest-bench-sharded-memory';
+const cli = join(import.meta.dirname, '..', 'cli', 'main.js');
+const BUILD: Vec3 = [1024, 1024, 128];
+const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+
+function digest(args: string[]): { seconds: number; rss: number } {
+  const run = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, cli, ...args], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`digest ${args[0]} failed: ${run.stderr}`);
+  const [kib, seconds] = run.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { rss: kib * 1024, seconds };
+}
+
+/** xorshift32 bytes: what gzip cannot shrink. */
+function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 255;
+  }
+  return out;
+}
+
+console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+await rm(dir, { recursive: true, force: true });
+const layer = `file://${join(dir, 'em')}`,
+  build = join(dir, 'build');
+await mkdir(build, { recursive: true });
+for (let z = 0; z < size[2]; z += BUILD[2])
+  for (let y = 0; y < size[1]; y += BUILD[1])
+    for (let x = 0; x < size[0]; x += BUILD[0]) {
+      const b = box([x, y, z], [x + BUILD[0], y + BUILD[1], z + BUILD[2]].map((s, d) => Math.min(s, size[d])) as Vec3);
+      const shape = shapeOf(b);
+      await writeFile(join(build, `${chunkKey(b)}.npz`), encodeNpz({ data: encodeNpy(noise(shape[0] * shape[1] * shape[2], x + 7 * y + 13 * z + 1), shape) }));
+    }
+digest([
+  'create-layer',
+  layer,
+  '--type',
+  'image',
+  '--dtype',
+  'uint8',
+  '--size',
+  size.join(','),
+  '--resolution',
+  '4,4,40',
+  '--chunk',
+  '128,128,64',
+  '--factor',
+  '2,2,1',
+  '--sharded',
+]);
+const { info } = await Volume.open(layer);
+const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz', buildSize: BUILD });
+console.log(
+  `${size.join('x')} uint8, mip 0 shards of ${mib(2 ** (info.scales[0].sharding!.preshift_bits + info.scales[0].sharding!.minishard_bits) * 128 * 128 * 64)}; stages: ${plan.stages.map((s) => s.name).join(', ')}\n`,
+);
+console.log('| task | region | planned peak | measured peak RSS | time |');
+console.log('| --- | --- | --- | --- | --- |');
+const [ingest, first] = plan.stages;
+const shard = taskAt(ingest, 0) as Task & { chunk_position: string };
+const shardRegion = parseChunkKey(shard.chunk_position);
+// Every stage but the measured one runs here (one thread); the measured tasks run again alone.
+for (const stage of plan.stages) {
+  const summary = await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 1, progress: false });
+  if (summary.dead.length) throw new Error(`${stage.name}: ${summary.dead[0].error}`);
+}
+const s = digest(['task', JSON.stringify(shard)]);
+console.log(
+  `| Shard, mip 0 from build chunks | ${shapeOf(shardRegion).join('x')} | ${mib(shardPeakBytes(info, 0, shardRegion, BUILD, false))} | ${mib(s.rss)} | ${s.seconds.toFixed(1)} s |`,
+);
+const down = [...stageTasks(first)][0].task as Task & { chunk_path: string; mips?: number };
+const level = chooseLevels(info, 1, 2 * 2 ** 30);
+const d = digest(['task', JSON.stringify(down)]);
+console.log(
+  `| Downsample ${first.name} | ${shapeOf(parseChunkKey(down.chunk_path.split('/')[1])).join('x')} at mip ${level.top} | ${mib(level.peakBytes)} | ${mib(d.rss)} | ${d.seconds.toFixed(1)} s |`,
+);
