@@ -56,11 +56,8 @@ for (const volume of VOLUMES) {
         const run = digest([...args, '--estimate']);
         console.log(`${run.seconds.toFixed(1)} s, peak RSS ${Math.round(run.rss / 2 ** 20)} MiB\n\n${run.stdout.trim()}\n`);
       } catch (e) {
-        console.log(
-          `refused: ${String((e as Error).message)
-            .split('\n')
-            .find((l) => l.startsWith('digest:'))}\n`,
-        );
+        const message = String((e as Error).message);
+        console.log(`refused: ${/digest: ([^\n]*)/.exec(message)?.[1] ?? message.slice(-300)}\n`);
       }
     }
   }

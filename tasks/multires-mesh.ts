@@ -197,15 +197,18 @@ function countLabels(data: Uint32Array | BigUint64Array, dataBox: Box, region: B
 }
 
 /** The forge tasks' chunk boxes: blocks of `block` chunks a side over mip 0. */
-export function forgeBoxes(volume: Volume, block: number): Box[] {
+export function* forgeBoxes(volume: Volume, block: number): Generator<Box> {
   const scale = volume.scale(0);
   const bounds = scaleBounds(scale);
   const step = chunkSize(scale).map((c) => c * block);
-  const out: Box[] = [];
   for (let z = bounds.start[2]; z < bounds.stop[2]; z += step[2])
     for (let y = bounds.start[1]; y < bounds.stop[1]; y += step[1])
-      for (let x = bounds.start[0]; x < bounds.stop[0]; x += step[0]) out.push(intersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), bounds));
-  return out;
+      for (let x = bounds.start[0]; x < bounds.stop[0]; x += step[0]) yield intersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), bounds);
+}
+
+/** How many boxes forgeBoxes makes: one per `block`-cube of chunks of the grid. */
+export function forgeTaskCount(volume: Volume, block: number): number {
+  return gridShape(volume.scale(0)).reduce((n, g) => n * Math.ceil(g / block), 1);
 }
 
 async function runMerge(task: MeshMergeTask, ctx: TaskContext) {

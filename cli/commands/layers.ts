@@ -68,7 +68,15 @@ function firstTasks(plan: Plan): Record<string, unknown>[] {
 
 /** The infos of every layer a plan's task sets name. */
 async function layerInfos(plan: Plan): Promise<Map<string, Info>> {
-  const urls = new Set(firstTasks(plan).flatMap((t) => layerOf(t) ?? []));
+  // The layers tasks write, and those they read from: affinities, the source of a copy.
+  const urls = new Set(
+    firstTasks(plan).flatMap((t) => {
+      const source = t.source as { layer?: string } | undefined;
+      return [layerOf(t), t.layer_path_affinities, t.source_path, typeof source === 'object' ? source.layer : undefined].filter(
+        (u): u is string => typeof u === 'string',
+      );
+    }),
+  );
   const infos = new Map<string, Info>();
   for (const url of urls) infos.set(url, (await Volume.open(url)).info);
   return infos;
@@ -279,7 +287,12 @@ export function addLayerCommands(program: Command): void {
         .choices(['multires', 'legacy'])
         .default('multires'),
     )
-    .addOption(new Option('--mesh-shard-bits <n>', 'multires meshes sharded in 2^n shards; unsharded when absent').argParser(integer(0, 24)))
+    .addOption(
+      new Option('--mesh-shard-bits <n>', 'multires meshes sharded in 2^n shards (default: about as many shards as mesh forge tasks)').argParser(
+        integer(0, 24),
+      ),
+    )
+    .option('--mesh-unsharded', 'multires meshes unsharded: two objects a segment')
     .addOption(new Option('--simplification <s>', 'legacy mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(
       new Option('--block <n>', 'chunks a side of a level 0 agglomeration block (2x2x2 blocks join at each level above); at least the grid: one task')
@@ -299,7 +312,7 @@ export function addLayerCommands(program: Command): void {
           outPath: o.outLayer,
           simplification: o.simplification,
           meshFormat: o.meshFormat,
-          shardBits: o.meshShardBits,
+          shardBits: o.meshUnsharded ? 'unsharded' : o.meshShardBits,
           ...taskSizing(o),
         }),
         o,

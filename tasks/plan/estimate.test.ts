@@ -58,7 +58,7 @@ describe('the estimate against the requests a plan makes', () => {
       const info = createInfo({ ...geometry, ...extra });
       await Volume.create(layer, info);
       await writeBuild(build, scaleBounds(info.scales[0]), [32, 32, 16]);
-      const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz', buildSize: [32, 32, 16], memory: 2 ** 20 });
+      const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz', buildSize: [32, 32, 16], memory: 128 * 2 ** 20 });
       const e = estimatePlan(plan, new Map([[layer, info]]));
       const before = counted(bucket);
       const summary = await runPlan(plan, runTask, { concurrency: 2, progress: false });
@@ -144,5 +144,44 @@ describe('the estimate against the requests a plan makes', () => {
     // The watershed and every mip of segmentation_0.6 hold the same labels either way.
     expect(labels[1].length).toBe(5);
     labels[1].forEach((l, i) => expect(l, `volume ${i}`).toEqual(labels[0][i]));
+  });
+
+  it('a sharded watershed whose shard does not fit --memory goes through an unsharded staging layer into the shards: the same labels, as estimated', async () => {
+    const bucket = `estimate-staged-${Date.now()}`;
+    const spec = { size: [64, 48, 32] as Vec3, resolution: [8, 8, 8] as Vec3, chunkSize: [16, 16, 16] as Vec3, mips: 0 };
+    const affinitiesPath = `mem://${bucket}/aff`;
+    const aff = await Volume.create(affinitiesPath, createInfo({ ...spec, type: 'image', dataType: 'float32', numChannels: 3, encoding: 'raw' }));
+    await aff.writeChunks(0, allChunks(aff.scale(0)), synthesizeAffinities(aff.bounds(0)), aff.bounds(0));
+    // One chunk grown by 4 plans at 101.0 MiB, a shard of 2x2x2 chunks at 104.6: at 103 MiB the
+    // unsharded layer gets one-chunk tasks, the sharded one a staging layer with the same tasks.
+    const memory = 103 * 2 ** 20;
+    const labels: bigint[][] = [];
+    for (const sharding of [undefined, { targetBytes: 16 ** 3 * 8 * 8 }]) {
+      const segmentationPath = `mem://${bucket}/ws-${sharding ? 'sharded' : 'plain'}`;
+      await Volume.create(segmentationPath, createInfo({ ...spec, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', sharding }));
+      const plan = await planWatershed({ affinitiesPath, segmentationPath, params: DEMO_WATERSHED, overlap: 4, memory });
+      expect(plan.stages.map((st) => st.name)).toEqual(sharding ? ['watershed', 'watershed into shards'] : ['watershed']);
+      for (const [i, stage] of plan.stages.entries()) {
+        const before = counted(bucket);
+        expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+        const after = counted(bucket);
+        const infos = new Map(
+          await Promise.all(
+            [segmentationPath, `${segmentationPath}-unsharded`].map(async (u) => [u, (await Volume.open(u).catch(() => undefined))?.info] as const),
+          ),
+        );
+        const e = estimatePlan(plan, new Map([...infos].filter((kv): kv is [string, Info] => kv[1] !== undefined))).stages[i];
+        expect({ stage: stage.name, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
+          stage: stage.name,
+          reads: e.reads,
+          writes: e.writes - e.tasks,
+        });
+      }
+      const ws = await Volume.open(segmentationPath);
+      expect(Boolean(ws.scale(0).sharding)).toBe(Boolean(sharding));
+      labels.push(Array.from((await ws.read(0, ws.bounds(0))) as BigUint64Array));
+    }
+    expect(labels[1]).toEqual(labels[0]);
+    expect(new Set(labels[0]).size).toBeGreaterThan(10);
   });
 });

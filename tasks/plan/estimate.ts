@@ -66,19 +66,22 @@ export interface Estimate {
 const cells = (v: number[]) => v[0] * v[1] * v[2];
 
 /**
- * Megavoxels per second per core of each kind, of the voxels its box holds (a watershed's grown box):
- * one thread on the 2-core Xeon VM (bench/RESULTS.md). Ingest and downsample of segmentation: 2 threads
- * over 512^3 (27.6 MVx/s); watershed, mean graph, remap, forge: bench/task-memory.ts (41.6 s for 6.4e7
- * grown voxels; 9.7 s, 2.5 s, 41 s for 384^3); merge and legacy meshes: bench/multires-mesh.ts (190 s
- * and 89 s for 512^3 of the demo's cells). Meshing time follows the surface more than the voxels.
+ * Megavoxels per second per core of each kind, of the voxels its box holds (a watershed's grown box),
+ * one thread on the 2-core AMD EPYC VM, 2026-12-03 (bench/RESULTS.md, bench/task-memory.ts at 256^3
+ * and 384^3 of the demo generator's affinities; its estimate column shows each stage against them):
+ * watershed 0.81-1.0, remap 12-14, forge 0.87-1.26, merge 0.28-0.33 (meshing follows the surface, not
+ * the voxels), mode downsample of segmentation 32-38 (voxels written and read). Segmentation ingest:
+ * 27.6 MVx/s on 2 threads over 512^3 (npz decode, compressed_segmentation encode). Legacy meshes:
+ * 1.5 on the Intel VM (bench/multires-mesh.ts), which ran the others about 1.5x faster.
  */
 export const MVX_PER_CORE: Record<string, number> = {
   segmentation: 12,
-  watershed: 1.5,
-  remap: 20,
-  mesh: 1.5,
-  mesh_forge: 1.4,
-  mesh_merge: 0.7,
+  segmentation_downsample: 30,
+  watershed: 0.9,
+  remap: 13,
+  mesh: 1.0,
+  mesh_forge: 1.0,
+  mesh_merge: 0.3,
 };
 
 /**
@@ -210,12 +213,14 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
       const info = layer ? infos.get(layer) : undefined;
       const n = setSize(set);
       const kind = String(first?.kind);
-      e.reads += n * (INFO_READS[kind] ?? 1); // each task reads the infos of the layers it opens
+      // Each task reads the infos of the layers it opens (a Shard task copying a layer opens that too).
+      const copies = typeof first?.source === 'object' && first.source !== null && 'layer' in first.source;
+      e.reads += n * (copies ? 2 : (INFO_READS[kind] ?? 1));
       e.writes += n; // and its completion is recorded
       if (!info || !first) continue;
       if (GRAPH_KINDS.has(kind)) addGraphStage(e, set, n, info, first, density, infos);
       else if (SEGMENTATION_KINDS.has(kind)) addSegmentationSet(e, set, n, info, first, density, forgeTasks, infos);
-      else addVolumeSet(e, set, n, info, first, layer!, Number.isFinite(ingestTop) ? ingestTop : info.scales.length, mvx);
+      else addVolumeSet(e, set, n, info, first, layer!, Number.isFinite(ingestTop) ? ingestTop : info.scales.length, mvx, infos);
     }
     return e;
   });
@@ -247,8 +252,10 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
 /** What the estimate assumed, for the kinds the plan has. */
 function assumptionsOf(plan: Plan, infos: Map<string, Info>, stages: StageEstimate[], rates: Rates, mvx: number, density: GraphDensity): string {
   const kinds = new Set(plan.stages.flatMap((st) => st.sets.map((set) => String('list' in set ? set.list[0]?.kind : set.template.kind))));
-  if ([...infos.values()].some((i) => i.type === 'segmentation') && (kinds.has('ingest') || kinds.has('downsample') || kinds.has('shard')))
-    kinds.add('segmentation');
+  if ([...infos.values()].some((i) => i.type === 'segmentation')) {
+    if (kinds.has('ingest') || kinds.has('shard')) kinds.add('segmentation');
+    if (kinds.has('downsample') || kinds.has('shard')) kinds.add('segmentation_downsample');
+  }
   const speeds = Object.entries(MVX_PER_CORE).filter(([k]) => kinds.has(k));
   const graphs = stages.some((s) => s.edges !== undefined)
     ? `; region graph ${density.edgesPerVoxel.toPrecision(3)} edges a voxel, ${Math.round(density.voxelsPerRegion).toLocaleString('en')} voxels a fragment, ${density.source}; MeanGraph ${MEAN_GRAPH_MVX_PER_CORE} MVx/s, agglomeration ${AGGLOMERATE_US_PER_EDGE} us an edge per core; a block passes up the edges of fragments within one fragment's width of its faces`
@@ -274,6 +281,7 @@ function addVolumeSet(
   layer: string,
   ingestTop: number,
   mvx: number,
+  infos: Map<string, Info>,
 ): void {
   const kind = String(first.kind);
   const mips = mipsWritten(info, first, kind, ingestTop);
@@ -295,16 +303,23 @@ function addVolumeSet(
     e.reads += boxes ? touched(boxes, { origin: bounds.start, cell: source.build_size as Vec3, bounds }) : cells(gridShape(info.scales[0]));
   } else if (mips.length > 0 && (kind === 'transfer' || kind === 'shard' || mips[0] > 0)) {
     // The mip below (downsampling, as downsample tasks and shard tasks of source "downsample" do), or
-    // the same mip of another layer (assumed stored as this one).
+    // the same mip of another layer (as its info says, else assumed stored as this one).
     const fromBelow = kind === 'downsample' || source === 'downsample';
     const low = fromBelow ? mips[0] - 1 : mips[0];
-    const below = info.scales[low];
+    const other =
+      typeof source === 'object' && 'layer' in source
+        ? infos.get(String(source.layer))
+        : kind === 'transfer'
+          ? infos.get(String(first.source_path))
+          : undefined;
+    const below = (other ?? info).scales[low];
     const f = factorBetween(info, low, mips[mips.length - 1]);
     e.reads += boxes ? setReads(boxes, below, f) : chunkReads(below, cells(gridShape(below)), cells(gridShape(below)));
     if (fromBelow) voxels += cells(below.size);
   }
   e.voxels += voxels;
-  const speed = info.type === 'segmentation' ? Math.min(mvx, MVX_PER_CORE.segmentation) : mvx;
+  const speed =
+    info.type !== 'segmentation' ? mvx : kind === 'downsample' || source === 'downsample' ? MVX_PER_CORE.segmentation_downsample : MVX_PER_CORE.segmentation;
   e.coreHours += voxels / (speed * 1e6) / 3600;
 }
 

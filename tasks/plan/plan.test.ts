@@ -14,6 +14,7 @@ import { estimatePlan } from './estimate.js';
 import { agglomeratedLayerPath, planAgglomerate, planDownsample, planIngest, planMesh, planSize, planWatershed, stageSize, taskAt } from './planners.js';
 import { AGGLOMERATE_US_PER_EDGE, ASSUMED_DENSITY } from './graph-estimate.js';
 import { parsePlan } from './format.js';
+import { PROCESS_BYTES } from './task-size.js';
 import { runTask, Task } from '../registry.js';
 
 /** The job of issue 12: 200,000 x 200,000 x 2,500 uint8 at 4x4x40 nm, 128x128x64 chunks, three 2x2x1 mips then 2x2x2. */
@@ -240,7 +241,7 @@ describe('multi-mip downsample tasks', () => {
       });
       const layers: string[] = [];
       const stagesUsed: number[] = [];
-      for (const memory of [1 << 30, 64 << 10]) {
+      for (const memory of [1 << 30, PROCESS_BYTES + (64 << 10)]) {
         const layer = `mem://multi-${name.replace(/\W+/g, '-')}-${memory}`;
         const v = await Volume.create(layer, info);
         const b = v.bounds(0);
@@ -274,7 +275,7 @@ describe('resuming a local run', () => {
     });
     const v = await Volume.create(layer, info);
     await v.writeChunks(0, allChunks(v.scale(0)), new Uint8Array(64 * 64 * 16).fill(3), v.bounds(0));
-    const plan = await planDownsample({ layerPath: layer, memory: 1 << 20 });
+    const plan = await planDownsample({ layerPath: layer, memory: PROCESS_BYTES + (1 << 20) });
     const n = stageSize(plan.stages[0]);
     expect(n).toBe(4 * 4 * 1);
     const progressUrl = `mem://resume-progress-${Date.now()}`;

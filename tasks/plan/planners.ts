@@ -16,7 +16,7 @@ import { buildSuffix } from '../../sources/registry.js';
 import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
-import { forgeBoxes, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
+import { forgeTaskCount, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
 import { PROCESS_BYTES, TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
@@ -75,10 +75,27 @@ export interface TaskSizing {
 }
 
 /**
- * Tasks of whole chunks of a scale, each the largest cube of them that fits `memory` by the kind's
- * measured cost (task-size.ts), or `taskChunks` a side; refused when one chunk alone does not fit. A
- * kind that writes the scale (`writes`) gets whole shards of a sharded one: cubes of compact shards.
+ * How big tasks of a kind are over a scale: the largest cube of whole chunks that fits `memory` by the
+ * kind's measured cost (task-size.ts), or `taskChunks` a side; for a kind that writes the scale
+ * (`writes`), cubes of whole compact shards of a sharded one. `bytes` is one task's planned peak.
  */
+function taskSize(scale: Scale, cost: TaskCost, sizing: TaskSizing, kind: string, grow: number, writes: boolean): { step: Vec3; bytes: number; unit: string } {
+  const memory = sizing.memory ?? DEFAULT_TASK_MEMORY;
+  const unit: Vec3 | null = writes ? unitCells(scale) : [1, 1, 1];
+  if (!unit)
+    throw new InvalidInput(
+      `plan: ${kind} tasks write whole shards, and the shards of ${scale.key} are scattered (murmurhash): give the layer identity-hashed shards`,
+    );
+  const unitSize = chunkSize(scale).map((c, d) => c * unit[d]) as Vec3;
+  const unitGrid = gridShape(scale).map((g, d) => Math.ceil(g / unit[d])) as Vec3;
+  const { block, bytes } =
+    sizing.taskChunks === undefined
+      ? taskBlock(cost, unitSize, unitGrid, memory, grow)
+      : { block: unitGrid.map((g, d) => Math.min(g, Math.max(1, Math.round(sizing.taskChunks! / unit[d])))) as Vec3, bytes: 0 };
+  return { step: block.map((b, d) => b * unitSize[d]) as Vec3, bytes, unit: cells(unit) > 1 ? `shard [${unitSize}]` : `chunk [${unitSize}]` };
+}
+
+/** A box set of tasks sized by taskSize; refused when one chunk (or shard) alone does not fit `memory`. */
 function sizedSet(
   scale: Scale,
   cost: TaskCost,
@@ -90,23 +107,11 @@ function sizedSet(
 ): TaskSet {
   const grow = extra.grow ?? 0;
   const memory = sizing.memory ?? DEFAULT_TASK_MEMORY;
-  const unit: Vec3 | null = writes ? unitCells(scale) : [1, 1, 1];
-  if (!unit)
-    throw new InvalidInput(
-      `plan: ${String(template.kind)} tasks write whole shards, and the shards of ${scale.key} are scattered (murmurhash): give the layer identity-hashed shards`,
-    );
-  const unitSize = chunkSize(scale).map((c, d) => c * unit[d]) as Vec3;
-  const unitGrid = gridShape(scale).map((g, d) => Math.ceil(g / unit[d])) as Vec3;
-  const { block, bytes } =
-    sizing.taskChunks === undefined
-      ? taskBlock(cost, unitSize, unitGrid, memory, grow)
-      : { block: unitGrid.map((g, d) => Math.min(g, Math.max(1, Math.round(sizing.taskChunks! / unit[d])))) as Vec3, bytes: 0 };
-  const what = cells(unit) > 1 ? `shard [${unitSize}]` : `chunk [${unitSize}]`;
+  const { step, bytes, unit } = taskSize(scale, cost, sizing, String(template.kind), grow, writes);
   if (bytes > memory)
     throw new InvalidInput(
-      `plan: one ${String(template.kind)} task of one ${what}${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller ${cells(unit) > 1 ? `shards (--shard-mib), or write it unsharded and copy it into shards (digest plan transfer --sharded)` : 'chunks'}`,
+      `plan: one ${String(template.kind)} task of one ${unit}${grow ? ` grown by ${grow}` : ''} needs about ${Math.ceil(bytes / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB; give it more --memory or the layer smaller ${unit.startsWith('shard') ? 'shards (--shard-mib)' : 'chunks'}`,
     );
-  const step = block.map((b, d) => b * unitSize[d]) as Vec3;
   const advice = sizing.taskChunks === undefined ? 'larger chunks (each task already fills --memory) or more --memory' : 'a larger --task-chunks';
   return boxesSet(template, field, '{box}', scaleBounds(scale), step, extra, advice);
 }
@@ -572,8 +577,8 @@ export interface MultiresMeshOptions {
   layerPath: string;
   /** Most lods a segment gets (default DEFAULT_MAX_LODS). */
   lods?: number;
-  /** Sharded: 2^shardBits shards, one MeshMerge task each; unsharded when absent. */
-  shardBits?: number;
+  /** Sharded: 2^shardBits shards, one MeshMerge task each ('auto': about as many as forge tasks); unsharded when absent. */
+  shardBits?: number | 'auto';
   /** Chunks a side of a MeshForge task's box (default: the largest cube of chunks that fits `memory`). */
   forgeBlock?: number;
   /** Bytes a MeshForge task may use (default DEFAULT_TASK_MEMORY). */
@@ -607,15 +612,20 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
   }
   const dir = meshDirectory(volume, 'plan mesh');
   const scale = volume.scale(0);
+  const forgeBlock = opts.forgeBlock ?? forgeBlockFor(chunkSize(scale), opts.memory ?? DEFAULT_TASK_MEMORY);
+  const forgeTasks = forgeTaskCount(volume, forgeBlock);
+  // 'auto': about as many shards as forge tasks (a power of two, at least half as many), so that a
+  // merge task holds about one forge task's fragments.
+  const shardBits = opts.shardBits === 'auto' ? Math.max(0, Math.ceil(Math.log2(forgeTasks / 2))) : opts.shardBits;
   const sharding =
-    opts.shardBits === undefined
+    shardBits === undefined
       ? undefined
       : {
           '@type': 'neuroglancer_uint64_sharded_v1' as const,
           hash: 'murmurhash3_x86_128' as const,
           preshift_bits: 0,
           minishard_bits: MESH_MINISHARD_BITS,
-          shard_bits: opts.shardBits,
+          shard_bits: shardBits,
           minishard_index_encoding: 'gzip' as const,
           // Raw: a manifest's fragments are found by byte offsets before it in the shard.
           data_encoding: 'raw' as const,
@@ -630,8 +640,6 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
       );
   }
   await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(info)), { contentType: 'application/json' });
-  const forgeBlock = opts.forgeBlock ?? forgeBlockFor(chunkSize(scale), opts.memory ?? DEFAULT_TASK_MEMORY);
-  const forgeTasks = forgeBoxes(volume, forgeBlock).length;
   const batches = sharding ? undefined : (opts.batches ?? forgeTasks);
   const common = { layer_path: opts.layerPath, ...(batches ? { batches } : {}) };
   const forge = boxesSet({ kind: 'mesh_forge', ...common }, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c) => c * forgeBlock) as Vec3);
@@ -653,7 +661,10 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
 
 /**
  * Watershed tasks of whole segmentation chunks (as many as fit `memory`): each box grown by `overlap`
- * voxels (within the bounds), cropped back to its chunks.
+ * voxels (within the bounds), cropped back to its chunks. A sharded segmentation is written in whole
+ * shards; where one shard's task does not fit `memory` (igneous-sized shards never do), the watershed
+ * goes into an unsharded staging layer beside it (`<segmentation>-unsharded`, its scales without
+ * sharding), then Shard tasks stream it into the shards.
  */
 export async function planWatershed(
   opts: { affinitiesPath: string; segmentationPath: string; params: WatershedParamsJson; overlap?: number } & TaskSizing,
@@ -663,9 +674,30 @@ export async function planWatershed(
     'plan watershed',
   );
   const scale = segmentation.scale(0);
-  const template = { kind: 'watershed', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: opts.segmentationPath, ...opts.params };
-  const set = sizedSet(scale, TASK_COSTS.watershed, opts, template, 'crop_position', { grown_field: 'chunk_position', grow: opts.overlap ?? 0 }, true);
-  return { version: 2, layer_path: opts.segmentationPath, stages: [{ name: 'watershed', sets: [set] }] };
+  const grow = opts.overlap ?? 0;
+  const memory = opts.memory ?? DEFAULT_TASK_MEMORY;
+  const staged = scale.sharding !== undefined && taskSize(scale, TASK_COSTS.watershed, opts, 'watershed', grow, true).bytes > memory;
+  const target = staged ? await stagingLayer(segmentation) : segmentation;
+  const template = { kind: 'watershed', layer_path_affinities: opts.affinitiesPath, layer_path_segmentation: target.url, ...opts.params };
+  const set = sizedSet(target.scale(0), TASK_COSTS.watershed, opts, template, 'crop_position', { grown_field: 'chunk_position', grow }, true);
+  const stages: Stage[] = [{ name: 'watershed', sets: [set] }];
+  if (staged) stages.push({ name: 'watershed into shards', sets: [shardSet(segmentation.info, segmentation.url, 0, { layer: target.url }, memory)] });
+  return { version: 2, layer_path: opts.segmentationPath, stages };
+}
+
+/** The unsharded twin of a sharded layer beside it (`<url>-unsharded`), made from its info if missing. */
+async function stagingLayer(volume: Volume): Promise<Volume> {
+  const url = `${volume.url.replace(/\/+$/, '')}-unsharded`;
+  if (await openStore(url).exists('info')) {
+    const staging = await Volume.open(url);
+    checkSameGeometry(volume, staging, 'plan watershed');
+    if (staging.info.scales.some((s) => s.sharding)) throw new InvalidInput(`plan watershed: the staging layer ${url} is sharded; remove it`);
+    return staging;
+  }
+  const info = structuredClone(volume.info);
+  delete info.mesh;
+  for (const s of info.scales) delete s.sharding;
+  return Volume.create(url, info);
 }
 
 /** MeanGraph tasks of whole chunks (as many as fit `memory`): a region graph per chunk. */
@@ -691,12 +723,12 @@ export interface AgglomerateOptions {
   threshold: number;
   /** The agglomerated layer; default: segmentation_<threshold> beside the watershed layer. */
   outPath?: string;
-  /** Meshes of the agglomerated segments: multi-resolution (default; `shardBits` sharded) or legacy. */
+  /** Meshes of the agglomerated segments: multi-resolution (default; sharded as `shardBits` says) or legacy. */
   meshFormat?: 'multires' | 'legacy';
   /** Legacy meshes: simplification (0..10). */
   simplification?: number;
-  /** Multi-resolution meshes: sharded in 2^shardBits shards; unsharded when absent. */
-  shardBits?: number;
+  /** Multi-resolution meshes: sharded in 2^shardBits shards (default 'auto', as planMultiresMesh), or 'unsharded'. */
+  shardBits?: number | 'auto' | 'unsharded';
   /** Chunks a side of a level 0 agglomeration block (default DEFAULT_AGGLOMERATION_BLOCK); at least the grid: one task. */
   block?: number;
   /** Bytes a task may use (default DEFAULT_TASK_MEMORY): sizes the mean graph, remap, downsample and mesh tasks. */
@@ -757,7 +789,7 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   const meshes =
     opts.meshFormat === 'legacy'
       ? await planMesh({ layerPath: outPath, simplification: opts.simplification, ...sizing })
-      : await planMultiresMesh({ layerPath: outPath, shardBits: opts.shardBits, memory });
+      : await planMultiresMesh({ layerPath: outPath, shardBits: opts.shardBits === 'unsharded' ? undefined : (opts.shardBits ?? 'auto'), memory });
   return {
     version: 2,
     layer_path: outPath,
