@@ -105,6 +105,18 @@ describe('planning the 100 TB image without holding it', () => {
     expect(e.price.writes).toBeCloseTo((e.total.writes / 1000) * 0.005, 6);
   });
 
+  it('refuses an Ingest task whose build chunk does not fit --memory, naming what it needs', async () => {
+    const layer = `mem://ingest-memory-${Date.now()}`;
+    await Volume.create(layer, createInfo({ ...BIG, size: [2048, 2048, 256], type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation' }));
+    // 1024x1024x128 uint64 is 1 GiB: 100 MiB + 2.4 x 1024 MiB = 2,557.6 MiB.
+    const opts = { layerPath: layer, buildPath: 'mem://nowhere/build', encoding: 'npz' as const, buildSize: [1024, 1024, 128] as Vec3 };
+    await expect(planIngest(opts)).rejects.toThrow(
+      'plan ingest: an Ingest task of a build chunk of 134217728 voxels needs about 2558 MiB, more than --memory 2048 MiB; give it more --memory or smaller build chunks',
+    );
+    expect(stageSize((await planIngest({ ...opts, memory: 4096 * 2 ** 20 })).stages[0])).toBe(2 * 2 * 2);
+    expect(stageSize((await planIngest({ ...opts, buildSize: [512, 512, 128] })).stages[0])).toBe(4 * 4 * 2);
+  });
+
   it('makes a stage of 10^8 tasks as a few hundred bytes, each task on demand', async () => {
     const layer = `mem://big-seg-${Date.now()}`;
     const info = createInfo({ ...BIG, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', mips: 0 });
