@@ -313,7 +313,8 @@ describe('Pub/Sub workers', () => {
     // 200 tasks in ranges of 16: 13 messages. The first worker is killed once it has finished a few
     // tasks (each recorded as it finishes); the second starts after that, so its first read of the
     // records knows them.
-    const args = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '0', '--ack-deadline', '10'];
+    // (Prefetch on: each range reads its next task's inputs while one runs.)
+    const args = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2', '--ack-deadline', '10'];
     const doomed = startWorker(args);
     const published = publishPlan(plan, { ...names, progressUrl, pollMs: 300, timeoutMs: 120_000, tasksPerMessage: 16 });
     while (doomed.lines.filter((l) => l.includes('"message":"task done"')).length < 5) await new Promise((r) => setTimeout(r, 20));

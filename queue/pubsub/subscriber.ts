@@ -22,8 +22,9 @@
 // - With exitWhenIdleSeconds the worker exits once nothing has arrived for that long and nothing runs.
 // - A worker started before its subscription exists waits for it (readiness 503 meanwhile).
 // - A range message (attribute `count`: tasks index .. index + count - 1 of its stage) is expanded
-//   here from the plan and run task by task, each recorded as it finishes, and acked when all are:
-//   a stage of 10^8 tasks is 10^6 messages, and a redelivery runs only what is not done.
+//   here from the plan and run task by task (the next one's inputs read while one runs), each
+//   recorded as it finishes, and acked when all are: a stage of 10^8 tasks is 10^6 messages, and a
+//   redelivery runs only what is not done.
 import { Subscription, v1 } from '@google-cloud/pubsub';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -339,16 +340,25 @@ class PubSubWorker {
    */
   private async executeRange(m: Held): Promise<void> {
     const p = m.progress!;
+    const end = p.index + m.range!;
     let stage: Stage;
+    let book: StageBook;
     try {
-      await this.book(p);
+      book = await this.book(p);
       stage = (await p.store.plan()).stages[p.stage];
     } catch (e) {
       m.invalid = e;
       return this.settle(m, (await this.runOne(m)) === 'ack');
     }
+    // The next task's inputs are read while one runs (one task's worth a running range, within the
+    // prefetch budget), skipping tasks the records already count as done.
+    const readAhead = (index: number): Promise<PrefetchedObject[]> =>
+      this.opts.prefetch > 0 && index < end && !book.known.has(index) && !book.recorder.done.has(index)
+        ? prefetchInputs(taskAt(stage, index), (this.opts.prefetchBytes ?? 1 << 30) - this.prefetchedBytes).catch(() => [])
+        : Promise.resolve([]);
+    let next = readAhead(p.index);
     let ack = true;
-    for (let index = p.index; index < p.index + m.range!; index++) {
+    for (let index = p.index; index < end; index++) {
       if (this.draining) {
         ack = false;
         break;
@@ -357,7 +367,9 @@ class PubSubWorker {
       const task = taskAt(stage, index);
       const attributes: Record<string, string> = { ...m.attributes, index: String(index) };
       delete attributes.count; // (a child dead-lettered alone is one task)
-      const settled = await this.runOne({ ...m, task, data: JSON.stringify(task), attributes, range: undefined, progress: { ...p, index } });
+      const inputs = next;
+      next = readAhead(index + 1);
+      const settled = await this.runOne({ ...m, task, inputs, data: JSON.stringify(task), attributes, range: undefined, progress: { ...p, index } });
       if (settled !== 'ack') ack = false;
       if (settled === 'retry') break;
     }
