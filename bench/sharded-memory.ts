@@ -4,13 +4,16 @@
 // gzip keeps nothing out: the worst case for what a task holds); build chunks of 1024x1024x128 npz.
 // The plan's first Shard task (mip 0 from build chunks) and its mip-1 Downsample task run again in a
 // fresh process under /usr/bin/time: peak RSS against the planner's figure, and time.
-//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--dir D]
+// `--shard-mib` and `--encoding jpeg` try igneous-sized shards (a few GB), `--image smooth` a
+// textured image (membrane-like waves and a little noise: JPEG keeps about a tenth of it) instead
+// of noise.
+//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--shard-mib 256] [--encoding raw|jpeg] [--image noise|smooth] [--dir D]
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { box, chunkKey, parseChunkKey, shapeOf, Vec3 } from '../common/box.js';
+import { Box, box, chunkKey, parseChunkKey, shapeOf, Vec3 } from '../common/box.js';
 import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { encodeNpy, encodeNpz } from '../sources/npz.js';
@@ -18,8 +21,12 @@ import { stageTasks, taskAt } from '../tasks/plan/format.js';
 import { chooseLevels, planIngest, shardPeakBytes } from '../tasks/plan/planners.js';
 import { runTask, Task } from '../tasks/registry.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { size: { type: 'string' }, dir: { type: 'string' }, 'shard-mib': { type: 'string' }, encoding: { type: 'string' }, image: { type: 'string' } },
+});
 const size = (values.size ?? '2048,2048,512').split(',').map(Number) as Vec3;
+const shardMib = values['shard-mib'] ?? '256';
+const encoding = values.encoding ?? 'raw';
 const dir = values.dir ?? '/tmp/digest-bench-sharded-memory';
 const cli = join(import.meta.dirname, '..', 'cli', 'main.js');
 const BUILD: Vec3 = [1024, 1024, 128];
@@ -32,8 +39,10 @@ function digest(args: string[]): { seconds: number; rss: number } {
   return { rss: kib * 1024, seconds };
 }
 
-/** xorshift32 bytes: what gzip cannot shrink. */
-function noise(n: number, seed: number): Uint8Array {
+/** xorshift32 bytes over box `b`: what gzip cannot shrink. */
+function noise(b: Box, seed: number): Uint8Array {
+  const [sx, sy, sz] = shapeOf(b);
+  const n = sx * sy * sz;
   const out = new Uint8Array(n);
   let x = seed | 1;
   for (let i = 0; i < n; i++) {
@@ -41,6 +50,20 @@ function noise(n: number, seed: number): Uint8Array {
     x ^= x >>> 17;
     x ^= x << 5;
     out[i] = x & 255;
+  }
+  return out;
+}
+
+/** Waves of period 14-18 voxels by global position, and a little noise. */
+function smooth(b: Box, seed: number): Uint8Array {
+  const [sx, sy, sz] = shapeOf(b);
+  const fx = Float64Array.from({ length: sx }, (_, i) => Math.sin((b.start[0] + i) / 2.3));
+  const fy = Float64Array.from({ length: sy }, (_, i) => Math.cos((b.start[1] + i) / 2.9));
+  const jitter = noise(b, seed);
+  const out = new Uint8Array(sx * sy * sz);
+  for (let z = 0, i = 0; z < sz; z++) {
+    const fz = Math.sin((b.start[2] + z) / 5);
+    for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++, i++) out[i] = 128 + 50 * fx[x] * fy[y] + 20 * fz + (jitter[i] & 7);
   }
   return out;
 }
@@ -55,7 +78,8 @@ for (let z = 0; z < size[2]; z += BUILD[2])
     for (let x = 0; x < size[0]; x += BUILD[0]) {
       const b = box([x, y, z], [x + BUILD[0], y + BUILD[1], z + BUILD[2]].map((s, d) => Math.min(s, size[d])) as Vec3);
       const shape = shapeOf(b);
-      await writeFile(join(build, `${chunkKey(b)}.npz`), encodeNpz({ data: encodeNpy(noise(shape[0] * shape[1] * shape[2], x + 7 * y + 13 * z + 1), shape) }));
+      const voxels = (values.image === 'smooth' ? smooth : noise)(b, x + 7 * y + 13 * z + 1);
+      await writeFile(join(build, `${chunkKey(b)}.npz`), encodeNpz({ data: encodeNpy(voxels, shape) }));
     }
 digest([
   'create-layer',
@@ -73,11 +97,15 @@ digest([
   '--factor',
   '2,2,1',
   '--sharded',
+  '--shard-mib',
+  shardMib,
+  '--encoding',
+  encoding,
 ]);
 const { info } = await Volume.open(layer);
 const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz', buildSize: BUILD });
 console.log(
-  `${size.join('x')} uint8, mip 0 shards of ${mib(2 ** (info.scales[0].sharding!.preshift_bits + info.scales[0].sharding!.minishard_bits) * 128 * 128 * 64)}; stages: ${plan.stages.map((s) => s.name).join(', ')}\n`,
+  `${size.join('x')} uint8 ${values.image === 'smooth' ? 'smooth' : 'noise'}, ${encoding}, mip 0 shards of ${mib(2 ** (info.scales[0].sharding!.preshift_bits + info.scales[0].sharding!.minishard_bits) * 128 * 128 * 64)}; stages: ${plan.stages.map((s) => s.name).join(', ')}\n`,
 );
 console.log('| task | region | planned peak | measured peak RSS | time |');
 console.log('| --- | --- | --- | --- | --- |');
