@@ -66,6 +66,36 @@ function startWorker(args: string[]): Worker {
   return { child, lines, exit, waitFor: (message) => new Promise((resolve) => waiters.push({ message, resolve })) };
 }
 
+/** Fresh queue names under `prefix` (topic, its subscription and dead-letter topic): 5 attempts, a 10 s ack deadline. */
+function queueNames(prefix: string, retryBackoff?: [number, number]) {
+  const id = `${prefix}-${Date.now()}`;
+  return { topic: id, subscription: `${id}-work`, deadLetterTopic: `${id}-dead`, maxAttempts: 5, ackDeadline: 10, ...(retryBackoff ? { retryBackoff } : {}) };
+}
+
+/**
+ * A layer of `w` x `h` one-voxel chunks (voxel i = i * `step` mod 251) in a new directory, and the
+ * plan of its mip 1: one Downsample task per chunk of it, w * h / 4 of them.
+ */
+async function oneVoxelChunks(prefix: string, w: number, h: number, step: number) {
+  const dir = await mkdtemp(join(tmpdir(), `digest-${prefix}-`));
+  const layer = `file://${join(dir, 'layer')}`;
+  const info = createInfo({
+    type: 'image',
+    dataType: 'uint8',
+    encoding: 'raw',
+    size: [w, h, 1],
+    resolution: [8, 8, 8],
+    chunkSize: [1, 1, 1],
+    factors: [[2, 2, 1]],
+    mips: 1,
+  });
+  const volume = await Volume.create(layer, info);
+  const values = Uint8Array.from({ length: w * h }, (_, i) => (i * step) % 251);
+  await volume.writeChunks(0, allChunks(volume.scale(0)), values, volume.bounds(0));
+  const plan = await planDownsample({ layerPath: layer });
+  return { dir, volume, values, plan, n: stageSize(plan.stages[0]) };
+}
+
 /** A 32^3 uint8 image layer in 16^3 chunks, every voxel `value`: one downsample task's input. */
 async function filledLayer(url: string, value: number): Promise<Volume> {
   const volume = await Volume.create(
@@ -113,14 +143,7 @@ describe('Pub/Sub workers', () => {
     const plan: Plan = { version: 2, layer_path: 'gs://e2e', stages: plans[0].stages.map((s, i) => mergeStages(s.name, [s, plans[1].stages[i]])) };
     expect(plan.stages.length).toBeGreaterThan(1);
 
-    const names = {
-      topic: `tasks-${Date.now()}`,
-      subscription: `work-${Date.now()}`,
-      deadLetterTopic: `dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-      retryBackoff: [1, 2] as [number, number],
-    };
+    const names = queueNames('tasks', [1, 2]);
     const workerArgs = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2', '--ack-deadline', '10', '--health-port', '0'];
     // The queue must exist before the workers subscribe; publishPlan would create it too.
     const { ensureQueue } = await import('./client.js');
@@ -177,38 +200,12 @@ describe('Pub/Sub workers', () => {
 
   it('goes on after the publisher is killed mid-stage: nothing lost, counts exact, duplicates within the window', async (ctx) => {
     if (!emulator) return ctx.skip();
-    const dir = await mkdtemp(join(tmpdir(), 'digest-republish-'));
-    const layer = `file://${join(dir, 'layer')}`;
-    const volume = await Volume.create(
-      layer,
-      createInfo({
-        type: 'image',
-        dataType: 'uint8',
-        encoding: 'raw',
-        size: [80, 50, 1],
-        resolution: [8, 8, 8],
-        chunkSize: [1, 1, 1],
-        factors: [[2, 2, 1]],
-        mips: 1,
-      }),
-    );
-    const b = volume.bounds(0);
-    const values = Uint8Array.from({ length: 80 * 50 }, (_, i) => (i * 37) % 251);
-    await volume.writeChunks(0, allChunks(volume.scale(0)), values, b);
-    const plan = await planDownsample({ layerPath: layer });
-    const n = stageSize(plan.stages[0]);
+    const { dir, volume, values, plan, n } = await oneVoxelChunks('republish', 80, 50, 37);
     expect(n).toBe(1000);
     const planFile = join(dir, 'plan.json');
     await writeFile(planFile, JSON.stringify(plan));
     const progressUrl = `file://${join(dir, 'progress')}`;
-    const names = {
-      topic: `many-${Date.now()}`,
-      subscription: `many-work-${Date.now()}`,
-      deadLetterTopic: `many-dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-      retryBackoff: [1, 2] as [number, number],
-    };
+    const names = queueNames('many', [1, 2]);
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     const args = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2'];
@@ -279,35 +276,10 @@ describe('Pub/Sub workers', () => {
 
   it('runs a stage published in ranges the workers expand: a range held by a killed worker comes back, and only its tasks not done run again', async (ctx) => {
     if (!emulator) return ctx.skip();
-    const dir = await mkdtemp(join(tmpdir(), 'digest-ranges-'));
-    const layer = `file://${join(dir, 'layer')}`;
-    const volume = await Volume.create(
-      layer,
-      createInfo({
-        type: 'image',
-        dataType: 'uint8',
-        encoding: 'raw',
-        size: [40, 20, 1],
-        resolution: [8, 8, 8],
-        chunkSize: [1, 1, 1],
-        factors: [[2, 2, 1]],
-        mips: 1,
-      }),
-    );
-    const values = Uint8Array.from({ length: 40 * 20 }, (_, i) => (i * 53) % 251);
-    await volume.writeChunks(0, allChunks(volume.scale(0)), values, volume.bounds(0));
-    const plan = await planDownsample({ layerPath: layer });
-    const n = stageSize(plan.stages[0]);
+    const { dir, volume, values, plan, n } = await oneVoxelChunks('ranges', 40, 20, 53);
     expect(n).toBe(200);
     const progressUrl = `file://${join(dir, 'progress')}`;
-    const names = {
-      topic: `ranges-${Date.now()}`,
-      subscription: `ranges-work-${Date.now()}`,
-      deadLetterTopic: `ranges-dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-      retryBackoff: [1, 2] as [number, number],
-    };
+    const names = queueNames('ranges', [1, 2]);
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     // 200 tasks in ranges of 16: 13 messages. The first worker is killed once it has finished a few
@@ -339,14 +311,7 @@ describe('Pub/Sub workers', () => {
 
   it('dead-letters a task that cannot succeed at once, and a message that is no task, and exits when idle', async (ctx) => {
     if (!emulator) return ctx.skip();
-    const names = {
-      topic: `poison-${Date.now()}`,
-      subscription: `poison-work-${Date.now()}`,
-      deadLetterTopic: `poison-dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-      retryBackoff: [1, 2] as [number, number],
-    };
+    const names = queueNames('poison', [1, 2]);
     const poison = { kind: 'downsample', chunk_path: '16_16_16/0-32_0-32_0-32', layer_path: 'gs://e2e/no-such-layer' } as const;
     const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
     const published = publishPlan(listPlan('x', [{ name: 'poison', tasks: [poison] }]), {
@@ -395,13 +360,7 @@ describe('Pub/Sub workers', () => {
     const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
     const progress = 'gs://e2e/attributes-progress';
     await new ProgressStore(progress).savePlan(listPlan(layer, [{ name: 'one', tasks: [task] }]));
-    const names = {
-      topic: `attrs-${Date.now()}`,
-      subscription: `attrs-work-${Date.now()}`,
-      deadLetterTopic: `attrs-dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-    };
+    const names = queueNames('attrs');
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--exit-when-idle', '6']);
@@ -432,13 +391,7 @@ describe('Pub/Sub workers', () => {
     if (!emulator) return ctx.skip();
     const layer = 'gs://e2e/early';
     const volume = await filledLayer(layer, 9);
-    const names = {
-      topic: `early-${Date.now()}`,
-      subscription: `early-work-${Date.now()}`,
-      deadLetterTopic: `early-dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-    };
+    const names = queueNames('early');
     const worker = startWorker(['--subscription', names.subscription, '--threads', '1', '--prefetch', '0', '--health-port', '0']);
     const listening = new Promise<number>((resolve) => {
       const look = setInterval(() => {
@@ -479,13 +432,7 @@ describe('Pub/Sub workers', () => {
     const layer = 'gs://e2e/slow';
     const volume = await filledLayer(layer, 7);
     const task = { kind: 'downsample', chunk_path: '16_16_16/0-16_0-16_0-16', layer_path: layer } as const;
-    const names = {
-      topic: `slow-${Date.now()}`,
-      subscription: `slow-work-${Date.now()}`,
-      deadLetterTopic: `slow-dead-${Date.now()}`,
-      maxAttempts: 5,
-      ackDeadline: 10,
-    };
+    const names = queueNames('slow');
     const { ensureQueue } = await import('./client.js');
     await ensureQueue(names);
     // Every storage request now takes 4 s: reading the info, the chunks, writing the output and the
