@@ -155,12 +155,6 @@ export class Volume {
     await this.chunks(mip).write(chunks, (zip) => this.encoded(mip, chunks, data, region, zip), gzipOptions(f), contentType(f));
   }
 
-  /** Writes chunks already encoded (by encodeChunks): a Shard task's whole shard, filled piece by piece. */
-  async writeEncoded(mip: number, chunks: Box[], encoded: Uint8Array[]): Promise<void> {
-    const f = this.format(mip);
-    await this.chunks(mip).write(chunks, (zip) => encoded.map((bytes, i) => [i, zip ? gzip(bytes, zip) : bytes]), gzipOptions(f), contentType(f));
-  }
-
   /**
    * Writes every write unit of scale `mip` wholly inside `region` (which `data` covers): its chunks,
    * or in a sharded scale its whole shards; units that `region` only partly covers are left to
@@ -206,13 +200,6 @@ export class Volume {
       const chunk = chunks[i];
       copyRegion(decodeChunk(bytes, shapeOf(chunk), f), chunk, out, region, chunk, this.info.num_channels);
     }
-    return out;
-  }
-
-  /** Cuts and encodes each chunk out of `data` (covering `region`). */
-  encodeChunks(mip: number, chunks: Box[], data: TypedArray, region: Box): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const [i, bytes] of this.encoded(mip, chunks, data, region)) out[i] = bytes;
     return out;
   }
 
