@@ -238,6 +238,11 @@ export function downsampleFactor(info: Info, mip: number): Vec3 {
   }) as Vec3;
 }
 
+/** Bytes of one voxel of the layer, every channel. */
+export function voxelBytes(info: Info): number {
+  return info.num_channels * BYTES_PER_VOXEL[info.data_type];
+}
+
 export function scaleBounds(scale: Scale): Box {
   return box(scale.voxel_offset, scale.voxel_offset.map((o, i) => o + scale.size[i]) as Vec3);
 }

@@ -13,7 +13,7 @@ import { assertChunkUnion, chunksWithin, downsampleFactor, scaleIndex } from '..
 import { Volume } from '../precomputed/volume.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
-import { childrenRegion, downsampleSlabs } from './pyramid.js';
+import { downsampleSlabs, regionsDown } from './pyramid.js';
 import type { TaskContext } from './context.js';
 
 const LABEL = 'Downsample task';
@@ -53,9 +53,7 @@ export function downsampleRegions(volume: Volume, task: Pick<DownsampleTask, 'ch
   if (top - mips < 0) throw new InvalidInput(`${LABEL}: chunk_path ${task.chunk_path} with mips ${mips} would read below mip 0 (the top mip is ${top})`);
   const region = parseChunkKey(key, `${LABEL}: chunk_path`);
   assertChunkUnion(volume.scale(top), region, `${LABEL}: chunk_path`);
-  const regions = [region];
-  for (let mip = top; mip > top - mips; mip--) regions.unshift(childrenRegion(volume.info, mip, regions[0]));
-  return { sourceMip: top - mips, regions };
+  return { sourceMip: top - mips, regions: regionsDown(volume.info, top, mips, region) };
 }
 
 /**

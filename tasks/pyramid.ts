@@ -1,8 +1,7 @@
 // Which chunks of each mip a box of mip-0 data completes: shared by the Ingest task and the planner,
 // so the plan and the work agree on who writes what.
 import { box, Box, intersect, isEmpty, Vec3, voxelCount } from '../common/box.js';
-import { BYTES_PER_VOXEL } from '../common/dtype.js';
-import { chunkSize, chunksWithin, downsampleFactor, Info, scaleBounds } from '../precomputed/info.js';
+import { chunkSize, chunksWithin, downsampleFactor, Info, scaleBounds, voxelBytes } from '../precomputed/info.js';
 
 /**
  * The voxels of mip `mip` all of whose existing children (at mip - 1) lie inside `region`.
@@ -39,6 +38,16 @@ export function childrenRegion(info: Info, mip: number, region: Box): Box {
   return intersect(box(region.start.map((s, i) => s * f[i]) as Vec3, region.stop.map((s, i) => s * f[i]) as Vec3), scaleBounds(info.scales[mip - 1]));
 }
 
+/**
+ * `region` of mip `top` and its children down to mip top - mips: [the region at top - mips, ...,
+ * the region at top] (each the children of the next, within the bounds).
+ */
+export function regionsDown(info: Info, top: number, mips: number, region: Box): Box[] {
+  const regions = [region];
+  for (let mip = top; mip > top - mips; mip--) regions.unshift(childrenRegion(info, mip, regions[0]));
+  return regions;
+}
+
 /** The most source bytes a streaming task reads for one slab (unless one unit is more). */
 export const SLAB_BYTES = 256 << 20;
 
@@ -70,14 +79,10 @@ export function slabsOf(region: Box, origin: Vec3, unit: Vec3, maxBytes: number,
  * that the slabs together write each chunk exactly once.
  */
 export function downsampleSlabs(info: Info, top: number, mips: number, region: Box, maxBytes = SLAB_BYTES): Box[][] {
-  const regionsOf = (r: Box) => {
-    const regions = [r];
-    for (let mip = top; mip > top - mips; mip--) regions.unshift(childrenRegion(info, mip, regions[0]));
-    return regions;
-  };
+  const regionsOf = (r: Box) => regionsDown(info, top, mips, r);
   const scale = info.scales[top];
-  const voxelBytes = info.num_channels * BYTES_PER_VOXEL[info.data_type];
-  const slabs = slabsOf(region, scale.voxel_offset, chunkSize(scale), maxBytes, (slab) => voxelCount(regionsOf(slab)[0]) * voxelBytes).map(regionsOf);
+  const bytes = voxelBytes(info);
+  const slabs = slabsOf(region, scale.voxel_offset, chunkSize(scale), maxBytes, (slab) => voxelCount(regionsOf(slab)[0]) * bytes).map(regionsOf);
   const whole = (mip: number, r: Box) => {
     const s = info.scales[mip];
     const c = chunkSize(s);

@@ -6,9 +6,8 @@ import { InvalidInput } from '../common/errors.js';
 import { integer } from '../common/schema.js';
 import * as v from 'valibot';
 import { Box, parseChunkKey, union, Vec3, voxelCount } from '../common/box.js';
-import { BYTES_PER_VOXEL } from '../common/dtype.js';
 import { SLAB_BYTES, slabsOf } from './pyramid.js';
-import { assertChunkUnion, chunkBox, chunkSize, chunksWithin } from '../precomputed/info.js';
+import { assertChunkUnion, chunkBox, chunkSize, chunksWithin, Info, voxelBytes } from '../precomputed/info.js';
 import { ShardedScale } from '../precomputed/sharded-scale.js';
 import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
@@ -43,10 +42,10 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
   const writer = volume.slabWriter(task.mip);
   let voxels = 0,
     written = 0;
-  const bytesPerVoxel = volume.info.num_channels * BYTES_PER_VOXEL[volume.info.data_type];
   if (region) {
     // Compact shards: their region streamed in z slabs, each build chunk or source chunk read once.
-    for (const slab of slabsOf(region, scale.voxel_offset, slabUnit(task, chunkSize(scale)), SLAB_BYTES, (b) => voxelCount(b) * bytesPerVoxel)) {
+    const build = typeof task.source === 'object' && 'build' in task.source ? task.source.build_size : undefined;
+    for (const slab of shardSlabs(volume.info, task.mip, region, build)) {
       const chunks = chunksWithin(scale, slab);
       await writer.add(chunks, await source.read(task.mip, slab), slab);
       source.forgetBuildChunks();
@@ -92,8 +91,13 @@ function taskShards(volume: Volume, sharded: ShardedScale, task: ShardTask): { s
   return { shards: counts.size, region, cells: [] };
 }
 
-/** Slabs of whole build chunks where they stack on the chunk grid (each read once), else of whole chunks. */
-function slabUnit(task: ShardTask, chunk: Vec3): Vec3 {
-  const build = typeof task.source === 'object' && 'build' in task.source ? task.source.build_size : undefined;
-  return chunk.map((c, d) => (build && build[d] % c === 0 ? build[d] : c)) as Vec3;
+/**
+ * The slabs a Shard task streams a region of compact shards of `mip` in (slabsOf, at most SLAB_BYTES
+ * of voxels): units of whole build chunks where they stack on the chunk grid (each read once), else
+ * of whole chunks. The planner sizes the task by the same cut.
+ */
+export function shardSlabs(info: Info, mip: number, region: Box, build: Vec3 | undefined): Box[] {
+  const scale = info.scales[mip];
+  const unit = chunkSize(scale).map((c, d) => (build && build[d] % c === 0 ? build[d] : c)) as Vec3;
+  return slabsOf(region, scale.voxel_offset, unit, SLAB_BYTES, (b) => voxelCount(b) * voxelBytes(info));
 }

@@ -55,9 +55,10 @@ export async function publishPlan(plan: Plan, opts: PublishOptions): Promise<voi
 }
 
 /**
- * Messages a stage is published in at most, by default: tasks beyond it go in ranges. Pub/Sub takes
- * a few thousand messages a second from one publisher (3,260 measured on the emulator), so 10^6 a
- * stage publish in minutes; 10^8 one-task messages would take most of a day.
+ * Messages a stage is published in at most, by default: tasks beyond it go in ranges. One publisher
+ * put 20,000 messages a second into the emulator alone and 3,260 beside two workers on the same two
+ * cores (bench/RESULTS.md), so 10^6 messages take under a minute to ten minutes, 10^8 one-task
+ * messages 1.5 to 9 hours.
  */
 export const MAX_STAGE_MESSAGES = 1_000_000;
 

@@ -8,7 +8,7 @@
 import { codecOf, ENCODINGS } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
 import { Box, Vec3 } from '../../common/box.js';
-import { chunkSize, downsampleFactor, gridShape, Info, Scale, scaleBounds } from '../../precomputed/info.js';
+import { chunkSize, downsampleFactor, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
 import { compactShardShape } from '../../precomputed/sharding.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
 import { openStore } from '../../storage/open.js';
@@ -285,7 +285,7 @@ function addVolumeSet(
 ): void {
   const kind = String(first.kind);
   const mips = mipsWritten(info, first, kind, ingestTop);
-  const vb = info.num_channels * BYTES_PER_VOXEL[info.data_type];
+  const vb = voxelBytes(info);
   let voxels = 0;
   for (const mip of mips) {
     const scale = info.scales[mip];

@@ -6,7 +6,7 @@ import { LEGACY_MESH_INFO } from '../../mesh/fragment.js';
 import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkKey, shapeOf, union, Vec3, voxelCount } from '../../common/box.js';
 import { codecOf } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
-import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds } from '../../precomputed/info.js';
+import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
 import { chooseSharding, compactShardShape, ShardingChoice } from '../../precomputed/sharding.js';
 import { Volume } from '../../precomputed/volume.js';
@@ -20,7 +20,8 @@ import { forgeTaskCount, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
 import { PROCESS_BYTES, TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
-import { completedRegion, downsampleSlabs, SLAB_BYTES, slabsOf } from '../pyramid.js';
+import { completedRegion, downsampleSlabs } from '../pyramid.js';
+import { shardSlabs } from '../shard.js';
 import { Source } from '../shard-sources.js';
 import { checkSameGeometry } from '../shard-sources.js';
 import { WatershedParamsJson } from '../watershed.js';
@@ -53,7 +54,6 @@ export const MAX_LISTED_TASKS = 2_000_000;
  */
 export const MAX_SET_TASKS = 2 ** 28;
 
-const voxelBytes = (info: Info) => info.num_channels * BYTES_PER_VOXEL[info.data_type];
 const cells = (v: Vec3) => v[0] * v[1] * v[2];
 
 /** A set of boxes tiling `bounds` from its start in steps of `step` (the last clipped), one task each. */
@@ -529,8 +529,7 @@ const CACHED_BUILD_CHUNKS = 8;
 export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3 | undefined, scattered: boolean): number {
   const scale = info.scales[mip];
   const vb = voxelBytes(info);
-  const unit = chunkSize(scale).map((c, d) => (build && build[d] % c === 0 ? build[d] : c)) as Vec3;
-  const slab = scattered ? [region] : slabsOf(region, scale.voxel_offset, unit, SLAB_BYTES, (b) => voxelCount(b) * vb);
+  const slab = scattered ? [region] : shardSlabs(info, mip, region, build);
   const buildBytes = (b: Box) => {
     if (!build) return 0;
     const n = [0, 1, 2].map((d) => Math.ceil((b.stop[d] - scale.voxel_offset[d]) / build[d]) - Math.floor((b.start[d] - scale.voxel_offset[d]) / build[d]));
