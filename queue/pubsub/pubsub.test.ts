@@ -288,7 +288,7 @@ describe('Pub/Sub workers', () => {
     // (Prefetch on: each range reads its next task's inputs while one runs.)
     const args = ['--subscription', names.subscription, '--threads', '2', '--prefetch', '2', '--ack-deadline', '10'];
     const doomed = startWorker(args);
-    const published = publishPlan(plan, { ...names, progressUrl, pollMs: 300, timeoutMs: 120_000, tasksPerMessage: 16 });
+    const published = publishPlan(plan, { ...names, progressUrl, pollMs: 300, timeoutMs: 600_000, tasksPerMessage: 16 }); // (a hang guard: a slow machine only waits longer)
     while (doomed.lines.filter((l) => l.includes('"message":"task done"')).length < 5) await new Promise((r) => setTimeout(r, 20));
     doomed.child.kill('SIGKILL');
     await doomed.exit;
