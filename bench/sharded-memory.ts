@@ -6,14 +6,16 @@
 // fresh process under /usr/bin/time: peak RSS against the planner's figure, and time.
 // `--shard-mib` and `--encoding jpeg` try igneous-sized shards (a few GB), `--image smooth` a
 // textured image (membrane-like waves and a little noise: JPEG keeps about a tenth of it) instead
-// of noise.
-//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--shard-mib 256] [--encoding raw|jpeg] [--image noise|smooth] [--dir D]
+// of noise. `--labels` makes a uint64 segmentation (compressed_segmentation) of cells about 40
+// voxels across with a label of their own each, `--build` the build chunks' size.
+//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--shard-mib 256] [--encoding raw|jpeg] [--image noise|smooth] [--labels] [--build 1024,1024,128] [--dir D]
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Box, box, chunkKey, parseChunkKey, shapeOf, Vec3 } from '../common/box.js';
+import { voxelBytes } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { encodeNpy, encodeNpz } from '../sources/npz.js';
@@ -22,14 +24,23 @@ import { chooseLevels, planIngest, shardPeakBytes } from '../tasks/plan/planners
 import { runTask, Task } from '../tasks/registry.js';
 
 const { values } = parseArgs({
-  options: { size: { type: 'string' }, dir: { type: 'string' }, 'shard-mib': { type: 'string' }, encoding: { type: 'string' }, image: { type: 'string' } },
+  options: {
+    size: { type: 'string' },
+    dir: { type: 'string' },
+    'shard-mib': { type: 'string' },
+    encoding: { type: 'string' },
+    image: { type: 'string' },
+    labels: { type: 'boolean' },
+    build: { type: 'string' },
+  },
 });
 const size = (values.size ?? '2048,2048,512').split(',').map(Number) as Vec3;
 const shardMib = values['shard-mib'] ?? '256';
-const encoding = values.encoding ?? 'raw';
+const labels = values.labels ?? false;
+const encoding = values.encoding ?? (labels ? 'compressed_segmentation' : 'raw');
 const dir = values.dir ?? '/tmp/digest-bench-sharded-memory';
 const cli = join(import.meta.dirname, '..', 'cli', 'main.js');
-const BUILD: Vec3 = [1024, 1024, 128];
+const BUILD = (values.build ?? '1024,1024,128').split(',').map(Number) as Vec3;
 const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
 
 function digest(args: string[]): { seconds: number; rss: number } {
@@ -51,6 +62,25 @@ function noise(b: Box, seed: number): Uint8Array {
     x ^= x << 5;
     out[i] = x & 255;
   }
+  return out;
+}
+
+/** Cells of about 40 voxels across (8 in z at 4x4x40 nm): a label each, from the cell's position. */
+function cells(b: Box): BigUint64Array {
+  const [sx, sy, sz] = shapeOf(b);
+  const out = new BigUint64Array(sx * sy * sz);
+  // A cell is a grid cell of 40x40x8 voxels with its walls wobbling, so labels are not axis-aligned boxes.
+  for (let z = 0, i = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++, i++) {
+        const gx = b.start[0] + x,
+          gy = b.start[1] + y,
+          gz = b.start[2] + z;
+        const cx = Math.floor((gx + 6 * Math.sin(gy / 9)) / 40),
+          cy = Math.floor((gy + 6 * Math.cos(gx / 11)) / 40),
+          cz = Math.floor(gz / 8);
+        out[i] = BigInt(1 + cx + 1000 * cy + 1_000_000 * cz);
+      }
   return out;
 }
 
@@ -78,16 +108,16 @@ for (let z = 0; z < size[2]; z += BUILD[2])
     for (let x = 0; x < size[0]; x += BUILD[0]) {
       const b = box([x, y, z], [x + BUILD[0], y + BUILD[1], z + BUILD[2]].map((s, d) => Math.min(s, size[d])) as Vec3);
       const shape = shapeOf(b);
-      const voxels = (values.image === 'smooth' ? smooth : noise)(b, x + 7 * y + 13 * z + 1);
+      const voxels = labels ? cells(b) : (values.image === 'smooth' ? smooth : noise)(b, x + 7 * y + 13 * z + 1);
       await writeFile(join(build, `${chunkKey(b)}.npz`), encodeNpz({ data: encodeNpy(voxels, shape) }));
     }
 digest([
   'create-layer',
   layer,
   '--type',
-  'image',
+  labels ? 'segmentation' : 'image',
   '--dtype',
-  'uint8',
+  labels ? 'uint64' : 'uint8',
   '--size',
   size.join(','),
   '--resolution',
@@ -105,7 +135,7 @@ digest([
 const { info } = await Volume.open(layer);
 const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz', buildSize: BUILD });
 console.log(
-  `${size.join('x')} uint8 ${values.image === 'smooth' ? 'smooth' : 'noise'}, ${encoding}, mip 0 shards of ${mib(2 ** (info.scales[0].sharding!.preshift_bits + info.scales[0].sharding!.minishard_bits) * 128 * 128 * 64)}; stages: ${plan.stages.map((s) => s.name).join(', ')}\n`,
+  `${size.join('x')} ${labels ? 'uint64 cells' : `uint8 ${values.image === 'smooth' ? 'smooth' : 'noise'}`}, ${encoding}, build chunks ${BUILD.join('x')}, mip 0 shards of ${mib(2 ** (info.scales[0].sharding!.preshift_bits + info.scales[0].sharding!.minishard_bits) * 128 * 128 * 64 * voxelBytes(info))} of voxels; stages: ${plan.stages.map((s) => s.name).join(', ')}\n`,
 );
 console.log('| task | region | planned peak | measured peak RSS | time |');
 console.log('| --- | --- | --- | --- | --- |');

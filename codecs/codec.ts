@@ -28,7 +28,7 @@ export interface ChunkCodec {
    */
   decode(bytes: Uint8Array, shape: Vec3, f: ChunkFormat, transient: boolean): TypedArray;
   /** The most bytes a chunk of `raw` bytes of voxels can take, so that a read refuses more unread. */
-  maxBytes(raw: number, voxels: number, f: ChunkFormat): number;
+  maxBytes(raw: number, shape: Vec3, f: ChunkFormat): number;
   /** How chunks are gzipped when the layer does not say (measured: bench/RESULTS.md, issue 13). */
   gzip(f: ChunkFormat): GzipOptions | false;
   contentType: string;

@@ -175,3 +175,27 @@ describe('the fast encoder and decoder against the reference implementation', ()
     expect(errors).toBeGreaterThan(10); // the fuzzing reaches the error paths
   });
 });
+
+describe('the bound a read holds a compressed_segmentation chunk to', () => {
+  it('holds for a label at every voxel of full and edge chunks (whose blocks are padded past the chunk)', async () => {
+    const { maxEncodedBytes } = await import('./registry.js');
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);
+    for (const shape of [
+      [8, 8, 8],
+      [2, 8, 3],
+      [1, 1, 1],
+      [9, 3, 17],
+      [64, 64, 64],
+      [65, 1, 2],
+    ] as Vec3[])
+      for (const dataType of ['uint32', 'uint64'] as const) {
+        const n = shape[0] * shape[1] * shape[2];
+        const labels =
+          dataType === 'uint64' ? BigUint64Array.from({ length: n }, () => (BigInt(next()) << 20n) | BigInt(next())) : Uint32Array.from({ length: n }, next);
+        const encoded = encodeCompressedSegmentation(labels, shape, 1, [8, 8, 8]);
+        const bound = maxEncodedBytes({ encoding: 'compressed_segmentation', dataType, channels: 1, blockSize: [8, 8, 8] }, shape);
+        expect(encoded.length, `${shape} ${dataType}`).toBeLessThanOrEqual(bound);
+      }
+  });
+});

@@ -355,13 +355,21 @@ function decodeChannel(src: Uint32Array, start: number, w: 1 | 2, shape: Vec3, b
       }
 }
 
-/** At worst a 32-bit index and a table entry per voxel, plus headers; labels gzip well at level 4. */
+/**
+ * At worst, per channel, a 32-bit index and a table entry for every voxel of the chunk's blocks (an
+ * edge chunk's blocks are whole: padded past its voxels) and each block's header; labels gzip well
+ * at level 4.
+ */
 export const compressedSegmentationCodec: ChunkCodec = {
   refuses: (dataType) => (dataType !== 'uint32' && dataType !== 'uint64' ? `needs data_type uint32 or uint64, not ${dataType}` : undefined),
   blockSize: true,
   encode: (array, shape, f) => encodeCompressedSegmentation(array as Uint32Array | BigUint64Array, shape, f.channels, f.blockSize!),
   decode: (bytes, shape, f, transient) => decodeCompressedSegmentation(bytes, shape, f.channels, f.blockSize!, f.dataType as 'uint32' | 'uint64', transient),
-  maxBytes: (_raw, voxels, f) => 4 * f.channels * (1 + 4 * voxels) + 64,
+  maxBytes: (_raw, shape, f) => {
+    const blocks = shape.map((n, d) => Math.ceil(n / f.blockSize![d]));
+    const padded = blocks.reduce((a, b, d) => a * b * f.blockSize![d], 1);
+    return 4 * f.channels * (1 + 2 * (blocks[0] * blocks[1] * blocks[2]) + 4 * padded) + 64;
+  },
   gzip: () => ({ level: 4, strategy: 'default' }),
   contentType: 'application/octet-stream',
   lossy: false,

@@ -41,8 +41,9 @@ export function decodeChunk(bytes: Uint8Array, shape: Vec3, f: ChunkFormat, tran
 }
 
 /** The most bytes a chunk of `voxels` voxels can take, so that a read refuses a larger object unread. */
-export function maxEncodedBytes(f: ChunkFormat, voxels: number): number {
-  return codecOf(f.encoding).maxBytes(voxels * f.channels * BYTES_PER_VOXEL[f.dataType], voxels, f);
+export function maxEncodedBytes(f: ChunkFormat, shape: Vec3): number {
+  const voxels = shape[0] * shape[1] * shape[2];
+  return codecOf(f.encoding).maxBytes(voxels * f.channels * BYTES_PER_VOXEL[f.dataType], shape, f);
 }
 
 /** How a chunk is gzipped when stored (the layer's setting, else the codec's default), or false. */

@@ -97,7 +97,7 @@ export class Volume {
     const format = this.format(mip);
     return this.chunks(mip)
       .objects(chunksIntersecting(this.scale(mip), intersect(region, this.bounds(mip))))
-      .map(({ key, chunk }) => ({ storeUrl: this.url, key, maxBytes: maxEncodedBytes(format, voxelCount(chunk)) }));
+      .map(({ key, chunk }) => ({ storeUrl: this.url, key, maxBytes: maxEncodedBytes(format, shapeOf(chunk)) }));
   }
 
   async readChunk(mip: number, chunk: Box): Promise<TypedArray | null> {
@@ -108,7 +108,7 @@ export class Volume {
   private async readAndDecode<T>(mip: number, chunk: Box, use: (data: TypedArray) => T, transient = false): Promise<T | null> {
     const key = this.chunkPath(mip, chunk);
     const format = this.format(mip);
-    const maxBytes = maxEncodedBytes(format, voxelCount(chunk));
+    const maxBytes = maxEncodedBytes(format, shapeOf(chunk));
     try {
       const bytes = await this.chunks(mip).read(chunk, maxBytes);
       return bytes && use(decodeChunk(bytes, shapeOf(chunk), format, transient));

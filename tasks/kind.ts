@@ -54,9 +54,25 @@ export function defineTask<const K extends string, const E extends v.ObjectEntri
     id(task: TaskOf<K, E>): string;
     inputs?(task: TaskOf<K, E>, open: OpenVolume): Promise<StoredObject[]>;
     run(task: TaskOf<K, E>, ctx: TaskContext): Promise<TaskResult>;
+    /** What the fields must say together (one of two forms, say): the field at fault and why, or nothing. */
+    check?(task: TaskOf<K, E>): { field: string; message: string } | undefined;
   },
 ) {
   const entries = { kind: v.literal(kind), ...fields } as { kind: v.LiteralSchema<K, undefined> } & E;
-  const schema = v.strictObject(entries, fieldsMessage(Object.keys(fields)));
+  const object = v.strictObject(entries, fieldsMessage(Object.keys(fields)));
+  const check = does.check;
+  const schema = check
+    ? v.pipe(
+        object,
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const task = dataset.value as TaskOf<K, E>;
+          const problem = check(task);
+          const value = (task as Record<string, unknown>)[problem?.field ?? ''];
+          if (problem)
+            addIssue({ message: problem.message, input: value, path: [{ type: 'object', origin: 'value', input: task, key: problem.field, value }] });
+        }),
+      )
+    : object;
   return { kind, label, schema, id: does.id, inputs: does.inputs, run: does.run };
 }

@@ -1,5 +1,6 @@
 // Where a task's voxels come from, read as one region of one mip: build chunks on a regular grid
-// (mip 0), the mip below (downsampled), or the same mip of another layer. Shard and transfer tasks
+// (mip 0), a lab file's region (mip 0: TIFF, HDF5, zarr, N5), the mip below (downsampled), or the
+// same mip of another layer. Shard and transfer tasks
 // fill their output from these.
 import * as v from 'valibot';
 import { InvalidInput } from '../common/errors.js';
@@ -12,14 +13,17 @@ import { downsampleFactor, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { joinUrl } from '../storage/store.js';
 import { BUILD_ENCODINGS, BuildChunk, buildChunkName, readBuildChunk } from '../sources/registry.js';
+import { LabVolume } from '../sources/lab/format.js';
+import { checkLabFits, LabSource, labSourceSchema, openLabSource, sourceBox } from '../sources/lab/registry.js';
 
 export const sourceSchema = v.union(
   [
     v.literal('downsample'),
     v.strictObject({ build: text, build_size: vec3Positive, encoding: choice(BUILD_ENCODINGS), axes: v.optional(choice(['xyz', 'zyx'])) }),
     v.strictObject({ layer: text }),
+    labSourceSchema,
   ],
-  'must be "downsample", {"build", "build_size", "encoding"} or {"layer"}',
+  'must be "downsample", {"build", "build_size", "encoding"}, {"layer"} or {"format", "url"}',
 );
 
 export type Source = v.InferOutput<typeof sourceSchema>;
@@ -27,6 +31,7 @@ export type Source = v.InferOutput<typeof sourceSchema>;
 /** Reads regions of `volume`'s mips from a source; build chunks and the other layer are opened once. */
 export class RegionSource {
   private other?: Promise<Volume>;
+  private lab?: Promise<LabVolume>;
   private readonly builds = new Map<string, Promise<BuildChunk>>();
 
   constructor(
@@ -41,7 +46,15 @@ export class RegionSource {
       throw new InvalidInput(`${this.label}: region ${formatBox(region)} is outside mip ${mip}'s bounds ${formatBox(this.volume.bounds(mip))}`);
     if (this.source === 'downsample') return this.downsampled(mip, region);
     if ('build' in this.source) return this.fromBuild(mip, region, this.source);
+    if ('format' in this.source) return this.fromLab(mip, region, this.source);
     return this.fromLayer(mip, region, this.source.layer);
+  }
+
+  /** Closes what the source holds open (an HDF5 file). */
+  async close(): Promise<void> {
+    const lab = this.lab;
+    this.lab = undefined;
+    if (lab) (await lab.catch(() => undefined))?.close?.();
   }
 
   /** Drops the cached build chunks: a task streaming slabs of whole build chunks needs each once. */
@@ -100,6 +113,19 @@ export class RegionSource {
       this.builds.set(name, p);
     }
     return p;
+  }
+
+  /** A lab file's voxels: its voxel 0 is mip 0's voxel_offset. */
+  private async fromLab(mip: number, region: Box, source: LabSource): Promise<TypedArray> {
+    if (mip !== 0) throw new InvalidInput(`${this.label}: a ${source.format} source holds mip 0, not mip ${mip}`);
+    const scale = this.volume.scale(0);
+    const where = `${this.label}: source ${source.url}${source.dataset ? `#${source.dataset}` : ''}`;
+    this.lab ??= openLabSource(source, where).then((lab) => {
+      checkLabFits(lab, { size: scale.size, dataType: this.volume.info.data_type, channels: this.volume.info.num_channels }, where);
+      return lab;
+    });
+    const lab = await this.lab;
+    return lab.read(sourceBox(region, scale.voxel_offset, lab.shape, where));
   }
 
   private async fromLayer(mip: number, region: Box, url: string): Promise<TypedArray> {

@@ -61,6 +61,7 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
       voxels += voxelCount(chunk);
     }
   }
+  await source.close();
   await writer.finish();
   return { kind: 'shard', voxels, chunksWritten: written, files: shards };
 }

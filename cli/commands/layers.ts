@@ -1,14 +1,15 @@
 // Commands that make layers and plans: create-layer, plan ingest|downsample|mesh|watershed|mean-graph.
 import { Command, Option } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { DATA_TYPES } from '../../common/dtype.js';
-import { createInfo, ENCODINGS, Info } from '../../precomputed/info.js';
+import { DATA_TYPES, DataType } from '../../common/dtype.js';
+import { createInfo, Encoding, ENCODINGS, Info } from '../../precomputed/info.js';
 import { Volume } from '../../precomputed/volume.js';
 import {
   DEFAULT_TASK_MEMORY,
   Plan,
   planDownsample,
   planIngest,
+  planIngestSource,
   DEFAULT_AGGLOMERATION_BLOCK,
   planAgglomerate,
   planMeanGraph,
@@ -25,7 +26,14 @@ import { estimatePlan, formatEstimate, layerOf } from '../../tasks/plan/estimate
 import { GraphDensity, measureGraphDensity } from '../../tasks/plan/graph-estimate.js';
 import { Vec3 } from '../../common/box.js';
 import { BUILD_ENCODINGS } from '../../sources/registry.js';
-import { GZIP_STRATEGIES } from '../../storage/gzip.js';
+import { LAB_FORMATS, LabSource, labSourceOf, openLabSource } from '../../sources/lab/registry.js';
+import { InvalidInput } from '../../common/errors.js';
+import { runPlan } from '../../queue/local/run.js';
+import { withPrefetch } from '../../runtime/prefetch.js';
+import { runtimeOptions } from '../options.js';
+import { configure, report, withPool } from './run.js';
+import { TaskPool } from '../../runtime/pool.js';
+import { GZIP_STRATEGIES, GzipOptions } from '../../storage/gzip.js';
 import { integer, number, positiveVector3, segmentIds, shardingChoiceFrom, shardingOptions, vector3 } from '../options.js';
 import { configureStorageFlags, storageFlags } from '../options.js';
 
@@ -113,61 +121,163 @@ const taskChunksOption = () =>
 /** What --memory and --task-chunks say of a sized task kind's tasks (tasks/plan/task-size.ts). */
 const taskSizing = (o: { memory: number; taskChunks?: number }) => ({ memory: o.memory * 2 ** 20, taskChunks: o.taskChunks });
 
+const sourceFormatOption = () => new Option('--source-format <f>', 'the lab file format (default: from its name)').choices(LAB_FORMATS);
+const levelOption = () => new Option('--level <n>', 'OME-Zarr: the multiscale level to read (default 0)').argParser(integer(0, 63));
+const sourceAxesOption = () => new Option('--source-axes <order>', "the lab array's axes slowest first where the file does not say (default zyx, czyx)");
+const sourceExtra = (o: { level?: number; sourceAxes?: string }) => ({
+  ...(o.level === undefined ? {} : { level: o.level }),
+  ...(o.sourceAxes ? { axes: o.sourceAxes } : {}),
+});
+
+/** A lab source's geometry, the file closed again. */
+async function describeSource(source: LabSource) {
+  const lab = await openLabSource(source, `source ${source.url}`);
+  lab.close?.();
+  return lab;
+}
+
+/** The options of a new layer's info (create-layer, import): its geometry, encoding and sharding. */
+function layerInfoOptions(command: Command): Command {
+  return shardingOptions(
+    command
+      .addOption(sourceFormatOption())
+      .addOption(levelOption())
+      .addOption(sourceAxesOption())
+      .addOption(new Option('--type <type>', 'layer type (required, or with --like: image)').choices(['image', 'segmentation']))
+      .addOption(new Option('--dtype <dtype>', 'voxel type (required unless --like)').choices(DATA_TYPES))
+      .addOption(new Option('--size <x,y,z>', 'voxels at mip 0 (required unless --like)').argParser(vector3(1, EXTENT)))
+      .addOption(new Option('--resolution <x,y,z>', 'nm per voxel (required unless --like gives it)').argParser(positiveVector3))
+      .addOption(new Option('--chunk <x,y,z>', 'chunk size').argParser(vector3(1, 4096)).default([64, 64, 64]))
+      .addOption(new Option('--encoding <encoding>', 'default: compressed_segmentation for segmentation, raw for images').choices(ENCODINGS))
+      .addOption(new Option('--block <x,y,z>', 'compressed_segmentation block size').argParser(vector3(1, 64)).default([8, 8, 8]))
+      .addOption(new Option('--offset <x,y,z>', 'voxel_offset (default: 0, or what --like gives)').argParser(vector3(-EXTENT, EXTENT)))
+      .addOption(
+        new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)').argParser(
+          (text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)],
+        ),
+      )
+      .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
+      .addOption(new Option('--channels <n>', 'channels (images; default 1, or what --like gives)').argParser(integer(1, 4096)))
+      .addOption(
+        new Option('--gzip <level>', 'gzip level 1..9 of stored chunks, or off (default: by encoding, see README)').argParser((text: string) =>
+          text === 'off' ? false : integer(1, 9)(text),
+        ),
+      )
+      .addOption(
+        new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman')
+          .choices(GZIP_STRATEGIES)
+          .default('default'),
+      ),
+  );
+}
+
+/** The flags layerInfoOptions adds. */
+type LayerInfoFlags = Parameters<typeof shardingChoiceFrom>[0] & {
+  sourceFormat?: string;
+  level?: number;
+  sourceAxes?: string;
+  type?: 'image' | 'segmentation';
+  dtype?: DataType;
+  size?: Vec3;
+  resolution?: Vec3;
+  chunk: Vec3;
+  encoding?: Encoding;
+  block: Vec3;
+  offset?: Vec3;
+  factor?: Vec3[];
+  mips?: number;
+  channels?: number;
+  gzip?: number | false;
+  gzipStrategy: GzipOptions['strategy'];
+};
+
+/**
+ * A new layer's info from layerInfoOptions' flags, its geometry taken from the lab file `like` where a
+ * flag does not give it (and its type: a segmentation for uint32 and uint64 labels, else an image).
+ */
+async function infoFromFlags(o: LayerInfoFlags, like?: string): Promise<Info> {
+  const lab = like ? await describeSource(labSourceOf(like, o.sourceFormat, sourceExtra(o))) : undefined;
+  const pick = <T>(flag: T | undefined, fromSource: T | undefined, name: string, fallback?: T): T => {
+    const value = flag ?? fromSource ?? fallback;
+    if (value === undefined) throw new InvalidInput(`create-layer: give --${name}${like ? ` (${like} does not say it)` : ' (or --like a source)'}`);
+    return value;
+  };
+  if (lab && o.dtype && o.dtype !== lab.dataType) throw new InvalidInput(`create-layer: --dtype ${o.dtype}, but ${like} is ${lab.dataType}`);
+  if (lab && o.size && !o.size.every((n, d) => n === lab.shape[d]))
+    throw new InvalidInput(`create-layer: --size ${o.size.join(',')}, but ${like} is ${lab.shape.join('x')} voxels`);
+  const labels = lab && (lab.dataType === 'uint32' || lab.dataType === 'uint64');
+  const type = pick(o.type, lab ? (labels ? 'segmentation' : 'image') : undefined, 'type');
+  return createInfo({
+    type,
+    dataType: pick(o.dtype, lab?.dataType, 'dtype'),
+    numChannels: pick(o.channels, lab?.channels, 'channels', 1),
+    size: pick(o.size, lab?.shape, 'size'),
+    resolution: pick(o.resolution, lab?.resolution, 'resolution'),
+    voxelOffset: pick(o.offset, lab?.offset, 'offset', [0, 0, 0]),
+    chunkSize: o.chunk,
+    encoding: o.encoding ?? (type === 'segmentation' ? 'compressed_segmentation' : 'raw'),
+    blockSize: o.block,
+    factors: o.factor ?? [[2, 2, 2]],
+    mips: o.mips,
+    sharding: shardingChoiceFrom(o),
+    ...(o.gzip === undefined ? {} : { gzip: o.gzip === false ? false : { level: o.gzip, strategy: o.gzipStrategy } }),
+  });
+}
+
 export function addLayerCommands(program: Command): void {
-  const create = storageFlags(
-    program.command('create-layer').description('write the info of a new layer: mip 0 and its downsampled scales').argument('<layer>', 'layer URL'),
-  )
-    .addOption(new Option('--type <type>', 'layer type').choices(['image', 'segmentation']).makeOptionMandatory())
-    .addOption(new Option('--dtype <dtype>', 'voxel type').choices(DATA_TYPES).makeOptionMandatory())
-    .addOption(new Option('--size <x,y,z>', 'voxels at mip 0').argParser(vector3(1, EXTENT)).makeOptionMandatory())
-    .addOption(new Option('--resolution <x,y,z>', 'nm per voxel').argParser(positiveVector3).makeOptionMandatory())
-    .addOption(new Option('--chunk <x,y,z>', 'chunk size').argParser(vector3(1, 4096)).default([64, 64, 64]))
-    .addOption(new Option('--encoding <encoding>', 'default: compressed_segmentation for segmentation, raw for images').choices(ENCODINGS))
-    .addOption(new Option('--block <x,y,z>', 'compressed_segmentation block size').argParser(vector3(1, 64)).default([8, 8, 8]))
-    .addOption(new Option('--offset <x,y,z>', 'voxel_offset').argParser(vector3(-EXTENT, EXTENT)).default([0, 0, 0]))
-    .addOption(
-      new Option('--factor <x,y,z>', 'downsampling factor per mip, each component 1 or 2; repeat it for mips 1, 2, ... (the last repeats)').argParser(
-        (text: string, previous: Vec3[] | undefined) => [...(previous ?? []), vector3(1, 2)(text)],
-      ),
-    )
-    .addOption(new Option('--mips <n>', 'scales beyond mip 0 (default: until one chunk holds the volume)').argParser(integer(0, 40)))
-    .addOption(new Option('--channels <n>', 'channels (images)').argParser(integer(1, 4096)).default(1))
-    .addOption(
-      new Option('--gzip <level>', 'gzip level 1..9 of stored chunks, or off (default: by encoding, see README)').argParser((text: string) =>
-        text === 'off' ? false : integer(1, 9)(text),
-      ),
-    )
-    .addOption(
-      new Option('--gzip-strategy <s>', 'with --gzip: default, rle (run-length matches only: 3x faster on noisy images) or huffman')
-        .choices(GZIP_STRATEGIES)
-        .default('default'),
-    );
-  shardingOptions(create).action(async (layer: string, o) => {
+  storageFlags(
+    layerInfoOptions(
+      program
+        .command('create-layer')
+        .description('write the info of a new layer: mip 0 and its downsampled scales')
+        .argument('<layer>', 'layer URL')
+        .addOption(new Option('--like <source>', 'take size, dtype, channels, resolution and offset from a lab file (TIFF, HDF5 file.h5#/dataset, zarr, N5)')),
+    ),
+  ).action(async (layer: string, o) => {
     configureStorageFlags(o);
-    const info = createInfo({
-      type: o.type,
-      dataType: o.dtype,
-      numChannels: o.channels,
-      size: o.size,
-      resolution: o.resolution,
-      voxelOffset: o.offset,
-      chunkSize: o.chunk,
-      encoding: o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw'),
-      blockSize: o.block,
-      factors: o.factor ?? [[2, 2, 2]],
-      mips: o.mips,
-      sharding: shardingChoiceFrom(o),
-      ...(o.gzip === undefined ? {} : { gzip: o.gzip === false ? false : { level: o.gzip, strategy: o.gzipStrategy } }),
-    });
+    const info = await infoFromFlags(o, o.like);
     await Volume.create(layer, info);
     console.log(JSON.stringify(info, null, 2));
   });
 
+  runtimeOptions(
+    layerInfoOptions(
+      program
+        .command('import')
+        .description(
+          'a lab file (TIFF, HDF5, zarr/OME-Zarr, N5) to a viewable layer in one command: create-layer --like, plan ingest --source, downsample, run here',
+        )
+        .argument('<source>', 'the file: .tif/.tiff (or a directory of TIFF slices), file.h5#/dataset, .zarr, .n5 (#array inside a container)')
+        .argument('<layer>', 'the layer to write'),
+    ),
+  )
+    .addOption(memoryOption())
+    .option('--progress <url>', 'where finished tasks are recorded, so that importing again resumes (default: <layer>.import-progress)')
+    .action(async (source: string, layer: string, o) => {
+      const config = configure(o);
+      const info = await infoFromFlags(o, source);
+      await Volume.create(layer, info);
+      const plan = await planIngestSource({ layerPath: layer, source: labSourceOf(source, o.sourceFormat, sourceExtra(o)), memory: o.memory * 2 ** 20 });
+      const summary = await withPool(config, (pool: TaskPool) =>
+        runPlan(plan, withPrefetch(pool), {
+          concurrency: pool.threads * 2,
+          progressUrl: o.progress ?? `${layer.replace(/\/+$/, '')}.import-progress`,
+          onStage: (s: string) => pool.beginScope(s),
+        }),
+      );
+      process.exitCode = report(summary);
+      if (process.exitCode === 0) console.log(`\nTo view it: digest view ${layer}`);
+    });
+
   const plan = program.command('plan').description('write the tasks of a job as stages that run in order');
 
-  planCommand(plan, 'ingest', 'build chunks -> mip 0 and every mip they complete, then downsample the rest')
+  planCommand(plan, 'ingest', 'build chunks or a lab file (TIFF, HDF5, zarr, N5) -> mip 0 and every mip they complete, then downsample the rest')
     .requiredOption('--layer <url>', 'the layer (created with create-layer)')
-    .requiredOption('--build <url>', 'directory of build chunks named <x0-x1_y0-y1_z0-z1>.npz|.raw, or directories of PNG slices')
+    .option('--build <url>', 'directory of build chunks named <x0-x1_y0-y1_z0-z1>.npz|.raw, or directories of PNG slices')
+    .option('--source <url>', 'or: a lab file read by region: .tif/.tiff (or a directory of TIFF slices), file.h5#/dataset, .zarr (OME-Zarr), .n5')
+    .addOption(sourceFormatOption())
+    .addOption(levelOption())
+    .addOption(sourceAxesOption())
     .addOption(new Option('--encoding <encoding>', 'build chunk format').choices(BUILD_ENCODINGS).default('npz'))
     .addOption(new Option('--axes <order>', 'npz axis order').choices(['xyz', 'zyx']))
     .addOption(
@@ -176,6 +286,15 @@ export function addLayerCommands(program: Command): void {
     .addOption(memoryOption())
     .action(async (o) => {
       configureStorageFlags(o);
+      if (!o.build === !o.source)
+        throw new InvalidInput(`plan ingest: give --build (build chunks) or --source (a lab file), ${o.build ? 'not both' : 'one of them'}`);
+      if (o.source) {
+        await writePlan(
+          await planIngestSource({ layerPath: o.layer, source: labSourceOf(o.source, o.sourceFormat, sourceExtra(o)), memory: o.memory * 2 ** 20 }),
+          o,
+        );
+        return;
+      }
       await writePlan(
         await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }),
         o,

@@ -44,7 +44,7 @@ export async function loadPlan(file: string): Promise<Plan> {
   return parsePlan(bytes, file);
 }
 
-function report(summary: RunSummary): number {
+export function report(summary: RunSummary): number {
   const mvx = summary.voxels / 1e6 / Math.max(1e-3, summary.seconds);
   const skipped = summary.skipped ? ` (${summary.skipped} done by an earlier run)` : '';
   console.error(

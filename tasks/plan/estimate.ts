@@ -297,7 +297,8 @@ function addVolumeSet(
   }
   const boxes = 'format' in set ? set : undefined;
   const source = first.source as Record<string, unknown> | string | undefined;
-  if (kind === 'ingest') e.reads += n;
+  // A lab file's reads (ingest with a source, or a shard from one) depend on its layout: one a task is counted.
+  if (kind === 'ingest' || (typeof source === 'object' && 'format' in source)) e.reads += n;
   else if (kind === 'shard' && typeof source === 'object' && 'build' in source) {
     const bounds = scaleBounds(info.scales[0]);
     e.reads += boxes ? touched(boxes, { origin: bounds.start, cell: source.build_size as Vec3, bounds }) : cells(gridShape(info.scales[0]));

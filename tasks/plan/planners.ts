@@ -12,7 +12,8 @@ import { chooseSharding, compactShardShape, ShardingChoice } from '../../precomp
 import { Volume } from '../../precomputed/volume.js';
 import { openStore } from '../../storage/open.js';
 import { joinUrl, splitUrl } from '../../storage/store.js';
-import { buildSuffix } from '../../sources/registry.js';
+import { BuildEncoding, buildSuffix } from '../../sources/registry.js';
+import { checkLabFits, LabSource, openLabSource } from '../../sources/lab/registry.js';
 import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
@@ -131,7 +132,7 @@ export interface BuildGrid {
 }
 
 /** Build chunks under `buildUrl`, streamed page by page; boxes kept as numbers (6 per chunk). */
-export async function listBuildBoxes(buildUrl: string, encoding: IngestTask['chunk_encoding']): Promise<Float64Array> {
+export async function listBuildBoxes(buildUrl: string, encoding: BuildEncoding): Promise<Float64Array> {
   let boxes = new Float64Array(6 * 1024);
   let n = 0;
   let last = '';
@@ -228,7 +229,7 @@ function checkBuildCover(boxes: Float64Array, scale: Scale, buildUrl: string): v
 export interface IngestOptions {
   layerPath: string;
   buildPath: string;
-  encoding: IngestTask['chunk_encoding'];
+  encoding: BuildEncoding;
   axes?: 'xyz' | 'zyx';
   /** Declares the build chunks' grid instead of listing them (their names follow from it). */
   buildSize?: Vec3;
@@ -254,6 +255,64 @@ export async function planIngest(opts: IngestOptions): Promise<Plan> {
   // a chunk of those too, which would then be written twice.
   const ingest = ingestStage(info, opts, buildSize, listed, firstIncomplete);
   return { version: 2, layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, firstIncomplete - 1, opts.memory)] };
+}
+
+export interface SourceIngestOptions {
+  layerPath: string;
+  /** A lab file (TIFF, HDF5, zarr, N5) holding the layer's mip 0. */
+  source: LabSource;
+  /** Bytes one task may use. */
+  memory?: number;
+}
+
+/** An Ingest task of a lab source also holds the source's own block of its region (decoded, in the file's order). */
+const LAB_READ_PER_BYTE = 1;
+
+/** The planned peak of an Ingest task reading a region of `shape` from a lab file. */
+export function sourceIngestPeakBytes(info: Info, shape: Vec3): number {
+  return PROCESS_BYTES + (INGEST_PEAK_PER_BUILD_BYTE + LAB_READ_PER_BYTE) * cells(shape) * voxelBytes(info);
+}
+
+/**
+ * Ingest from a lab file, region by region: tasks of as many whole chunks as fit `memory` (grown from
+ * one chunk, doubling x, y and z in turn), each reading only its region of the file; a sharded layer
+ * gets Shard tasks streaming their shards' regions from the file. The file is opened once here, and
+ * its size, data type and channels checked against the layer.
+ */
+export async function planIngestSource(opts: SourceIngestOptions): Promise<Plan> {
+  const { info } = await Volume.open(opts.layerPath);
+  const scale0 = info.scales[0];
+  const where = `plan ingest: source ${opts.source.url}${opts.source.dataset ? `#${opts.source.dataset}` : ''}`;
+  const lab = await openLabSource(opts.source, where);
+  try {
+    checkLabFits(lab, { size: scale0.size, dataType: info.data_type, channels: info.num_channels }, where);
+  } finally {
+    lab.close?.();
+  }
+  const memory = opts.memory ?? DEFAULT_TASK_MEMORY;
+  if (scale0.sharding) {
+    const ingest: Stage = { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, opts.source, memory)] };
+    return { version: 2, layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, 0, opts.memory)] };
+  }
+  const fits = (size: Vec3) => sourceIngestPeakBytes(info, size) <= memory;
+  let step = chunkSize(scale0);
+  if (!fits(step))
+    throw new InvalidInput(
+      `plan ingest: an Ingest task of one chunk needs about ${Math.ceil(sourceIngestPeakBytes(info, step) / 2 ** 20)} MiB, more than --memory ${Math.floor(memory / 2 ** 20)} MiB`,
+    );
+  const grid = shapeOf(scaleBounds(scale0));
+  for (let d = 0, stuck = 0; stuck < 3; d = (d + 1) % 3) {
+    const grown = step.map((s, i) => (i === d ? 2 * s : s)) as Vec3;
+    if (step[d] < grid[d] && fits(grown)) {
+      step = grown;
+      stuck = 0;
+    } else stuck++;
+  }
+  step = step.map((s, d) => Math.min(s, Math.ceil(grid[d] / chunkSize(scale0)[d]) * chunkSize(scale0)[d])) as Vec3;
+  const mips = firstIncompleteMipOfGrid(info, step);
+  const template = { kind: 'ingest', layer_path: opts.layerPath, source: opts.source, ...(mips < info.scales.length ? { mips } : {}) };
+  const ingest: Stage = { name: 'ingest', sets: [boxesSet(template, 'chunk_position', '{box}', scaleBounds(scale0), step, {}, 'more --memory')] };
+  return { version: 2, layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, mips - 1, opts.memory)] };
 }
 
 function checkBuildGridAligned(size: Vec3, scale: Scale): void {

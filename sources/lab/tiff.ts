@@ -1,0 +1,145 @@
+// TIFF through geotiff: one file of one or more pages (a multipage TIFF, BigTIFF, tiled or striped;
+// uncompressed, deflate, LZW, packbits), a page per z; or a directory of 2D TIFF slices, one per z in
+// the natural order of their names. Only the tiles or strips of a region's window are read, by
+// ranged reads of the store.
+import { GeoTIFF, GeoTIFFImage } from 'geotiff';
+import { Box, shapeOf, Vec3 } from '../../common/box.js';
+import { allocate, DataType, TypedArray } from '../../common/dtype.js';
+import { CorruptData, InvalidInput } from '../../common/errors.js';
+import { openStore } from '../../storage/open.js';
+import { listAll, splitUrl, Store } from '../../storage/store.js';
+import { LabFormat, LabRef, LabVolume } from './format.js';
+
+const TIFF_NAME = /\.tiff?$/i;
+
+/** A TIFF file read by ranges of a store (geotiff's source contract: fetch slices, file size unknown). */
+async function openTiff(store: Store, key: string, where: string): Promise<GeoTIFF> {
+  const source = {
+    fileSize: null,
+    async fetch(slices: { offset: number; length: number }[]): Promise<ArrayBuffer[]> {
+      return Promise.all(
+        slices.map(async ({ offset, length }) => {
+          const bytes = await store.getRange(key, offset, length);
+          if (!bytes) throw new InvalidInput(`${where}: ${store.url}/${key} is missing`);
+          return bytes.slice().buffer as ArrayBuffer;
+        }),
+      );
+    },
+    close() {},
+  };
+  try {
+    return await GeoTIFF.fromSource(source as never);
+  } catch (e) {
+    if (e instanceof InvalidInput) throw e;
+    throw new CorruptData(`${where}: ${store.url}/${key} is not a readable TIFF (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** Natural order of names: digit runs by value (`s2.tif` before `s10.tif`). */
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function pixelType(image: GeoTIFFImage, where: string): { dataType: DataType; channels: number } {
+  const channels = image.getSamplesPerPixel();
+  const bits = image.getBitsPerSample();
+  const format = image.getSampleFormat(); // 1 unsigned, 2 signed, 3 float
+  const table: Record<string, DataType> = { '1:8': 'uint8', '1:16': 'uint16', '1:32': 'uint32', '1:64': 'uint64', '3:32': 'float32' };
+  const dataType = table[`${format}:${bits}`];
+  if (!dataType)
+    throw new InvalidInput(
+      `${where}: ${bits}-bit ${format === 2 ? 'signed' : format === 3 ? 'float' : 'unsigned'} samples are not a type a precomputed layer holds`,
+    );
+  return { dataType, channels };
+}
+
+export const tiffFormat: LabFormat = {
+  async open(ref: LabRef, where: string): Promise<LabVolume> {
+    // A file, or a directory of slices.
+    const { parent, name } = splitUrl(ref.url);
+    if (TIFF_NAME.test(name)) {
+      const store = openStore(parent);
+      const tiff = await openTiff(store, name, where);
+      const corrupt = (e: unknown) => {
+        throw new CorruptData(`${where}: ${ref.url}: its pages do not read (${(e as Error).message}); is it cut short?`, { cause: e });
+      };
+      const depth = await tiff.getImageCount().catch(corrupt);
+      const cache = new Map<number, Promise<GeoTIFFImage>>();
+      const page = (z: number) => {
+        let p = cache.get(z);
+        if (!p) cache.set(z, (p = tiff.getImage(z).catch(corrupt)));
+        return p;
+      };
+      const first = await page(0);
+      return volume(first, depth, page, (z) => `${ref.url} page ${z}`, where);
+    }
+    const store = openStore(ref.url);
+    const names = (await listAll(store)).filter((k) => !k.includes('/') && TIFF_NAME.test(k)).sort(naturalCompare);
+    if (names.length === 0) throw new InvalidInput(`${where}: ${ref.url} is neither a .tif/.tiff file nor a directory of them`);
+    const seen = new Map<string, string>();
+    for (const n of names) {
+      const same = n.toLowerCase().replace(/\d+/g, (d) => String(BigInt(d)));
+      const other = seen.get(same);
+      if (other !== undefined) throw new InvalidInput(`${where}: ${other} and ${n} are the same slice number; keep one`);
+      seen.set(same, n);
+    }
+    const cache = new Map<number, Promise<GeoTIFFImage>>();
+    const page = (z: number) => {
+      let p = cache.get(z);
+      if (!p) {
+        if (cache.size >= 64) cache.delete(cache.keys().next().value!);
+        cache.set(
+          z,
+          (p = openTiff(store, names[z], where).then((t) =>
+            t.getImage(0).catch((e: unknown) => {
+              throw new CorruptData(`${where}: ${ref.url}/${names[z]}: its first page does not read (${(e as Error).message})`, { cause: e });
+            }),
+          )),
+        );
+      }
+      return p;
+    };
+    return volume(await page(0), names.length, page, (z) => `${ref.url}/${names[z]}`, where);
+  },
+};
+
+function volume(first: GeoTIFFImage, depth: number, page: (z: number) => Promise<GeoTIFFImage>, label: (z: number) => string, where: string): LabVolume {
+  const shape: Vec3 = [first.getWidth(), first.getHeight(), depth];
+  const { dataType, channels } = pixelType(first, `${where}: ${label(0)}`);
+  return {
+    shape,
+    dataType,
+    channels,
+    async read(region: Box) {
+      const [sx, sy, sz] = shapeOf(region);
+      const plane = sx * sy;
+      const out = allocate(dataType, plane * sz * channels);
+      const dst = out as unknown as { [i: number]: number | bigint };
+      await Promise.all(
+        Array.from({ length: sz }, async (_, k) => {
+          const z = region.start[2] + k;
+          const image = await page(z);
+          const got = pixelType(image, `${where}: ${label(z)}`);
+          if (image.getWidth() !== shape[0] || image.getHeight() !== shape[1] || got.dataType !== dataType || got.channels !== channels)
+            throw new InvalidInput(
+              `${where}: ${label(z)} is ${image.getWidth()}x${image.getHeight()} ${got.dataType} x ${got.channels}, the first slice ${shape[0]}x${shape[1]} ${dataType} x ${channels}`,
+            );
+          let raster: ArrayLike<number | bigint>;
+          try {
+            raster = (await image.readRasters({ window: [region.start[0], region.start[1], region.stop[0], region.stop[1]], interleave: true })) as ArrayLike<
+              number | bigint
+            >;
+          } catch (e) {
+            throw new CorruptData(`${where}: ${label(z)}: its pixels do not read (${(e as Error).message})`, { cause: e });
+          }
+          if (raster.length !== plane * channels) throw new CorruptData(`${where}: ${label(z)}: ${raster.length} samples for a ${sx}x${sy} window`);
+          for (let c = 0; c < channels; c++) {
+            const base = (c * sz + k) * plane;
+            for (let i = 0; i < plane; i++) dst[base + i] = raster[i * channels + c];
+          }
+        }),
+      );
+      return out;
+    },
+  };
+}
