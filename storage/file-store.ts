@@ -83,6 +83,18 @@ export class FileStore implements Store {
     return files.run(() => this.readRange(key, offset, length));
   }
 
+  size(key: string): Promise<number | null> {
+    return files.run(async () => {
+      const handle = await openRegular(this.path(key));
+      if (!handle) return null;
+      try {
+        return (await handle.stat()).size;
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
   private async readRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     const path = this.path(key);
     const handle = await openRegular(path);

@@ -156,6 +156,10 @@ export class GcsStore implements Store {
     );
   }
 
+  async size(key: string): Promise<number | null> {
+    return this.request(this.where(key), async () => Number((await (await this.file(key)).getMetadata())[0].size));
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.request(this.where(key), async () => (await (await this.file(key)).exists())[0])) ?? false;
   }

@@ -70,6 +70,10 @@ export class MemStore implements Store {
     return entry ? { body: entry.data.slice(), gzip: entry.gzip } : null;
   }
 
+  async size(key: string): Promise<number | null> {
+    return this.read(key)?.data.length ?? null;
+  }
+
   async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
     const entry = this.read(key);
     return entry ? entry.data.slice(offset, offset + length) : null;

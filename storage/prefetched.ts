@@ -36,6 +36,7 @@ export function withPrefetched(store: Store): Store {
     },
     getStored: (key: string) => store.getStored(key),
     getRange: (key: string, offset: number, length: number) => store.getRange(key, offset, length),
+    size: (key: string) => store.size(key),
     put: (key: string, data: Uint8Array, options?: PutOptions) => store.put(key, data, options),
     exists: (key: string) => store.exists(key),
     listPages: (prefix?: string) => store.listPages(prefix),

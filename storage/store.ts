@@ -50,6 +50,8 @@ export interface Store {
    * gzip-encoded), shorter at its end; null when there is no object.
    */
   getRange(key: string, offset: number, length: number): Promise<Uint8Array | null>;
+  /** The object's bytes as stored (what getRange reads), or null when there is none: for reads from its end. */
+  size(key: string): Promise<number | null>;
   /** The object as stored: its body, gzip-encoded or not (copying a layer without re-encoding). */
   getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null>;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;

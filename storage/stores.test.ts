@@ -29,6 +29,11 @@ async function contract(store: Store): Promise<void> {
   await store.put('b/three', bytes('third'));
   expect(text(await store.get('a/one'))).toBe('first');
   expect(text(await store.get('a/two'))).toBe('second '.repeat(100));
+  // Ranges and the size of a plain object: its end read as a zarr v3 shard's index is.
+  expect(await store.size('b/three')).toBe(5);
+  expect(await store.size('a/missing')).toBeNull();
+  expect(text(await store.getRange('b/three', 1, 3))).toBe('hir');
+  expect(text(await store.getRange('b/three', 3, 10))).toBe('rd');
   expect(await store.exists('a/two')).toBe(true);
   expect(await listAll(store, 'a/')).toEqual(['a/one', 'a/two']);
   expect(await listAll(store)).toEqual(['a/one', 'a/two', 'b/three']);

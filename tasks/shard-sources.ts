@@ -121,7 +121,8 @@ export class RegionSource {
     const scale = this.volume.scale(0);
     const where = `${this.label}: source ${source.url}${source.dataset ? `#${source.dataset}` : ''}`;
     this.lab ??= openLabSource(source, where).then((lab) => {
-      checkLabFits(lab, { size: scale.size, dataType: this.volume.info.data_type, channels: this.volume.info.num_channels }, where);
+      const { data_type: dataType, num_channels: channels } = this.volume.info;
+      checkLabFits(lab, { size: scale.size, dataType, channels, resolution: scale.resolution, offset: scale.voxel_offset }, where);
       return lab;
     });
     const lab = await this.lab;

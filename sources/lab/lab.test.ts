@@ -13,6 +13,7 @@ import { chunksWithin, createInfo, scaleBounds } from '../../precomputed/info.js
 import { Volume } from '../../precomputed/volume.js';
 import { runPlan } from '../../queue/local/run.js';
 import { listAll } from '../../storage/store.js';
+import { openStore } from '../../storage/open.js';
 import { planIngestSource } from '../../tasks/plan/planners.js';
 import { PROCESS_BYTES } from '../../tasks/plan/task-size.js';
 import { runTask } from '../../tasks/registry.js';
@@ -93,14 +94,29 @@ describe('lab sources, read region by region', () => {
     await ingestAndCheck('hdf5-labels', { format: 'hdf5', url: url('volume.h5'), dataset: '/labels' });
   });
 
-  it('zarr v2 (gzip, blosc), zarr v3, OME-Zarr levels 0 and 1 with their resolution and offset, N5 gzip', async () => {
+  it('zarr v2 (gzip, blosc), zarr v3 (and its sharding codec), OME-Zarr levels 0 and 1 with their resolution and offset, N5 gzip', async () => {
     await ingestAndCheck('zarr-gzip', { format: 'zarr', url: url('gzip.zarr') });
     await ingestAndCheck('zarr-blosc', { format: 'zarr', url: url('blosc.zarr') });
     await ingestAndCheck('zarr-v3', { format: 'zarr', url: url('v3.zarr') });
+    await ingestAndCheck('zarr-v3-sharded', { format: 'zarr', url: url('v3-sharded.zarr') });
     const ome0 = await ingestAndCheck('ome-0', { format: 'zarr', url: url('ome.zarr') });
     expect(ome0.info.scales[0].voxel_offset).toEqual([3, 0, 2]);
     await ingestAndCheck('ome-1', { format: 'zarr', url: url('ome.zarr'), level: 1 }, { tasks: 1 }); // 18x14x11: one task
     await ingestAndCheck('n5', { format: 'n5', url: url('volume.n5'), dataset: 'raw' });
+  });
+
+  it('from a store other than the local disk (mem://): a sharded zarr v3, N5 and a tiled BigTIFF by ranged reads', async () => {
+    const copy = async (from: string, to: string) => {
+      const src = openStore(url(from)),
+        dst = openStore(`mem://lab-remote/${to}`);
+      for (const key of await listAll(src)) await dst.put(key, (await src.get(key))!);
+    };
+    await copy('v3-sharded.zarr', 'v3-sharded.zarr');
+    await copy('volume.n5', 'volume.n5');
+    await openStore('mem://lab-remote').put('tiled.tif', new Uint8Array(await readFile(join(dir, 'tiled.tif'))));
+    await ingestAndCheck('zarr-v3-sharded', { format: 'zarr', url: 'mem://lab-remote/v3-sharded.zarr' });
+    await ingestAndCheck('n5', { format: 'n5', url: 'mem://lab-remote/volume.n5', dataset: 'raw' });
+    await ingestAndCheck('tiled', { format: 'tiff', url: 'mem://lab-remote/tiled.tif' });
   });
 
   it('a sharded layer: Shard tasks stream their shards from the file', async () => {
@@ -186,10 +202,15 @@ describe('bad lab files are refused naming the file, nothing written', () => {
     return summary.dead[0].error;
   };
 
-  it('a dtype or size the layer does not have: both named, at plan time', async () => {
+  it('a dtype, size or resolution the layer does not have: both named, at plan time', async () => {
     const layer = await layerFor('dtype', 'uint8', [37, 29, 11]);
     await expect(planIngestSource({ layerPath: layer, source: { format: 'tiff', url: url('multipage.tif') } })).rejects.toThrow(
       /multipage\.tif.*the source is uint16, the layer's data_type is uint8/,
+    );
+    // OME-Zarr states 8 x 8 x 40 nm and an offset of [3, 0, 2]: a layer that says otherwise is refused.
+    const ome = await layerFor('resolution', 'uint8', [37, 29, 11]);
+    await expect(planIngestSource({ layerPath: ome, source: { format: 'zarr', url: url('ome.zarr') } })).rejects.toThrow(
+      /the source says \[8,8,40\] nm per voxel, the layer's mip 0 is \[4,4,40\]/,
     );
     const other = await layerFor('size', 'uint16', [37, 29, 12]);
     await expect(planIngestSource({ layerPath: other, source: { format: 'zarr', url: url('gzip.zarr') } })).rejects.toThrow(

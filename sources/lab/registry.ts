@@ -47,13 +47,20 @@ export function labSourceOf(spec: string, format?: string, extra: { level?: numb
   return { format: guessed as LabFormatName, url, ...(dataset ? { dataset } : {}), ...extra };
 }
 
-/** The source's voxels as a layer's mip 0: the same size, data type and channels, or an error naming both. */
-export function checkLabFits(lab: LabVolume, layer: { size: Vec3; dataType: string; channels: number }, where: string): void {
+/**
+ * The source's voxels as a layer's mip 0: the same size, data type and channels, and the same
+ * resolution and offset where the file states them; else an error naming both.
+ */
+export function checkLabFits(lab: LabVolume, layer: { size: Vec3; dataType: string; channels: number; resolution: Vec3; offset: Vec3 }, where: string): void {
   if (!lab.shape.every((n, d) => n === layer.size[d]))
     throw new InvalidInput(`${where}: the source is ${lab.shape.join('x')} voxels, the layer's mip 0 is ${layer.size.join('x')}`);
   if (lab.dataType !== layer.dataType) throw new InvalidInput(`${where}: the source is ${lab.dataType}, the layer's data_type is ${layer.dataType}`);
   if (lab.channels !== layer.channels)
     throw new InvalidInput(`${where}: the source has ${lab.channels} channel(s), the layer's num_channels is ${layer.channels}`);
+  if (lab.resolution && !lab.resolution.every((r, d) => Math.abs(r - layer.resolution[d]) <= 1e-6 * r))
+    throw new InvalidInput(`${where}: the source says [${lab.resolution}] nm per voxel, the layer's mip 0 is [${layer.resolution}]`);
+  if (lab.offset && !lab.offset.every((o, d) => o === layer.offset[d]))
+    throw new InvalidInput(`${where}: the source says its first voxel is at [${lab.offset}], the layer's voxel_offset is [${layer.offset}]`);
 }
 
 /** The source box of a layer region (the source's voxel 0 is the layer's voxel_offset). */

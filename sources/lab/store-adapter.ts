@@ -14,9 +14,11 @@ export function zarrStore(store: Store): AsyncReadable {
     },
     async getRange(k, range: RangeQuery) {
       if ('suffixLength' in range) {
-        // The store has no size call: the object whole, then its end.
-        const all = await store.get(key(k), { maxBytes: MAX_LAB_OBJECT_BYTES });
-        return all ? all.subarray(Math.max(0, all.length - range.suffixLength)) : undefined;
+        // (the v3 sharding index, at a shard's end)
+        const size = await store.size(key(k));
+        if (size === null) return undefined;
+        const start = Math.max(0, size - range.suffixLength);
+        return (await store.getRange(key(k), start, size - start)) ?? undefined;
       }
       return (await store.getRange(key(k), range.offset, range.length)) ?? undefined;
     },

@@ -285,7 +285,11 @@ export async function planIngestSource(opts: SourceIngestOptions): Promise<Plan>
   const where = `plan ingest: source ${opts.source.url}${opts.source.dataset ? `#${opts.source.dataset}` : ''}`;
   const lab = await openLabSource(opts.source, where);
   try {
-    checkLabFits(lab, { size: scale0.size, dataType: info.data_type, channels: info.num_channels }, where);
+    checkLabFits(
+      lab,
+      { size: scale0.size, dataType: info.data_type, channels: info.num_channels, resolution: scale0.resolution, offset: scale0.voxel_offset },
+      where,
+    );
   } finally {
     lab.close?.();
   }

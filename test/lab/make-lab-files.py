@@ -83,6 +83,47 @@ for k in range(-(-Z // cz)):
                 f.write(gzip.compress(chunk.astype('<u2').tobytes()))
 keep('zarr-v3', u16)
 
+# zarr v3 with the sharding codec, by hand: shards of 4x16x32 (z, y, x) of inner chunks of 2x8x16,
+# each "bytes" then "gzip"; the index at the shard's end, (offset, nbytes) as little-endian uint64 per
+# inner chunk in C order ("bytes" only), 2^64-1 twice for an inner chunk left out (all fill value).
+v3s = os.path.join(out, 'v3-sharded.zarr')
+os.makedirs(v3s, exist_ok=True)
+sz_, sy_, sx_ = 4, 16, 32
+iz, iy, ix = 2, 8, 16
+with open(os.path.join(v3s, 'zarr.json'), 'w') as f:
+    json.dump({'zarr_format': 3, 'node_type': 'array', 'shape': [Z, Y, X], 'data_type': 'uint16',
+               'chunk_grid': {'name': 'regular', 'configuration': {'chunk_shape': [sz_, sy_, sx_]}},
+               'chunk_key_encoding': {'name': 'default', 'configuration': {'separator': '/'}}, 'fill_value': 0,
+               'codecs': [{'name': 'sharding_indexed', 'configuration': {
+                   'chunk_shape': [iz, iy, ix],
+                   'codecs': [{'name': 'bytes', 'configuration': {'endian': 'little'}}, {'name': 'gzip', 'configuration': {'level': 5}}],
+                   'index_codecs': [{'name': 'bytes', 'configuration': {'endian': 'little'}}],
+                   'index_location': 'end'}}],
+               'attributes': {}}, f)
+sharded = u16.copy()
+sharded[:2, :8, :16] = 0  # one inner chunk all fill value: left out of its shard
+for k in range(-(-Z // sz_)):
+    for j in range(-(-Y // sy_)):
+        for i in range(-(-X // sx_)):
+            shard = np.zeros((sz_, sy_, sx_), np.uint16)
+            part = sharded[k * sz_:(k + 1) * sz_, j * sy_:(j + 1) * sy_, i * sx_:(i + 1) * sx_]
+            shard[:part.shape[0], :part.shape[1], :part.shape[2]] = part
+            body, index = b'', []
+            for c in range(sz_ // iz):
+                for b in range(sy_ // iy):
+                    for a in range(sx_ // ix):
+                        inner = shard[c * iz:(c + 1) * iz, b * iy:(b + 1) * iy, a * ix:(a + 1) * ix]
+                        if (k, j, i, c, b, a) == (0, 0, 0, 0, 0, 0):
+                            index += [2**64 - 1, 2**64 - 1]
+                            continue
+                        data = gzip.compress(inner.astype('<u2').tobytes())
+                        index += [len(body), len(data)]
+                        body += data
+            os.makedirs(os.path.join(v3s, 'c', str(k), str(j)), exist_ok=True)
+            with open(os.path.join(v3s, 'c', str(k), str(j), str(i)), 'wb') as f:
+                f.write(body + np.array(index, dtype='<u8').tobytes())
+keep('zarr-v3-sharded', sharded)
+
 # OME-Zarr (v0.4, zarr v2): levels 0 and 1 (1 = mean over 2x2 in x and y), axes z, y, x in
 # nanometres, scale 40 x 8 x 8 nm at level 0, translated by 3 voxels in x and 2 in z.
 ome = zarr.open_group(os.path.join(out, 'ome.zarr'), mode='w')
