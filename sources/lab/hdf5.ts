@@ -3,10 +3,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import h5wasm from 'h5wasm/node';
-import { Box } from '../../common/box.js';
-import { DataType } from '../../common/dtype.js';
+import { box, Box, copyRegion, shapeOf } from '../../common/box.js';
+import { allocate, BYTES_PER_VOXEL, DataType } from '../../common/dtype.js';
 import { CorruptData, InvalidInput } from '../../common/errors.js';
 import { axisOrder, defaultAxes, LabFormat, LabRef, LabVolume, selection, toXyzc, xyzcShape } from './format.js';
+
+/** The most bytes of one hyperslab read. */
+const SLAB_BYTES = 32 << 20;
 
 function hdf5Type(meta: { type: number; size: number; signed: boolean }, where: string): DataType {
   // h5wasm's type classes: 0 integer, 1 float.
@@ -45,21 +48,31 @@ export const hdf5Format: LabFormat = {
       channels,
       dataType,
       async read(region: Box) {
-        const sel = selection(region, order, channels);
-        let block: ArrayLike<number | bigint>;
-        try {
-          block = dataset.slice(sel) as ArrayLike<number | bigint>;
-        } catch (e) {
-          throw new CorruptData(`${where}: ${ref.url}#${ref.dataset}: voxels at [${region.start}] do not read`, { cause: e });
+        // In z slabs of about SLAB_BYTES: h5wasm holds a hyperslab in its heap and again in a copy.
+        const [sx, sy, sz] = shapeOf(region);
+        const planeBytes = sx * sy * channels * BYTES_PER_VOXEL[dataType];
+        const step = Math.max(1, Math.floor(SLAB_BYTES / planeBytes));
+        const out = allocate(dataType, sx * sy * sz * channels);
+        for (let z = region.start[2]; z < region.stop[2]; z += step) {
+          const slab = box([region.start[0], region.start[1], z], [region.stop[0], region.stop[1], Math.min(region.stop[2], z + step)]);
+          const sel = selection(slab, order, channels);
+          let block: ArrayLike<number | bigint>;
+          try {
+            block = dataset.slice(sel) as ArrayLike<number | bigint>;
+          } catch (e) {
+            throw new CorruptData(`${where}: ${ref.url}#${ref.dataset}: voxels at [${slab.start}] do not read`, { cause: e });
+          }
+          const part = toXyzc(
+            block,
+            sel.map(([a, b]) => b - a),
+            order,
+            slab,
+            channels,
+            dataType,
+          );
+          copyRegion(part, slab, out, region, slab, channels);
         }
-        return toXyzc(
-          block,
-          sel.map(([a, b]) => b - a),
-          order,
-          region,
-          channels,
-          dataType,
-        );
+        return out;
       },
       close: () => file.close(),
     };

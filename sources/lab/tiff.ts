@@ -7,10 +7,13 @@ import { Box, shapeOf, Vec3 } from '../../common/box.js';
 import { allocate, DataType, TypedArray } from '../../common/dtype.js';
 import { CorruptData, InvalidInput } from '../../common/errors.js';
 import { openStore } from '../../storage/open.js';
+import { Limiter } from '../../storage/limit.js';
 import { listAll, splitUrl, Store } from '../../storage/store.js';
 import { LabFormat, LabRef, LabVolume } from './format.js';
 
 const TIFF_NAME = /\.tiff?$/i;
+/** Pages read at once by one region read (each holds its decoded window until it is copied out). */
+const PAGES_AT_ONCE = 8;
 
 /** A TIFF file read by ranges of a store (geotiff's source contract: fetch slices, file size unknown). */
 async function openTiff(store: Store, key: string, where: string): Promise<GeoTIFF> {
@@ -115,29 +118,33 @@ function volume(first: GeoTIFFImage, depth: number, page: (z: number) => Promise
       const plane = sx * sy;
       const out = allocate(dataType, plane * sz * channels);
       const dst = out as unknown as { [i: number]: number | bigint };
+      // A few pages at a time: each page's window is decoded, copied out and dropped.
+      const pages = new Limiter(PAGES_AT_ONCE);
       await Promise.all(
-        Array.from({ length: sz }, async (_, k) => {
-          const z = region.start[2] + k;
-          const image = await page(z);
-          const got = pixelType(image, `${where}: ${label(z)}`);
-          if (image.getWidth() !== shape[0] || image.getHeight() !== shape[1] || got.dataType !== dataType || got.channels !== channels)
-            throw new InvalidInput(
-              `${where}: ${label(z)} is ${image.getWidth()}x${image.getHeight()} ${got.dataType} x ${got.channels}, the first slice ${shape[0]}x${shape[1]} ${dataType} x ${channels}`,
-            );
-          let raster: ArrayLike<number | bigint>;
-          try {
-            raster = (await image.readRasters({ window: [region.start[0], region.start[1], region.stop[0], region.stop[1]], interleave: true })) as ArrayLike<
-              number | bigint
-            >;
-          } catch (e) {
-            throw new CorruptData(`${where}: ${label(z)}: its pixels do not read (${(e as Error).message})`, { cause: e });
-          }
-          if (raster.length !== plane * channels) throw new CorruptData(`${where}: ${label(z)}: ${raster.length} samples for a ${sx}x${sy} window`);
-          for (let c = 0; c < channels; c++) {
-            const base = (c * sz + k) * plane;
-            for (let i = 0; i < plane; i++) dst[base + i] = raster[i * channels + c];
-          }
-        }),
+        Array.from({ length: sz }, (_, k) =>
+          pages.run(async () => {
+            const z = region.start[2] + k;
+            const image = await page(z);
+            const got = pixelType(image, `${where}: ${label(z)}`);
+            if (image.getWidth() !== shape[0] || image.getHeight() !== shape[1] || got.dataType !== dataType || got.channels !== channels)
+              throw new InvalidInput(
+                `${where}: ${label(z)} is ${image.getWidth()}x${image.getHeight()} ${got.dataType} x ${got.channels}, the first slice ${shape[0]}x${shape[1]} ${dataType} x ${channels}`,
+              );
+            let raster: ArrayLike<number | bigint>;
+            try {
+              raster = (await image.readRasters({ window: [region.start[0], region.start[1], region.stop[0], region.stop[1]], interleave: true })) as ArrayLike<
+                number | bigint
+              >;
+            } catch (e) {
+              throw new CorruptData(`${where}: ${label(z)}: its pixels do not read (${(e as Error).message})`, { cause: e });
+            }
+            if (raster.length !== plane * channels) throw new CorruptData(`${where}: ${label(z)}: ${raster.length} samples for a ${sx}x${sy} window`);
+            for (let c = 0; c < channels; c++) {
+              const base = (c * sz + k) * plane;
+              for (let i = 0; i < plane; i++) dst[base + i] = raster[i * channels + c];
+            }
+          }),
+        ),
       );
       return out;
     },
