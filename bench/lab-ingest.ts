@@ -38,7 +38,15 @@ rng = np.random.default_rng(1)
 def plane(z):
     return (128 + 50 * np.outer(fy, fx) + 20 * np.sin(z / 5) + rng.integers(0, 8, (Y, X))).astype(np.uint8)
 if fmt == 'tiff':
-    tifffile.imwrite(path, (plane(z) for z in range(Z)), shape=(Z, Y, X), dtype=np.uint8, bigtiff=True, tile=(256, 256), compression='zlib')
+    # tifffile takes an iterator of tiles (256 x 256, row by row, page by page) for a tiled file.
+    def tiles():
+        for z in range(Z):
+            p = np.zeros((-(-Y // 256) * 256, -(-X // 256) * 256), np.uint8)
+            p[:Y, :X] = plane(z)
+            for ty in range(0, p.shape[0], 256):
+                for tx in range(0, p.shape[1], 256):
+                    yield p[ty:ty + 256, tx:tx + 256]
+    tifffile.imwrite(path, tiles(), shape=(Z, Y, X), dtype=np.uint8, bigtiff=True, tile=(256, 256), compression='zlib')
 else:
     with h5py.File(path, 'w') as f:
         d = f.create_dataset('/volumes/raw', shape=(Z, Y, X), dtype=np.uint8, chunks=(64, 64, 64), compression='gzip')

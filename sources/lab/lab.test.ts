@@ -79,12 +79,13 @@ async function ingestAndCheck(name: string, source: LabSource, opts: { sharded?:
 }
 
 describe('lab sources, read region by region', () => {
-  it('TIFF: a directory of 2D slices in natural order, a multipage deflate TIFF, float32, a tiled BigTIFF, LZW, PackBits', async () => {
+  it('TIFF: a directory of 2D slices in natural order, a multipage deflate TIFF, float32, a tiled BigTIFF, LZW, PackBits, big-endian', async () => {
     await ingestAndCheck('slices', { format: 'tiff', url: url('slices') });
     await ingestAndCheck('multipage', { format: 'tiff', url: url('multipage.tif') });
     await ingestAndCheck('float', { format: 'tiff', url: url('float.tif') });
     await ingestAndCheck('tiled', { format: 'tiff', url: url('tiled.tif') });
     await ingestAndCheck('lzw', { format: 'tiff', url: url('lzw.tif') });
+    await ingestAndCheck('bigendian', { format: 'tiff', url: url('bigendian') });
     await ingestAndCheck('packbits', { format: 'tiff', url: url('packbits.tif') });
   });
 

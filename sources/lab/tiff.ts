@@ -2,9 +2,10 @@
 // uncompressed, deflate, LZW, packbits), a page per z; or a directory of 2D TIFF slices, one per z in
 // the natural order of their names. Only the tiles or strips of a region's window are read, by
 // ranged reads of the store.
-import { GeoTIFF, GeoTIFFImage } from 'geotiff';
+import { addDecoder, BaseDecoder, GeoTIFF, GeoTIFFImage, getDecoder } from 'geotiff';
+import { inflateSync } from 'node:zlib';
 import { Box, shapeOf, Vec3 } from '../../common/box.js';
-import { allocate, DataType, TypedArray } from '../../common/dtype.js';
+import { allocate, DataType, dataTypeOf, fromBytes, TypedArray } from '../../common/dtype.js';
 import { CorruptData, InvalidInput } from '../../common/errors.js';
 import { openStore } from '../../storage/open.js';
 import { Limiter } from '../../storage/limit.js';
@@ -36,6 +37,65 @@ async function openTiff(store: Store, key: string, where: string): Promise<GeoTI
     if (e instanceof InvalidInput) throw e;
     throw new CorruptData(`${where}: ${store.url}/${key} is not a readable TIFF (${(e as Error).message})`, { cause: e });
   }
+}
+
+/** Deflate through node's zlib (geotiff's default, pako, is slower). */
+class ZlibDecoder extends BaseDecoder {
+  override decodeBlock(buffer: ArrayBuffer): ArrayBuffer {
+    const b = inflateSync(new Uint8Array(buffer));
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+}
+addDecoder([8, 32946], () => Promise.resolve(ZlibDecoder as never), undefined, false);
+
+/** Compressions whose tiles and strips are read whole and copied row by row (others through readRasters). */
+const ROW_COPY_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
+
+/**
+ * A window of one page into `out` at `base` (x fastest, then y; channel c at c * plane): its tiles or
+ * strips decoded whole and copied a row at a time, as stored (byte-swapped where the file is
+ * big-endian). False where the page is of a kind read through geotiff's readRasters instead.
+ */
+async function readWindowByRows(image: GeoTIFFImage, region: Box, out: TypedArray, base: number, plane: number, channels: number): Promise<boolean> {
+  const compression = Number(image.fileDirectory.getValue('Compression') ?? 1);
+  const planar = Number(image.fileDirectory.getValue('PlanarConfiguration') ?? 1);
+  if (!ROW_COPY_COMPRESSIONS.has(compression) || (channels > 1 && planar !== 1)) return false;
+  const tw = image.getTileWidth(),
+    th = image.getTileHeight();
+  const decoder = await getDecoder(compression, {
+    tileWidth: tw,
+    tileHeight: th,
+    planarConfiguration: planar,
+    bitsPerSample: image.fileDirectory.getValue('BitsPerSample'),
+    predictor: Number((await image.fileDirectory.loadValue('Predictor')) ?? 1),
+  } as never);
+  const [x0, y0] = region.start,
+    [x1, y1] = region.stop;
+  const sx = x1 - x0;
+  const size = out.BYTES_PER_ELEMENT;
+  const tiles: Promise<void>[] = [];
+  for (let ty = Math.floor(y0 / th); ty < Math.ceil(y1 / th); ty++)
+    for (let tx = Math.floor(x0 / tw); tx < Math.ceil(x1 / tw); tx++)
+      tiles.push(
+        image.getTileOrStrip(tx, ty, 0, decoder as never).then(({ data }) => {
+          const bytes = new Uint8Array(data as ArrayBuffer);
+          if (size > 1 && !image.littleEndian) for (let i = 0; i + size <= bytes.length; i += size) bytes.subarray(i, i + size).reverse();
+          const tile = fromBytes(dataTypeOf(out), bytes.subarray(0, bytes.length - (bytes.length % size)));
+          const xa = Math.max(x0, tx * tw),
+            xb = Math.min(x1, (tx + 1) * tw);
+          for (let y = Math.max(y0, ty * th); y < Math.min(y1, (ty + 1) * th); y++) {
+            const src = ((y - ty * th) * tw + (xa - tx * tw)) * channels;
+            const dst = base + (y - y0) * sx + (xa - x0);
+            if (src + (xb - xa) * channels > tile.length) throw new CorruptData(`a tile or strip holds ${tile.length} samples, fewer than its size says`);
+            if (channels === 1) (out as Uint8Array).set((tile as Uint8Array).subarray(src, src + (xb - xa)), dst);
+            else
+              for (let c = 0; c < channels; c++)
+                for (let i = 0; i < xb - xa; i++) (out as Uint8Array)[c * plane + dst + i] = (tile as Uint8Array)[src + i * channels + c];
+          }
+        }),
+      );
+  await Promise.all(tiles);
+  return true;
 }
 
 /** Natural order of names: digit runs by value (`s2.tif` before `s10.tif`). */
@@ -130,6 +190,11 @@ function volume(first: GeoTIFFImage, depth: number, page: (z: number) => Promise
               throw new InvalidInput(
                 `${where}: ${label(z)} is ${image.getWidth()}x${image.getHeight()} ${got.dataType} x ${got.channels}, the first slice ${shape[0]}x${shape[1]} ${dataType} x ${channels}`,
               );
+            try {
+              if (await readWindowByRows(image, region, out, k * plane, plane * sz, channels)) return;
+            } catch (e) {
+              throw new CorruptData(`${where}: ${label(z)}: its pixels do not read (${(e as Error).message})`, { cause: e });
+            }
             let raster: ArrayLike<number | bigint>;
             try {
               raster = (await image.readRasters({ window: [region.start[0], region.start[1], region.stop[0], region.stop[1]], interleave: true })) as ArrayLike<

@@ -35,6 +35,12 @@ tifffile.imwrite(os.path.join(out, 'float.tif'), f32)
 keep('float', f32)
 tifffile.imwrite(os.path.join(out, 'tiled.tif'), u16, bigtiff=True, tile=(16, 16), compression='zlib')
 keep('tiled', u16)
+# Big-endian ("MM") 16-bit tiled slices, one file each (geotiff 3.0.5 misreads the tile byte counts
+# of tifffile's big-endian multipage files from the third page on: 512 as 2).
+os.makedirs(os.path.join(out, 'bigendian'), exist_ok=True)
+for z in range(Z):
+    tifffile.imwrite(os.path.join(out, 'bigendian', f'z{z:03d}.tif'), u16[z], byteorder='>', tile=(16, 16))
+keep('bigendian', u16)
 
 # LZW and PackBits (tifffile needs imagecodecs for these, which Debian lacks): Pillow's writer, a
 # multipage 8-bit LZW TIFF and a multipage 16-bit PackBits one.
