@@ -92,6 +92,12 @@ function toXyzcStrided(block: ArrayLike<number | bigint>, strides: number[], axe
   const out = allocate(dataType, voxelCount(region) * channels);
   const stride = (name: string) => (axes.includes(name) ? strides[axes.indexOf(name)] : 0);
   const [tx, ty, tz, tc] = ['x', 'y', 'z', 'c'].map(stride);
+  // Already x fastest (a C-order z, y, x array, channels slowest): one copy.
+  const identity = tx === 1 && (sy === 1 || ty === sx) && (sz === 1 || tz === sx * sy) && (channels === 1 || tc === sx * sy * sz);
+  if (identity && ArrayBuffer.isView(block) && block.constructor === out.constructor) {
+    (out as Uint8Array).set((block as unknown as Uint8Array).subarray(0, out.length));
+    return out;
+  }
   const src = block as ArrayLike<number> & ArrayLike<bigint>;
   const dst = out as unknown as { [i: number]: number | bigint };
   let i = 0;

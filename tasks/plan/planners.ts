@@ -265,12 +265,13 @@ export interface SourceIngestOptions {
   memory?: number;
 }
 
-/** An Ingest task of a lab source also holds the source's own block of its region (decoded, in the file's order). */
-const LAB_READ_PER_BYTE = 1;
-
-/** The planned peak of an Ingest task reading a region of `shape` from a lab file. */
+/**
+ * The planned peak of an Ingest task reading a region of `shape` from a lab file: as for a build
+ * chunk of that shape (the readers hold their output and one page, slab or chunk besides). Measured:
+ * 1,007 MiB for 1024x1024x512 uint8 from a tiled BigTIFF, 975 from HDF5 (bench/lab-ingest.ts).
+ */
 export function sourceIngestPeakBytes(info: Info, shape: Vec3): number {
-  return PROCESS_BYTES + (INGEST_PEAK_PER_BUILD_BYTE + LAB_READ_PER_BYTE) * cells(shape) * voxelBytes(info);
+  return PROCESS_BYTES + INGEST_PEAK_PER_BUILD_BYTE * cells(shape) * voxelBytes(info);
 }
 
 /**
