@@ -195,16 +195,16 @@ type LayerInfoFlags = Parameters<typeof shardingChoiceFrom>[0] & {
  * A new layer's info from layerInfoOptions' flags, its geometry taken from the lab file `like` where a
  * flag does not give it (and its type: a segmentation for uint32 and uint64 labels, else an image).
  */
-async function infoFromFlags(o: LayerInfoFlags, like?: string): Promise<Info> {
+async function infoFromFlags(o: LayerInfoFlags, like: string | undefined, command: string): Promise<Info> {
   const lab = like ? await describeSource(labSourceOf(like, o.sourceFormat, sourceExtra(o))) : undefined;
   const pick = <T>(flag: T | undefined, fromSource: T | undefined, name: string, fallback?: T): T => {
     const value = flag ?? fromSource ?? fallback;
-    if (value === undefined) throw new InvalidInput(`create-layer: give --${name}${like ? ` (${like} does not say it)` : ' (or --like a source)'}`);
+    if (value === undefined) throw new InvalidInput(`${command}: give --${name}${like ? ` (${like} does not say it)` : ' (or --like a source)'}`);
     return value;
   };
-  if (lab && o.dtype && o.dtype !== lab.dataType) throw new InvalidInput(`create-layer: --dtype ${o.dtype}, but ${like} is ${lab.dataType}`);
+  if (lab && o.dtype && o.dtype !== lab.dataType) throw new InvalidInput(`${command}: --dtype ${o.dtype}, but ${like} is ${lab.dataType}`);
   if (lab && o.size && !o.size.every((n, d) => n === lab.shape[d]))
-    throw new InvalidInput(`create-layer: --size ${o.size.join(',')}, but ${like} is ${lab.shape.join('x')} voxels`);
+    throw new InvalidInput(`${command}: --size ${o.size.join(',')}, but ${like} is ${lab.shape.join('x')} voxels`);
   const labels = lab && (lab.dataType === 'uint32' || lab.dataType === 'uint64');
   const type = pick(o.type, lab ? (labels ? 'segmentation' : 'image') : undefined, 'type');
   return createInfo({
@@ -235,7 +235,7 @@ export function addLayerCommands(program: Command): void {
     ),
   ).action(async (layer: string, o) => {
     configureStorageFlags(o);
-    const info = await infoFromFlags(o, o.like);
+    const info = await infoFromFlags(o, o.like, 'create-layer');
     await Volume.create(layer, info);
     console.log(JSON.stringify(info, null, 2));
   });
@@ -255,7 +255,7 @@ export function addLayerCommands(program: Command): void {
     .option('--progress <url>', 'where finished tasks are recorded, so that importing again resumes (default: <layer>.import-progress)')
     .action(async (source: string, layer: string, o) => {
       const config = configure(o);
-      const info = await infoFromFlags(o, source);
+      const info = await infoFromFlags(o, source, 'import');
       await Volume.create(layer, info);
       const plan = await planIngestSource({ layerPath: layer, source: labSourceOf(source, o.sourceFormat, sourceExtra(o)), memory: o.memory * 2 ** 20 });
       const summary = await withPool(config, (pool: TaskPool) =>
