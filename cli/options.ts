@@ -112,6 +112,7 @@ export function storageFlags(command: Command): Command {
         .argParser(prefixList),
     )
     .addOption(new Option('--gcs-endpoint <url>', 'GCS JSON API endpoint (emulators)').env('STORAGE_EMULATOR_HOST').hideHelp())
+    .addOption(new Option('--s3-endpoint <url>', 's3://: an S3-compatible server (MinIO, Ceph, R2), path-style; default AWS').env('DIGEST_S3_ENDPOINT'))
     .addOption(new Option('--no-fsync', 'file://: do not fsync objects before renaming them into place').env('DIGEST_NO_FSYNC').hideHelp());
 }
 
@@ -128,6 +129,7 @@ export interface StorageFlags {
   project?: string;
   allowPrefix?: string[];
   gcsEndpoint?: string;
+  s3Endpoint?: string;
   fsync: boolean;
 }
 
@@ -159,6 +161,7 @@ export function storageFrom(flags: StorageFlags): Config['storage'] {
     ...(flags.project ? { project: flags.project } : {}),
     ...(flags.allowPrefix ? { allowPrefixes: flags.allowPrefix } : {}),
     ...(flags.gcsEndpoint ? { gcsEndpoint: flags.gcsEndpoint } : {}),
+    ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { storageOptions } from './options.js';
 import { FileStore } from './file-store.js';
 import { GcsStore } from './gcs-store.js';
 import { MemStore } from './mem-store.js';
+import { S3Store } from './s3-store.js';
 import { withPrefetched } from './prefetched.js';
 import { Store } from './store.js';
 
@@ -20,6 +21,7 @@ const SCHEMES: Record<string, Scheme> = {
   'file:': { open: (url) => new FileStore(url), prefetched: true },
   'gs:': { open: (url) => new GcsStore(url), prefetched: true },
   'mem:': { open: (url) => new MemStore(url), prefetched: false },
+  's3:': { open: (url) => new S3Store(url), prefetched: true },
 };
 
 /** `file:` for a plain path, else the URL's scheme with its colon. */

@@ -10,6 +10,8 @@ export interface StorageOptions {
   retryDelayMs: number;
   /** A GCS JSON API endpoint other than Google's (emulators, test servers). */
   gcsEndpoint?: string;
+  /** An S3 endpoint other than AWS's (MinIO, Ceph, R2, test servers), addressed path-style. */
+  s3Endpoint?: string;
   project?: string;
   /** file://: fsync each object before renaming it into place (a crash then leaves the old or the new bytes). */
   fsync: boolean;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GcsTestServer } from '../test/gcs-server.js';
+import { S3Server, s3Server } from '../test/s3-server.js';
 import { MemStore } from './mem-store.js';
 import { openStore } from './open.js';
 import { configureStorage } from './options.js';
@@ -11,12 +12,17 @@ import { listAll, Store } from './store.js';
 
 const server = new GcsTestServer();
 let gcsReady = false;
+let s3: S3Server | undefined;
 
 beforeAll(async () => {
-  configureStorage({ gcsEndpoint: await server.start(), retryDelayMs: 20 });
+  s3 = await s3Server();
+  configureStorage({ gcsEndpoint: await server.start(), s3Endpoint: s3?.endpoint, retryDelayMs: 20 });
   gcsReady = true;
 });
-afterAll(() => server.stop());
+afterAll(() => {
+  server.stop();
+  s3?.stop();
+});
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
@@ -49,6 +55,15 @@ async function contract(store: Store): Promise<void> {
 describe('store contract', () => {
   it('file://', async () => contract(openStore(`file://${await mkdtemp(join(tmpdir(), 'digest-store-'))}`)));
   it('mem://', async () => contract(openStore('mem://contract')));
+  it("s3:// against moto's S3 server", async (ctx) => {
+    if (!s3) return ctx.skip();
+    await s3.bucket('digest-contract');
+    await contract(openStore('s3://digest-contract/some/prefix'));
+    // At a bucket's root too; a bucket that does not exist is named in the error.
+    await s3.bucket('digest-contract-root');
+    await contract(openStore('s3://digest-contract-root'));
+    await expect(openStore('s3://no-such-bucket/x').put('a', bytes('a'))).rejects.toThrow(/s3:\/\/no-such-bucket\/x\/a: bucket no-such-bucket does not exist/);
+  });
   it('gs:// against the GCS JSON API test server', async () => {
     expect(gcsReady).toBe(true);
     await contract(openStore('gs://bucket/some/layer'));

@@ -1,0 +1,182 @@
+// s3:// store through the AWS SDK v3 (@aws-sdk/client-s3): AWS, or an S3-compatible server at
+// `s3Endpoint` (MinIO, Ceph, R2; path-style addressing). Credentials and region come from the SDK's
+// standard chain (environment, profile, instance or IRSA role). As gs://: every request has a stall
+// timeout and our own retries (the SDK's are off so that the two do not multiply), a put is one
+// PutObject (atomic), gzip objects carry Content-Encoding: gzip and are inflated here within the size
+// the caller expects, ranged reads read objects as stored.
+import type { S3Client } from '@aws-sdk/client-s3';
+import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
+import { gunzip, gzipBound } from './gzip.js';
+import { Limiter } from './limit.js';
+import { onStorageConfigured, storageOptions } from './options.js';
+import { withRetries } from './retry.js';
+import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
+
+let client: Promise<S3Client> | undefined;
+let limiter: Limiter | undefined;
+onStorageConfigured(() => {
+  client = undefined;
+  limiter = undefined;
+});
+
+/** One client per process, built from the storage options; the SDK loads on first use. */
+function s3Client(): Promise<S3Client> {
+  client ??= import('@aws-sdk/client-s3').then(({ S3Client }) => {
+    const { s3Endpoint } = storageOptions();
+    return new S3Client({
+      ...(s3Endpoint ? { endpoint: s3Endpoint, forcePathStyle: true } : {}),
+      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      maxAttempts: 1,
+    });
+  });
+  return client;
+}
+
+function requests(): Limiter {
+  limiter ??= new Limiter(storageOptions().concurrency);
+  return limiter;
+}
+
+/** The SDK's error as an HTTP status (404 for a missing key or bucket). */
+const statusOf = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+export class S3Store implements Store {
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(readonly url: string) {
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+    if (!m) throw new InvalidInput(`"${url}" is not an s3://bucket/path URL`);
+    this.bucket = m[1];
+    this.prefix = m[2].replace(/\/+$/, '');
+  }
+
+  private name(key: string): string {
+    checkKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private where(key: string): string {
+    return `s3://${this.bucket}/${this.name(key)}`;
+  }
+
+  /** One request about `what`, limited, timed and retried; 404 gives null. */
+  private request<T>(what: string, op: (client: S3Client, signal: AbortSignal, progress: () => void) => Promise<T>): Promise<T | null> {
+    return requests().run(() =>
+      withRetries(what, async (signal, progress) => {
+        try {
+          return await op(await s3Client(), signal, progress);
+        } catch (e) {
+          const status = statusOf(e);
+          if ((e as { name?: string }).name === 'NoSuchBucket') throw new InvalidInput(`${what}: bucket ${this.bucket} does not exist`, { cause: e });
+          if (status === 404 || (e as { name?: string }).name === 'NoSuchKey') return null;
+          // Throttling (503 SlowDown, 429) and server errors are retried; other statuses are not.
+          if (status !== undefined && (status === 408 || status === 429 || status >= 500))
+            throw new TransientError(`${what}: ${status} ${(e as Error).name}`, { cause: e });
+          if (status !== undefined) throw new InvalidInput(`${what}: ${status} ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+          throw e;
+        }
+      }),
+    );
+  }
+
+  /** An object's stored bytes (gzip-encoded where it is), read with a stall timeout and a size bound. */
+  private async download(key: string, range: string | undefined, limit: number): Promise<{ bytes: Uint8Array; gzip: boolean } | null> {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    return this.request(this.where(key), async (s3, signal, progress) => {
+      let res;
+      try {
+        res = await s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.name(key), Range: range }), { abortSignal: signal });
+      } catch (e) {
+        if (statusOf(e) === 416) return { bytes: new Uint8Array(0), gzip: false }; // a range past the end
+        throw e;
+      }
+      progress();
+      const gzip = res.ContentEncoding === 'gzip';
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
+        progress();
+        size += chunk.length;
+        if (size > limit) throw new CorruptData(`${this.where(key)}: more than the ${limit} bytes expected`);
+        parts.push(chunk);
+      }
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+      return { bytes, gzip };
+    });
+  }
+
+  async get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
+    const maxBytes = maxBytesOf(options);
+    const got = await this.download(key, undefined, gzipBound(maxBytes));
+    if (!got) return null;
+    return got.gzip ? gunzip(got.bytes, this.where(key), maxBytes) : got.bytes;
+  }
+
+  async getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null> {
+    const got = await this.download(key, undefined, DEFAULT_MAX_BYTES);
+    return got ? { body: got.bytes, gzip: got.gzip } : null;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Uint8Array | null> {
+    if (length <= 0) return (await this.exists(key)) ? new Uint8Array(0) : null;
+    const got = await this.download(key, `bytes=${offset}-${offset + length - 1}`, length);
+    return got?.bytes ?? null;
+  }
+
+  async size(key: string): Promise<number | null> {
+    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    return this.request(this.where(key), async (s3, signal) => {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.name(key) }), { abortSignal: signal });
+      return head.ContentLength ?? 0;
+    });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.size(key)) !== null;
+  }
+
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { body, gzip } = storedBody(data, options);
+    await this.request(this.where(key), (s3, signal) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.name(key),
+          Body: body,
+          ContentLength: body.length,
+          ContentType: options.contentType ?? 'application/octet-stream',
+          ...(gzip ? { ContentEncoding: 'gzip' } : {}),
+        }),
+        { abortSignal: signal },
+      ),
+    );
+  }
+
+  async *listPages(prefix = ''): AsyncIterable<string[]> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const base = this.prefix ? `${this.prefix}/` : '';
+    let token: string | undefined;
+    do {
+      const page = await this.request(`listing s3://${this.bucket}/${base}${prefix}`, (s3, signal) =>
+        s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token, MaxKeys: 1000 }), { abortSignal: signal }),
+      );
+      if (!page) return;
+      yield (page.Contents ?? []).map((o) => o.Key!.slice(base.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+    await this.request(this.where(key), (s3, signal) =>
+      s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.name(key) }), { abortSignal: signal }),
+    );
+  }
+}
