@@ -8,6 +8,7 @@ import { FileStore } from './file-store.js';
 import { GcsStore } from './gcs-store.js';
 import { MemStore } from './mem-store.js';
 import { S3Store } from './s3-store.js';
+import { HttpStore } from './http-store.js';
 import { withPrefetched } from './prefetched.js';
 import { Store } from './store.js';
 
@@ -22,6 +23,8 @@ const SCHEMES: Record<string, Scheme> = {
   'gs:': { open: (url) => new GcsStore(url), prefetched: true },
   'mem:': { open: (url) => new MemStore(url), prefetched: false },
   's3:': { open: (url) => new S3Store(url), prefetched: true },
+  'https:': { open: (url) => new HttpStore(url), prefetched: true },
+  'http:': { open: (url) => new HttpStore(url), prefetched: true },
 };
 
 /** `file:` for a plain path, else the URL's scheme with its colon. */
