@@ -15,7 +15,7 @@ import { createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { configurePubsub, ensureQueue } from '../queue/pubsub/client.js';
 import { publishPlan } from '../queue/pubsub/publish.js';
-import { decodeRecord, ProgressStore } from '../queue/progress/store.js';
+import { Bitmap, decodeRecord, ProgressStore } from '../queue/progress/store.js';
 import { planDownsample, stageSize } from '../tasks/plan/planners.js';
 import { pubsubEmulator } from '../test/pubsub-emulator.js';
 
@@ -131,13 +131,13 @@ try {
   const files = recordFiles(recordsDir);
   const sizes = files.map((f) => sizeOf(join(recordsDir, f)));
   let recorded = 0;
-  const union = new Uint8Array(Math.ceil(n / 8));
+  const union = Bitmap.of(n);
   for (const f of files) {
     const { done } = decodeRecord(readFileSync(join(recordsDir, f)), f, n);
     recorded += done.count();
-    for (let i = 0; i < union.length; i++) union[i] |= done.bits[i];
+    union.or(done);
   }
-  const distinct = union.reduce((s, b) => s + [...b.toString(2)].filter((c) => c === '1').length, 0);
+  const distinct = union.count();
   const status = await store.stageStatus(0);
   const stopped = workers.map((w) => {
     const line = readFileSync(w.log, 'utf8')

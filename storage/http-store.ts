@@ -2,10 +2,10 @@
 // GETs (gzip Content-Encoding inflated by fetch, the result held to the size the caller expects),
 // ranged GETs, HEAD for existence and size; each request with our stall timeout and retries (408,
 // 429 and 5xx transient). Listing, writing and deleting are refused with the scheme named.
-import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
+import { InvalidInput, TransientError } from '../common/errors.js';
 import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
-import { withRetries } from './retry.js';
+import { readBody, withRetries } from './retry.js';
 import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, Store } from './store.js';
 
 let limiter: Limiter | undefined;
@@ -45,21 +45,7 @@ export class HttpStore implements Store {
         if (res.status === 408 || res.status === 429 || res.status >= 500) throw new TransientError(`${url}: HTTP ${res.status}`);
         if (res.status === 416) return { status: 416, headers: res.headers, body: new Uint8Array(0) };
         if (res.status >= 400) throw new InvalidInput(`${url}: HTTP ${res.status}`);
-        const parts: Uint8Array[] = [];
-        let size = 0;
-        if (res.body)
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            progress();
-            size += chunk.length;
-            if (size > limit) throw new CorruptData(`${url}: more than the ${limit} bytes expected`);
-            parts.push(chunk);
-          }
-        const body = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) {
-          body.set(p, at);
-          at += p.length;
-        }
+        const body = res.body ? await readBody(res.body as unknown as AsyncIterable<Uint8Array>, limit, url, progress) : new Uint8Array(0);
         return { status: res.status, headers: res.headers, body };
       }),
     );

@@ -73,3 +73,25 @@ async function withTimeout<T>(what: string, timeoutMs: number, attempt: (signal:
     clearTimeout(timer);
   }
 }
+
+/**
+ * A response body read to its end, each chunk a sign of progress (the stall timeout), refused as
+ * corrupt once it passes `limit` bytes: what the caller expects the object to hold.
+ */
+export async function readBody(chunks: AsyncIterable<Uint8Array>, limit: number, where: string, progress: () => void): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    progress();
+    size += chunk.length;
+    if (size > limit) throw new CorruptData(`${where}: more than the ${limit} bytes expected`);
+    parts.push(chunk);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    body.set(p, at);
+    at += p.length;
+  }
+  return body;
+}

@@ -5,11 +5,11 @@
 // PutObject (atomic), gzip objects carry Content-Encoding: gzip and are inflated here within the size
 // the caller expects, ranged reads read objects as stored.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
+import { InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
-import { withRetries } from './retry.js';
+import { readBody, withRetries } from './retry.js';
 import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
 
 let client: Promise<S3Client> | undefined;
@@ -92,22 +92,8 @@ export class S3Store implements Store {
         throw e;
       }
       progress();
-      const gzip = res.ContentEncoding === 'gzip';
-      const parts: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
-        progress();
-        size += chunk.length;
-        if (size > limit) throw new CorruptData(`${this.where(key)}: more than the ${limit} bytes expected`);
-        parts.push(chunk);
-      }
-      const bytes = new Uint8Array(size);
-      let at = 0;
-      for (const p of parts) {
-        bytes.set(p, at);
-        at += p.length;
-      }
-      return { bytes, gzip };
+      const bytes = await readBody(res.Body as AsyncIterable<Uint8Array>, limit, this.where(key), progress);
+      return { bytes, gzip: res.ContentEncoding === 'gzip' };
     });
   }
 

@@ -14,7 +14,7 @@ import { Volume } from '../precomputed/volume.js';
 import { joinUrl } from '../storage/store.js';
 import { BUILD_ENCODINGS, BuildChunk, buildChunkName, readBuildChunk } from '../sources/registry.js';
 import { LabVolume } from '../sources/lab/format.js';
-import { checkLabFits, LabSource, labSourceSchema, openLabSource, sourceBox } from '../sources/lab/registry.js';
+import { LabSource, labSourceName, labSourceSchema, openLabForLayer, sourceBox } from '../sources/lab/registry.js';
 
 export const sourceSchema = v.union(
   [
@@ -118,15 +118,9 @@ export class RegionSource {
   /** A lab file's voxels: its voxel 0 is mip 0's voxel_offset. */
   private async fromLab(mip: number, region: Box, source: LabSource): Promise<TypedArray> {
     if (mip !== 0) throw new InvalidInput(`${this.label}: a ${source.format} source holds mip 0, not mip ${mip}`);
-    const scale = this.volume.scale(0);
-    const where = `${this.label}: source ${source.url}${source.dataset ? `#${source.dataset}` : ''}`;
-    this.lab ??= openLabSource(source, where).then((lab) => {
-      const { data_type: dataType, num_channels: channels } = this.volume.info;
-      checkLabFits(lab, { size: scale.size, dataType, channels, resolution: scale.resolution, offset: scale.voxel_offset }, where);
-      return lab;
-    });
+    this.lab ??= openLabForLayer(source, this.volume.info, this.label);
     const lab = await this.lab;
-    return lab.read(sourceBox(region, scale.voxel_offset, lab.shape, where));
+    return lab.read(sourceBox(region, this.volume.scale(0).voxel_offset, lab.shape, `${this.label}: source ${labSourceName(source)}`));
   }
 
   private async fromLayer(mip: number, region: Box, url: string): Promise<TypedArray> {

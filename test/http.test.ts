@@ -6,14 +6,14 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allChunks, createInfo, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { serveDirectory } from '../server/files.js';
 import { openStore } from '../storage/open.js';
 import { listAll } from '../storage/store.js';
-import { planDownsample, planTransfer } from '../tasks/plan/planners.js';
+import { planTransfer } from '../tasks/plan/planners.js';
 import { runTask } from '../tasks/registry.js';
+import { smallImageLayer } from './small-layer.js';
 
 let dir = '';
 let server: Server;
@@ -31,21 +31,8 @@ afterAll(async () => {
 describe('layers over http://, read-only', () => {
   it('reads every mip of a gzip-chunked layer and of a sharded copy (by range) as on disk; refuses writes and listings', async () => {
     const disk = `file://${join(dir, 'em')}`;
-    const info = createInfo({
-      type: 'image',
-      dataType: 'uint8',
-      encoding: 'raw',
-      size: [37, 29, 11],
-      resolution: [4, 4, 40],
-      chunkSize: [8, 8, 4],
-      factors: [[2, 2, 1]],
-      mips: 2,
-      gzip: { level: 6, strategy: 'default' },
-    });
-    const volume = await Volume.create(disk, info);
-    const values = Uint8Array.from({ length: 37 * 29 * 11 }, (_, i) => (i * 7 + (i >> 5)) & 255);
-    await volume.writeChunks(0, allChunks(volume.scale(0)), values, scaleBounds(volume.scale(0)));
-    expect((await runPlan(await planDownsample({ layerPath: disk }), runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+    const { volume } = await smallImageLayer(disk, { gzip: { level: 6, strategy: 'default' } });
+    const info = volume.info;
     const sharded = `file://${join(dir, 'em-sharded')}`;
     expect(
       (await runPlan(await planTransfer({ from: disk, to: sharded, sharding: { targetBytes: 8 * 8 * 4 * 8 } }), runTask, { concurrency: 2, progress: false }))

@@ -2,17 +2,7 @@
 // and exports PUBSUB_EMULATOR_HOST; otherwise the tests start their own. Missing emulator skips the
 // Pub/Sub tests with a warning, unless DIGEST_REQUIRE_PUBSUB=1 (as in .ci/run), which fails them.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
+import { freePort } from './ports.js';
 
 export interface Emulator {
   host: string;

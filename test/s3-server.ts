@@ -2,17 +2,7 @@
 // 127.0.0.1, with test credentials in the environment. Missing moto skips the S3 tests with a
 // warning, unless DIGEST_REQUIRE_S3=1 (as in .ci/run), which fails them.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
+import { freePort } from './ports.js';
 
 export interface S3Server {
   endpoint: string;

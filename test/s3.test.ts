@@ -1,15 +1,14 @@
 // Layers on s3:// against moto's S3 server: a layer copied to a sharded s3:// layer and back is the
 // same bytes, its shards read back by range; a plan runs with its layer on s3://.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allChunks, createInfo, scaleBounds } from '../precomputed/info.js';
-import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { openStore } from '../storage/open.js';
 import { configureStorage } from '../storage/options.js';
 import { listAll } from '../storage/store.js';
-import { planDownsample, planTransfer } from '../tasks/plan/planners.js';
+import { planTransfer } from '../tasks/plan/planners.js';
 import { runTask } from '../tasks/registry.js';
 import { referencePyramid } from './reference.js';
+import { smallImageLayer } from './small-layer.js';
 import { S3Server, s3Server } from './s3-server.js';
 
 let s3: S3Server | undefined;
@@ -29,20 +28,7 @@ describe('layers on s3://', () => {
   it('a downsample plan runs on s3://; copied into sharded s3:// and back it is the same bytes', async (ctx) => {
     if (!s3) return ctx.skip();
     const layer = 's3://digest-layers/em';
-    const info = createInfo({
-      type: 'image',
-      dataType: 'uint8',
-      encoding: 'raw',
-      size: [37, 29, 11],
-      resolution: [4, 4, 40],
-      chunkSize: [8, 8, 4],
-      factors: [[2, 2, 1]],
-      mips: 2,
-    });
-    const volume = await Volume.create(layer, info);
-    const values = Uint8Array.from({ length: 37 * 29 * 11 }, (_, i) => (i * 7 + (i >> 5)) & 255);
-    await volume.writeChunks(0, allChunks(volume.scale(0)), values, scaleBounds(volume.scale(0)));
-    expect((await runPlan(await planDownsample({ layerPath: layer }), runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+    const { volume, values } = await smallImageLayer(layer);
     const want = referencePyramid(volume.info, values);
     for (let mip = 0; mip < 3; mip++) expect(Array.from((await volume.read(mip, volume.bounds(mip))) as Uint8Array), `mip ${mip}`).toEqual(want[mip]);
 

@@ -9,7 +9,7 @@ import { CorruptData, InvalidInput } from '../../common/errors.js';
 import { openStore } from '../../storage/open.js';
 import { joinUrl, MAX_SMALL_JSON_BYTES } from '../../storage/store.js';
 import { labDataType, LabFormat, LabRef, LabVolume, nanometres } from './format.js';
-import { MAX_LAB_OBJECT_BYTES } from './store-adapter.js';
+import { gzipBound } from '../../storage/gzip.js';
 
 interface N5Attributes {
   dimensions?: unknown;
@@ -53,9 +53,12 @@ export const n5Format: LabFormat = {
     const shape = dims.slice(0, 3) as Vec3;
     const block = blockSize.slice(0, 3) as Vec3;
     const resolution = n5Resolution(attrs);
+    // A block file holds at most its header and blockSize's elements (gzip: deflated, so a little more).
+    const blockBytes = 4 + 4 * dims.length + blockSize.reduce((a, b) => a * b, 1) * BYTES_PER_VOXEL[dataType];
+    const maxBytes = compression === 'raw' ? blockBytes : gzipBound(blockBytes);
     const readBlock = async (g: Vec3): Promise<{ data: TypedArray; box: Box } | undefined> => {
       const key = [...g, ...(dims.length === 4 ? [0] : [])].join('/');
-      const raw = await store.get(key, { maxBytes: MAX_LAB_OBJECT_BYTES });
+      const raw = await store.get(key, { maxBytes });
       if (!raw) return undefined;
       return decodeBlock(raw, `${where}: ${url}/${key}`, g, block, channels, dataType, compression, zlib);
     };

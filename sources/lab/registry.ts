@@ -4,6 +4,7 @@ import * as v from 'valibot';
 import { box, Box, formatBox, Vec3 } from '../../common/box.js';
 import { InvalidInput } from '../../common/errors.js';
 import { choice, integer, text } from '../../common/schema.js';
+import type { Info } from '../../precomputed/info.js';
 import { LabFormat, LabVolume } from './format.js';
 import { hdf5Format } from './hdf5.js';
 import { n5Format } from './n5.js';
@@ -47,20 +48,39 @@ export function labSourceOf(spec: string, format?: string, extra: { level?: numb
   return { format: guessed as LabFormatName, url, ...(dataset ? { dataset } : {}), ...extra };
 }
 
+/** A source as errors name it: its URL, and `#dataset` where it has one. */
+export function labSourceName(source: LabSource): string {
+  return `${source.url}${source.dataset ? `#${source.dataset}` : ''}`;
+}
+
 /**
- * The source's voxels as a layer's mip 0: the same size, data type and channels, and the same
- * resolution and offset where the file states them; else an error naming both.
+ * The source opened as a layer's mip 0, checked: the same size, data type and channels, and the same
+ * resolution and offset where the file states them; else an error naming both. (The planner opens it
+ * once to check it; each task opens it to read.)
  */
-export function checkLabFits(lab: LabVolume, layer: { size: Vec3; dataType: string; channels: number; resolution: Vec3; offset: Vec3 }, where: string): void {
-  if (!lab.shape.every((n, d) => n === layer.size[d]))
-    throw new InvalidInput(`${where}: the source is ${lab.shape.join('x')} voxels, the layer's mip 0 is ${layer.size.join('x')}`);
-  if (lab.dataType !== layer.dataType) throw new InvalidInput(`${where}: the source is ${lab.dataType}, the layer's data_type is ${layer.dataType}`);
-  if (lab.channels !== layer.channels)
-    throw new InvalidInput(`${where}: the source has ${lab.channels} channel(s), the layer's num_channels is ${layer.channels}`);
-  if (lab.resolution && !lab.resolution.every((r, d) => Math.abs(r - layer.resolution[d]) <= 1e-6 * r))
-    throw new InvalidInput(`${where}: the source says [${lab.resolution}] nm per voxel, the layer's mip 0 is [${layer.resolution}]`);
-  if (lab.offset && !lab.offset.every((o, d) => o === layer.offset[d]))
-    throw new InvalidInput(`${where}: the source says its first voxel is at [${lab.offset}], the layer's voxel_offset is [${layer.offset}]`);
+export async function openLabForLayer(source: LabSource, info: Info, label: string): Promise<LabVolume> {
+  const where = `${label}: source ${labSourceName(source)}`;
+  const lab = await openLabSource(source, where);
+  try {
+    checkLabFits(lab, info, where);
+  } catch (e) {
+    lab.close?.();
+    throw e;
+  }
+  return lab;
+}
+
+function checkLabFits(lab: LabVolume, info: Info, where: string): void {
+  const { size, resolution, voxel_offset: offset } = info.scales[0];
+  if (!lab.shape.every((n, d) => n === size[d]))
+    throw new InvalidInput(`${where}: the source is ${lab.shape.join('x')} voxels, the layer's mip 0 is ${size.join('x')}`);
+  if (lab.dataType !== info.data_type) throw new InvalidInput(`${where}: the source is ${lab.dataType}, the layer's data_type is ${info.data_type}`);
+  if (lab.channels !== info.num_channels)
+    throw new InvalidInput(`${where}: the source has ${lab.channels} channel(s), the layer's num_channels is ${info.num_channels}`);
+  if (lab.resolution && !lab.resolution.every((r, d) => Math.abs(r - resolution[d]) <= 1e-6 * r))
+    throw new InvalidInput(`${where}: the source says [${lab.resolution}] nm per voxel, the layer's mip 0 is [${resolution}]`);
+  if (lab.offset && !lab.offset.every((o, d) => o === offset[d]))
+    throw new InvalidInput(`${where}: the source says its first voxel is at [${lab.offset}], the layer's voxel_offset is [${offset}]`);
 }
 
 /** The source box of a layer region (the source's voxel 0 is the layer's voxel_offset). */

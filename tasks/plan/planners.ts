@@ -13,7 +13,7 @@ import { Volume } from '../../precomputed/volume.js';
 import { openStore } from '../../storage/open.js';
 import { joinUrl, splitUrl } from '../../storage/store.js';
 import { BuildEncoding, buildSuffix } from '../../sources/registry.js';
-import { checkLabFits, LabSource, openLabSource } from '../../sources/lab/registry.js';
+import { LabSource, openLabForLayer } from '../../sources/lab/registry.js';
 import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
@@ -283,17 +283,7 @@ export function sourceIngestPeakBytes(info: Info, shape: Vec3): number {
 export async function planIngestSource(opts: SourceIngestOptions): Promise<Plan> {
   const { info } = await Volume.open(opts.layerPath);
   const scale0 = info.scales[0];
-  const where = `plan ingest: source ${opts.source.url}${opts.source.dataset ? `#${opts.source.dataset}` : ''}`;
-  const lab = await openLabSource(opts.source, where);
-  try {
-    checkLabFits(
-      lab,
-      { size: scale0.size, dataType: info.data_type, channels: info.num_channels, resolution: scale0.resolution, offset: scale0.voxel_offset },
-      where,
-    );
-  } finally {
-    lab.close?.();
-  }
+  (await openLabForLayer(opts.source, info, 'plan ingest')).close?.();
   const memory = opts.memory ?? DEFAULT_TASK_MEMORY;
   if (scale0.sharding) {
     const ingest: Stage = { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, opts.source, memory)] };
