@@ -113,6 +113,12 @@ export function storageFlags(command: Command): Command {
     )
     .addOption(new Option('--gcs-endpoint <url>', 'GCS JSON API endpoint (emulators)').env('STORAGE_EMULATOR_HOST').hideHelp())
     .addOption(new Option('--s3-endpoint <url>', 's3://: an S3-compatible server (MinIO, Ceph, R2), path-style; default AWS').env('DIGEST_S3_ENDPOINT'))
+    .addOption(
+      new Option('--s3-part-mib <mib>', 's3://: objects larger than this are uploaded in parts of this many MiB (each retried alone)')
+        .env('DIGEST_S3_PART_MIB')
+        .argParser(integer(5, 5120))
+        .default(DEFAULT_STORAGE.s3PartBytes >> 20),
+    )
     .addOption(new Option('--no-fsync', 'file://: do not fsync objects before renaming them into place').env('DIGEST_NO_FSYNC').hideHelp());
 }
 
@@ -130,6 +136,7 @@ export interface StorageFlags {
   allowPrefix?: string[];
   gcsEndpoint?: string;
   s3Endpoint?: string;
+  s3PartMib: number;
   fsync: boolean;
 }
 
@@ -157,6 +164,7 @@ export function storageFrom(flags: StorageFlags): Config['storage'] {
     timeoutMs: flags.storageTimeout * 1000,
     retries: flags.storageRetries,
     concurrency: flags.storageConcurrency,
+    s3PartBytes: (flags.s3PartMib ?? DEFAULT_STORAGE.s3PartBytes >> 20) * (1 << 20),
     fsync: flags.fsync,
     ...(flags.project ? { project: flags.project } : {}),
     ...(flags.allowPrefix ? { allowPrefixes: flags.allowPrefix } : {}),

@@ -24,7 +24,10 @@ export const DEMO_AGGLOMERATION_THRESHOLD = 0.6;
 export const DEMO_WATERSHED = { high_threshold: 0.99, low_threshold: 0.05, merge_threshold: 0.5, merge_size: 2000, dust_size: 50 };
 
 export interface DemoOptions {
+  /** A local directory for the build chunks (and the layers, unless `layers` says otherwise). */
   out: string;
+  /** Where the layers go (any store URL: s3://bucket/demo, gs://...); default `<out>/layers`. */
+  layers?: string;
   size?: Vec3;
   buildSize?: Vec3;
   chunkSize?: Vec3;
@@ -76,7 +79,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const size = opts.size ?? [256, 256, 128];
   const chunkSize = opts.chunkSize ?? [64, 64, 64];
   const { imageBuild, segmentationBuild, affinityBuild } = await writeSyntheticBuildChunks(out, size, opts.buildSize ?? [128, 128, 128], { affinities: true });
-  const layer = (name: string) => `file://${join(out, 'layers', name)}`;
+  const layers = (opts.layers ?? `file://${join(out, 'layers')}`).replace(/\/+$/, '');
+  const layer = (name: string) => `${layers}/${name}`;
   const [imageLayer, segmentationLayer, affinityLayer, watershedLayer] = ['image', 'segmentation', 'affinities', 'watershed'].map(layer);
   const common = { size, resolution: [8, 8, 8] as Vec3, chunkSize };
   const segmentation: LayerSpec = { ...common, type: 'segmentation', dataType: 'uint64', encoding: 'compressed_segmentation', blockSize: [8, 8, 8] };
@@ -122,7 +126,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     mergeStages(`segment properties, ${agglomeration[0].name}`, [properties, agglomeration[0]]),
     ...agglomeration.slice(1),
   );
-  const plan: Plan = { version: 2, layer_path: join(out, 'layers'), stages };
+  const plan: Plan = { version: 2, layer_path: layers, stages };
   const summary = await runPlan(plan, opts.execute, { concurrency: opts.concurrency, progress: opts.progress, onStage: opts.onStage });
   return { imageLayer, segmentationLayer, affinityLayer, watershedLayer, agglomeratedLayer, plan, summary };
 }

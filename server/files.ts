@@ -1,4 +1,4 @@
-// A static file server with CORS for viewing file:// layers in Neuroglancer; serves `key.gz` as `key`
+// A static file server with CORS for viewing file:// (and s3://) layers in Neuroglancer; serves `key.gz` as `key`
 // with Content-Encoding: gzip, the way GCS serves gzip-encoded objects. It serves only files inside
 // its root: a path that escapes it (by "..", by a symbolic link) is refused, and a request it cannot
 // decode gets 400, never a crash. Byte ranges are answered (206) for objects stored plain.
@@ -8,6 +8,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { logEvent } from '../common/log.js';
 import { contentTypeOf } from '../storage/copy.js';
+import { checkKey, Store } from '../storage/store.js';
 
 async function isFile(path: string): Promise<boolean> {
   try {
@@ -87,12 +88,15 @@ function hostName(header: string | undefined): string {
   return h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
 }
 
-/** Answers `req` with the file under `root` that `url` names (CORS, HEAD, key.gz as gzip). */
-export async function serveFile(root: string, url: string, req: IncomingMessage, res: ServerResponse, access: Access = SERVE_ACCESS): Promise<void> {
+/**
+ * The checks every request passes (Host, CORS headers, method): false when they answered it
+ * already (403, 204 for a preflight, 405).
+ */
+function admit(req: IncomingMessage, res: ServerResponse, access: Access): boolean {
   const host = hostName(req.headers.host);
   if (!LOOPBACK_HOSTS.includes(host) && !access.allowHosts.includes(host)) {
     res.writeHead(403).end();
-    return;
+    return false;
   }
   if (access.allowOrigin !== null) {
     res.setHeader('Access-Control-Allow-Origin', access.allowOrigin);
@@ -102,12 +106,18 @@ export async function serveFile(root: string, url: string, req: IncomingMessage,
   res.setHeader('Access-Control-Allow-Headers', '*');
   if (req.method === 'OPTIONS') {
     res.writeHead(204).end();
-    return;
+    return false;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405).end();
-    return;
+    return false;
   }
+  return true;
+}
+
+/** Answers `req` with the file under `root` that `url` names (CORS, HEAD, key.gz as gzip). */
+export async function serveFile(root: string, url: string, req: IncomingMessage, res: ServerResponse, access: Access = SERVE_ACCESS): Promise<void> {
+  if (!admit(req, res, access)) return;
   const found = await resolveFile(root, url);
   if ('status' in found) {
     res.writeHead(found.status).end();
@@ -139,25 +149,60 @@ export async function serveFile(root: string, url: string, req: IncomingMessage,
 }
 
 /**
- * A server of files on `host`:`port` (0: any free port): `route` says which root and path a request
- * URL names (a URL it cannot decode gets 400); a request that fails is logged and answered 500.
+ * Answers `req` with the object `path` names in `store` (a layer on s3:// read with this machine's
+ * credentials): whole objects as stored (gzip ones with Content-Encoding: gzip), ranges of the
+ * plain ones (shards).
  */
-export function serveFiles(
-  route: (url: string) => { root: string; path: string },
-  port: number,
-  host = '127.0.0.1',
-  access: Access = SERVE_ACCESS,
-): Promise<Server> {
+export async function serveObject(store: Store, path: string, req: IncomingMessage, res: ServerResponse, access: Access): Promise<void> {
+  if (!admit(req, res, access)) return;
+  let key: string;
+  try {
+    key = checkKey(decodeURIComponent(path.split(/[?#]/)[0]).replace(/^\/+/, ''));
+  } catch {
+    res.writeHead(path === '/' || path === '' ? 404 : 400).end();
+    return;
+  }
+  res.setHeader('Content-Type', contentTypeOf(key));
+  if (req.headers.range) {
+    const size = await store.size(key);
+    if (size === null) return void res.writeHead(404).end();
+    const range = byteRange(req.headers.range, size);
+    if (range === 'unsatisfiable') return void res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+    if (range) {
+      const body = req.method === 'HEAD' ? undefined : await store.getRange(key, range.start, range.end - range.start + 1);
+      res.writeHead(206, {
+        'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+        'Content-Length': range.end - range.start + 1,
+        'Accept-Ranges': 'bytes',
+      });
+      return void res.end(body);
+    }
+  }
+  const stored = await store.getStored(key);
+  if (!stored) return void res.writeHead(404).end();
+  res.writeHead(200, { 'Content-Length': stored.body.length, ...(stored.gzip ? { 'Content-Encoding': 'gzip' } : {}) });
+  res.end(req.method === 'HEAD' ? undefined : stored.body);
+}
+
+/** What a request URL names: a file under a directory, or an object in a store. */
+export type Route = { root: string; path: string } | { store: Store; path: string };
+
+/**
+ * A server of files on `host`:`port` (0: any free port): `route` says which root (or store) and path
+ * a request URL names (a URL it cannot decode gets 400); a request that fails is logged and answered 500.
+ */
+export function serveFiles(route: (url: string) => Route, port: number, host = '127.0.0.1', access: Access = SERVE_ACCESS): Promise<Server> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
-    let target: { root: string; path: string };
+    let target: Route;
     try {
       target = route(url);
     } catch {
       res.writeHead(400).end();
       return;
     }
-    serveFile(target.root, target.path, req, res, access).catch((e) => {
+    const answer = 'store' in target ? serveObject(target.store, target.path, req, res, access) : serveFile(target.root, target.path, req, res, access);
+    answer.catch((e) => {
       logEvent('WARNING', 'request failed', { url, error: (e as Error).message });
       if (!res.headersSent) res.writeHead(500);
       res.end();

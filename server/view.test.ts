@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { decode as decodePng } from 'fast-png';
@@ -24,7 +25,10 @@ import { chunkFromShardFile, shardFileOf, SpecJson } from '../test/sharded-reade
 import { runTask } from '../tasks/registry.js';
 import { seededRandom } from '../test/reference.js';
 import { runPlan } from '../queue/local/run.js';
-import { serveView, viewerState, ViewServer } from './view.js';
+import { s3Server } from '../test/s3-server.js';
+import { configureStorage } from '../storage/options.js';
+import { serveDirectory } from './files.js';
+import { serveView, stateUrl, viewerState, ViewServer } from './view.js';
 
 const CHROMIUM = process.env.DIGEST_CHROMIUM ?? '/usr/bin/chromium';
 const browserHere = existsSync(CHROMIUM);
@@ -281,12 +285,12 @@ describe('the default view', () => {
   });
 
   /** Opens the viewer on `layers` (of view.layers) in `layout`, segments as digest view picked them. */
-  async function open(layers: string[], layout: string): Promise<void> {
-    const state = JSON.parse(decodeURIComponent(view.url.split('#!')[1]));
+  async function open(layers: string[], layout: string, shown: ViewServer = view): Promise<void> {
+    const state = JSON.parse(decodeURIComponent(shown.url.split('#!')[1]));
     state.layers = state.layers.filter((l: { name: string }) => layers.includes(l.name)).map((l: object) => ({ ...l, visible: true }));
     state.layout = layout;
     await page.goto('about:blank'); // a fresh viewer: only the URL fragment would change otherwise
-    await page.goto(`http://127.0.0.1:${view.port}/#!${encodeURIComponent(JSON.stringify(state))}`);
+    await page.goto(`http://127.0.0.1:${shown.port}/#!${encodeURIComponent(JSON.stringify(state))}`);
     await page.waitForFunction(() => (window as unknown as { viewer?: unknown }).viewer !== undefined, null, { timeout: 60_000 });
   }
 
@@ -405,6 +409,60 @@ describe('the default view', () => {
       if (name === 'multires_uint32') for (const id of segments) expect(ok.has(`${base}${id}.index`), `${name} ${id}.index`).toBe(true);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('reads layers on s3:// (served by digest view) and over http:// (read by the browser), sharded and not, meshes too', async (ctx) => {
+    const s3 = await s3Server();
+    if (!s3) return ctx.skip();
+    const files = await serveDirectory(dir, 0); // a public https layer's stand-in: CORS for any page
+    try {
+      configureStorage({ s3Endpoint: s3.endpoint });
+      await s3.bucket('digest-view');
+      const onS3 = ['sharded_uint8', 'multires_sharded'],
+        overHttp = ['cseg_uint64', 'multires_uint32'];
+      for (const name of onS3) await copyLayer(openStore(volumes[name].url), openStore(`s3://digest-view/layers/${name}`));
+      const httpBase = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+      const remote = await serveView([...onS3.map((n) => `s3://digest-view/layers/${n}`), ...overHttp.map((n) => `${httpBase}/${n}`)], 0);
+      try {
+        expect(remote.layers.map((l) => [l.name, l.source.startsWith(`http://127.0.0.1:${remote.port}/layers/`)])).toEqual([
+          ['sharded_uint8', true],
+          ['multires_sharded', true],
+          ['cseg_uint64', false],
+          ['multires_uint32', false],
+        ]);
+        expect(remote.layers.find((l) => l.name === 'multires_sharded')!.segments).toEqual(view.layers.find((l) => l.name === 'multires_sharded')!.segments);
+        // A web server cannot be listed: digest view picks no segments of an unsharded layer there; these are picked here.
+        remote.layers.find((l) => l.name === 'multires_uint32')!.segments = view.layers.find((l) => l.name === 'multires_uint32')!.segments;
+        remote.url = stateUrl(`http://127.0.0.1:${remote.port}`, viewerState(remote.layers));
+        failures.length = 0;
+        const all = [...onS3, ...overHttp];
+        await open(all, 'xy', remote);
+        for (const p of points(3, 0)) {
+          const values = await valuesAt(p, all);
+          for (const name of all) {
+            const want = await digestValue(volumes[name], 0, p);
+            expect(reported((values[name] as { value?: unknown } | undefined)?.value).map(String), `${name} at ${p}: ${failures.join('; ')}`).toEqual(
+              want.map(String),
+            );
+          }
+        }
+        // Meshes: the sharded one read by range through digest's s3 route, the other from the http server.
+        ranges.length = 0;
+        await open(['multires_sharded', 'multires_uint32'], '3d', remote);
+        const meshRead = (prefix: string) => ranges.some((r) => r.url.startsWith(prefix) && ok.has(r.url));
+        const s3Meshes = `http://127.0.0.1:${remote.port}/layers/multires_sharded/mesh/`,
+          httpMeshes = `${httpBase}/multires_uint32/mesh/`;
+        for (let i = 0; i < 240 && !(meshRead(s3Meshes) && meshRead(httpMeshes)); i++) await page.waitForTimeout(250);
+        expect([meshRead(s3Meshes), meshRead(httpMeshes)], failures.join('; ')).toEqual([true, true]);
+        expect(failures).toEqual([]);
+      } finally {
+        remote.server.close();
+      }
+    } finally {
+      files.close();
+      s3.stop();
+      configureStorage({});
+    }
   });
 
   it("shows a newcomer the image, the segmentation and its largest segments' meshes in the 3D panel (screenshot)", async () => {

@@ -1,7 +1,8 @@
 // `digest view`: one local server for the bundled Neuroglancer (dist/viewer, built by npm run build)
 // and file:// layers, and the URL of a viewer state that already shows every layer: images,
 // segmentations with a few segments selected (their meshes visible), 3-channel affinities as RGB.
-// Nothing is fetched from the internet; gs:// layers are read by the browser from the bucket.
+// Nothing is fetched from the internet; s3:// layers are served through this server, gs:// and https://
+// ones are read by the browser from where they are.
 import { existsSync } from 'node:fs';
 import { readdir, realpath } from 'node:fs/promises';
 import { Server } from 'node:http';
@@ -15,7 +16,7 @@ import { shardingSchema } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { openStore } from '../storage/open.js';
 import { MAX_JSON_BYTES, Store } from '../storage/store.js';
-import { Access, serveFiles } from './files.js';
+import { Access, Route, serveFiles } from './files.js';
 
 /** The bundled viewer (dist/viewer). */
 export function viewerDir(): string {
@@ -24,7 +25,7 @@ export function viewerDir(): string {
 
 export interface ViewLayer {
   name: string;
-  /** Where the browser reads it: an http URL on this server, or gs://. */
+  /** Where the browser reads it: an http URL on this server, gs:// or an https:// URL. */
   source: string;
   type: 'image' | 'segmentation';
   channels: number;
@@ -48,7 +49,9 @@ async function someSegments(layerUrl: string, meshDir: string | undefined, prope
     const spec = v.parse(shardingSchema, sharding);
     const shards = new ShardedKvStore(store, meshDir, spec, 1 << 24);
     for (let shard = 0; shard < 2 ** spec.shard_bits && ids.length < 1000; shard++) for (const id of await shards.ids(shard)) ids.push(id);
-  } else
+  } else if (/^https?:\/\//.test(layerUrl))
+    return []; // a web server cannot be listed: only segment_properties name segments
+  else
     for await (const page of store.listPages(`${meshDir}/`)) {
       for (const key of page) {
         const m = /\/(\d+)(:0|\.index)$/.exec(key);
@@ -160,31 +163,41 @@ export interface ViewServer {
 }
 
 /**
- * Serves the viewer at / and the layers of `dir` (file://) at /layers/<name>/, plus any `remote`
- * (gs://) layers by their own URLs, on 127.0.0.1:`port` (0: any free port).
+ * Serves the viewer at / and the file:// and s3:// layers at /layers/<name>/, and puts gs:// and
+ * http(s):// layers in the state by their own URLs, on 127.0.0.1:`port` (0: any free port).
  */
 /** The viewer reads its layers from its own origin: no other page's scripts need to. */
 export const VIEW_ACCESS: Access = { allowOrigin: null, allowHosts: [] };
 
 export async function serveView(sources: string[], port: number, access: Access = VIEW_ACCESS): Promise<ViewServer> {
   const viewer = viewerDir();
-  const local: { name: string; path: string }[] = [];
+  // Served here: file:// layers from disk, s3:// ones through the s3 store (this machine's
+  // credentials and --s3-endpoint: a browser can read neither a private bucket nor a MinIO). The
+  // browser reads gs:// and http(s):// layers by their own URLs.
+  const served: { name: string; url: string; route: (path: string) => Route }[] = [];
   const remote: string[] = [];
   for (const s of sources) {
-    if (/^gs:\/\//.test(s)) remote.push(s.replace(/\/+$/, ''));
-    else for (const path of await findLayers(resolve(s.replace(/^file:\/\//, '')))) local.push({ name: basename(path), path: await realpath(path) });
+    const url = s.replace(/\/+$/, '');
+    if (/^(gs|https?):\/\//.test(url)) remote.push(url);
+    else if (/^s3:\/\//.test(url)) {
+      const store = openStore(url);
+      served.push({ name: basename(url), url, route: (path) => ({ store, path }) });
+    } else
+      for (const path of await findLayers(resolve(url.replace(/^file:\/\//, '')))) {
+        const root = await realpath(path);
+        served.push({ name: basename(path), url: `file://${root}`, route: (p) => ({ root, path: p }) });
+      }
   }
-  const names = new Set<string>();
-  for (const l of local) {
-    if (names.has(l.name)) throw new InvalidInput(`two layers are named "${l.name}": view them separately`);
-    names.add(l.name);
+  const byName = new Map<string, (path: string) => Route>();
+  for (const l of served) {
+    if (byName.has(l.name)) throw new InvalidInput(`two layers are named "${l.name}": view them separately`);
+    byName.set(l.name, l.route);
   }
-  const byName = new Map(local.map((l) => [l.name, l.path]));
   const server = await serveFiles(
     (url) => {
       const m = /^\/layers\/([^/?#]+)(\/[^?#]*)?/.exec(url);
       const layer = m ? byName.get(decodeURIComponent(m[1])) : undefined;
-      if (layer) return { root: layer, path: m![2] ?? '/' };
+      if (layer) return layer(m![2] ?? '/');
       return { root: viewer, path: url === '/' || url.startsWith('/#') || url.startsWith('/?') ? '/index.html' : url };
     },
     port,
@@ -194,7 +207,7 @@ export async function serveView(sources: string[], port: number, access: Access 
   const actual = (server.address() as AddressInfo).port;
   const base = `http://127.0.0.1:${actual}`;
   const layers = [
-    ...(await Promise.all(local.map((l) => describeLayer(`file://${l.path}`, l.name, `${base}/layers/${encodeURIComponent(l.name)}`)))),
+    ...(await Promise.all(served.map((l) => describeLayer(l.url, l.name, `${base}/layers/${encodeURIComponent(l.name)}`)))),
     ...(await Promise.all(remote.map((r) => describeLayer(r, basename(r), r)))),
   ];
   return { server, url: stateUrl(base, viewerState(layers)), port: actual, layers };

@@ -12,6 +12,8 @@ export interface StorageOptions {
   gcsEndpoint?: string;
   /** An S3 endpoint other than AWS's (MinIO, Ceph, R2, test servers), addressed path-style. */
   s3Endpoint?: string;
+  /** s3://: objects larger than this are uploaded in parts of this size (at least 5 MiB, S3's smallest part), a failed part sent again alone. */
+  s3PartBytes: number;
   project?: string;
   /** file://: fsync each object before renaming it into place (a crash then leaves the old or the new bytes). */
   fsync: boolean;
@@ -23,7 +25,7 @@ export interface StorageOptions {
   allowPrefixes?: string[];
 }
 
-export const DEFAULT_STORAGE: StorageOptions = { concurrency: 32, retries: 6, timeoutMs: 60_000, retryDelayMs: 250, fsync: true };
+export const DEFAULT_STORAGE: StorageOptions = { concurrency: 32, retries: 6, timeoutMs: 60_000, retryDelayMs: 250, s3PartBytes: 64 << 20, fsync: true };
 
 let current: StorageOptions = DEFAULT_STORAGE;
 const listeners: (() => void)[] = [];

@@ -4,6 +4,17 @@
 import { CorruptData, InvalidInput, isPermanent, messageOf, TimeoutError, TransientError, withContext } from '../common/errors.js';
 import { storageOptions } from './options.js';
 
+/**
+ * The code of a download whose bytes failed their checksum (GCS's client uses it too): retried,
+ * since the network may have flipped a byte, and corrupt data once every attempt failed the same way.
+ */
+export const CHECKSUM_MISMATCH = 'CONTENT_DOWNLOAD_MISMATCH';
+
+/** A checksum failure of `what`, for withRetries to retry and then call corrupt. */
+export function checksumMismatch(what: string, cause: unknown): TransientError {
+  return Object.assign(new TransientError(`${what}: ${messageOf(cause)}`, { cause }), { code: CHECKSUM_MISMATCH });
+}
+
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
   'ETIMEDOUT',
@@ -13,7 +24,7 @@ const TRANSIENT_CODES = new Set([
   'ENOTFOUND',
   'ECONNABORTED',
   'ERR_STREAM_PREMATURE_CLOSE',
-  'CONTENT_DOWNLOAD_MISMATCH',
+  CHECKSUM_MISMATCH,
 ]);
 
 /** Transient failures are worth retrying; 4xx other than 408/429 are not. */
@@ -42,7 +53,7 @@ export async function withRetries<T>(what: string, attempt: (signal: AbortSignal
       if (kind === 'permanent') throw e instanceof Error && 'kind' in e ? withContext(e, what) : new InvalidInput(`${what}: ${messageOf(e)}`, { cause: e });
       if (i >= retries) {
         // The same bytes failed their checksum every time: the stored object is what is wrong.
-        const Kind = (e as { code?: unknown }).code === 'CONTENT_DOWNLOAD_MISMATCH' ? CorruptData : TransientError;
+        const Kind = (e as { code?: unknown }).code === CHECKSUM_MISMATCH ? CorruptData : TransientError;
         throw new Kind(`${what}: ${messageOf(e)} (after ${i + 1} attempts)`, { cause: e });
       }
       const delay = Math.min(32_000, retryDelayMs * 2 ** i) * (0.5 + Math.random());

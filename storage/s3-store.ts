@@ -2,15 +2,20 @@
 // `s3Endpoint` (MinIO, Ceph, R2; path-style addressing). Credentials and region come from the SDK's
 // standard chain (environment, profile, instance or IRSA role). As gs://: every request has a stall
 // timeout and our own retries (the SDK's are off so that the two do not multiply), a put is one
-// PutObject (atomic), gzip objects carry Content-Encoding: gzip and are inflated here within the size
+// PutObject or one multipart upload (atomic either way), whole reads are checked against the CRC32
+// stored with the object, gzip objects carry Content-Encoding: gzip and are inflated here within the size
 // the caller expects, ranged reads read objects as stored.
 import type { S3Client } from '@aws-sdk/client-s3';
+import { crc32 } from 'node:zlib';
 import { InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { onStorageConfigured, storageOptions } from './options.js';
-import { readBody, withRetries } from './retry.js';
+import { checksumMismatch, readBody, withRetries } from './retry.js';
 import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
+
+/** The user metadata (x-amz-meta-digest-crc32) holding the CRC32 of an object's stored bytes. */
+const CRC32_METADATA = 'digest-crc32';
 
 let client: Promise<S3Client> | undefined;
 let limiter: Limiter | undefined;
@@ -68,8 +73,15 @@ export class S3Store implements Store {
           return await op(await s3Client(), signal, progress);
         } catch (e) {
           const status = statusOf(e);
-          if ((e as { name?: string }).name === 'NoSuchBucket') throw new InvalidInput(`${what}: bucket ${this.bucket} does not exist`, { cause: e });
-          if (status === 404 || (e as { name?: string }).name === 'NoSuchKey') return null;
+          const name = (e as { name?: string }).name;
+          // The SDK checks a whole object's CRC32 (stored at upload) against the bytes that came.
+          if (/^Checksum mismatch/.test((e as Error).message ?? '')) throw checksumMismatch(what, e);
+          // S3 refused an upload whose bytes did not match their checksum: they changed on the way.
+          if (name === 'BadDigest' || name === 'XAmzContentChecksumMismatch') throw new TransientError(`${what}: ${status} ${name}`, { cause: e });
+          // An answer of 200 the SDK could not parse came garbled.
+          if (status !== undefined && status < 300) throw new TransientError(`${what}: an unreadable answer (${(e as Error).message})`, { cause: e });
+          if (name === 'NoSuchBucket') throw new InvalidInput(`${what}: bucket ${this.bucket} does not exist`, { cause: e });
+          if (status === 404 || name === 'NoSuchKey') return null;
           // Throttling (503 SlowDown, 429) and server errors are retried; other statuses are not.
           if (status !== undefined && (status === 408 || status === 429 || status >= 500))
             throw new TransientError(`${what}: ${status} ${(e as Error).name}`, { cause: e });
@@ -93,6 +105,14 @@ export class S3Store implements Store {
       }
       progress();
       const bytes = await readBody(res.Body as AsyncIterable<Uint8Array>, limit, this.where(key), progress);
+      if (res.ContentLength !== undefined && bytes.length !== res.ContentLength)
+        throw new TransientError(`${this.where(key)}: ${bytes.length} of the ${res.ContentLength} bytes announced came`);
+      // Our own CRC32 of the stored bytes, kept with every object we put: whole reads are checked
+      // against it on any S3-compatible server and for multipart objects too (the SDK's own check
+      // covers single-part objects on servers that keep checksums). Ranges cannot be checked.
+      const stored = res.Metadata?.[CRC32_METADATA];
+      if (range === undefined && stored !== undefined && String(crc32(bytes)) !== stored)
+        throw checksumMismatch(this.where(key), new Error(`CRC32 of the ${bytes.length} bytes is ${crc32(bytes)}, not the ${stored} stored with them`));
       return { bytes, gzip: res.ContentEncoding === 'gzip' };
     });
   }
@@ -130,19 +150,62 @@ export class S3Store implements Store {
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<void> {
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const { body, gzip } = storedBody(data, options);
+    const headers = {
+      Bucket: this.bucket,
+      Key: this.name(key),
+      ContentType: options.contentType ?? 'application/octet-stream',
+      Metadata: { [CRC32_METADATA]: String(crc32(body)) },
+      ...(gzip ? { ContentEncoding: 'gzip' } : {}),
+    };
+    if (body.length > storageOptions().s3PartBytes) return this.putParts(key, body, headers);
     await this.request(this.where(key), (s3, signal) =>
-      s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.name(key),
-          Body: body,
-          ContentLength: body.length,
-          ContentType: options.contentType ?? 'application/octet-stream',
-          ...(gzip ? { ContentEncoding: 'gzip' } : {}),
-        }),
-        { abortSignal: signal },
-      ),
+      s3.send(new PutObjectCommand({ ...headers, Body: body, ContentLength: body.length }), { abortSignal: signal }),
     );
+  }
+
+  /**
+   * A multipart upload: parts of s3PartBytes, a few at once, each retried alone; the object appears
+   * only when the upload completes (still one atomic put), and a failed upload is aborted so that
+   * its parts are not kept (and billed).
+   */
+  private async putParts(
+    key: string,
+    body: Uint8Array,
+    headers: { Bucket: string; Key: string; ContentType: string; Metadata: Record<string, string> },
+  ): Promise<void> {
+    const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+    const where = this.where(key);
+    const created = await this.request(where, (s3, signal) => s3.send(new CreateMultipartUploadCommand(headers), { abortSignal: signal }));
+    const UploadId = created?.UploadId;
+    if (!UploadId) throw new TransientError(`${where}: the server started no multipart upload`);
+    const { Bucket, Key } = headers;
+    const size = storageOptions().s3PartBytes;
+    const count = Math.ceil(body.length / size);
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    try {
+      let next = 0;
+      const sender = async () => {
+        for (let i = next++; i < count; i = next++) {
+          const Body = body.subarray(i * size, Math.min(body.length, (i + 1) * size));
+          const sent = await this.request(`${where} (part ${i + 1} of ${count})`, (s3, signal) =>
+            s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body, ContentLength: Body.length }), { abortSignal: signal }),
+          );
+          if (!sent?.ETag) throw new TransientError(`${where}: part ${i + 1} of ${count} got no ETag`);
+          parts[i] = { PartNumber: i + 1, ETag: sent.ETag };
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(4, count) }, sender));
+      const done = await this.request(where, (s3, signal) =>
+        s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: signal }),
+      );
+      // No such upload: an earlier try completed it and its answer was lost, if the object is there whole.
+      if (!done && (await this.size(key)) !== body.length) throw new TransientError(`${where}: the multipart upload ${UploadId} was gone before it completed`);
+    } catch (e) {
+      await this.request(`${where} (aborting its upload)`, (s3, signal) =>
+        s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: signal }),
+      ).catch(() => {}); // what failed first is the error to report; S3's lifecycle rules clear what stays
+      throw e;
+    }
   }
 
   async *listPages(prefix = ''): AsyncIterable<string[]> {

@@ -5,7 +5,7 @@ import { parsePlan, Plan } from '../../tasks/plan/planners.js';
 import { gpuCheck, gpuStackLoads } from '../../kernels/gpu/check.js';
 import { runTask } from '../../tasks/registry.js';
 import { applyConfig, Config } from '../../runtime/config.js';
-import { runDemo } from '../../demo/demo.js';
+import { DemoResult, runDemo } from '../../demo/demo.js';
 import { configFrom, configureStorageFlags, integer, RuntimeFlags, runtimeOptions, storageFlags } from '../options.js';
 import { createTaskPool, TaskPool } from '../../runtime/pool.js';
 import { withPrefetch } from '../../runtime/prefetch.js';
@@ -65,13 +65,16 @@ async function serveForever(dir: string, port: number, access: Access): Promise<
 async function viewForever(sources: string[], port: number, access = VIEW_ACCESS): Promise<never> {
   const view = await serveView(sources, port, access);
   console.log(`\nOpen this URL (the bundled Neuroglancer, no internet needed; Ctrl-C to stop):\n  ${view.url}`);
-  const remote = view.layers.filter((l) => l.source.startsWith('gs://'));
+  const remote = view.layers.filter((l) => /^(gs|https?):\/\//.test(l.source) && !l.source.startsWith(`http://127.0.0.1:${view.port}/`));
   if (remote.length > 0)
     console.log(`\nFor any other Neuroglancer (the gs:// layers must be public), paste this state:\n  ${JSON.stringify(viewerState(remote))}`);
   return new Promise(() => {});
 }
 
 export const portOption = () => new Option('--port <port>', 'port to serve on').argParser(integer(0, 65535)).default(1337);
+
+/** The demo's layers, one URL each (for `view` when they are not in one local directory). */
+const layerUrls = (r: DemoResult) => [r.imageLayer, r.segmentationLayer, r.affinityLayer, r.watershedLayer, r.agglomeratedLayer];
 
 export function addRunCommands(program: Command): void {
   runtimeOptions(
@@ -80,19 +83,22 @@ export function addRunCommands(program: Command): void {
       .description('synthetic EM image, segmentation and affinities -> npz build chunks -> ingest -> downsample -> meshes, watershed, region graph'),
   )
     .option('--out <dir>', 'where to write', 'demo-data')
+    .option('--layers <url>', 'where the layers go, if not <out>/layers (s3://bucket/demo, gs://bucket/demo)')
     .option('--serve', 'then show the layers in the bundled Neuroglancer (digest view)')
     .addOption(portOption())
     .action(async (o) => {
       const config = configure(o);
       const result = await withPool(config, (pool) =>
-        runDemo({ out: o.out, execute: withPrefetch(pool), concurrency: pool.threads * 2, onStage: (s) => pool.beginScope(s) }),
+        runDemo({ out: o.out, layers: o.layers, execute: withPrefetch(pool), concurrency: pool.threads * 2, onStage: (s) => pool.beginScope(s) }),
       );
       process.exitCode = report(result.summary);
       console.log(
         `\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/chunks, mapping: agglomeration/)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`,
       );
-      if (o.serve && process.exitCode === 0) await viewForever([`${o.out}/layers`], o.port);
-      console.log(`\nTo view them: digest view ${o.out}/layers   (or: digest demo --serve)`);
+      const layers = o.layers ?? `${o.out}/layers`;
+      if (o.serve && process.exitCode === 0) await viewForever(o.layers ? layerUrls(result) : [layers], o.port);
+      const endpoint = o.layers && o.s3Endpoint ? ` --s3-endpoint ${o.s3Endpoint}` : '';
+      console.log(`\nTo view them: digest view ${o.layers ? layerUrls(result).join(' ') : layers}${endpoint}   (or: digest demo --serve)`);
     });
 
   runtimeOptions(
@@ -153,7 +159,7 @@ export function addRunCommands(program: Command): void {
     program
       .command('view')
       .description('serve the bundled Neuroglancer and layers on 127.0.0.1, and print the URL of a state showing them all (segments with meshes selected)')
-      .argument('<sources...>', 'directories of layers (or one layer), file:// URLs, or gs:// layer URLs')
+      .argument('<sources...>', 'directories of layers (or one layer), file:// URLs, or s3://, gs:// and https:// layer URLs')
       .addOption(portOption()),
   )
     .option('--allow-origin <origin>', 'also let pages of this origin (or *) read the layers (CORS); default: only the bundled viewer')
