@@ -7,6 +7,12 @@
 //     u32 x, y, z (lod 0 node), u32 vertices, u32 triangles, f32 x y z per vertex, u32 3 per triangle.
 //   <box>.index: "DGMI", u32 version 1, u32 group count, u32 0, then per group (ascending):
 //     u32 group, u32 segments, u64 offset, u64 length (of its bytes in .frags).
+// Large plans gather first (MeshGather: a block of forge objects, one range of groups), so that a
+// merge task reads one entry and one byte range per gather object instead of every forge index:
+//   <box>.ranges (forge, when gathered): u64 offset in .frags where each range of groups starts,
+//     one more at the end: a gather task reads its two entries and one byte range.
+//   gather/<box>.<range>.frags: as forge's; gather/<box>.<range>.index: as forge's but dense, an
+//     entry for every group of the range (empty ones: 0 segments, length 0), at 16 + 24 * (group - first).
 import { Vec3 } from '../common/box.js';
 import { CorruptData } from '../common/errors.js';
 import { Fragment } from './multires.js';
@@ -34,7 +40,10 @@ export interface ForgedSegment {
 }
 
 /** The .frags bytes and their index, from each segment's lod 0 fragments and voxels, and its group. */
-export function encodeForgeObject(segments: Map<bigint, ForgedSegment>, groupOf: (id: bigint) => number): { frags: Uint8Array; index: Uint8Array } {
+export function encodeForgeObject(
+  segments: Map<bigint, ForgedSegment>,
+  groupOf: (id: bigint) => number,
+): { frags: Uint8Array; index: Uint8Array; groups: GroupRange[] } {
   const ids = [...segments.keys()].sort((a, b) => groupOf(a) - groupOf(b) || (a < b ? -1 : a > b ? 1 : 0));
   let size = 0;
   for (const id of ids) for (const f of segments.get(id)!.fragments) size += 20 + 4 * f.mesh.positions.length + 4 * f.mesh.triangles.length;
@@ -67,14 +76,59 @@ export function encodeForgeObject(segments: Map<bigint, ForgedSegment>, groupOf:
   index.setUint32(0, MAGIC, true);
   index.setUint32(4, 1, true);
   index.setUint32(8, groups.length, true);
-  groups.forEach((g, i) => {
-    const at = INDEX_HEADER + INDEX_ENTRY * i;
-    index.setUint32(at, g.group, true);
-    index.setUint32(at + 4, g.segments, true);
-    index.setBigUint64(at + 8, BigInt(g.offset), true);
-    index.setBigUint64(at + 16, BigInt(g.length), true);
-  });
-  return { frags, index: new Uint8Array(index.buffer) };
+  groups.forEach((g, i) => setEntry(index, INDEX_HEADER + INDEX_ENTRY * i, g));
+  return { frags, index: new Uint8Array(index.buffer), groups };
+}
+
+function setEntry(view: DataView, at: number, g: GroupRange): void {
+  view.setUint32(at, g.group, true);
+  view.setUint32(at + 4, g.segments, true);
+  view.setBigUint64(at + 8, BigInt(g.offset), true);
+  view.setBigUint64(at + 16, BigInt(g.length), true);
+}
+
+/** A forge object's .ranges: where in its .frags (`length` bytes) each range of `perRange` groups starts, of `ranges`. */
+export function encodeRangeTable(groups: GroupRange[], length: number, perRange: number, ranges: number): Uint8Array {
+  const table = new BigUint64Array(ranges + 1);
+  let k = 0;
+  for (let r = 0; r <= ranges; r++) {
+    while (k < groups.length && groups[k].group < r * perRange) k++;
+    table[r] = BigInt(k < groups.length ? groups[k].offset : length);
+  }
+  return new Uint8Array(table.buffer);
+}
+
+/** The byte range of .frags that range `range` takes, from the 16 bytes of .ranges at 8 * range. */
+export function decodeRangeEntry(bytes: Uint8Array | null, range: number, where: string): { offset: number; length: number } {
+  if (!bytes || bytes.length !== 16) throw new CorruptData(`${where}: no entry for group range ${range} (${bytes?.length ?? 0} of 16 bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  const start = Number(view.getBigUint64(0, true)),
+    stop = Number(view.getBigUint64(8, true));
+  if (stop < start) throw new CorruptData(`${where}: group range ${range} ends (${stop}) before it starts (${start})`);
+  return { offset: start, length: stop - start };
+}
+
+/** A gather object's dense index: an entry for each of the `count` groups from `first` (`groups` are the ones with segments). */
+export function encodeDenseIndex(groups: GroupRange[], first: number, count: number): Uint8Array {
+  const index = new DataView(new ArrayBuffer(INDEX_HEADER + INDEX_ENTRY * count));
+  index.setUint32(0, MAGIC, true);
+  index.setUint32(4, 2, true);
+  index.setUint32(8, count, true);
+  index.setUint32(12, first, true);
+  for (let g = 0; g < count; g++) setEntry(index, INDEX_HEADER + INDEX_ENTRY * g, { group: first + g, segments: 0, offset: 0, length: 0 });
+  for (const g of groups) setEntry(index, INDEX_HEADER + INDEX_ENTRY * (g.group - first), g);
+  return new Uint8Array(index.buffer);
+}
+
+/** Where a dense index holds `group`'s entry (its range starting at `first`). */
+export const denseEntryAt = (group: number, first: number) => ({ offset: INDEX_HEADER + INDEX_ENTRY * (group - first), length: INDEX_ENTRY });
+
+/** A dense index's entry, read by range: it must be `group`'s. */
+export function decodeDenseEntry(bytes: Uint8Array | null, group: number, where: string): GroupRange {
+  if (!bytes || bytes.length !== INDEX_ENTRY) throw new CorruptData(`${where}: no entry for group ${group} (${bytes?.length ?? 0} of ${INDEX_ENTRY} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, INDEX_ENTRY);
+  if (view.getUint32(0, true) !== group) throw new CorruptData(`${where}: the entry for group ${group} names group ${view.getUint32(0, true)}`);
+  return { group, segments: view.getUint32(4, true), offset: Number(view.getBigUint64(8, true)), length: Number(view.getBigUint64(16, true)) };
 }
 
 /** A forge index's entry for `group`, or null when the task has no segment of it. */
@@ -98,12 +152,23 @@ export function findGroup(bytes: Uint8Array, group: number, where: string): Grou
 
 /** The segments of one group's bytes, their fragments and voxels added to `into` (fragments of one node never repeat). */
 export function decodeGroup(bytes: Uint8Array, range: GroupRange, where: string, into: Map<bigint, ForgedSegment>): void {
+  const o = decodeSegments(bytes, range.segments, `${where}: group ${range.group}`, into);
+  if (o !== bytes.length) throw new CorruptData(`${where}: group ${range.group} has ${bytes.length - o} bytes after its ${range.segments} segments`);
+}
+
+/** Every segment record of `bytes` (a range of groups of a forge object), added to `into`. */
+export function decodeAllSegments(bytes: Uint8Array, where: string, into: Map<bigint, ForgedSegment>): void {
+  decodeSegments(bytes, Infinity, where, into);
+}
+
+/** Up to `count` segment records from the start of `bytes` (all of them: Infinity) into `into`; the bytes they took. */
+function decodeSegments(bytes: Uint8Array, count: number, where: string, into: Map<bigint, ForgedSegment>): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 0;
   const need = (n: number) => {
-    if (o + n > bytes.length) throw new CorruptData(`${where}: group ${range.group} ends inside a record (byte ${o}, ${n} more needed of ${bytes.length})`);
+    if (o + n > bytes.length) throw new CorruptData(`${where} ends inside a record (byte ${o}, ${n} more needed of ${bytes.length})`);
   };
-  for (let s = 0; s < range.segments; s++) {
+  for (let s = 0; s < count && (count !== Infinity || o < bytes.length); s++) {
     need(20);
     const id = view.getBigUint64(o, true);
     const voxels = Number(view.getBigUint64(o + 8, true));
@@ -130,5 +195,5 @@ export function decodeGroup(bytes: Uint8Array, range: GroupRange, where: string,
     }
     into.set(id, segment);
   }
-  if (o !== bytes.length) throw new CorruptData(`${where}: group ${range.group} has ${bytes.length - o} bytes after its ${range.segments} segments`);
+  return o;
 }

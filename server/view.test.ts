@@ -456,6 +456,7 @@ describe('the default view', () => {
         expect([meshRead(s3Meshes), meshRead(httpMeshes)], failures.join('; ')).toEqual([true, true]);
         expect(failures).toEqual([]);
       } finally {
+        await page.goto('about:blank'); // nothing more asked of the servers closed here (the next tests count failed requests)
         remote.server.close();
       }
     } finally {

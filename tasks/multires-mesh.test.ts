@@ -1,7 +1,7 @@
 // Multi-resolution meshes end to end: plan mesh --format multires's stages run on a segmentation on
 // disk, then every lod of every segment read back by the independent reader (test/multires-reader.ts:
 // its own manifest parser, draco3d's decoder, the test shard reader) and checked from the definitions.
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ const inProcess = { concurrency: 2, progress: false, retryDelayMs: 1 };
 
 /** A uint32 segmentation on file:// holding label(x, y, z), meshed by the multires plan. */
 async function meshed(
-  opts: { size: Vec3; chunk: Vec3; offset?: Vec3; shardBits?: number; forgeBlock?: number; batches?: number },
+  opts: { size: Vec3; chunk: Vec3; offset?: Vec3; shardBits?: number; forgeBlock?: number; batches?: number; gatherBlock?: number },
   label: (x: number, y: number, z: number) => number,
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'digest-multires-'));
@@ -40,10 +40,28 @@ async function meshed(
   for (let z = bounds.start[2]; z < bounds.stop[2]; z++)
     for (let y = bounds.start[1]; y < bounds.stop[1]; y++) for (let x = bounds.start[0]; x < bounds.stop[0]; x++) data[i++] = label(x, y, z);
   await volume.writeChunks(0, allChunks(info.scales[0]), data, bounds);
-  const plan = await planMultiresMesh({ layerPath: url, shardBits: opts.shardBits, forgeBlock: opts.forgeBlock, batches: opts.batches });
+  const plan = await planMultiresMesh({
+    layerPath: url,
+    shardBits: opts.shardBits,
+    forgeBlock: opts.forgeBlock,
+    batches: opts.batches,
+    gatherBlock: opts.gatherBlock,
+  });
+  expect(
+    plan.stages.some((s) => s.name === 'mesh gather'),
+    'a gather stage',
+  ).toBe(!!opts.gatherBlock);
   const summary = await runPlan(plan, runTask, inProcess);
   expect(summary.dead.map((d) => JSON.stringify(d).slice(0, 600))).toEqual([]);
   return join(dir, 'mesh');
+}
+
+/** A mesh directory's files and those of its segment_properties, not the forge intermediates. */
+async function outputs(meshDir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const name of (await readdir(meshDir)).sort()) if (name !== 'forge') files.set(name, await readFile(join(meshDir, name)));
+  files.set('segment_properties/info', await readFile(join(meshDir, '..', 'segment_properties', 'info')));
+  return files;
 }
 
 const ball = (r: number, c: number[]) => (x: number, y: number, z: number) => (x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 <= r * r;
@@ -173,6 +191,23 @@ describe('multi-resolution meshes', () => {
       expect(got).toEqual(counts);
       expect(props.inline.ids[0]).toBe('100');
       expect(JSON.parse(await readFile(join(meshDir, '..', 'info'), 'utf8')).segment_properties).toBe('segment_properties');
+    }
+    // Gathered first (blocks of 2x2x2 forge objects, ranges of groups), the same bytes: shards or
+    // per-segment files, manifests, segment_properties; only the intermediates under forge/ differ.
+    const [unshardedGathered, shardedGathered] = await Promise.all([
+      meshed({ ...geometry, batches: 3, forgeBlock: 1, gatherBlock: 2 }, shifted),
+      meshed({ ...geometry, shardBits: 4, forgeBlock: 1, gatherBlock: 2 }, shifted),
+    ]);
+    const shardedDirect = await meshed({ ...geometry, shardBits: 4, forgeBlock: 1, gatherBlock: 0 }, shifted);
+    for (const [direct, gathered] of [
+      [unsharded, unshardedGathered],
+      [shardedDirect, shardedGathered],
+    ]) {
+      const [a, b] = await Promise.all([outputs(direct), outputs(gathered)]);
+      expect([...b.keys()]).toEqual([...a.keys()]);
+      expect(a.size).toBeGreaterThan(4);
+      for (const [file, bytes] of a) expect(b.get(file)!.equals(bytes), file).toBe(true);
+      expect((await readdir(join(gathered, 'forge', 'gather'))).length).toBeGreaterThan(0);
     }
     // The slab spans the volume: the most lods, its top a single node.
     const slab = (await readSegmentMesh(unsharded, 100n))!;

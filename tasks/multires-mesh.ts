@@ -3,8 +3,11 @@
 //   of the box (nodes are chunk-sized, shifted by the one-voxel padding: chunk-mesher's nodeRegion),
 //   written as one object and a small index of the merge groups in it (mesh/forge-object.ts), under
 //   `<mesh dir>/forge/`.
+// - MeshGather, in large plans, per block of forge objects and range of groups: their parts of that
+//   range as one object (mesh/forge-object.ts), so that a merge reads a few thousand objects, not
+//   every forge object (at 100 TB: 3.8 M forge objects x 2 M shards = 10^13 reads without it).
 // - MeshMerge, per group (a shard, or a batch of segment ids when unsharded): reads its byte range of
-//   every forge object (found from the forge grid, nothing listed), builds each segment's lods and
+//   every forge (or gather) object (found from the grid, nothing listed), builds each segment's lods and
 //   Draco fragments, and writes them: the shard whole in one put, or per segment `<id>` (fragments)
 //   then `<id>.index` (manifest).
 import { box, Box, chunkKey, copyRegion, intersect, parseChunkKey, shapeOf, union, Vec3, voxelCount } from '../common/box.js';
@@ -12,7 +15,20 @@ import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
 import { meshChunk, MeshRegion, nodeGrid, nodeRegion } from '../mesh/chunk-mesher.js';
-import { decodeGroup, encodeForgeObject, findGroup, ForgedSegment, maxForgeIndexBytes } from '../mesh/forge-object.js';
+import {
+  decodeAllSegments,
+  decodeDenseEntry,
+  decodeGroup,
+  decodeRangeEntry,
+  denseEntryAt,
+  encodeDenseIndex,
+  encodeForgeObject,
+  encodeRangeTable,
+  findGroup,
+  ForgedSegment,
+  GroupRange,
+  maxForgeIndexBytes,
+} from '../mesh/forge-object.js';
 import { buildLods, encodeSegment, OctreeGeometry } from '../mesh/multires.js';
 import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
@@ -36,6 +52,8 @@ const forgeFields = {
   chunk_position: boxKey,
   /** Unsharded meshes: segment id mod batches is the merge task that takes it. */
   batches: v.optional(integer(1, 2 ** 30)),
+  /** Gathered plans: groups a gather range holds (the forge task then writes where each range starts). */
+  gather_groups: v.optional(integer(1, 2 ** 30)),
 };
 export const meshForge = defineTask('mesh_forge', 'MeshForge task', forgeFields, {
   id: (task) => `mesh_forge:${task.layer_path}:${task.chunk_position}`,
@@ -53,12 +71,32 @@ const mergeFields = {
   forge_block: integer(1, 2 ** 20),
   /** Most lods a segment gets. Default DEFAULT_MAX_LODS. */
   lods: v.optional(integer(1, 32)),
+  /** Gathered plans: forge boxes a side of a gather block, and the groups of a gather range. */
+  gather_block: v.optional(integer(1, 2 ** 20)),
+  gather_groups: v.optional(integer(1, 2 ** 30)),
 };
 export const meshMerge = defineTask('mesh_merge', 'MeshMerge task', mergeFields, {
   id: (task) => `mesh_merge:${task.layer_path}:${task.group}`,
   run: runMerge,
 });
 export type MeshMergeTask = TaskOf<'mesh_merge', typeof mergeFields>;
+
+const gatherFields = {
+  layer_path: text,
+  batches: v.optional(integer(1, 2 ** 30)),
+  forge_block: integer(1, 2 ** 20),
+  /** Forge boxes a side of a gather block. */
+  gather_block: integer(1, 2 ** 20),
+  /** Groups a range holds: range r is groups [r * gather_groups, (r + 1) * gather_groups). */
+  gather_groups: integer(1, 2 ** 30),
+  /** Which block and range: block * ranges + range (blocks x fastest over the grid of gather blocks). */
+  part: count,
+};
+export const meshGather = defineTask('mesh_gather', 'MeshGather task', gatherFields, {
+  id: (task) => `mesh_gather:${task.layer_path}:${task.part}`,
+  run: runGather,
+});
+export type MeshGatherTask = TaskOf<'mesh_gather', typeof gatherFields>;
 
 /** The multi-resolution mesh directory of a layer and its sharding (undefined: unsharded), checked. */
 async function multiresMesh(volume: Volume, what: string): Promise<{ dir: string; sharding?: ShardingSpec }> {
@@ -93,7 +131,14 @@ function groupOf(sharding: ShardingSpec | undefined, batches: number | undefined
   return (id) => Number(id % n);
 }
 
-const forgeKey = (dir: string, chunks: Box, ext: 'frags' | 'index') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
+const forgeKey = (dir: string, chunks: Box, ext: 'frags' | 'index' | 'ranges') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
+const gatherKey = (dir: string, chunks: Box, range: number, ext: 'frags' | 'index') => `${dir}/forge/gather/${chunkKey(chunks)}.${range}.${ext}`;
+
+/** The merge groups of a mesh directory: its shards, or the batches of an unsharded one. */
+function groupCount(sharding: ShardingSpec | undefined, batches: number | undefined, what: string): number {
+  groupOf(sharding, batches, what); // checks batches is given where needed
+  return sharding ? 2 ** sharding.shard_bits : batches!;
+}
 /** A merge group's segment sizes: u64 id, u64 voxels per segment, ascending id. */
 const sizesKey = (dir: string, group: number) => `${dir}/forge/sizes/${group}`;
 
@@ -163,11 +208,17 @@ async function runForge(task: MeshForgeTask, ctx: TaskContext) {
         segment(label).fragments.push({ position: node, mesh });
     }
   }
-  const { frags, index } = encodeForgeObject(segments, groupOf(sharding, task.batches, 'MeshForge task'));
+  const { frags, index, groups } = encodeForgeObject(segments, groupOf(sharding, task.batches, 'MeshForge task'));
   // The fragments before their index: a merge that finds the index finds the fragments too.
   await volume.store.put(forgeKey(dir, chunks, 'frags'), frags, { contentType: 'application/octet-stream' });
+  if (task.gather_groups) {
+    const ranges = Math.ceil(groupCount(sharding, task.batches, 'MeshForge task') / task.gather_groups);
+    await volume.store.put(forgeKey(dir, chunks, 'ranges'), encodeRangeTable(groups, frags.length, task.gather_groups, ranges), {
+      contentType: 'application/octet-stream',
+    });
+  }
   await volume.store.put(forgeKey(dir, chunks, 'index'), index, { contentType: 'application/octet-stream' });
-  return { kind: 'mesh_forge', voxels: voxelCount(chunks), chunksWritten: 0, files: 2, segments: segments.size };
+  return { kind: 'mesh_forge', voxels: voxelCount(chunks), chunksWritten: 0, files: task.gather_groups ? 3 : 2, segments: segments.size };
 }
 
 /** Voxels of each nonzero label within `region` of `data` (which covers `dataBox`). */
@@ -211,26 +262,100 @@ export function forgeTaskCount(volume: Volume, block: number): number {
   return gridShape(volume.scale(0)).reduce((n, g) => n * Math.ceil(g / block), 1);
 }
 
+/** Box `i` of forgeBoxes(volume, block) (x fastest). */
+function forgeBoxAt(volume: Volume, block: number, i: number): Box {
+  const scale = volume.scale(0);
+  const bounds = scaleBounds(scale);
+  const [nx, ny] = gridShape(scale).map((g) => Math.ceil(g / block));
+  const cell = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
+  const step = chunkSize(scale).map((c) => c * block);
+  const start = cell.map((c, d) => bounds.start[d] + c * step[d]) as Vec3;
+  return intersect(box(start, start.map((s, d) => s + step[d]) as Vec3), bounds);
+}
+
+/** The boxes of `step` voxels a side from the corner of `region`, clipped to it. */
+function* boxesIn(region: Box, step: Vec3): Generator<Box> {
+  for (let z = region.start[2]; z < region.stop[2]; z += step[2])
+    for (let y = region.start[1]; y < region.stop[1]; y += step[1])
+      for (let x = region.start[0]; x < region.stop[0]; x += step[0]) yield intersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), region);
+}
+
+/**
+ * One gather block's forge objects, one range of groups: each forge object's part of that range
+ * (two entries of its .ranges, then one byte range), written again as one object with a dense
+ * index, so that a merge task reads an entry and a byte range per gather block.
+ */
+async function runGather(task: MeshGatherTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
+  const what = 'MeshGather task';
+  const { dir, sharding } = await multiresMesh(volume, what);
+  const groups = groupCount(sharding, task.batches, what);
+  const ranges = Math.ceil(groups / task.gather_groups);
+  const blocks = forgeTaskCount(volume, task.forge_block * task.gather_block);
+  if (task.part >= blocks * ranges) throw new InvalidInput(`${what}: part ${task.part} is past the ${blocks} blocks x ${ranges} group ranges`);
+  const range = task.part % ranges;
+  const chunks = forgeBoxAt(volume, task.forge_block * task.gather_block, Math.floor(task.part / ranges));
+  const segments = new Map<bigint, ForgedSegment>();
+  const step = chunkSize(volume.scale(0)).map((c) => c * task.forge_block) as Vec3;
+  for (const forge of boxesIn(chunks, step)) {
+    const rangesKey = forgeKey(dir, forge, 'ranges');
+    const entry = await volume.store.getRange(rangesKey, 8 * range, 16);
+    if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${rangesKey} is missing (run the MeshForge tasks first)`);
+    const part = decodeRangeEntry(entry, range, `${volume.url}/${rangesKey}`);
+    if (part.length === 0) continue;
+    const fragsKey = forgeKey(dir, forge, 'frags');
+    const bytes = await volume.store.getRange(fragsKey, part.offset, part.length);
+    if (!bytes || bytes.length !== part.length)
+      throw new CorruptData(`${what}: ${volume.url}/${fragsKey} ends before group range ${range}'s ${part.length} bytes`);
+    decodeAllSegments(bytes, `${volume.url}/${fragsKey}: group range ${range}`, segments);
+  }
+  const first = range * task.gather_groups;
+  const { frags, groups: present } = encodeForgeObject(segments, groupOf(sharding, task.batches, what));
+  for (const g of present)
+    if (g.group < first || g.group >= first + task.gather_groups)
+      throw new CorruptData(`${what}: a segment of group ${g.group} is in group range ${range}'s bytes`);
+  await volume.store.put(gatherKey(dir, chunks, range, 'frags'), frags, { contentType: 'application/octet-stream' });
+  await volume.store.put(gatherKey(dir, chunks, range, 'index'), encodeDenseIndex(present, first, Math.min(task.gather_groups, groups - first)), {
+    contentType: 'application/octet-stream',
+  });
+  return { kind: 'mesh_gather', voxels: 0, chunksWritten: 0, files: 2, segments: segments.size };
+}
+
+/** A merge group's part of one forge object (its index, then a byte range), or of one gather object (an index entry, then a byte range). */
+async function readGroupPart(volume: Volume, dir: string, task: MeshMergeTask, chunks: Box, groups: number, into: Map<bigint, ForgedSegment>): Promise<void> {
+  const what = 'MeshMerge task';
+  let range: GroupRange | null, fragsKey: string;
+  if (task.gather_block && task.gather_groups) {
+    const r = Math.floor(task.group / task.gather_groups);
+    const indexKey = gatherKey(dir, chunks, r, 'index');
+    const at = denseEntryAt(task.group, r * task.gather_groups);
+    const entry = await volume.store.getRange(indexKey, at.offset, at.length);
+    if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the MeshGather tasks first)`);
+    range = decodeDenseEntry(entry, task.group, `${volume.url}/${indexKey}`);
+    fragsKey = gatherKey(dir, chunks, r, 'frags');
+  } else {
+    const indexKey = forgeKey(dir, chunks, 'index');
+    const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
+    if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the MeshForge tasks first)`);
+    range = findGroup(index, task.group, `${volume.url}/${indexKey}`);
+    fragsKey = forgeKey(dir, chunks, 'frags');
+  }
+  if (!range || range.length === 0) return;
+  const bytes = await volume.store.getRange(fragsKey, range.offset, range.length);
+  if (!bytes || bytes.length !== range.length)
+    throw new CorruptData(`${what}: ${volume.url}/${fragsKey} ends before group ${task.group}'s ${range.length} bytes`);
+  decodeGroup(bytes, range, `${volume.url}/${fragsKey}`, into);
+}
+
 async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const what = 'MeshMerge task';
   const { dir, sharding } = await multiresMesh(volume, what);
-  groupOf(sharding, task.batches, what); // checks batches is given where needed
-  const groups = sharding ? 2 ** sharding.shard_bits : task.batches!;
+  const groups = groupCount(sharding, task.batches, what);
   if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
+  if (!task.gather_block !== !task.gather_groups) throw new InvalidInput(`${what}: gather_block and gather_groups go together`);
   const segments = new Map<bigint, ForgedSegment>();
-  for (const chunks of forgeBoxes(volume, task.forge_block)) {
-    const indexKey = forgeKey(dir, chunks, 'index');
-    const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
-    if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the MeshForge tasks first)`);
-    const range = findGroup(index, task.group, `${volume.url}/${indexKey}`);
-    if (!range || range.length === 0) continue;
-    const fragsKey = forgeKey(dir, chunks, 'frags');
-    const bytes = await volume.store.getRange(fragsKey, range.offset, range.length);
-    if (!bytes || bytes.length !== range.length)
-      throw new CorruptData(`${what}: ${volume.url}/${fragsKey} ends before group ${task.group}'s ${range.length} bytes`);
-    decodeGroup(bytes, range, `${volume.url}/${fragsKey}`, segments);
-  }
+  for (const chunks of forgeBoxes(volume, task.forge_block * (task.gather_block ?? 1))) await readGroupPart(volume, dir, task, chunks, groups, segments);
   const geometry = octreeOf(volume);
   const ids = [...segments.keys()].sort((a, b) => (a < b ? -1 : 1));
   const entries: { id: bigint; bytes: Uint8Array; prefix: Uint8Array }[] = [];

@@ -10,7 +10,7 @@ import { plainContext, TaskContext } from './context.js';
 import { OpenVolume, StoredObject, TaskResult } from './kind.js';
 import { meanGraphTask } from './mean-graph.js';
 import { mesh, meshManifest } from './mesh.js';
-import { meshForge, meshMerge, segmentProperties } from './multires-mesh.js';
+import { meshForge, meshGather, meshMerge, segmentProperties } from './multires-mesh.js';
 import { shard } from './shard.js';
 import { transfer } from './transfer.js';
 import { watershedTask } from './watershed.js';
@@ -21,6 +21,7 @@ export const TASK_KINDS = [
   mesh,
   meshManifest,
   meshForge,
+  meshGather,
   meshMerge,
   segmentProperties,
   watershedTask,

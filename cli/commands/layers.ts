@@ -318,6 +318,12 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--lods <n>', 'multires: most levels of detail a segment gets').argParser(integer(1, 32)))
     .addOption(new Option('--shard-bits <n>', 'multires: sharded, 2^n shard files (one merge task each); unsharded when absent').argParser(integer(0, 24)))
     .addOption(new Option('--forge-block <n>', 'multires: chunks a side of a forge task (default: the most that fit --memory)').argParser(integer(1, 1024)))
+    .addOption(
+      new Option(
+        '--gather-block <n>',
+        'multires: forge tasks a side of a gather task, 0 for none (default: gathered where forge tasks x shards pass 2^24)',
+      ).argParser(integer(0, 1024)),
+    )
     .addOption(memoryOption())
     .addOption(taskChunksOption())
     .addOption(new Option('--mip <m>', 'legacy: the scale to mesh').argParser(integer(0, 40)).default(0))
@@ -328,7 +334,14 @@ export function addLayerCommands(program: Command): void {
       configureStorageFlags(o);
       if (o.format === 'multires') {
         await writePlan(
-          await planMultiresMesh({ layerPath: o.layer, lods: o.lods, shardBits: o.shardBits, forgeBlock: o.forgeBlock, memory: o.memory * 2 ** 20 }),
+          await planMultiresMesh({
+            layerPath: o.layer,
+            lods: o.lods,
+            shardBits: o.shardBits,
+            forgeBlock: o.forgeBlock,
+            gatherBlock: o.gatherBlock,
+            memory: o.memory * 2 ** 20,
+          }),
           o,
         );
         return;

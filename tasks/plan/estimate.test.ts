@@ -14,7 +14,7 @@ import { openStore } from '../../storage/open.js';
 import { listAll } from '../../storage/store.js';
 import { runTask } from '../registry.js';
 import { estimatePlan } from './estimate.js';
-import { Plan, planAgglomerate, planIngest, planWatershed } from './planners.js';
+import { Plan, planAgglomerate, planIngest, planMultiresMesh, planWatershed } from './planners.js';
 
 /** A copy of the counts, to subtract. */
 const counted = (bucket: string) => {
@@ -144,6 +144,40 @@ describe('the estimate against the requests a plan makes', () => {
     // The watershed and every mip of segmentation_0.6 hold the same labels either way.
     expect(labels[1].length).toBe(5);
     labels[1].forEach((l, i) => expect(l, `volume ${i}`).toEqual(labels[0][i]));
+  });
+
+  it('multi-resolution meshes gathered first: each stage its objects, reads and writes as estimated', async () => {
+    const bucket = `estimate-gather-${Date.now()}`;
+    const layerPath = `mem://${bucket}/seg`;
+    const info = createInfo({
+      size: [48, 48, 48],
+      resolution: [8, 8, 8],
+      chunkSize: [16, 16, 16],
+      mips: 0,
+      type: 'segmentation',
+      dataType: 'uint32',
+      encoding: 'raw',
+    });
+    const volume = await Volume.create(layerPath, info);
+    // Cubes of 4 voxels: 1,728 segments, so that every forge task has some of every shard (the estimate counts a read for each).
+    const labels = Uint32Array.from({ length: 48 ** 3 }, (_, i) => 1 + ((i % 48) >> 2) + 12 * (((i / 48) % 48) >> 2) + 144 * ((i / 48 ** 2) >> 2));
+    await volume.writeChunks(0, allChunks(volume.scale(0)), labels, volume.bounds(0));
+    const plan = await planMultiresMesh({ layerPath, forgeBlock: 1, gatherBlock: 2, shardBits: 3 });
+    expect(plan.stages.map((st) => st.name)).toEqual(['mesh forge', 'mesh gather', 'mesh merge', 'segment properties']);
+    for (const [i, stage] of plan.stages.entries()) {
+      const objects = (await listAll(openStore(`mem://${bucket}`))).length;
+      const before = counted(bucket);
+      expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+      const after = counted(bucket);
+      const e = estimatePlan(plan, new Map([[layerPath, (await Volume.open(layerPath)).info]])).stages[i];
+      const made = (await listAll(openStore(`mem://${bucket}`))).length - objects;
+      expect({ stage: stage.name, made, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
+        stage: stage.name,
+        made: e.objects,
+        reads: e.reads,
+        writes: e.writes - e.tasks,
+      });
+    }
   });
 
   it('a sharded watershed whose shard does not fit --memory goes through an unsharded staging layer into the shards: the same labels, as estimated', async () => {

@@ -82,6 +82,8 @@ export const MVX_PER_CORE: Record<string, number> = {
   mesh: 1.0,
   mesh_forge: 1.0,
   mesh_merge: 0.3,
+  // Not measured: it decodes and re-encodes the forge bytes (10.7 a voxel) at a few hundred MB/s.
+  mesh_gather: 20,
 };
 
 /**
@@ -92,7 +94,16 @@ export const MVX_PER_CORE: Record<string, number> = {
 export const MESH_BYTES_PER_VOXEL: Record<string, number> = { mesh: 5.4, mesh_forge: 10.7, mesh_merge: 1.0 };
 
 /** The layers each kind's task opens (an info read each; one where not listed). */
-const INFO_READS: Record<string, number> = { watershed: 2, mean_graph: 2, remap: 3, transfer: 2, mesh_forge: 2, mesh_merge: 2, segment_properties: 2 };
+const INFO_READS: Record<string, number> = {
+  watershed: 2,
+  mean_graph: 2,
+  remap: 3,
+  transfer: 2,
+  mesh_forge: 2,
+  mesh_gather: 2,
+  mesh_merge: 2,
+  segment_properties: 2,
+};
 
 type BoxSet = Extract<TaskSet, { format: string }>;
 
@@ -180,6 +191,7 @@ const SEGMENTATION_KINDS = new Set([
   'mesh',
   'mesh_manifest',
   'mesh_forge',
+  'mesh_gather',
   'mesh_merge',
   'segment_properties',
   'agglomerate_names',
@@ -329,6 +341,10 @@ function addVolumeSet(
  * grown box, a mesh's box and the voxel past it) and written, core time from MVX_PER_CORE, and meshes'
  * objects and bytes from the segment size and MESH_BYTES_PER_VOXEL.
  */
+/** The gather blocks of a gathered mesh plan: boxes of forge_block x gather_block chunks a side. */
+const gatherBlocks = (info: Info, task: Record<string, unknown>) =>
+  gridShape(info.scales[0]).reduce((n, g) => n * Math.ceil(g / (Number(task.forge_block) * Number(task.gather_block))), 1);
+
 function addSegmentationSet(
   e: StageEstimate,
   set: TaskSet,
@@ -375,15 +391,19 @@ function addSegmentationSet(
       e.reads += boxes ? setReads(boxes, scale, [1, 1, 1], [0, 1]) : chunks;
       compute(voxels);
       return write(fragments, voxels * MESH_BYTES_PER_VOXEL.mesh);
-    case 'mesh_forge':
+    case 'mesh_forge': // and where each group range starts, when gathered
       e.reads += boxes ? setReads(boxes, scale, [1, 1, 1], [0, 1]) : chunks;
+      compute(voxels);
+      return write((first.gather_groups ? 3 : 2) * n, voxels * MESH_BYTES_PER_VOXEL.mesh_forge);
+    case 'mesh_gather': // each forge object of its block: two range-table entries, then its range's bytes
+      e.reads += 2 * forgeTasks * (n / Math.max(1, gatherBlocks(info, first)));
       compute(voxels);
       return write(2 * n, voxels * MESH_BYTES_PER_VOXEL.mesh_forge);
     case 'mesh_manifest': // lists the fragments (a page a thousand), writes a manifest a segment
       e.writes += Math.ceil(fragments / 1000);
       return write(segments, 0);
-    case 'mesh_merge': // every forge task's index and its part of that object; a shard and a sizes file a task, or unsharded two objects a segment
-      e.reads += 2 * n * forgeTasks;
+    case 'mesh_merge': // every forge (or gather) object's index (entry) and its part of that object; a shard and a sizes file a task, or unsharded two objects a segment
+      e.reads += 2 * n * (first.gather_block ? gatherBlocks(info, first) : forgeTasks);
       compute(voxels);
       return write(first.batches === undefined ? 2 * n : 2 * segments + n, voxels * MESH_BYTES_PER_VOXEL.mesh_merge);
     case 'segment_properties':

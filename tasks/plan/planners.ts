@@ -653,6 +653,28 @@ export interface MultiresMeshOptions {
   memory?: number;
   /** Unsharded: MeshMerge tasks (segment id mod batches); default one per forge task. */
   batches?: number;
+  /** Forge boxes a side of a MeshGather block (0: no gather stage); default: gathered where forge tasks x merge groups pass GATHER_ABOVE. */
+  gatherBlock?: number;
+}
+
+/**
+ * Without a gather stage every merge task reads every forge task's index: forge tasks x groups
+ * reads. Past 2^24 of them (about $7 of GETs; 4,096 forge tasks and shards: ~10 TB at the default
+ * sizes) the plan gathers first.
+ */
+export const GATHER_ABOVE = 2 ** 24;
+
+/**
+ * A gather block of b^3 forge boxes and ranges of groups that balance the two stages: with u ranges a
+ * gather task holds b^3 / u forge tasks' worth of fragments (u = b^3: about one, as a merge task
+ * does), and reads are 2 x forge tasks x u (gather) + 2 x groups x forge tasks / b^3 (merge): least
+ * at u = b^3 = sqrt(groups).
+ */
+export function gatherShape(groups: number, forgeTasks: number, block?: number): { block: number; groupsPerRange: number; ranges: number } | undefined {
+  if (block === 0 || (block === undefined && forgeTasks * groups <= GATHER_ABOVE)) return undefined;
+  const b = block ?? Math.max(2, Math.round(Math.cbrt(Math.sqrt(groups))));
+  const groupsPerRange = Math.ceil(groups / Math.min(groups, b ** 3));
+  return { block: b, groupsPerRange, ranges: Math.ceil(groups / groupsPerRange) };
 }
 
 /** The largest cube of chunks (at least one) whose forge task fits `memory` bytes. */
@@ -710,17 +732,43 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
   await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(info)), { contentType: 'application/json' });
   const batches = sharding ? undefined : (opts.batches ?? forgeTasks);
   const common = { layer_path: opts.layerPath, ...(batches ? { batches } : {}) };
-  const forge = boxesSet({ kind: 'mesh_forge', ...common }, 'chunk_position', '{box}', scaleBounds(scale), chunkSize(scale).map((c) => c * forgeBlock) as Vec3);
+  const groups = sharding ? 2 ** sharding.shard_bits : batches!;
+  const gather = gatherShape(groups, forgeTasks, opts.gatherBlock);
+  const gathered = gather ? { gather_groups: gather.groupsPerRange } : {};
+  const forge = boxesSet(
+    { kind: 'mesh_forge', ...common, ...gathered },
+    'chunk_position',
+    '{box}',
+    scaleBounds(scale),
+    chunkSize(scale).map((c) => c * forgeBlock) as Vec3,
+  );
   const merge = {
-    template: { kind: 'mesh_merge', ...common, forge_block: forgeBlock, ...(opts.lods ? { lods: opts.lods } : {}) },
+    template: {
+      kind: 'mesh_merge',
+      ...common,
+      forge_block: forgeBlock,
+      ...(opts.lods ? { lods: opts.lods } : {}),
+      ...(gather ? { gather_block: gather.block, ...gathered } : {}),
+    },
     field: 'group',
-    count: sharding ? 2 ** sharding.shard_bits : batches!,
+    count: groups,
+  };
+  const gatherStage = gather && {
+    name: 'mesh gather',
+    sets: [
+      {
+        template: { kind: 'mesh_gather', ...common, forge_block: forgeBlock, gather_block: gather.block, ...gathered },
+        field: 'part',
+        count: forgeTaskCount(volume, forgeBlock * gather.block) * gather.ranges,
+      },
+    ],
   };
   return {
     version: 2,
     layer_path: opts.layerPath,
     stages: [
       { name: 'mesh forge', sets: [forge] },
+      ...(gatherStage ? [gatherStage] : []),
       { name: 'mesh merge', sets: [merge] },
       { name: 'segment properties', sets: [{ list: [{ kind: 'segment_properties', layer_path: opts.layerPath, groups: merge.count }] }] },
     ],
