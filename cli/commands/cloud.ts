@@ -5,9 +5,20 @@ import { planSize } from '../../tasks/plan/planners.js';
 import { configure, loadPlan } from './run.js';
 import { configureStorageFlags, integer, number, runtimeOptions, storageFlags } from '../options.js';
 import { ProgressStore } from '../../queue/progress/store.js';
-import { publishPlan } from '../../queue/pubsub/publish.js';
-import { configurePubsub } from '../../queue/pubsub/client.js';
-import { work } from '../../queue/pubsub/subscriber.js';
+
+/**
+ * The Pub/Sub client and its stack (google-gax, grpc-js, protobufjs: ~250 modules, most of a
+ * command's start-up) load only for the commands that talk to Pub/Sub.
+ */
+async function pubsub(project: string | undefined) {
+  const [{ publishPlan }, { configurePubsub }, { work }] = await Promise.all([
+    import('../../queue/pubsub/publish.js'),
+    import('../../queue/pubsub/client.js'),
+    import('../../queue/pubsub/subscriber.js'),
+  ]);
+  configurePubsub(project);
+  return { publishPlan, work };
+}
 
 function backoff(text: string): [number, number] {
   const v = text.split(',').map(Number);
@@ -44,7 +55,7 @@ export function addCloudCommands(program: Command): void {
     )
     .action(async (file: string, o) => {
       configureStorageFlags(o, 'json');
-      configurePubsub(o.project);
+      const { publishPlan } = await pubsub(o.project);
       const plan = await loadPlan(file);
       await publishPlan(plan, {
         topic: o.topic,
@@ -79,7 +90,7 @@ export function addCloudCommands(program: Command): void {
     .addOption(new Option('--ack-deadline <seconds>', "each lease extension; how soon a crashed worker's tasks come back").argParser(integer(10, 600)))
     .action(async (o) => {
       const config = configure(o, 'json');
-      configurePubsub(o.project);
+      const { work } = await pubsub(o.project);
       const summary = await work({
         subscription: o.subscription,
         config,
