@@ -8,7 +8,7 @@
 // The greedy order does not depend on the stopping limits, so a stricter level stops earlier on the
 // same sequence: triangle counts fall monotonically with the level.
 import { IndexedMesh } from './marching-cubes.js';
-import { MinHeap } from './min-heap.js';
+import { MinHeap } from '../common/min-heap.js';
 import { vertexAdjacency } from './topology.js';
 import { InvalidInput } from '../common/errors.js';
 

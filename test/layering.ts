@@ -13,6 +13,7 @@ export const LAYERS: Record<string, string[]> = {
   kernels: ['common', 'wasm', 'storage', 'codecs', 'precomputed'],
   mesh: ['common', 'wasm', 'storage', 'codecs', 'precomputed', 'kernels'],
   affinities: ['common', 'wasm', 'storage', 'codecs', 'precomputed', 'kernels'],
+  skeletons: ['common', 'wasm', 'storage', 'codecs', 'precomputed', 'kernels'],
   sources: ['common', 'wasm', 'storage', 'codecs', 'precomputed'],
   tasks: ['common', 'wasm', 'storage', 'codecs', 'precomputed', 'kernels', 'mesh', 'affinities', 'sources'],
   runtime: ['common', 'wasm', 'storage', 'codecs', 'precomputed', 'kernels', 'mesh', 'affinities', 'sources', 'tasks'],

@@ -1,0 +1,267 @@
+// TEASAR skeletons of every label of a region (as kimimaro builds them): for each connected piece
+// of a label (26-connected), the distance to its boundary (DBF, skeletons/edt.ts), a root at the
+// geodesic farthest point from its centre, a penalty field that makes paths keep to the centre, one
+// shortest-path tree from the root over it, then paths down that tree to the farthest voxel not yet
+// covered, each path vertex covering a ball of radius scale * DBF + const, until every voxel is
+// covered. Paths share the tree, so they join without duplicate vertices; a branch that ends next
+// to another part of the skeleton (a loop, as a torus has) is joined to it.
+import { Vec3 } from '../common/box.js';
+import { MinHeap } from '../common/min-heap.js';
+import { Labels, squaredEdt } from './edt.js';
+
+export interface TeasarParams {
+  /** Invalidation ball radius = scale * DBF + const (physical units). */
+  scale: number;
+  const: number;
+  /** Pieces of fewer voxels are skipped. */
+  dust: number;
+  /** Penalty field: pdrfScale * (1 - DBF / max DBF)^pdrfExponent, plus the distance from the root over its largest. */
+  pdrfScale: number;
+  pdrfExponent: number;
+}
+
+export const DEFAULT_TEASAR: TeasarParams = { scale: 4, const: 0, dust: 100, pdrfScale: 100_000, pdrfExponent: 8 };
+
+export interface Skeleton {
+  /** x, y, z per vertex, in voxels of the region (a voxel's centre at index + 0.5). */
+  vertices: Float32Array;
+  /** Two vertex indices per edge. */
+  edges: Uint32Array;
+  /** The DBF at each vertex (physical units). */
+  radius: Float32Array;
+}
+
+const NEIGHBOURS: Vec3[] = [];
+for (let dz = -1; dz <= 1; dz++) for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (dx || dy || dz) NEIGHBOURS.push([dx, dy, dz]);
+
+/** The skeleton of every nonzero label of `labels` (x fastest, `shape`), voxels of `anisotropy` physical size. */
+export function skeletonize(labels: Labels, shape: Vec3, anisotropy: Vec3, params: TeasarParams = DEFAULT_TEASAR): Map<bigint, Skeleton> {
+  const dbf = squaredEdt(labels, shape, anisotropy).map(Math.sqrt);
+  const [sx, sy] = shape;
+  const seen = new Uint8Array(labels.length);
+  const byLabel = new Map<bigint, { vertices: number[]; edges: number[]; radius: number[] }>();
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (seen[i] || l === 0 || l === 0n) continue;
+    const piece = component(labels, shape, i, seen);
+    if (piece.length < params.dust) continue;
+    const label = BigInt(l);
+    const into = byLabel.get(label) ?? { vertices: [], edges: [], radius: [] };
+    byLabel.set(label, into);
+    skeletonizePiece(piece, shape, anisotropy, dbf, params, into);
+  }
+  const out = new Map<bigint, Skeleton>();
+  for (const [label, s] of byLabel) {
+    const n = s.vertices.length;
+    const vertices = new Float32Array(3 * n);
+    s.vertices.forEach((v, k) => {
+      vertices[3 * k] = (v % sx) + 0.5;
+      vertices[3 * k + 1] = (Math.floor(v / sx) % sy) + 0.5;
+      vertices[3 * k + 2] = Math.floor(v / (sx * sy)) + 0.5;
+    });
+    out.set(label, { vertices, edges: Uint32Array.from(s.edges), radius: Float32Array.from(s.radius) });
+  }
+  return out;
+}
+
+/** The voxels 26-connected to `start` with its label, marked seen. */
+function component(labels: Labels, shape: Vec3, start: number, seen: Uint8Array): Int32Array {
+  const [sx, sy, sz] = shape;
+  const l = labels[start];
+  const list: number[] = [start];
+  seen[start] = 1;
+  for (let k = 0; k < list.length; k++) {
+    const v = list[k];
+    const x = v % sx,
+      y = Math.floor(v / sx) % sy,
+      z = Math.floor(v / (sx * sy));
+    for (const [dx, dy, dz] of NEIGHBOURS) {
+      const nx = x + dx,
+        ny = y + dy,
+        nz = z + dz;
+      if (nx < 0 || ny < 0 || nz < 0 || nx >= sx || ny >= sy || nz >= sz) continue;
+      const u = nx + sx * (ny + sy * nz);
+      if (!seen[u] && labels[u] === l) {
+        seen[u] = 1;
+        list.push(u);
+      }
+    }
+  }
+  return Int32Array.from(list);
+}
+
+/**
+ * Shortest paths from `source` over the piece (its voxels indexed 0..n-1 by `local`), an edge to u
+ * costing its length times weight(u) (1: geodesic distance); the distances and each voxel's parent.
+ */
+function dijkstra(
+  piece: Int32Array,
+  local: Map<number, number>,
+  shape: Vec3,
+  anisotropy: Vec3,
+  source: number,
+  weight: (k: number) => number,
+): { distance: Float64Array; parent: Int32Array } {
+  const [sx, sy, sz] = shape;
+  const n = piece.length;
+  const distance = new Float64Array(n).fill(Infinity);
+  const parent = new Int32Array(n).fill(-1);
+  const done = new Uint8Array(n);
+  const lengths = NEIGHBOURS.map(([dx, dy, dz]) => Math.hypot(dx * anisotropy[0], dy * anisotropy[1], dz * anisotropy[2]));
+  const heap = new MinHeap();
+  distance[source] = 0;
+  heap.push(0, source);
+  while (heap.size > 0) {
+    const k = heap.pop();
+    if (done[k]) continue;
+    done[k] = 1;
+    const v = piece[k];
+    const x = v % sx,
+      y = Math.floor(v / sx) % sy,
+      z = Math.floor(v / (sx * sy));
+    NEIGHBOURS.forEach(([dx, dy, dz], e) => {
+      const nx = x + dx,
+        ny = y + dy,
+        nz = z + dz;
+      if (nx < 0 || ny < 0 || nz < 0 || nx >= sx || ny >= sy || nz >= sz) return;
+      const j = local.get(nx + sx * (ny + sy * nz));
+      if (j === undefined || done[j]) return;
+      const d = distance[k] + lengths[e] * weight(j);
+      if (d < distance[j]) {
+        distance[j] = d;
+        parent[j] = k;
+        heap.push(d, j);
+      }
+    });
+  }
+  return { distance, parent };
+}
+
+function skeletonizePiece(
+  piece: Int32Array,
+  shape: Vec3,
+  anisotropy: Vec3,
+  dbf: Float64Array,
+  params: TeasarParams,
+  into: { vertices: number[]; edges: number[]; radius: number[] },
+): void {
+  const [sx, sy] = shape;
+  const n = piece.length;
+  const local = new Map<number, number>();
+  piece.forEach((v, k) => local.set(v, k));
+  let centre = 0;
+  for (let k = 1; k < n; k++) if (dbf[piece[k]] > dbf[piece[centre]]) centre = k;
+  const farthest = (d: Float64Array) => d.reduce((best, x, k) => (x > d[best] ? k : best), 0);
+  const root = farthest(dijkstra(piece, local, shape, anisotropy, centre, () => 1).distance);
+  const fromRoot = dijkstra(piece, local, shape, anisotropy, root, () => 1).distance;
+  const maxDbf = Math.max(...Array.from(piece, (v) => dbf[v]));
+  const maxDaf = Math.max(1e-9, fromRoot[farthest(fromRoot)]);
+  const penalty = (k: number) => params.pdrfScale * (1 - dbf[piece[k]] / maxDbf) ** params.pdrfExponent + fromRoot[k] / maxDaf;
+  const { parent } = dijkstra(piece, local, shape, anisotropy, root, penalty);
+
+  const coord = (v: number): Vec3 => [v % sx, Math.floor(v / sx) % sy, Math.floor(v / (sx * sy))];
+  const covered = new Uint8Array(n);
+  const vertexOf = new Int32Array(n).fill(-1);
+  const first = into.vertices.length;
+  const addVertex = (k: number) => {
+    vertexOf[k] = into.vertices.length;
+    into.vertices.push(piece[k]);
+    into.radius.push(dbf[piece[k]]);
+  };
+  /** Covers the voxels of the piece within the ball of path vertex k. */
+  const cover = (k: number) => {
+    const r = params.scale * dbf[piece[k]] + params.const;
+    const [cx, cy, cz] = coord(piece[k]);
+    const reach = anisotropy.map((a) => Math.floor(r / a));
+    for (let dz = -reach[2]; dz <= reach[2]; dz++)
+      for (let dy = -reach[1]; dy <= reach[1]; dy++)
+        for (let dx = -reach[0]; dx <= reach[0]; dx++) {
+          if ((dx * anisotropy[0]) ** 2 + (dy * anisotropy[1]) ** 2 + (dz * anisotropy[2]) ** 2 > r * r) continue;
+          const j = local.get(cx + dx + sx * (cy + dy + sy * (cz + dz)));
+          if (j !== undefined && cx + dx >= 0 && cx + dx < sx && cy + dy >= 0 && cy + dy < sy) covered[j] = 1;
+        }
+  };
+  addVertex(root);
+  cover(root);
+  // Targets: the farthest voxels from the root first.
+  const order = Int32Array.from({ length: n }, (_, k) => k).sort((a, b) => fromRoot[b] - fromRoot[a] || a - b);
+  for (const target of order) {
+    if (covered[target]) continue;
+    // Down the tree from the target until the skeleton is reached.
+    const path: number[] = [];
+    for (let k = target; vertexOf[k] < 0; k = parent[k]) path.push(k);
+    let below = vertexOf[path.length ? parent[path[path.length - 1]] : target];
+    for (let p = path.length - 1; p >= 0; p--) {
+      addVertex(path[p]);
+      into.edges.push(below, vertexOf[path[p]]);
+      below = vertexOf[path[p]];
+      cover(path[p]);
+    }
+    covered[target] = 1;
+  }
+  joinLoops(into, first, anisotropy, params, sx, sy);
+}
+
+/**
+ * Joins each end of this piece's skeleton (a vertex of one edge) to the nearest other vertex within
+ * 1.5 balls of its branch that is far along the skeleton (more than 3 times that): where the paths
+ * around a loop stop short of each other.
+ */
+function joinLoops(
+  into: { vertices: number[]; edges: number[]; radius: number[] },
+  first: number,
+  anisotropy: Vec3,
+  params: TeasarParams,
+  sx: number,
+  sy: number,
+): void {
+  const count = into.vertices.length - first;
+  const adjacency: number[][] = Array.from({ length: count }, () => []);
+  for (let e = 0; e < into.edges.length; e += 2) {
+    const a = into.edges[e] - first,
+      b = into.edges[e + 1] - first;
+    if (a < 0 || b < 0) continue;
+    adjacency[a].push(b);
+    adjacency[b].push(a);
+  }
+  const position = (k: number): Vec3 => {
+    const v = into.vertices[first + k];
+    return [(v % sx) * anisotropy[0], (Math.floor(v / sx) % sy) * anisotropy[1], Math.floor(v / (sx * sy)) * anisotropy[2]];
+  };
+  const distance = (a: number, b: number) => {
+    const [p, q] = [position(a), position(b)];
+    return Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+  };
+  for (let end = 0; end < count; end++) {
+    if (adjacency[end].length !== 1) continue;
+    // The branch's ball near its end (the end itself lies on the surface, its DBF small), half again:
+    // the gap another path's balls left.
+    let radius = 0;
+    for (let k = end, prev = -1, hops = 0; hops < 10; hops++) {
+      radius = Math.max(radius, into.radius[first + k]);
+      const next = adjacency[k].find((u) => u !== prev);
+      if (next === undefined) break;
+      [prev, k] = [k, next];
+    }
+    const reach = 1.5 * (params.scale * radius + params.const) + 2 * Math.max(...anisotropy);
+    // Along the skeleton from the end, as far as 3 reaches: the vertices near it on its own branch.
+    const along = new Map<number, number>([[end, 0]]);
+    const queue = [end];
+    for (let q = 0; q < queue.length; q++)
+      for (const u of adjacency[queue[q]]) {
+        const d = along.get(queue[q])! + distance(queue[q], u);
+        if (d <= 3 * reach && !along.has(u)) {
+          along.set(u, d);
+          queue.push(u);
+        }
+      }
+    let best = -1;
+    for (let k = 0; k < count; k++) if (!along.has(k) && distance(end, k) <= reach && (best < 0 || distance(end, k) < distance(end, best))) best = k;
+    // Joined, the loop is closed for the ends after this one too (the join is on their way along).
+    if (best >= 0) {
+      into.edges.push(first + end, first + best);
+      adjacency[end].push(best);
+      adjacency[best].push(end);
+    }
+  }
+}
