@@ -72,12 +72,17 @@ export function encodeForgeObject(
     range.segments++;
     range.length = o - range.offset;
   }
+  return { frags, index: encodeGroupIndex(groups), groups };
+}
+
+/** The index of an object's groups (ascending), as findGroup reads it: forge objects and skeleton pieces use it. */
+export function encodeGroupIndex(groups: GroupRange[]): Uint8Array {
   const index = new DataView(new ArrayBuffer(INDEX_HEADER + INDEX_ENTRY * groups.length));
   index.setUint32(0, MAGIC, true);
   index.setUint32(4, 1, true);
   index.setUint32(8, groups.length, true);
   groups.forEach((g, i) => setEntry(index, INDEX_HEADER + INDEX_ENTRY * i, g));
-  return { frags, index: new Uint8Array(index.buffer), groups };
+  return new Uint8Array(index.buffer);
 }
 
 function setEntry(view: DataView, at: number, g: GroupRange): void {

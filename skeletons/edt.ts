@@ -7,7 +7,12 @@ import { Vec3 } from '../common/box.js';
 
 export type Labels = Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
-export function squaredEdt(labels: Labels, shape: Vec3, anisotropy: Vec3): Float64Array {
+/**
+ * `open` (per face: lower x, upper x, lower y, ...) marks faces where the array is cut from a larger
+ * volume: beyond them is unknown, not background, so they are no source (a voxel with no boundary
+ * in reach on any side keeps Infinity).
+ */
+export function squaredEdt(labels: Labels, shape: Vec3, anisotropy: Vec3, open: boolean[] = [false, false, false, false, false, false]): Float64Array {
   const [sx, sy, sz] = shape;
   const d = new Float64Array(sx * sy * sz);
   // x: the distance to the run's nearer end, directly.
@@ -18,7 +23,9 @@ export function squaredEdt(labels: Labels, shape: Vec3, anisotropy: Vec3): Float
       const l = labels[base + a];
       let b = a + 1;
       while (b < sx && labels[base + b] === l) b++;
-      if (l !== 0 && l !== 0n) for (let i = a; i < b; i++) d[base + i] = wx * Math.min(i - a + 1, b - i) ** 2;
+      const below = a === 0 && open[0] ? Infinity : 0,
+        above = b === sx && open[1] ? Infinity : 0;
+      if (l !== 0 && l !== 0n) for (let i = a; i < b; i++) d[base + i] = wx * Math.min(i - a + 1 + below, b - i + above) ** 2;
       a = b;
     }
   }
@@ -27,21 +34,21 @@ export function squaredEdt(labels: Labels, shape: Vec3, anisotropy: Vec3): Float
     v = new Int32Array(f.length),
     z = new Float64Array(f.length + 1),
     out = new Float64Array(f.length);
-  const pass = (n: number, stride: number, lines: number[], w: number) => {
+  const pass = (n: number, stride: number, lines: number[], w: number, openBelow: boolean, openAbove: boolean) => {
     for (const start of lines)
       for (let a = 0; a < n;) {
         const l = labels[start + a * stride];
         let b = a + 1;
         while (b < n && labels[start + b * stride] === l) b++;
         if (l !== 0 && l !== 0n) {
-          // Sources: the run's voxels (their distance so far) between two of distance 0 at a - 1 and b.
+          // Sources: the run's voxels (their distance so far; Infinity: none) between two of distance
+          // 0 at a - 1 and b, where the run ends at another label or at a face that is not open.
           let m = 0;
-          at[m] = a - 1;
-          f[m++] = 0;
-          for (let i = a; i < b; i++) ((at[m] = i), (f[m++] = d[start + i * stride]));
-          at[m] = b;
-          f[m++] = 0;
-          lowerEnvelope(f, at, m, w, a, b, v, z, out);
+          if (!(a === 0 && openBelow)) ((at[m] = a - 1), (f[m++] = 0));
+          for (let i = a; i < b; i++) if (d[start + i * stride] !== Infinity) ((at[m] = i), (f[m++] = d[start + i * stride]));
+          if (!(b === n && openAbove)) ((at[m] = b), (f[m++] = 0));
+          if (m === 0) out.fill(Infinity, 0, b - a);
+          else lowerEnvelope(f, at, m, w, a, b, v, z, out);
           for (let i = a; i < b; i++) d[start + i * stride] = out[i - a];
         }
         a = b;
@@ -49,10 +56,10 @@ export function squaredEdt(labels: Labels, shape: Vec3, anisotropy: Vec3): Float
   };
   const yLines: number[] = [];
   for (let zz = 0; zz < sz; zz++) for (let x = 0; x < sx; x++) yLines.push(x + zz * sx * sy);
-  pass(sy, sx, yLines, anisotropy[1] ** 2);
+  pass(sy, sx, yLines, anisotropy[1] ** 2, open[2], open[3]);
   const zLines: number[] = [];
   for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++) zLines.push(x + y * sx);
-  pass(sz, sx * sy, zLines, anisotropy[2] ** 2);
+  pass(sz, sx * sy, zLines, anisotropy[2] ** 2, open[4], open[5]);
   return d;
 }
 

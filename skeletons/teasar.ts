@@ -34,9 +34,25 @@ export interface Skeleton {
 const NEIGHBOURS: Vec3[] = [];
 for (let dz = -1; dz <= 1; dz++) for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (dx || dy || dz) NEIGHBOURS.push([dx, dy, dz]);
 
-/** The skeleton of every nonzero label of `labels` (x fastest, `shape`), voxels of `anisotropy` physical size. */
-export function skeletonize(labels: Labels, shape: Vec3, anisotropy: Vec3, params: TeasarParams = DEFAULT_TEASAR): Map<bigint, Skeleton> {
-  const dbf = squaredEdt(labels, shape, anisotropy).map(Math.sqrt);
+/**
+ * The skeleton of every nonzero label of `labels` (x fastest, `shape`), voxels of `anisotropy`
+ * physical size. `targets` (voxel indices) are reached by every piece that holds them, first, and
+ * one of them is its root: the contact areas' centres on the faces a neighbouring task shares, so
+ * that both tasks' skeletons pass through the same voxels there (kimimaro's fix_borders). `open`
+ * faces (as squaredEdt's) are cut from a larger volume: no boundary there.
+ */
+export function skeletonize(
+  labels: Labels,
+  shape: Vec3,
+  anisotropy: Vec3,
+  params: TeasarParams = DEFAULT_TEASAR,
+  targets: Set<number> = new Set(),
+  open?: boolean[],
+): Map<bigint, Skeleton> {
+  // A piece that meets no boundary in the region (all of it open faces) gets its largest DBF as the same everywhere.
+  const dbf = squaredEdt(labels, shape, anisotropy, open).map(Math.sqrt);
+  const finite = dbf.reduce((m, x) => (x !== Infinity && x > m ? x : m), 0);
+  for (let i = 0; i < dbf.length; i++) if (dbf[i] === Infinity) dbf[i] = finite || 1;
   const [sx, sy] = shape;
   const seen = new Uint8Array(labels.length);
   const byLabel = new Map<bigint, { vertices: number[]; edges: number[]; radius: number[] }>();
@@ -48,7 +64,7 @@ export function skeletonize(labels: Labels, shape: Vec3, anisotropy: Vec3, param
     const label = BigInt(l);
     const into = byLabel.get(label) ?? { vertices: [], edges: [], radius: [] };
     byLabel.set(label, into);
-    skeletonizePiece(piece, shape, anisotropy, dbf, params, into);
+    skeletonizePiece(piece, shape, anisotropy, dbf, params, into, targets);
   }
   const out = new Map<bigint, Skeleton>();
   for (const [label, s] of byLabel) {
@@ -144,15 +160,18 @@ function skeletonizePiece(
   dbf: Float64Array,
   params: TeasarParams,
   into: { vertices: number[]; edges: number[]; radius: number[] },
+  targets: Set<number>,
 ): void {
   const [sx, sy] = shape;
   const n = piece.length;
   const local = new Map<number, number>();
   piece.forEach((v, k) => local.set(v, k));
+  const forced: number[] = [];
+  piece.forEach((v, k) => targets.has(v) && forced.push(k));
   let centre = 0;
   for (let k = 1; k < n; k++) if (dbf[piece[k]] > dbf[piece[centre]]) centre = k;
   const farthest = (d: Float64Array) => d.reduce((best, x, k) => (x > d[best] ? k : best), 0);
-  const root = farthest(dijkstra(piece, local, shape, anisotropy, centre, () => 1).distance);
+  const root = forced.length ? forced[0] : farthest(dijkstra(piece, local, shape, anisotropy, centre, () => 1).distance);
   const fromRoot = dijkstra(piece, local, shape, anisotropy, root, () => 1).distance;
   const maxDbf = Math.max(...Array.from(piece, (v) => dbf[v]));
   const maxDaf = Math.max(1e-9, fromRoot[farthest(fromRoot)]);
@@ -183,10 +202,10 @@ function skeletonizePiece(
   };
   addVertex(root);
   cover(root);
-  // Targets: the farthest voxels from the root first.
-  const order = Int32Array.from({ length: n }, (_, k) => k).sort((a, b) => fromRoot[b] - fromRoot[a] || a - b);
-  for (const target of order) {
-    if (covered[target]) continue;
+  // Targets: the forced ones (covered or not), then the farthest voxels from the root first.
+  const order = [...forced, ...Int32Array.from({ length: n }, (_, k) => k).sort((a, b) => fromRoot[b] - fromRoot[a] || a - b)];
+  for (const [i, target] of order.entries()) {
+    if (i >= forced.length ? covered[target] : vertexOf[target] >= 0) continue;
     // Down the tree from the target until the skeleton is reached.
     const path: number[] = [];
     for (let k = target; vertexOf[k] < 0; k = parent[k]) path.push(k);
@@ -264,4 +283,71 @@ function joinLoops(
       adjacency[best].push(end);
     }
   }
+}
+
+/**
+ * The centres of the contact areas of each label on the given faces of a region (faces[2d] the
+ * lower one across axis d, faces[2d + 1] the upper one): per face plane, each 8-connected area of
+ * one label's voxel deepest in it (the plane's 2D distance transform), the one nearest its
+ * centroid along a flat ridge. A neighbouring task reads the same plane and finds the same voxels.
+ */
+export function borderTargets(labels: Labels, shape: Vec3, anisotropy: Vec3, faces: boolean[]): Set<number> {
+  const out = new Set<number>();
+  for (let d = 0; d < 3; d++)
+    for (const upper of [false, true]) {
+      if (!faces[2 * d + (upper ? 1 : 0)]) continue;
+      const [u, w] = [0, 1, 2].filter((a) => a !== d);
+      const at = upper ? shape[d] - 1 : 0;
+      const nu = shape[u],
+        nw = shape[w];
+      const index = (i: number, j: number) => {
+        const p = [0, 0, 0];
+        p[d] = at;
+        p[u] = i;
+        p[w] = j;
+        return p[0] + shape[0] * (p[1] + shape[1] * p[2]);
+      };
+      const plane = labels instanceof BigUint64Array ? new BigUint64Array(nu * nw) : new Uint32Array(nu * nw);
+      for (let j = 0; j < nw; j++) for (let i = 0; i < nu; i++) plane[i + nu * j] = labels[index(i, j)] as never;
+      // (The plane is one voxel thick: its third axis is open, or every voxel would be one from the edge.)
+      const dist = squaredEdt(plane, [nu, nw, 1], [anisotropy[u], anisotropy[w], 1], [false, false, false, false, true, true]);
+      const seen = new Uint8Array(nu * nw);
+      for (let start = 0; start < nu * nw; start++) {
+        if (seen[start] || plane[start] === 0 || plane[start] === 0n) continue;
+        let best = start;
+        const queue = [start];
+        seen[start] = 1;
+        for (let q = 0; q < queue.length; q++) {
+          const c = queue[q];
+          if (dist[c] > dist[best]) best = c;
+          const ci = c % nu,
+            cj = Math.floor(c / nu);
+          for (let dj = -1; dj <= 1; dj++)
+            for (let di = -1; di <= 1; di++) {
+              const i = ci + di,
+                j = cj + dj;
+              if (i < 0 || j < 0 || i >= nu || j >= nw) continue;
+              const k = i + nu * j;
+              if (!seen[k] && plane[k] === plane[start]) {
+                seen[k] = 1;
+                queue.push(k);
+              }
+            }
+        }
+        // The ridge of an oblique crossing's long contact area is flat: of the voxels within a voxel
+        // of the deepest, the one nearest the area's centroid (ties to the smallest index).
+        const ridge = (Math.sqrt(dist[best]) - Math.max(anisotropy[u], anisotropy[w])) ** 2;
+        const centroid = [0, 0];
+        for (const c of queue) ((centroid[0] += (c % nu) / queue.length), (centroid[1] += Math.floor(c / nu) / queue.length));
+        let chosen = -1,
+          nearest = Infinity;
+        for (const c of queue.sort((p, q) => p - q)) {
+          if (dist[c] < ridge) continue;
+          const d = (((c % nu) - centroid[0]) * anisotropy[u]) ** 2 + ((Math.floor(c / nu) - centroid[1]) * anisotropy[w]) ** 2;
+          if (d < nearest) ((nearest = d), (chosen = c));
+        }
+        out.add(index(chosen % nu, Math.floor(chosen / nu)));
+      }
+    }
+  return out;
 }

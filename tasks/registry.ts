@@ -12,6 +12,7 @@ import { meanGraphTask } from './mean-graph.js';
 import { mesh, meshManifest } from './mesh.js';
 import { meshForge, meshGather, meshMerge, segmentProperties } from './multires-mesh.js';
 import { shard } from './shard.js';
+import { skeletonizeTask, skeletonMerge } from './skeleton.js';
 import { transfer } from './transfer.js';
 import { watershedTask } from './watershed.js';
 
@@ -32,6 +33,8 @@ export const TASK_KINDS = [
   remapTask,
   shard,
   transfer,
+  skeletonizeTask,
+  skeletonMerge,
 ] as const;
 
 type Kind = (typeof TASK_KINDS)[number];

@@ -18,6 +18,8 @@ import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
 import { forgeTaskCount, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
+import { skeletonTaskCount } from '../skeleton.js';
+import { skeletonInfo } from '../../skeletons/format.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
 import { PROCESS_BYTES, TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
@@ -771,6 +773,92 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
       ...(gatherStage ? [gatherStage] : []),
       { name: 'mesh merge', sets: [merge] },
       { name: 'segment properties', sets: [{ list: [{ kind: 'segment_properties', layer_path: opts.layerPath, groups: merge.count }] }] },
+    ],
+  };
+}
+
+export interface SkeletonOptions {
+  layerPath: string;
+  /** Sharded: 2^shardBits shards, one SkeletonMerge task each; unsharded when absent. */
+  shardBits?: number;
+  /** Unsharded: SkeletonMerge tasks (segment id mod batches); default one per Skeletonize task. */
+  batches?: number;
+  /** Chunks a side of a Skeletonize task's box (default SKELETON_BLOCK). */
+  block?: number;
+  /** TEASAR's invalidation ball, scale * DBF + const (nm), and the smallest piece skeletonized (voxels). */
+  scale?: number;
+  const?: number;
+  dust?: number;
+}
+
+/**
+ * Boxes of 2x2x2 chunks: TEASAR in JS holds about 40 bytes a voxel (the DBF, the piece's voxel map,
+ * two shortest-path fields), 128^3 voxels in 90 MiB for 64^3 chunks.
+ */
+export const SKELETON_BLOCK = 2;
+
+/**
+ * Skeletons of mip 0: Skeletonize per box of chunks (TEASAR, stitched at the faces it shares), then
+ * SkeletonMerge per shard or batch of ids. Writes the skeleton info (and the layer's "skeletons" key) first.
+ */
+export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
+  const volume = await Volume.open(opts.layerPath);
+  if (volume.info.type !== 'segmentation')
+    throw new InvalidInput(`plan skeleton: layer ${opts.layerPath} is of type ${volume.info.type}, skeletons need a segmentation`);
+  if (!volume.info.skeletons) {
+    volume.info.skeletons = 'skeletons';
+    await volume.saveInfo();
+  }
+  const scale = volume.scale(0);
+  const block = opts.block ?? SKELETON_BLOCK;
+  const tasks = skeletonTaskCount(volume, block);
+  const sharding =
+    opts.shardBits === undefined
+      ? undefined
+      : {
+          '@type': 'neuroglancer_uint64_sharded_v1' as const,
+          hash: 'murmurhash3_x86_128' as const,
+          preshift_bits: 0,
+          minishard_bits: MESH_MINISHARD_BITS,
+          shard_bits: opts.shardBits,
+          minishard_index_encoding: 'gzip' as const,
+          data_encoding: 'gzip' as const,
+        };
+  const dir = String(volume.info.skeletons);
+  await volume.store.put(
+    `${dir}/info`,
+    new TextEncoder().encode(JSON.stringify(skeletonInfo(scale.resolution as Vec3, scale.voxel_offset as Vec3, sharding))),
+    {
+      contentType: 'application/json',
+    },
+  );
+  const batches = sharding ? undefined : (opts.batches ?? tasks);
+  const common = { layer_path: opts.layerPath, ...(batches ? { batches } : {}) };
+  const params = {
+    ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+    ...(opts.const !== undefined ? { const: opts.const } : {}),
+    ...(opts.dust !== undefined ? { dust: opts.dust } : {}),
+  };
+  return {
+    version: 2,
+    layer_path: opts.layerPath,
+    stages: [
+      {
+        name: 'skeletonize',
+        sets: [
+          boxesSet(
+            { kind: 'skeletonize', ...common, ...params },
+            'chunk_position',
+            '{box}',
+            scaleBounds(scale),
+            chunkSize(scale).map((c) => c * block) as Vec3,
+          ),
+        ],
+      },
+      {
+        name: 'skeleton merge',
+        sets: [{ template: { kind: 'skeleton_merge', ...common, block }, field: 'group', count: sharding ? 2 ** sharding.shard_bits : batches! }],
+      },
     ],
   };
 }

@@ -1,0 +1,300 @@
+// Skeletons in two stages (skeletons/teasar.ts builds them, skeletons/format.ts writes them):
+// - Skeletonize, per box of whole mip 0 chunks read with one more voxel at its upper faces (the plane
+//   the next box starts with): TEASAR of every label, the centres of the contact areas on the faces
+//   it shares with neighbouring boxes forced as targets (both boxes find the same voxels there), the
+//   pieces written as one object grouped by merge task, with an index (as forge objects are).
+// - SkeletonMerge, per group (a shard, or a batch of ids when unsharded): every box's part for its
+//   group, each segment's pieces joined at their shared vertices (the same positions, counted once),
+//   the tiny loops where two boxes' paths near a face differ cut, and written: the shard whole, or
+//   `<dir>/<id>`.
+import { box, Box, chunkKey, parseChunkKey, Vec3, voxelCount } from '../common/box.js';
+import { asLabels } from '../common/dtype.js';
+import { CorruptData, InvalidInput } from '../common/errors.js';
+import { count, integer } from '../common/schema.js';
+import { encodeGroupIndex, findGroup, GroupRange, maxForgeIndexBytes } from '../mesh/forge-object.js';
+import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
+import { ShardedKvStore } from '../precomputed/sharded-store.js';
+import { locateChunk, shardingSchema, ShardingSpec } from '../precomputed/sharding.js';
+import { Volume } from '../precomputed/volume.js';
+import { encodeSkeleton, SKELETON_TYPE } from '../skeletons/format.js';
+import { borderTargets, DEFAULT_TEASAR, Skeleton, skeletonize } from '../skeletons/teasar.js';
+import { checkKey } from '../storage/store.js';
+import { boxKey, text } from './fields.js';
+import { defineTask, TaskOf } from './kind.js';
+import * as v from 'valibot';
+import type { TaskContext } from './context.js';
+
+const nonNegative = v.pipe(v.number('must be a number'), v.minValue(0, 'must be 0 or more'));
+
+const skeletonizeFields = {
+  layer_path: text,
+  /** Whole mip 0 chunks, `x0-x1_y0-y1_z0-z1` in voxels. */
+  chunk_position: boxKey,
+  /** Unsharded: segment id mod batches is the merge task that takes it. */
+  batches: v.optional(integer(1, 2 ** 30)),
+  /** Invalidation ball radius = scale * DBF + const (nm). */
+  scale: v.optional(nonNegative),
+  const: v.optional(nonNegative),
+  /** Pieces of fewer voxels are left out. */
+  dust: v.optional(count),
+};
+export const skeletonizeTask = defineTask('skeletonize', 'Skeletonize task', skeletonizeFields, {
+  id: (task) => `skeletonize:${task.layer_path}:${task.chunk_position}`,
+  run: runSkeletonize,
+});
+export type SkeletonizeTask = TaskOf<'skeletonize', typeof skeletonizeFields>;
+
+const mergeFields = {
+  layer_path: text,
+  group: count,
+  batches: v.optional(integer(1, 2 ** 30)),
+  /** Chunks a side of the Skeletonize boxes (their grid over mip 0). */
+  block: integer(1, 2 ** 20),
+};
+export const skeletonMerge = defineTask('skeleton_merge', 'SkeletonMerge task', mergeFields, {
+  id: (task) => `skeleton_merge:${task.layer_path}:${task.group}`,
+  run: runMerge,
+});
+export type SkeletonMergeTask = TaskOf<'skeleton_merge', typeof mergeFields>;
+
+/** The skeleton directory of a layer and its sharding, checked. */
+export async function skeletonDirectory(volume: Volume, what: string): Promise<{ dir: string; sharding?: ShardingSpec }> {
+  const name = volume.info.skeletons;
+  if (volume.info.type !== 'segmentation') throw new InvalidInput(`${what}: layer ${volume.url} is of type ${volume.info.type}, skeletons need a segmentation`);
+  if (typeof name !== 'string' || name === '')
+    throw new InvalidInput(`${what}: layer ${volume.url} has no "skeletons" key in its info (digest plan skeleton adds it)`);
+  let dir: string;
+  try {
+    dir = checkKey(name.replace(/\/+$/, ''));
+  } catch {
+    throw new InvalidInput(`${what}: info "skeletons" ${JSON.stringify(name)} must be a relative directory name`);
+  }
+  const where = `${volume.url}/${dir}/info`;
+  const bytes = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
+  if (!bytes) throw new InvalidInput(`${what}: ${where} is missing (digest plan skeleton writes it)`);
+  let info: { '@type'?: unknown; sharding?: unknown };
+  try {
+    info = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new CorruptData(`${where}: not JSON`, { cause: e });
+  }
+  if (info['@type'] !== SKELETON_TYPE) throw new InvalidInput(`${what}: ${where} "@type" is ${JSON.stringify(info['@type'])}, not "${SKELETON_TYPE}"`);
+  if (info.sharding === undefined) return { dir };
+  const parsed = v.safeParse(shardingSchema, info.sharding);
+  if (!parsed.success) throw new CorruptData(`${where}: "sharding": ${parsed.issues[0].message}`);
+  return { dir, sharding: parsed.output };
+}
+
+function groupsOf(sharding: ShardingSpec | undefined, batches: number | undefined, what: string): { groups: number; groupOf: (id: bigint) => number } {
+  if (sharding) return { groups: 2 ** sharding.shard_bits, groupOf: (id) => locateChunk(id, sharding).shard };
+  if (!batches) throw new InvalidInput(`${what}: batches is required for unsharded skeletons`);
+  const n = BigInt(batches);
+  return { groups: batches, groupOf: (id) => Number(id % n) };
+}
+
+const piecesKey = (dir: string, chunks: Box, ext: 'pieces' | 'index') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
+
+async function runSkeletonize(task: SkeletonizeTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
+  const what = 'Skeletonize task';
+  const { dir, sharding } = await skeletonDirectory(volume, what);
+  const { groupOf } = groupsOf(sharding, task.batches, what);
+  const scale = volume.scale(0);
+  const chunks = parseChunkKey(task.chunk_position, `${what}: chunk_position`);
+  assertChunkUnion(scale, chunks, `${what}: chunk_position`);
+  const bounds = volume.bounds(0);
+  // One more voxel at the upper faces inside the volume: the plane the next box starts with.
+  const read = box(chunks.start, chunks.stop.map((s, d) => Math.min(s + 1, bounds.stop[d])) as Vec3);
+  const shape = read.stop.map((s, d) => s - read.start[d]) as Vec3;
+  const labels = asLabels(await volume.read(0, read));
+  const faces = [0, 1, 2].flatMap((d) => [read.start[d] > bounds.start[d], read.stop[d] < bounds.stop[d]]);
+  const resolution = scale.resolution as Vec3;
+  const params = {
+    ...DEFAULT_TEASAR,
+    ...(task.scale !== undefined ? { scale: task.scale } : {}),
+    ...(task.const !== undefined ? { const: task.const } : {}),
+    ...(task.dust !== undefined ? { dust: task.dust } : {}),
+  };
+  const skeletons = skeletonize(labels, shape, resolution, params, borderTargets(labels, shape, resolution, faces), faces);
+  // Stored coordinates: voxels from the volume's offset (skeletonInfo's transform).
+  const shift = read.start.map((s, d) => s - bounds.start[d]);
+  const { pieces, index } = encodePieces(skeletons, shift, groupOf);
+  await volume.store.put(piecesKey(dir, chunks, 'pieces'), pieces, { contentType: 'application/octet-stream' });
+  await volume.store.put(piecesKey(dir, chunks, 'index'), index, { contentType: 'application/octet-stream' });
+  return { kind: 'skeletonize', voxels: voxelCount(chunks), chunksWritten: 0, files: 2, segments: skeletons.size };
+}
+
+/**
+ * A box's skeletons grouped by merge task: per segment (ascending id within its group) u64 id, u32
+ * vertices, u32 edges, f32 x y z per vertex (shifted by `shift`), u32 2 per edge, f32 radius per
+ * vertex; and the index of the groups.
+ */
+function encodePieces(skeletons: Map<bigint, Skeleton>, shift: number[], groupOf: (id: bigint) => number): { pieces: Uint8Array; index: Uint8Array } {
+  const ids = [...skeletons.keys()].sort((a, b) => groupOf(a) - groupOf(b) || (a < b ? -1 : a > b ? 1 : 0));
+  let size = 0;
+  for (const id of ids) {
+    const s = skeletons.get(id)!;
+    size += 16 + 4 * (s.vertices.length + s.edges.length + s.radius.length);
+  }
+  const pieces = new Uint8Array(size);
+  const view = new DataView(pieces.buffer);
+  const groups: GroupRange[] = [];
+  let o = 0;
+  for (const id of ids) {
+    const s = skeletons.get(id)!;
+    const group = groupOf(id);
+    if (groups.at(-1)?.group !== group) groups.push({ group, segments: 0, offset: o, length: 0 });
+    view.setBigUint64(o, id, true);
+    view.setUint32(o + 8, s.radius.length, true);
+    view.setUint32(o + 12, s.edges.length / 2, true);
+    o += 16;
+    s.vertices.forEach((x, i) => (view.setFloat32(o, x + shift[i % 3], true), (o += 4)));
+    for (const e of s.edges) (view.setUint32(o, e, true), (o += 4));
+    for (const r of s.radius) (view.setFloat32(o, r, true), (o += 4));
+    const range = groups.at(-1)!;
+    range.segments++;
+    range.length = o - range.offset;
+  }
+  return { pieces, index: encodeGroupIndex(groups) };
+}
+
+/** A segment's pieces joined: vertices at one position counted once, edges once each. */
+class JoinedSkeleton {
+  private readonly at = new Map<string, number>();
+  readonly vertices: number[] = [];
+  readonly radius: number[] = [];
+  private readonly edges = new Set<string>();
+
+  add(vertices: Float32Array, edges: Uint32Array, radius: Float32Array): void {
+    const index = Array.from({ length: radius.length }, (_, k) => {
+      const key = `${vertices[3 * k]},${vertices[3 * k + 1]},${vertices[3 * k + 2]}`;
+      let i = this.at.get(key);
+      if (i === undefined) {
+        i = this.radius.length;
+        this.at.set(key, i);
+        this.vertices.push(vertices[3 * k], vertices[3 * k + 1], vertices[3 * k + 2]);
+        this.radius.push(radius[k]);
+      } else this.radius[i] = Math.max(this.radius[i], radius[k]); // a seam vertex: the two boxes' DBF, cut at their faces
+      return i;
+    });
+    for (let e = 0; e < edges.length; e += 2) {
+      const [a, b] = [index[edges[e]], index[edges[e + 1]]];
+      if (a !== b) this.edges.add(a < b ? `${a},${b}` : `${b},${a}`);
+    }
+  }
+
+  /**
+   * The joined skeleton, tiny loops removed: where two boxes' paths near a shared face differ, their
+   * union closes a loop a few voxels round (where four boxes meet at an edge too: shorter than 8
+   * radii and 4 voxels along the skeleton; `voxel`: the smallest voxel side, radii are in nm). Real
+   * loops (a torus's) are longer and stay.
+   */
+  skeleton(voxel: number): Skeleton {
+    const n = this.radius.length;
+    const pairs = [...this.edges].map((e) => e.split(',').map(Number) as [number, number]);
+    const adjacency: [number, number][][] = Array.from({ length: n }, () => []);
+    pairs.forEach(([a, b], i) => (adjacency[a].push([b, i]), adjacency[b].push([a, i])));
+    // A spanning forest (breadth first): each vertex's parent, depth and distance from its root.
+    const parent = new Int32Array(n).fill(-2),
+      depth = new Int32Array(n),
+      along = new Float64Array(n);
+    const tree = new Uint8Array(pairs.length);
+    const length = (a: number, b: number) => Math.hypot(...[0, 1, 2].map((d) => this.vertices[3 * a + d] - this.vertices[3 * b + d]));
+    for (let r = 0; r < n; r++) {
+      if (parent[r] !== -2) continue;
+      parent[r] = -1;
+      const queue = [r];
+      for (let q = 0; q < queue.length; q++)
+        for (const [u, e] of adjacency[queue[q]])
+          if (parent[u] === -2) {
+            parent[u] = queue[q];
+            depth[u] = depth[queue[q]] + 1;
+            along[u] = along[queue[q]] + length(u, queue[q]);
+            tree[e] = 1;
+            queue.push(u);
+          }
+    }
+    const kept = pairs.filter(([a, b], e) => {
+      if (tree[e]) return true;
+      // Up both sides to where they meet, the largest radius on the way.
+      let [x, y] = [a, b];
+      let radius = Math.max(this.radius[a], this.radius[b]);
+      while (x !== y) {
+        if (depth[x] >= depth[y]) x = parent[x];
+        else y = parent[y];
+        radius = Math.max(radius, this.radius[x], this.radius[y]);
+      }
+      const loop = along[a] + along[b] - 2 * along[x] + length(a, b);
+      return loop > (8 * radius) / voxel + 4;
+    });
+    return { vertices: Float32Array.from(this.vertices), edges: Uint32Array.from(kept.flat()), radius: Float32Array.from(this.radius) };
+  }
+}
+
+/** The Skeletonize boxes: blocks of `block` chunks a side over mip 0. */
+export function* skeletonBoxes(volume: Volume, block: number): Generator<Box> {
+  const bounds = scaleBounds(volume.scale(0));
+  const step = chunkSize(volume.scale(0)).map((c) => c * block);
+  for (let z = bounds.start[2]; z < bounds.stop[2]; z += step[2])
+    for (let y = bounds.start[1]; y < bounds.stop[1]; y += step[1])
+      for (let x = bounds.start[0]; x < bounds.stop[0]; x += step[0])
+        yield box([x, y, z], [Math.min(x + step[0], bounds.stop[0]), Math.min(y + step[1], bounds.stop[1]), Math.min(z + step[2], bounds.stop[2])]);
+}
+
+async function runMerge(task: SkeletonMergeTask, ctx: TaskContext) {
+  const volume = await ctx.open(task.layer_path);
+  const what = 'SkeletonMerge task';
+  const { dir, sharding } = await skeletonDirectory(volume, what);
+  const { groups } = groupsOf(sharding, task.batches, what);
+  if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
+  const joined = new Map<bigint, JoinedSkeleton>();
+  for (const chunks of skeletonBoxes(volume, task.block)) {
+    const indexKey = piecesKey(dir, chunks, 'index');
+    const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
+    if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the Skeletonize tasks first)`);
+    const range = findGroup(index, task.group, `${volume.url}/${indexKey}`);
+    if (!range || range.length === 0) continue;
+    const key = piecesKey(dir, chunks, 'pieces');
+    const bytes = await volume.store.getRange(key, range.offset, range.length);
+    if (!bytes || bytes.length !== range.length) throw new CorruptData(`${what}: ${volume.url}/${key} ends before group ${task.group}'s ${range.length} bytes`);
+    decodePieces(bytes, range, `${volume.url}/${key}`, joined);
+  }
+  const ids = [...joined.keys()].sort((a, b) => (a < b ? -1 : 1));
+  const voxel = Math.min(...volume.scale(0).resolution);
+  const entries = ids.map((id) => ({ id, bytes: encodeSkeleton(joined.get(id)!.skeleton(voxel)) }));
+  if (sharding) {
+    if (entries.length > 0) await new ShardedKvStore(volume.store, dir, sharding, entries.length).writeShard(task.group, entries);
+  } else for (const { id, bytes } of entries) await volume.store.put(`${dir}/${id}`, bytes, { contentType: 'application/octet-stream' });
+  return { kind: 'skeleton_merge', voxels: 0, chunksWritten: 0, files: sharding ? Math.min(1, entries.length) : entries.length, segments: ids.length };
+}
+
+function decodePieces(bytes: Uint8Array, range: GroupRange, where: string, into: Map<bigint, JoinedSkeleton>): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 0;
+  for (let s = 0; s < range.segments; s++) {
+    if (o + 16 > bytes.length) throw new CorruptData(`${where}: group ${range.group} ends inside a record`);
+    const id = view.getBigUint64(o, true);
+    const n = view.getUint32(o + 8, true),
+      e = view.getUint32(o + 12, true);
+    o += 16;
+    if (o + 4 * (4 * n + 2 * e) > bytes.length) throw new CorruptData(`${where}: segment ${id}'s ${n} vertices and ${e} edges pass the group's end`);
+    const vertices = new Float32Array(3 * n),
+      edges = new Uint32Array(2 * e),
+      radius = new Float32Array(n);
+    for (let i = 0; i < vertices.length; i++, o += 4) vertices[i] = view.getFloat32(o, true);
+    for (let i = 0; i < edges.length; i++, o += 4) {
+      edges[i] = view.getUint32(o, true);
+      if (edges[i] >= n) throw new CorruptData(`${where}: segment ${id} has an edge on vertex ${edges[i]} of ${n}`);
+    }
+    for (let i = 0; i < n; i++, o += 4) radius[i] = view.getFloat32(o, true);
+    let joined = into.get(id);
+    if (!joined) into.set(id, (joined = new JoinedSkeleton()));
+    joined.add(vertices, edges, radius);
+  }
+  if (o !== bytes.length) throw new CorruptData(`${where}: group ${range.group} has ${bytes.length - o} bytes after its ${range.segments} segments`);
+}
+
+/** Grid cells of Skeletonize boxes of `block` chunks a side. */
+export function skeletonTaskCount(volume: Volume, block: number): number {
+  return gridShape(volume.scale(0)).reduce((n, g) => n * Math.ceil(g / block), 1);
+}
