@@ -15,6 +15,8 @@ import {
   planMeanGraph,
   planMesh,
   planMultiresMesh,
+  planSkeleton,
+  SKELETON_BLOCK,
   planSize,
   planTransfer,
   planWatershed,
@@ -34,6 +36,7 @@ import { runtimeOptions } from '../options.js';
 import { configure, report, withPool } from './run.js';
 import { TaskPool } from '../../runtime/pool.js';
 import { GZIP_STRATEGIES, GzipOptions } from '../../storage/gzip.js';
+import { DEFAULT_TEASAR } from '../../skeletons/teasar.js';
 import { integer, number, positiveVector3, segmentIds, shardingChoiceFrom, shardingOptions, vector3 } from '../options.js';
 import { configureStorageFlags, storageFlags } from '../options.js';
 
@@ -308,6 +311,26 @@ export function addLayerCommands(program: Command): void {
     .action(async (o) => {
       configureStorageFlags(o);
       await writePlan(await planDownsample({ layerPath: o.layer, fromMip: o.fromMip, memory: o.memory * 2 ** 20 }), o);
+    });
+
+  planCommand(
+    plan,
+    'skeleton',
+    'TEASAR skeletons of every segment (adds the "skeletons" directory to the info): skeletonize per box of chunks, then merge per shard or batch',
+  )
+    .requiredOption('--layer <url>', 'a segmentation layer')
+    .addOption(new Option('--shard-bits <n>', 'sharded, 2^n shard files (one merge task each); unsharded when absent').argParser(integer(0, 24)))
+    .addOption(new Option('--block <n>', 'chunks a side of a skeletonize task').argParser(integer(1, 64)).default(SKELETON_BLOCK))
+    .addOption(
+      new Option('--scale <s>', "TEASAR's invalidation ball: scale x the distance to the boundary ...")
+        .argParser(number(0, 1000))
+        .default(DEFAULT_TEASAR.scale),
+    )
+    .addOption(new Option('--const <nm>', '... plus this many nm').argParser(number(0, 1e6)).default(DEFAULT_TEASAR.const))
+    .addOption(new Option('--dust <voxels>', 'pieces of fewer voxels get no skeleton').argParser(integer(0, 2 ** 31)).default(DEFAULT_TEASAR.dust))
+    .action(async (o) => {
+      configureStorageFlags(o);
+      await writePlan(await planSkeleton({ layerPath: o.layer, shardBits: o.shardBits, block: o.block, scale: o.scale, const: o.const, dust: o.dust }), o);
     });
 
   planCommand(plan, 'mesh', 'meshes of every segment (adds the "mesh" directory to the info): multi-resolution (forge, merge) or legacy (mesh, manifests)')
