@@ -27,6 +27,7 @@ COPY precomputed precomputed
 COPY queue queue
 COPY runtime runtime
 COPY server server
+COPY skeletons skeletons
 COPY sources sources
 COPY storage storage
 COPY tasks tasks

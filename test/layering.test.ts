@@ -76,3 +76,12 @@ describe('what a command loads', () => {
     expect(publish.has('@google-cloud/pubsub')).toBe(true);
   });
 });
+
+describe('the image', () => {
+  it('copies every product folder (the build compiles them all)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const copied = new Set([...dockerfile.matchAll(/^COPY (\S+) \1$/gm)].map((m) => m[1]));
+    expect(Object.keys(LAYERS).filter((folder) => !copied.has(folder))).toEqual([]);
+  });
+});

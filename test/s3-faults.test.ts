@@ -16,8 +16,12 @@ import { S3Server, s3Server } from './s3-server.js';
 
 let s3: S3Server | undefined;
 let proxy: FaultProxy;
-/** Short timeouts and delays, so that a stall costs a second; retries enough for a loaded machine. */
-const FAST = { retryDelayMs: 10, timeoutMs: 1000, retries: 4 };
+/**
+ * Short delays, and a stall timeout of 3 s: short enough that the stall tests take seconds, long
+ * enough that a loaded machine's slow answer (a 5 MiB part into moto) is not taken for one (and
+ * would only be retried if it were).
+ */
+const FAST = { retryDelayMs: 10, timeoutMs: 3000, retries: 4 };
 
 beforeAll(async () => {
   s3 = await s3Server();
@@ -141,7 +145,7 @@ describe('s3:// under faults', () => {
       proxy.fault = (r) => (isGet(r) ? 'slowdown' : undefined);
       await expect(store.get('there')).rejects.toThrow(/s3:\/\/digest-faults\/always\/there: 503 SlowDown.*\(after 3 attempts\)/);
       proxy.fault = (r) => (isGet(r) ? 'stall' : undefined);
-      await expect(store.get('there')).rejects.toThrow(/s3:\/\/digest-faults\/always\/there: no answer for 1 s \(after 3 attempts\)/);
+      await expect(store.get('there')).rejects.toThrow(/s3:\/\/digest-faults\/always\/there: no answer for 3 s \(after 3 attempts\)/);
       // The same wrong bytes every time: the object, not the network, is what is wrong.
       proxy.fault = (r) => (isGet(r) ? 'corrupt' : undefined);
       await expect(store.get('there')).rejects.toMatchObject({ kind: 'corrupt', message: expect.stringMatching(/s3:\/\/digest-faults\/always\/there/) });
@@ -190,8 +194,8 @@ describe('the demo on s3://', () => {
       });
     const local = await demo();
     expect(local.summary.dead).toEqual([]);
-    // A stall costs the timeout, 2 s; a loaded machine's answer slower than that is only tried again (up to 6 times).
-    configureStorage({ s3Endpoint: proxy.endpoint, retryDelayMs: 10, timeoutMs: 2000, retries: 6 });
+    // A stall costs the timeout, 4 s; a loaded machine's answer slower than that is only tried again (up to 6 times).
+    configureStorage({ s3Endpoint: proxy.endpoint, retryDelayMs: 10, timeoutMs: 4000, retries: 6 });
     const before = proxy.injected.length,
       requests = proxy.requests;
     proxy.fault = randomFaults(1 / 25, 2026);
