@@ -30,15 +30,16 @@ import {
   maxForgeIndexBytes,
 } from '../mesh/forge-object.js';
 import { buildLods, encodeSegment, OctreeGeometry } from '../mesh/multires.js';
-import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
+import { assertChunkUnion, chunkSize, gridShape } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
-import { locateChunk, shardingSchema, ShardingSpec } from '../precomputed/sharding.js';
+import { ShardingSpec } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { meshDirectory } from './mesh.js';
 import * as v from 'valibot';
 import type { TaskContext } from './context.js';
+import { boxesIn, chunkBlockAt, chunkBlockCount, chunkBlocks, mergeGroups, readDirectoryInfo } from './segment-objects.js';
 
 export const MULTIRES_MESH_TYPE = 'neuroglancer_multilod_draco';
 /** Lods a segment gets at most: 2^9 chunks a side is past any volume's extent in nodes of 64. */
@@ -101,21 +102,7 @@ export type MeshGatherTask = TaskOf<'mesh_gather', typeof gatherFields>;
 /** The multi-resolution mesh directory of a layer and its sharding (undefined: unsharded), checked. */
 async function multiresMesh(volume: Volume, what: string): Promise<{ dir: string; sharding?: ShardingSpec }> {
   const dir = meshDirectory(volume, what);
-  const bytes = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
-  const where = `${volume.url}/${dir}/info`;
-  if (!bytes) throw new InvalidInput(`${what}: ${where} is missing (digest plan mesh --format multires writes it)`);
-  let info: { '@type'?: unknown; sharding?: unknown };
-  try {
-    info = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new CorruptData(`${where}: not JSON`, { cause: e });
-  }
-  if (info['@type'] !== MULTIRES_MESH_TYPE)
-    throw new InvalidInput(`${what}: ${where} "@type" is ${JSON.stringify(info['@type'])}, not "${MULTIRES_MESH_TYPE}"`);
-  if (info.sharding === undefined) return { dir };
-  const parsed = v.safeParse(shardingSchema, info.sharding);
-  if (!parsed.success) throw new CorruptData(`${where}: "sharding": ${parsed.issues[0].message}`);
-  return { dir, sharding: parsed.output };
+  return { dir, sharding: await readDirectoryInfo(volume, dir, MULTIRES_MESH_TYPE, what, 'digest plan mesh --format multires') };
 }
 
 /** The octree of a layer's mip 0: chunk-sized lod 0 nodes from the padded volume's lower corner. */
@@ -124,21 +111,9 @@ export function octreeOf(volume: Volume): OctreeGeometry {
   return { gridOrigin: scale.voxel_offset.map((o) => o - 0.5) as Vec3, chunkShape: chunkSize(scale) };
 }
 
-function groupOf(sharding: ShardingSpec | undefined, batches: number | undefined, what: string): (id: bigint) => number {
-  if (sharding) return (id) => locateChunk(id, sharding).shard;
-  if (!batches) throw new InvalidInput(`${what}: batches is required for unsharded meshes`);
-  const n = BigInt(batches);
-  return (id) => Number(id % n);
-}
-
 const forgeKey = (dir: string, chunks: Box, ext: 'frags' | 'index' | 'ranges') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
 const gatherKey = (dir: string, chunks: Box, range: number, ext: 'frags' | 'index') => `${dir}/forge/gather/${chunkKey(chunks)}.${range}.${ext}`;
 
-/** The merge groups of a mesh directory: its shards, or the batches of an unsharded one. */
-function groupCount(sharding: ShardingSpec | undefined, batches: number | undefined, what: string): number {
-  groupOf(sharding, batches, what); // checks batches is given where needed
-  return sharding ? 2 ** sharding.shard_bits : batches!;
-}
 /** A merge group's segment sizes: u64 id, u64 voxels per segment, ascending id. */
 const sizesKey = (dir: string, group: number) => `${dir}/forge/sizes/${group}`;
 
@@ -208,11 +183,11 @@ async function runForge(task: MeshForgeTask, ctx: TaskContext) {
         segment(label).fragments.push({ position: node, mesh });
     }
   }
-  const { frags, index, groups } = encodeForgeObject(segments, groupOf(sharding, task.batches, 'MeshForge task'));
+  const { frags, index, groups } = encodeForgeObject(segments, mergeGroups(sharding, task.batches, 'MeshForge task').groupOf);
   // The fragments before their index: a merge that finds the index finds the fragments too.
   await volume.store.put(forgeKey(dir, chunks, 'frags'), frags, { contentType: 'application/octet-stream' });
   if (task.gather_groups) {
-    const ranges = Math.ceil(groupCount(sharding, task.batches, 'MeshForge task') / task.gather_groups);
+    const ranges = Math.ceil(mergeGroups(sharding, task.batches, 'MeshForge task').groups / task.gather_groups);
     await volume.store.put(forgeKey(dir, chunks, 'ranges'), encodeRangeTable(groups, frags.length, task.gather_groups, ranges), {
       contentType: 'application/octet-stream',
     });
@@ -247,39 +222,6 @@ function countLabels(data: Uint32Array | BigUint64Array, dataBox: Box, region: B
   return counts;
 }
 
-/** The forge tasks' chunk boxes: blocks of `block` chunks a side over mip 0. */
-export function* forgeBoxes(volume: Volume, block: number): Generator<Box> {
-  const scale = volume.scale(0);
-  const bounds = scaleBounds(scale);
-  const step = chunkSize(scale).map((c) => c * block);
-  for (let z = bounds.start[2]; z < bounds.stop[2]; z += step[2])
-    for (let y = bounds.start[1]; y < bounds.stop[1]; y += step[1])
-      for (let x = bounds.start[0]; x < bounds.stop[0]; x += step[0]) yield intersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), bounds);
-}
-
-/** How many boxes forgeBoxes makes: one per `block`-cube of chunks of the grid. */
-export function forgeTaskCount(volume: Volume, block: number): number {
-  return gridShape(volume.scale(0)).reduce((n, g) => n * Math.ceil(g / block), 1);
-}
-
-/** Box `i` of forgeBoxes(volume, block) (x fastest). */
-function forgeBoxAt(volume: Volume, block: number, i: number): Box {
-  const scale = volume.scale(0);
-  const bounds = scaleBounds(scale);
-  const [nx, ny] = gridShape(scale).map((g) => Math.ceil(g / block));
-  const cell = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
-  const step = chunkSize(scale).map((c) => c * block);
-  const start = cell.map((c, d) => bounds.start[d] + c * step[d]) as Vec3;
-  return intersect(box(start, start.map((s, d) => s + step[d]) as Vec3), bounds);
-}
-
-/** The boxes of `step` voxels a side from the corner of `region`, clipped to it. */
-function* boxesIn(region: Box, step: Vec3): Generator<Box> {
-  for (let z = region.start[2]; z < region.stop[2]; z += step[2])
-    for (let y = region.start[1]; y < region.stop[1]; y += step[1])
-      for (let x = region.start[0]; x < region.stop[0]; x += step[0]) yield intersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), region);
-}
-
 /**
  * One gather block's forge objects, one range of groups: each forge object's part of that range
  * (two entries of its .ranges, then one byte range), written again as one object with a dense
@@ -289,12 +231,12 @@ async function runGather(task: MeshGatherTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const what = 'MeshGather task';
   const { dir, sharding } = await multiresMesh(volume, what);
-  const groups = groupCount(sharding, task.batches, what);
+  const { groups, groupOf } = mergeGroups(sharding, task.batches, what);
   const ranges = Math.ceil(groups / task.gather_groups);
-  const blocks = forgeTaskCount(volume, task.forge_block * task.gather_block);
+  const blocks = chunkBlockCount(volume, task.forge_block * task.gather_block);
   if (task.part >= blocks * ranges) throw new InvalidInput(`${what}: part ${task.part} is past the ${blocks} blocks x ${ranges} group ranges`);
   const range = task.part % ranges;
-  const chunks = forgeBoxAt(volume, task.forge_block * task.gather_block, Math.floor(task.part / ranges));
+  const chunks = chunkBlockAt(volume, task.forge_block * task.gather_block, Math.floor(task.part / ranges));
   const segments = new Map<bigint, ForgedSegment>();
   const step = chunkSize(volume.scale(0)).map((c) => c * task.forge_block) as Vec3;
   for (const forge of boxesIn(chunks, step)) {
@@ -310,7 +252,7 @@ async function runGather(task: MeshGatherTask, ctx: TaskContext) {
     decodeAllSegments(bytes, `${volume.url}/${fragsKey}: group range ${range}`, segments);
   }
   const first = range * task.gather_groups;
-  const { frags, groups: present } = encodeForgeObject(segments, groupOf(sharding, task.batches, what));
+  const { frags, groups: present } = encodeForgeObject(segments, groupOf);
   for (const g of present)
     if (g.group < first || g.group >= first + task.gather_groups)
       throw new CorruptData(`${what}: a segment of group ${g.group} is in group range ${range}'s bytes`);
@@ -351,11 +293,11 @@ async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const what = 'MeshMerge task';
   const { dir, sharding } = await multiresMesh(volume, what);
-  const groups = groupCount(sharding, task.batches, what);
+  const { groups } = mergeGroups(sharding, task.batches, what);
   if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
   if (!task.gather_block !== !task.gather_groups) throw new InvalidInput(`${what}: gather_block and gather_groups go together`);
   const segments = new Map<bigint, ForgedSegment>();
-  for (const chunks of forgeBoxes(volume, task.forge_block * (task.gather_block ?? 1))) await readGroupPart(volume, dir, task, chunks, groups, segments);
+  for (const chunks of chunkBlocks(volume, task.forge_block * (task.gather_block ?? 1))) await readGroupPart(volume, dir, task, chunks, groups, segments);
   const geometry = octreeOf(volume);
   const ids = [...segments.keys()].sort((a, b) => (a < b ? -1 : 1));
   const entries: { id: bigint; bytes: Uint8Array; prefix: Uint8Array }[] = [];

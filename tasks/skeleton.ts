@@ -12,9 +12,9 @@ import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
 import { encodeGroupIndex, findGroup, GroupRange, maxForgeIndexBytes } from '../mesh/forge-object.js';
-import { assertChunkUnion, chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
+import { assertChunkUnion } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
-import { locateChunk, shardingSchema, ShardingSpec } from '../precomputed/sharding.js';
+import { ShardingSpec } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { encodeSkeleton, SKELETON_TYPE } from '../skeletons/format.js';
 import { borderTargets, DEFAULT_TEASAR, Skeleton, skeletonize } from '../skeletons/teasar.js';
@@ -23,6 +23,7 @@ import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import * as v from 'valibot';
 import type { TaskContext } from './context.js';
+import { chunkBlocks, mergeGroups, readDirectoryInfo } from './segment-objects.js';
 
 const nonNegative = v.pipe(v.number('must be a number'), v.minValue(0, 'must be 0 or more'));
 
@@ -69,27 +70,7 @@ export async function skeletonDirectory(volume: Volume, what: string): Promise<{
   } catch {
     throw new InvalidInput(`${what}: info "skeletons" ${JSON.stringify(name)} must be a relative directory name`);
   }
-  const where = `${volume.url}/${dir}/info`;
-  const bytes = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
-  if (!bytes) throw new InvalidInput(`${what}: ${where} is missing (digest plan skeleton writes it)`);
-  let info: { '@type'?: unknown; sharding?: unknown };
-  try {
-    info = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new CorruptData(`${where}: not JSON`, { cause: e });
-  }
-  if (info['@type'] !== SKELETON_TYPE) throw new InvalidInput(`${what}: ${where} "@type" is ${JSON.stringify(info['@type'])}, not "${SKELETON_TYPE}"`);
-  if (info.sharding === undefined) return { dir };
-  const parsed = v.safeParse(shardingSchema, info.sharding);
-  if (!parsed.success) throw new CorruptData(`${where}: "sharding": ${parsed.issues[0].message}`);
-  return { dir, sharding: parsed.output };
-}
-
-function groupsOf(sharding: ShardingSpec | undefined, batches: number | undefined, what: string): { groups: number; groupOf: (id: bigint) => number } {
-  if (sharding) return { groups: 2 ** sharding.shard_bits, groupOf: (id) => locateChunk(id, sharding).shard };
-  if (!batches) throw new InvalidInput(`${what}: batches is required for unsharded skeletons`);
-  const n = BigInt(batches);
-  return { groups: batches, groupOf: (id) => Number(id % n) };
+  return { dir, sharding: await readDirectoryInfo(volume, dir, SKELETON_TYPE, what, 'digest plan skeleton') };
 }
 
 const piecesKey = (dir: string, chunks: Box, ext: 'pieces' | 'index') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
@@ -98,7 +79,7 @@ async function runSkeletonize(task: SkeletonizeTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const what = 'Skeletonize task';
   const { dir, sharding } = await skeletonDirectory(volume, what);
-  const { groupOf } = groupsOf(sharding, task.batches, what);
+  const { groupOf } = mergeGroups(sharding, task.batches, what);
   const scale = volume.scale(0);
   const chunks = parseChunkKey(task.chunk_position, `${what}: chunk_position`);
   assertChunkUnion(scale, chunks, `${what}: chunk_position`);
@@ -231,24 +212,14 @@ class JoinedSkeleton {
   }
 }
 
-/** The Skeletonize boxes: blocks of `block` chunks a side over mip 0. */
-export function* skeletonBoxes(volume: Volume, block: number): Generator<Box> {
-  const bounds = scaleBounds(volume.scale(0));
-  const step = chunkSize(volume.scale(0)).map((c) => c * block);
-  for (let z = bounds.start[2]; z < bounds.stop[2]; z += step[2])
-    for (let y = bounds.start[1]; y < bounds.stop[1]; y += step[1])
-      for (let x = bounds.start[0]; x < bounds.stop[0]; x += step[0])
-        yield box([x, y, z], [Math.min(x + step[0], bounds.stop[0]), Math.min(y + step[1], bounds.stop[1]), Math.min(z + step[2], bounds.stop[2])]);
-}
-
 async function runMerge(task: SkeletonMergeTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const what = 'SkeletonMerge task';
   const { dir, sharding } = await skeletonDirectory(volume, what);
-  const { groups } = groupsOf(sharding, task.batches, what);
+  const { groups } = mergeGroups(sharding, task.batches, what);
   if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
   const joined = new Map<bigint, JoinedSkeleton>();
-  for (const chunks of skeletonBoxes(volume, task.block)) {
+  for (const chunks of chunkBlocks(volume, task.block)) {
     const indexKey = piecesKey(dir, chunks, 'index');
     const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
     if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the Skeletonize tasks first)`);
@@ -292,9 +263,4 @@ function decodePieces(bytes: Uint8Array, range: GroupRange, where: string, into:
     joined.add(vertices, edges, radius);
   }
   if (o !== bytes.length) throw new CorruptData(`${where}: group ${range.group} has ${bytes.length - o} bytes after its ${range.segments} segments`);
-}
-
-/** Grid cells of Skeletonize boxes of `block` chunks a side. */
-export function skeletonTaskCount(volume: Volume, block: number): number {
-  return gridShape(volume.scale(0)).reduce((n, g) => n * Math.ceil(g / block), 1);
 }

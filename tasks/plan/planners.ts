@@ -17,8 +17,8 @@ import { LabSource, openLabForLayer } from '../../sources/lab/registry.js';
 import { openAffinityLayers } from '../affinity-layers.js';
 import { IngestTask } from '../ingest.js';
 import { meshDirectory } from '../mesh.js';
-import { forgeTaskCount, MULTIRES_MESH_TYPE } from '../multires-mesh.js';
-import { skeletonTaskCount } from '../skeleton.js';
+import { MULTIRES_MESH_TYPE } from '../multires-mesh.js';
+import { chunkBlockCount } from '../segment-objects.js';
 import { skeletonInfo } from '../../skeletons/format.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
@@ -599,6 +599,35 @@ export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3
 // ---- meshes, watershed, mean graph
 
 /**
+ * The segmentation layer `layerPath` for `what` (meshes, skeletons), its info given the directory
+ * keys it lacks (`mesh: 'mesh'`, ...), saved once if any was missing.
+ */
+async function segmentationWithKeys(layerPath: string, command: string, noun: string, keys: Record<string, string>): Promise<Volume> {
+  const volume = await Volume.open(layerPath);
+  if (volume.info.type !== 'segmentation') throw new InvalidInput(`${command}: layer ${layerPath} is of type ${volume.info.type}, ${noun} need a segmentation`);
+  const missing = Object.keys(keys).filter((k) => !volume.info[k]);
+  for (const k of missing) volume.info[k] = keys[k];
+  if (missing.length > 0) await volume.saveInfo();
+  return volume;
+}
+
+/** Minishards of a mesh (or skeleton) shard: 2^6, so each minishard index lists a few hundred segments. */
+const MESH_MINISHARD_BITS = 6;
+
+/** Sharding of per-segment objects (meshes, skeletons) in 2^shardBits shards: murmurhash of the id, 64 minishards. */
+function segmentSharding(shardBits: number, dataEncoding: 'raw' | 'gzip') {
+  return {
+    '@type': 'neuroglancer_uint64_sharded_v1' as const,
+    hash: 'murmurhash3_x86_128' as const,
+    preshift_bits: 0,
+    minishard_bits: MESH_MINISHARD_BITS,
+    shard_bits: shardBits,
+    minishard_index_encoding: 'gzip' as const,
+    data_encoding: dataEncoding,
+  };
+}
+
+/**
  * Mesh every chunk of one scale, then write the manifests (one task per leading digit of the ids).
  * Gives the layer a mesh directory first when it has none: info "mesh" and mesh/info.
  */
@@ -611,13 +640,7 @@ export async function planMesh(
     segments?: (number | string)[];
   } & TaskSizing,
 ): Promise<Plan> {
-  const volume = await Volume.open(opts.layerPath);
-  if (volume.info.type !== 'segmentation')
-    throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
-  if (!volume.info.mesh) {
-    volume.info.mesh = 'mesh';
-    await volume.saveInfo();
-  }
+  const volume = await segmentationWithKeys(opts.layerPath, 'plan mesh', 'meshes', { mesh: 'mesh' });
   const dir = meshDirectory(volume, 'plan mesh');
   if (!(await volume.store.exists(`${dir}/info`))) {
     await volume.store.put(`${dir}/info`, new TextEncoder().encode(JSON.stringify(LEGACY_MESH_INFO)), { contentType: 'application/json' });
@@ -684,9 +707,6 @@ export function forgeBlockFor(chunk: Vec3, memory: number): number {
   return taskBlock(TASK_COSTS.mesh, chunk, [Infinity, Infinity, Infinity], memory).block[0];
 }
 
-/** Minishards of a mesh shard: 2^6, so each minishard index lists a few hundred segments. */
-const MESH_MINISHARD_BITS = 6;
-
 /**
  * Multi-resolution meshes of mip 0: MeshForge per box of chunks (lod 0 fragments, one object a task),
  * then MeshMerge per shard or segment batch (lods, Draco, manifests), then SegmentProperties (the
@@ -694,34 +714,16 @@ const MESH_MINISHARD_BITS = 6;
  * keys) first; refuses a mesh directory that holds another format.
  */
 export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan> {
-  const volume = await Volume.open(opts.layerPath);
-  if (volume.info.type !== 'segmentation')
-    throw new InvalidInput(`plan mesh: layer ${opts.layerPath} is of type ${volume.info.type}, meshes need a segmentation`);
-  if (!volume.info.mesh || !volume.info.segment_properties) {
-    volume.info.mesh ??= 'mesh';
-    volume.info.segment_properties ??= 'segment_properties';
-    await volume.saveInfo();
-  }
+  const volume = await segmentationWithKeys(opts.layerPath, 'plan mesh', 'meshes', { mesh: 'mesh', segment_properties: 'segment_properties' });
   const dir = meshDirectory(volume, 'plan mesh');
   const scale = volume.scale(0);
   const forgeBlock = opts.forgeBlock ?? forgeBlockFor(chunkSize(scale), opts.memory ?? DEFAULT_TASK_MEMORY);
-  const forgeTasks = forgeTaskCount(volume, forgeBlock);
+  const forgeTasks = chunkBlockCount(volume, forgeBlock);
   // 'auto': about as many shards as forge tasks (a power of two, at least half as many), so that a
   // merge task holds about one forge task's fragments.
   const shardBits = opts.shardBits === 'auto' ? Math.max(0, Math.ceil(Math.log2(forgeTasks / 2))) : opts.shardBits;
-  const sharding =
-    shardBits === undefined
-      ? undefined
-      : {
-          '@type': 'neuroglancer_uint64_sharded_v1' as const,
-          hash: 'murmurhash3_x86_128' as const,
-          preshift_bits: 0,
-          minishard_bits: MESH_MINISHARD_BITS,
-          shard_bits: shardBits,
-          minishard_index_encoding: 'gzip' as const,
-          // Raw: a manifest's fragments are found by byte offsets before it in the shard.
-          data_encoding: 'raw' as const,
-        };
+  // Raw data: a manifest's fragments are found by byte offsets before it in the shard.
+  const sharding = shardBits === undefined ? undefined : segmentSharding(shardBits, 'raw');
   const info = multiresInfo(scale.resolution, sharding);
   const existing = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
   if (existing) {
@@ -761,7 +763,7 @@ export async function planMultiresMesh(opts: MultiresMeshOptions): Promise<Plan>
       {
         template: { kind: 'mesh_gather', ...common, forge_block: forgeBlock, gather_block: gather.block, ...gathered },
         field: 'part',
-        count: forgeTaskCount(volume, forgeBlock * gather.block) * gather.ranges,
+        count: chunkBlockCount(volume, forgeBlock * gather.block) * gather.ranges,
       },
     ],
   };
@@ -802,28 +804,11 @@ export const SKELETON_BLOCK = 2;
  * SkeletonMerge per shard or batch of ids. Writes the skeleton info (and the layer's "skeletons" key) first.
  */
 export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
-  const volume = await Volume.open(opts.layerPath);
-  if (volume.info.type !== 'segmentation')
-    throw new InvalidInput(`plan skeleton: layer ${opts.layerPath} is of type ${volume.info.type}, skeletons need a segmentation`);
-  if (!volume.info.skeletons) {
-    volume.info.skeletons = 'skeletons';
-    await volume.saveInfo();
-  }
+  const volume = await segmentationWithKeys(opts.layerPath, 'plan skeleton', 'skeletons', { skeletons: 'skeletons' });
   const scale = volume.scale(0);
   const block = opts.block ?? SKELETON_BLOCK;
-  const tasks = skeletonTaskCount(volume, block);
-  const sharding =
-    opts.shardBits === undefined
-      ? undefined
-      : {
-          '@type': 'neuroglancer_uint64_sharded_v1' as const,
-          hash: 'murmurhash3_x86_128' as const,
-          preshift_bits: 0,
-          minishard_bits: MESH_MINISHARD_BITS,
-          shard_bits: opts.shardBits,
-          minishard_index_encoding: 'gzip' as const,
-          data_encoding: 'gzip' as const,
-        };
+  const tasks = chunkBlockCount(volume, block);
+  const sharding = opts.shardBits === undefined ? undefined : segmentSharding(opts.shardBits, 'gzip');
   const dir = String(volume.info.skeletons);
   await volume.store.put(
     `${dir}/info`,
