@@ -1,11 +1,12 @@
 // Benchmark: each segmentation task kind at the size the planner gives it for `--memory`, and its
 // peak memory against that budget. Writes the demo generator's affinities (float32 x 3, raw) over
 // `--size` in `--chunk` chunks on file://, then plans and runs (in this process, one thread) the
-// watershed and the agglomeration into segmentation_<t> with multires meshes, all at `--memory`;
+// watershed and the agglomeration into segmentation_<t> with multires meshes (`--gather-block N`:
+// gathered first) and skeletons, all at `--memory`;
 // for each sized kind the largest task runs again in a fresh process under /usr/bin/time: its box,
 // the planner's figure, the peak RSS and the time; then each stage's time against the estimate's
 // core time for it (the density counted in the chunk graphs written).
-//   node dist/bench/task-memory.js [--size 384] [--chunk 64] [--memory 1024] [--dir D]
+//   node dist/bench/task-memory.js [--size 384] [--chunk 64] [--memory 1024] [--gather-block N] [--dir D]
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -18,13 +19,15 @@ import { allChunks, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { Plan, Stage, stageTasks } from '../tasks/plan/format.js';
-import { planAgglomerate, planWatershed } from '../tasks/plan/planners.js';
+import { planAgglomerate, planSkeleton, planWatershed } from '../tasks/plan/planners.js';
 import { TASK_COSTS, TaskCost } from '../tasks/plan/task-size.js';
 import { estimatePlan } from '../tasks/plan/estimate.js';
 import { measureGraphDensity } from '../tasks/plan/graph-estimate.js';
 import { runTask, Task } from '../tasks/registry.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string' }, chunk: { type: 'string' }, memory: { type: 'string' }, dir: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { size: { type: 'string' }, chunk: { type: 'string' }, memory: { type: 'string' }, dir: { type: 'string' }, 'gather-block': { type: 'string' } },
+});
 const size = Number(values.size ?? 384);
 const chunk = Number(values.chunk ?? 64);
 const memory = Number(values.memory ?? 1024) * 2 ** 20;
@@ -89,7 +92,11 @@ async function main(): Promise<void> {
     threshold: DEMO_AGGLOMERATION_THRESHOLD,
     shardBits: 2,
     memory,
+    gatherBlock: values['gather-block'] === undefined ? undefined : Number(values['gather-block']),
   });
+  // Skeletons of the agglomerated segments, sharded, at the same --memory.
+  const skeletons = await planSkeleton({ layerPath: plan.layer_path, shardBits: 2, memory });
+  plan.stages.push(...skeletons.stages);
   const stageSeconds: number[] = [];
   for (const stage of plan.stages) {
     const seconds = await runStage(stage, plan.layer_path);
@@ -97,6 +104,7 @@ async function main(): Promise<void> {
     if (stage.name === 'mean graph') row('mean graph', TASK_COSTS.mean_graph, stage, 'chunk_position', seconds);
     else if (stage.name === 'remap') row('remap', TASK_COSTS.remap, stage, 'chunk_position', seconds);
     else if (stage.name === 'mesh forge') row('mesh forge', TASK_COSTS.mesh, stage, 'chunk_position', seconds);
+    else if (stage.name === 'skeletonize') row('skeletonize', TASK_COSTS.skeletonize, stage, 'chunk_position', seconds);
     else console.log(`| ${stage.name} | ${[...stageTasks(stage)].length} | | | | | ${seconds.toFixed(1)} s |`);
   }
   // The estimate of the same plans (with the density counted in the chunk graphs) against the stage times.

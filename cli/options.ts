@@ -114,11 +114,15 @@ export function storageFlags(command: Command): Command {
     .addOption(new Option('--gcs-endpoint <url>', 'GCS JSON API endpoint (emulators)').env('STORAGE_EMULATOR_HOST').hideHelp())
     .addOption(new Option('--s3-endpoint <url>', 's3://: an S3-compatible server (MinIO, Ceph, R2), path-style; default AWS').env('DIGEST_S3_ENDPOINT'))
     .addOption(
-      new Option('--s3-part-mib <mib>', 's3://: objects larger than this are uploaded in parts of this many MiB (each retried alone)')
-        .env('DIGEST_S3_PART_MIB')
+      new Option(
+        '--part-mib <mib>',
+        'objects larger than this are uploaded in parts of this many MiB, each retried alone (s3:// multipart; gs:// composed pieces of a shard)',
+      )
+        .env('DIGEST_PART_MIB')
         .argParser(integer(5, 5120))
-        .default(DEFAULT_STORAGE.s3PartBytes >> 20),
+        .default(DEFAULT_STORAGE.partBytes >> 20),
     )
+    .addOption(new Option('--spill-dir <dir>', "local scratch directory for shards larger than memory (room for a task's shards)").env('DIGEST_SPILL_DIR'))
     .addOption(new Option('--no-fsync', 'file://: do not fsync objects before renaming them into place').env('DIGEST_NO_FSYNC').hideHelp());
 }
 
@@ -136,7 +140,8 @@ export interface StorageFlags {
   allowPrefix?: string[];
   gcsEndpoint?: string;
   s3Endpoint?: string;
-  s3PartMib: number;
+  partMib: number;
+  spillDir?: string;
   fsync: boolean;
 }
 
@@ -164,8 +169,9 @@ export function storageFrom(flags: StorageFlags): Config['storage'] {
     timeoutMs: flags.storageTimeout * 1000,
     retries: flags.storageRetries,
     concurrency: flags.storageConcurrency,
-    s3PartBytes: (flags.s3PartMib ?? DEFAULT_STORAGE.s3PartBytes >> 20) * (1 << 20),
+    partBytes: (flags.partMib ?? DEFAULT_STORAGE.partBytes >> 20) * (1 << 20),
     fsync: flags.fsync,
+    ...(flags.spillDir ? { spillDir: flags.spillDir } : {}),
     ...(flags.project ? { project: flags.project } : {}),
     ...(flags.allowPrefix ? { allowPrefixes: flags.allowPrefix } : {}),
     ...(flags.gcsEndpoint ? { gcsEndpoint: flags.gcsEndpoint } : {}),

@@ -5,6 +5,7 @@ import { addCloudCommands } from './commands/cloud.js';
 import { addGraphCommands } from './commands/graph.js';
 import { addLayerCommands } from './commands/layers.js';
 import { addRunCommands } from './commands/run.js';
+import { addSkeletonCommands } from './commands/skeleton.js';
 
 export function buildProgram(): Command {
   const program = new Command('digest')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   addRunCommands(program);
   addLayerCommands(program);
   addGraphCommands(program);
+  addSkeletonCommands(program);
   addCloudCommands(program);
   return program;
 }

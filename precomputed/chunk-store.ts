@@ -4,6 +4,8 @@
 import { Box } from '../common/box.js';
 import { InvalidInput } from '../common/errors.js';
 import { DEFAULT_GZIP, GzipOptions } from '../storage/gzip.js';
+import { PARTS_AT_ONCE, storageOptions } from '../storage/options.js';
+import { SpillFile } from '../storage/spill.js';
 import { Store } from '../storage/store.js';
 import { ShardedScale } from './sharded-scale.js';
 import { ShardEntry } from './sharding.js';
@@ -27,12 +29,23 @@ export interface ChunkStore {
 /**
  * Chunks given piece by piece (a task that streams its region in slabs). Chunk objects are put as
  * they come; a shard's chunks are kept as stored (compressed by its data_encoding) until the shard
- * has all of them, then it is written whole: a task holds its slab and the shards it is filling.
+ * has all of them, then it is written whole: a task holds its slab and the shards it is filling, up
+ * to spillAboveBytes of them (the rest waits in a local spill file, storage/spill.ts).
  */
 export interface ChunkWriter {
   add(chunks: Box[], encoded: EncodedChunks): Promise<void>;
   /** Refuses a shard left incomplete (its writer was given only part of it): nothing of it is written. */
   finish(): Promise<void>;
+  /** Frees what the writer holds (its spill file) when its task fails before finish; a no-op after finish. */
+  release(): Promise<void>;
+}
+
+/**
+ * Bytes a shard writer holds for shards of `bytes` as stored: all of them, or spillAboveBytes and
+ * the parts of one upload from the spill (for the planners' memory bounds).
+ */
+export function shardWriterBytes(bytes: number, options = storageOptions()): number {
+  return bytes <= options.spillAboveBytes ? bytes : options.spillAboveBytes + PARTS_AT_ONCE * options.partBytes;
 }
 
 /** One object per chunk (named by the volume: `<scale key>/<box>`); uploads start as each chunk is encoded. */
@@ -73,6 +86,7 @@ export class ChunkObjects implements ChunkStore {
         await Promise.all(puts);
       },
       finish: async () => {},
+      release: async () => {},
     };
   }
 }
@@ -100,37 +114,72 @@ export class ChunkShards implements ChunkStore {
   /** The shards' data_encoding gzips each chunk inside them; the layer's gzip choice does not apply. */
   async write(chunks: Box[], encoded: EncodedChunks, gzip: GzipOptions | false): Promise<void> {
     const writer = this.writer(gzip);
-    await writer.add(chunks, encoded);
-    await writer.finish();
+    try {
+      await writer.add(chunks, encoded);
+      await writer.finish();
+    } finally {
+      await writer.release();
+    }
   }
 
   writer(gzip: GzipOptions | false): ChunkWriter {
     const options = gzip || DEFAULT_GZIP;
     const dataGzip = this.sharded.spec.data_encoding === 'gzip' ? options : undefined;
-    // Each shard's entries so far, and how many it holds.
-    const filling = new Map<number, ShardEntry[] & { size: number }>();
+    // Each shard's entries so far, how many it holds, and its bytes held in memory.
+    const filling = new Map<number, ShardEntry[] & { size: number; held: number }>();
     const writes: Promise<void>[] = [];
+    // Past spillAboveBytes held, chunks wait in a local spill; shards with spilled chunks are
+    // written one after another (each holds only its upload's parts).
+    const { spillAboveBytes } = storageOptions();
+    let held = 0;
+    let spill: Promise<SpillFile> | undefined;
+    let spilledWrites: Promise<void> = Promise.resolve();
+    const release = async () => {
+      const open = spill;
+      spill = undefined;
+      await Promise.allSettled(writes);
+      if (open) await (await open).close();
+    };
     return {
       add: async (chunks, encoded) => {
         for (const [i, bytes] of encoded(dataGzip)) {
           const g = this.gridCell(chunks[i]);
           const shard = this.sharded.shardOf(g);
           let entries = filling.get(shard);
-          if (!entries) filling.set(shard, (entries = Object.assign([], { size: this.sharded.cellsOf(shard).length })));
-          entries.push({ id: this.sharded.idOf(g), bytes, stored: dataGzip !== undefined });
+          if (!entries) filling.set(shard, (entries = Object.assign([], { size: this.sharded.cellsOf(shard).length, held: 0 })));
+          const id = this.sharded.idOf(g);
+          if (held + bytes.length <= spillAboveBytes) {
+            entries.push({ id, bytes, stored: dataGzip !== undefined });
+            entries.held += bytes.length;
+            held += bytes.length;
+          } else {
+            spill ??= SpillFile.open();
+            // Spilled bytes have the data_encoding applied (a raw data_encoding applies none).
+            entries.push({ id, bytes: await (await spill).append(bytes), stored: true });
+          }
           if (entries.length === entries.size) {
             filling.delete(shard);
-            const write = this.sharded.writeShard(shard, entries, options);
-            write.catch(() => {}); // (reported by finish)
-            writes.push(write);
+            const done = entries;
+            const spilled = done.some((e) => !(e.bytes instanceof Uint8Array));
+            const write = spilled
+              ? (spilledWrites = spilledWrites.catch(() => {}).then(() => this.sharded.writeShard(shard, done, options)))
+              : this.sharded.writeShard(shard, done, options);
+            const settled = write.finally(() => (held -= done.held));
+            settled.catch(() => {}); // (reported by finish)
+            writes.push(settled);
           }
         }
       },
       finish: async () => {
-        await Promise.all(writes);
-        for (const [shard, entries] of filling)
-          throw new InvalidInput(`scale ${this.sharded.key}: shard ${shard} got ${entries.length} of its ${entries.size} chunks; a shard is written whole`);
+        try {
+          await Promise.all(writes);
+          for (const [shard, entries] of filling)
+            throw new InvalidInput(`scale ${this.sharded.key}: shard ${shard} got ${entries.length} of its ${entries.size} chunks; a shard is written whole`);
+        } finally {
+          await release();
+        }
       },
+      release,
     };
   }
 

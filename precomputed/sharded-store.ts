@@ -1,12 +1,14 @@
 // neuroglancer_uint64_sharded_v1 as a key-value store keyed by uint64 id over a byte store (as
 // tensorstore's GetShardedKeyValueStore and neuroglancer's ShardedKvStore): a value comes from at most
 // three ranged reads (the shard index, the minishard index, the value), the two indices kept for the
-// life of this object (one task). Writes are whole shards, each one atomic put. Volume chunks
+// life of this object (one task). Writes are whole shards, each one atomic put (from a spill file in
+// parts where the shard is too large to hold). Volume chunks
 // (compressed Morton ids) use it today; multi-resolution meshes and skeletons (segment ids) next.
 import { CorruptData, withContext } from '../common/errors.js';
 import { gunzip, gzipBound, GzipOptions } from '../storage/gzip.js';
-import { Store } from '../storage/store.js';
-import { ByteRange, decodeMinishardIndex, encodeShard, locateChunk, ShardEntry, shardFileName, ShardingSpec } from './sharding.js';
+import { piecesBody } from '../storage/spill.js';
+import { readWhole, Store } from '../storage/store.js';
+import { ByteRange, decodeMinishardIndex, locateChunk, ShardEntry, shardFileName, ShardingSpec, shardPieces } from './sharding.js';
 
 /** The shard index is read whole when it is at most this large (one read serves every minishard). */
 const WHOLE_INDEX_BYTES = 65_536;
@@ -111,10 +113,17 @@ export class ShardedKvStore {
     return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** Writes one shard, every entry of it, atomically; `gzip` where the spec says gzip. */
+  /**
+   * Writes one shard, every entry of it, atomically; `gzip` where the spec says gzip. A shard with
+   * spilled entries goes up a part at a time from its spill (Store.putPieces), never held whole.
+   */
   async writeShard(shard: number, entries: ShardEntry[], gzip?: GzipOptions): Promise<void> {
     try {
-      await this.store.put(this.shardKey(shard), encodeShard(entries, this.spec, gzip), { contentType: 'application/octet-stream' });
+      const pieces = shardPieces(entries, this.spec, gzip);
+      const body = piecesBody(pieces);
+      const options = { contentType: 'application/octet-stream' };
+      if (pieces.every((p) => p instanceof Uint8Array)) await this.store.put(this.shardKey(shard), await readWhole(body), options);
+      else await this.store.putPieces(this.shardKey(shard), body, options);
     } catch (e) {
       throw withContext(e, `write of shard ${this.store.url}/${this.shardKey(shard)}`);
     }

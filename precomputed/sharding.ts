@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { choice, integer, record } from '../common/schema.js';
 import { DEFAULT_GZIP, gunzip, gzip, GzipOptions } from '../storage/gzip.js';
+import type { Spilled } from '../storage/spill.js';
 import { Vec3 } from '../common/box.js';
 
 const ENCODING = choice(['raw', 'gzip']);
@@ -162,8 +163,11 @@ export function compactShardShape(spec: ShardingSpec, grid: Vec3): Vec3 | null {
 
 export interface ShardEntry {
   id: bigint;
-  /** The chunk as stored before data_encoding (e.g. a raw or compressed_segmentation chunk). */
-  bytes: Uint8Array;
+  /**
+   * The chunk as stored before data_encoding (e.g. a raw or compressed_segmentation chunk), held or
+   * waiting in a spill file (then `stored`).
+   */
+  bytes: Uint8Array | Spilled;
   /**
    * Bytes stored just before the value and not indexed: a multi-resolution mesh's fragment data,
    * which precedes its manifest in the shard (meshes.md); never data_encoded.
@@ -174,17 +178,18 @@ export interface ShardEntry {
 }
 
 /**
- * One shard file of `entries` (all in this shard, ids distinct). Layout as tensorstore writes it:
- * for each minishard in order, its chunks' data sorted by id, then its minishard index.
+ * One shard file of `entries` (all in this shard, ids distinct), as the pieces it is made of in
+ * order (the shard index first; spilled chunks stay in their spill). Layout as tensorstore writes
+ * it: for each minishard in order, its chunks' data sorted by id, then its minishard index.
  */
-export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptions: GzipOptions = DEFAULT_GZIP): Uint8Array {
+export function shardPieces(entries: ShardEntry[], spec: ShardingSpec, gzipOptions: GzipOptions = DEFAULT_GZIP): (Uint8Array | Spilled)[] {
   const minishards = 2 ** spec.minishard_bits;
   const byMinishard: ShardEntry[][] = Array.from({ length: minishards }, () => []);
   for (const e of entries) byMinishard[locateChunk(e.id, spec).minishard].push(e);
-  const parts: Uint8Array[] = [];
   const shardIndex = new BigUint64Array(2 * minishards);
+  const parts: (Uint8Array | Spilled)[] = [new Uint8Array(shardIndex.buffer)];
   let offset = 0;
-  const append = (bytes: Uint8Array) => {
+  const append = (bytes: Uint8Array | Spilled) => {
     parts.push(bytes);
     offset += bytes.length;
   };
@@ -199,7 +204,8 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptio
       previousEnd = 0;
     chunks.forEach((c, i) => {
       if (i > 0 && c.id === chunks[i - 1].id) throw new InvalidInput(`shard: chunk id ${c.id} given twice`);
-      const data = spec.data_encoding === 'gzip' && !c.stored ? gzip(c.bytes, gzipOptions) : c.bytes;
+      if (!(c.bytes instanceof Uint8Array) && !c.stored) throw new Error(`shard: chunk ${c.id} was spilled before its data_encoding`);
+      const data = spec.data_encoding === 'gzip' && !c.stored ? gzip(c.bytes as Uint8Array, gzipOptions) : c.bytes;
       if (c.prefix) append(c.prefix);
       index[i] = c.id - previousId;
       index[chunks.length + i] = BigInt(offset - previousEnd);
@@ -213,10 +219,16 @@ export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptio
     append(spec.minishard_index_encoding === 'gzip' ? gzip(indexBytes, gzipOptions) : indexBytes);
     shardIndex[2 * m + 1] = BigInt(offset);
   }
-  const out = new Uint8Array(16 * minishards + offset);
-  out.set(new Uint8Array(shardIndex.buffer), 0);
-  let at = 16 * minishards;
+  return parts;
+}
+
+/** One shard file of held `entries` (see shardPieces), as bytes. */
+export function encodeShard(entries: ShardEntry[], spec: ShardingSpec, gzipOptions: GzipOptions = DEFAULT_GZIP): Uint8Array {
+  const parts = shardPieces(entries, spec, gzipOptions);
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
   for (const p of parts) {
+    if (!(p instanceof Uint8Array)) throw new Error('encodeShard: a spilled chunk (write the shard with shardPieces)');
     out.set(p, at);
     at += p.length;
   }

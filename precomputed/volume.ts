@@ -10,6 +10,13 @@ import { assertChunkAligned, chunkFormat, chunkSize, chunksIntersecting, chunksW
 import { ChunkObjects, ChunkShards, ChunkStore } from './chunk-store.js';
 import { ShardedScale } from './sharded-scale.js';
 
+/** A scale's chunks given a slab at a time (ChunkWriter, over voxels): finish when all are given, release in any case. */
+export interface SlabWriter {
+  add(chunks: Box[], data: TypedArray, region: Box): Promise<void>;
+  finish(): Promise<void>;
+  release(): Promise<void>;
+}
+
 export class Volume {
   /** Each scale's chunk store, made on first use: shard index caches live as long as this object. */
   private readonly stores = new Map<number, { chunks: ChunkStore; sharded?: ShardedScale }>();
@@ -176,12 +183,13 @@ export class Volume {
    * objects are put as each slab comes; a shard's chunks are kept, compressed as stored, until it has
    * them all (ChunkWriter). `finish` once every slab is added.
    */
-  slabWriter(mip: number): { add(chunks: Box[], data: TypedArray, region: Box): Promise<void>; finish(): Promise<void> } {
+  slabWriter(mip: number): SlabWriter {
     const f = this.format(mip);
     const writer = this.chunks(mip).writer(gzipOptions(f), contentType(f));
     return {
       add: (chunks, data, region) => writer.add(chunks, (zip) => this.encoded(mip, chunks, data, region, zip)),
       finish: () => writer.finish(),
+      release: () => writer.release(),
     };
   }
 

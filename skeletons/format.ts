@@ -39,6 +39,24 @@ export function encodeSkeleton(s: Skeleton): Uint8Array {
 }
 
 /**
+ * One encoded skeleton (with the radius attribute alone, as digest writes them), checked against
+ * the sizes its counts claim; `where` names it in errors.
+ */
+export function decodeSkeleton(bytes: Uint8Array, where: string): Skeleton {
+  if (bytes.length < 8) throw new CorruptData(`${where}: ${bytes.length} bytes, less than a skeleton's two counts`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(0, true),
+    e = view.getUint32(4, true);
+  const expected = 8 + 16 * n + 8 * e;
+  if (bytes.length !== expected) throw new CorruptData(`${where}: ${bytes.length} bytes, where ${n} vertices and ${e} edges with a radius take ${expected}`);
+  const floats = (at: number, count: number) => Float32Array.from({ length: count }, (_, i) => view.getFloat32(at + 4 * i, true));
+  const vertices = floats(8, 3 * n);
+  const edges = Uint32Array.from({ length: 2 * e }, (_, i) => view.getUint32(8 + 12 * n + 4 * i, true));
+  for (const v of edges) if (v >= n) throw new CorruptData(`${where}: an edge names vertex ${v} of ${n}`);
+  return { vertices, edges, radius: floats(8 + 12 * n + 8 * e, n) };
+}
+
+/**
  * SWC lines of a skeleton, vertices in nm (`resolution` per voxel, from `offset`): each piece a
  * tree walked from its first vertex, parent -1 at its root. SWC holds trees only: an edge that
  * closes a loop is left out (and counted in the header).

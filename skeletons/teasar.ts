@@ -55,6 +55,8 @@ export function skeletonize(
   for (let i = 0; i < dbf.length; i++) if (dbf[i] === Infinity) dbf[i] = finite || 1;
   const [sx, sy] = shape;
   const seen = new Uint8Array(labels.length);
+  // A voxel's index in the piece being skeletonized (-1: not in it); set and cleared piece by piece.
+  const local = new Int32Array(labels.length).fill(-1);
   const byLabel = new Map<bigint, { vertices: number[]; edges: number[]; radius: number[] }>();
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
@@ -64,7 +66,9 @@ export function skeletonize(
     const label = BigInt(l);
     const into = byLabel.get(label) ?? { vertices: [], edges: [], radius: [] };
     byLabel.set(label, into);
-    skeletonizePiece(piece, shape, anisotropy, dbf, params, into, targets);
+    piece.forEach((v, k) => (local[v] = k));
+    skeletonizePiece(piece, local, shape, anisotropy, dbf, params, into, targets);
+    for (const v of piece) local[v] = -1;
   }
   const out = new Map<bigint, Skeleton>();
   for (const [label, s] of byLabel) {
@@ -112,11 +116,11 @@ function component(labels: Labels, shape: Vec3, start: number, seen: Uint8Array)
  */
 function dijkstra(
   piece: Int32Array,
-  local: Map<number, number>,
+  local: Int32Array,
   shape: Vec3,
   anisotropy: Vec3,
   source: number,
-  weight: (k: number) => number,
+  weight?: Float64Array,
 ): { distance: Float64Array; parent: Int32Array } {
   const [sx, sy, sz] = shape;
   const n = piece.length;
@@ -124,6 +128,7 @@ function dijkstra(
   const parent = new Int32Array(n).fill(-1);
   const done = new Uint8Array(n);
   const lengths = NEIGHBOURS.map(([dx, dy, dz]) => Math.hypot(dx * anisotropy[0], dy * anisotropy[1], dz * anisotropy[2]));
+  const offsets = NEIGHBOURS.map(([dx, dy, dz]) => dx + sx * (dy + sy * dz));
   const heap = new MinHeap();
   distance[source] = 0;
   heap.push(0, source);
@@ -135,26 +140,32 @@ function dijkstra(
     const x = v % sx,
       y = Math.floor(v / sx) % sy,
       z = Math.floor(v / (sx * sy));
-    NEIGHBOURS.forEach(([dx, dy, dz], e) => {
-      const nx = x + dx,
-        ny = y + dy,
-        nz = z + dz;
-      if (nx < 0 || ny < 0 || nz < 0 || nx >= sx || ny >= sy || nz >= sz) return;
-      const j = local.get(nx + sx * (ny + sy * nz));
-      if (j === undefined || done[j]) return;
-      const d = distance[k] + lengths[e] * weight(j);
+    // Bounds are checked only for voxels on the region's faces.
+    const inside = x > 0 && y > 0 && z > 0 && x < sx - 1 && y < sy - 1 && z < sz - 1;
+    for (let e = 0; e < NEIGHBOURS.length; e++) {
+      if (!inside) {
+        const [dx, dy, dz] = NEIGHBOURS[e];
+        const nx = x + dx,
+          ny = y + dy,
+          nz = z + dz;
+        if (nx < 0 || ny < 0 || nz < 0 || nx >= sx || ny >= sy || nz >= sz) continue;
+      }
+      const j = local[v + offsets[e]];
+      if (j < 0 || done[j]) continue;
+      const d = distance[k] + lengths[e] * (weight ? weight[j] : 1);
       if (d < distance[j]) {
         distance[j] = d;
         parent[j] = k;
         heap.push(d, j);
       }
-    });
+    }
   }
   return { distance, parent };
 }
 
 function skeletonizePiece(
   piece: Int32Array,
+  local: Int32Array,
   shape: Vec3,
   anisotropy: Vec3,
   dbf: Float64Array,
@@ -164,21 +175,29 @@ function skeletonizePiece(
 ): void {
   const [sx, sy] = shape;
   const n = piece.length;
-  const local = new Map<number, number>();
-  piece.forEach((v, k) => local.set(v, k));
   const forced: number[] = [];
   piece.forEach((v, k) => targets.has(v) && forced.push(k));
   let centre = 0;
   for (let k = 1; k < n; k++) if (dbf[piece[k]] > dbf[piece[centre]]) centre = k;
   const farthest = (d: Float64Array) => d.reduce((best, x, k) => (x > d[best] ? k : best), 0);
-  const root = forced.length ? forced[0] : farthest(dijkstra(piece, local, shape, anisotropy, centre, () => 1).distance);
-  const fromRoot = dijkstra(piece, local, shape, anisotropy, root, () => 1).distance;
-  const maxDbf = Math.max(...Array.from(piece, (v) => dbf[v]));
+  const root = forced.length ? forced[0] : farthest(dijkstra(piece, local, shape, anisotropy, centre).distance);
+  const fromRoot = dijkstra(piece, local, shape, anisotropy, root).distance;
+  const maxDbf = piece.reduce((m, v) => Math.max(m, dbf[v]), -Infinity);
   const maxDaf = Math.max(1e-9, fromRoot[farthest(fromRoot)]);
-  const penalty = (k: number) => params.pdrfScale * (1 - dbf[piece[k]] / maxDbf) ** params.pdrfExponent + fromRoot[k] / maxDaf;
+  const penalty = Float64Array.from(piece, (v, k) => params.pdrfScale * (1 - dbf[v] / maxDbf) ** params.pdrfExponent + fromRoot[k] / maxDaf);
   const { parent } = dijkstra(piece, local, shape, anisotropy, root, penalty);
 
   const coord = (v: number): Vec3 => [v % sx, Math.floor(v / sx) % sy, Math.floor(v / (sx * sy))];
+  // The piece's bounding box: a ball's voxels outside it cannot be the piece's.
+  const low: Vec3 = [Infinity, Infinity, Infinity],
+    high: Vec3 = [-1, -1, -1];
+  for (const v of piece) {
+    const c = coord(v);
+    for (let d = 0; d < 3; d++) {
+      low[d] = Math.min(low[d], c[d]);
+      high[d] = Math.max(high[d], c[d]);
+    }
+  }
   const covered = new Uint8Array(n);
   const vertexOf = new Int32Array(n).fill(-1);
   const first = into.vertices.length;
@@ -192,13 +211,17 @@ function skeletonizePiece(
     const r = params.scale * dbf[piece[k]] + params.const;
     const [cx, cy, cz] = coord(piece[k]);
     const reach = anisotropy.map((a) => Math.floor(r / a));
-    for (let dz = -reach[2]; dz <= reach[2]; dz++)
-      for (let dy = -reach[1]; dy <= reach[1]; dy++)
-        for (let dx = -reach[0]; dx <= reach[0]; dx++) {
-          if ((dx * anisotropy[0]) ** 2 + (dy * anisotropy[1]) ** 2 + (dz * anisotropy[2]) ** 2 > r * r) continue;
-          const j = local.get(cx + dx + sx * (cy + dy + sy * (cz + dz)));
-          if (j !== undefined && cx + dx >= 0 && cx + dx < sx && cy + dy >= 0 && cy + dy < sy) covered[j] = 1;
+    const [ax, ay, az] = anisotropy;
+    for (let dz = Math.max(-reach[2], low[2] - cz); dz <= Math.min(reach[2], high[2] - cz); dz++)
+      for (let dy = Math.max(-reach[1], low[1] - cy); dy <= Math.min(reach[1], high[1] - cy); dy++) {
+        if ((dy * ay) ** 2 + (dz * az) ** 2 > r * r) continue; // no dx reaches the ball
+        const row = sx * (cy + dy + sy * (cz + dz));
+        for (let dx = Math.max(-reach[0], low[0] - cx); dx <= Math.min(reach[0], high[0] - cx); dx++) {
+          if ((dx * ax) ** 2 + (dy * ay) ** 2 + (dz * az) ** 2 > r * r) continue;
+          const j = local[cx + dx + row];
+          if (j >= 0) covered[j] = 1;
         }
+      }
   };
   addVertex(root);
   cover(root);

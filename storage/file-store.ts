@@ -11,7 +11,7 @@ import { CorruptData, InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
 import { storageOptions } from './options.js';
-import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PieceBody, PutOptions, storedBody, Store } from './store.js';
 
 /** Temp files are `<target>.tmp-<host>-<pid>-<random>`: whose they are, so a sweep knows when they are dead. */
 const TEMP = /\.tmp-(?:([A-Za-z0-9_]+)-)?(\d+)-[0-9a-f]{8}$/;
@@ -119,9 +119,13 @@ export class FileStore implements Store {
     return files.run(() => this.write(key, data, options));
   }
 
-  private async write(key: string, data: Uint8Array, options: PutOptions): Promise<void> {
+  putPieces(key: string, body: PieceBody): Promise<void> {
+    return files.run(() => this.write(key, body, {}));
+  }
+
+  private async write(key: string, data: Uint8Array | PieceBody, options: PutOptions): Promise<void> {
     const path = this.path(key);
-    const { body, gzip } = storedBody(data, options);
+    const { body, gzip } = data instanceof Uint8Array ? storedBody(data, options) : { body: data, gzip: false };
     const [target, other] = gzip ? [path + '.gz', path] : [path, path + '.gz'];
     const dir = dirname(path);
     try {
@@ -193,12 +197,20 @@ export class FileStore implements Store {
   }
 }
 
-async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
+/** Bytes a piece body is copied in. */
+const PIECE_BYTES = 8 << 20;
+
+async function writeAtomically(target: string, bytes: Uint8Array | PieceBody): Promise<void> {
   const temp = `${target}.tmp-${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const handle = await open(temp, 'w');
     try {
-      await handle.writeFile(bytes);
+      if (bytes instanceof Uint8Array) await handle.writeFile(bytes);
+      else
+        for (let at = 0; at < bytes.size; at += PIECE_BYTES) {
+          const piece = await bytes.read(at, Math.min(PIECE_BYTES, bytes.size - at));
+          await handle.write(piece, 0, piece.length, at);
+        }
       if (storageOptions().fsync) await handle.sync();
     } finally {
       await handle.close();

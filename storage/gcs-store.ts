@@ -3,11 +3,12 @@
 // writes are idempotent, a rewritten object holds the same bytes. Downloads are checked against the
 // object's CRC32C by the client and inflated here, within the size the caller expects.
 import type { Storage } from '@google-cloud/storage';
+import { randomBytes } from 'node:crypto';
 import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
-import { onStorageConfigured, storageOptions } from './options.js';
+import { onStorageConfigured, PARTS_AT_ONCE, storageOptions } from './options.js';
 import { withRetries } from './retry.js';
-import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PieceBody, PutOptions, readWhole, storedBody, Store } from './store.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 
 let client: Storage | undefined;
@@ -154,6 +155,54 @@ export class GcsStore implements Store {
         },
       }),
     );
+  }
+
+  /**
+   * A body larger than a part goes up as pieces, each an object of its own (uploaded and retried
+   * alone, a few at once), composed into the object (GCS composes at most 32 sources at a time:
+   * larger bodies fold in 31 more pieces per compose), then deleted. The object appears at the last
+   * compose; pieces a killed writer leaves are `<key>.piece-*` (a lifecycle rule clears them).
+   */
+  async putPieces(key: string, body: PieceBody, options: { contentType?: string } = {}): Promise<void> {
+    const partBytes = storageOptions().partBytes;
+    if (body.size <= partBytes) return this.put(key, await readWhole(body), options);
+    const stem = `${key}.piece-${randomBytes(4).toString('hex')}`;
+    const count = Math.ceil(body.size / partBytes);
+    const made: string[] = [];
+    try {
+      let next = 0;
+      const sender = async () => {
+        for (let i = next++; i < count; i = next++) {
+          const piece = await body.read(i * partBytes, Math.min(partBytes, body.size - i * partBytes));
+          made.push(`${stem}-${i}`);
+          await this.put(`${stem}-${i}`, piece);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PARTS_AT_ONCE, count) }, sender));
+      let composed: string | undefined;
+      for (let i = 0; i < count;) {
+        const take = Array.from({ length: Math.min(composed ? 31 : 32, count - i) }, (_, j) => `${stem}-${i + j}`);
+        i += take.length;
+        const target = i === count ? key : `${stem}-composed-${i}`;
+        if (target !== key) made.push(target);
+        await this.compose(composed ? [composed, ...take] : take, target, options.contentType ?? 'application/octet-stream');
+        composed = target;
+      }
+    } finally {
+      await Promise.all(made.map((name) => this.delete(name).catch(() => {})));
+    }
+  }
+
+  private async compose(sources: string[], target: string, contentType: string): Promise<void> {
+    const bucket = (await storageClient()).bucket(this.bucketName);
+    await this.request(`${this.where(target)} (composed of ${sources.length} pieces)`, async () => {
+      const destination = bucket.file(this.name(target));
+      destination.metadata.contentType = contentType;
+      await bucket.combine(
+        sources.map((s) => bucket.file(this.name(s))),
+        destination,
+      );
+    });
   }
 
   async size(key: string): Promise<number | null> {

@@ -86,6 +86,10 @@ export class HttpStore implements Store {
     return Promise.reject(new InvalidInput(`${this.where(key)}: ${this.scheme()} is read-only; write to file://, gs:// or s3://`));
   }
 
+  putPieces(key: string): Promise<void> {
+    return this.put(key);
+  }
+
   delete(key: string): Promise<void> {
     return Promise.reject(new InvalidInput(`${this.where(key)}: ${this.scheme()} is read-only`));
   }

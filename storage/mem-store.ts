@@ -2,7 +2,7 @@
 // that name the same place see the same objects (as with gs://). Not shared between worker threads.
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { gunzip } from './gzip.js';
-import { checkKey, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, GetOptions, maxBytesOf, PieceBody, PutOptions, readWhole, storedBody, Store } from './store.js';
 
 interface Entry {
   data: Uint8Array;
@@ -83,6 +83,10 @@ export class MemStore implements Store {
     const { body, gzip } = storedBody(data, options);
     this.counts.writes++;
     this.map.set(this.name(key), { data: body === data ? data.slice() : body, gzip, contentType: options.contentType });
+  }
+
+  async putPieces(key: string, body: PieceBody, options: { contentType?: string } = {}): Promise<void> {
+    await this.put(key, await readWhole(body), options);
   }
 
   async exists(key: string): Promise<boolean> {

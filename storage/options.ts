@@ -12,8 +12,19 @@ export interface StorageOptions {
   gcsEndpoint?: string;
   /** An S3 endpoint other than AWS's (MinIO, Ceph, R2, test servers), addressed path-style. */
   s3Endpoint?: string;
-  /** s3://: objects larger than this are uploaded in parts of this size (at least 5 MiB, S3's smallest part), a failed part sent again alone. */
-  s3PartBytes: number;
+  /**
+   * Objects larger than this are uploaded in parts of this size, a failed part sent again alone:
+   * s3:// multipart uploads (at least 5 MiB, S3's smallest part); gs:// pieces of a body too large to
+   * hold, composed into the object.
+   */
+  partBytes: number;
+  /**
+   * A shard writer holding more than this many bytes of chunks (as stored) spills the rest to a local
+   * scratch file (storage/spill.ts) and uploads its shards from there in parts.
+   */
+  spillAboveBytes: number;
+  /** Where spills go (a local disk with room for a task's shards); default: the system's temp directory. */
+  spillDir?: string;
   project?: string;
   /** file://: fsync each object before renaming it into place (a crash then leaves the old or the new bytes). */
   fsync: boolean;
@@ -25,7 +36,18 @@ export interface StorageOptions {
   allowPrefixes?: string[];
 }
 
-export const DEFAULT_STORAGE: StorageOptions = { concurrency: 32, retries: 6, timeoutMs: 60_000, retryDelayMs: 250, s3PartBytes: 64 << 20, fsync: true };
+/** Parts of one upload sent at once (s3:// multipart parts, gs:// pieces). */
+export const PARTS_AT_ONCE = 4;
+
+export const DEFAULT_STORAGE: StorageOptions = {
+  concurrency: 32,
+  retries: 6,
+  timeoutMs: 60_000,
+  retryDelayMs: 250,
+  partBytes: 64 << 20,
+  spillAboveBytes: 256 << 20,
+  fsync: true,
+};
 
 let current: StorageOptions = DEFAULT_STORAGE;
 const listeners: (() => void)[] = [];

@@ -1,7 +1,7 @@
 // Bytes fetched ahead of a task (runtime/prefetch.ts) and handed to its worker thread with it. A store
 // opened in that thread answers get() from here first, once per object; anything not here (or a
 // second read) goes to storage as usual, so prefetching can only save time, never change results.
-import { GetOptions, joinUrl, maxBytesOf, PutOptions, Store } from './store.js';
+import { GetOptions, joinUrl, maxBytesOf, PieceBody, PutOptions, Store } from './store.js';
 
 const cache = new Map<string, Uint8Array>();
 
@@ -38,6 +38,7 @@ export function withPrefetched(store: Store): Store {
     getRange: (key: string, offset: number, length: number) => store.getRange(key, offset, length),
     size: (key: string) => store.size(key),
     put: (key: string, data: Uint8Array, options?: PutOptions) => store.put(key, data, options),
+    putPieces: (key: string, body: PieceBody, options?: { contentType?: string }) => store.putPieces(key, body, options),
     exists: (key: string) => store.exists(key),
     listPages: (prefix?: string) => store.listPages(prefix),
     delete: (key: string) => store.delete(key),

@@ -2,7 +2,8 @@
 // `s3Endpoint` (MinIO, Ceph, R2; path-style addressing). Credentials and region come from the SDK's
 // standard chain (environment, profile, instance or IRSA role). As gs://: every request has a stall
 // timeout and our own retries (the SDK's are off so that the two do not multiply), a put is one
-// PutObject or one multipart upload (atomic either way), whole reads are checked against the CRC32
+// PutObject or one multipart upload (atomic either way; a piece body's parts are read as they are
+// sent, so that a shard larger than memory goes up from its spill file), whole reads are checked against the CRC32
 // stored with the object, gzip objects carry Content-Encoding: gzip and are inflated here within the size
 // the caller expects, ranged reads read objects as stored.
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -10,9 +11,9 @@ import { crc32 } from 'node:zlib';
 import { InvalidInput, TransientError } from '../common/errors.js';
 import { gunzip, gzipBound } from './gzip.js';
 import { Limiter } from './limit.js';
-import { onStorageConfigured, storageOptions } from './options.js';
+import { onStorageConfigured, PARTS_AT_ONCE, storageOptions } from './options.js';
 import { checksumMismatch, readBody, withRetries } from './retry.js';
-import { checkKey, DEFAULT_MAX_BYTES, GetOptions, maxBytesOf, PutOptions, storedBody, Store } from './store.js';
+import { checkKey, DEFAULT_MAX_BYTES, GetOptions, heldBody, maxBytesOf, PieceBody, PutOptions, readWhole, storedBody, Store } from './store.js';
 
 /** The user metadata (x-amz-meta-digest-crc32) holding the CRC32 of an object's stored bytes. */
 const CRC32_METADATA = 'digest-crc32';
@@ -157,20 +158,35 @@ export class S3Store implements Store {
       Metadata: { [CRC32_METADATA]: String(crc32(body)) },
       ...(gzip ? { ContentEncoding: 'gzip' } : {}),
     };
-    if (body.length > storageOptions().s3PartBytes) return this.putParts(key, body, headers);
+    if (body.length > storageOptions().partBytes) return this.putParts(key, heldBody(body), headers);
     await this.request(this.where(key), (s3, signal) =>
       s3.send(new PutObjectCommand({ ...headers, Body: body, ContentLength: body.length }), { abortSignal: signal }),
     );
   }
 
+  /** A body read a part at a time: once for its CRC32 (stored at the upload's start), then part by part. */
+  async putPieces(key: string, body: PieceBody, options: { contentType?: string } = {}): Promise<void> {
+    const partBytes = storageOptions().partBytes;
+    if (body.size <= partBytes) return this.put(key, await readWhole(body), options);
+    let crc = 0;
+    for (let at = 0; at < body.size; at += partBytes) crc = crc32(await body.read(at, Math.min(partBytes, body.size - at)), crc);
+    const headers = {
+      Bucket: this.bucket,
+      Key: this.name(key),
+      ContentType: options.contentType ?? 'application/octet-stream',
+      Metadata: { [CRC32_METADATA]: String(crc) },
+    };
+    await this.putParts(key, body, headers);
+  }
+
   /**
-   * A multipart upload: parts of s3PartBytes, a few at once, each retried alone; the object appears
+   * A multipart upload: parts of partBytes, a few at once, each retried alone; the object appears
    * only when the upload completes (still one atomic put), and a failed upload is aborted so that
    * its parts are not kept (and billed).
    */
   private async putParts(
     key: string,
-    body: Uint8Array,
+    body: PieceBody,
     headers: { Bucket: string; Key: string; ContentType: string; Metadata: Record<string, string> },
   ): Promise<void> {
     const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
@@ -179,14 +195,14 @@ export class S3Store implements Store {
     const UploadId = created?.UploadId;
     if (!UploadId) throw new TransientError(`${where}: the server started no multipart upload`);
     const { Bucket, Key } = headers;
-    const size = storageOptions().s3PartBytes;
-    const count = Math.ceil(body.length / size);
+    const size = storageOptions().partBytes;
+    const count = Math.ceil(body.size / size);
     const parts: { PartNumber: number; ETag: string }[] = [];
     try {
       let next = 0;
       const sender = async () => {
         for (let i = next++; i < count; i = next++) {
-          const Body = body.subarray(i * size, Math.min(body.length, (i + 1) * size));
+          const Body = await body.read(i * size, Math.min(size, body.size - i * size));
           const sent = await this.request(`${where} (part ${i + 1} of ${count})`, (s3, signal) =>
             s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body, ContentLength: Body.length }), { abortSignal: signal }),
           );
@@ -194,12 +210,12 @@ export class S3Store implements Store {
           parts[i] = { PartNumber: i + 1, ETag: sent.ETag };
         }
       };
-      await Promise.all(Array.from({ length: Math.min(4, count) }, sender));
+      await Promise.all(Array.from({ length: Math.min(PARTS_AT_ONCE, count) }, sender));
       const done = await this.request(where, (s3, signal) =>
         s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: signal }),
       );
       // No such upload: an earlier try completed it and its answer was lost, if the object is there whole.
-      if (!done && (await this.size(key)) !== body.length) throw new TransientError(`${where}: the multipart upload ${UploadId} was gone before it completed`);
+      if (!done && (await this.size(key)) !== body.size) throw new TransientError(`${where}: the multipart upload ${UploadId} was gone before it completed`);
     } catch (e) {
       await this.request(`${where} (aborting its upload)`, (s3, signal) =>
         s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: signal }),

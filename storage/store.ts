@@ -41,6 +41,27 @@ export const MAX_JSON_BYTES = (1 << 29) - 24;
 /** The most a small JSON record (a count, a marker) may hold. */
 export const MAX_SMALL_JSON_BYTES = 64 << 10;
 
+/**
+ * The body of an object too large to hold (a shard filled from a local spill file): its size, and
+ * its bytes read a piece at a time; a piece may be read again (for a retried upload).
+ */
+export interface PieceBody {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** A body held in memory, as a PieceBody. */
+export function heldBody(bytes: Uint8Array): PieceBody {
+  return { size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/** The whole of a body (for stores that hold objects whole). */
+export async function readWhole(body: PieceBody): Promise<Uint8Array> {
+  const bytes = await body.read(0, body.size);
+  if (bytes.length !== body.size) throw new Error(`a piece body gave ${bytes.length} of its ${body.size} bytes`);
+  return bytes;
+}
+
 export interface Store {
   readonly url: string;
   /** The bytes at `key`, or null when there is none. */
@@ -55,6 +76,11 @@ export interface Store {
   /** The object as stored: its body, gzip-encoded or not (copying a layer without re-encoding). */
   getStored(key: string): Promise<{ body: Uint8Array; gzip: boolean } | null>;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
+  /**
+   * As put, for a body read a piece at a time so that it is never held whole (stored as given, never
+   * gzip-encoded): the object appears whole or not at all, like a put's.
+   */
+  putPieces(key: string, body: PieceBody, options?: { contentType?: string }): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Keys under `prefix`, a page at a time (a gzipped object is listed under its plain key). */
   listPages(prefix?: string): AsyncIterable<string[]>;

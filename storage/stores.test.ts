@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,16 +8,20 @@ import { GcsTestServer } from '../test/gcs-server.js';
 import { S3Server, s3Server } from '../test/s3-server.js';
 import { MemStore } from './mem-store.js';
 import { openStore } from './open.js';
-import { configureStorage } from './options.js';
+import { configureStorage, StorageOptions } from './options.js';
+import { piecesBody, SpillFile } from './spill.js';
 import { listAll, Store } from './store.js';
 
 const server = new GcsTestServer();
 let gcsReady = false;
 let s3: S3Server | undefined;
 
+let current: Partial<StorageOptions> = {};
+
 beforeAll(async () => {
   s3 = await s3Server();
-  configureStorage({ gcsEndpoint: await server.start(), s3Endpoint: s3?.endpoint, retryDelayMs: 20 });
+  current = { gcsEndpoint: await server.start(), s3Endpoint: s3?.endpoint, retryDelayMs: 20 };
+  configureStorage(current);
   gcsReady = true;
 });
 afterAll(() => {
@@ -52,9 +57,45 @@ async function contract(store: Store): Promise<void> {
   await expect(store.get('../escape')).rejects.toThrow(/must be a relative path/);
 }
 
+/**
+ * putPieces of `size` random bytes from held pieces and a spilled one, in parts of `partBytes`:
+ * the object reads back whole and by range, and nothing else is left under its prefix.
+ */
+async function piecesContract(store: Store, size: number, partBytes: number): Promise<void> {
+  configureStorage({ ...current, partBytes });
+  try {
+    const data = randomBytes(size);
+    const spill = await SpillFile.open();
+    try {
+      const third = Math.floor(size / 3);
+      const spilled = await spill.append(data.subarray(third, 2 * third));
+      const body = piecesBody([data.subarray(0, third), spilled, data.subarray(2 * third)]);
+      await store.putPieces('p/big', body);
+      expect(Buffer.from((await store.get('p/big'))!).equals(data)).toBe(true);
+      expect(Buffer.from((await store.getRange('p/big', third - 5, 10))!).equals(data.subarray(third - 5, third + 5))).toBe(true);
+      expect(await store.size('p/big')).toBe(size);
+      expect(await listAll(store, 'p/')).toEqual(['p/big']);
+      // Small bodies too (one put).
+      await store.putPieces('p/small', piecesBody([data.subarray(0, 10)]));
+      expect(Buffer.from((await store.get('p/small'))!).equals(data.subarray(0, 10))).toBe(true);
+    } finally {
+      await spill.close();
+    }
+  } finally {
+    configureStorage(current);
+  }
+}
+
 describe('store contract', () => {
-  it('file://', async () => contract(openStore(`file://${await mkdtemp(join(tmpdir(), 'digest-store-'))}`)));
-  it('mem://', async () => contract(openStore('mem://contract')));
+  it('file://', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'digest-store-'));
+    await contract(openStore(`file://${dir}`));
+    await piecesContract(openStore(`file://${dir}`), 20 << 20, 5 << 20); // copied 8 MiB at a time
+  });
+  it('mem://', async () => {
+    await contract(openStore('mem://contract'));
+    await piecesContract(openStore('mem://contract'), 100_000, 5 << 20);
+  });
   it("s3:// against moto's S3 server", async (ctx) => {
     if (!s3) return ctx.skip();
     await s3.bucket('digest-contract');
@@ -63,6 +104,8 @@ describe('store contract', () => {
     await s3.bucket('digest-contract-root');
     await contract(openStore('s3://digest-contract-root'));
     await expect(openStore('s3://no-such-bucket/x').put('a', bytes('a'))).rejects.toThrow(/s3:\/\/no-such-bucket\/x\/a: bucket no-such-bucket does not exist/);
+    // A body of 3 parts goes up as a multipart upload read part by part (S3's parts are 5 MiB at least).
+    await piecesContract(openStore('s3://digest-contract/pieces'), (11 << 20) + 12345, 5 << 20);
   });
   it('gs:// against the GCS JSON API test server', async () => {
     expect(gcsReady).toBe(true);
@@ -73,6 +116,10 @@ describe('store contract', () => {
     const two = stored.get('some/layer/a/two')!;
     expect(two.contentEncoding).toBe('gzip');
     expect(gunzipSync(two.data).toString()).toBe('second '.repeat(100));
+    // 70 pieces: composed 32, then 31 more onto that, then the last 7; the pieces are deleted.
+    const before = server.composed;
+    await piecesContract(openStore('gs://bucket/pieces'), 70 * 1000 - 1, 1000);
+    expect(server.composed - before).toBe(3);
   });
 });
 

@@ -10,7 +10,7 @@ import { downsampledShape } from '../kernels/downsample.js';
 import { Box, chunkKey, formatBox, parseChunkKey, shapeOf, Vec3, voxelCount } from '../common/box.js';
 import { TypedArray } from '../common/dtype.js';
 import { assertChunkUnion, chunksWithin, downsampleFactor, scaleIndex } from '../precomputed/info.js';
-import { Volume } from '../precomputed/volume.js';
+import { SlabWriter, Volume } from '../precomputed/volume.js';
 import { text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { downsampleSlabs, regionsDown } from './pyramid.js';
@@ -68,6 +68,19 @@ async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
   const owned = regions.map((r, j) => (j === 0 ? new Set<string>() : new Set(volume.writableWithin(sourceMip + j, r).map(chunkKey))));
   const writers = regions.map((_, j) => (j === 0 ? undefined : volume.slabWriter(sourceMip + j)));
   let written = 0;
+  try {
+    written = await downsampleInto(volume, sourceMip, regions, owned, writers);
+    for (const writer of writers) await writer?.finish();
+  } finally {
+    await Promise.all(writers.map((w) => w?.release()));
+  }
+  return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };
+}
+
+/** The slabs of the task's regions made and given to their writers: the chunks written. */
+async function downsampleInto(volume: Volume, sourceMip: number, regions: Box[], owned: Set<string>[], writers: (SlabWriter | undefined)[]): Promise<number> {
+  const { info } = volume;
+  let written = 0;
   for (const slab of downsampleSlabs(info, sourceMip + regions.length - 1, regions.length - 1, regions[regions.length - 1])) {
     let data: TypedArray = await volume.read(sourceMip, slab[0]);
     for (let j = 1; j < slab.length; j++) {
@@ -88,6 +101,5 @@ async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
       if (j + 1 < slab.length) data = volume.storedValues(mip, chunks, data, here);
     }
   }
-  for (const writer of writers) await writer?.finish();
-  return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };
+  return written;
 }

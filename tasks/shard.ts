@@ -9,7 +9,7 @@ import { Box, parseChunkKey, union, Vec3, voxelCount } from '../common/box.js';
 import { SLAB_BYTES, slabsOf } from './pyramid.js';
 import { assertChunkUnion, chunkBox, chunkSize, chunksWithin, Info, voxelBytes } from '../precomputed/info.js';
 import { ShardedScale } from '../precomputed/sharded-scale.js';
-import { Volume } from '../precomputed/volume.js';
+import { SlabWriter, Volume } from '../precomputed/volume.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import { RegionSource, sourceSchema } from './shard-sources.js';
@@ -36,10 +36,22 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
   const volume = await ctx.open(task.layer_path);
   const sharded = volume.shardedScale(task.mip);
   if (!sharded) throw new InvalidInput(`${LABEL}: mip ${task.mip} of ${task.layer_path} is not sharded`);
-  const scale = volume.scale(task.mip);
   const { shards, region, cells } = taskShards(volume, sharded, task);
   const source = new RegionSource(volume, task.source, LABEL, ctx.open);
   const writer = volume.slabWriter(task.mip);
+  try {
+    const { voxels, written } = await fillShards(volume, task, source, writer, region, cells);
+    await source.close();
+    await writer.finish();
+    return { kind: 'shard', voxels, chunksWritten: written, files: shards };
+  } finally {
+    await writer.release();
+  }
+}
+
+/** The task's shards given to `writer`: a compact region slab by slab, scattered cells chunk by chunk. */
+async function fillShards(volume: Volume, task: ShardTask, source: RegionSource, writer: SlabWriter, region: Box | undefined, cells: Vec3[]) {
+  const scale = volume.scale(task.mip);
   let voxels = 0,
     written = 0;
   if (region) {
@@ -61,9 +73,7 @@ async function runShard(task: ShardTask, ctx: TaskContext) {
       voxels += voxelCount(chunk);
     }
   }
-  await source.close();
-  await writer.finish();
-  return { kind: 'shard', voxels, chunksWritten: written, files: shards };
+  return { voxels, written };
 }
 
 /**

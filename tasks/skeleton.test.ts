@@ -11,7 +11,8 @@ import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { skeletonize } from '../skeletons/teasar.js';
 import { chunkFromShardFile, shardFileOf, SpecJson } from '../test/sharded-reader.js';
-import { readSkeleton, ReadSkeleton } from '../test/skeleton-reader.js';
+import { runDigest } from '../test/cli.js';
+import { parseSwc, readSkeleton, ReadSkeleton } from '../test/skeleton-reader.js';
 import { planSkeleton } from './plan/planners.js';
 import { runTask } from './registry.js';
 
@@ -96,5 +97,34 @@ describe('skeletons', () => {
         }
       }
       console.log(`skeletons across task borders: farthest vertex from the single-task skeleton ${worst.toFixed(2)} voxels`);
+      // digest skeleton export --format swc: each tube's SWC parsed back is the same tree (positions in nm, radius, edges).
+      const out = join(dir, 'swc');
+      const ran = await runDigest(['skeleton', 'export', '--layer', dir, '--ids', TUBES.map(([id]) => id).join(','), '--format', 'swc', '--out', out]);
+      expect(ran.stderr).toBe('');
+      expect(ran.code).toBe(0);
+      for (const [id] of TUBES) {
+        const s = await readBack(dir, id);
+        const nodes = parseSwc(await readFile(join(out, `${id}.swc`), 'utf8'));
+        const key = (p: number[]) => p.map((v) => v.toFixed(3)).join(' ');
+        const byPosition = new Map(Array.from({ length: s.positions.length / 3 }, (_, k) => [key(point(s, k)), k]));
+        expect(nodes.length).toBe(byPosition.size);
+        const of = new Map(nodes.map((n) => [n.id, n]));
+        const edges = new Set<string>();
+        for (let e = 0; e < s.edges.length; e += 2) edges.add([s.edges[e], s.edges[e + 1]].sort((x, y) => x - y).join());
+        for (const n of nodes) {
+          const k = byPosition.get(key([n.x, n.y, n.z]))!;
+          expect(k, `tube ${id} node ${n.id}`).toBeDefined();
+          expect(n.radius).toBeCloseTo(s.attributes.get('radius')![k], 3);
+          if (n.parent === -1) continue;
+          const parent = of.get(n.parent)!;
+          expect(edges.has([k, byPosition.get(key([parent.x, parent.y, parent.z]))!].sort((x, y) => x - y).join()), `tube ${id} edge of node ${n.id}`).toBe(
+            true,
+          );
+        }
+        expect(nodes.filter((n) => n.parent === -1).length).toBe(1);
+      }
+      const missing = await runDigest(['skeleton', 'export', '--layer', dir, '--ids', '1,999', '--out', out]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toMatch(/no skeleton for segment\(s\) 999/);
     });
 });

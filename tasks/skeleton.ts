@@ -16,7 +16,7 @@ import { assertChunkUnion } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
 import { ShardingSpec } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
-import { encodeSkeleton, SKELETON_TYPE } from '../skeletons/format.js';
+import { decodeSkeleton, encodeSkeleton, SKELETON_TYPE } from '../skeletons/format.js';
 import { borderTargets, DEFAULT_TEASAR, Skeleton, skeletonize } from '../skeletons/teasar.js';
 import { checkKey } from '../storage/store.js';
 import { boxKey, text } from './fields.js';
@@ -72,6 +72,39 @@ export async function skeletonDirectory(volume: Volume, what: string): Promise<{
   }
   return { dir, sharding: await readDirectoryInfo(volume, dir, SKELETON_TYPE, what, 'digest plan skeleton') };
 }
+
+/**
+ * Skeletons of one layer read by segment id (sharded or not; a missing segment gives null), and
+ * where their stored coordinates lie: `resolution` nm a unit from `offset` units (the info's
+ * transform, which must be diagonal, as digest writes it). Only a radius attribute is read.
+ */
+export async function skeletonReader(
+  volume: Volume,
+  what: string,
+): Promise<{ read: (id: bigint) => Promise<Skeleton | null>; resolution: Vec3; offset: Vec3 }> {
+  const { dir, sharding } = await skeletonDirectory(volume, what);
+  const where = `${volume.url}/${dir}/info`;
+  const info = JSON.parse(new TextDecoder().decode((await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 }))!)) as Record<string, unknown>;
+  const t = info.transform ?? [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0];
+  if (!Array.isArray(t) || t.length !== 12 || !t.every((x) => typeof x === 'number') || [1, 2, 4, 6, 8, 9].some((i) => t[i] !== 0))
+    throw new InvalidInput(`${what}: ${where} "transform" ${JSON.stringify(t)} is not 12 numbers of a scale and a translation`);
+  const attributes = JSON.stringify(info.vertex_attributes ?? []);
+  if (attributes !== JSON.stringify([{ id: 'radius', data_type: 'float32', num_components: 1 }]))
+    throw new InvalidInput(`${what}: ${where} "vertex_attributes" ${attributes}: only a float32 radius is read`);
+  const resolution: Vec3 = [t[0], t[5], t[10]];
+  const offset = [t[3], t[7], t[11]].map((x, d) => x / resolution[d]) as Vec3;
+  const shards = sharding && new ShardedKvStore(volume.store, dir, sharding, MAX_SKELETONS_PER_MINISHARD);
+  const read = async (id: bigint) => {
+    const where = `${volume.url}/${dir} (segment ${id})`;
+    const bytes = shards ? await shards.get(id, MAX_SKELETON_BYTES) : await volume.store.get(`${dir}/${id}`, { maxBytes: MAX_SKELETON_BYTES });
+    return bytes ? decodeSkeleton(bytes, where) : null;
+  };
+  return { read, resolution, offset };
+}
+
+/** Bounds for reading skeletons: the most one segment's skeleton may take, the most ids a minishard may list. */
+const MAX_SKELETON_BYTES = 1 << 30;
+const MAX_SKELETONS_PER_MINISHARD = 1 << 24;
 
 const piecesKey = (dir: string, chunks: Box, ext: 'pieces' | 'index') => `${dir}/forge/${chunkKey(chunks)}.${ext}`;
 

@@ -1,5 +1,5 @@
 // A small in-memory server speaking the part of the Google Cloud Storage JSON API that
-// @google-cloud/storage uses for our store: multipart and media uploads, object metadata, media
+// @google-cloud/storage uses for our store: multipart and media uploads, compose, object metadata, media
 // downloads (with decompressive transcoding of gzip-encoded objects, as GCS does), listing with
 // prefix and pages, and deletes. No offline GCS emulator installs here from the npm registry or
 // Debian, so tests run the real client against this server through STORAGE_EMULATOR_HOST.
@@ -31,6 +31,8 @@ export class GcsTestServer {
   hang: (request: string) => boolean = () => false;
   /** Range requests served (206), for tests of ranged reads. */
   ranges = 0;
+  /** Compose requests served. */
+  composed = 0;
   /** Added to every answer, ms: the latency of real cloud storage, for benchmarks. */
   latencyMs = 0;
   private server?: Server;
@@ -94,6 +96,9 @@ export class GcsTestServer {
       return this.upload(req, res, url, decodeURIComponent(m[1]), body);
     }
     // The client puts /storage/v1 in front for the real service but not for a custom endpoint.
+    if (req.method === 'POST' && (m = /^(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)\/compose$/.exec(url.pathname))) {
+      return this.compose(res, decodeURIComponent(m[1]), decodeURIComponent(m[2]), JSON.parse(body.toString('utf8')));
+    }
     if ((m = /^(?:\/download)?(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname))) {
       const bucket = decodeURIComponent(m[1]),
         name = decodeURIComponent(m[2]);
@@ -152,6 +157,36 @@ export class GcsTestServer {
     }
   }
 
+  /** Compose as GCS does it: at most 32 sources of one bucket, concatenated into a new object (hashes of the whole). */
+  private compose(
+    res: ServerResponse,
+    bucket: string,
+    name: string,
+    request: { sourceObjects?: { name: string }[]; destination?: { contentType?: string } },
+  ): void {
+    const sources = request.sourceObjects ?? [];
+    if (sources.length === 0 || sources.length > 32) return this.json(res, 400, { error: { code: 400, message: `compose of ${sources.length} sources` } });
+    const parts = sources.map((s) => this.bucket(bucket).get(s.name));
+    const missing = sources.find((_, i) => !parts[i]);
+    if (missing) return this.json(res, 404, { error: { code: 404, message: `No such object: ${bucket}/${missing.name}` } });
+    this.composed++;
+    this.store(res, bucket, name, Buffer.concat(parts.map((o) => o!.data)), request.destination?.contentType ?? 'application/octet-stream');
+  }
+
+  private store(res: ServerResponse, bucket: string, name: string, data: Buffer, contentType: string, contentEncoding?: string): void {
+    const o: StoredObject = {
+      data,
+      contentType,
+      contentEncoding,
+      generation: this.generation++,
+      updated: new Date().toISOString(),
+      md5: createHash('md5').update(data).digest('base64'),
+      crc32c: crc32cBase64(data),
+    };
+    this.bucket(bucket).set(name, o);
+    this.json(res, 200, this.resource(bucket, name, o));
+  }
+
   private upload(req: IncomingMessage, res: ServerResponse, url: URL, bucket: string, body: Buffer): void {
     const type = String(req.headers['content-type'] ?? '');
     let metadata: Record<string, any> = {};
@@ -168,17 +203,7 @@ export class GcsTestServer {
     }
     const name = metadata.name ?? url.searchParams.get('name');
     if (!name) return this.json(res, 400, { error: { code: 400, message: 'object name missing' } });
-    const o: StoredObject = {
-      data,
-      contentType: metadata.contentType ?? 'application/octet-stream',
-      contentEncoding: metadata.contentEncoding,
-      generation: this.generation++,
-      updated: new Date().toISOString(),
-      md5: createHash('md5').update(data).digest('base64'),
-      crc32c: crc32cBase64(data),
-    };
-    this.bucket(bucket).set(name, o);
-    this.json(res, 200, this.resource(bucket, name, o));
+    this.store(res, bucket, name, data, metadata.contentType ?? 'application/octet-stream', metadata.contentEncoding);
   }
 }
 

@@ -103,7 +103,7 @@ describe('s3:// under faults', () => {
     const store = openStore('s3://digest-faults/parts');
     const data = bytes(12 << 20, 5);
     const isPart = (r: FaultRequest) => isPut(r) && r.url.includes('partNumber=');
-    configureStorage({ s3Endpoint: proxy.endpoint, ...FAST, s3PartBytes: 5 << 20 });
+    configureStorage({ s3Endpoint: proxy.endpoint, ...FAST, partBytes: 5 << 20 });
     try {
       const before = proxy.requests;
       let parts = 0;
@@ -117,7 +117,7 @@ describe('s3:// under faults', () => {
       expect(Buffer.from((await store.get('shard'))!).equals(data)).toBe(true);
       // A part that always fails: the put fails naming the part, the upload is aborted, no object appears.
       proxy.fault = (r) => (isPart(r) && r.url.includes('partNumber=3') ? 'internal' : undefined);
-      configureStorage({ s3Endpoint: proxy.endpoint, ...FAST, retries: 1, s3PartBytes: 5 << 20 });
+      configureStorage({ s3Endpoint: proxy.endpoint, ...FAST, retries: 1, partBytes: 5 << 20 });
       await expect(store.put('never', data)).rejects.toThrow(/s3:\/\/digest-faults\/parts\/never \(part 3 of 3\): 500 InternalError \(after 2 attempts\)/);
       proxy.fault = () => undefined;
       expect(await store.exists('never')).toBe(false);

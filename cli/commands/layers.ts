@@ -16,7 +16,6 @@ import {
   planMesh,
   planMultiresMesh,
   planSkeleton,
-  SKELETON_BLOCK,
   planSize,
   planTransfer,
   planWatershed,
@@ -320,7 +319,8 @@ export function addLayerCommands(program: Command): void {
   )
     .requiredOption('--layer <url>', 'a segmentation layer')
     .addOption(new Option('--shard-bits <n>', 'sharded, 2^n shard files (one merge task each); unsharded when absent').argParser(integer(0, 24)))
-    .addOption(new Option('--block <n>', 'chunks a side of a skeletonize task').argParser(integer(1, 64)).default(SKELETON_BLOCK))
+    .addOption(new Option('--block <n>', 'chunks a side of a skeletonize task (default: the most that fit --memory)').argParser(integer(1, 1024)))
+    .addOption(memoryOption())
     .addOption(
       new Option('--scale <s>', "TEASAR's invalidation ball: scale x the distance to the boundary ...")
         .argParser(number(0, 1000))
@@ -330,7 +330,18 @@ export function addLayerCommands(program: Command): void {
     .addOption(new Option('--dust <voxels>', 'pieces of fewer voxels get no skeleton').argParser(integer(0, 2 ** 31)).default(DEFAULT_TEASAR.dust))
     .action(async (o) => {
       configureStorageFlags(o);
-      await writePlan(await planSkeleton({ layerPath: o.layer, shardBits: o.shardBits, block: o.block, scale: o.scale, const: o.const, dust: o.dust }), o);
+      await writePlan(
+        await planSkeleton({
+          layerPath: o.layer,
+          shardBits: o.shardBits,
+          block: o.block,
+          memory: o.memory * 2 ** 20,
+          scale: o.scale,
+          const: o.const,
+          dust: o.dust,
+        }),
+        o,
+      );
     });
 
   planCommand(plan, 'mesh', 'meshes of every segment (adds the "mesh" directory to the info): multi-resolution (forge, merge) or legacy (mesh, manifests)')

@@ -74,6 +74,13 @@ const cells = (v: number[]) => v[0] * v[1] * v[2];
  * 27.6 MVx/s on 2 threads over 512^3 (npz decode, compressed_segmentation encode). Legacy meshes:
  * 1.5 on the Intel VM (bench/multires-mesh.ts), which ran the others about 1.5x faster.
  */
+/**
+ * Skeletonize and SkeletonMerge, MVx/s a core (bench/task-memory.ts at 256^3, 2026-12-04: one
+ * 256^3 Skeletonize task of the agglomerated demo cells in 59.4 s, 4 merges in 0.7 s), and the
+ */
+const SKELETONIZE_MVX = 0.3,
+  SKELETON_MERGE_MVX = 20;
+
 export const MVX_PER_CORE: Record<string, number> = {
   segmentation: 12,
   segmentation_downsample: 30,
@@ -82,9 +89,14 @@ export const MVX_PER_CORE: Record<string, number> = {
   mesh: 1.0,
   mesh_forge: 1.0,
   mesh_merge: 0.3,
-  // Not measured: it decodes and re-encodes the forge bytes (10.7 a voxel) at a few hundred MB/s.
-  mesh_gather: 20,
+  // Measured 2026-12-04 (bench/task-memory.ts --size 256 --gather-block 2: 4 tasks, 16.8 M voxels in 1.9 s).
+  mesh_gather: 9,
+  skeletonize: SKELETONIZE_MVX,
+  skeleton_merge: SKELETON_MERGE_MVX,
 };
+
+/** Stored bytes a mip-0 voxel makes in skeleton pieces (each box's), then in the merged skeletons: 1.28 MB and 0.58 MB for 256^3 of the demo's cells. */
+export const SKELETON_BYTES_PER_VOXEL: Record<string, number> = { skeletonize: 0.08, skeleton_merge: 0.035 };
 
 /**
  * Stored bytes a mip-0 voxel makes, on the demo's cells (bench/multires-mesh.ts, 512^3): legacy
@@ -103,6 +115,8 @@ const INFO_READS: Record<string, number> = {
   mesh_gather: 2,
   mesh_merge: 2,
   segment_properties: 2,
+  skeletonize: 2,
+  skeleton_merge: 2,
 };
 
 type BoxSet = Extract<TaskSet, { format: string }>;
@@ -196,6 +210,8 @@ const SEGMENTATION_KINDS = new Set([
   'segment_properties',
   'agglomerate_names',
   'agglomerate_mapping',
+  'skeletonize',
+  'skeleton_merge',
 ]);
 
 export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates?: Rates; mvxPerCore?: number; density?: GraphDensity } = {}): Estimate {
@@ -216,7 +232,12 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
     }
   // A merge task reads every forge task's index and its part of that task's object.
   let forgeTasks = 0;
-  for (const stage of plan.stages) for (const set of stage.sets) if ('template' in set && set.template.kind === 'mesh_forge') forgeTasks += setSize(set);
+  let skeletonizeTasks = 0;
+  for (const stage of plan.stages)
+    for (const set of stage.sets) {
+      if ('template' in set && set.template.kind === 'mesh_forge') forgeTasks += setSize(set);
+      if ('template' in set && set.template.kind === 'skeletonize') skeletonizeTasks += setSize(set);
+    }
   const stages = plan.stages.map((stage): StageEstimate => {
     const e: StageEstimate = { name: stage.name, tasks: stageSize(stage), objects: 0, bytes: 0, reads: 0, writes: 0, voxels: 0, coreHours: 0 };
     for (const set of stage.sets) {
@@ -231,7 +252,7 @@ export function estimatePlan(plan: Plan, infos: Map<string, Info>, opts: { rates
       e.writes += n; // and its completion is recorded
       if (!info || !first) continue;
       if (GRAPH_KINDS.has(kind)) addGraphStage(e, set, n, info, first, density, infos);
-      else if (SEGMENTATION_KINDS.has(kind)) addSegmentationSet(e, set, n, info, first, density, forgeTasks, infos);
+      else if (SEGMENTATION_KINDS.has(kind)) addSegmentationSet(e, set, n, info, first, density, { forgeTasks, skeletonizeTasks }, infos);
       else addVolumeSet(e, set, n, info, first, layer!, Number.isFinite(ingestTop) ? ingestTop : info.scales.length, mvx, infos);
     }
     return e;
@@ -352,7 +373,7 @@ function addSegmentationSet(
   info: Info,
   first: Record<string, unknown>,
   density: GraphDensity,
-  forgeTasks: number,
+  { forgeTasks, skeletonizeTasks }: { forgeTasks: number; skeletonizeTasks: number },
   infos: Map<string, Info>,
 ): void {
   const kind = String(first.kind);
@@ -406,6 +427,14 @@ function addSegmentationSet(
       e.reads += 2 * n * (first.gather_block ? gatherBlocks(info, first) : forgeTasks);
       compute(voxels);
       return write(first.batches === undefined ? 2 * n : 2 * segments + n, voxels * MESH_BYTES_PER_VOXEL.mesh_merge);
+    case 'skeletonize': // its box and the voxel past it at the upper faces; a pieces and an index object
+      e.reads += boxes ? setReads(boxes, scale, [1, 1, 1], [0, 1]) : chunks;
+      compute(voxels);
+      return write(2 * n, voxels * SKELETON_BYTES_PER_VOXEL.skeletonize);
+    case 'skeleton_merge': // every Skeletonize object's index and its group's part; a shard a task, or unsharded a skeleton a segment
+      e.reads += 2 * n * skeletonizeTasks;
+      compute(voxels);
+      return write(first.batches === undefined ? n : segments, voxels * SKELETON_BYTES_PER_VOXEL.skeleton_merge);
     case 'segment_properties':
       e.reads += Number(first.groups ?? 0);
       return write(1, 0);

@@ -7,6 +7,7 @@ import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkK
 import { codecOf } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
 import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
+import { shardWriterBytes } from '../../precomputed/chunk-store.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
 import { chooseSharding, compactShardShape, ShardingChoice } from '../../precomputed/sharding.js';
 import { Volume } from '../../precomputed/volume.js';
@@ -506,7 +507,8 @@ export function downsamplePeakBytes(info: Info, top: number, mips: number, regio
   const source = top - mips;
   const whole = slabs[0].map((_, j) => union(slabs.map((slab) => slab[j])));
   const held = whole.reduce(
-    (sum, r, j) => sum + (j === 0 ? (info.scales[source].sharding ? 0 : bytes(source, r)) : info.scales[source + j].sharding ? bytes(source + j, r) : 0),
+    (sum, r, j) =>
+      sum + (j === 0 ? (info.scales[source].sharding ? 0 : bytes(source, r)) : info.scales[source + j].sharding ? shardWriterBytes(bytes(source + j, r)) : 0),
     0,
   );
   return PROCESS_BYTES + PEAK_PER_SOURCE_BYTE * Math.max(...slabs.map((slab) => bytes(-1, slab[0]))) + held;
@@ -580,7 +582,8 @@ const CACHED_BUILD_CHUNKS = 8;
  * The peak of a Shard task writing `region` of `mip` (a compact shard's, or one chunk's of a
  * scattered shard): the process, one slab at a time (slabsOf, as the task cuts it) twice over (the
  * voxels and their copy into a chunk), the build chunks it touches decoded, and the shards' chunks as
- * stored. Measured: 863 MiB for a 1024x1024x256 uint8 shard planned at 842 (bench/sharded-memory.ts).
+ * stored, up to what the writer holds before it spills (shardWriterBytes). Measured: 863 MiB for a
+ * 1024x1024x256 uint8 shard planned at 842 (bench/sharded-memory.ts).
  */
 export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3 | undefined, scattered: boolean): number {
   const scale = info.scales[mip];
@@ -592,7 +595,7 @@ export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3
     return (scattered ? CACHED_BUILD_CHUNKS : n[0] * n[1] * n[2]) * cells(build) * vb * BUILD_DECODE_FACTOR;
   };
   const shardChunks = scattered ? 2 ** (scale.sharding!.preshift_bits + scale.sharding!.minishard_bits) : 1;
-  const held = voxelCount(region) * shardChunks * vb * codecOf(scale.encoding).compression;
+  const held = shardWriterBytes(voxelCount(region) * shardChunks * vb * codecOf(scale.encoding).compression);
   return PROCESS_BYTES + Math.max(...slab.map((b) => 2 * voxelCount(b) * vb + buildBytes(b))) + held;
 }
 
@@ -785,19 +788,20 @@ export interface SkeletonOptions {
   shardBits?: number;
   /** Unsharded: SkeletonMerge tasks (segment id mod batches); default one per Skeletonize task. */
   batches?: number;
-  /** Chunks a side of a Skeletonize task's box (default SKELETON_BLOCK). */
+  /** Chunks a side of a Skeletonize task's box (default: the most that fit `memory`). */
   block?: number;
+  /** Bytes a task may use (default DEFAULT_TASK_MEMORY). */
+  memory?: number;
   /** TEASAR's invalidation ball, scale * DBF + const (nm), and the smallest piece skeletonized (voxels). */
   scale?: number;
   const?: number;
   dust?: number;
 }
 
-/**
- * Boxes of 2x2x2 chunks: TEASAR in JS holds about 40 bytes a voxel (the DBF, the piece's voxel map,
- * two shortest-path fields), 128^3 voxels in 90 MiB for 64^3 chunks.
- */
-export const SKELETON_BLOCK = 2;
+/** The largest cube of chunks (at least one) whose Skeletonize task fits `memory` bytes. */
+export function skeletonBlockFor(chunk: Vec3, memory: number): number {
+  return taskBlock(TASK_COSTS.skeletonize, chunk, [Infinity, Infinity, Infinity], memory).block[0];
+}
 
 /**
  * Skeletons of mip 0: Skeletonize per box of chunks (TEASAR, stitched at the faces it shares), then
@@ -806,7 +810,7 @@ export const SKELETON_BLOCK = 2;
 export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
   const volume = await segmentationWithKeys(opts.layerPath, 'plan skeleton', 'skeletons', { skeletons: 'skeletons' });
   const scale = volume.scale(0);
-  const block = opts.block ?? SKELETON_BLOCK;
+  const block = opts.block ?? skeletonBlockFor(chunkSize(scale), opts.memory ?? DEFAULT_TASK_MEMORY);
   const tasks = chunkBlockCount(volume, block);
   const sharding = opts.shardBits === undefined ? undefined : segmentSharding(opts.shardBits, 'gzip');
   const dir = String(volume.info.skeletons);
@@ -924,6 +928,8 @@ export interface AgglomerateOptions {
   memory?: number;
   /** Chunks a side of each mean graph, remap and legacy mesh task instead (not the forge's: forgeBlock). */
   taskChunks?: number;
+  /** Multi-resolution meshes: forge blocks a side of a MeshGather task (0: none; default by the plan's size, as planMultiresMesh). */
+  gatherBlock?: number;
 }
 
 /** Level 0 blocks of 4x4x4 chunks: 64 chunk graphs, a few hundred thousand edges for 64^3 chunks. */
@@ -978,7 +984,12 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
   const meshes =
     opts.meshFormat === 'legacy'
       ? await planMesh({ layerPath: outPath, simplification: opts.simplification, ...sizing })
-      : await planMultiresMesh({ layerPath: outPath, shardBits: opts.shardBits === 'unsharded' ? undefined : (opts.shardBits ?? 'auto'), memory });
+      : await planMultiresMesh({
+          layerPath: outPath,
+          shardBits: opts.shardBits === 'unsharded' ? undefined : (opts.shardBits ?? 'auto'),
+          memory,
+          gatherBlock: opts.gatherBlock,
+        });
   return {
     version: 2,
     layer_path: outPath,

@@ -19,6 +19,9 @@ const cells = (v: Vec3) => v[0] * v[1] * v[2];
 export const PROCESS_BYTES = 100 * 2 ** 20;
 const BASE = PROCESS_BYTES;
 
+/** Skeletonize's peak bytes a voxel, one label filling the box: 85 measured at 128^3, 69 at 256^3 (64^3 chunks). */
+const BYTES_SKELETON = 90;
+
 export const TASK_COSTS = {
   /**
    * Marching cubes, smoothing and the fragments of every segment of the box: 1,454 MiB for 384^3 of
@@ -31,6 +34,12 @@ export const TASK_COSTS = {
   mean_graph: { bytesPerVoxel: 64, baseBytes: BASE, held: (e: Vec3, c: Vec3) => (e[0] + 1) * (e[1] + 1) * (c[2] + 1) },
   /** uint64 labels in and out, their encoded chunks, the box's mapping: 272 MiB for 256^3 (10 bytes a voxel; 16 allows for large mappings). */
   remap: { bytesPerVoxel: 16, baseBytes: BASE, held: (e: Vec3) => cells(e) },
+  /**
+   * The box's labels, their distance field, and per piece of a label its voxels' paths (three
+   * shortest-path trees, the penalty field, coverage): one label through the whole box is the worst
+   * case.
+   */
+  skeletonize: { bytesPerVoxel: BYTES_SKELETON, baseBytes: BASE, held: (e: Vec3) => cells(e.map((s) => s + 1) as Vec3) },
 } satisfies Record<string, TaskCost>;
 
 /**
