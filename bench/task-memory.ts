@@ -19,7 +19,7 @@ import { allChunks, createInfo } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { Plan, Stage, stageTasks } from '../tasks/plan/format.js';
-import { planAgglomerate, planSkeleton, planWatershed } from '../tasks/plan/planners.js';
+import { planAgglomerate, planWatershed } from '../tasks/plan/planners.js';
 import { TASK_COSTS, TaskCost } from '../tasks/plan/task-size.js';
 import { estimatePlan } from '../tasks/plan/estimate.js';
 import { measureGraphDensity } from '../tasks/plan/graph-estimate.js';
@@ -93,10 +93,8 @@ async function main(): Promise<void> {
     shardBits: 2,
     memory,
     gatherBlock: values['gather-block'] === undefined ? undefined : Number(values['gather-block']),
+    skeletons: true,
   });
-  // Skeletons of the agglomerated segments, sharded, at the same --memory.
-  const skeletons = await planSkeleton({ layerPath: plan.layer_path, shardBits: 2, memory });
-  plan.stages.push(...skeletons.stages);
   const stageSeconds: number[] = [];
   for (const stage of plan.stages) {
     const seconds = await runStage(stage, plan.layer_path);

@@ -7,13 +7,15 @@ import { encodeNpy, encodeNpz } from '../sources/npz.js';
 import { box, chunkKey, Vec3 } from '../common/box.js';
 import { createInfo, LayerSpec } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
-import { mergeStages } from '../tasks/plan/format.js';
-import { Plan, planAgglomerate, planIngest, planMultiresMesh, planWatershed } from '../tasks/plan/planners.js';
+import { mergeStages, Stage } from '../tasks/plan/format.js';
+import { Plan, planAgglomerate, planIngest, planMultiresMesh, planSkeleton, planWatershed } from '../tasks/plan/planners.js';
 import { Execute, runPlan, RunSummary } from '../queue/local/run.js';
 import { synthesize, synthesizeAffinities } from './synthetic.js';
 
 /** segmentation_<t>'s multi-resolution meshes in 4 shards (the segmentation's are unsharded: both kinds shown). */
 const DEMO_MESH_SHARD_BITS = 2;
+/** Skeletonize boxes of 2x2x2 chunks (a real run sizes them by --memory): several tasks, stitched. */
+const DEMO_SKELETON_BLOCK = 2;
 /**
  * segmentation_0.6: merge while mean affinity > 0.4. The generator's affinities are 0.75-0.95 inside
  * a cell and 0.1-0.4 across a membrane, and watershed fragments of one cell meet where affinities
@@ -120,6 +122,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       shardBits: DEMO_MESH_SHARD_BITS,
     })
   ).stages;
+  // Skeletons of segmentation_<t> (sharded as its meshes), beside its mesh forge and mesh merge.
+  const [skeletonize, skeletonMerge] = (await planSkeleton({ layerPath: agglomeratedLayer, shardBits: DEMO_MESH_SHARD_BITS, block: DEMO_SKELETON_BLOCK }))
+    .stages;
+  const beside = (name: string, extra: Stage) => {
+    const i = agglomeration.findIndex((st) => st.name === name);
+    if (i < 0) throw new Error(`demo: the agglomeration plan has no ${name} stage`);
+    agglomeration[i] = mergeStages(`${name}, ${extra.name}`, [agglomeration[i], extra]);
+  };
+  beside('mesh forge', skeletonize);
+  beside('mesh merge', skeletonMerge);
   stages[1] = mergeStages(`${stages[1].name}, mesh forge, watershed`, [stages[1], forge, watershed]);
   stages.push(
     mergeStages('mesh merge, mean graph', [merge, graph]),

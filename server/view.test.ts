@@ -19,7 +19,7 @@ import { Volume } from '../precomputed/volume.js';
 import { copyLayer } from '../storage/copy.js';
 import { openStore } from '../storage/open.js';
 import { listAll } from '../storage/store.js';
-import { planDownsample, planMesh, planMultiresMesh } from '../tasks/plan/planners.js';
+import { planDownsample, planMesh, planMultiresMesh, planSkeleton } from '../tasks/plan/planners.js';
 import { parseManifest } from '../test/multires-reader.js';
 import { chunkFromShardFile, shardFileOf, SpecJson } from '../test/sharded-reader.js';
 import { runTask } from '../tasks/registry.js';
@@ -111,6 +111,9 @@ async function writeLayer(dir: string, name: string): Promise<Volume> {
   // Multi-resolution meshes: unsharded on one layer, sharded (two shards) on another.
   const multires = name === 'multires_uint32' ? {} : name === 'multires_sharded' ? { shardBits: 1 } : undefined;
   if (multires) expect((await runPlan(await planMultiresMesh({ layerPath: url, ...multires }), runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+  // Skeletons on the same two layers: unsharded on one, sharded (two shards) on the other; every piece kept.
+  if (multires)
+    expect((await runPlan(await planSkeleton({ layerPath: url, ...multires, dust: 0 }), runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
   return Volume.open(url);
 }
 
@@ -407,6 +410,24 @@ describe('the default view', () => {
         2,
       );
       if (name === 'multires_uint32') for (const id of segments) expect(ok.has(`${base}${id}.index`), `${name} ${id}.index`).toBe(true);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('loads the skeletons of the selected segments, sharded and unsharded', async () => {
+    for (const name of ['multires_uint32', 'multires_sharded']) {
+      const segments: string[] = view.layers.find((l) => l.name === name)!.segments;
+      expect(segments.length, name).toBeGreaterThan(0);
+      ranges.length = 0;
+      await open([name], '3d');
+      const base = `http://127.0.0.1:${view.port}/layers/${name}/skeletons/`;
+      // Unsharded: each segment's skeleton file; sharded: ranges of the shard files, answered.
+      const read = () =>
+        name === 'multires_uint32'
+          ? segments.every((id) => ok.has(`${base}${id}`))
+          : ranges.some((r) => r.url.startsWith(base) && r.url.endsWith('.shard') && ok.has(r.url));
+      for (let i = 0; i < 240 && !(ok.has(`${base}info`) && read()); i++) await page.waitForTimeout(250);
+      expect([ok.has(`${base}info`), read()], `${name}: ${failures.join('; ')}`).toEqual([true, true]);
     }
     expect(failures).toEqual([]);
   });

@@ -21,6 +21,8 @@ import { runPlan } from '../queue/local/run.js';
 import { runTask } from './registry.js';
 import { meshedSegments, readSegmentMesh } from '../test/multires-reader.js';
 import { openEdges, weld } from '../test/mesh-check.js';
+import { chunkFromShardFile, shardFileOf, SpecJson } from '../test/sharded-reader.js';
+import { readSkeleton } from '../test/skeleton-reader.js';
 
 /**
  * Voxel pairs across a watershed task border (the chunk planes) inside one true cell: how many, and
@@ -76,6 +78,45 @@ function labelsAcrossCells(truth: BigUint64Array, labels: BigUint64Array): numbe
   return [...cells.values()].filter((s) => s.size > 1).length;
 }
 
+/** Each nonzero label's voxel indices (x fastest). */
+function segmentVoxels(labels: BigUint64Array, size: Vec3): Map<bigint, number[]> {
+  const out = new Map<bigint, number[]>();
+  labels.forEach((l, i) => {
+    if (l === 0n) return;
+    const list = out.get(l);
+    if (list) list.push(i);
+    else out.set(l, [i]);
+  });
+  return out;
+}
+
+/** The 26-connected pieces of label `id` (its voxels `members`), within the boxes of `cell` voxels a side if given: their voxels. */
+function pieces(labels: BigUint64Array, size: Vec3, id: bigint, members: number[], cell?: Vec3): number[][] {
+  const seen = new Set<number>();
+  const out: number[][] = [];
+  const boxOf = (c: number[]) => (cell ? c.map((v, d) => Math.floor(v / cell[d])).join() : '');
+  for (const start of members) {
+    if (seen.has(start)) continue;
+    const queue = [start];
+    out.push(queue);
+    seen.add(start);
+    for (let q = 0; q < queue.length; q++) {
+      const v = queue[q];
+      const c = [v % size[0], Math.floor(v / size[0]) % size[1], Math.floor(v / (size[0] * size[1]))];
+      const home = boxOf(c);
+      for (let dz = -1; dz <= 1; dz++)
+        for (let dy = -1; dy <= 1; dy++)
+          for (let dx = -1; dx <= 1; dx++) {
+            const [x, y, z] = [c[0] + dx, c[1] + dy, c[2] + dz];
+            if (x < 0 || y < 0 || z < 0 || x >= size[0] || y >= size[1] || z >= size[2] || boxOf([x, y, z]) !== home) continue;
+            const u = x + size[0] * (y + size[1] * z);
+            if (labels[u] === id && !seen.has(u)) (seen.add(u), queue.push(u));
+          }
+    }
+  }
+  return out;
+}
+
 describe('agglomeration into segmentation_<t>', () => {
   it('writes every mip from the watershed through the mapping, meshes it, and joins cells cut at task borders', async () => {
     const out = await mkdtemp(join(tmpdir(), 'digest-agglomerate-'));
@@ -115,6 +156,45 @@ describe('agglomeration into segmentation_<t>', () => {
       const lod0 = weld(mesh.fragments.filter((f) => f.lod === 0).map((f) => ({ positions: f.stored, triangles: f.triangles })));
       expect(openEdges(lod0), `segment ${id}`).toBe(0);
     }
+
+    // Skeletons (sharded, 8 Skeletonize tasks): each read by the independent readers lies inside its
+    // segment, is one tree where the segment is one piece, and covers the segment's voxels with its
+    // vertices' balls (4 x radius, the default TEASAR scale).
+    const skeletonDir = join(result.agglomeratedLayer.replace(/^file:\/\//, ''), 'skeletons');
+    const skeletonInfo = JSON.parse(await readFile(join(skeletonDir, 'info'), 'utf8')) as { sharding: SpecJson; vertex_attributes: [] };
+    let voxels = 0,
+      covered = 0,
+      skeletons = 0;
+    for (const [id, members] of segmentVoxels(got, size)) {
+      // Each Skeletonize box (64x64x32) leaves out its pieces of fewer than 100 voxels (dust).
+      const kept = pieces(got, size, id, members, [64, 64, 32]).filter((p) => p.length >= 100);
+      const shard = new Uint8Array(await readFile(join(skeletonDir, shardFileOf(id, skeletonInfo.sharding))));
+      const bytes = chunkFromShardFile(shard, id, skeletonInfo.sharding);
+      expect(Boolean(bytes), `segment ${id}: a skeleton where a box holds 100 voxels of it in one piece`).toBe(kept.length > 0);
+      if (!bytes) continue;
+      const s = readSkeleton(bytes, skeletonInfo);
+      const n = s.positions.length / 3;
+      const radius = s.attributes.get('radius')!;
+      skeletons++;
+      const at = (k: number) => [0, 1, 2].map((d) => s.positions[3 * k + d]);
+      for (let k = 0; k < n; k++) {
+        const [x, y, z] = at(k).map(Math.floor);
+        expect(got[x + size[0] * (y + size[1] * z)], `segment ${id} vertex ${at(k)}`).toBe(id);
+      }
+      const root = Array.from({ length: n }, (_, i) => i);
+      const find = (i: number): number => (root[i] === i ? i : (root[i] = find(root[i])));
+      for (let e = 0; e < s.edges.length; e += 2) root[find(s.edges[e])] = find(s.edges[e + 1]);
+      if (pieces(got, size, id, members).length === 1) expect(new Set(root.map((_, i) => find(i))).size, `segment ${id}: skeleton pieces`).toBe(1);
+      for (const v of kept.flat()) {
+        const p = [v % size[0], Math.floor(v / size[0]) % size[1], Math.floor(v / (size[0] * size[1]))].map((c) => c + 0.5);
+        voxels++;
+        // Resolution 8 nm a voxel: the radius (nm) over 8 in voxels.
+        for (let k = 0; k < n; k++) if (Math.hypot(...at(k).map((c, d) => c - p[d])) <= (4 * radius[k]) / 8 + 1e-6) (covered++, (k = n));
+      }
+    }
+    expect(skeletons).toBeGreaterThan(5);
+    console.log(`demo skeletons: ${skeletons}, ${covered} of ${voxels} voxels inside a vertex's ball`);
+    expect(covered).toBe(voxels);
 
     // The true cells: the watershed cuts them at its task borders, the agglomeration joins them,
     // and merges no two cells.

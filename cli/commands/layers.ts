@@ -459,6 +459,7 @@ export function addLayerCommands(program: Command): void {
       ),
     )
     .option('--mesh-unsharded', 'multires meshes unsharded: two objects a segment')
+    .option('--skeletons', 'TEASAR skeletons of segmentation_<t> too, sharded as its meshes (each merge reads every Skeletonize index: layers of a few TB)')
     .addOption(new Option('--simplification <s>', 'legacy mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(
       new Option('--block <n>', 'chunks a side of a level 0 agglomeration block (2x2x2 blocks join at each level above); at least the grid: one task')
@@ -479,6 +480,7 @@ export function addLayerCommands(program: Command): void {
           simplification: o.simplification,
           meshFormat: o.meshFormat,
           shardBits: o.meshUnsharded ? 'unsharded' : o.meshShardBits,
+          skeletons: o.skeletons ?? false,
           ...taskSizing(o),
         }),
         o,

@@ -93,7 +93,7 @@ export function addRunCommands(program: Command): void {
       );
       process.exitCode = report(result.summary);
       console.log(
-        `\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/chunks, mapping: agglomeration/)\n  ${result.agglomeratedLayer} (agglomerated, with meshes)`,
+        `\nLayers written:\n  ${result.imageLayer}\n  ${result.segmentationLayer} (with meshes)\n  ${result.affinityLayer}\n  ${result.watershedLayer} (region graph: mean_graph/chunks, mapping: agglomeration/)\n  ${result.agglomeratedLayer} (agglomerated, with meshes and skeletons)`,
       );
       const layers = o.layers ?? `${o.out}/layers`;
       if (o.serve && process.exitCode === 0) await viewForever(o.layers ? layerUrls(result) : [layers], o.port);

@@ -11,7 +11,18 @@ import { openStore } from '../../storage/open.js';
 import { listAll } from '../../storage/store.js';
 import { seededRandom } from '../../test/reference.js';
 import { estimatePlan } from './estimate.js';
-import { agglomeratedLayerPath, planAgglomerate, planDownsample, planIngest, planMesh, planSize, planWatershed, stageSize, taskAt } from './planners.js';
+import {
+  agglomeratedLayerPath,
+  planAgglomerate,
+  planDownsample,
+  planIngest,
+  planMesh,
+  planSize,
+  planSkeleton,
+  planWatershed,
+  stageSize,
+  taskAt,
+} from './planners.js';
 import { AGGLOMERATE_US_PER_EDGE, ASSUMED_DENSITY } from './graph-estimate.js';
 import { parsePlan } from './format.js';
 import { PROCESS_BYTES } from './task-size.js';
@@ -201,6 +212,11 @@ describe('tasks sized by --memory', () => {
       [32, 32, 40],
       [64, 64, 80],
     ]);
+    // Skeletonize 90 bytes a padded voxel: 2^3 chunks (257 x 257 x 129) 831 MiB, 3^3 2,554 MiB.
+    expect(step((await planSkeleton({ layerPath: agglomeratedLayerPath(segmentationPath, 0.5) })).stages[0])).toEqual([256, 256, 128]);
+    const skeletons = await planAgglomerate({ affinitiesPath, segmentationPath, threshold: 0.5, meshFormat: 'legacy', skeletons: true });
+    expect(skeletons.stages.slice(-2).map((st) => st.name)).toEqual(['skeletonize', 'skeleton merge']);
+    expect(step(skeletons.stages.at(-2)!)).toEqual([256, 256, 128]);
     // Once refused at 3.9e8 tasks with advice to use an option plan mesh did not have; now 64^3
     // chunks plan (6^3 chunks a task, 1,950 MiB; 7^3 3,035), and at 64 MiB one chunk does not fit and the error says so.
     const small = `${segmentationPath}-small`;

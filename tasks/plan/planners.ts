@@ -930,6 +930,12 @@ export interface AgglomerateOptions {
   taskChunks?: number;
   /** Multi-resolution meshes: forge blocks a side of a MeshGather task (0: none; default by the plan's size, as planMultiresMesh). */
   gatherBlock?: number;
+  /**
+   * Skeletons of the agglomerated layer too (planSkeleton at `memory`, sharded as the multi-resolution
+   * meshes are; with legacy meshes, unsharded). Each merge reads every Skeletonize task's index:
+   * for layers of a few TB, until skeleton merges are gathered as meshes are.
+   */
+  skeletons?: boolean;
 }
 
 /** Level 0 blocks of 4x4x4 chunks: 64 chunk graphs, a few hundred thousand edges for 64^3 chunks. */
@@ -999,8 +1005,18 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
       { name: 'remap', sets: [sizedSet(out.scale(0), TASK_COSTS.remap, sizing, remap, 'chunk_position', {}, true)] },
       ...downsampleStages(out.info, outPath, 0, memory),
       ...meshes.stages,
+      ...(opts.skeletons ? (await planSkeleton({ layerPath: outPath, shardBits: await meshShardBits(await Volume.open(outPath)), memory })).stages : []),
     ],
   };
+}
+
+/** The shard bits of a layer's multi-resolution meshes (undefined: unsharded or legacy). */
+async function meshShardBits(volume: Volume): Promise<number | undefined> {
+  const dir = volume.info.mesh;
+  if (typeof dir !== 'string') return undefined;
+  const info = await volume.store.get(`${dir}/info`, { maxBytes: 64 << 10 });
+  const sharding = info && (JSON.parse(new TextDecoder().decode(info)) as { sharding?: { shard_bits?: number } }).sharding;
+  return sharding?.shard_bits;
 }
 
 /**
