@@ -24,13 +24,14 @@ const TUBES: [number, Vec3, Vec3][] = [
   [3, [88, 88, 6], [30, 10, 42]], // against every axis
   [4, [48.5, 48.5, 2], [48.5, 48.5, 46]], // along z, across the z faces
 ];
+/** The distance from p to the segment a-b. */
+function fromAxis(p: number[], a: Vec3, b: Vec3): number {
+  const ab = b.map((v, d) => v - a[d]);
+  const t = Math.max(0, Math.min(1, p.reduce((s, v, d) => s + (v - a[d]) * ab[d], 0) / ab.reduce((s, v) => s + v * v, 0)));
+  return Math.hypot(...p.map((v, d) => v - (a[d] + t * ab[d])));
+}
 function label(x: number, y: number, z: number): number {
-  const p = [x + 0.5, y + 0.5, z + 0.5];
-  for (const [l, a, b] of TUBES) {
-    const ab = b.map((v, d) => v - a[d]);
-    const t = Math.max(0, Math.min(1, p.reduce((s, v, d) => s + (v - a[d]) * ab[d], 0) / ab.reduce((s, v) => s + v * v, 0)));
-    if (Math.hypot(...p.map((v, d) => v - (a[d] + t * ab[d]))) <= 5) return l;
-  }
+  for (const [l, a, b] of TUBES) if (fromAxis([x + 0.5, y + 0.5, z + 0.5], a, b) <= 5) return l;
   return 0;
 }
 
@@ -88,11 +89,11 @@ describe('skeletons', () => {
           // (Chebyshev distance: within one voxel means a neighbouring voxel, diagonals included.)
           let nearest = Infinity;
           for (let j = 0; j < single.vertices.length / 3; j++) nearest = Math.min(nearest, Math.max(...p.map((v, d) => Math.abs(v - point(single, j)[d]))));
-          // Within the tube's radius. (Not yet the 1 voxel the issue asks: a seam vertex is the centre of
-          // the tube's contact area on the shared face, which the boxes' other faces clip where a tube
-          // passes near a box edge or corner, and a box's paths can wander across the flat top of
-          // the DBF; the farthest is printed below and recorded in the issue's note.)
-          expect(nearest, `tube ${id} vertex ${p}`).toBeLessThanOrEqual(5);
+          // Within a voxel; where another tube crosses this one (the first listed holds the voxels both
+          // would), it is bitten, and its skeleton squeezes past through a passage a voxel or two thick:
+          // there both skeletons go round by paths up to 2 voxels apart.
+          const bitten = TUBES.some(([other, oa, ob]) => other !== id && fromAxis(p, oa, ob) < 12);
+          expect(nearest, `tube ${id} vertex ${p}`).toBeLessThanOrEqual(bitten ? 2 : 1);
           worst = Math.max(worst, nearest);
         }
       }

@@ -1,23 +1,24 @@
 // Skeletons in two stages (skeletons/teasar.ts builds them, skeletons/format.ts writes them):
 // - Skeletonize, per box of whole mip 0 chunks read with one more voxel at its upper faces (the plane
 //   the next box starts with): TEASAR of every label, the centres of the contact areas on the faces
-//   it shares with neighbouring boxes forced as targets (both boxes find the same voxels there), the
-//   pieces written as one object grouped by merge task, with an index (as forge objects are).
+//   it shares with neighbouring boxes forced as targets (each face's plane read grown by a chunk past
+//   the box's edges, so both boxes find the same voxels there, where the axis crosses), the pieces
+//   written as one object grouped by merge task, with an index (as forge objects are).
 // - SkeletonMerge, per group (a shard, or a batch of ids when unsharded): every box's part for its
 //   group, each segment's pieces joined at their shared vertices (the same positions, counted once),
-//   the tiny loops where two boxes' paths near a face differ cut, and written: the shard whole, or
-//   `<dir>/<id>`.
+//   the tiny loops where two boxes' paths near a face differ cut, the spurs to slivers pinned at the
+//   faces pruned, and written: the shard whole, or `<dir>/<id>`.
 import { box, Box, chunkKey, parseChunkKey, Vec3, voxelCount } from '../common/box.js';
 import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
 import { encodeGroupIndex, findGroup, GroupRange, maxForgeIndexBytes } from '../mesh/forge-object.js';
-import { assertChunkUnion } from '../precomputed/info.js';
+import { assertChunkUnion, chunkSize } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
 import { ShardingSpec } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
 import { decodeSkeleton, encodeSkeleton, SKELETON_TYPE } from '../skeletons/format.js';
-import { borderTargets, DEFAULT_TEASAR, Skeleton, skeletonize } from '../skeletons/teasar.js';
+import { borderTargets, DEFAULT_TEASAR, FacePlane, Skeleton, skeletonize } from '../skeletons/teasar.js';
 import { checkKey } from '../storage/store.js';
 import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
@@ -51,6 +52,8 @@ const mergeFields = {
   batches: v.optional(integer(1, 2 ** 30)),
   /** Chunks a side of the Skeletonize boxes (their grid over mip 0). */
   block: integer(1, 2 ** 20),
+  /** The Skeletonize tasks' ball scale (seam spurs whose balls lie inside others' are pruned). */
+  scale: v.optional(nonNegative),
 };
 export const skeletonMerge = defineTask('skeleton_merge', 'SkeletonMerge task', mergeFields, {
   id: (task) => `skeleton_merge:${task.layer_path}:${task.group}`,
@@ -129,13 +132,42 @@ async function runSkeletonize(task: SkeletonizeTask, ctx: TaskContext) {
     ...(task.const !== undefined ? { const: task.const } : {}),
     ...(task.dust !== undefined ? { dust: task.dust } : {}),
   };
-  const skeletons = skeletonize(labels, shape, resolution, params, borderTargets(labels, shape, resolution, faces), faces);
+  const planes = await facePlanes(volume, read, faces);
+  const skeletons = skeletonize(labels, shape, resolution, params, borderTargets(planes, shape, resolution), faces);
   // Stored coordinates: voxels from the volume's offset (skeletonInfo's transform).
   const shift = read.start.map((s, d) => s - bounds.start[d]);
   const { pieces, index } = encodePieces(skeletons, shift, groupOf);
   await volume.store.put(piecesKey(dir, chunks, 'pieces'), pieces, { contentType: 'application/octet-stream' });
   await volume.store.put(piecesKey(dir, chunks, 'index'), index, { contentType: 'application/octet-stream' });
   return { kind: 'skeletonize', voxels: voxelCount(chunks), chunksWritten: 0, files: 2, segments: skeletons.size };
+}
+
+/**
+ * The planes a read box shares with its neighbours (`faces`, as skeletonize's open faces), each read
+ * grown by a chunk past the box's edges in the plane (the chunks along them; clipped to the volume):
+ * both boxes of a face see the same plane, so they pin the same voxels (borderTargets).
+ */
+async function facePlanes(volume: Volume, read: Box, faces: boolean[]): Promise<FacePlane[]> {
+  const bounds = volume.bounds(0);
+  const chunk = chunkSize(volume.scale(0));
+  const planes: FacePlane[] = [];
+  for (let d = 0; d < 3; d++)
+    for (const upper of [false, true]) {
+      if (!faces[2 * d + (upper ? 1 : 0)]) continue;
+      const at = upper ? read.stop[d] - 1 - read.start[d] : 0;
+      const start = [0, 1, 2].map((a) => (a === d ? read.start[d] + at : Math.max(bounds.start[a], read.start[a] - chunk[a]))) as Vec3;
+      const stop = [0, 1, 2].map((a) => (a === d ? read.start[d] + at + 1 : Math.min(bounds.stop[a], read.stop[a] + chunk[a]))) as Vec3;
+      const [u, w] = [0, 1, 2].filter((a) => a !== d);
+      planes.push({
+        axis: d,
+        at,
+        labels: asLabels(await volume.read(0, box(start, stop))),
+        size: [stop[u] - start[u], stop[w] - start[w]],
+        origin: [read.start[u] - start[u], read.start[w] - start[w]],
+        open: [start[u] > bounds.start[u], stop[u] < bounds.stop[u], start[w] > bounds.start[w], stop[w] < bounds.stop[w]],
+      });
+    }
+  return planes;
 }
 
 /**
@@ -198,33 +230,52 @@ class JoinedSkeleton {
   }
 
   /**
-   * The joined skeleton, tiny loops removed: where two boxes' paths near a shared face differ, their
-   * union closes a loop a few voxels round (where four boxes meet at an edge too: shorter than 8
-   * radii and 4 voxels along the skeleton; `voxel`: the smallest voxel side, radii are in nm). Real
-   * loops (a torus's) are longer and stay.
+   * The joined skeleton, seam artefacts removed. Where two boxes' paths near a shared face differ,
+   * their union closes a loop a few voxels round (where four boxes meet at an edge too): of such a
+   * loop (shorter than 8 radii and 4 voxels along the skeleton; `voxel`: the smallest voxel side,
+   * radii are in nm) the edge nearest the surface goes (the skeleton is a maximum spanning forest by
+   * the smaller radius of an edge's ends). Real loops (a torus's) are longer and stay. Then the
+   * spurs to the seams go: a branch from a leaf to a fork that reaches a face two boxes share
+   * (`onFace`) and whose vertices' balls (`scale` x radius, `resolution`: nm a voxel) each lie inside
+   * the ball of a vertex of the skeleton near its fork: a tube's slivers across a box's edge or
+   * corner, pinned at their faces; they cover nothing the rest does not. TEASAR's own branches stay,
+   * as their targets lay outside every ball.
    */
-  skeleton(voxel: number): Skeleton {
+  skeleton(voxel: number, resolution: Vec3, scale: number, onFace: (vertex: number[]) => boolean): Skeleton {
     const n = this.radius.length;
-    const pairs = [...this.edges].map((e) => e.split(',').map(Number) as [number, number]);
-    const adjacency: [number, number][][] = Array.from({ length: n }, () => []);
-    pairs.forEach(([a, b], i) => (adjacency[a].push([b, i]), adjacency[b].push([a, i])));
-    // A spanning forest (breadth first): each vertex's parent, depth and distance from its root.
+    const length = (a: number, b: number) => Math.hypot(...[0, 1, 2].map((d) => this.vertices[3 * a + d] - this.vertices[3 * b + d]));
+    const weight = ([a, b]: [number, number]) => Math.min(this.radius[a], this.radius[b]);
+    const pairs = [...this.edges]
+      .map((e) => e.split(',').map(Number) as [number, number])
+      .sort((p, q) => weight(q) - weight(p) || length(...p) - length(...q) || p[0] - q[0] || p[1] - q[1]);
+    // Kruskal: the central edges first.
+    const root = Int32Array.from({ length: n }, (_, i) => i);
+    const find = (i: number): number => {
+      while (root[i] !== i) i = root[i] = root[root[i]];
+      return i;
+    };
+    const tree = pairs.map(([a, b]) => {
+      const [x, y] = [find(a), find(b)];
+      if (x === y) return false;
+      root[x] = y;
+      return true;
+    });
+    const adjacency: number[][] = Array.from({ length: n }, () => []);
+    pairs.forEach(([a, b], e) => tree[e] && (adjacency[a].push(b), adjacency[b].push(a)));
+    // Each vertex's parent, depth and distance from its tree's root (breadth first).
     const parent = new Int32Array(n).fill(-2),
       depth = new Int32Array(n),
       along = new Float64Array(n);
-    const tree = new Uint8Array(pairs.length);
-    const length = (a: number, b: number) => Math.hypot(...[0, 1, 2].map((d) => this.vertices[3 * a + d] - this.vertices[3 * b + d]));
     for (let r = 0; r < n; r++) {
       if (parent[r] !== -2) continue;
       parent[r] = -1;
       const queue = [r];
       for (let q = 0; q < queue.length; q++)
-        for (const [u, e] of adjacency[queue[q]])
+        for (const u of adjacency[queue[q]])
           if (parent[u] === -2) {
             parent[u] = queue[q];
             depth[u] = depth[queue[q]] + 1;
             along[u] = along[queue[q]] + length(u, queue[q]);
-            tree[e] = 1;
             queue.push(u);
           }
     }
@@ -241,7 +292,66 @@ class JoinedSkeleton {
       const loop = along[a] + along[b] - 2 * along[x] + length(a, b);
       return loop > (8 * radius) / voxel + 4;
     });
-    return { vertices: Float32Array.from(this.vertices), edges: Uint32Array.from(kept.flat()), radius: Float32Array.from(this.radius) };
+    return this.withoutSeamSpurs(kept, resolution, scale, (k) => onFace(this.vertices.slice(3 * k, 3 * k + 3)));
+  }
+
+  private withoutSeamSpurs(edges: [number, number][], resolution: Vec3, scale: number, onFace: (k: number) => boolean): Skeleton {
+    const n = this.radius.length;
+    const nm = (a: number, b: number) => Math.hypot(...[0, 1, 2].map((d) => (this.vertices[3 * a + d] - this.vertices[3 * b + d]) * resolution[d]));
+    const neighbours: Set<number>[] = Array.from({ length: n }, () => new Set());
+    for (const [a, b] of edges) (neighbours[a].add(b), neighbours[b].add(a));
+    const gone = new Uint8Array(n);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (let leaf = 0; leaf < n; leaf++) {
+        if (gone[leaf] || neighbours[leaf].size !== 1) continue;
+        const branch = [leaf];
+        let seam = onFace(leaf),
+          fork = -1;
+        for (let prev = -1, k = leaf; ;) {
+          const next = [...neighbours[k]].find((u) => u !== prev)!;
+          [prev, k] = [k, next];
+          if (neighbours[k].size !== 2) {
+            fork = k;
+            break;
+          }
+          branch.push(k);
+          seam ||= onFace(k);
+        }
+        if (!seam || neighbours[fork].size < 3) continue;
+        // The skeleton near the fork (along it, off the branch, as far as 2 balls of the fork).
+        const inBranch = new Set(branch);
+        const reach = 2 * scale * this.radius[fork] + 2 * Math.max(...resolution);
+        const near = new Map<number, number>([[fork, 0]]);
+        const queue = [fork];
+        for (let q = 0; q < queue.length; q++)
+          for (const u of neighbours[queue[q]]) {
+            const along = near.get(queue[q])! + nm(queue[q], u);
+            if (!inBranch.has(u) && !near.has(u) && along <= reach) (near.set(u, along), queue.push(u));
+          }
+        // Each branch vertex's ball inside the ball of one of those: pruned, nothing is left uncovered.
+        const inside = (k: number) => [...near.keys()].some((u) => nm(k, u) <= scale * (this.radius[u] - this.radius[k]));
+        if (!branch.every(inside)) continue;
+        for (const k of branch) {
+          gone[k] = 1;
+          for (const u of neighbours[k]) neighbours[u].delete(k);
+          neighbours[k].clear();
+        }
+        changed = true;
+      }
+    }
+    // The vertices left, renumbered.
+    const index = new Int32Array(n).fill(-1);
+    const vertices: number[] = [],
+      radius: number[] = [];
+    for (let k = 0; k < n; k++)
+      if (!gone[k]) {
+        index[k] = radius.length;
+        vertices.push(this.vertices[3 * k], this.vertices[3 * k + 1], this.vertices[3 * k + 2]);
+        radius.push(this.radius[k]);
+      }
+    const kept = edges.filter(([a, b]) => !gone[a] && !gone[b]).flatMap(([a, b]) => [index[a], index[b]]);
+    return { vertices: Float32Array.from(vertices), edges: Uint32Array.from(kept), radius: Float32Array.from(radius) };
   }
 }
 
@@ -265,7 +375,14 @@ async function runMerge(task: SkeletonMergeTask, ctx: TaskContext) {
   }
   const ids = [...joined.keys()].sort((a, b) => (a < b ? -1 : 1));
   const voxel = Math.min(...volume.scale(0).resolution);
-  const entries = ids.map((id) => ({ id, bytes: encodeSkeleton(joined.get(id)!.skeleton(voxel)) }));
+  // Stored coordinates are voxel centres from the volume's offset; the boxes' shared faces lie on their grid.
+  const size = volume.bounds(0).stop.map((s, d) => s - volume.bounds(0).start[d]);
+  const side = chunkSize(volume.scale(0)).map((c) => c * task.block);
+  const onFace = (p: number[]) => p.some((x, d) => x - 0.5 > 0 && x - 0.5 < size[d] && (x - 0.5) % side[d] === 0);
+  const entries = ids.map((id) => ({
+    id,
+    bytes: encodeSkeleton(joined.get(id)!.skeleton(voxel, volume.scale(0).resolution as Vec3, task.scale ?? DEFAULT_TEASAR.scale, onFace)),
+  }));
   if (sharding) {
     if (entries.length > 0) await new ShardedKvStore(volume.store, dir, sharding, entries.length).writeShard(task.group, entries);
   } else for (const { id, bytes } of entries) await volume.store.put(`${dir}/${id}`, bytes, { contentType: 'application/octet-stream' });

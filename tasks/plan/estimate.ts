@@ -150,15 +150,34 @@ function intervals(set: BoxSet, d: number, f = 1, pad: [number, number] = [0, 0]
  * intervals; `layered`: each z layer of grid cells read on its own (with its padding).
  */
 function touched(set: BoxSet, grid: Grid, f: Vec3 = [1, 1, 1], pad: [number, number] = [0, 0], layered = false): number {
-  return [0, 1, 2].reduce((product, d) => {
-    let sum = 0;
-    for (const [a0, b0] of intervals(set, d, f[d], pad, layered && d === 2 ? grid.cell[2] : Infinity)) {
-      const a = Math.max(a0, grid.bounds.start[d]),
-        b = Math.min(b0, grid.bounds.stop[d]);
-      if (b > a) sum += Math.ceil((b - grid.origin[d]) / grid.cell[d]) - Math.floor((a - grid.origin[d]) / grid.cell[d]);
+  return [0, 1, 2].reduce((product, d) => product * touchedAlong(set, grid, d, f[d], pad, layered && d === 2 ? grid.cell[2] : Infinity), 1);
+}
+
+/** touched's sum along one axis: the cells of `grid` each task's interval there touches. */
+function touchedAlong(set: BoxSet, grid: Grid, d: number, f = 1, pad: [number, number] = [0, 0], layer = Infinity): number {
+  let sum = 0;
+  for (const [a0, b0] of intervals(set, d, f, pad, layer)) {
+    const a = Math.max(a0, grid.bounds.start[d]),
+      b = Math.min(b0, grid.bounds.stop[d]);
+    if (b > a) sum += Math.ceil((b - grid.origin[d]) / grid.cell[d]) - Math.floor((a - grid.origin[d]) / grid.cell[d]);
+  }
+  return sum;
+}
+
+/**
+ * The cells of `grid` that a box set's tasks' shared face planes touch, each plane grown by `margin`
+ * voxels in the plane past the box and the voxel after it (as Skeletonize reads them): per face
+ * (axis, side), the tasks whose face there is inside the volume, one cell across, times the cells
+ * along the other two axes.
+ */
+function facePlaneCells(set: BoxSet, grid: Grid, margin: Vec3): number {
+  let sum = 0;
+  for (let d = 0; d < 3; d++)
+    for (const upper of [false, true]) {
+      const shared = intervals(set, d).filter(([a, b]) => (upper ? b < grid.bounds.stop[d] : a > grid.bounds.start[d])).length;
+      sum += [0, 1, 2].reduce((product, a) => product * (a === d ? shared : touchedAlong(set, grid, a, 1, [margin[a], margin[a] + 1])), 1);
     }
-    return product * sum;
-  }, 1);
+  return sum;
 }
 
 /** Voxels of a box set's boxes (grown by its `grow`, clipped to `bounds`), summed. */
@@ -187,6 +206,14 @@ function setReads(set: BoxSet, scale: Scale, f: Vec3 = [1, 1, 1], pad: [number, 
   const shards = shardGrid(scale);
   // (A task reading layer by layer keeps its shard indices: each (task, shard) pair counts once.)
   return chunkReads(scale, chunks, shards ? touched(set, shards, f, pad) : chunks);
+}
+
+/** The reads of Skeletonize's face planes (facePlaneCells; sharded, each plane's shards' indices too). */
+function facePlaneReads(set: BoxSet, scale: Scale): number {
+  const margin = chunkSize(scale);
+  const chunks = facePlaneCells(set, chunkGrid(scale), margin);
+  const shards = shardGrid(scale);
+  return chunkReads(scale, chunks, shards ? facePlaneCells(set, shards, margin) : chunks);
 }
 
 /** The downsampling factor from mip `low` to mip `high`. */
@@ -427,8 +454,8 @@ function addSegmentationSet(
       e.reads += 2 * n * (first.gather_block ? gatherBlocks(info, first) : forgeTasks);
       compute(voxels);
       return write(first.batches === undefined ? 2 * n : 2 * segments + n, voxels * MESH_BYTES_PER_VOXEL.mesh_merge);
-    case 'skeletonize': // its box and the voxel past it at the upper faces; a pieces and an index object
-      e.reads += boxes ? setReads(boxes, scale, [1, 1, 1], [0, 1]) : chunks;
+    case 'skeletonize': // its box and the voxel past it at the upper faces, then each shared face's plane grown by a chunk; a pieces and an index object
+      e.reads += boxes ? setReads(boxes, scale, [1, 1, 1], [0, 1]) + facePlaneReads(boxes, scale) : chunks;
       compute(voxels);
       return write(2 * n, voxels * SKELETON_BYTES_PER_VOXEL.skeletonize);
     case 'skeleton_merge': // every Skeletonize object's index and its group's part; a shard a task, or unsharded a skeleton a segment

@@ -846,7 +846,13 @@ export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
       },
       {
         name: 'skeleton merge',
-        sets: [{ template: { kind: 'skeleton_merge', ...common, block }, field: 'group', count: sharding ? 2 ** sharding.shard_bits : batches! }],
+        sets: [
+          {
+            template: { kind: 'skeleton_merge', ...common, block, ...(opts.scale !== undefined ? { scale: opts.scale } : {}) },
+            field: 'group',
+            count: sharding ? 2 ** sharding.shard_bits : batches!,
+          },
+        ],
       },
     ],
   };
