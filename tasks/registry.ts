@@ -12,7 +12,7 @@ import { meanGraphTask } from './mean-graph.js';
 import { mesh, meshManifest } from './mesh.js';
 import { meshForge, meshGather, meshMerge, segmentProperties } from './multires-mesh.js';
 import { shard } from './shard.js';
-import { skeletonizeTask, skeletonMerge } from './skeleton.js';
+import { skeletonGather, skeletonizeTask, skeletonMerge } from './skeleton.js';
 import { transfer } from './transfer.js';
 import { watershedTask } from './watershed.js';
 
@@ -34,6 +34,7 @@ export const TASK_KINDS = [
   shard,
   transfer,
   skeletonizeTask,
+  skeletonGather,
   skeletonMerge,
 ] as const;
 

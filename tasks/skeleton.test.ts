@@ -1,9 +1,10 @@
 // Skeletons end to end: plan skeleton's stages on a segmentation on disk, every segment's skeleton
 // read back by the independent readers (test/skeleton-reader.ts, test/sharded-reader.ts), tubes that
 // cross task borders at several angles joined into one tree that matches the single-task skeleton.
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Vec3 } from '../common/box.js';
 import { allChunks, createInfo, scaleBounds } from '../precomputed/info.js';
@@ -35,7 +36,7 @@ function label(x: number, y: number, z: number): number {
   return 0;
 }
 
-async function skeletonized(opts: { shardBits?: number }): Promise<{ dir: string; labels: Uint32Array }> {
+async function skeletonized(opts: { shardBits?: number; gatherBlock?: number }): Promise<{ dir: string; labels: Uint32Array }> {
   const dir = await mkdtemp(join(tmpdir(), 'digest-skeletons-'));
   const info = createInfo({ type: 'segmentation', dataType: 'uint32', encoding: 'raw', size: SIZE, chunkSize: [32, 32, 16], resolution: [1, 1, 1], mips: 0 });
   const volume = await Volume.create(`file://${dir}`, info);
@@ -43,7 +44,8 @@ async function skeletonized(opts: { shardBits?: number }): Promise<{ dir: string
   for (let z = 0, i = 0; z < SIZE[2]; z++) for (let y = 0; y < SIZE[1]; y++) for (let x = 0; x < SIZE[0]; x++) labels[i++] = label(x, y, z);
   await volume.writeChunks(0, allChunks(info.scales[0]), labels, scaleBounds(info.scales[0]));
   // One chunk a task: 3 x 3 x 3 boxes, every tube across several of their faces.
-  const plan = await planSkeleton({ layerPath: `file://${dir}`, block: 1, shardBits: opts.shardBits, dust: 50 });
+  const plan = await planSkeleton({ layerPath: `file://${dir}`, block: 1, shardBits: opts.shardBits, dust: 50, gatherBlock: opts.gatherBlock ?? 0 });
+  expect(plan.stages.map((s) => s.name)).toEqual(['skeletonize', ...(opts.gatherBlock ? ['skeleton gather'] : []), 'skeleton merge']);
   expect((await runPlan(plan, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
   return { dir, labels };
 }
@@ -60,7 +62,34 @@ const point = (s: { positions: Float32Array } | { vertices: Float32Array }, k: n
   return [p[3 * k], p[3 * k + 1], p[3 * k + 2]];
 };
 
+/** The files under dir/skeletons but the Skeletonize tasks' intermediates, by path. */
+async function skeletonFiles(dir: string): Promise<Map<string, string>> {
+  const root = join(dir, 'skeletons');
+  const files = (await readdir(root, { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+  const out = new Map<string, string>();
+  for (const f of files) {
+    const path = relative(root, join(f.parentPath, f.name));
+    if (!path.startsWith('forge'))
+      out.set(
+        path,
+        createHash('sha256')
+          .update(await readFile(join(root, path)))
+          .digest('hex'),
+      );
+  }
+  return out;
+}
+
 describe('skeletons', () => {
+  it('a gathered plan (SkeletonGather between the stages) writes the same skeletons, byte for byte, sharded and unsharded', async () => {
+    for (const shardBits of [undefined, 1]) {
+      const direct = await skeletonFiles((await skeletonized({ shardBits })).dir);
+      const gathered = await skeletonFiles((await skeletonized({ shardBits, gatherBlock: 2 })).dir);
+      expect(direct.size).toBe(shardBits === undefined ? TUBES.length + 1 : 2 + 1); // the skeletons (or shards) and the info
+      expect(gathered).toEqual(direct);
+    }
+  });
+
   for (const shardBits of [undefined, 1])
     it(`tubes across task borders join into one tree each, as the single-task skeleton (${shardBits === undefined ? 'unsharded' : 'sharded'})`, async () => {
       const { dir, labels } = await skeletonized({ shardBits });

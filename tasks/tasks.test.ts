@@ -193,7 +193,7 @@ describe('bad input gets a clear error and writes nothing', () => {
   it('malformed task JSON, unknown kind, missing and unknown fields, bad choices', async () => {
     await expect(runTask('{"kind": "ingest",')).rejects.toThrow(/^task: not valid JSON/);
     expect(() => parseTask({ kind: 'skeleton' })).toThrow(
-      'task: kind must be one of ingest, downsample, mesh, mesh_manifest, mesh_forge, mesh_gather, mesh_merge, segment_properties, watershed, mean_graph, agglomerate_block, agglomerate_names, agglomerate_mapping, remap, shard, transfer, skeletonize, skeleton_merge, got "skeleton"',
+      'task: kind must be one of ingest, downsample, mesh, mesh_manifest, mesh_forge, mesh_gather, mesh_merge, segment_properties, watershed, mean_graph, agglomerate_block, agglomerate_names, agglomerate_mapping, remap, shard, transfer, skeletonize, skeleton_gather, skeleton_merge, got "skeleton"',
     );
     expect(() => parseTask({ kind: 'ingest', chunk_path: 'a', layer_path: 'b' })).toThrow('Ingest task: chunk_encoding is missing');
     expect(() => parseTask({ kind: 'downsample', chunk_path: 'a', layer_path: 'b', mip: 1 })).toThrow(

@@ -328,6 +328,12 @@ export function addLayerCommands(program: Command): void {
     )
     .addOption(new Option('--const <nm>', '... plus this many nm').argParser(number(0, 1e6)).default(DEFAULT_TEASAR.const))
     .addOption(new Option('--dust <voxels>', 'pieces of fewer voxels get no skeleton').argParser(integer(0, 2 ** 31)).default(DEFAULT_TEASAR.dust))
+    .addOption(
+      new Option(
+        '--gather-block <n>',
+        'skeletonize tasks a side of a gather task, 0 for none (default: gathered where skeletonize tasks x merge groups pass 2^24)',
+      ).argParser(integer(0, 1024)),
+    )
     .action(async (o) => {
       configureStorageFlags(o);
       await writePlan(
@@ -339,6 +345,7 @@ export function addLayerCommands(program: Command): void {
           scale: o.scale,
           const: o.const,
           dust: o.dust,
+          gatherBlock: o.gatherBlock,
         }),
         o,
       );
@@ -459,7 +466,7 @@ export function addLayerCommands(program: Command): void {
       ),
     )
     .option('--mesh-unsharded', 'multires meshes unsharded: two objects a segment')
-    .option('--skeletons', 'TEASAR skeletons of segmentation_<t> too, sharded as its meshes (each merge reads every Skeletonize index: layers of a few TB)')
+    .option('--skeletons', 'TEASAR skeletons of segmentation_<t> too, sharded as its meshes (gathered before the merges as the meshes are, --gather-block)')
     .addOption(new Option('--simplification <s>', 'legacy mesh simplification, 0 (none) .. 10').argParser(integer(0, 10)).default(0))
     .addOption(
       new Option('--block <n>', 'chunks a side of a level 0 agglomeration block (2x2x2 blocks join at each level above); at least the grid: one task')

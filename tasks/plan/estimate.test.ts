@@ -180,40 +180,41 @@ describe('the estimate against the requests a plan makes', () => {
     }
   });
 
-  it('skeletons, sharded: each stage its objects, reads and writes as estimated', async () => {
-    const bucket = `estimate-skeletons-${Date.now()}`;
-    const layerPath = `mem://${bucket}/seg`;
-    const info = createInfo({
-      size: [48, 48, 48],
-      resolution: [8, 8, 8],
-      chunkSize: [16, 16, 16],
-      mips: 0,
-      type: 'segmentation',
-      dataType: 'uint32',
-      encoding: 'raw',
-    });
-    const volume = await Volume.create(layerPath, info);
-    // Cubes of 4 voxels (no dust left out): every Skeletonize task has some of every shard.
-    const labels = Uint32Array.from({ length: 48 ** 3 }, (_, i) => 1 + ((i % 48) >> 2) + 12 * (((i / 48) % 48) >> 2) + 144 * ((i / 48 ** 2) >> 2));
-    await volume.writeChunks(0, allChunks(volume.scale(0)), labels, volume.bounds(0));
-    const plan = await planSkeleton({ layerPath, block: 1, shardBits: 2, dust: 0 });
-    expect(plan.stages.map((st) => st.name)).toEqual(['skeletonize', 'skeleton merge']);
-    for (const [i, stage] of plan.stages.entries()) {
-      const objects = (await listAll(openStore(`mem://${bucket}`))).length;
-      const before = counted(bucket);
-      expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
-      const after = counted(bucket);
-      const e = estimatePlan(plan, new Map([[layerPath, (await Volume.open(layerPath)).info]])).stages[i];
-      const made = (await listAll(openStore(`mem://${bucket}`))).length - objects;
-      expect({ stage: stage.name, made, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
-        stage: stage.name,
-        made: e.objects,
-        reads: e.reads,
-        writes: e.writes - e.tasks,
+  for (const gatherBlock of [0, 2])
+    it(`skeletons, sharded${gatherBlock ? ', gathered' : ''}: each stage its objects, reads and writes as estimated`, async () => {
+      const bucket = `estimate-skeletons-${gatherBlock}-${Date.now()}`;
+      const layerPath = `mem://${bucket}/seg`;
+      const info = createInfo({
+        size: [48, 48, 48],
+        resolution: [8, 8, 8],
+        chunkSize: [16, 16, 16],
+        mips: 0,
+        type: 'segmentation',
+        dataType: 'uint32',
+        encoding: 'raw',
       });
-      expect(e.coreHours).toBeGreaterThan(0);
-    }
-  });
+      const volume = await Volume.create(layerPath, info);
+      // Cubes of 4 voxels (no dust left out): every Skeletonize task has some of every shard.
+      const labels = Uint32Array.from({ length: 48 ** 3 }, (_, i) => 1 + ((i % 48) >> 2) + 12 * (((i / 48) % 48) >> 2) + 144 * ((i / 48 ** 2) >> 2));
+      await volume.writeChunks(0, allChunks(volume.scale(0)), labels, volume.bounds(0));
+      const plan = await planSkeleton({ layerPath, block: 1, shardBits: 2, dust: 0, gatherBlock });
+      expect(plan.stages.map((st) => st.name)).toEqual(['skeletonize', ...(gatherBlock ? ['skeleton gather'] : []), 'skeleton merge']);
+      for (const [i, stage] of plan.stages.entries()) {
+        const objects = (await listAll(openStore(`mem://${bucket}`))).length;
+        const before = counted(bucket);
+        expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+        const after = counted(bucket);
+        const e = estimatePlan(plan, new Map([[layerPath, (await Volume.open(layerPath)).info]])).stages[i];
+        const made = (await listAll(openStore(`mem://${bucket}`))).length - objects;
+        expect({ stage: stage.name, made, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
+          stage: stage.name,
+          made: e.objects,
+          reads: e.reads,
+          writes: e.writes - e.tasks,
+        });
+        expect(e.coreHours).toBeGreaterThan(0);
+      }
+    });
 
   it('a sharded watershed whose shard does not fit --memory goes through an unsharded staging layer into the shards: the same labels, as estimated', async () => {
     const bucket = `estimate-staged-${Date.now()}`;

@@ -75,10 +75,12 @@ const cells = (v: number[]) => v[0] * v[1] * v[2];
  * 1.5 on the Intel VM (bench/multires-mesh.ts), which ran the others about 1.5x faster.
  */
 /**
- * Skeletonize and SkeletonMerge, MVx/s a core (bench/task-memory.ts at 256^3, 2026-12-04: one
- * 256^3 Skeletonize task of the agglomerated demo cells in 59.4 s, 4 merges in 0.7 s), and the
+ * Skeletonize and SkeletonMerge, MVx/s a core (bench/task-memory.ts at 256^3: one 256^3 Skeletonize
+ * task of the agglomerated demo cells in 59.4 s on 2026-12-04, 4 merges in 0.7 s; 47.3 s on
+ * 2026-12-06 after the faster invalidation, in a run whose watershed took 23.1 s against 16.3 s:
+ * about 0.5 at the machine speed the other figures were measured at). SkeletonGather at the merge's.
  */
-const SKELETONIZE_MVX = 0.3,
+const SKELETONIZE_MVX = 0.5,
   SKELETON_MERGE_MVX = 20;
 
 export const MVX_PER_CORE: Record<string, number> = {
@@ -92,6 +94,7 @@ export const MVX_PER_CORE: Record<string, number> = {
   // Measured 2026-12-04 (bench/task-memory.ts --size 256 --gather-block 2: 4 tasks, 16.8 M voxels in 1.9 s).
   mesh_gather: 9,
   skeletonize: SKELETONIZE_MVX,
+  skeleton_gather: SKELETON_MERGE_MVX,
   skeleton_merge: SKELETON_MERGE_MVX,
 };
 
@@ -116,6 +119,7 @@ const INFO_READS: Record<string, number> = {
   mesh_merge: 2,
   segment_properties: 2,
   skeletonize: 2,
+  skeleton_gather: 2,
   skeleton_merge: 2,
 };
 
@@ -238,6 +242,7 @@ const SEGMENTATION_KINDS = new Set([
   'agglomerate_names',
   'agglomerate_mapping',
   'skeletonize',
+  'skeleton_gather',
   'skeleton_merge',
 ]);
 
@@ -389,9 +394,9 @@ function addVolumeSet(
  * grown box, a mesh's box and the voxel past it) and written, core time from MVX_PER_CORE, and meshes'
  * objects and bytes from the segment size and MESH_BYTES_PER_VOXEL.
  */
-/** The gather blocks of a gathered mesh plan: boxes of forge_block x gather_block chunks a side. */
+/** The gather blocks of a gathered mesh or skeleton plan: boxes of forge_block (or block) x gather_block chunks a side. */
 const gatherBlocks = (info: Info, task: Record<string, unknown>) =>
-  gridShape(info.scales[0]).reduce((n, g) => n * Math.ceil(g / (Number(task.forge_block) * Number(task.gather_block))), 1);
+  gridShape(info.scales[0]).reduce((n, g) => n * Math.ceil(g / (Number(task.forge_block ?? task.block) * Number(task.gather_block))), 1);
 
 function addSegmentationSet(
   e: StageEstimate,
@@ -457,9 +462,13 @@ function addSegmentationSet(
     case 'skeletonize': // its box and the voxel past it at the upper faces, then each shared face's plane grown by a chunk; a pieces and an index object
       e.reads += boxes ? setReads(boxes, scale, [1, 1, 1], [0, 1]) + facePlaneReads(boxes, scale) : chunks;
       compute(voxels);
+      return write((first.gather_groups ? 3 : 2) * n, voxels * SKELETON_BYTES_PER_VOXEL.skeletonize);
+    case 'skeleton_gather': // each Skeletonize object of its block: two range-table entries, then its range's bytes
+      e.reads += 2 * skeletonizeTasks * (n / Math.max(1, gatherBlocks(info, first)));
+      compute(voxels);
       return write(2 * n, voxels * SKELETON_BYTES_PER_VOXEL.skeletonize);
-    case 'skeleton_merge': // every Skeletonize object's index and its group's part; a shard a task, or unsharded a skeleton a segment
-      e.reads += 2 * n * skeletonizeTasks;
+    case 'skeleton_merge': // every Skeletonize (or gather) object's index (entry) and its group's part; a shard a task, or unsharded a skeleton a segment
+      e.reads += 2 * n * (first.gather_block ? gatherBlocks(info, first) : skeletonizeTasks);
       compute(voxels);
       return write(first.batches === undefined ? n : segments, voxels * SKELETON_BYTES_PER_VOXEL.skeleton_merge);
     case 'segment_properties':

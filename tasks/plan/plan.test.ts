@@ -215,8 +215,15 @@ describe('tasks sized by --memory', () => {
     // Skeletonize 90 bytes a padded voxel: 2^3 chunks (257 x 257 x 129) 831 MiB, 3^3 2,554 MiB.
     expect(step((await planSkeleton({ layerPath: agglomeratedLayerPath(segmentationPath, 0.5) })).stages[0])).toEqual([256, 256, 128]);
     const skeletons = await planAgglomerate({ affinitiesPath, segmentationPath, threshold: 0.5, meshFormat: 'legacy', skeletons: true });
-    expect(skeletons.stages.slice(-2).map((st) => st.name)).toEqual(['skeletonize', 'skeleton merge']);
-    expect(step(skeletons.stages.at(-2)!)).toEqual([256, 256, 128]);
+    // Unsharded (legacy meshes): a batch of ids a Skeletonize task, so without a gather stage every
+    // merge would read every one of the 12 M tasks' indexes: the merges read gathered objects instead.
+    expect(skeletons.stages.slice(-3).map((st) => st.name)).toEqual(['skeletonize', 'skeleton gather', 'skeleton merge']);
+    expect(step(skeletons.stages.at(-3)!)).toEqual([256, 256, 128]);
+    const tasks = stageSize(skeletons.stages.at(-3)!);
+    const gathers = stageSize(skeletons.stages.at(-2)!);
+    expect(stageSize(skeletons.stages.at(-1)!)).toBe(tasks);
+    expect(gathers).toBeGreaterThan(tasks / 10);
+    expect(gathers).toBeLessThan(tasks * 10);
     // Once refused at 3.9e8 tasks with advice to use an option plan mesh did not have; now 64^3
     // chunks plan (6^3 chunks a task, 1,950 MiB; 7^3 3,035), and at 64 MiB one chunk does not fit and the error says so.
     const small = `${segmentationPath}-small`;

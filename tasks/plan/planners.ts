@@ -796,6 +796,8 @@ export interface SkeletonOptions {
   scale?: number;
   const?: number;
   dust?: number;
+  /** Skeletonize boxes a side of a SkeletonGather block (0: no gather stage); default: gathered where tasks x merge groups pass GATHER_ABOVE. */
+  gatherBlock?: number;
 }
 
 /** The largest cube of chunks (at least one) whose Skeletonize task fits `memory` bytes. */
@@ -805,7 +807,9 @@ export function skeletonBlockFor(chunk: Vec3, memory: number): number {
 
 /**
  * Skeletons of mip 0: Skeletonize per box of chunks (TEASAR, stitched at the faces it shares), then
- * SkeletonMerge per shard or batch of ids. Writes the skeleton info (and the layer's "skeletons" key) first.
+ * (where merges would read too many boxes' indexes, as for meshes) SkeletonGather per block of boxes
+ * and range of groups, then SkeletonMerge per shard or batch of ids. Writes the skeleton info (and
+ * the layer's "skeletons" key) first.
  */
 export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
   const volume = await segmentationWithKeys(opts.layerPath, 'plan skeleton', 'skeletons', { skeletons: 'skeletons' });
@@ -828,6 +832,19 @@ export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
     ...(opts.const !== undefined ? { const: opts.const } : {}),
     ...(opts.dust !== undefined ? { dust: opts.dust } : {}),
   };
+  const groups = sharding ? 2 ** sharding.shard_bits : batches!;
+  const gather = gatherShape(groups, tasks, opts.gatherBlock);
+  const gathered = gather ? { gather_groups: gather.groupsPerRange } : {};
+  const gatherStage = gather && {
+    name: 'skeleton gather',
+    sets: [
+      {
+        template: { kind: 'skeleton_gather', ...common, block, gather_block: gather.block, ...gathered },
+        field: 'part',
+        count: chunkBlockCount(volume, block * gather.block) * gather.ranges,
+      },
+    ],
+  };
   return {
     version: 2,
     layer_path: opts.layerPath,
@@ -836,7 +853,7 @@ export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
         name: 'skeletonize',
         sets: [
           boxesSet(
-            { kind: 'skeletonize', ...common, ...params },
+            { kind: 'skeletonize', ...common, ...params, ...gathered },
             'chunk_position',
             '{box}',
             scaleBounds(scale),
@@ -844,13 +861,20 @@ export async function planSkeleton(opts: SkeletonOptions): Promise<Plan> {
           ),
         ],
       },
+      ...(gatherStage ? [gatherStage] : []),
       {
         name: 'skeleton merge',
         sets: [
           {
-            template: { kind: 'skeleton_merge', ...common, block, ...(opts.scale !== undefined ? { scale: opts.scale } : {}) },
+            template: {
+              kind: 'skeleton_merge',
+              ...common,
+              block,
+              ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+              ...(gather ? { gather_block: gather.block, ...gathered } : {}),
+            },
             field: 'group',
-            count: sharding ? 2 ** sharding.shard_bits : batches!,
+            count: groups,
           },
         ],
       },
@@ -938,8 +962,8 @@ export interface AgglomerateOptions {
   gatherBlock?: number;
   /**
    * Skeletons of the agglomerated layer too (planSkeleton at `memory`, sharded as the multi-resolution
-   * meshes are; with legacy meshes, unsharded). Each merge reads every Skeletonize task's index:
-   * for layers of a few TB, until skeleton merges are gathered as meshes are.
+   * meshes are; with legacy meshes, unsharded), gathered before the merges as the meshes are
+   * (`gatherBlock`).
    */
   skeletons?: boolean;
 }
@@ -1011,7 +1035,9 @@ export async function planAgglomerate(opts: AgglomerateOptions): Promise<Plan> {
       { name: 'remap', sets: [sizedSet(out.scale(0), TASK_COSTS.remap, sizing, remap, 'chunk_position', {}, true)] },
       ...downsampleStages(out.info, outPath, 0, memory),
       ...meshes.stages,
-      ...(opts.skeletons ? (await planSkeleton({ layerPath: outPath, shardBits: await meshShardBits(await Volume.open(outPath)), memory })).stages : []),
+      ...(opts.skeletons
+        ? (await planSkeleton({ layerPath: outPath, shardBits: await meshShardBits(await Volume.open(outPath)), memory, gatherBlock: opts.gatherBlock })).stages
+        : []),
     ],
   };
 }
