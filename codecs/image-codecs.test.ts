@@ -58,6 +58,19 @@ describe('jpeg (libjpeg-turbo), read back by an independent decoder (jpeg-js)', 
     expect(Math.abs(decoded[0] - 77)).toBeLessThanOrEqual(1);
   });
 
+  it('gives each chunk bytes of its own: a later encode (bigger, smaller, 3 channels) does not touch an earlier result', () => {
+    const first = encodeJpeg(smooth, shape, 1, 90);
+    const copy = first.slice();
+    const big = new Uint8Array(64 * 64 * 16).map((_, i) => (i * 31) & 255);
+    encodeJpeg(big, [64, 64, 16], 1);
+    encodeJpeg(new Uint8Array(8 * 8 * 3).fill(200), [8, 8, 1], 3);
+    expect(first).toEqual(copy);
+    // Only the JPEG's own bytes are kept, not the compressor's worst-case buffer.
+    expect(first.buffer.byteLength).toBe(first.length);
+    // The same chunk encodes to the same bytes after the buffers grew.
+    expect(encodeJpeg(smooth, shape, 1, 90)).toEqual(copy);
+  });
+
   it('keeps more detail at higher quality', () => {
     const noisy = Uint8Array.from(smooth, (v, i) => (v + ((i * 7919) % 23)) & 255);
     const low = psnr(noisy, decodeJpeg(encodeJpeg(noisy, shape, 1, 30), shape, 1));

@@ -15,18 +15,32 @@ export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, qu
     height = shape[1] * shape[2];
   if (width < 1 || height < 1 || width > 65535 || height > 65535) throw new InvalidInput(`jpeg: a chunk of ${width} x ${height} pixels is outside 1..65535`);
   const q = Math.min(100, Math.max(1, Math.round(quality)));
-  if (channels === 1) {
-    return jpegTurbo.compressSync(bufferOf(voxels), { format: jpegTurbo.FORMAT_GRAY, width, height, subsampling: jpegTurbo.SAMP_GRAY, quality: q });
-  }
+  if (channels === 1) return compressed(bufferOf(voxels), { format: jpegTurbo.FORMAT_GRAY, width, height, subsampling: jpegTurbo.SAMP_GRAY, quality: q });
   if (channels !== 3) throw new InvalidInput(`jpeg encoding needs 1 or 3 channels, not ${channels}`);
   const pixels = width * height;
-  const rgb = Buffer.allocUnsafe(pixels * 3);
+  const rgb = (scratch.rgb = grown(scratch.rgb, pixels * 3));
   for (let i = 0, o = 0; i < pixels; i++, o += 3) {
     rgb[o] = voxels[i];
     rgb[o + 1] = voxels[pixels + i];
     rgb[o + 2] = voxels[2 * pixels + i];
   }
-  return jpegTurbo.compressSync(rgb, { format: jpegTurbo.FORMAT_RGB, width, height, subsampling: jpegTurbo.SAMP_444, quality: q });
+  return compressed(rgb, { format: jpegTurbo.FORMAT_RGB, width, height, subsampling: jpegTurbo.SAMP_444, quality: q });
+}
+
+/**
+ * This thread's buffers, kept from chunk to chunk: the compressor's output, which the binding would
+ * otherwise allocate at the worst-case size for every chunk (526 KB for 128x128x64, a result then
+ * holding all of it), and the interleaved pixels of a 3-channel chunk.
+ */
+const scratch: { out?: Buffer; rgb?: Buffer } = {};
+const grown = (buffer: Buffer | undefined, size: number) => (buffer && buffer.length >= size ? buffer : Buffer.allocUnsafe(size));
+
+/** The JPEG of `pixels`, compressed into this thread's output buffer and copied out at its size. */
+function compressed(pixels: Buffer, options: jpegTurbo.EncodeOptions): Uint8Array {
+  const out = (scratch.out = grown(scratch.out, jpegTurbo.bufferSize(options)));
+  return new Uint8Array(
+    jpegTurbo.compressSync(pixels.subarray(0, options.width * options.height * (options.format === jpegTurbo.FORMAT_GRAY ? 1 : 3)), out, options),
+  );
 }
 
 export interface JpegFrame {
