@@ -24,7 +24,7 @@ export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, qu
     rgb[o + 1] = voxels[pixels + i];
     rgb[o + 2] = voxels[2 * pixels + i];
   }
-  return compressed(rgb, { format: jpegTurbo.FORMAT_RGB, width, height, subsampling: jpegTurbo.SAMP_444, quality: q });
+  return compressed(rgb.subarray(0, pixels * 3), { format: jpegTurbo.FORMAT_RGB, width, height, subsampling: jpegTurbo.SAMP_444, quality: q });
 }
 
 /**
@@ -35,12 +35,10 @@ export function encodeJpeg(voxels: Uint8Array, shape: Vec3, channels: number, qu
 const scratch: { out?: Buffer; rgb?: Buffer } = {};
 const grown = (buffer: Buffer | undefined, size: number) => (buffer && buffer.length >= size ? buffer : Buffer.allocUnsafe(size));
 
-/** The JPEG of `pixels`, compressed into this thread's output buffer and copied out at its size. */
+/** The JPEG of `pixels` (exactly the image's), compressed into this thread's output buffer and copied out at its size. */
 function compressed(pixels: Buffer, options: jpegTurbo.EncodeOptions): Uint8Array {
   const out = (scratch.out = grown(scratch.out, jpegTurbo.bufferSize(options)));
-  return new Uint8Array(
-    jpegTurbo.compressSync(pixels.subarray(0, options.width * options.height * (options.format === jpegTurbo.FORMAT_GRAY ? 1 : 3)), out, options),
-  );
+  return new Uint8Array(jpegTurbo.compressSync(pixels, out, options));
 }
 
 export interface JpegFrame {

@@ -15,20 +15,7 @@ import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
 import { meshChunk, MeshRegion, nodeGrid, nodeRegion } from '../mesh/chunk-mesher.js';
-import {
-  decodeAllSegments,
-  decodeDenseEntry,
-  decodeGroup,
-  decodeRangeEntry,
-  denseEntryAt,
-  encodeDenseIndex,
-  encodeForgeObject,
-  encodeRangeTable,
-  findGroup,
-  ForgedSegment,
-  GroupRange,
-  maxForgeIndexBytes,
-} from '../mesh/forge-object.js';
+import { decodeAllSegments, decodeGroup, encodeDenseIndex, encodeForgeObject, encodeRangeTable, ForgedSegment } from '../mesh/forge-object.js';
 import { buildLods, encodeSegment, OctreeGeometry } from '../mesh/multires.js';
 import { assertChunkUnion, chunkSize, gridShape } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
@@ -39,7 +26,7 @@ import { defineTask, TaskOf } from './kind.js';
 import { meshDirectory } from './mesh.js';
 import * as v from 'valibot';
 import type { TaskContext } from './context.js';
-import { boxesIn, chunkBlockAt, chunkBlockCount, chunkBlocks, mergeGroups, readDirectoryInfo } from './segment-objects.js';
+import { boxesIn, chunkBlockAt, chunkBlockCount, chunkBlocks, mergeGroups, readDirectoryInfo, readGroupPart, readRangePart } from './segment-objects.js';
 
 export const MULTIRES_MESH_TYPE = 'neuroglancer_multilod_draco';
 /** Lods a segment gets at most: 2^9 chunks a side is past any volume's extent in nodes of 64. */
@@ -240,16 +227,9 @@ async function runGather(task: MeshGatherTask, ctx: TaskContext) {
   const segments = new Map<bigint, ForgedSegment>();
   const step = chunkSize(volume.scale(0)).map((c) => c * task.forge_block) as Vec3;
   for (const forge of boxesIn(chunks, step)) {
-    const rangesKey = forgeKey(dir, forge, 'ranges');
-    const entry = await volume.store.getRange(rangesKey, 8 * range, 16);
-    if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${rangesKey} is missing (run the MeshForge tasks first)`);
-    const part = decodeRangeEntry(entry, range, `${volume.url}/${rangesKey}`);
-    if (part.length === 0) continue;
     const fragsKey = forgeKey(dir, forge, 'frags');
-    const bytes = await volume.store.getRange(fragsKey, part.offset, part.length);
-    if (!bytes || bytes.length !== part.length)
-      throw new CorruptData(`${what}: ${volume.url}/${fragsKey} ends before group range ${range}'s ${part.length} bytes`);
-    decodeAllSegments(bytes, `${volume.url}/${fragsKey}: group range ${range}`, segments);
+    const bytes = await readRangePart(volume, what, forgeKey(dir, forge, 'ranges'), fragsKey, range, 'run the MeshForge tasks first');
+    if (bytes) decodeAllSegments(bytes, `${volume.url}/${fragsKey}: group range ${range}`, segments);
   }
   const first = range * task.gather_groups;
   const { frags, groups: present } = encodeForgeObject(segments, groupOf);
@@ -264,29 +244,14 @@ async function runGather(task: MeshGatherTask, ctx: TaskContext) {
 }
 
 /** A merge group's part of one forge object (its index, then a byte range), or of one gather object (an index entry, then a byte range). */
-async function readGroupPart(volume: Volume, dir: string, task: MeshMergeTask, chunks: Box, groups: number, into: Map<bigint, ForgedSegment>): Promise<void> {
-  const what = 'MeshMerge task';
-  let range: GroupRange | null, fragsKey: string;
-  if (task.gather_block && task.gather_groups) {
-    const r = Math.floor(task.group / task.gather_groups);
-    const indexKey = gatherKey(dir, chunks, r, 'index');
-    const at = denseEntryAt(task.group, r * task.gather_groups);
-    const entry = await volume.store.getRange(indexKey, at.offset, at.length);
-    if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the MeshGather tasks first)`);
-    range = decodeDenseEntry(entry, task.group, `${volume.url}/${indexKey}`);
-    fragsKey = gatherKey(dir, chunks, r, 'frags');
-  } else {
-    const indexKey = forgeKey(dir, chunks, 'index');
-    const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
-    if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the MeshForge tasks first)`);
-    range = findGroup(index, task.group, `${volume.url}/${indexKey}`);
-    fragsKey = forgeKey(dir, chunks, 'frags');
-  }
-  if (!range || range.length === 0) return;
-  const bytes = await volume.store.getRange(fragsKey, range.offset, range.length);
-  if (!bytes || bytes.length !== range.length)
-    throw new CorruptData(`${what}: ${volume.url}/${fragsKey} ends before group ${task.group}'s ${range.length} bytes`);
-  decodeGroup(bytes, range, `${volume.url}/${fragsKey}`, into);
+async function readForgePart(volume: Volume, dir: string, task: MeshMergeTask, chunks: Box, groups: number, into: Map<bigint, ForgedSegment>): Promise<void> {
+  const r = task.gather_groups ? Math.floor(task.group / task.gather_groups) : 0;
+  const gathered = task.gather_block && task.gather_groups ? { first: r * task.gather_groups } : undefined;
+  const dataKey = gathered ? gatherKey(dir, chunks, r, 'frags') : forgeKey(dir, chunks, 'frags');
+  const indexKey = gathered ? gatherKey(dir, chunks, r, 'index') : forgeKey(dir, chunks, 'index');
+  const hint = gathered ? 'run the MeshGather tasks first' : 'run the MeshForge tasks first';
+  const part = await readGroupPart(volume, 'MeshMerge task', { indexKey, dataKey, group: task.group, groups, ...gathered }, hint);
+  if (part) decodeGroup(part.bytes, part.range, `${volume.url}/${dataKey}`, into);
 }
 
 async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
@@ -297,7 +262,7 @@ async function runMerge(task: MeshMergeTask, ctx: TaskContext) {
   if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
   if (!task.gather_block !== !task.gather_groups) throw new InvalidInput(`${what}: gather_block and gather_groups go together`);
   const segments = new Map<bigint, ForgedSegment>();
-  for (const chunks of chunkBlocks(volume, task.forge_block * (task.gather_block ?? 1))) await readGroupPart(volume, dir, task, chunks, groups, segments);
+  for (const chunks of chunkBlocks(volume, task.forge_block * (task.gather_block ?? 1))) await readForgePart(volume, dir, task, chunks, groups, segments);
   const geometry = octreeOf(volume);
   const ids = [...segments.keys()].sort((a, b) => (a < b ? -1 : 1));
   const entries: { id: bigint; bytes: Uint8Array; prefix: Uint8Array }[] = [];

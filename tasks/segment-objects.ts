@@ -1,8 +1,10 @@
 // What the per-segment outputs (multi-resolution meshes, skeletons) share: their directory's info
 // (its @type and sharding, checked), the merge groups segments fall in (a shard, or id mod batches
-// when unsharded), and the grid of chunk blocks their first-stage tasks cover.
+// when unsharded), the grid of chunk blocks their first-stage tasks cover, and the reads of one
+// group's (or one range of groups') bytes from a first-stage or gathered object.
 import { box, Box, intersect, Vec3 } from '../common/box.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
+import { decodeDenseEntry, decodeRangeEntry, denseEntryAt, findGroup, GroupRange, maxForgeIndexBytes } from '../mesh/forge-object.js';
 import { chunkSize, gridShape, scaleBounds } from '../precomputed/info.js';
 import { locateChunk, shardingSchema, ShardingSpec } from '../precomputed/sharding.js';
 import { Volume } from '../precomputed/volume.js';
@@ -65,4 +67,52 @@ export function chunkBlockAt(volume: Volume, block: number, i: number): Box {
   const step = blockStep(volume, block);
   const start = cell.map((c, d) => bounds.start[d] + c * step[d]) as Vec3;
   return intersect(box(start, start.map((s, d) => s + step[d]) as Vec3), bounds);
+}
+
+/**
+ * A merge group's part of one object (`dataKey`) and where its index says it lies: from a gathered
+ * object's dense index (`first`: the index's first group), one entry read by range; else from the
+ * object's whole index (of at most `groups` entries). Null when the object holds none of the group.
+ * A missing index is InvalidInput (`hint` says which stage writes it); bytes shorter than the index
+ * says are CorruptData naming the object.
+ */
+export async function readGroupPart(
+  volume: Volume,
+  what: string,
+  source: { indexKey: string; dataKey: string; group: number; groups: number; first?: number },
+  hint: string,
+): Promise<{ range: GroupRange; bytes: Uint8Array } | null> {
+  const { indexKey, dataKey, group } = source;
+  const where = `${volume.url}/${indexKey}`;
+  let range: GroupRange | null;
+  if (source.first !== undefined) {
+    const at = denseEntryAt(group, source.first);
+    const entry = await volume.store.getRange(indexKey, at.offset, at.length);
+    if (!entry) throw new InvalidInput(`${what}: ${where} is missing (${hint})`);
+    range = decodeDenseEntry(entry, group, where);
+  } else {
+    const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(source.groups) });
+    if (!index) throw new InvalidInput(`${what}: ${where} is missing (${hint})`);
+    range = findGroup(index, group, where);
+  }
+  if (!range || range.length === 0) return null;
+  const bytes = await volume.store.getRange(dataKey, range.offset, range.length);
+  if (!bytes || bytes.length !== range.length) throw new CorruptData(`${what}: ${volume.url}/${dataKey} ends before group ${group}'s ${range.length} bytes`);
+  return { range, bytes };
+}
+
+/**
+ * One range of groups' bytes of a first-stage object (`dataKey`), found by its range table
+ * (`rangesKey`, two u64 entries read by range): null when the range is empty. A missing table is
+ * InvalidInput (`hint`), bytes shorter than the table says CorruptData naming the object.
+ */
+export async function readRangePart(volume: Volume, what: string, rangesKey: string, dataKey: string, range: number, hint: string): Promise<Uint8Array | null> {
+  const entry = await volume.store.getRange(rangesKey, 8 * range, 16);
+  if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${rangesKey} is missing (${hint})`);
+  const part = decodeRangeEntry(entry, range, `${volume.url}/${rangesKey}`);
+  if (part.length === 0) return null;
+  const bytes = await volume.store.getRange(dataKey, part.offset, part.length);
+  if (!bytes || bytes.length !== part.length)
+    throw new CorruptData(`${what}: ${volume.url}/${dataKey} ends before group range ${range}'s ${part.length} bytes`);
+  return bytes;
 }

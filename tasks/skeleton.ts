@@ -15,17 +15,7 @@ import { box, Box, chunkKey, parseChunkKey, Vec3, voxelCount } from '../common/b
 import { asLabels } from '../common/dtype.js';
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { count, integer } from '../common/schema.js';
-import {
-  decodeDenseEntry,
-  decodeRangeEntry,
-  denseEntryAt,
-  encodeDenseIndex,
-  encodeGroupIndex,
-  encodeRangeTable,
-  findGroup,
-  GroupRange,
-  maxForgeIndexBytes,
-} from '../mesh/forge-object.js';
+import { encodeDenseIndex, encodeGroupIndex, encodeRangeTable, GroupRange } from '../mesh/forge-object.js';
 import { assertChunkUnion, chunkSize } from '../precomputed/info.js';
 import { ShardedKvStore } from '../precomputed/sharded-store.js';
 import { ShardingSpec } from '../precomputed/sharding.js';
@@ -37,7 +27,7 @@ import { boxKey, text } from './fields.js';
 import { defineTask, TaskOf } from './kind.js';
 import * as v from 'valibot';
 import type { TaskContext } from './context.js';
-import { boxesIn, chunkBlockAt, chunkBlockCount, chunkBlocks, mergeGroups, readDirectoryInfo } from './segment-objects.js';
+import { boxesIn, chunkBlockAt, chunkBlockCount, chunkBlocks, mergeGroups, readDirectoryInfo, readGroupPart, readRangePart } from './segment-objects.js';
 
 const nonNegative = v.pipe(v.number('must be a number'), v.minValue(0, 'must be 0 or more'));
 
@@ -427,28 +417,15 @@ async function runMerge(task: SkeletonMergeTask, ctx: TaskContext) {
   if (task.group >= groups) throw new InvalidInput(`${what}: group ${task.group} is past the ${groups} ${sharding ? 'shards' : 'batches'}`);
   if (!task.gather_block !== !task.gather_groups) throw new InvalidInput(`${what}: gather_block and gather_groups go together`);
   const joined = new Map<bigint, JoinedSkeleton>();
+  const r = task.gather_groups ? Math.floor(task.group / task.gather_groups) : 0;
+  const gathered = task.gather_block && task.gather_groups ? { first: r * task.gather_groups } : undefined;
+  const hint = gathered ? 'run the SkeletonGather tasks first' : 'run the Skeletonize tasks first';
   for (const chunks of chunkBlocks(volume, task.block * (task.gather_block ?? 1))) {
-    let range: GroupRange | null, key: string;
-    if (task.gather_block && task.gather_groups) {
-      // A gather block's object: one entry of its dense index, then the group's bytes.
-      const r = Math.floor(task.group / task.gather_groups);
-      const indexKey = gatherKey(dir, chunks, r, 'index');
-      const at = denseEntryAt(task.group, r * task.gather_groups);
-      const entry = await volume.store.getRange(indexKey, at.offset, at.length);
-      if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the SkeletonGather tasks first)`);
-      range = decodeDenseEntry(entry, task.group, `${volume.url}/${indexKey}`);
-      key = gatherKey(dir, chunks, r, 'pieces');
-    } else {
-      const indexKey = piecesKey(dir, chunks, 'index');
-      const index = await volume.store.get(indexKey, { maxBytes: maxForgeIndexBytes(groups) });
-      if (!index) throw new InvalidInput(`${what}: ${volume.url}/${indexKey} is missing (run the Skeletonize tasks first)`);
-      range = findGroup(index, task.group, `${volume.url}/${indexKey}`);
-      key = piecesKey(dir, chunks, 'pieces');
-    }
-    if (!range || range.length === 0) continue;
-    const bytes = await volume.store.getRange(key, range.offset, range.length);
-    if (!bytes || bytes.length !== range.length) throw new CorruptData(`${what}: ${volume.url}/${key} ends before group ${task.group}'s ${range.length} bytes`);
-    decodePieces(bytes, range, `${volume.url}/${key}`, joined);
+    // A gather block's object (one entry of its dense index), or a box's (its whole index); then the group's bytes.
+    const dataKey = gathered ? gatherKey(dir, chunks, r, 'pieces') : piecesKey(dir, chunks, 'pieces');
+    const indexKey = gathered ? gatherKey(dir, chunks, r, 'index') : piecesKey(dir, chunks, 'index');
+    const part = await readGroupPart(volume, what, { indexKey, dataKey, group: task.group, groups, ...gathered }, hint);
+    if (part) decodePieces(part.bytes, part.range, `${volume.url}/${dataKey}`, joined);
   }
   const ids = [...joined.keys()].sort((a, b) => (a < b ? -1 : 1));
   const voxel = Math.min(...volume.scale(0).resolution);
@@ -508,14 +485,9 @@ async function runGather(task: SkeletonGatherTask, ctx: TaskContext) {
   const records: { group: number; id: bigint; bytes: Uint8Array }[] = [];
   const step = chunkSize(volume.scale(0)).map((c) => c * task.block) as Vec3;
   for (const box of boxesIn(chunks, step)) {
-    const rangesKey = piecesKey(dir, box, 'ranges');
-    const entry = await volume.store.getRange(rangesKey, 8 * range, 16);
-    if (!entry) throw new InvalidInput(`${what}: ${volume.url}/${rangesKey} is missing (run the Skeletonize tasks first)`);
-    const part = decodeRangeEntry(entry, range, `${volume.url}/${rangesKey}`);
-    if (part.length === 0) continue;
     const key = piecesKey(dir, box, 'pieces');
-    const bytes = await volume.store.getRange(key, part.offset, part.length);
-    if (!bytes || bytes.length !== part.length) throw new CorruptData(`${what}: ${volume.url}/${key} ends before group range ${range}'s ${part.length} bytes`);
+    const bytes = await readRangePart(volume, what, piecesKey(dir, box, 'ranges'), key, range, 'run the Skeletonize tasks first');
+    if (!bytes) continue;
     for (const r of splitRecords(bytes, Infinity, `${volume.url}/${key}: group range ${range}`)) {
       const group = groupOf(r.id);
       if (group < first || group >= first + task.gather_groups)

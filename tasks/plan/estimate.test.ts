@@ -13,7 +13,7 @@ import { memRequests } from '../../storage/mem-store.js';
 import { openStore } from '../../storage/open.js';
 import { listAll } from '../../storage/store.js';
 import { runTask } from '../registry.js';
-import { estimatePlan } from './estimate.js';
+import { estimatePlan, StageEstimate } from './estimate.js';
 import { Plan, planAgglomerate, planIngest, planMultiresMesh, planSkeleton, planWatershed } from './planners.js';
 
 /** A copy of the counts, to subtract. */
@@ -32,6 +32,49 @@ async function writeBuild(url: string, bounds: Box, size: Vec3): Promise<void> {
         const data = Uint8Array.from({ length: sx * sy * sz }, (_, i) => (i * 7 + x + 3 * y + 5 * z) % 251);
         await store.put(`${chunkKey(b)}.npz`, encodeNpz({ data: encodeNpy(data, [sx, sy, sz]) }));
       }
+}
+
+/**
+ * A uint32 segmentation of 48^3 in 16^3 chunks in mem://bucket/seg holding cubes of 4 voxels: 1,728
+ * segments, so that every first-stage task of a small plan has some of every merge group (the
+ * estimate counts a read for each).
+ */
+async function cubesLayer(bucket: string): Promise<string> {
+  const layerPath = `mem://${bucket}/seg`;
+  const info = createInfo({
+    size: [48, 48, 48],
+    resolution: [8, 8, 8],
+    chunkSize: [16, 16, 16],
+    mips: 0,
+    type: 'segmentation',
+    dataType: 'uint32',
+    encoding: 'raw',
+  });
+  const volume = await Volume.create(layerPath, info);
+  const labels = Uint32Array.from({ length: 48 ** 3 }, (_, i) => 1 + ((i % 48) >> 2) + 12 * (((i / 48) % 48) >> 2) + 144 * ((i / 48 ** 2) >> 2));
+  await volume.writeChunks(0, allChunks(volume.scale(0)), labels, volume.bounds(0));
+  return layerPath;
+}
+
+/** Runs the plan stage by stage: each stage's objects made, reads and writes (counted) equal to its estimate's; the estimates. */
+async function expectStagesAsEstimated(plan: Plan, bucket: string, layerPath: string): Promise<StageEstimate[]> {
+  const estimates: StageEstimate[] = [];
+  for (const [i, stage] of plan.stages.entries()) {
+    const objects = (await listAll(openStore(`mem://${bucket}`))).length;
+    const before = counted(bucket);
+    expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+    const after = counted(bucket);
+    const e = estimatePlan(plan, new Map([[layerPath, (await Volume.open(layerPath)).info]])).stages[i];
+    const made = (await listAll(openStore(`mem://${bucket}`))).length - objects;
+    expect({ stage: stage.name, made, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
+      stage: stage.name,
+      made: e.objects,
+      reads: e.reads,
+      writes: e.writes - e.tasks,
+    });
+    estimates.push(e);
+  }
+  return estimates;
 }
 
 describe('the estimate against the requests a plan makes', () => {
@@ -148,72 +191,19 @@ describe('the estimate against the requests a plan makes', () => {
 
   it('multi-resolution meshes gathered first: each stage its objects, reads and writes as estimated', async () => {
     const bucket = `estimate-gather-${Date.now()}`;
-    const layerPath = `mem://${bucket}/seg`;
-    const info = createInfo({
-      size: [48, 48, 48],
-      resolution: [8, 8, 8],
-      chunkSize: [16, 16, 16],
-      mips: 0,
-      type: 'segmentation',
-      dataType: 'uint32',
-      encoding: 'raw',
-    });
-    const volume = await Volume.create(layerPath, info);
-    // Cubes of 4 voxels: 1,728 segments, so that every forge task has some of every shard (the estimate counts a read for each).
-    const labels = Uint32Array.from({ length: 48 ** 3 }, (_, i) => 1 + ((i % 48) >> 2) + 12 * (((i / 48) % 48) >> 2) + 144 * ((i / 48 ** 2) >> 2));
-    await volume.writeChunks(0, allChunks(volume.scale(0)), labels, volume.bounds(0));
+    const layerPath = await cubesLayer(bucket);
     const plan = await planMultiresMesh({ layerPath, forgeBlock: 1, gatherBlock: 2, shardBits: 3 });
     expect(plan.stages.map((st) => st.name)).toEqual(['mesh forge', 'mesh gather', 'mesh merge', 'segment properties']);
-    for (const [i, stage] of plan.stages.entries()) {
-      const objects = (await listAll(openStore(`mem://${bucket}`))).length;
-      const before = counted(bucket);
-      expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
-      const after = counted(bucket);
-      const e = estimatePlan(plan, new Map([[layerPath, (await Volume.open(layerPath)).info]])).stages[i];
-      const made = (await listAll(openStore(`mem://${bucket}`))).length - objects;
-      expect({ stage: stage.name, made, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
-        stage: stage.name,
-        made: e.objects,
-        reads: e.reads,
-        writes: e.writes - e.tasks,
-      });
-    }
+    await expectStagesAsEstimated(plan, bucket, layerPath);
   });
 
   for (const gatherBlock of [0, 2])
     it(`skeletons, sharded${gatherBlock ? ', gathered' : ''}: each stage its objects, reads and writes as estimated`, async () => {
       const bucket = `estimate-skeletons-${gatherBlock}-${Date.now()}`;
-      const layerPath = `mem://${bucket}/seg`;
-      const info = createInfo({
-        size: [48, 48, 48],
-        resolution: [8, 8, 8],
-        chunkSize: [16, 16, 16],
-        mips: 0,
-        type: 'segmentation',
-        dataType: 'uint32',
-        encoding: 'raw',
-      });
-      const volume = await Volume.create(layerPath, info);
-      // Cubes of 4 voxels (no dust left out): every Skeletonize task has some of every shard.
-      const labels = Uint32Array.from({ length: 48 ** 3 }, (_, i) => 1 + ((i % 48) >> 2) + 12 * (((i / 48) % 48) >> 2) + 144 * ((i / 48 ** 2) >> 2));
-      await volume.writeChunks(0, allChunks(volume.scale(0)), labels, volume.bounds(0));
+      const layerPath = await cubesLayer(bucket);
       const plan = await planSkeleton({ layerPath, block: 1, shardBits: 2, dust: 0, gatherBlock });
       expect(plan.stages.map((st) => st.name)).toEqual(['skeletonize', ...(gatherBlock ? ['skeleton gather'] : []), 'skeleton merge']);
-      for (const [i, stage] of plan.stages.entries()) {
-        const objects = (await listAll(openStore(`mem://${bucket}`))).length;
-        const before = counted(bucket);
-        expect((await runPlan({ ...plan, stages: [stage] }, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
-        const after = counted(bucket);
-        const e = estimatePlan(plan, new Map([[layerPath, (await Volume.open(layerPath)).info]])).stages[i];
-        const made = (await listAll(openStore(`mem://${bucket}`))).length - objects;
-        expect({ stage: stage.name, made, reads: after.reads - before.reads, writes: after.writes - before.writes }).toEqual({
-          stage: stage.name,
-          made: e.objects,
-          reads: e.reads,
-          writes: e.writes - e.tasks,
-        });
-        expect(e.coreHours).toBeGreaterThan(0);
-      }
+      for (const e of await expectStagesAsEstimated(plan, bucket, layerPath)) expect(e.coreHours).toBeGreaterThan(0);
     });
 
   it('a sharded watershed whose shard does not fit --memory goes through an unsharded staging layer into the shards: the same labels, as estimated', async () => {
