@@ -70,9 +70,16 @@ describe('mean-affinity agglomeration', () => {
           b = 1 + Math.floor(random() * n);
         if (a === b || seen.has(`${Math.min(a, b)},${Math.max(a, b)}`)) continue;
         seen.add(`${Math.min(a, b)},${Math.max(a, b)}`);
-        const count = 1 + Math.floor(random() * 5);
-        // Sums in eighths (ties happen) or in any units of 2^-32 (exact either way).
-        const sum = trial % 2 ? (count * Math.floor(random() * 9)) / 8 : Math.floor(random() * count * 2 ** 32) / 2 ** 32;
+        const kind = trial % 3;
+        const count = 1 + Math.floor(random() * (kind === 2 ? 2 ** 20 : 5));
+        // Sums in eighths (ties happen), in any units of 2^-32 (exact either way), or means on a
+        // multiple of 2^-16 (the queue's bucket bounds), a unit of 2^-32 either side or on it.
+        const sum =
+          kind === 0
+            ? (count * Math.floor(random() * 9)) / 8
+            : kind === 1
+              ? Math.floor(random() * count * 2 ** 32) / 2 ** 32
+              : Math.max(0, (count * Math.floor(random() * 2 ** 16)) / 2 ** 16 + (Math.floor(random() * 3) - 1) / 2 ** 32);
         edges.push(edge(a + 2 ** 33, b + 2 ** 33, sum, count));
       }
       const exact = edges.map((e) => ({ a: e.a < e.b ? e.a : e.b, b: e.a < e.b ? e.b : e.a, units: BigInt(e.sum * 2 ** 32), count: BigInt(e.count) }));

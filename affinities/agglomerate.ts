@@ -19,6 +19,7 @@
 // edge better). The block passes up its frozen and stuck regions and the edges between them; the
 // others are final (every edge at or below 1 - t; no merge can raise one) and are dropped.
 import { CorruptData, InvalidInput } from '../common/errors.js';
+import { BUCKET_BITS, EdgeQueue, meanBucket } from './edge-queue.js';
 import { emptyEdges, emptyRegions, EdgeList, NameSection, RegionGraph, UNITS_PER_AFFINITY } from './region-graph.js';
 
 export interface BlockChild {
@@ -55,7 +56,8 @@ export function agglomerateBlock(children: BlockChild[], threshold: number, rele
   const faces = new Uint8Array(n);
   for (const child of children) {
     const r = child.graph.regions;
-    for (let i = 0; i < r.length; i++) faces[finder(r.label[i], 'region')] |= r.faces[i] & child.outer;
+    const w = wordsOf(r.label);
+    for (let i = 0; i < r.length; i++) faces[finder(w[2 * i], w[2 * i + 1], 'region')] |= r.faces[i] & child.outer;
   }
   for (let i = 0; i < n; i++) if (faces[i]) state[i] = FROZEN;
   const g = new Graph(
@@ -82,12 +84,17 @@ function regionLabels(children: BlockChild[]): BigUint64Array {
   return all.slice(0, m);
 }
 
-/** Index of a label in the ascending `labels` (binary search on 32-bit halves: no bigint per step). */
-function labelFinder(labels: BigUint64Array): (label: bigint, what: string) => number {
-  const words = new Uint32Array(labels.buffer, labels.byteOffset, 2 * labels.length);
-  return (label, what) => {
-    const lo = Number(label & 0xffffffffn),
-      hi = Number(label >> 32n);
+/** A uint64 array's little-endian 32-bit words (lo, hi per element): labels read without a bigint each. */
+function wordsOf(x: BigUint64Array): Uint32Array {
+  return new Uint32Array(x.buffer, x.byteOffset, 2 * x.length);
+}
+
+type LabelFinder = (lo: number, hi: number, what: string) => number;
+
+/** Index of a label, given as its 32-bit words, in the ascending `labels` (binary search on the words). */
+function labelFinder(labels: BigUint64Array): LabelFinder {
+  const words = wordsOf(labels);
+  return (lo, hi, what) => {
     let l = 0,
       r = labels.length - 1;
     while (l <= r) {
@@ -98,16 +105,12 @@ function labelFinder(labels: BigUint64Array): (label: bigint, what: string) => n
       if (mh < hi || (mh === hi && ml < lo)) l = m + 1;
       else r = m - 1;
     }
+    const label = (BigInt(hi) << 32n) | BigInt(lo);
     throw new CorruptData(`agglomeration block: ${what} label ${label} is in an edge but in no region list of the block's inputs`);
   };
 }
 
-/** Splits uint64 labels into 32-bit halves for fast comparison of tie keys. */
-function halves(x: bigint): [number, number] {
-  return [Number(x >> 32n), Number(x & 0xffffffffn)];
-}
-
-/** Growable typed arrays of edges between region indices, their exact sums, tie keys and a heap. */
+/** Growable typed arrays of edges between region indices, their exact sums and tie keys, and the queue of them. */
 class Graph {
   size = 0;
   u: Int32Array;
@@ -115,7 +118,6 @@ class Graph {
   whole: Float64Array;
   fraction: Float64Array;
   count: Float64Array;
-  mean: Float64Array;
   tie: Uint32Array; // a hi, a lo, b hi, b lo
   alive: Uint8Array;
   /**
@@ -131,8 +133,8 @@ class Graph {
   parent: Int32Array;
   /** A root's name: the smallest region index in it (indices follow label order). */
   name: Int32Array;
-  heap: Int32Array;
-  heapSize = 0;
+  /** The edges above the floor (no other edge can merge), best first. */
+  queue: EdgeQueue;
   private readonly floorExact: { mantissa: bigint; exponent: number };
 
   /** `edges`: the input's edge count; merges add a combined edge for every pair of edges they join (room for a quarter more is made at once). */
@@ -147,15 +149,14 @@ class Graph {
     this.whole = new Float64Array(cap);
     this.fraction = new Float64Array(cap);
     this.count = new Float64Array(cap);
-    this.mean = new Float64Array(cap);
     this.tie = new Uint32Array(4 * cap);
     this.alive = new Uint8Array(cap);
-    this.heap = new Int32Array(cap);
+    this.queue = new EdgeQueue(this, cap, Math.floor(floor * 2 ** BUCKET_BITS));
     this.next = new Int32Array(2 * cap);
     this.head = new Int32Array(n).fill(-1);
     this.tail = new Int32Array(n).fill(-1);
     this.degree = new Float64Array(n);
-    this.pairs = new PairTable(n, cap, this);
+    this.pairs = new PairTable(cap, this);
     this.parent = Int32Array.from({ length: n }, (_, i) => i);
     this.name = Int32Array.from({ length: n }, (_, i) => i);
     this.floorExact = exactDouble(floor);
@@ -173,10 +174,10 @@ class Graph {
     this.whole = more(this.whole);
     this.fraction = more(this.fraction);
     this.count = more(this.count);
-    this.mean = more(this.mean);
     this.tie = more(this.tie, 4);
     this.alive = more(this.alive);
     this.next = more(this.next, 2);
+    this.queue.reserve(cap);
   }
 
   private link(region: number, node: number): void {
@@ -195,7 +196,6 @@ class Graph {
     this.whole[e] = whole;
     this.fraction[e] = fraction;
     this.count[e] = count;
-    this.mean[e] = (whole + fraction / UNITS_PER_AFFINITY) / count;
     this.tie[4 * e] = t0;
     this.tie[4 * e + 1] = t1;
     this.tie[4 * e + 2] = t2;
@@ -205,6 +205,10 @@ class Graph {
     this.link(v, 2 * e + 1);
     this.pairs.set(u, v, e);
     return e;
+  }
+
+  mean(e: number): number {
+    return (this.whole[e] + this.fraction[e] / UNITS_PER_AFFINITY) / this.count[e];
   }
 
   /** An edge from the sums of e and f, with the smaller of their tie keys. */
@@ -220,17 +224,28 @@ class Graph {
     return this.add(u, v, whole, fraction, this.count[e] + this.count[f], t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]);
   }
 
-  load(children: BlockChild[], find: (label: bigint, what: string) => number, release: boolean): void {
+  load(children: BlockChild[], find: LabelFinder, release: boolean): void {
     for (const child of children) {
       const e = child.graph.edges;
+      const a = wordsOf(e.a),
+        b = wordsOf(e.b),
+        ta = wordsOf(e.tieA),
+        tb = wordsOf(e.tieB);
+      // Edges come sorted by a: its index is looked up once a run.
+      let lastLo = -1,
+        lastHi = -1,
+        lastP = -1;
       for (let i = 0; i < e.length; i++) {
-        let p = find(e.a[i], 'edge'),
-          q = find(e.b[i], 'edge');
+        if (a[2 * i] !== lastLo || a[2 * i + 1] !== lastHi) {
+          lastLo = a[2 * i];
+          lastHi = a[2 * i + 1];
+          lastP = find(lastLo, lastHi, 'edge');
+        }
+        let p = lastP,
+          q = find(b[2 * i], b[2 * i + 1], 'edge');
         if (p > q) [p, q] = [q, p];
-        const [a0, a1] = halves(e.tieA[i]),
-          [b0, b1] = halves(e.tieB[i]);
         const have = this.pairs.get(p, q);
-        const x = this.add(p, q, e.whole[i], e.fraction[i], e.count[i], a0, a1, b0, b1);
+        const x = this.add(p, q, e.whole[i], e.fraction[i], e.count[i], ta[2 * i + 1], ta[2 * i], tb[2 * i + 1], tb[2 * i]);
         if (have >= 0) {
           // The same pair from two children: partial sums of one edge (voxel edges owned by each).
           this.combine(p, q, have, x);
@@ -239,15 +254,15 @@ class Graph {
       }
       if (release) child.graph.edges = emptyEdges(0);
     }
-    for (let e = 0; e < this.size; e++) if (this.alive[e]) this.push(e);
+    for (let e = 0; e < this.size; e++) if (this.alive[e]) this.enqueue(e);
   }
 
-  /** Whether edge e comes before edge f in the order (exact mean, then tie key). */
-  private before(e: number, f: number): boolean {
-    const me = this.mean[e],
-      mf = this.mean[f];
+  /** Whether edge e of mean x comes before edge f of mean y (exact mean, then tie key). */
+  precedes(x: number, e: number, y: number, f: number): boolean {
     // The float64 means are within a few ulps of the exact ones: apart by more, their order is the exact order.
-    if (Math.abs(me - mf) > 1e-12 * Math.max(me, mf)) return me > mf;
+    const d = x - y;
+    if (d > 1e-12 * x) return true;
+    if (-d > 1e-12 * y) return false;
     const c = this.compareExact(e, f);
     if (c !== 0) return c > 0;
     return tieBefore(this.tie, e, f);
@@ -262,9 +277,8 @@ class Graph {
     return l > r ? 1 : l < r ? -1 : 0;
   }
 
-  /** Whether mean(e) > floor, exactly. */
-  private aboveFloor(e: number): boolean {
-    const m = this.mean[e];
+  /** Whether edge e, of float64 mean m, has its exact mean above the floor. */
+  private aboveFloor(e: number, m: number): boolean {
     if (Math.abs(m - this.floor) > 1e-12 * Math.max(m, this.floor)) return m > this.floor;
     // sum / 2^32 / count > mantissa * 2^exponent  <=>  sum * 2^-(32 + exponent) > count * mantissa
     const sum = (BigInt(this.whole[e]) << 32n) + BigInt(this.fraction[e]);
@@ -273,47 +287,23 @@ class Graph {
     return shift >= 0 ? sum << BigInt(shift) > rhs : sum > rhs << BigInt(-shift);
   }
 
-  private push(e: number): void {
-    if (this.heapSize === this.heap.length) {
-      const h = new Int32Array(Math.ceil(this.heap.length * 1.5));
-      h.set(this.heap);
-      this.heap = h;
-    }
-    const h = this.heap;
-    let i = this.heapSize++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(e, h[p])) break;
-      h[i] = h[p];
-      i = p;
-    }
-    h[i] = e;
+  /** Queues edge e if it is above the floor. */
+  private enqueue(e: number): void {
+    if (this.aboveFloor(e, this.mean(e))) this.queue.add(e);
   }
 
-  private pop(): number {
-    const h = this.heap;
-    const top = h[0];
-    const last = h[--this.heapSize];
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= this.heapSize) break;
-      const c = l + 1 < this.heapSize && this.before(h[l + 1], h[l]) ? l + 1 : l;
-      if (!this.before(h[c], last)) break;
-      h[i] = h[c];
-      i = c;
-    }
-    h[i] = last;
-    return top;
+  isAlive(e: number): boolean {
+    return this.alive[e] === 1;
   }
 
-  /** Best edge first: merge where both regions are free; mark both stuck where either is not. */
+  bucket(e: number): number {
+    return meanBucket(this.whole[e], this.fraction[e], this.count[e]);
+  }
+
+  /** Best edge first (only edges above the floor are queued): merge where both regions are free; mark both stuck where either is not. */
   run(state: Uint8Array): number {
     let merges = 0;
-    while (this.heapSize > 0) {
-      const e = this.pop();
-      if (!this.alive[e]) continue;
-      if (!this.aboveFloor(e)) break;
+    for (let e = this.queue.take(); e >= 0; e = this.queue.take()) {
       const p = this.u[e],
         q = this.v[e];
       if (state[p] || state[q]) {
@@ -340,14 +330,14 @@ class Graph {
       const other = side === 0 ? this.v[f] : this.u[f];
       const g = this.pairs.get(big, other);
       if (g < 0) {
-        // The edge moves to the merged region unchanged: its place in the heap stays right.
+        // The edge moves to the merged region unchanged: its place in the queue stays right.
         if (side === 0) this.u[f] = big;
         else this.v[f] = big;
         this.pairs.set(big, other, f);
       } else {
         const h = this.combine(big, other, f, g);
         this.alive[f] = this.alive[g] = 0;
-        this.push(h);
+        this.enqueue(h);
       }
     }
     // Small's list (its moved edges among them) joins big's.
@@ -421,68 +411,84 @@ class Graph {
  * and is dropped when the table grows.
  */
 class PairTable {
-  private keys: Float64Array;
+  /** The pair's smaller index (-1: an empty slot) and larger index. */
+  private low: Int32Array;
+  private high: Int32Array;
   private values: Int32Array;
   private used = 0;
+  /** The last pair looked up and its slot: a set that follows a get of its pair probes nothing. */
+  private lastLow = -1;
+  private lastHigh = -1;
+  private lastSlot = -1;
 
   /** `graph`: whose edges the values are (to tell live entries from stale ones). */
   constructor(
-    private readonly n: number,
     expected: number,
     private readonly graph: Graph,
   ) {
     const size = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * expected)));
-    this.keys = new Float64Array(size).fill(-1);
+    this.low = new Int32Array(size).fill(-1);
+    this.high = new Int32Array(size);
     this.values = new Int32Array(size);
   }
 
-  private slot(key: number): number {
-    const mask = this.keys.length - 1;
-    let h = Math.imul((key % 0x7fffffff) | 0, 0x9e3779b1) ^ Math.imul(Math.floor(key / 0x7fffffff) | 0, 0x85ebca6b);
-    h ^= h >>> 16;
+  /** The slot of pair p < q: its own, or the empty one where it would go. */
+  private slot(p: number, q: number): number {
+    const mask = this.low.length - 1;
+    let h = Math.imul(p, 0x9e3779b1) ^ Math.imul(q, 0x85ebca6b);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 13;
+    const low = this.low,
+      high = this.high;
     let i = h & mask;
-    while (this.keys[i] !== -1 && this.keys[i] !== key) i = (i + 1) & mask;
+    while (low[i] !== -1 && (low[i] !== p || high[i] !== q)) i = (i + 1) & mask;
+    this.lastLow = p;
+    this.lastHigh = q;
+    this.lastSlot = i;
     return i;
-  }
-
-  private key(p: number, q: number): number {
-    return p < q ? p * this.n + q : q * this.n + p;
   }
 
   /** The live edge between p and q, or -1. */
   get(p: number, q: number): number {
-    const i = this.slot(this.key(p, q));
-    if (this.keys[i] === -1) return -1;
+    const i = p < q ? this.slot(p, q) : this.slot(q, p);
+    if (this.low[i] === -1) return -1;
     const e = this.values[i];
     return this.graph.joins(e, p, q) ? e : -1;
   }
 
   set(p: number, q: number, e: number): void {
-    const key = this.key(p, q);
-    const i = this.slot(key);
-    if (this.keys[i] === -1) {
-      this.keys[i] = key;
+    if (p > q) [p, q] = [q, p];
+    const i = p === this.lastLow && q === this.lastHigh ? this.lastSlot : this.slot(p, q);
+    if (this.low[i] === -1) {
+      this.low[i] = p;
+      this.high[i] = q;
       this.used++;
     }
     this.values[i] = e;
-    if (2 * this.used > this.keys.length) this.rehash();
+    if (2 * this.used > this.low.length) this.rehash();
   }
 
   /** Room for four times the entries whose edge still joins their pair; only those are kept. */
   private rehash(): void {
     const g = this.graph;
-    const keys = this.keys,
+    const low = this.low,
+      high = this.high,
       values = this.values;
-    let live = 0;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== -1 && g.joins(values[i], Math.floor(keys[i] / this.n), keys[i] % this.n)) live++;
-    const size = 2 ** Math.ceil(Math.log2(Math.max(16, 4 * live)));
-    this.keys = new Float64Array(size).fill(-1);
+    const live = (i: number) => low[i] !== -1 && g.joins(values[i], low[i], high[i]);
+    let count = 0;
+    for (let i = 0; i < low.length; i++) if (live(i)) count++;
+    const size = 2 ** Math.ceil(Math.log2(Math.max(16, 4 * count)));
+    this.low = new Int32Array(size).fill(-1);
+    this.high = new Int32Array(size);
     this.values = new Int32Array(size);
     this.used = 0;
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] === -1 || !g.joins(values[i], Math.floor(keys[i] / this.n), keys[i] % this.n)) continue;
-      const j = this.slot(keys[i]);
-      this.keys[j] = keys[i];
+    this.lastLow = -1;
+    for (let i = 0; i < low.length; i++) {
+      if (!live(i)) continue;
+      const j = this.slot(low[i], high[i]);
+      this.low[j] = low[i];
+      this.high[j] = high[i];
       this.values[j] = values[i];
       this.used++;
     }
@@ -514,14 +520,26 @@ function nameSections(children: BlockChild[], labels: BigUint64Array, g: Graph):
   const find = labelFinder(labels);
   return children.map((child) => {
     const r = child.graph.regions;
-    const named: number[] = [];
-    for (let i = 0; i < r.length; i++) if (r.inside[i]) named.push(i);
-    const from = new BigUint64Array(named.length),
-      to = new BigUint64Array(named.length);
-    named.forEach((i, k) => {
-      from[k] = r.label[i];
-      to[k] = labels[g.name[g.find(find(r.label[i], 'region'))]];
-    });
+    let count = 0;
+    for (let i = 0; i < r.length; i++) count += r.inside[i];
+    const from = new BigUint64Array(count),
+      to = new BigUint64Array(count);
+    // Copied as 32-bit words: no bigint a region.
+    const label = wordsOf(r.label),
+      all = wordsOf(labels),
+      fromWords = wordsOf(from),
+      toWords = wordsOf(to);
+    for (let i = 0, k = 0; i < r.length; i++) {
+      if (!r.inside[i]) continue;
+      const lo = label[2 * i],
+        hi = label[2 * i + 1];
+      const named = g.name[g.find(find(lo, hi, 'region'))];
+      fromWords[2 * k] = lo;
+      fromWords[2 * k + 1] = hi;
+      toWords[2 * k] = all[2 * named];
+      toWords[2 * k + 1] = all[2 * named + 1];
+      k++;
+    }
     return { key: child.key, from, to };
   });
 }
