@@ -125,7 +125,13 @@ export async function meshChunk(input: ChunkMeshInput): Promise<LabelMesh[]> {
     const raw = emitTriangles(await scanKernels.marchingCubesScan(mask, mshape), mshape);
     if (raw.triangles.length === 0) continue;
     const origin = start.map((v, a) => v + readBox.start[a]) as Vec3; // global voxel of local (0, 0, 0)
-    const positions = raw.positions.map((v, i) => v + origin[i % 3]); // exact: voxel halves
+    const positions = raw.positions;
+    for (let i = 0; i < positions.length; i += 3) {
+      // exact: voxel halves
+      positions[i] += origin[0];
+      positions[i + 1] += origin[1];
+      positions[i + 2] += origin[2];
+    }
     const pins = sharedVertices(positions, sharedPlanes);
     const surface = { positions, triangles: raw.triangles };
     const smooth = input.smoothing === false ? surface : taubinSmooth(surface, pins); // same vertices, so `pins` still applies
@@ -138,6 +144,7 @@ export async function meshChunk(input: ChunkMeshInput): Promise<LabelMesh[]> {
 /** How each vertex may move (mesh/smooth.ts): on one shared plane it slides in it, on two it is pinned. */
 function sharedVertices(positions: Float32Array, planes: MeshRegion['sharedPlanes']): Uint8Array {
   const pins = new Uint8Array(positions.length / 3);
+  if (planes.every((p) => p.length === 0)) return pins;
   for (let v = 0; v < pins.length; v++) {
     for (let a = 0; a < 3; a++) if (planes[a].includes(positions[3 * v + a])) pins[v] = pins[v] === FREE ? SLIDE_X + a : PINNED;
   }

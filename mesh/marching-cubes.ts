@@ -19,38 +19,48 @@ const EDGE_ORIGIN = EDGE_CORNERS.map(([a, b]) => {
   const axis = p.findIndex((v, i) => v !== q[i]);
   return { offset: p.map((v, i) => Math.min(v, q[i])) as unknown as Vec3, axis };
 });
+/** Per cube edge, its midpoint's offset from the cube's corner 0, by axis. */
+const EDGE_MIDPOINT = [0, 1, 2].map((d) => Float32Array.from(EDGE_ORIGIN, ({ offset, axis }) => offset[d] + (axis === d ? 0.5 : 0)));
+/** Every case's triangles (as cube edges) in one array: case c's are CASE_EDGES[CASE_START[c] .. CASE_START[c + 1]). */
+const CASE_EDGES = Uint8Array.from(CASE_TRIANGLES.flat());
+const CASE_START = Uint32Array.from({ length: 257 }, (_, c) => CASE_TRIANGLES.slice(0, c).reduce((n, t) => n + t.length, 0));
 
 export function emitTriangles(scan: MarchingCubesScan, shape: Vec3): IndexedMesh {
   const [sx, sy, sz] = shape;
   const [cx, cy, cz] = scan.cubes;
   const total = scan.offsets[scan.cases.length];
   const triangles = new Uint32Array(3 * total);
-  // Vertex of each grid edge (3 per grid point, by axis), -1 until a cube crosses it: typed arrays,
-  // not a Map, as this loop is most of meshing's time.
-  const vertexOfEdge = new Int32Array(3 * sx * sy * sz).fill(-1);
+  // Per grid point and axis, 1 + the vertex on that grid edge, 0 until a cube crosses it: typed
+  // arrays, not a Map, as this loop is most of meshing's time (0 for none: no fill pass).
+  const vertexOfEdge = new Int32Array(3 * sx * sy * sz);
+  // A cube edge's grid edge: the cube's corner 0's grid edges + this.
+  const edgeDelta = Int32Array.from(EDGE_ORIGIN, ({ offset, axis }) => 3 * (offset[0] + sx * (offset[1] + sy * offset[2])) + axis);
+  const [mx, my, mz] = EDGE_MIDPOINT;
   const positions = new Float32Array(9 * total); // at most three new vertices a triangle
+  const cases = scan.cases;
   let t = 0,
     i = 0,
     n = 0;
   for (let z = 0; z < cz; z++)
-    for (let y = 0; y < cy; y++)
-      for (let x = 0; x < cx; x++, i++) {
-        const edges = CASE_TRIANGLES[scan.cases[i]];
-        for (let k = 0; k < edges.length; k++) {
-          const { offset, axis } = EDGE_ORIGIN[edges[k]];
-          const px = x + offset[0],
-            py = y + offset[1],
-            pz = z + offset[2];
-          const id = 3 * (px + sx * (py + sy * pz)) + axis;
-          let v = vertexOfEdge[id];
+    for (let y = 0; y < cy; y++) {
+      let base = 3 * sx * (y + sy * z);
+      for (let x = 0; x < cx; x++, i++, base += 3) {
+        const c = cases[i];
+        const end = CASE_START[c + 1];
+        for (let k = CASE_START[c]; k < end; k++) {
+          const edge = CASE_EDGES[k];
+          const id = base + edgeDelta[edge];
+          let v = vertexOfEdge[id] - 1;
           if (v < 0) {
-            v = vertexOfEdge[id] = n++;
-            positions[3 * v] = px + (axis === 0 ? 0.5 : 0);
-            positions[3 * v + 1] = py + (axis === 1 ? 0.5 : 0);
-            positions[3 * v + 2] = pz + (axis === 2 ? 0.5 : 0);
+            v = n++;
+            vertexOfEdge[id] = n;
+            positions[3 * v] = x + mx[edge];
+            positions[3 * v + 1] = y + my[edge];
+            positions[3 * v + 2] = z + mz[edge];
           }
           triangles[t++] = v;
         }
       }
+    }
   return { positions: positions.slice(0, 3 * n), triangles };
 }
