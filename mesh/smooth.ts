@@ -12,6 +12,7 @@
 // vertices (on two planes, or with a contour that is not a simple path) do not move.
 import { IndexedMesh } from './marching-cubes.js';
 import { vertexAdjacency } from './topology.js';
+import { SmoothingInput, taubinSmoothInMemory, wasmKernels } from '../wasm/kernels.js';
 
 // 16 iterations, not the 10 of before: a voxelized sphere meshed whole comes out 0.66% too large (1.0%
 // at 10), meshed in 32^3 chunks 0.93% (1.34%), at the cost of thinning a one-voxel tube to 43% of its
@@ -40,17 +41,33 @@ export function taubinSmooth(mesh: IndexedMesh, pins: Uint8Array, opts = TAUBIN)
   const n = mesh.positions.length / 3;
   const { start, neighbours } = vertexAdjacency(n, mesh.triangles);
   const contour = contourNeighbours(mesh.positions, pins, start, neighbours);
-  let p = Float64Array.from(mesh.positions);
-  let q = new Float64Array(p.length);
+  const positions = Float64Array.from(mesh.positions);
+  const input = { positions, pins, start, neighbours, contour, ...opts, contourWeight: CONTOUR_WEIGHT };
+  const w = useWasm ? wasmKernels() : null;
+  if (w) taubinSmoothInMemory(w, input);
+  else smoothInJs(input);
+  return { positions: Float32Array.from(positions), triangles: mesh.triangles };
+}
+
+let useWasm = true;
+/** For tests: smooth with the plain loop below (false) or in WebAssembly where it loads (true, the default). */
+export function smoothInWebAssembly(on: boolean): void {
+  useWasm = on;
+}
+
+/** The steps in plain JS: the reference the WebAssembly loop (assembly/smooth.ts) is held to, bit for bit. */
+function smoothInJs(m: SmoothingInput): void {
+  let p: Float64Array = m.positions;
+  let q: Float64Array = new Float64Array(p.length);
   const step = (factor: number) => {
-    umbrellaStep(p, q, factor, pins, start, neighbours, contour);
+    umbrellaStep(p, q, factor, m.pins, m.start, m.neighbours, m.contour);
     [p, q] = [q, p];
   };
-  for (let i = 0; i < opts.iterations; i++) {
-    step(opts.lambda);
-    step(opts.mu);
+  for (let i = 0; i < m.iterations; i++) {
+    step(m.lambda);
+    step(m.mu);
   }
-  return { positions: Float32Array.from(p), triangles: mesh.triangles };
+  // An even number of steps: the result is in m.positions again.
 }
 
 /** One Laplacian step from p into q (a plain function over typed arrays: the hot loop of meshing). */

@@ -14,6 +14,19 @@ interface Exports {
   mode_u64(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
   decode_cseg(src: number, n: number, start: number, sx: number, sy: number, sz: number, bx: number, by: number, bz: number, w: number, out: number): number;
   huffman_deflate(src: number, n: number, dst: number): number;
+  taubin_smooth(
+    p: number,
+    q: number,
+    pins: number,
+    start: number,
+    neighbours: number,
+    contour: number,
+    n: number,
+    lambda: number,
+    mu: number,
+    iterations: number,
+    contourWeight: number,
+  ): void;
   heap_base(): number;
 }
 
@@ -136,4 +149,38 @@ export function huffmanDeflate(w: Exports, data: Uint8Array, head: number, tail:
   const bytes = new Uint8Array(head + n + tail);
   bytes.set(new Uint8Array(w.memory.buffer, dst, n), head);
   return { bytes, start: head, end: head + n };
+}
+
+export interface SmoothingInput {
+  /** 3 per vertex; smoothed in place. */
+  positions: Float64Array;
+  pins: Uint8Array;
+  start: Uint32Array;
+  neighbours: Uint32Array;
+  contour: Uint32Array;
+  lambda: number;
+  mu: number;
+  iterations: number;
+  contourWeight: number;
+}
+
+/** Taubin smoothing's steps (assembly/smooth.ts) over a mesh copied into linear memory; the positions come back in place. */
+export function taubinSmoothInMemory(w: Exports, m: SmoothingInput): void {
+  const n = m.pins.length;
+  const p = BASE,
+    q = align(p + 8 * m.positions.length),
+    pins = align(q + 8 * m.positions.length),
+    start = align(pins + n),
+    neighbours = align(start + 4 * m.start.length),
+    contour = align(neighbours + 4 * m.neighbours.length),
+    end = contour + 4 * m.contour.length;
+  reserve(w, end - BASE);
+  const buffer = w.memory.buffer;
+  new Float64Array(buffer, p, m.positions.length).set(m.positions);
+  new Uint8Array(buffer, pins, n).set(m.pins);
+  new Uint32Array(buffer, start, m.start.length).set(m.start);
+  new Uint32Array(buffer, neighbours, m.neighbours.length).set(m.neighbours);
+  new Uint32Array(buffer, contour, m.contour.length).set(m.contour);
+  w.taubin_smooth(p, q, pins, start, neighbours, contour, n, m.lambda, m.mu, m.iterations, m.contourWeight);
+  m.positions.set(new Float64Array(w.memory.buffer, p, m.positions.length));
 }
