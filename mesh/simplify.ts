@@ -73,13 +73,17 @@ class EdgeCollapse {
   private readonly Q: Float64Array;
   private readonly start: Uint32Array | Int32Array;
   private readonly adjacent: Uint32Array | Int32Array;
-  // Candidate edges; an entry is stale once either end has changed (stamps) or gone.
+  // Candidate edges: their ends, the ends' stamps when queued and where the merged vertex goes. An
+  // entry is stale once either end has changed (stamps) or gone; a live one's place is still right
+  // (an end's position and quadric change only with its stamp).
   private readonly stamp: Uint32Array;
   private readonly removed: Uint8Array;
-  private readonly cu: number[] = [];
-  private readonly cv: number[] = [];
-  private readonly su: number[] = [];
-  private readonly sv: number[] = [];
+  private candidates = 0;
+  private cu = new Int32Array(1024);
+  private cv = new Int32Array(1024);
+  private su = new Uint32Array(1024);
+  private sv = new Uint32Array(1024);
+  private place = new Float64Array(3 * 1024);
   private readonly heap = new MinHeap();
   // Neighbour sets as stamps in one array, so no set is built per candidate.
   private readonly mark: Uint32Array;
@@ -123,15 +127,17 @@ class EdgeCollapse {
 
   /** Collapses the cheapest valid edge until the target or the error bound is reached. */
   run(limits: SimplifyLimits): void {
-    const { cu, cv, su, sv, stamp, removed, heap, target } = this;
+    const { stamp, removed, heap, target } = this;
     while (heap.size > 0 && this.triangles > limits.targetTriangles) {
       const cost = heap.peekCost();
       const id = heap.pop();
-      const u = cu[id],
-        v = cv[id];
-      if (removed[u] || removed[v] || stamp[u] !== su[id] || stamp[v] !== sv[id]) continue;
+      const u = this.cu[id],
+        v = this.cv[id];
+      if (removed[u] || removed[v] || stamp[u] !== this.su[id] || stamp[v] !== this.sv[id]) continue;
       if (cost > limits.maxError) break;
-      this.collapseTarget(u, v, target);
+      target[0] = this.place[3 * id];
+      target[1] = this.place[3 * id + 1];
+      target[2] = this.place[3 * id + 2];
       if (!this.collapsible(u, v, target)) continue;
       this.collapse(u, v, target);
     }
@@ -144,11 +150,29 @@ class EdgeCollapse {
   private push(u: number, v: number): void {
     if (this.locked[u] && this.locked[v]) return;
     const cost = this.collapseTarget(u, v, this.target);
-    this.cu.push(u);
-    this.cv.push(v);
-    this.su.push(this.stamp[u]);
-    this.sv.push(this.stamp[v]);
-    this.heap.push(cost, this.cu.length - 1);
+    if (this.candidates === this.cu.length) this.growCandidates();
+    const id = this.candidates++;
+    this.cu[id] = u;
+    this.cv[id] = v;
+    this.su[id] = this.stamp[u];
+    this.sv[id] = this.stamp[v];
+    this.place[3 * id] = this.target[0];
+    this.place[3 * id + 1] = this.target[1];
+    this.place[3 * id + 2] = this.target[2];
+    this.heap.push(cost, id);
+  }
+
+  private growCandidates(): void {
+    const more = <T extends Int32Array | Uint32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(2 * a.length);
+      b.set(a);
+      return b;
+    };
+    this.cu = more(this.cu);
+    this.cv = more(this.cv);
+    this.su = more(this.su);
+    this.sv = more(this.sv);
+    this.place = more(this.place);
   }
 
   /** Where the merged vertex goes (into `out`) and the quadric error there. */
@@ -191,19 +215,29 @@ class EdgeCollapse {
         return Math.max(0, quadricError(q, 0, x, y, z));
       }
     }
+    // The best of u, v and the midpoint, in that order (ties to the first).
+    const eu = quadricError(q, 0, pos[3 * u], pos[3 * u + 1], pos[3 * u + 2]),
+      ev = quadricError(q, 0, pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]),
+      em = quadricError(q, 0, mx, my, mz);
     let best = Infinity;
-    const consider = (x: number, y: number, z: number) => {
-      const err = quadricError(q, 0, x, y, z);
-      if (err < best) {
-        best = err;
-        out[0] = x;
-        out[1] = y;
-        out[2] = z;
-      }
-    };
-    consider(pos[3 * u], pos[3 * u + 1], pos[3 * u + 2]);
-    consider(pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]);
-    consider(mx, my, mz);
+    if (eu < best) {
+      best = eu;
+      out[0] = pos[3 * u];
+      out[1] = pos[3 * u + 1];
+      out[2] = pos[3 * u + 2];
+    }
+    if (ev < best) {
+      best = ev;
+      out[0] = pos[3 * v];
+      out[1] = pos[3 * v + 1];
+      out[2] = pos[3 * v + 2];
+    }
+    if (em < best) {
+      best = em;
+      out[0] = mx;
+      out[1] = my;
+      out[2] = mz;
+    }
     return Math.max(0, best);
   }
 
