@@ -21,6 +21,7 @@
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { BUCKET_BITS, EdgeQueue, meanBucket } from './edge-queue.js';
 import { emptyEdges, emptyRegions, EdgeList, NameSection, RegionGraph, UNITS_PER_AFFINITY } from './region-graph.js';
+import { grown } from '../common/grown.js';
 
 export interface BlockChild {
   graph: RegionGraph;
@@ -164,11 +165,7 @@ class Graph {
 
   private grow(): void {
     const cap = Math.ceil(this.u.length * 1.5);
-    const more = <T extends Int32Array | Float64Array | Uint8Array | Uint32Array>(a: T, k = 1): T => {
-      const b = new (a.constructor as new (n: number) => T)(cap * k);
-      b.set(a);
-      return b;
-    };
+    const more = <T extends Int32Array | Float64Array | Uint8Array | Uint32Array>(a: T, k = 1): T => grown(a, cap * k);
     this.u = more(this.u);
     this.v = more(this.v);
     this.whole = more(this.whole);

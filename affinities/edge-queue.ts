@@ -5,6 +5,7 @@
 // exact order), and only the bucket being served is a heap. An edge that dies while listed costs a
 // skip when its bucket is opened, not a pop from a heap of every edge: most edges die (merged into a
 // combined edge) before their turn.
+import { grown } from '../common/grown.js';
 
 export interface QueuedEdges {
   /** Edge e's mean in float64 (within a few ulps of the exact mean). */
@@ -53,10 +54,7 @@ export class EdgeQueue {
 
   /** Room for edges up to `capacity` (edge ids are below it). */
   reserve(capacity: number): void {
-    if (capacity <= this.link.length) return;
-    const link = new Int32Array(capacity);
-    link.set(this.link);
-    this.link = link;
+    if (capacity > this.link.length) this.link = grown(this.link, capacity);
   }
 
   add(e: number): void {
@@ -102,11 +100,7 @@ export class EdgeQueue {
   }
 
   private push(m: number, e: number): void {
-    if (2 * this.size === this.heap.length) {
-      const h = new Float64Array(2 * this.heap.length);
-      h.set(this.heap);
-      this.heap = h;
-    }
+    if (2 * this.size === this.heap.length) this.heap = grown(this.heap, 2 * this.heap.length);
     const h = this.heap;
     let i = this.size++;
     while (i > 0) {

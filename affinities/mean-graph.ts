@@ -9,6 +9,7 @@ import { Renumbered, renumberLabels } from '../kernels/renumber.js';
 import { Box, shapeOf } from '../common/box.js';
 import { InvalidInput } from '../common/errors.js';
 import { affinityUnits, emptyEdges, emptyRegions, RegionGraph, UNITS_PER_AFFINITY } from './region-graph.js';
+import { grown } from '../common/grown.js';
 
 export interface MeanGraphInput {
   labels: Uint32Array | BigUint64Array;
@@ -188,15 +189,11 @@ class PairSums {
   }
 
   private grow(): void {
-    const more = (a: Float64Array) => {
-      const b = new Float64Array(2 * a.length);
-      b.set(a);
-      return b;
-    };
-    this.keyOf = more(this.keyOf);
-    this.whole = more(this.whole);
-    this.fraction = more(this.fraction);
-    this.count = more(this.count);
+    const length = 2 * this.keyOf.length;
+    this.keyOf = grown(this.keyOf, length);
+    this.whole = grown(this.whole, length);
+    this.fraction = grown(this.fraction, length);
+    this.count = grown(this.count, length);
   }
 
   private rehash(): void {

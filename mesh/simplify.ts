@@ -11,6 +11,7 @@ import { IndexedMesh } from './marching-cubes.js';
 import { MinHeap } from '../common/min-heap.js';
 import { vertexAdjacency } from './topology.js';
 import { InvalidInput } from '../common/errors.js';
+import { grown } from '../common/grown.js';
 
 export const MAX_SIMPLIFICATION = 10;
 
@@ -163,11 +164,7 @@ class EdgeCollapse {
   }
 
   private growCandidates(): void {
-    const more = <T extends Int32Array | Uint32Array | Float64Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(2 * a.length);
-      b.set(a);
-      return b;
-    };
+    const more = <T extends Int32Array | Uint32Array | Float64Array>(a: T): T => grown(a, 2 * a.length);
     this.cu = more(this.cu);
     this.cv = more(this.cv);
     this.su = more(this.su);

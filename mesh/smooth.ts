@@ -60,7 +60,7 @@ function smoothInJs(m: SmoothingInput): void {
   let p: Float64Array = m.positions;
   let q: Float64Array = new Float64Array(p.length);
   const step = (factor: number) => {
-    umbrellaStep(p, q, factor, m.pins, m.start, m.neighbours, m.contour);
+    umbrellaStep(p, q, factor, m.contourWeight, m.pins, m.start, m.neighbours, m.contour);
     [p, q] = [q, p];
   };
   for (let i = 0; i < m.iterations; i++) {
@@ -75,6 +75,7 @@ function umbrellaStep(
   p: Float64Array,
   q: Float64Array,
   factor: number,
+  contourWeight: number,
   pins: Uint8Array,
   start: Uint32Array,
   neighbours: Uint32Array,
@@ -117,7 +118,7 @@ function umbrellaStep(
       const a = 3 * contour[2 * v],
         b = 3 * contour[2 * v + 1],
         across = pin - SLIDE_X,
-        w = factor * CONTOUR_WEIGHT;
+        w = factor * contourWeight;
       q[o] = across === 0 ? px : px + w * ((p[a] + p[b]) * 0.5 - px);
       q[o + 1] = across === 1 ? py : py + w * ((p[a + 1] + p[b + 1]) * 0.5 - py);
       q[o + 2] = across === 2 ? pz : pz + w * ((p[a + 2] + p[b + 2]) * 0.5 - pz);
