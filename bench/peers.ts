@@ -70,6 +70,19 @@ function distinctLabels(n: number): BigUint64Array {
   return out;
 }
 
+/** Each voxel one of 2^20 labels at random: no runs, and a block's labels in no order. */
+function scatteredLabels(n: number): BigUint64Array {
+  const out = new BigUint64Array(n);
+  const words = new Uint32Array(out.buffer);
+  let s = 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    words[2 * i] = s >>> 12;
+    words[2 * i + 1] = 0x4000_0000 | (s >>> 20);
+  }
+  return out;
+}
+
 function rows(): Row[] {
   mkdirSync(dir, { recursive: true });
   const big: Vec3 = [size, size, size];
@@ -116,6 +129,7 @@ function rows(): Row[] {
   for (const [what, data, name] of [
     ['cells', cells, 'cseg-cells.raw'],
     ['one label per voxel', distinctLabels(128 ** 3), 'cseg-distinct.raw'],
+    ['scattered labels', scatteredLabels(128 ** 3), 'cseg-scattered.raw'],
   ] as const) {
     const file = save(name, data);
     const encoded = encodeCompressedSegmentation(data, c, 1, [8, 8, 8]);

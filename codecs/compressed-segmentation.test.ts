@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Vec3 } from '../common/box.js';
-import { decodeCompressedSegmentation, decodeCompressedSegmentationJs, encodeCompressedSegmentation } from './compressed-segmentation.js';
+import {
+  decodeCompressedSegmentation,
+  decodeCompressedSegmentationJs,
+  encodeCompressedSegmentation,
+  encodeCompressedSegmentationJs,
+} from './compressed-segmentation.js';
 import { wasmKernels } from '../wasm/kernels.js';
 import { referenceDecodeCompressedSegmentation, referenceEncodeCompressedSegmentation } from '../test/reference-cseg.js';
 
@@ -173,6 +178,56 @@ describe('the fast encoder and decoder against the reference implementation', ()
       if (js.includes('corrupt')) errors++;
     }
     expect(errors).toBeGreaterThan(10); // the fuzzing reaches the error paths
+  });
+});
+
+describe('the WebAssembly encoder against the JS encoder', () => {
+  it('writes the same bytes for random shapes, blocks, channels and label mixes', () => {
+    expect(wasmKernels()).not.toBeNull();
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    const pick = (n: number) => next() % n;
+    for (let trial = 0; trial < 120; trial++) {
+      const shape: Vec3 = [1 + pick(40), 1 + pick(30), 1 + pick(20)];
+      const block: Vec3 = [[1, 2, 4, 8, 16][pick(5)], [1, 2, 4, 8][pick(4)], [1, 2, 4, 8, 3][pick(5)]];
+      const channels = 1 + pick(2),
+        wide = trial % 2 === 0;
+      const n = shape[0] * shape[1] * shape[2] * channels;
+      // From a few labels to one a voxel, in runs or scattered, so every bit width, sort path
+      // (insertion and quicksort) and shared table is reached; labels with high words set and near 2^64.
+      const distinct = [1, 2, 3, 5, 17, 40, 300, n][pick(8)];
+      const pool = Array.from({ length: distinct }, (_, i) =>
+        i === 0 && wide ? 0xffff_ffff_ffff_ffffn : wide ? (BigInt(next()) << 32n) | BigInt(next() >>> pick(32)) : BigInt(next() >>> pick(32)),
+      );
+      const runs = pick(3);
+      const data = wide ? new BigUint64Array(n) : new Uint32Array(n);
+      let current = pool[0];
+      for (let i = 0; i < n; i++) {
+        if (runs === 0 || pick(10 * runs) === 0) current = pool[pick(distinct)];
+        (data as any)[i] = wide ? current : Number(current);
+      }
+      const fast = encodeCompressedSegmentation(data, shape, channels, block);
+      const plain = encodeCompressedSegmentationJs(data, shape, channels, block);
+      expect(Buffer.from(fast).equals(Buffer.from(plain)), `trial ${trial}: [${shape}] blocks [${block}] x${channels} ${distinct} labels`).toBe(true);
+    }
+  });
+
+  it('refuses, in both, a chunk whose lookup tables would start past the 2^24 words a header addresses', () => {
+    // A uint64 label a voxel: a block of 8^3 takes 2 header words, 256 value words (16 bits) and a
+    // 1024-word table, so past 13,087 blocks the last tables start beyond 2^24 words.
+    const shape: Vec3 = [256, 256, 104];
+    const n = shape[0] * shape[1] * shape[2];
+    const labels = new BigUint64Array(n);
+    const words = new Uint32Array(labels.buffer);
+    for (let i = 0; i < n; i++) words[2 * i] = i;
+    expect(() => encodeCompressedSegmentation(labels, shape, 1, [8, 8, 8])).toThrow(/past the 2\^24 words a block header can address/);
+    expect(() => encodeCompressedSegmentationJs(labels, shape, 1, [8, 8, 8])).toThrow(/past the 2\^24 words a block header can address/);
+    // Under the limit (12,288 blocks) it encodes, and decodes back.
+    const small: Vec3 = [256, 256, 96];
+    const part = labels.subarray(0, small[0] * small[1] * small[2]);
+    const encoded = encodeCompressedSegmentation(part, small, 1, [8, 8, 8]);
+    expect(encoded.length / 4).toBeGreaterThan(15_000_000);
+    expect(Buffer.from(decodeCompressedSegmentation(encoded, small, 1, [8, 8, 8], 'uint64').buffer).equals(Buffer.from(part.slice().buffer))).toBe(true);
   });
 });
 

@@ -1,13 +1,15 @@
 // Neuroglancer's compressed_segmentation encoding (uint32 and uint64, any block size, multi-channel),
 // as specified in neuroglancer src/sliceview/compressed_segmentation/README.md. Labels are handled as
-// 32-bit words (1 per uint32 label, low+high per uint64) so no BigInt is touched. The encoder finds a
-// block's distinct labels with a stamped hash table and shares identical lookup tables through a
-// hash of their words; the decoder reads the input in place and fills single-label blocks by rows.
+// 32-bit words (1 per uint32 label, low+high per uint64) so no BigInt is touched. Both directions run
+// in WebAssembly (assembly/cseg.ts, assembly/kernels.ts) where it is available; the JS loops here are
+// the fallback and the reference they are tested against. The encoder finds a block's distinct labels
+// with a stamped hash table and shares identical lookup tables through a hash of their words; the
+// decoder reads the input in place and fills single-label blocks by rows.
 // The bytes are those of test/reference-cseg.ts (the readable version), which tests hold this to.
 import { CorruptData, InvalidInput } from '../common/errors.js';
 import { Vec3 } from '../common/box.js';
 import { labelWords } from '../common/dtype.js';
-import { decodeCompressedSegmentationInMemory, wasmKernels } from '../wasm/kernels.js';
+import { decodeCompressedSegmentationInMemory, encodeCompressedSegmentationInMemory, wasmKernels } from '../wasm/kernels.js';
 import { ChunkCodec } from './codec.js';
 
 const ALLOWED_BITS = [0, 1, 2, 4, 8, 16, 32];
@@ -64,11 +66,35 @@ class BlockScratch {
   }
 }
 
+/** A block header holds a lookup table's offset in 24 bits. */
+const MAX_TABLE_OFFSET = 2 ** 24;
+
+const tooLarge = (shape: Vec3, blockSize: Vec3) =>
+  new InvalidInput(
+    `compressed_segmentation: chunk [${shape}] (blocks [${blockSize}]) has so many labels that a lookup table would start past the 2^24 words a block header can address; write smaller chunks`,
+  );
+
+/** The chunk's bytes: encoded in WebAssembly, or by the JS loops below where WebAssembly is missing. */
 export function encodeCompressedSegmentation(labels: Uint32Array | BigUint64Array, shape: Vec3, channels: number, blockSize: Vec3): Uint8Array {
+  const w = wasmKernels();
+  if (!w) return encodeCompressedSegmentationJs(labels, shape, channels, blockSize);
+  const { words, wordsPerLabel } = labelWords(labels);
+  checkLength(labels, shape, channels);
+  const out = encodeCompressedSegmentationInMemory(w, words, shape, channels, blockSize, wordsPerLabel);
+  if (!out) throw tooLarge(shape, blockSize);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function checkLength(labels: Uint32Array | BigUint64Array, shape: Vec3, channels: number): void {
+  if (labels.length !== shape[0] * shape[1] * shape[2] * channels)
+    throw new InvalidInput(`compressed_segmentation: ${labels.length} labels do not fill shape [${shape}] x ${channels}`);
+}
+
+/** The plain encoder: the reference the WebAssembly one is held to, and the fallback. */
+export function encodeCompressedSegmentationJs(labels: Uint32Array | BigUint64Array, shape: Vec3, channels: number, blockSize: Vec3): Uint8Array {
   const { words, wordsPerLabel } = labelWords(labels);
   const voxels = shape[0] * shape[1] * shape[2];
-  if (labels.length !== voxels * channels)
-    throw new InvalidInput(`compressed_segmentation: ${labels.length} labels do not fill shape [${shape}] x ${channels}`);
+  checkLength(labels, shape, channels);
   const out = new WordWriter();
   out.reserve(channels);
   const scratch = new BlockScratch(blockSize[0] * blockSize[1] * blockSize[2]);
@@ -99,6 +125,7 @@ function encodeChannel(src: Uint32Array, base: number, w: 1 | 2, shape: Vec3, bs
         const valuesAt = out.reserve((bits * blockVoxels + 31) >>> 5);
         if (bits > 0) packValues(out.words, valuesAt, s, bits, blockVoxels);
         const tableAt = tables.place(out, s, distinct, w, channelStart);
+        if (tableAt >= MAX_TABLE_OFFSET) throw tooLarge(shape, bs);
         const h = headerAt + 2 * (x + gx * (y + gy * z));
         out.words[h] = (tableAt | (bits << 24)) >>> 0;
         out.words[h + 1] = valuesAt - channelStart;

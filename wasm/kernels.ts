@@ -13,6 +13,23 @@ interface Exports {
   mode_u32(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
   mode_u64(a: number, b: number, sx: number, ox: number, oy: number, dst: number, ostride: number): void;
   decode_cseg(src: number, n: number, start: number, sx: number, sy: number, sz: number, bx: number, by: number, bz: number, w: number, out: number): number;
+  cseg_scratch_end(scratch: number, blockVoxels: number, blocks: number): number;
+  cseg_begin(scratch: number, blockVoxels: number, blocks: number): void;
+  cseg_layer(
+    src: number,
+    sx: number,
+    sy: number,
+    depth: number,
+    bx: number,
+    by: number,
+    bz: number,
+    w: number,
+    out: number,
+    length: number,
+    gx: number,
+    gy: number,
+    gz: number,
+  ): number;
   huffman_deflate(src: number, n: number, dst: number): number;
   taubin_smooth(
     p: number,
@@ -134,6 +151,52 @@ export function decodeCompressedSegmentationInMemory(
     if (status !== 0) return null;
   }
   return new Uint32Array(w.memory.buffer, out, voxels * channels * wordsPerVoxel);
+}
+
+/**
+ * A compressed_segmentation chunk's words, encoded in WebAssembly (assembly/cseg.ts) from its labels
+ * as 32-bit words (`wordsPerLabel` a label). One layer of blocks' z-slices is in linear memory at a
+ * time and the output grows after them, so the memory holds a slab and the output, not the chunk.
+ * Null when a lookup table would start 2^24 words or more into its channel (past what a block header
+ * can address).
+ */
+export function encodeCompressedSegmentationInMemory(
+  w: Exports,
+  words: Uint32Array,
+  shape: [number, number, number],
+  channels: number,
+  blockSize: [number, number, number],
+  wordsPerLabel: 1 | 2,
+): Uint32Array | null {
+  const [sx, sy, sz] = shape,
+    [bx, by, bz] = blockSize;
+  const gx = Math.ceil(sx / bx),
+    gy = Math.ceil(sy / by),
+    gz = Math.ceil(sz / bz);
+  const blocks = gx * gy * gz,
+    blockVoxels = bx * by * bz,
+    slice = sx * sy * wordsPerLabel;
+  const slab = align(w.cseg_scratch_end(BASE, blockVoxels, blocks)),
+    out = align(slab + 4 * slice * bz);
+  // A block writes at most one value word a voxel and one table entry a voxel.
+  const layerBound = gx * gy * blockVoxels * (1 + wordsPerLabel);
+  let total = channels;
+  reserve(w, out - BASE + 4 * total);
+  for (let c = 0; c < channels; c++) {
+    new Uint32Array(w.memory.buffer, out, channels)[c] = total;
+    w.cseg_begin(BASE, blockVoxels, blocks);
+    let length = 2 * blocks;
+    for (let z = 0; z < gz; z++) {
+      const depth = Math.min(bz, sz - z * bz);
+      const from = c * sz * slice + z * bz * slice;
+      reserve(w, out - BASE + 4 * (total + length + layerBound));
+      new Uint32Array(w.memory.buffer, slab, depth * slice).set(words.subarray(from, from + depth * slice));
+      length = w.cseg_layer(slab, sx, sy, depth, bx, by, bz, wordsPerLabel, out + 4 * total, length, gx, gy, z);
+      if (length < 0) return null;
+    }
+    total += length;
+  }
+  return new Uint32Array(w.memory.buffer, out, total).slice();
 }
 
 /**
