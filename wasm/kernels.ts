@@ -31,6 +31,8 @@ interface Exports {
     gz: number,
   ): number;
   huffman_deflate(src: number, n: number, dst: number): number;
+  inflate(src: number, n: number, dst: number, cap: number): number;
+  inflate_consumed(): number;
   taubin_smooth(
     p: number,
     q: number,
@@ -212,6 +214,25 @@ export function huffmanDeflate(w: Exports, data: Uint8Array, head: number, tail:
   const bytes = new Uint8Array(head + n + tail);
   bytes.set(new Uint8Array(w.memory.buffer, dst, n), head);
   return { bytes, start: head, end: head + n };
+}
+
+/**
+ * The DEFLATE stream `deflate` inflated in WebAssembly (assembly/inflate.ts) when it makes exactly
+ * `size` bytes and ends where its bytes end: a view of linear memory, valid until the next kernel call
+ * on this thread. Null for anything else (corrupt, longer, shorter, bytes left over), which the
+ * caller hands to node:zlib to say what is wrong.
+ */
+export function inflateInMemory(w: Exports, deflate: Uint8Array, size: number): Uint8Array | null {
+  const src = BASE,
+    dst = align(src + deflate.length + 16);
+  // 16 zero bytes after the input (the bit reader loads 8 at a time) and 272 spare after the output
+  // (the decoder checks its output's end once per symbol, and copies matches 8 bytes at a time).
+  const memory = reserve(w, dst - BASE + size + 272);
+  memory.set(deflate, src);
+  memory.fill(0, src + deflate.length, src + deflate.length + 16);
+  const n = w.inflate(src, deflate.length, dst, size);
+  if (n !== size || w.inflate_consumed() !== deflate.length) return null;
+  return new Uint8Array(w.memory.buffer, dst, n);
 }
 
 export interface SmoothingInput {
