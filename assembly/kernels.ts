@@ -80,6 +80,17 @@ export function average_f32(a: usize, b: usize, sx: i32, ox: i32, oy: i32, dst: 
   }
 }
 
+/** Do all children equal `value`? (One vector test: most blocks of a segmentation are one label.) */
+// @ts-ignore: decorator
+@inline function uniform<T>(a: v128, b: v128, c: v128, d: v128, value: T): bool {
+  if (sizeof<T>() == 8) {
+    const s = i64x2.splat(<i64>value);
+    return i64x2.all_true(v128.and(v128.and(i64x2.eq(a, s), i64x2.eq(b, s)), v128.and(i64x2.eq(c, s), i64x2.eq(d, s))));
+  }
+  const s = i32x4.splat(<i32>value);
+  return i32x4.all_true(v128.and(i32x4.eq(a, s), i32x4.eq(c, s)));
+}
+
 /**
  * Bit i set where child i equals `value`. Children in order (x, y, z fastest first): u64 vectors a, b,
  * c, d hold children 0-1, 2-3, 4-5, 6-7; u32 vectors a and c hold 0-3 and 4-7 (b, d unused).
@@ -120,8 +131,8 @@ function modeSlice<T>(a: usize, b: usize, sx: i32, ox: i32, oy: i32, dst: usize,
         vb = va; vd = vc;
       }
       const first = load<T>(r0 + o);
+      if (uniform<T>(va, vb, vc, vd, first)) { store<T>(out + <usize>x * size, first); continue; }
       const m0 = matches<T>(va, vb, vc, vd, first) & all;
-      if (m0 == all) { store<T>(out + <usize>x * size, first); continue; }
       // The first child with another label, and the counts of both labels.
       const i = ctz(~m0);
       const row = (i & 4) ? ((i & 2) ? r3 : r2) : ((i & 2) ? r1 : r0);
