@@ -1,7 +1,7 @@
 // Benchmark: ingest + downsample of a synthetic uint8 image (raw and jpeg) and uint64 segmentation
 // (compressed_segmentation), default 512^3, CPU path, through the worker pool on file:// storage.
 // Prints a markdown block for bench/RESULTS.md. (The kernels against their C/C++ peers: bench/peers.ts.)
-//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench] [--only raw,jpeg,compressed]
+//   node --expose-gc dist/bench/ingest-downsample.js [--size 512] [--threads N] [--dir /tmp/digest-bench] [--only raw,jpeg,compressed] [--sharded [--shard-chunks 64]]
 import { mkdir, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -27,11 +27,14 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     backend: { type: 'string' },
     sharded: { type: 'boolean' },
+    'shard-chunks': { type: 'string' },
     only: { type: 'string' },
   },
 });
-/** --sharded: every scale in shards of 4x4x4 chunks (256^3 voxels at mip 0: one build chunk each). */
+/** --sharded: every scale in shards of --shard-chunks chunks (default 64: 4x4x4, 256^3 voxels at mip 0, one build chunk each). */
 const sharded = values.sharded ?? false;
+const shardChunks = Number(values['shard-chunks'] ?? 64);
+const shardShape = ['1x1x1', '2x1x1', '2x2x1', '2x2x2', '4x2x2', '4x4x2', '4x4x4', '8x4x4', '8x8x4', '8x8x8'][Math.log2(shardChunks)] ?? `${shardChunks}`;
 const size = Number(values.size ?? 512);
 const threads = Number(values.threads ?? availableParallelism());
 const backend = parseBackendChoice((values.backend as string | undefined) ?? 'auto');
@@ -80,16 +83,17 @@ async function endToEnd(say: (s: string) => void): Promise<void> {
         size: shape,
         resolution: [8, 8, 8],
         chunkSize: [64, 64, 64],
-        ...(sharded ? { sharding: { targetBytes: 64 * chunkBytes } } : {}),
+        ...(sharded ? { sharding: { targetBytes: shardChunks * chunkBytes } } : {}),
       });
       await Volume.create(layer, info);
-      const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz' });
+      const options = { layerPath: layer, buildPath: `file://${build}`, encoding: 'npz' as const, workers: threads };
+      const plan = await planIngest(options);
       (globalThis as { gc?: () => void }).gc?.();
       const summary = await runPlan(plan, (t) => pool.run(t), { concurrency: threads * 2, progress: false });
       if (summary.dead.length) throw new Error(`bench: ${summary.dead.length} tasks failed: ${summary.dead[0].error}`);
       const objects = (await listAll(openStore(layer))).length;
       say(
-        `| ingest + downsample ${size}^3 ${name}${sharded ? ', sharded (4x4x4-chunk shards)' : ''}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), ${objects} objects, peak RSS so far ${peakMiB()} MiB |`,
+        `| ingest + downsample ${size}^3 ${name}${sharded ? `, sharded (${shardShape}-chunk shards)` : ''}, ${info.scales.length} mips, ${summary.tasks} tasks | ${summary.seconds.toFixed(1)} s, ${mvx(size ** 3, summary.seconds)} MVx/s (mip-0 voxels), ${objects} objects, peak RSS so far ${peakMiB()} MiB |`,
       );
     }
   } finally {

@@ -8,7 +8,8 @@
 // textured image (membrane-like waves and a little noise: JPEG keeps about a tenth of it) instead
 // of noise. `--labels` makes a uint64 segmentation (compressed_segmentation) of cells about 40
 // voxels across with a label of their own each, `--build` the build chunks' size.
-//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--shard-mib 256] [--encoding raw|jpeg] [--image noise|smooth] [--labels] [--build 1024,1024,128] [--dir D]
+// `--workers` is the plan's (1: its Shard tasks also make the mips above where a task fits).
+//   node dist/bench/sharded-memory.js [--size 2048,2048,512] [--shard-mib 256] [--encoding raw|jpeg] [--image noise|smooth] [--labels] [--build 1024,1024,128] [--workers 32] [--dir D]
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -20,7 +21,8 @@ import { Volume } from '../precomputed/volume.js';
 import { runPlan } from '../queue/local/run.js';
 import { encodeNpy, encodeNpz } from '../sources/npz.js';
 import { stageTasks, taskAt } from '../tasks/plan/format.js';
-import { chooseLevels, planIngest, shardPeakBytes } from '../tasks/plan/planners.js';
+import { chooseLevels, planIngest, shardLevelsPeakBytes, shardPeakBytes } from '../tasks/plan/planners.js';
+import { shardLevelRegions } from '../tasks/shard.js';
 import { runTask, Task } from '../tasks/registry.js';
 
 const { values } = parseArgs({
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     image: { type: 'string' },
     labels: { type: 'boolean' },
     build: { type: 'string' },
+    workers: { type: 'string' },
   },
 });
 const size = (values.size ?? '2048,2048,512').split(',').map(Number) as Vec3;
@@ -132,15 +135,18 @@ digest([
   '--encoding',
   encoding,
 ]);
-const { info } = await Volume.open(layer);
-const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz', buildSize: BUILD });
+const volume = await Volume.open(layer);
+const { info } = volume;
+const workers = values.workers === undefined ? undefined : Number(values.workers);
+const plan = await planIngest({ layerPath: layer, buildPath: `file://${build}`, encoding: 'npz', buildSize: BUILD, workers });
 console.log(
   `${size.join('x')} ${labels ? 'uint64 cells' : `uint8 ${values.image === 'smooth' ? 'smooth' : 'noise'}`}, ${encoding}, build chunks ${BUILD.join('x')}, mip 0 shards of ${mib(2 ** (info.scales[0].sharding!.preshift_bits + info.scales[0].sharding!.minishard_bits) * 128 * 128 * 64 * voxelBytes(info))} of voxels; stages: ${plan.stages.map((s) => s.name).join(', ')}\n`,
 );
 console.log('| task | region | planned peak | measured peak RSS | time |');
 console.log('| --- | --- | --- | --- | --- |');
 const [ingest, first] = plan.stages;
-const shard = taskAt(ingest, 0) as Task & { chunk_position: string };
+const shard = taskAt(ingest, 0) as Task & { chunk_position: string; mips?: number };
+const shardMips = shard.mips ?? 1;
 const shardRegion = parseChunkKey(shard.chunk_position);
 // Every stage but the measured one runs here (one thread); the measured tasks run again alone.
 for (const stage of plan.stages) {
@@ -149,10 +155,10 @@ for (const stage of plan.stages) {
 }
 const s = digest(['task', JSON.stringify(shard)]);
 console.log(
-  `| Shard, mip 0 from build chunks | ${shapeOf(shardRegion).join('x')} | ${mib(shardPeakBytes(info, 0, shardRegion, BUILD, false))} | ${mib(s.rss)} | ${s.seconds.toFixed(1)} s |`,
+  `| Shard, mip${shardMips > 1 ? `s 0-${shardMips - 1}` : ' 0'} from build chunks | ${shapeOf(shardRegion).join('x')} | ${mib(shardMips > 1 ? shardLevelsPeakBytes(info, shardMips - 1, shardLevelRegions(volume, 0, shardMips, shardRegion, 'bench').at(-1)!, BUILD) : shardPeakBytes(info, 0, shardRegion, BUILD, false))} | ${mib(s.rss)} | ${s.seconds.toFixed(1)} s |`,
 );
 const down = [...stageTasks(first)][0].task as Task & { chunk_path: string; mips?: number };
-const level = chooseLevels(info, 1, 2 * 2 ** 30);
+const level = chooseLevels(info, shardMips, 2 * 2 ** 30);
 const d = digest(['task', JSON.stringify(down)]);
 console.log(
   `| Downsample ${first.name} | ${shapeOf(parseChunkKey(down.chunk_path.split('/')[1])).join('x')} at mip ${level.top} | ${mib(level.peakBytes)} | ${mib(d.rss)} | ${d.seconds.toFixed(1)} s |`,

@@ -7,7 +7,7 @@ import { chunkFormat } from './info.js';
 import { runPlan } from '../queue/local/run.js';
 import { openStore } from '../storage/open.js';
 import { listAll, Store } from '../storage/store.js';
-import { planIngest, planTransfer } from '../tasks/plan/planners.js';
+import { downsampleStages, planIngest, planTransfer, shardSet } from '../tasks/plan/planners.js';
 import { runTask } from '../tasks/registry.js';
 import { referencePyramid, seededRandom } from '../test/reference.js';
 import { chunkFromShardFile, hashId, mortonCode, shardFileOf, SpecJson } from '../test/sharded-reader.js';
@@ -335,6 +335,94 @@ describe('sharded layers written by digest', () => {
     await expect(runTask({ ...task, chunk_position: '3-19_0-16_1-5' })).rejects.toThrow(
       /chunk_position 3-19_0-16_1-5 is not a region of whole shards of mip 0/,
     );
+  });
+
+  it("a sharded ingest's Shard tasks also write the shards their region completes at the mips above, reading each build chunk once", async () => {
+    // Offset 0, so that every mip's shards nest: 2x2x2-chunk shards at every mip, factors 2x2x1.
+    const g = { ...geometry, size: [64, 64, 32] as Vec3, voxelOffset: [0, 0, 0] as Vec3 };
+    const cases: [string, LayerSpec, Vec3][] = [
+      [
+        'image, build chunks of one mip-0 shard',
+        { ...g, type: 'image', dataType: 'uint8', encoding: 'raw', factor: [2, 2, 1], sharding: { targetBytes: 8 * 8 * 4 * 8 } },
+        [16, 16, 8],
+      ],
+      [
+        'segmentation, build chunks of two mip-1 shards',
+        {
+          ...g,
+          type: 'segmentation',
+          dataType: 'uint64',
+          encoding: 'compressed_segmentation',
+          blockSize: [4, 4, 2],
+          factor: [2, 2, 1],
+          sharding: { targetBytes: 8 * 8 * 4 * 8 * 8 },
+        },
+        [64, 32, 8],
+      ],
+    ];
+    for (const [name, layerSpec, buildSize] of cases) {
+      const info = createInfo(layerSpec);
+      const bucket = `shard-levels-${name.replace(/\W+/g, '-')}-${Date.now()}`;
+      const layer = `mem://${bucket}/layer`,
+        build = `mem://${bucket}/build`;
+      await Volume.create(layer, info);
+      const array = (b: Box) =>
+        layerSpec.type === 'image' ? Uint8Array.from(values(b, 'image')) : BigUint64Array.from(values(b, 'labels'), (v) => (BigInt(v) << 33n) + 5n);
+      await writeBuild(build, scaleBounds(info.scales[0]), buildSize, array);
+      const plan = await planIngest({ layerPath: layer, buildPath: build, encoding: 'npz', workers: 1 });
+      const set = plan.stages[0].sets[0] as Extract<TaskSet, { step: Vec3 }>;
+      expect(set.template.kind, name).toBe('shard');
+      const mips = set.template.mips as number;
+      expect(mips, name).toBeGreaterThan(1);
+      // No later stage writes those mips again.
+      expect(plan.stages.slice(1).map((st) => st.name)[0], name).toBe(
+        `downsample mip${mips + 1 < info.scales.length ? 's' : ''} ${mips}${mips + 1 < info.scales.length ? `-${info.scales.length - 1}` : ''}`,
+      );
+      expect((await runPlan(plan, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+      const builds = [...memRequests(bucket).readsOf].filter(([k]) => k.startsWith('build/'));
+      expect(builds.length, name).toBe([0, 1, 2].reduce((n, d) => n * Math.ceil(g.size[d] / buildSize[d]), 1));
+      expect(
+        builds.every(([, n]) => n === 1),
+        name,
+      ).toBe(true);
+      await checkWithIndependentReader(layer, info, array(scaleBounds(info.scales[0])));
+      // The plan as it was, one mip a Shard task and every mip above from the one below, writes the same bytes.
+      const again = `mem://${bucket}/again`;
+      await Volume.create(again, info);
+      const source = { build, build_size: buildSize, encoding: 'npz' as const };
+      const onePlan = {
+        version: 2 as const,
+        layer_path: again,
+        stages: [{ name: 'ingest', sets: [shardSet(info, again, 0, source)] }, ...downsampleStages(info, again, 0)],
+      };
+      expect((await runPlan(onePlan, runTask, { concurrency: 2, progress: false })).dead).toEqual([]);
+      const [a, b] = [openStore(layer), openStore(again)];
+      const keys = await listAll(a);
+      expect(await listAll(b)).toEqual(keys);
+      for (const k of keys) expect(await b.get(k), `${name}: ${k}`).toEqual(await a.get(k));
+    }
+  });
+
+  it('a Shard task writing several mips refuses a region that is not whole shards of each', async () => {
+    const info = createInfo({
+      ...geometry,
+      size: [64, 64, 32],
+      voxelOffset: [0, 0, 0],
+      type: 'image',
+      dataType: 'uint8',
+      encoding: 'raw',
+      factor: [2, 2, 1],
+      sharding: { targetBytes: 8 * 8 * 4 * 8 },
+    });
+    const layer = `mem://shard-levels-refused-${Date.now()}`;
+    await Volume.create(layer, info);
+    const task = { kind: 'shard', layer_path: layer, mip: 0, source: { build: `${layer}-build`, build_size: [16, 16, 8], encoding: 'npz' }, mips: 2 };
+    // One mip-0 shard: a quarter of a mip-1 shard.
+    await expect(runTask({ ...task, chunk_position: '0-16_0-16_0-8' })).rejects.toThrow(
+      /with mips 2: its region \[0,0,0\]-\[8,8,8\] at mip 1 is not whole compact shards/,
+    );
+    await expect(runTask({ ...task, chunk_position: '0-32_0-32_0-8', mips: 9 })).rejects.toThrow(/with mips 9: the layer has \d+ mips/);
+    await expect(runTask({ ...task, shard: 0 })).rejects.toThrow(/mips above 1 needs chunk_position/);
   });
 
   it('refuses to write part of a shard', async () => {

@@ -69,7 +69,8 @@ async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
   const writers = regions.map((_, j) => (j === 0 ? undefined : volume.slabWriter(sourceMip + j)));
   let written = 0;
   try {
-    written = await downsampleInto(volume, sourceMip, regions, owned, writers);
+    const slabs = downsampleSlabs(info, sourceMip + regions.length - 1, regions.length - 1, regions[regions.length - 1]);
+    written = await writeLevels(volume, sourceMip, slabs, owned, writers, (r) => volume.read(sourceMip, r), LABEL);
     for (const writer of writers) await writer?.finish();
   } finally {
     await Promise.all(writers.map((w) => w?.release()));
@@ -77,23 +78,40 @@ async function runDownsample(task: DownsampleTask, ctx: TaskContext) {
   return { kind: 'downsample', voxels: voxelCount(regions[0]), chunksWritten: written };
 }
 
-/** The slabs of the task's regions made and given to their writers: the chunks written. */
-async function downsampleInto(volume: Volume, sourceMip: number, regions: Box[], owned: Set<string>[], writers: (SlabWriter | undefined)[]): Promise<number> {
+/**
+ * Each slab (its regions from the source mip up, as downsampleSlabs gives them) read at the source
+ * mip by `read`, then downsampled level by level, each level's chunks that the task owns given to
+ * that mip's writer; the source mip's own chunks too where `writers[0]` is given (a Shard task filling
+ * its mip and the mips above). The next level is made from what a reader will see stored
+ * (storedValues). Returns the chunks written.
+ */
+export async function writeLevels(
+  volume: Volume,
+  sourceMip: number,
+  slabs: Box[][],
+  owned: Set<string>[],
+  writers: (SlabWriter | undefined)[],
+  read: (region: Box) => Promise<TypedArray>,
+  label: string,
+): Promise<number> {
   const { info } = volume;
   let written = 0;
-  for (const slab of downsampleSlabs(info, sourceMip + regions.length - 1, regions.length - 1, regions[regions.length - 1])) {
-    let data: TypedArray = await volume.read(sourceMip, slab[0]);
-    for (let j = 1; j < slab.length; j++) {
+  for (const slab of slabs) {
+    let data: TypedArray = await read(slab[0]);
+    for (let j = 0; j < slab.length; j++) {
       const mip = sourceMip + j;
-      const f = downsampleFactor(info, mip);
-      const below = slab[j - 1],
-        here = slab[j];
-      const phase = below.start.map((s, i) => s - here.start[i] * f[i]) as Vec3;
-      const out = downsampledShape(shapeOf(below), f, phase);
-      if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {
-        throw new InvalidInput(`${LABEL}: children ${formatBox(below)} at mip ${mip - 1} do not cover ${chunkKey(here)}; the info's scales are inconsistent`);
+      const here = slab[j];
+      if (j > 0) {
+        const f = downsampleFactor(info, mip);
+        const below = slab[j - 1];
+        const phase = below.start.map((s, i) => s - here.start[i] * f[i]) as Vec3;
+        const out = downsampledShape(shapeOf(below), f, phase);
+        if (!out.every((n, i) => n === here.stop[i] - here.start[i])) {
+          throw new InvalidInput(`${label}: children ${formatBox(below)} at mip ${mip - 1} do not cover ${chunkKey(here)}; the info's scales are inconsistent`);
+        }
+        data = await downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
       }
-      data = await downsampleKernel({ data, shape: shapeOf(below), channels: info.num_channels, factor: f, phase }, info.type);
+      if (!writers[j]) continue;
       const chunks = chunksWithin(volume.scale(mip), here);
       const mine = chunks.filter((c) => owned[j].has(chunkKey(c)));
       await writers[j]!.add(mine, data, here);

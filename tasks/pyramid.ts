@@ -75,10 +75,11 @@ export function slabsOf(region: Box, origin: Vec3, unit: Vec3, maxBytes: number,
  * The slabs a Downsample task streams `region` (whole chunks of mip `top`, written with the `mips` - 1
  * mips below it, from mip top - mips) in, each as its regions from the source mip up (as
  * downsampleRegions gives them): slabsOf on the chunk grid of `top`, each slab's source at most
- * SLAB_BYTES; one slab, the whole region, unless every slab is whole chunks at each mip written, so
- * that the slabs together write each chunk exactly once.
+ * maxBytes; one slab, the whole region, unless every slab is whole chunks at each mip written (the
+ * source mip too where the task writes it: `writesSource`, a Shard task making the mips above its
+ * own), so that the slabs together write each chunk exactly once.
  */
-export function downsampleSlabs(info: Info, top: number, mips: number, region: Box, maxBytes = SLAB_BYTES): Box[][] {
+export function downsampleSlabs(info: Info, top: number, mips: number, region: Box, maxBytes = SLAB_BYTES, writesSource = false): Box[][] {
   const regionsOf = (r: Box) => regionsDown(info, top, mips, r);
   const scale = info.scales[top];
   const bytes = voxelBytes(info);
@@ -89,6 +90,6 @@ export function downsampleSlabs(info: Info, top: number, mips: number, region: B
     const stop = scaleBounds(s).stop;
     return [0, 1, 2].every((d) => (r.start[d] - s.voxel_offset[d]) % c[d] === 0 && (r.stop[d] === stop[d] || (r.stop[d] - s.voxel_offset[d]) % c[d] === 0));
   };
-  const aligned = slabs.every((regions) => regions.every((r, j) => j === 0 || whole(top - mips + j, r)));
+  const aligned = slabs.every((regions) => regions.every((r, j) => (j === 0 && !writesSource) || whole(top - mips + j, r)));
   return aligned ? slabs : [regionsOf(region)];
 }

@@ -7,7 +7,7 @@ import { InvalidInput } from '../common/errors.js';
 import { choice, text, vec3Positive } from '../common/schema.js';
 import { downsample } from '../kernels/backend.js';
 import { downsampledShape } from '../kernels/downsample.js';
-import { box, Box, chunkKey, contains, copyRegion, equals, formatBox, intersect, shapeOf, Vec3, voxelCount } from '../common/box.js';
+import { box, Box, chunkKey, contains, copyRegion, equals, formatBox, intersect, isEmpty, shapeOf, Vec3, voxelCount } from '../common/box.js';
 import { allocate, TypedArray } from '../common/dtype.js';
 import { downsampleFactor, scaleBounds } from '../precomputed/info.js';
 import { Volume } from '../precomputed/volume.js';
@@ -28,11 +28,15 @@ export const sourceSchema = v.union(
 
 export type Source = v.InferOutput<typeof sourceSchema>;
 
+/** Build chunks a source keeps besides those of the read in progress (chunk by chunk, in Morton order, a scattered shard's task reads a few again and again). */
+export const CACHED_BUILD_CHUNKS = 8;
+
 /** Reads regions of `volume`'s mips from a source; build chunks and the other layer are opened once. */
 export class RegionSource {
   private other?: Promise<Volume>;
   private lab?: Promise<LabVolume>;
-  private readonly builds = new Map<string, Promise<BuildChunk>>();
+  /** Build chunks read, by name: their grid cells and contents. */
+  private readonly builds = new Map<string, { cell: Box; chunk: Promise<BuildChunk> }>();
 
   constructor(
     private readonly volume: Volume,
@@ -57,9 +61,12 @@ export class RegionSource {
     if (lab) (await lab.catch(() => undefined))?.close?.();
   }
 
-  /** Drops the cached build chunks: a task streaming slabs of whole build chunks needs each once. */
-  forgetBuildChunks(): void {
-    this.builds.clear();
+  /**
+   * Drops the cached build chunks that `region` does not touch: a task streaming slabs keeps only
+   * what its next slab reads (each build chunk read once when the slabs go through it in order).
+   */
+  keepBuildChunksFor(region: Box): void {
+    for (const [name, { cell }] of this.builds) if (isEmpty(intersect(cell, region))) this.builds.delete(name);
   }
 
   private async downsampled(mip: number, region: Box): Promise<TypedArray> {
@@ -86,23 +93,25 @@ export class RegionSource {
     const lo = region.start.map((s, i) => Math.floor((s - bounds.start[i]) / size[i]));
     const hi = region.stop.map((s, i) => Math.ceil((s - bounds.start[i]) / size[i]));
     const reads: Promise<void>[] = [];
+    // (A read keeps all of its own build chunks, and up to CACHED_BUILD_CHUNKS more.)
+    const keep = CACHED_BUILD_CHUNKS + (hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]);
     for (let z = lo[2]; z < hi[2]; z++)
       for (let y = lo[1]; y < hi[1]; y++)
         for (let x = lo[0]; x < hi[0]; x++) {
           const start = [x, y, z].map((g, i) => bounds.start[i] + g * size[i]) as Vec3;
           const cell = intersect(box(start, start.map((s, i) => s + size[i]) as Vec3), bounds);
-          reads.push(this.buildChunk(cell, source).then((b) => copyRegion(b.data, b.box, out, region, intersect(b.box, region), info.num_channels)));
+          reads.push(this.buildChunk(cell, source, keep).then((b) => copyRegion(b.data, b.box, out, region, intersect(b.box, region), info.num_channels)));
         }
     await Promise.all(reads);
     return out;
   }
 
-  private buildChunk(cell: Box, source: Extract<Source, { build: string }>): Promise<BuildChunk> {
+  private buildChunk(cell: Box, source: Extract<Source, { build: string }>, keep: number): Promise<BuildChunk> {
     const name = buildChunkName(chunkKey(cell), source.encoding);
-    let p = this.builds.get(name);
+    let p = this.builds.get(name)?.chunk;
     if (!p) {
       // Keep a few: a task reads its region's build chunks together, or chunk by chunk in Morton order.
-      if (this.builds.size >= 8) this.builds.delete(this.builds.keys().next().value!);
+      if (this.builds.size >= keep) this.builds.delete(this.builds.keys().next().value!);
       const { data_type: dataType, num_channels: channels } = this.volume.info;
       p = readBuildChunk({ url: joinUrl(source.build, name), encoding: source.encoding, axes: source.axes, dataType, channels, label: this.label }).then(
         (b) => {
@@ -110,7 +119,7 @@ export class RegionSource {
           return b;
         },
       );
-      this.builds.set(name, p);
+      this.builds.set(name, { cell, chunk: p });
     }
     return p;
   }

@@ -9,6 +9,7 @@ import {
   Plan,
   planDownsample,
   planIngest,
+  DEFAULT_WORKERS,
   planIngestSource,
   DEFAULT_AGGLOMERATION_BLOCK,
   planAgglomerate,
@@ -259,7 +260,12 @@ export function addLayerCommands(program: Command): void {
       const config = configure(o);
       const info = await infoFromFlags(o, source, 'import');
       await Volume.create(layer, info);
-      const plan = await planIngestSource({ layerPath: layer, source: labSourceOf(source, o.sourceFormat, sourceExtra(o)), memory: o.memory * 2 ** 20 });
+      const plan = await planIngestSource({
+        layerPath: layer,
+        source: labSourceOf(source, o.sourceFormat, sourceExtra(o)),
+        memory: o.memory * 2 ** 20,
+        workers: config.threads,
+      });
       const summary = await withPool(config, (pool: TaskPool) =>
         runPlan(plan, withPrefetch(pool), {
           concurrency: pool.threads * 2,
@@ -286,19 +292,40 @@ export function addLayerCommands(program: Command): void {
       new Option('--build-size <x,y,z>', 'the build chunks tile mip 0 from its voxel_offset in this size: they are not listed').argParser(vector3(1, EXTENT)),
     )
     .addOption(memoryOption())
+    .addOption(
+      new Option(
+        '--workers <n>',
+        "the pool threads the job will run on, all workers together: a sharded layer's Shard tasks also make the mips above mip 0 while two tasks a worker remain",
+      )
+        .argParser(integer(1, 2 ** 20))
+        .default(DEFAULT_WORKERS),
+    )
     .action(async (o) => {
       configureStorageFlags(o);
       if (!o.build === !o.source)
         throw new InvalidInput(`plan ingest: give --build (build chunks) or --source (a lab file), ${o.build ? 'not both' : 'one of them'}`);
       if (o.source) {
         await writePlan(
-          await planIngestSource({ layerPath: o.layer, source: labSourceOf(o.source, o.sourceFormat, sourceExtra(o)), memory: o.memory * 2 ** 20 }),
+          await planIngestSource({
+            layerPath: o.layer,
+            source: labSourceOf(o.source, o.sourceFormat, sourceExtra(o)),
+            memory: o.memory * 2 ** 20,
+            workers: o.workers,
+          }),
           o,
         );
         return;
       }
       await writePlan(
-        await planIngest({ layerPath: o.layer, buildPath: o.build, encoding: o.encoding, axes: o.axes, buildSize: o.buildSize, memory: o.memory * 2 ** 20 }),
+        await planIngest({
+          layerPath: o.layer,
+          buildPath: o.build,
+          encoding: o.encoding,
+          axes: o.axes,
+          buildSize: o.buildSize,
+          memory: o.memory * 2 ** 20,
+          workers: o.workers,
+        }),
         o,
       );
     });

@@ -502,7 +502,8 @@ function objectsOf(scale: Scale, layerPath: string): number {
 /** The mips a volume stage writes, from its tasks' kind and fields (a stage writes a contiguous run of mips). */
 function mipsWritten(info: Info, template: Record<string, unknown>, kind: string, ingestTop: number): number[] {
   if (kind === 'ingest') return Array.from({ length: Math.min(ingestTop, (template.mips as number | undefined) ?? Infinity, info.scales.length) }, (_, i) => i);
-  if (kind === 'shard' || kind === 'transfer') return [template.mip as number];
+  if (kind === 'transfer') return [template.mip as number];
+  if (kind === 'shard') return Array.from({ length: (template.mips as number | undefined) ?? 1 }, (_, i) => (template.mip as number) + i);
   if (kind === 'downsample') {
     const format = String(template.format ?? template.chunk_path ?? '');
     const key = format.slice(0, format.lastIndexOf('/'));

@@ -24,10 +24,9 @@ import { skeletonInfo } from '../../skeletons/format.js';
 import { multiresInfo } from '../../mesh/multires.js';
 import { listPlan, Plan, Stage, TaskSet } from './format.js';
 import { PROCESS_BYTES, TASK_COSTS, TaskCost, taskBlock } from './task-size.js';
-import { completedRegion, downsampleSlabs } from '../pyramid.js';
+import { completedRegion, downsampleSlabs, SLAB_BYTES } from '../pyramid.js';
 import { shardSlabs } from '../shard.js';
-import { Source } from '../shard-sources.js';
-import { checkSameGeometry } from '../shard-sources.js';
+import { CACHED_BUILD_CHUNKS, checkSameGeometry, Source } from '../shard-sources.js';
 import { WatershedParamsJson } from '../watershed.js';
 import { mappingDir, mappingInfo } from '../agglomerate.js';
 import { blockSide, checkTree, rootLevel } from '../../affinities/block-tree.js';
@@ -238,6 +237,8 @@ export interface IngestOptions {
   buildSize?: Vec3;
   /** Bytes one task may use. */
   memory?: number;
+  /** The workers the job will run on (sharded layers: see shardIngestSet); default DEFAULT_WORKERS. */
+  workers?: number;
 }
 
 export async function planIngest(opts: IngestOptions): Promise<Plan> {
@@ -253,6 +254,7 @@ export async function planIngest(opts: IngestOptions): Promise<Plan> {
   }
   if (buildSize) checkBuildGridAligned(buildSize, scale0);
   else checkBuildCover(listed!, scale0, opts.buildPath);
+  if (scale0.sharding) return shardedIngestPlan(info, opts.layerPath, shardedBuildSource(opts, buildSize), opts.memory, opts.workers);
   const firstIncomplete = buildSize ? firstIncompleteMipOfGrid(info, buildSize) : firstIncompleteMipOfList(info, listed!);
   // Ingest tasks stop below the mips Downsample tasks write: a build chunk at the bounds may complete
   // a chunk of those too, which would then be written twice.
@@ -266,6 +268,26 @@ export interface SourceIngestOptions {
   source: LabSource;
   /** Bytes one task may use. */
   memory?: number;
+  /** The workers the job will run on (sharded layers: see shardIngestSet); default DEFAULT_WORKERS. */
+  workers?: number;
+}
+
+/** A sharded layer's ingest: Shard tasks writing mip 0 and the mips they complete, then Downsample stages for the rest. */
+function shardedIngestPlan(info: Info, layerPath: string, source: Source, memory: number | undefined, workers: number | undefined): Plan {
+  const { set, mips } = shardIngestSet(info, layerPath, source, memory, workers);
+  return { version: 2, layer_path: layerPath, stages: [{ name: 'ingest', sets: [set] }, ...downsampleStages(info, layerPath, mips - 1, memory)] };
+}
+
+/**
+ * The source of a sharded layer's Shard tasks: the build chunks as one regular grid (a task reads
+ * its region's build chunks, which must then be named by the grid).
+ */
+function shardedBuildSource(opts: IngestOptions, buildSize: Vec3 | undefined): Source {
+  if (!buildSize)
+    throw new InvalidInput(
+      `plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`,
+    );
+  return { build: opts.buildPath, build_size: buildSize, encoding: opts.encoding, ...(opts.axes ? { axes: opts.axes } : {}) };
 }
 
 /**
@@ -288,10 +310,7 @@ export async function planIngestSource(opts: SourceIngestOptions): Promise<Plan>
   const scale0 = info.scales[0];
   (await openLabForLayer(opts.source, info, 'plan ingest')).close?.();
   const memory = opts.memory ?? DEFAULT_TASK_MEMORY;
-  if (scale0.sharding) {
-    const ingest: Stage = { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, opts.source, memory)] };
-    return { version: 2, layer_path: opts.layerPath, stages: [ingest, ...downsampleStages(info, opts.layerPath, 0, opts.memory)] };
-  }
+  if (scale0.sharding) return shardedIngestPlan(info, opts.layerPath, opts.source, memory, opts.workers);
   const fits = (size: Vec3) => sourceIngestPeakBytes(info, size) <= memory;
   let step = chunkSize(scale0);
   if (!fits(step))
@@ -325,14 +344,6 @@ function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefine
   const scale0 = info.scales[0];
   const suffix = buildSuffix(opts.encoding);
   const axes = opts.axes ? { axes: opts.axes } : {};
-  if (scale0.sharding) {
-    if (!buildSize)
-      throw new InvalidInput(
-        `plan ingest: a sharded layer is ingested shard by shard, which needs the build chunks under ${opts.buildPath} to tile mip 0 on one regular grid from its voxel_offset (the last ones clipped at the bound); they do not`,
-      );
-    const source: Source = { build: opts.buildPath, build_size: buildSize, encoding: opts.encoding, ...axes };
-    return { name: 'ingest', sets: [shardSet(info, opts.layerPath, 0, source, opts.memory)] };
-  }
   const template = { kind: 'ingest', chunk_encoding: opts.encoding, layer_path: opts.layerPath, ...axes, ...(mips < info.scales.length ? { mips } : {}) };
   const largest = buildSize ? cells(buildSize) : Math.max(...Array.from({ length: listed!.length / 6 }, (_, i) => voxelCount(boxAt(listed!, i))));
   const peak = PROCESS_BYTES + INGEST_PEAK_PER_BUILD_BYTE * largest * voxelBytes(info);
@@ -363,7 +374,6 @@ function ingestStage(info: Info, opts: IngestOptions, buildSize: Vec3 | undefine
  */
 function firstIncompleteMipOfGrid(info: Info, size: Vec3): number {
   const bounds = scaleBounds(info.scales[0]);
-  if (info.scales[0].sharding) return 1;
   const perAxis = [0, 1, 2].map((d) => {
     const intervals: [number, number][] = [];
     for (let s = bounds.start[d]; s < bounds.stop[d]; s += size[d]) intervals.push([s, Math.min(s + size[d], bounds.stop[d])]);
@@ -573,10 +583,74 @@ export function shardSet(info: Info, layerPath: string, mip: number, source: Sou
   return { template, field: 'shard', count: Math.min(2 ** scale.sharding!.shard_bits, sharded.shardSpan()) };
 }
 
+/** The workers a plan expects (`workers` of the ingest options, default): see shardIngestSet. */
+export const DEFAULT_WORKERS = 32;
+
+/**
+ * The mip-0 Shard tasks of a sharded ingest: each region of whole compact shards also writes the
+ * shards it completes at the mips above (from the slabs it holds, as unsharded Ingest does), up to the
+ * highest mip where one task still fits `memory`, its region's bounds fall on every mip's shards, and
+ * the stage keeps at least two tasks a worker (or as many as the one-mip tasks would be), so that a
+ * small job still spreads; else one mip a task (shardSet). `mips`: the mips the stage writes.
+ */
+export function shardIngestSet(
+  info: Info,
+  layerPath: string,
+  source: Source,
+  memory = DEFAULT_TASK_MEMORY,
+  workers = DEFAULT_WORKERS,
+): { set: TaskSet; mips: number } {
+  const one = shardSet(info, layerPath, 0, source, memory);
+  const oneTasks = 'step' in one ? cells(one.shape) : 0;
+  const bounds0 = scaleBounds(info.scales[0]);
+  const build = typeof source === 'object' && 'build' in source ? source.build_size : undefined;
+  for (let top = Math.min(info.scales.length - 1, 7); top >= 1 && oneTasks > 0; top--) {
+    if (info.scales.slice(0, top + 1).some((s) => !s.sharding || !unitCells(s))) continue;
+    const scale = info.scales[top];
+    const step = chunkSize(scale).map((c, d) => c * unitCells(scale)![d]) as Vec3;
+    // The tasks tile mip 0 from its bounds: their regions are the top units' children only if the
+    // top mip's offset maps down to mip 0's.
+    const factor = [0, 1, 2].map((d) => info.scales.slice(1, top + 1).reduce((f, _, k) => f * downsampleFactor(info, k + 1)[d], 1));
+    if (!factor.every((f, d) => scale.voxel_offset[d] * f === bounds0.start[d]) || !alignsDown(info, 0, top, step)) continue;
+    // Each build chunk inside one task (read once): a task is a build chunk's region where build
+    // chunks span several top units, as in shardSet.
+    const unit0 = step.map((e, d) => e * factor[d]);
+    if (build && !build.every((b, d) => unit0[d] % b === 0 || b % unit0[d] === 0)) continue;
+    const step0 = unit0.map((u, d) => (build && build[d] > u ? build[d] : u)) as Vec3;
+    const tasks = cells(shapeOf(bounds0).map((n, d) => Math.ceil(n / step0[d])) as Vec3);
+    if (tasks < Math.min(2 * workers, oneTasks)) continue;
+    const region = intersect(box(scale.voxel_offset, scale.voxel_offset.map((o, d) => o + step0[d] / factor[d]) as Vec3), scaleBounds(scale));
+    if (shardLevelsPeakBytes(info, top, region, build) > memory) continue;
+    const template = { kind: 'shard', layer_path: layerPath, mip: 0, source, mips: top + 1 };
+    return { set: boxesSet(template, 'chunk_position', '{box}', bounds0, step0, {}, 'larger shards'), mips: top + 1 };
+  }
+  return { set: one, mips: 1 };
+}
+
+/**
+ * The peak of a Shard task writing mips 0 to `top` of the top's `region` (a unit of it): the process,
+ * one slab (downsampleSlabs) of mip-0 voxels with the levels and encoding buffers made from it
+ * (PEAK_PER_SOURCE_BYTE), the build chunks that slab touches decoded, and every mip's shards as stored
+ * up to what their writers hold before they spill.
+ */
+export function shardLevelsPeakBytes(info: Info, top: number, region: Box, build: Vec3 | undefined): number {
+  const slabs = downsampleSlabs(info, top, top, region, SLAB_BYTES, true);
+  const bytes = (mip: number, r: Box) => voxelCount(r) * voxelBytes(info) * codecOf(info.scales[mip].encoding).compression;
+  const held = slabs[0].reduce((sum, _, j) => sum + shardWriterBytes(bytes(j, union(slabs.map((slab) => slab[j])))), 0);
+  const perSlab = (slab: Box[]) => PEAK_PER_SOURCE_BYTE * voxelCount(slab[0]) * voxelBytes(info) + buildChunksBytes(info, slab[0], build);
+  return PROCESS_BYTES + Math.max(...slabs.map(perSlab)) + held;
+}
+
+/** The build chunks (of `build` voxels, tiling mip 0 from its offset) that `region` touches, decoded. */
+function buildChunksBytes(info: Info, region: Box, build: Vec3 | undefined, cached = 0): number {
+  if (!build) return 0;
+  const offset = info.scales[0].voxel_offset;
+  const n = [0, 1, 2].map((d) => Math.ceil((region.stop[d] - offset[d]) / build[d]) - Math.floor((region.start[d] - offset[d]) / build[d]));
+  return (cached || n[0] * n[1] * n[2]) * cells(build) * voxelBytes(info) * BUILD_DECODE_FACTOR;
+}
+
 /** Bytes of a build chunk decoded, over its voxels' bytes: the npz's inflated bytes and the array made of them. */
 const BUILD_DECODE_FACTOR = 2;
-/** Build chunks a source keeps (shard-sources.ts), read chunk by chunk for a scattered shard. */
-const CACHED_BUILD_CHUNKS = 8;
 
 /**
  * The peak of a Shard task writing `region` of `mip` (a compact shard's, or one chunk's of a
@@ -589,11 +663,7 @@ export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3
   const scale = info.scales[mip];
   const vb = voxelBytes(info);
   const slab = scattered ? [region] : shardSlabs(info, mip, region, build);
-  const buildBytes = (b: Box) => {
-    if (!build) return 0;
-    const n = [0, 1, 2].map((d) => Math.ceil((b.stop[d] - scale.voxel_offset[d]) / build[d]) - Math.floor((b.start[d] - scale.voxel_offset[d]) / build[d]));
-    return (scattered ? CACHED_BUILD_CHUNKS : n[0] * n[1] * n[2]) * cells(build) * vb * BUILD_DECODE_FACTOR;
-  };
+  const buildBytes = (b: Box) => buildChunksBytes(info, b, build, scattered ? CACHED_BUILD_CHUNKS : 0);
   const shardChunks = scattered ? 2 ** (scale.sharding!.preshift_bits + scale.sharding!.minishard_bits) : 1;
   const held = shardWriterBytes(voxelCount(region) * shardChunks * vb * codecOf(scale.encoding).compression);
   return PROCESS_BYTES + Math.max(...slab.map((b) => 2 * voxelCount(b) * vb + buildBytes(b))) + held;
