@@ -359,6 +359,8 @@ describe('sharded layers written by digest', () => {
         },
         [64, 32, 8],
       ],
+      // Lossy: each mip is made from what the one below reads back (storedValues), on both paths.
+      ['image, jpeg', { ...g, type: 'image', dataType: 'uint8', encoding: 'jpeg', factor: [2, 2, 1], sharding: { targetBytes: 8 * 8 * 4 * 8 } }, [16, 16, 8]],
     ];
     for (const [name, layerSpec, buildSize] of cases) {
       const info = createInfo(layerSpec);
@@ -385,7 +387,7 @@ describe('sharded layers written by digest', () => {
         builds.every(([, n]) => n === 1),
         name,
       ).toBe(true);
-      await checkWithIndependentReader(layer, info, array(scaleBounds(info.scales[0])));
+      if (layerSpec.encoding !== 'jpeg') await checkWithIndependentReader(layer, info, array(scaleBounds(info.scales[0])));
       // The plan as it was, one mip a Shard task and every mip above from the one below, writes the same bytes.
       const again = `mem://${bucket}/again`;
       await Volume.create(again, info);
