@@ -238,6 +238,13 @@ export function downsampleFactor(info: Info, mip: number): Vec3 {
   }) as Vec3;
 }
 
+/** The downsampling factor from mip `low` to mip `high`: the product of the factors between. */
+export function factorBetween(info: Info, low: number, high: number): Vec3 {
+  const f: Vec3 = [1, 1, 1];
+  for (let mip = low + 1; mip <= high; mip++) downsampleFactor(info, mip).forEach((x, d) => (f[d] *= x));
+  return f;
+}
+
 /** Bytes of one voxel of the layer, every channel. */
 export function voxelBytes(info: Info): number {
   return info.num_channels * BYTES_PER_VOXEL[info.data_type];

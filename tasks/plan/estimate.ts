@@ -8,7 +8,7 @@
 import { codecOf, ENCODINGS } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
 import { Box, Vec3 } from '../../common/box.js';
-import { chunkSize, downsampleFactor, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
+import { chunkSize, downsampleFactor, factorBetween, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
 import { compactShardShape } from '../../precomputed/sharding.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
 import { openStore } from '../../storage/open.js';
@@ -218,13 +218,6 @@ function facePlaneReads(set: BoxSet, scale: Scale): number {
   const chunks = facePlaneCells(set, chunkGrid(scale), margin);
   const shards = shardGrid(scale);
   return chunkReads(scale, chunks, shards ? facePlaneCells(set, shards, margin) : chunks);
-}
-
-/** The downsampling factor from mip `low` to mip `high`. */
-function factorBetween(info: Info, low: number, high: number): Vec3 {
-  const f: Vec3 = [1, 1, 1];
-  for (let mip = low + 1; mip <= high; mip++) downsampleFactor(info, mip).forEach((x, d) => (f[d] *= x));
-  return f;
 }
 
 const setSize = (set: TaskSet) => ('list' in set ? set.list.length : 'count' in set ? set.count : cells(set.shape));

@@ -6,7 +6,7 @@ import { LEGACY_MESH_INFO } from '../../mesh/fragment.js';
 import { Box, box, chunkKey, equals, formatBox, intersect, isBoxKey, parseChunkKey, shapeOf, union, Vec3, voxelCount } from '../../common/box.js';
 import { codecOf } from '../../codecs/registry.js';
 import { BYTES_PER_VOXEL } from '../../common/dtype.js';
-import { chunkSize, createInfo, downsampleFactor, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
+import { chunkSize, createInfo, downsampleFactor, factorBetween, gridShape, Info, Scale, scaleBounds, voxelBytes } from '../../precomputed/info.js';
 import { shardWriterBytes } from '../../precomputed/chunk-store.js';
 import { ShardedScale } from '../../precomputed/sharded-scale.js';
 import { chooseSharding, compactShardShape, ShardingChoice } from '../../precomputed/sharding.js';
@@ -610,7 +610,7 @@ export function shardIngestSet(
     const step = chunkSize(scale).map((c, d) => c * unitCells(scale)![d]) as Vec3;
     // The tasks tile mip 0 from its bounds: their regions are the top units' children only if the
     // top mip's offset maps down to mip 0's.
-    const factor = [0, 1, 2].map((d) => info.scales.slice(1, top + 1).reduce((f, _, k) => f * downsampleFactor(info, k + 1)[d], 1));
+    const factor = factorBetween(info, 0, top);
     if (!factor.every((f, d) => scale.voxel_offset[d] * f === bounds0.start[d]) || !alignsDown(info, 0, top, step)) continue;
     // Each build chunk inside one task (read once): a task is a build chunk's region where build
     // chunks span several top units, as in shardSet.
@@ -641,12 +641,15 @@ export function shardLevelsPeakBytes(info: Info, top: number, region: Box, build
   return PROCESS_BYTES + Math.max(...slabs.map(perSlab)) + held;
 }
 
-/** The build chunks (of `build` voxels, tiling mip 0 from its offset) that `region` touches, decoded. */
-function buildChunksBytes(info: Info, region: Box, build: Vec3 | undefined, cached = 0): number {
+/**
+ * Build chunks (of `build` voxels, tiling mip 0 from its offset) decoded: `chunks` of them, or by
+ * default those that `region` touches.
+ */
+function buildChunksBytes(info: Info, region: Box, build: Vec3 | undefined, chunks?: number): number {
   if (!build) return 0;
   const offset = info.scales[0].voxel_offset;
   const n = [0, 1, 2].map((d) => Math.ceil((region.stop[d] - offset[d]) / build[d]) - Math.floor((region.start[d] - offset[d]) / build[d]));
-  return (cached || n[0] * n[1] * n[2]) * cells(build) * voxelBytes(info) * BUILD_DECODE_FACTOR;
+  return (chunks ?? n[0] * n[1] * n[2]) * cells(build) * voxelBytes(info) * BUILD_DECODE_FACTOR;
 }
 
 /** Bytes of a build chunk decoded, over its voxels' bytes: the npz's inflated bytes and the array made of them. */
@@ -663,7 +666,7 @@ export function shardPeakBytes(info: Info, mip: number, region: Box, build: Vec3
   const scale = info.scales[mip];
   const vb = voxelBytes(info);
   const slab = scattered ? [region] : shardSlabs(info, mip, region, build);
-  const buildBytes = (b: Box) => buildChunksBytes(info, b, build, scattered ? CACHED_BUILD_CHUNKS : 0);
+  const buildBytes = (b: Box) => buildChunksBytes(info, b, build, scattered ? CACHED_BUILD_CHUNKS : undefined);
   const shardChunks = scattered ? 2 ** (scale.sharding!.preshift_bits + scale.sharding!.minishard_bits) : 1;
   const held = shardWriterBytes(voxelCount(region) * shardChunks * vb * codecOf(scale.encoding).compression);
   return PROCESS_BYTES + Math.max(...slab.map((b) => 2 * voxelCount(b) * vb + buildBytes(b))) + held;
